@@ -1,0 +1,96 @@
+# qbench build.
+#   make          build bin/qbench (installs missing Debian packages first)
+#   make test     fetch assets, build, run every cmocka suite in tests/
+#   make asan     the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench    build and run every benchmark in bench/ (prints figures, never fails on time)
+#   make demo     the main job on the default model
+#   make assets   fill assets/ from $(ASSETS_MIRROR) or the upstream URLs, checking sha256
+#   make deps     install the Debian packages qbench needs (apt-get)
+
+BUILD ?= build
+BIN   ?= bin
+SAN   ?=
+
+# --- dependencies: installed on demand so a fresh Debian machine needs only `make test` ------------
+ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
+NEED_DEPS := $(shell sh scripts/check_deps.sh >/dev/null 2>&1 || echo yes)
+ifeq ($(NEED_DEPS),yes)
+$(info qbench: some dependencies are missing; installing them with scripts/deps.sh (apt-get))
+DEPS_OK := $(shell sh scripts/deps.sh 1>&2 && echo ok)
+$(if $(DEPS_OK),,$(error dependency installation failed; run 'make deps' and read its output))
+endif
+endif
+
+PKGS := openblas lapacke sqlite3 cmocka libcjson yaml-0.1 libutf8proc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Debian's libstemmer-dev ships no .pc file; use it through pkg-config when one exists.
+STEMMER_LIBS := $(shell pkg-config --libs libstemmer 2>/dev/null || echo -lstemmer)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(STEMMER_LIBS) -lm
+
+CC      ?= cc
+OPT     ?= -O2 -march=native
+CFLAGS  := -std=c17 $(OPT) -g -fopenmp -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := -fopenmp $(EXTRA_LDFLAGS)
+ifneq ($(SAN),)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# --- sources: every .c in a module folder goes into libqbench.a --------------------------------------
+LIB_DIRS  := model datasets metrics quant harness
+LIB_SRCS  := $(filter-out harness/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libqbench.a
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_COMMON_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps assets test asan bench demo clean help
+all: $(BIN)/qbench
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/qbench: $(BUILD)/harness/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON_SRCS:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+deps:
+	sh scripts/deps.sh
+
+assets:
+	sh scripts/assets.sh
+
+test: assets $(BIN)/qbench $(TEST_BINS)
+	QBENCH_BIN=$(BIN)/qbench sh scripts/run_tests.sh $(TEST_BINS)
+
+asan:
+	$(MAKE) BUILD=build-asan BIN=build-asan/bin SAN=1 OPT=-O1 test
+
+bench: assets $(BIN)/qbench $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; QBENCH_BIN=$(BIN)/qbench $$b || exit 1; done
+
+demo: assets $(BIN)/qbench
+	sh scripts/demo.sh $(BIN)/qbench
+
+clean:
+	rm -rf build build-asan bin
+
+help:
+	@sed -n '2,9p' Makefile
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/harness/main.d $(TEST_BINS:=.d) $(BENCH_BINS:=.d)
+.SECONDARY:

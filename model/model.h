@@ -1,0 +1,160 @@
+/* model.h — the Llama-family model runtime: checkpoint loading (llama2.c .bin, Hugging Face
+ * safetensors + config.json), the transformer forward pass (batched prefill, KV-cache decode),
+ * block-level hooks for the quantization pipeline, and generation.
+ *
+ * Conventions (shared by every module of qbench):
+ *   - Functions that can fail return 0 on success and -1 on error, writing a one-line message that
+ *     names the file / tensor / field into `err` (QB_ERRLEN bytes). Nothing here prints or exits.
+ *   - Matrices are row-major float32. A linear layer's weight is W[rows=out][cols=in]; y = x Wᵀ (+ b).
+ *   - RoPE: every model is held in the llama2.c *interleaved* pair layout (pairs (2i, 2i+1) of each
+ *     head are rotated together). HF checkpoints store q/k in the rotate-half layout; the loader
+ *     permutes their rows once at load time so one forward pass serves both.
+ */
+#ifndef QBENCH_MODEL_H
+#define QBENCH_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QB_ERRLEN 512
+
+typedef struct {
+    int dim;          /* model width */
+    int hidden_dim;   /* FFN width */
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;   /* < n_heads for GQA */
+    int head_dim;     /* dim / n_heads unless the config says otherwise */
+    int vocab_size;
+    int seq_len;      /* max positions the checkpoint was trained for */
+    float rope_theta; /* 10000 for llama2.c */
+    float norm_eps;   /* 1e-5 for llama2.c */
+    int tied_embeddings; /* classifier == token embedding */
+    int qkv_bias;        /* Qwen2-style biases on q, k, v */
+    int bos_id, eos_id;  /* from the checkpoint / generation_config, -1 if unknown */
+    char arch[64];       /* "llama2c", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", ... */
+} ModelConfig;
+
+/* The seven linear layers of a block, in the order the true-sequential stages visit them. */
+typedef enum {
+    LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LIN_COUNT
+} LinearKind;
+
+/* "attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down" */
+const char *linear_kind_name(LinearKind k);
+
+typedef struct {
+    float *w;      /* rows x cols */
+    float *bias;   /* rows, or NULL */
+    int rows, cols;
+} Linear;
+
+typedef struct {
+    float *attn_norm; /* dim */
+    float *ffn_norm;  /* dim */
+    Linear lin[LIN_COUNT];
+} Block;
+
+typedef struct ModelStorage ModelStorage; /* private: mmaps and owned buffers */
+
+typedef struct {
+    ModelConfig cfg;
+    float *tok_emb;     /* vocab x dim */
+    Block *blocks;      /* n_layers */
+    float *final_norm;  /* dim */
+    float *classifier;  /* vocab x dim; == tok_emb when tied */
+    char path[1024];    /* what was loaded */
+    char sha256[65];    /* hash of the weight file(s), hex; identifies the model in results */
+    ModelStorage *storage;
+} Model;
+
+/* Loads a llama2.c checkpoint (.bin), a Hugging Face directory (config.json + model.safetensors or
+ * model.safetensors.index.json), or a single .safetensors file with config.json beside it.
+ * F32 weights are mmapped privately (copy-on-write: quantizers may overwrite Linear.w in place
+ * without touching the file); F16/BF16 are converted once. Every header, shape, dtype and offset
+ * is checked against the file size and the config. Returns NULL with `err` set on failure. */
+Model *model_load(const char *path, char err[QB_ERRLEN]);
+void model_free(Model *m);
+
+/* Number of parameters in the linear layers of the blocks (what quantizers act on), and in total. */
+size_t model_linear_params(const Model *m);
+size_t model_total_params(const Model *m);
+
+/* ---- forward pass ----------------------------------------------------------------------------- */
+
+/* KV cache plus scratch for up to max_batch positions at once. max_seq bounds pos0 + n. */
+typedef struct ModelState ModelState;
+ModelState *model_state_new(const Model *m, int max_seq, int max_batch);
+void model_state_free(ModelState *s);
+
+/* tokens[n] at positions pos0 .. pos0+n-1 → logits[n][vocab] (logits may be NULL to only fill the
+ * cache). Positions < pos0 must already be in the cache (pos0 = 0 starts a fresh sequence).
+ * n <= max_batch, pos0 + n <= max_seq. Batched prefill and one-token decode are the same call. */
+int model_forward(const Model *m, ModelState *s, const int *tokens, int n, int pos0, float *logits,
+                  char err[QB_ERRLEN]);
+
+/* ---- block-level hooks for the calibration pipeline -------------------------------------------- */
+
+/* Called with the input of a linear layer, x[n][cols], before the layer is applied. q/k/v share one
+ * input and gate/up share one: the tap is called once for each *kind* anyway (LIN_Q, LIN_K, LIN_V
+ * see the same pointer), so a consumer can simply switch on `kind`. */
+typedef void (*LinearTap)(void *ctx, int layer, LinearKind kind, const float *x, int n, int cols);
+
+/* x[n][dim] ← token embeddings */
+void model_embed(const Model *m, const int *tokens, int n, float *x);
+
+/* x[n][dim] ← block `layer` applied to x, for n positions 0..n-1 of one sequence, causal attention
+ * over these n positions only (no cache). `tap` may be NULL. Uses scratch from s (max_batch >= n). */
+int model_block_forward(const Model *m, ModelState *s, int layer, float *x, int n, LinearTap tap,
+                        void *tap_ctx, char err[QB_ERRLEN]);
+
+/* logits[n][vocab] ← classifier(final_norm(x[n][dim])) */
+void model_head(const Model *m, const float *x, int n, float *logits);
+
+/* ---- generation ------------------------------------------------------------------------------- */
+
+typedef struct {
+    int max_new_tokens;
+    float temperature; /* 0 = greedy */
+    int top_k;         /* 0 = off */
+    float top_p;       /* 1 = off */
+    uint64_t seed;
+    int stop_at_eos;   /* default 1 */
+} GenerateOptions;
+
+/* Continues prompt[n_prompt] (which should start with BOS where the model expects it).
+ * Writes up to max_new_tokens ids into out (capacity max_new_tokens), sets *n_out. */
+int model_generate(const Model *m, const int *prompt, int n_prompt, const GenerateOptions *opt,
+                   int *out, int *n_out, char err[QB_ERRLEN]);
+
+/* ---- synthetic models ------------------------------------------------------------------------- */
+
+typedef enum { SYNTH_LLAMA2C, SYNTH_SAFETENSORS } SynthFormat;
+
+/* Writes a Llama-shaped model with seeded random weights (normal(0, 0.02), norms 1) to `path`
+ * (a .bin file for llama2.c; a directory with config.json + model.safetensors otherwise). */
+int model_synth_write(const ModelConfig *cfg, uint64_t seed, SynthFormat fmt, const char *path,
+                      char err[QB_ERRLEN]);
+
+/* Writes m (any source) as a Hugging Face directory: config.json + model.safetensors (F32), q/k rows
+ * permuted back to the rotate-half layout. Used to convert llama2.c checkpoints. */
+int model_save_safetensors(const Model *m, const char *dir, char err[QB_ERRLEN]);
+
+/* ---- small shared utilities ------------------------------------------------------------------- */
+
+/* SHA-256 of a buffer / of a file, as 64 hex chars + NUL. */
+void qb_sha256_hex(const void *data, size_t len, char out[65]);
+int qb_sha256_file(const char *path, char out[65], char err[QB_ERRLEN]);
+
+/* Deterministic PRNG (xoshiro256**), seeded; every random choice in qbench comes from one of these. */
+typedef struct { uint64_t s[4]; } QbRng;
+void qb_rng_seed(QbRng *r, uint64_t seed);
+uint64_t qb_rng_next(QbRng *r);
+double qb_rng_uniform(QbRng *r);            /* [0, 1) */
+uint64_t qb_rng_below(QbRng *r, uint64_t n); /* [0, n), unbiased */
+float qb_rng_normal(QbRng *r);
+
+/* Whole file into a NUL-terminated buffer; NULL with err naming the file on failure. */
+char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
+
+#endif
