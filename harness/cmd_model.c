@@ -8,18 +8,6 @@ int cmd_info(int argc, char **argv) {
     return 2;
 }
 
-int cmd_ppl(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "qbench ppl: not available in this build yet\n");
-    return 2;
-}
-
-int cmd_generate(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "qbench generate: not available in this build yet\n");
-    return 2;
-}
-
 int cmd_synth(int argc, char **argv) {
     (void)argc; (void)argv;
     fprintf(stderr, "qbench synth: not available in this build yet\n");

@@ -6,12 +6,15 @@
 
 /* model runtime: harness/cmd_model.c */
 int cmd_info(int argc, char **argv);
-int cmd_ppl(int argc, char **argv);
-int cmd_generate(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+/* perplexity and generation: harness/cmd_eval.c */
+int cmd_ppl(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 /* metrics: harness/cmd_score.c */
 int cmd_score(int argc, char **argv);
+/* `qbench score meteor|meteor15 ...` (argv[0] is the metric name): harness/cmd_score_meteor.c */
+int cmd_score_meteor(int argc, char **argv, int meteor15);
 /* quantization: harness/cmd_quantize.c */
 int cmd_quantize(int argc, char **argv);
 /* experiments: harness/cmd_sweep.c */
