@@ -1,0 +1,160 @@
+/* quant.h — weight quantizers (RTN, GPTQ, GPTQT, BCQ), Hessian accumulation, packing and
+ * bits-per-weight accounting, the block-by-block calibration pipeline, and quantized checkpoints.
+ * ../shared/design/quant.md states the algorithms; section numbers below refer to it.
+ *
+ * The per-layer core is pure: quantize_layer() reads W and H and writes only into its result.
+ * Errors follow model.h: return 0 / -1 and a message in err[QB_ERRLEN]. */
+#ifndef QBENCH_QUANT_H
+#define QBENCH_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+typedef enum {
+    QM_RTN,   /* round to nearest, no calibration (§1.3 step 7) */
+    QM_GPTQ,  /* §1.4 */
+    QM_GPTQT, /* §2.4 interpretation: n-bit linear → m-bit binary code with offset, scale re-explored, GPTQ compensation */
+    QM_RTNT,  /* §2.4 step 6: the GPTQT grid without error compensation */
+    QM_BCQ,   /* plain binary-coding quantization (§2.3), no error compensation */
+    QM_COUNT
+} QuantMethod;
+
+typedef enum { QT_OBJ_WEIGHT, QT_OBJ_HDIAG, QT_OBJ_OUTPUT } GptqtObjective;
+typedef enum { QT_VARIANT_MERGED, QT_VARIANT_TWOPASS } GptqtVariant; /* §2.4 main reading / alternative (a) */
+typedef enum { BCQ_GREEDY, BCQ_REFINED, BCQ_ALTERNATING } BcqSolver;
+
+typedef struct {
+    QuantMethod method;
+    int bits;            /* 2..8 (target bits m for GPTQT/BCQ) */
+    int group_size;      /* -1 = one group per row; any positive size (ragged last group allowed) */
+    int sym;             /* 0 = asym (paper default) */
+    int act_order;       /* GPTQ/GPTQT only */
+    int static_groups;   /* GPTQ/GPTQT only */
+    int mse;             /* MSE grid search of §1.3 step 5 */
+    float mse_norm;      /* 2.4 */
+    int mse_grid;        /* 100 */
+    float mse_maxshrink; /* 0.8 */
+    float percdamp;      /* 0.01 */
+    int max_damp_retries;/* raise damping step by step when H is not positive definite (default 10) */
+    int blocksize;       /* 128 */
+    /* GPTQT */
+    int high_bits;       /* n; 0 = bits+1 */
+    float reexplore_lo, reexplore_hi; /* 0.6, 1.3 */
+    int reexplore_steps; /* 36 */
+    int bcq_iters;       /* 20 */
+    GptqtObjective objective;
+    GptqtVariant variant;
+    /* BCQ */
+    BcqSolver bcq_solver;
+    int bcq_rounds;      /* alternating rounds, default 15 */
+} QuantOptions;
+
+/* Fills the defaults listed above for `method` and `bits`. */
+void quant_options_default(QuantOptions *o, QuantMethod method, int bits);
+const char *quant_method_name(QuantMethod m);          /* "rtn", "gptq", "gptqt", "rtnt", "bcq" */
+int quant_method_parse(const char *s, QuantMethod *m); /* 0 ok, -1 unknown */
+/* Checks ranges and combinations (bits, group size vs cols, act_order with rtn, ...). cols may be 0
+ * to skip shape checks. */
+int quant_options_validate(const QuantOptions *o, int cols, char err[QB_ERRLEN]);
+
+/* One quantized layer. Codes are stored unpacked here (one byte each); pack with quant_pack(). */
+typedef struct {
+    int rows, cols, n_groups, bits;
+    float *q;          /* rows x cols, dequantized weights in original column order */
+    uint8_t *codes;    /* rows x cols, integer codes (uniform: 0..2^bits-1; BCQ: sign bits b_i as bit i) */
+    float *scales;     /* uniform: rows x n_groups. BCQ/GPTQT: rows x n_groups x bits (alphas) */
+    float *zeros;      /* uniform: rows x n_groups (integer-valued zero points). BCQ/GPTQT: rows x n_groups offsets */
+    int32_t *g_idx;    /* cols: group of each original column */
+    int *perm;         /* cols or NULL: act-order permutation (column order used by the solver) */
+    /* stats */
+    double error;      /* ‖W Xᵀ − Q Xᵀ‖² / n computed as tr((W−Q) H (W−Q)ᵀ)/2 with H = 2XᵀX/n */
+    double gptq_loss;  /* Σ loss of §1.4 (what GPTQ logs) */
+    float damp_used;   /* λ actually added (absolute), after retries */
+    int damp_retries;
+    double seconds;
+} QuantResult;
+
+void quant_result_free(QuantResult *r);
+
+/* W (rows, cols), H (cols, cols) symmetric (may be NULL for RTN/BCQ). W and H are not modified. */
+int quantize_layer(const float *W, const float *H, int rows, int cols, const QuantOptions *o,
+                   QuantResult *out, char err[QB_ERRLEN]);
+
+/* ---- Hessian accumulation (§1.2) ------------------------------------------------------------- */
+
+typedef struct {
+    int cols;
+    long n;   /* number of samples (sequences) seen: GPTQ's normalisation */
+    float *H; /* cols x cols */
+    int nonfinite; /* set if an input contained NaN/Inf */
+} Hessian;
+
+int hessian_init(Hessian *h, int cols, char err[QB_ERRLEN]);
+/* x (tokens, cols) of one sample (one sequence): H ← H·n/(n+1) + (2/(n+1)) xᵀx, n ← n+1. */
+void hessian_add_sample(Hessian *h, const float *x, int tokens);
+void hessian_free(Hessian *h);
+
+/* ---- size accounting and packing (§1.5) --------------------------------------------------------- */
+
+/* Bits per weight counting everything stored: codes, scales/zeros (or alphas/offsets) at their stored
+ * precision (fp16 scales/alphas/offsets, zeros at `bits` bits), g_idx (int32 per column) when act-order
+ * without static groups needs it. */
+double quant_bits_per_weight(const QuantResult *r, const QuantOptions *o);
+size_t quant_packed_bytes(const QuantResult *r, const QuantOptions *o);
+
+/* ---- the model pipeline (§1.6) --------------------------------------------------------------------- */
+
+/* Calibration windows, already sampled (datasets/calib.h does that, GPTQ-style, from a seed). */
+typedef struct {
+    int n_samples, seqlen;
+    const int *windows; /* n_samples x seqlen token ids */
+} CalibrationSet;
+
+typedef struct {
+    int layer;
+    LinearKind kind;
+    int rows, cols;
+    double error, gptq_loss, seconds;
+    float damp_used;
+    int damp_retries;
+} LayerRecord;
+
+typedef void (*QuantProgress)(void *ctx, int layer, LinearKind kind, int done, int total);
+
+typedef struct {
+    QuantOptions opt;
+    int true_sequential;   /* default 1 */
+    int quantize_head;     /* embeddings/classifier stay float unless asked (0) */
+    QuantProgress progress; void *progress_ctx;
+} PipelineOptions;
+
+typedef struct {
+    LayerRecord *layers; int n_layers;
+    double bits_per_weight; /* over all quantized linear layers */
+    size_t packed_bytes;    /* quantized layers packed + everything left in float (fp16 accounting documented in README) */
+    double seconds;
+    QuantResult *results;   /* n_layers results (codes/scales kept for export); may be NULL if not requested */
+} PipelineReport;
+
+/* Quantizes every linear layer of m in place (Linear.w ← dequantized Q), block by block on the
+ * calibration windows (§1.6). keep_results keeps each layer's QuantResult for export. */
+int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po, int keep_results,
+                PipelineReport *rep, char err[QB_ERRLEN]);
+void pipeline_report_free(PipelineReport *r);
+
+/* ---- quantized checkpoints ------------------------------------------------------------------------ */
+
+/* qbench's own packed format (documented in README): writes the quantized layers + float tensors. */
+int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
+                           const char *path, char err[QB_ERRLEN]);
+/* Returns 1 if path is a qbench quantized checkpoint, 0 if not, -1 on I/O error. */
+int quant_checkpoint_detect(const char *path);
+/* Loads a quantized checkpoint as a Model with dequantized weights. */
+Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]);
+/* AutoGPTQ/GPTQModel-style safetensors (qweight/qzeros/scales/g_idx int32-packed) + quantize_config.json. */
+int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
+                      const char *dir, char err[QB_ERRLEN]);
+
+#endif
