@@ -19,6 +19,7 @@ int cmd_score_meteor(int argc, char **argv, int meteor15);
 int cmd_quantize(int argc, char **argv);
 /* experiments: harness/cmd_sweep.c */
 int cmd_run(int argc, char **argv);
+/* results databases: harness/cmd_results.c */
 int cmd_merge(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
