@@ -157,4 +157,9 @@ float qb_rng_normal(QbRng *r);
 /* Whole file into a NUL-terminated buffer; NULL with err naming the file on failure. */
 char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
 
+/* ---- threads (added by the model runtime) ------------------------------------------------------ */
+
+/* Sets both the OpenMP and the OpenBLAS thread counts; n <= 0 means all cores. Returns the count. */
+int model_set_threads(int n);
+
 #endif

@@ -33,4 +33,11 @@ const char *tokenizer_piece(const Tokenizer *t, int prev, int id, size_t *len);
 /* Decodes ids[n] into a malloc'd NUL-terminated string (invalid byte sequences kept as bytes). */
 char *tokenizer_decode(const Tokenizer *t, const int *ids, int n);
 
+/* Added by the tokenizer/perplexity task (new declarations only):
+ * Whether encoding adds the leading space: llama2.c's dummy prefix, HF's Prepend "▁" normalizer,
+ * Metaspace's prepend, ByteLevel's add_prefix_space. On by default (what the file says); off gives
+ * the encoding TinyStories-656K was apparently trained on. Decoding strips a leading space only when on. */
+void tokenizer_set_prepend_space(Tokenizer *t, int on);
+int tokenizer_prepend_space(const Tokenizer *t);
+
 #endif

@@ -157,4 +157,8 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]);
 int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
                       const char *dir, char err[QB_ERRLEN]);
 
+/* Loads `path` as a qbench quantized checkpoint when quant_checkpoint_detect says it is one, and
+ * with model_load otherwise: what `qbench ppl` / `generate` call so that they take either. */
+Model *quant_or_model_load(const char *path, char err[QB_ERRLEN]);
+
 #endif

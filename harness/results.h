@@ -1,0 +1,47 @@
+/* results.h — turning a results database into something people read: the table of every point
+ * (report.c), accuracy-vs-size plots drawn by gnuplot (plot.c) and the CI regression gate with
+ * its JUnit XML (check.c). All of them only read the database. Private to harness/. */
+#ifndef QBENCH_RESULTS_H
+#define QBENCH_RESULTS_H
+
+#include <stdio.h>
+
+#include "harness/config.h"
+#include "harness/store.h"
+
+/* "gptq w4 g32 act" / "rtn w8 row": method, bits, group, flags of a point. */
+void results_point_label(const StoreRunRow *r, char *out, size_t outlen);
+
+/* The baseline a point's metric is compared against: same model, kind, dataset and against, and
+ * the same signature (evaluation settings). Where either signature is empty, the single candidate
+ * is used; NULL when there is none, or several and none with the same signature (ambiguous). */
+const StoreBaselineRow *results_find_baseline(const StoreBaselineRow *b, int nb, const char *model_sha256,
+                                              const char *kind, const char *dataset, const char *against,
+                                              const char *signature);
+
+typedef enum { REPORT_MARKDOWN, REPORT_CSV, REPORT_JSON } ReportFormat;
+/* Every run (the unquantized baselines first) as a table: method, bits, group, act_order, bits per
+ * weight, bytes, one column per (metric, dataset, against), status. */
+int report_write(Store *s, FILE *out, ReportFormat fmt, char err[QB_ERRLEN]);
+
+enum { PLOT_PNG = 1, PLOT_SVG = 2 };
+typedef struct {
+    char **paths; /* every file written (.dat, .gp, .png, .svg), in order */
+    int n;
+} PlotFiles;
+/* Draws every figure the database supports into dir (created if needed); *files lists what was
+ * written. Needs the gnuplot program on PATH. */
+int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[QB_ERRLEN]);
+void plot_files_free(PlotFiles *f);
+
+typedef struct {
+    int n_pass, n_fail, n_error; /* testcases: threshold met / crossed / could not be evaluated */
+} CheckSummary;
+/* Evaluates every `check:` entry of e on each finished point of the experiment that its `where`
+ * matches, printing one PASS/FAIL/ERROR line per (check, point) to out, and writes JUnit XML to
+ * junit_path (unless NULL or ""). -1 (err set) when it could not run at all: no checks, no
+ * finished points of the experiment, or the JUnit file cannot be written. */
+int check_run(const Experiment *e, Store *s, FILE *out, const char *junit_path, CheckSummary *sum,
+              char err[QB_ERRLEN]);
+
+#endif

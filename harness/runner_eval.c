@@ -1,0 +1,100 @@
+/* runner_eval.c — the evaluations a sweep point gets: perplexity and agreement (top-1, KL) through
+ * metrics/ppl.h on text tokenized once per run, and greedy generations. Definitions in runner.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/runner.h"
+
+/* ---- tokenizing evaluation text -------------------------------------------------------------- */
+
+int eval_tokenize(const Tokenizer *t, const char *text, size_t len, PplMode mode, EvalTokens *out, char err[QB_ERRLEN]) {
+    memset(out, 0, sizeof *out);
+    if (mode == PPL_LLAMACPP && len > 0 && text[len - 1] == '\n') len--; /* as ppl_eval_text / llama.cpp */
+    int n;
+    if (tokenizer_encode(t, text, len, 1, &out->ids, &n, err)) return -1;
+    out->n = n;
+    out->bos = tokenizer_bos(t);
+    out->bytes = malloc(((size_t)n + 1) * sizeof *out->bytes);
+    if (!out->bytes) { eval_tokens_free(out); snprintf(err, QB_ERRLEN, "eval: out of memory"); return -1; }
+    for (int i = 0; i < n; i++) {
+        size_t l;
+        tokenizer_piece(t, i ? out->ids[i - 1] : (out->bos >= 0 ? out->bos : -1), out->ids[i], &l);
+        out->bytes[i] = (float)l;
+    }
+    return 0;
+}
+
+void eval_tokens_free(EvalTokens *t) {
+    free(t->ids);
+    free(t->bytes);
+    memset(t, 0, sizeof *t);
+}
+
+static PplOptions ppl_options(const PplEval *pe) {
+    return (PplOptions){.mode = pe->mode, .seqlen = pe->seqlen, .stride = pe->stride, .max_windows = pe->max_windows};
+}
+
+int eval_perplexity(const Model *m, const EvalTokens *tk, const PplEval *pe, PplStats *st, char err[QB_ERRLEN]) {
+    memset(st, 0, sizeof *st);
+    PplOptions o = ppl_options(pe);
+    return ppl_eval_tokens(m, tk->ids, tk->n, tk->bos, tk->bytes, &o, st, err);
+}
+
+/* ---- agreement --------------------------------------------------------------------------------- */
+
+int eval_agreement(const Model *base, const Model *quant, const EvalTokens *tk, const AgreeEval *ae,
+                   AgreementStats *st, char err[QB_ERRLEN]) {
+    memset(st, 0, sizeof *st);
+    PplOptions o = {.mode = PPL_GPTQ, .seqlen = ae->seqlen, .max_windows = ae->windows};
+    return agreement_eval_tokens(base, quant, tk->ids, tk->n, tk->bos, &o, st, err);
+}
+
+/* ---- generation ------------------------------------------------------------------------------- */
+
+int eval_generate(const Model *m, const Tokenizer *t, const char *const *prompts, int n, int max_new_tokens,
+                  char **outs, char err[QB_ERRLEN]) {
+    for (int i = 0; i < n; i++) outs[i] = NULL;
+    int *gen = malloc((size_t)max_new_tokens * sizeof *gen);
+    if (!gen) { snprintf(err, QB_ERRLEN, "generate: out of memory"); return -1; }
+    GenerateOptions go = {.max_new_tokens = max_new_tokens, .temperature = 0, .top_k = 0, .top_p = 1, .seed = 0,
+                          .stop_at_eos = 1};
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int *ids = NULL, np = 0, nout = 0;
+        if (tokenizer_encode(t, prompts[i], strlen(prompts[i]), 1, &ids, &np, err)) { rc = -1; break; }
+        /* keep the prompt's end when it would not leave room for the continuation */
+        int room = m->cfg.seq_len - max_new_tokens;
+        int skip = np > room ? np - room : 0;
+        if (room < 1) { free(ids); snprintf(err, QB_ERRLEN, "generate: max_new_tokens %d leaves no room for a prompt", max_new_tokens); rc = -1; break; }
+        if (model_generate(m, ids + skip, np - skip, &go, gen, &nout, err)) rc = -1;
+        free(ids);
+        if (!rc) {
+            outs[i] = tokenizer_decode(t, gen, nout);
+            if (!outs[i]) { snprintf(err, QB_ERRLEN, "generate: out of memory"); rc = -1; }
+        }
+    }
+    free(gen);
+    if (rc)
+        for (int i = 0; i < n; i++) { free(outs[i]); outs[i] = NULL; }
+    return rc;
+}
+
+/* ---- signatures -------------------------------------------------------------------------------- */
+
+void eval_ppl_signature(const PplEval *pe, const char *tok_name, const char *data_sha, char *out, size_t outlen) {
+    char sig[256];
+    PplOptions o = ppl_options(pe);
+    ppl_signature(&o, tok_name, 1, sig, sizeof sig);
+    snprintf(out, outlen, "%.200s|windows:%d|data:%.12s", sig, pe->max_windows, data_sha);
+}
+
+void eval_agree_signature(const AgreeEval *ae, const char *tok_name, const char *data_sha, char *out, size_t outlen) {
+    snprintf(out, outlen, "agreement|mode:gptq|ctx:%d|windows:%d|kl:base||quant|tok:%.60s|data:%.12s", ae->seqlen,
+             ae->windows, tok_name, data_sha);
+}
+
+void eval_gen_signature(const GenEval *ge, const char *data_sha, char *out, size_t outlen) {
+    snprintf(out, outlen, "gen|prompts:%d|max_new:%d|greedy|stop:eos|data:%.12s", ge->prompts, ge->max_new_tokens, data_sha);
+}

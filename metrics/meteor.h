@@ -1,0 +1,114 @@
+/* meteor.h — METEOR scores for generated text against references.
+ *
+ * Two definitions:
+ *   - NLTK mode: nltk.translate.meteor_score 3.8 (what Hugging Face `evaluate` wraps), bit for bit:
+ *     exact, NLTK-Porter-stem and WordNet-synonym stages, each greedy from the right; alpha 0.9,
+ *     beta 3, gamma 0.5; max over references; corpus = mean of segment scores.
+ *     (shared/design/metrics.md §2.)
+ *   - Meteor 1.5 mode (Denkowski & Lavie 2014): Snowball stems, Meteor's own synonym and function
+ *     word files, an optional paraphrase table, weighted matches, beam-searched alignment; corpus =
+ *     score of the summed statistics.
+ *
+ * Input lines are UTF-8 strings; invalid UTF-8 is an error. Functions return 0 / -1 and write a
+ * one-line message into err; nothing here prints. The loaded resources are read-only after
+ * opening, so one handle may be shared by many threads.
+ */
+#ifndef QBENCH_METEOR_H
+#define QBENCH_METEOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "model/model.h" /* QB_ERRLEN */
+
+/* ---- tokenisation ---------------------------------------------------------------------------- */
+typedef enum {
+    METEOR_TOK_WHITESPACE = 0, /* Python str.split(): the default, as in NLTK's pre-tokenised API */
+    METEOR_TOK_TREEBANK = 1,   /* nltk.word_tokenize(text, preserve_line=True) (HF evaluate) */
+} MeteorTokenize;
+
+/* ---- NLTK's Porter stemmer (NLTK_EXTENSIONS mode) --------------------------------------------- */
+/* Stems one word of n code points into out and returns the stem's length. Lowercases first, as
+ * PorterStemmer.stem() does; out needs room for 2n code points (str.lower() turns 'İ' into two). */
+size_t porter_stem(const uint32_t *word, size_t n, uint32_t *out);
+/* UTF-8 convenience: stems word (len bytes) into out (cap bytes, NUL-terminated). -1 on invalid
+ * UTF-8 or when out is too small. */
+int porter_stem_utf8(const char *word, size_t len, char *out, size_t cap);
+
+/* ---- WordNet 3.0 (Debian wordnet-base files) -------------------------------------------------- */
+typedef struct WordNet WordNet;
+/* dir: folder holding index.*, data.*, *.exc; NULL means $QBENCH_WORDNET or /usr/share/wordnet. */
+WordNet *wordnet_open(const char *dir, char err[QB_ERRLEN]);
+void wordnet_free(WordNet *wn);
+/* Lemma names, pointing into the loaded WordNet data (valid until wordnet_free). Reusable: a call
+ * overwrites the previous contents; free with wordnet_names_free. */
+typedef struct { const char **name; int *len; int n, cap; } WordNetNames;
+void wordnet_names_free(WordNetNames *names);
+/* NLTK's `{l.name() for s in wordnet.synsets(word) for l in s.lemmas()}` without names holding
+ * '_' (what METEOR's synonym stage uses), in first-seen order. With dedupe = 0 repeated names are
+ * kept (cheaper; membership tests do not care). -1 only when out of memory. */
+int wordnet_synonyms(const WordNet *wn, const char *word, size_t len, int dedupe,
+                     WordNetNames *out);
+
+/* ---- NLTK METEOR ------------------------------------------------------------------------------ */
+typedef struct {
+    int hyp_len, ref_len;      /* tokens */
+    int matches;               /* m = exact + stem + synonym */
+    int exact, stem, synonym;  /* matches found by each stage */
+    int chunks;                /* runs of adjacent matches, in hypothesis order (0 when m = 0) */
+    int ref_index;             /* which reference gave the maximum (first wins ties) */
+    double score;
+} MeteorStats;
+
+/* Score of one hypothesis against one reference from its statistics (NLTK's formula; 0 when m,
+ * hyp_len or ref_len is 0). */
+double meteor_nltk_score(const MeteorStats *s);
+/* One segment: hyp against refs[0..nrefs-1], the maximum over references (first wins ties).
+ * wn may be NULL only if the caller wants no synonym stage (not NLTK's default). */
+int meteor_nltk_sentence(const WordNet *wn, const char *hyp, const char *const *refs, int nrefs,
+                         MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]);
+
+/* Corpus = arithmetic mean of segment scores, summed left to right in segment order. Shards merge
+ * by adding sums and counts (the merged mean can then differ from one pass in the last bits). */
+typedef struct { double sum; long n; } MeteorCorpus;
+static inline double meteor_corpus_mean(const MeteorCorpus *c) { return c->n ? c->sum / c->n : 0.0; }
+
+/* The signature printed next to a score, like sacrebleu's. */
+void meteor_nltk_signature(MeteorTokenize tok, int nrefs, char *out, size_t cap);
+
+/* ---- Meteor 1.5 -------------------------------------------------------------------------------- */
+typedef struct Meteor15 Meteor15;
+typedef struct {
+    double alpha, beta, gamma, delta;
+    double weights[4];         /* exact, stem, synonym, paraphrase */
+    int beam;                  /* alignment beam size (Meteor: 40) */
+    int normalize;             /* Meteor's -norm: tokenise punctuation and lowercase */
+} Meteor15Params;
+/* English 'rank' task defaults: 0.85 0.20 0.60 0.75, weights 1.0 0.6 0.8 0.6, beam 40, -norm on. */
+Meteor15Params meteor15_default_params(void);
+/* resources: folder with english.synsets, english.relations (unused), english.exceptions,
+ * english.function-words; NULL means assets/meteor-examples/resources-en. paraphrase: optional
+ * Meteor paraphrase table (plain or the "prob ||| src ||| tgt" form), NULL for none. */
+Meteor15 *meteor15_open(const char *resources, const char *paraphrase, const Meteor15Params *p,
+                        char err[QB_ERRLEN]);
+void meteor15_free(Meteor15 *m);
+
+/* Sufficient statistics of one segment (sums over segments give the corpus statistics). */
+typedef struct {
+    double hyp_content, hyp_function;  /* word counts by class (1.5 counts words, not weights) */
+    double ref_content, ref_function;
+    /* matched words per module: [module][0 content, 1 function], counted on each side */
+    double hyp_stage[4][2], ref_stage[4][2];
+    double chunks;
+    double hyp_words_matched, ref_words_matched;
+    double score;               /* segment score (for a single segment) */
+    int ref_index;
+} Meteor15Stats;
+
+int meteor15_sentence(const Meteor15 *m, const char *hyp, const char *const *refs, int nrefs,
+                      Meteor15Stats *out, char err[QB_ERRLEN]);
+/* Score from (summed) statistics; corpus score = meteor15_score(sum of segment stats). */
+double meteor15_score(const Meteor15 *m, const Meteor15Stats *s);
+void meteor15_add(Meteor15Stats *acc, const Meteor15Stats *s);
+void meteor15_signature(const Meteor15 *m, int nrefs, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,57 @@
+/* meteor_internal.h — private helpers shared by the METEOR files (meteor*.c, porter.c,
+ * wordnet.c): UTF-8 and Python string semantics, token lists, a string-interning hash table.
+ * Not part of the metrics API. */
+#ifndef QBENCH_METEOR_INTERNAL_H
+#define QBENCH_METEOR_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "metrics/meteor.h"
+
+/* ---- UTF-8 / Python str ------------------------------------------------------------------------ */
+/* Decodes s[0..n) into code points (cps has room for n). Returns the count, or -1 on invalid
+ * UTF-8 (overlong, surrogate, > U+10FFFF, truncated) with *bad = byte offset of the error. */
+long mt_utf8_decode(const char *s, size_t n, uint32_t *cps, size_t *bad);
+/* Encodes code points; out needs 4*n bytes. Returns bytes written. */
+size_t mt_utf8_encode(const uint32_t *cps, size_t n, char *out);
+/* Python's str.split() whitespace (29 code points). */
+int mt_py_isspace(uint32_t c);
+/* Python str.lower() of cps[0..n) into out (room for 2*n: 'İ' becomes two code points).
+ * Returns the new length. Full mapping incl. final sigma. */
+size_t mt_py_lower(const uint32_t *cps, size_t n, uint32_t *out);
+
+/* ---- token lists ---------------------------------------------------------------------------------- */
+/* Tokens stored as UTF-8 strings in one buffer: token i is buf[off[i] .. off[i]+len[i]). */
+typedef struct {
+    char *buf;
+    size_t cap, used;
+    int *off, *len;
+    int n, ncap;
+} MtTokens;
+void mt_tokens_free(MtTokens *t);
+int mt_tokens_push(MtTokens *t, const char *s, size_t len);
+/* Tokenises a UTF-8 line (validated here) and lowercases every token with Python's str.lower().
+ * what names the text in error messages (e.g. "hypothesis"). */
+int mt_tokenize_lower(const char *line, MeteorTokenize tok, MtTokens *out, const char *what,
+                      char err[QB_ERRLEN]);
+/* nltk.word_tokenize(text, preserve_line=True) on code points; pushes tokens (not lowercased). */
+int mt_treebank_tokenize(const uint32_t *cps, size_t n, MtTokens *out);
+
+/* Meteor 1.5 words of a line: with normalize, Meteor's -norm (tokenise, lowercase); without it the
+ * line is only split on Java StringTokenizer whitespace. Appends UTF-8 tokens to out. */
+int mt_meteor15_words(const uint32_t *cps, size_t n, int normalize, MtTokens *out);
+
+/* ---- interning: string -> small int id ------------------------------------------------------------ */
+typedef struct {
+    const char **key;
+    int *klen;
+    int *slot;   /* hash slot -> id + 1 (0 = empty) */
+    int n, cap, nslot;
+} MtIntern;
+void mt_intern_free(MtIntern *h);
+/* Returns the id of s (adding it when add is set), or -1 when absent / out of memory. The table
+ * keeps the pointer: s must outlive it. */
+int mt_intern(MtIntern *h, const char *s, int len, int add);
+uint64_t mt_hash(const char *s, size_t len);
+
+#endif

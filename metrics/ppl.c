@@ -1,0 +1,202 @@
+/* ppl.c — perplexity: the window plans of the three modes (gptq, llamacpp, stride; see ppl.h), one
+ * batched model_forward per window, per-token NLL computed the way llama.cpp does (float max,
+ * double sum of expf), and the statistics that merge by addition. The per-row NLLs of a window are
+ * computed in parallel but summed in position order, so the result does not depend on the thread count. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics/ppl.h"
+
+const char *ppl_mode_name(PplMode m) {
+    switch (m) {
+    case PPL_GPTQ: return "gptq";
+    case PPL_LLAMACPP: return "llamacpp";
+    case PPL_STRIDE: return "stride";
+    }
+    return "?";
+}
+
+int ppl_mode_parse(const char *s, PplMode *m) {
+    if (!s) return -1;
+    if (!strcmp(s, "gptq")) *m = PPL_GPTQ;
+    else if (!strcmp(s, "llamacpp")) *m = PPL_LLAMACPP;
+    else if (!strcmp(s, "stride")) *m = PPL_STRIDE;
+    else return -1;
+    return 0;
+}
+
+int ppl_plan(const PplOptions *o, long n, PplWindow **out, long *nw, char err[QB_ERRLEN]) {
+    *out = NULL;
+    *nw = 0;
+    int c = o->seqlen;
+    if (c < 2) { snprintf(err, QB_ERRLEN, "ppl: seqlen %d is too small (need at least 2)", c); return -1; }
+    if (o->mode == PPL_LLAMACPP && c < 4) { snprintf(err, QB_ERRLEN, "ppl: llamacpp mode needs a context of at least 4, not %d", c); return -1; }
+    if (o->mode == PPL_STRIDE && o->stride < 1) { snprintf(err, QB_ERRLEN, "ppl: stride mode needs --stride >= 1, not %d", o->stride); return -1; }
+    if (o->mode != PPL_GPTQ && o->mode != PPL_LLAMACPP && o->mode != PPL_STRIDE) { snprintf(err, QB_ERRLEN, "ppl: unknown mode %d", (int)o->mode); return -1; }
+    if (o->max_windows < 0) { snprintf(err, QB_ERRLEN, "ppl: max_windows %d is negative", o->max_windows); return -1; }
+    long count;
+    if (o->mode == PPL_STRIDE) {
+        count = 0;
+        for (long b = 0; b < n; b += o->stride) { /* the guide's loop, counted first */
+            count++;
+            if (b + c >= n) break;
+        }
+        if (n < 2) count = 0;
+    } else {
+        count = n / c;
+    }
+    if (count == 0) {
+        snprintf(err, QB_ERRLEN, "ppl: the text has %ld tokens, too few for one %s window of %d", n, ppl_mode_name(o->mode), c);
+        return -1;
+    }
+    if (o->max_windows > 0 && count > o->max_windows) count = o->max_windows;
+    PplWindow *w = malloc((size_t)count * sizeof *w);
+    if (!w) { snprintf(err, QB_ERRLEN, "ppl: out of memory"); return -1; }
+    long prev_end = 0;
+    for (long i = 0; i < count; i++) {
+        if (o->mode == PPL_GPTQ) {
+            w[i] = (PplWindow){i * c, c, 1, 0};
+        } else if (o->mode == PPL_LLAMACPP) {
+            w[i] = (PplWindow){i * c, c, c / 2 + 1, 1}; /* logits c/2 .. c-2 predict tokens c/2+1 .. c-1 */
+        } else {
+            long begin = i * (long)o->stride, end = begin + c < n ? begin + c : n;
+            long trg = end - prev_end; /* may be more than stride on the first window, less on the last */
+            int len = (int)(end - begin);
+            int first = len - trg < 1 ? 1 : (int)(len - trg);
+            w[i] = (PplWindow){begin, len, first, 0};
+            prev_end = end;
+        }
+    }
+    *out = w;
+    *nw = count;
+    return 0;
+}
+
+double ppl_token_nll(const float *logits, int vocab, int target) {
+    float mx = logits[0];
+    for (int i = 1; i < vocab; i++) mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0.0;
+    for (int i = 0; i < vocab; i++) sum += expf(logits[i] - mx);
+    return -((double)(logits[target] - mx) - log(sum));
+}
+
+int ppl_eval_tokens(const Model *m, const int *tokens, long n, int bos, const float *token_bytes,
+                    const PplOptions *o, PplStats *st, char err[QB_ERRLEN]) {
+    const int V = m->cfg.vocab_size;
+    PplWindow *w;
+    long nw;
+    if (ppl_plan(o, n, &w, &nw, err)) return -1;
+    for (long i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= V) {
+            snprintf(err, QB_ERRLEN, "ppl: token %d at index %ld is outside the model's vocabulary [0, %d)", tokens[i], i, V);
+            free(w);
+            return -1;
+        }
+    if (o->mode == PPL_LLAMACPP && (bos < 0 || bos >= V)) {
+        snprintf(err, QB_ERRLEN, "ppl: llamacpp mode needs a BOS token, and the tokenizer has %s", bos < 0 ? "none" : "one outside the vocabulary");
+        free(w);
+        return -1;
+    }
+    int c = o->seqlen;
+    ModelState *s = model_state_new(m, c, c);
+    float *logits = malloc((size_t)c * (size_t)V * sizeof *logits);
+    double *nll = malloc((size_t)c * sizeof *nll);
+    int *win = malloc((size_t)c * sizeof *win);
+    int rc = 0;
+    if (!s || !logits || !nll || !win) {
+        snprintf(err, QB_ERRLEN, "ppl: out of memory for a window of %d", c);
+        rc = -1;
+    }
+    long total = 0, done = 0;
+    for (long i = 0; i < nw; i++) total += w[i].len;
+    PplStats acc = {0};
+    for (long i = 0; i < nw && rc == 0; i++) {
+        const PplWindow *wi = &w[i];
+        memcpy(win, tokens + wi->start, (size_t)wi->len * sizeof *win);
+        if (wi->bos_first) win[0] = bos;
+        if (model_forward(m, s, win, wi->len, 0, logits, err)) { rc = -1; break; }
+        const int *tgt = tokens + wi->start;
+        #pragma omp parallel for schedule(static)
+        for (int j = wi->first_target; j < wi->len; j++) nll[j] = ppl_token_nll(logits + (size_t)(j - 1) * V, V, tgt[j]);
+        for (int j = wi->first_target; j < wi->len; j++) {
+            acc.sum_nll += nll[j];
+            acc.sum_nll2 += nll[j] * nll[j];
+            if (token_bytes) acc.n_bytes += token_bytes[wi->start + j];
+        }
+        acc.n_scored += wi->len - wi->first_target;
+        done += wi->len;
+        if (o->progress) o->progress(o->progress_ctx, done, total);
+    }
+    if (rc == 0) {
+        acc.n_windows = nw;
+        acc.n_text_tokens = n;
+        ppl_stats_merge(st, &acc);
+    }
+    model_state_free(s);
+    free(logits);
+    free(nll);
+    free(win);
+    free(w);
+    return rc;
+}
+
+int ppl_eval_text(const Model *m, const Tokenizer *t, const char *text, size_t len, const PplOptions *o,
+                  PplStats *st, char err[QB_ERRLEN]) {
+    if (o->mode == PPL_LLAMACPP && len > 0 && text[len - 1] == '\n') len--; /* as llama.cpp's -f does */
+    int *ids, n;
+    if (tokenizer_encode(t, text, len, 1, &ids, &n, err)) return -1;
+    float *bytes = malloc(((size_t)n + 1) * sizeof *bytes);
+    if (!bytes) {
+        free(ids);
+        snprintf(err, QB_ERRLEN, "ppl: out of memory");
+        return -1;
+    }
+    int bos = tokenizer_bos(t);
+    for (int i = 0; i < n; i++) {
+        size_t l;
+        tokenizer_piece(t, i ? ids[i - 1] : (bos >= 0 ? bos : -1), ids[i], &l);
+        bytes[i] = (float)l;
+    }
+    int rc = ppl_eval_tokens(m, ids, n, bos, bytes, o, st, err);
+    free(bytes);
+    free(ids);
+    return rc;
+}
+
+void ppl_stats_merge(PplStats *into, const PplStats *from) {
+    into->n_text_tokens += from->n_text_tokens;
+    into->n_windows += from->n_windows;
+    into->n_scored += from->n_scored;
+    into->sum_nll += from->sum_nll;
+    into->sum_nll2 += from->sum_nll2;
+    into->n_bytes += from->n_bytes;
+}
+
+double ppl_mean_nll(const PplStats *s) { return s->n_scored ? s->sum_nll / (double)s->n_scored : NAN; }
+
+double ppl_value(const PplStats *s) { return exp(ppl_mean_nll(s)); }
+
+double ppl_stderr(const PplStats *s) {
+    if (s->n_scored < 2) return NAN;
+    double mean = ppl_mean_nll(s), var = s->sum_nll2 / (double)s->n_scored - mean * mean;
+    if (var < 0) var = 0; /* rounding */
+    return exp(mean) * sqrt(var / (double)(s->n_scored - 1));
+}
+
+double ppl_bits_per_byte(const PplStats *s) { return s->n_bytes > 0 ? s->sum_nll / log(2.0) / s->n_bytes : NAN; }
+
+void ppl_signature(const PplOptions *o, const char *tokenizer_name, int prepend_space, char *out, size_t outlen) {
+    char mode[96], win[32] = "";
+    if (o->mode == PPL_LLAMACPP)
+        snprintf(mode, sizeof mode, "mode:llamacpp|ctx:%d|scored:%d-%d|bos:overwrite", o->seqlen, o->seqlen / 2, o->seqlen - 2);
+    else if (o->mode == PPL_STRIDE)
+        snprintf(mode, sizeof mode, "mode:stride|seqlen:%d|stride:%d", o->seqlen, o->stride);
+    else
+        snprintf(mode, sizeof mode, "mode:gptq|seqlen:%d", o->seqlen);
+    if (o->max_windows > 0) snprintf(win, sizeof win, "|windows:%d", o->max_windows);
+    const char *base = tokenizer_name ? strrchr(tokenizer_name, '/') : NULL;
+    base = base ? base + 1 : tokenizer_name;
+    snprintf(out, outlen, "ppl|%s%s|tok:%.200s|prepend:%s", mode, win, base ? base : "?", prepend_space ? "yes" : "no");
+}

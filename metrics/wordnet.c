@@ -1,0 +1,442 @@
+/* wordnet.c — WordNet 3.0 read straight from Debian's wordnet-base files (index.*, data.*, *.exc)
+ * and NLTK 3.8's synsets()/_morphy() rules, as far as METEOR needs them: the lemma names of every
+ * synset of a word (metrics.md §2.2, §2.6). index.* and *.exc are parsed at open time into hash
+ * tables; data.* is read whole and a synset line is parsed when asked for (by byte offset, as
+ * NLTK does). After wordnet_open nothing is written, so lookups are thread-safe. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics/meteor_internal.h"
+
+enum { N_POS = 4 };
+static const char *const POS_FILE[N_POS] = {"noun", "verb", "adj", "adv"}; /* NLTK's POS_LIST order */
+
+typedef struct { int start, count; } Span;
+
+struct WordNet {
+    char *index[N_POS], *data[N_POS], *exc[N_POS];
+    size_t data_len[N_POS];
+    MtIntern lemma;        /* index lemma -> id */
+    Span (*lemma_pos)[N_POS]; /* id -> offsets per POS in `offs` */
+    uint32_t *offs;
+    int noffs, capoffs, caplemma;
+    MtIntern excmap[N_POS]; /* exception word -> id */
+    Span *exc_forms[N_POS]; /* id -> forms in exc_str */
+    int exc_cap[N_POS];
+    const char **exc_str;   /* forms (pointers into exc buffers) */
+    int *exc_len;
+    int nexc, capexc;
+};
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+
+/* next whitespace-separated field of [*p, end); 0 when none is left on the line */
+static int next_field(const char **p, const char *end, const char **f, int *flen) {
+    const char *s = *p;
+    while (s < end && is_ws(*s) && *s != '\n') s++;
+    if (s >= end || *s == '\n') { *p = s; return 0; }
+    const char *e = s;
+    while (e < end && !is_ws(*e)) e++;
+    *f = s;
+    *flen = (int)(e - s);
+    *p = e;
+    return 1;
+}
+
+static int parse_uint(const char *f, int len, int base, long *out) {
+    if (len <= 0 || len > 12) return -1;
+    long v = 0;
+    for (int i = 0; i < len; i++) {
+        int d;
+        if (f[i] >= '0' && f[i] <= '9') d = f[i] - '0';
+        else if (base == 16 && f[i] >= 'a' && f[i] <= 'f') d = f[i] - 'a' + 10;
+        else if (base == 16 && f[i] >= 'A' && f[i] <= 'F') d = f[i] - 'A' + 10;
+        else return -1;
+        v = v * base + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static char *read_wn_file(const char *dir, const char *name, size_t *len, char err[QB_ERRLEN]) {
+    char path[4096];
+    snprintf(path, sizeof path, "%.3000s/%.60s", dir, name);
+    char e2[QB_ERRLEN];
+    char *b = qb_read_file(path, len, e2);
+    if (!b)
+        snprintf(err, QB_ERRLEN,
+                 "WordNet 3.0 not found: cannot read %.200s (install it with `apt-get install "
+                 "wordnet-base`, or point QBENCH_WORDNET at a WordNet dict folder)", path);
+    return b;
+}
+
+/* index.<pos>: "lemma pos n_synsets n_pointers ptr... n_senses n_tagged offset..." (NLTK's
+ * _load_lemma_pos_offset_map; lines starting with a space are the licence header). */
+static int load_index(WordNet *wn, int pos, const char *path, char err[QB_ERRLEN]) {
+    const char *p = wn->index[pos], *end = p + strlen(p);
+    int line = 0;
+    while (p < end) {
+        line++;
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        if (*p != ' ' && p < eol) {
+            const char *q = p, *f, *lem;
+            int fl, lemlen;
+            long nsyn, nptr, nsense, v;
+            if (!next_field(&q, eol, &lem, &lemlen) || !next_field(&q, eol, &f, &fl) ||
+                !next_field(&q, eol, &f, &fl) || parse_uint(f, fl, 10, &nsyn) || nsyn <= 0 ||
+                !next_field(&q, eol, &f, &fl) || parse_uint(f, fl, 10, &nptr))
+                goto bad;
+            for (long k = 0; k < nptr; k++)
+                if (!next_field(&q, eol, &f, &fl)) goto bad;
+            if (!next_field(&q, eol, &f, &fl) || parse_uint(f, fl, 10, &nsense) || nsense != nsyn ||
+                !next_field(&q, eol, &f, &fl))
+                goto bad;
+            int id = mt_intern(&wn->lemma, lem, lemlen, 1);
+            if (id < 0) goto oom;
+            if (id >= wn->caplemma) {
+                int nc = wn->caplemma ? 2 * wn->caplemma : 1 << 16;
+                while (nc <= id) nc *= 2;
+                Span (*lp)[N_POS] = realloc(wn->lemma_pos, sizeof *lp * (size_t)nc);
+                if (!lp) goto oom;
+                memset(lp + wn->caplemma, 0, sizeof *lp * (size_t)(nc - wn->caplemma));
+                wn->lemma_pos = lp;
+                wn->caplemma = nc;
+            }
+            if (wn->noffs + nsyn > wn->capoffs) {
+                int nc = wn->capoffs ? 2 * wn->capoffs : 1 << 17;
+                while (nc < wn->noffs + nsyn) nc *= 2;
+                uint32_t *o = realloc(wn->offs, sizeof *o * (size_t)nc);
+                if (!o) goto oom;
+                wn->offs = o;
+                wn->capoffs = nc;
+            }
+            Span sp = {wn->noffs, (int)nsyn};
+            for (long k = 0; k < nsyn; k++) {
+                if (!next_field(&q, eol, &f, &fl) || parse_uint(f, fl, 10, &v) || v > UINT32_MAX) goto bad;
+                wn->offs[wn->noffs++] = (uint32_t)v;
+            }
+            wn->lemma_pos[id][pos] = sp; /* a repeated lemma: the later line wins, as in NLTK */
+        }
+        p = eol + 1;
+        continue;
+    bad:
+        snprintf(err, QB_ERRLEN, "%.300s line %d: malformed WordNet index entry", path, line);
+        return -1;
+    oom:
+        snprintf(err, QB_ERRLEN, "%.300s: out of memory", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* <pos>.exc: "inflected base..." per line; NLTK keeps the last line for a repeated word. */
+static int load_exc(WordNet *wn, int pos, const char *path, char err[QB_ERRLEN]) {
+    const char *p = wn->exc[pos], *end = p + strlen(p);
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        const char *q = p, *f, *w;
+        int fl, wl;
+        if (next_field(&q, eol, &w, &wl)) {
+            int id = mt_intern(&wn->excmap[pos], w, wl, 1);
+            if (id < 0) goto oom;
+            if (id >= wn->exc_cap[pos]) {
+                int nc = wn->exc_cap[pos] ? 2 * wn->exc_cap[pos] : 1024;
+                while (nc <= id) nc *= 2;
+                Span *s = realloc(wn->exc_forms[pos], sizeof *s * (size_t)nc);
+                if (!s) goto oom;
+                wn->exc_forms[pos] = s;
+                wn->exc_cap[pos] = nc;
+            }
+            Span sp = {wn->nexc, 0};
+            while (next_field(&q, eol, &f, &fl)) {
+                if (wn->nexc == wn->capexc) {
+                    int nc = wn->capexc ? 2 * wn->capexc : 4096;
+                    const char **s = realloc(wn->exc_str, sizeof *s * (size_t)nc);
+                    if (!s) goto oom;
+                    wn->exc_str = s;
+                    int *l = realloc(wn->exc_len, sizeof *l * (size_t)nc);
+                    if (!l) goto oom;
+                    wn->exc_len = l;
+                    wn->capexc = nc;
+                }
+                wn->exc_str[wn->nexc] = f;
+                wn->exc_len[wn->nexc++] = fl;
+                sp.count++;
+            }
+            wn->exc_forms[pos][id] = sp;
+        }
+        p = eol + 1;
+    }
+    return 0;
+oom:
+    snprintf(err, QB_ERRLEN, "%.300s: out of memory", path);
+    return -1;
+}
+
+WordNet *wordnet_open(const char *dir, char err[QB_ERRLEN]) {
+    if (!dir) dir = getenv("QBENCH_WORDNET");
+    if (!dir || !*dir) dir = "/usr/share/wordnet";
+    WordNet *wn = calloc(1, sizeof *wn);
+    if (!wn) { snprintf(err, QB_ERRLEN, "wordnet: out of memory"); return NULL; }
+    char name[64], path[4096];
+    for (int p = 0; p < N_POS; p++) {
+        size_t len;
+        snprintf(name, sizeof name, "index.%s", POS_FILE[p]);
+        if (!(wn->index[p] = read_wn_file(dir, name, &len, err))) goto fail;
+        snprintf(path, sizeof path, "%.3000s/%.60s", dir, name);
+        if (load_index(wn, p, path, err) != 0) goto fail;
+        snprintf(name, sizeof name, "data.%s", POS_FILE[p]);
+        if (!(wn->data[p] = read_wn_file(dir, name, &wn->data_len[p], err))) goto fail;
+        snprintf(name, sizeof name, "%s.exc", POS_FILE[p]);
+        if (!(wn->exc[p] = read_wn_file(dir, name, &len, err))) goto fail;
+        snprintf(path, sizeof path, "%.3000s/%.60s", dir, name);
+        if (load_exc(wn, p, path, err) != 0) goto fail;
+    }
+    return wn;
+fail:
+    wordnet_free(wn);
+    return NULL;
+}
+
+void wordnet_free(WordNet *wn) {
+    if (!wn) return;
+    for (int p = 0; p < N_POS; p++) {
+        free(wn->index[p]); free(wn->data[p]); free(wn->exc[p]);
+        mt_intern_free(&wn->excmap[p]);
+        free(wn->exc_forms[p]);
+    }
+    mt_intern_free(&wn->lemma);
+    free(wn->lemma_pos); free(wn->offs); free(wn->exc_str); free(wn->exc_len);
+    free(wn);
+}
+
+void wordnet_names_free(WordNetNames *n) {
+    free(n->name); free(n->len);
+    memset(n, 0, sizeof *n);
+}
+
+static int names_push(WordNetNames *o, const char *s, int len) {
+    if (o->n == o->cap) {
+        int nc = o->cap ? 2 * o->cap : 64;
+        const char **a = realloc(o->name, sizeof *a * (size_t)nc);
+        if (!a) return -1;
+        o->name = a;
+        int *l = realloc(o->len, sizeof *l * (size_t)nc);
+        if (!l) return -1;
+        o->len = l;
+        o->cap = nc;
+    }
+    o->name[o->n] = s;
+    o->len[o->n++] = len;
+    return 0;
+}
+
+/* ---- morphy --------------------------------------------------------------------------------- */
+typedef struct { const char *old, *new_; } Subst;
+static const Subst SUB_NOUN[] = {{"s", ""},    {"ses", "s"},   {"ves", "f"},   {"xes", "x"}, {"zes", "z"},
+                                 {"ches", "ch"}, {"shes", "sh"}, {"men", "man"}, {"ies", "y"}};
+static const Subst SUB_VERB[] = {{"s", ""},  {"ies", "y"}, {"es", "e"},  {"es", ""},
+                                 {"ed", "e"}, {"ed", ""},   {"ing", "e"}, {"ing", ""}};
+static const Subst SUB_ADJ[] = {{"er", ""}, {"est", ""}, {"er", "e"}, {"est", "e"}};
+static const Subst *const SUBS[N_POS] = {SUB_NOUN, SUB_VERB, SUB_ADJ, NULL};
+static const int NSUBS[N_POS] = {9, 8, 4, 0};
+
+/* a list of candidate forms, stored back to back */
+typedef struct { char *buf; size_t used, cap; int *off, *len; int n, ncap; } Forms;
+
+static void forms_free(Forms *f) { free(f->buf); free(f->off); free(f->len); memset(f, 0, sizeof *f); }
+
+static int forms_push2(Forms *f, const char *a, int alen, const char *b, int blen) {
+    if (f->n == f->ncap) {
+        int nc = f->ncap ? 2 * f->ncap : 16;
+        int *o = realloc(f->off, sizeof *o * (size_t)nc);
+        if (!o) return -1;
+        f->off = o;
+        int *l = realloc(f->len, sizeof *l * (size_t)nc);
+        if (!l) return -1;
+        f->len = l;
+        f->ncap = nc;
+    }
+    size_t need = f->used + (size_t)alen + (size_t)blen;
+    if (need > f->cap) {
+        size_t nc = f->cap ? 2 * f->cap : 256;
+        while (nc < need) nc *= 2;
+        char *b2 = realloc(f->buf, nc);
+        if (!b2) return -1;
+        f->buf = b2;
+        f->cap = nc;
+    }
+    memcpy(f->buf + f->used, a, (size_t)alen);
+    memcpy(f->buf + f->used + alen, b, (size_t)blen);
+    f->off[f->n] = (int)f->used;
+    f->len[f->n++] = alen + blen;
+    f->used = need;
+    return 0;
+}
+
+/* Guard against hostile inputs: NLTK's rule rounds always shorten a form, but keep the work
+ * bounded anyway. */
+enum { MAX_FORMS = 100000 };
+
+static int apply_rules(int pos, const Forms *in, Forms *out) {
+    out->n = 0;
+    out->used = 0;
+    for (int i = 0; i < in->n; i++) {
+        const char *w = in->buf + in->off[i];
+        int wl = in->len[i];
+        for (int r = 0; r < NSUBS[pos]; r++) {
+            int ol = (int)strlen(SUBS[pos][r].old);
+            if (wl >= ol && memcmp(w + wl - ol, SUBS[pos][r].old, (size_t)ol) == 0) {
+                if (out->n >= MAX_FORMS) return 0;
+                if (forms_push2(out, w, wl - ol, SUBS[pos][r].new_, (int)strlen(SUBS[pos][r].new_)))
+                    return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* lemma id of s if it is in index.<pos>, else -1 */
+static int index_id(const WordNet *wn, int pos, const char *s, int len) {
+    int id = mt_intern((MtIntern *)&wn->lemma, s, len, 0); /* add = 0 never writes */
+    return id >= 0 && wn->lemma_pos[id][pos].count > 0 ? id : -1;
+}
+
+/* filter_forms: the forms in the index for pos, first occurrence kept; appends lemma ids */
+static int filter_forms(const WordNet *wn, int pos, const char *const *s, const int *len, int n,
+                        int *ids, int *nids, int maxids) {
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        int id = index_id(wn, pos, s[i], len[i]);
+        if (id < 0) continue;
+        int dup = 0;
+        for (int k = *nids - found; k < *nids; k++) dup |= ids[k] == id;
+        if (dup || *nids >= maxids) continue;
+        ids[(*nids)++] = id;
+        found++;
+    }
+    return found;
+}
+
+static int filter_list(const WordNet *wn, int pos, const Forms *f, int *ids, int *nids, int maxids) {
+    int found = 0;
+    for (int i = 0; i < f->n; i++) {
+        const char *s = f->buf + f->off[i];
+        found += filter_forms(wn, pos, &s, &f->len[i], 1, ids, nids, maxids) ? 1 : 0;
+        /* duplicates across the list: filter_forms dedups against this round's finds */
+        if (found > 1) {
+            int last = ids[*nids - 1], dup = 0;
+            for (int k = *nids - found; k < *nids - 1; k++) dup |= ids[k] == last;
+            if (dup) { (*nids)--; found--; }
+        }
+    }
+    return found;
+}
+
+/* NLTK 3.8 _morphy(form, pos): appends the lemma ids of the base forms to ids */
+static int morphy(const WordNet *wn, int pos, const char *w, int wl, int *ids, int *nids, int maxids) {
+    int eid = mt_intern((MtIntern *)&wn->excmap[pos], w, wl, 0);
+    if (eid >= 0) {
+        int before = *nids;
+        filter_forms(wn, pos, &w, &wl, 1, ids, nids, maxids);
+        Span sp = wn->exc_forms[pos][eid];
+        for (int k = 0; k < sp.count; k++) {
+            int id = index_id(wn, pos, wn->exc_str[sp.start + k], wn->exc_len[sp.start + k]);
+            if (id < 0 || *nids >= maxids) continue;
+            int dup = 0;
+            for (int j = before; j < *nids; j++) dup |= ids[j] == id;
+            if (!dup) ids[(*nids)++] = id;
+        }
+        return 0;
+    }
+    Forms a = {0}, b = {0}, start = {0};
+    int rc = -1;
+    if (forms_push2(&start, w, wl, "", 0)) goto done;
+    if (apply_rules(pos, &start, &a)) goto done;
+    /* the word itself, then the once-rewritten forms */
+    int before = *nids;
+    filter_list(wn, pos, &start, ids, nids, maxids);
+    for (int i = 0; i < a.n; i++) {
+        int id = index_id(wn, pos, a.buf + a.off[i], a.len[i]);
+        if (id < 0 || *nids >= maxids) continue;
+        int dup = 0;
+        for (int j = before; j < *nids; j++) dup |= ids[j] == id;
+        if (!dup) ids[(*nids)++] = id;
+    }
+    if (*nids > before) { rc = 0; goto done; }
+    /* NLTK 3.8 keeps rewriting until some form is in the index (removed in 3.9) */
+    while (a.n) {
+        if (apply_rules(pos, &a, &b)) goto done;
+        Forms t = a; a = b; b = t;
+        if (filter_list(wn, pos, &a, ids, nids, maxids)) break;
+    }
+    rc = 0;
+done:
+    forms_free(&a); forms_free(&b); forms_free(&start);
+    return rc;
+}
+
+/* lemma names of the synset at byte offset off of data.<pos>, appended to out */
+static int synset_names(const WordNet *wn, int pos, uint32_t off, int dedupe, WordNetNames *out) {
+    const char *d = wn->data[pos];
+    size_t n = wn->data_len[pos];
+    if (off + 8 > n) return 0; /* NLTK warns and skips an offset with no synset */
+    long lineoff;
+    if (parse_uint(d + off, 8, 10, &lineoff) || lineoff != (long)off) return 0;
+    const char *end = memchr(d + off, '\n', n - off);
+    if (!end) end = d + n;
+    const char *q = d + off, *f;
+    int fl;
+    long wcnt;
+    if (!next_field(&q, end, &f, &fl) || !next_field(&q, end, &f, &fl) || !next_field(&q, end, &f, &fl) ||
+        !next_field(&q, end, &f, &fl) || parse_uint(f, fl, 16, &wcnt))
+        return 0;
+    for (long k = 0; k < wcnt; k++) {
+        const char *nm;
+        int nl;
+        if (!next_field(&q, end, &nm, &nl) || !next_field(&q, end, &f, &fl)) return 0;
+        /* NLTK: re.match(r"(.*?)(\(.*\))?$") drops a trailing "(...)" from the first '(' */
+        if (nl > 0 && nm[nl - 1] == ')') {
+            const char *lp = memchr(nm, '(', (size_t)nl);
+            if (lp) nl = (int)(lp - nm);
+        }
+        if (memchr(nm, '_', (size_t)nl)) continue;
+        if (dedupe) {
+            int dup = 0;
+            for (int i = 0; i < out->n && !dup; i++)
+                dup = out->len[i] == nl && memcmp(out->name[i], nm, (size_t)nl) == 0;
+            if (dup) continue;
+        }
+        if (names_push(out, nm, nl)) return -1;
+    }
+    return 0;
+}
+
+int wordnet_synonyms(const WordNet *wn, const char *word, size_t len, int dedupe, WordNetNames *out) {
+    out->n = 0;
+    if (len == 0 || len > 4096) return 0; /* no WordNet lemma is that long (and "" has none) */
+    /* synsets() lowercases; stems are lowercase already, so this is usually a no-op */
+    char small[256];
+    char *w = len * 2 + 8 <= sizeof small ? small : NULL;
+    uint32_t cps[4096 + 1], low[2 * 4096 + 2];
+    long ncp = mt_utf8_decode(word, len, cps, NULL);
+    if (ncp < 0) return 0;
+    size_t nl = mt_py_lower(cps, (size_t)ncp, low);
+    if (!w && !(w = malloc(4 * nl + 1))) return -1;
+    int wl = (int)mt_utf8_encode(low, nl, w);
+    int rc = 0;
+    for (int pos = 0; pos < N_POS && rc == 0; pos++) {
+        int ids[256], nids = 0;
+        if (morphy(wn, pos, w, wl, ids, &nids, 256)) { rc = -1; break; }
+        for (int i = 0; i < nids && rc == 0; i++) {
+            Span sp = wn->lemma_pos[ids[i]][pos];
+            for (int k = 0; k < sp.count && rc == 0; k++)
+                rc = synset_names(wn, pos, wn->offs[sp.start + k], dedupe, out);
+        }
+    }
+    if (w != small) free(w);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* kernels.h — the element-wise pieces of the forward pass (RMSNorm, RoPE, SwiGLU, softmax) as small
+ * inline functions, shared by forward.c and attention.c. Loops carry `omp simd` so they vectorize at
+ * -O2; fast_expf keeps exp inside the vector loop (glibc expf would not vectorize). */
+#ifndef QBENCH_MODEL_KERNELS_H
+#define QBENCH_MODEL_KERNELS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* exp(x) for x in float range, Cephes polynomial: max relative error ~2e-7 (a few ulp). */
+static inline float fast_expf(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+// out (dim) = x (dim) / rms(x) * w (dim)
+static inline void rmsnorm_row(float *out, const float *x, const float *w, int dim, float eps) {
+    float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+    for (int i = 0; i < dim; i++) ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / (float)dim + eps);
+#pragma omp simd
+    for (int i = 0; i < dim; i++) out[i] = x[i] * inv * w[i];
+}
+
+// x (n) ← softmax(x); returns nothing, n >= 1
+static inline void softmax_row(float *x, int n) {
+    float mx = x[0];
+#pragma omp simd reduction(max : mx)
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < n; i++) {
+        x[i] = fast_expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+#pragma omp simd
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+// g (n) ← silu(g) * u   (SwiGLU: silu(x W_gateᵀ) ⊙ (x W_upᵀ))
+static inline void swiglu_row(float *g, const float *u, int n) {
+#pragma omp simd
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + fast_expf(-g[i])) * u[i];
+}
+
+// v (heads*hd) rotated in place at one position: pairs (2i, 2i+1) of each head by angle pos*freq_i,
+// cs/sn (hd/2) the cos/sin of those angles
+static inline void rope_row(float *v, int heads, int hd, const float *cs, const float *sn) {
+    for (int h = 0; h < heads; h++) {
+        float *p = v + (size_t)h * hd;
+#pragma omp simd
+        for (int i = 0; i < hd / 2; i++) {
+            float a = p[2 * i], b = p[2 * i + 1];
+            p[2 * i] = a * cs[i] - b * sn[i];
+            p[2 * i + 1] = a * sn[i] + b * cs[i];
+        }
+    }
+}
+
+#endif

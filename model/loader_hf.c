@@ -1,0 +1,255 @@
+/* loader_hf.c — Hugging Face Llama-family checkpoints: config.json plus model.safetensors or a sharded
+ * model.safetensors.index.json. F32 tensors point into the private mapping; F16/BF16 are converted once
+ * into owned buffers; q/k rows (and biases) are permuted from rotate-half to the interleaved RoPE
+ * layout, so those two are always copies. Every tensor's presence, dtype and shape is checked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cJSON.h>
+
+#include "model/model_internal.h"
+#include "model/safetensors.h"
+
+#define MAX_SHARDS 1024
+
+typedef struct {
+    Model *m;
+    StFile *files;
+    int n_files;
+    cJSON *index;             /* parsed index JSON, NULL for a single file */
+    const cJSON *weight_map;  /* name → shard file name */
+    char index_path[1200];
+} Source;
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Finds `name`; *file is the file it is in, or (when missing) the file it should have been in. */
+static const StTensor *source_find(const Source *s, const char *name, const StFile **file) {
+    if (!s->index) { *file = &s->files[0]; return st_find(&s->files[0], name); }
+    const cJSON *fn = cJSON_GetObjectItemCaseSensitive(s->weight_map, name);
+    *file = NULL;
+    if (!cJSON_IsString(fn)) return NULL;
+    for (int i = 0; i < s->n_files; i++) {
+        const char *b = strrchr(s->files[i].path, '/');
+        if (strcmp(b ? b + 1 : s->files[i].path, fn->valuestring) == 0) {
+            *file = &s->files[i];
+            return st_find(&s->files[i], name);
+        }
+    }
+    return NULL;
+}
+
+/* Loads tensor `name` of shape (rows, cols) (cols 0: a vector of rows). permute_heads > 0 converts
+ * rows from rotate-half to interleaved. Missing and !required: returns NULL with *missing = 1. */
+static float *load_tensor(Source *s, const char *name, int rows, int cols, int permute_heads, int required,
+                          int *missing, char err[QB_ERRLEN]) {
+    const StFile *f;
+    const StTensor *t = source_find(s, name, &f);
+    if (missing) *missing = 0;
+    if (!t) {
+        if (!required && missing) { *missing = 1; return NULL; }
+        snprintf(err, QB_ERRLEN, "%.300s: missing tensor '%.120s'", f ? f->path : s->index_path, name);
+        return NULL;
+    }
+    int want_nd = cols ? 2 : 1;
+    if (t->ndim != want_nd || t->shape[0] != rows || (cols && t->shape[1] != cols)) {
+        char got[128] = "";
+        for (int i = 0; i < t->ndim && strlen(got) < 100; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "", (long long)t->shape[i]);
+        snprintf(err, QB_ERRLEN, "%.200s: tensor '%.120s' has shape [%.60s], the config needs [%d%s%.0d]", f->path,
+                 name, got, rows, cols ? "," : "", cols);
+        return NULL;
+    }
+    int cols1 = cols ? cols : 1;
+    if (t->dtype == ST_F32 && !permute_heads && ((uintptr_t)t->data % sizeof(float)) == 0)
+        return (float *)t->data; /* zero-copy: the mapping is private, writes stay in memory */
+    float *out = model_own_floats(s->m, t->numel);
+    float *tmp = permute_heads ? malloc(t->numel * sizeof(float)) : out;
+    if (!out || !tmp) {
+        if (tmp != out) free(tmp);
+        snprintf(err, QB_ERRLEN, "%.300s: out of memory for tensor '%.120s'", f->path, name);
+        return NULL;
+    }
+    if (st_to_f32(f, t, tmp, err)) { if (tmp != out) free(tmp); return NULL; }
+    if (permute_heads) {
+        rope_rows_hf_to_interleaved(tmp, out, permute_heads, rows / permute_heads, cols1);
+        free(tmp);
+    }
+    return out;
+}
+
+static int open_sources(Source *s, const char *weights, int sharded, char err[QB_ERRLEN]) {
+    if (!sharded) {
+        s->files = calloc(1, sizeof *s->files);
+        if (!s->files) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", weights); return -1; }
+        if (st_open(s->m, weights, &s->files[0], err)) return -1;
+        s->n_files = 1;
+        return 0;
+    }
+    snprintf(s->index_path, sizeof s->index_path, "%s", weights);
+    size_t len;
+    char *text = qb_read_file(weights, &len, err);
+    if (!text) return -1;
+    s->index = cJSON_ParseWithLength(text, len);
+    free(text);
+    s->weight_map = cJSON_GetObjectItemCaseSensitive(s->index, "weight_map");
+    if (!cJSON_IsObject(s->weight_map)) {
+        snprintf(err, QB_ERRLEN, "%.300s: no 'weight_map' object", weights);
+        return -1;
+    }
+    s->files = calloc(MAX_SHARDS, sizeof *s->files);
+    if (!s->files) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", weights); return -1; }
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s", weights);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, s->weight_map) {
+        if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..") ||
+            strlen(e->valuestring) > 200) {
+            snprintf(err, QB_ERRLEN, "%.300s: weight_map entry '%.100s' is not a plain file name", weights,
+                     e->string);
+            return -1;
+        }
+        char path[1500];
+        snprintf(path, sizeof path, "%s/%s", dir, e->valuestring);
+        int seen = 0;
+        for (int i = 0; i < s->n_files && !seen; i++) seen = !strcmp(s->files[i].path, path);
+        if (seen) continue;
+        if (s->n_files == MAX_SHARDS) { snprintf(err, QB_ERRLEN, "%.300s: more than %d shards", weights, MAX_SHARDS); return -1; }
+        if (st_open(s->m, path, &s->files[s->n_files], err)) return -1;
+        s->n_files++;
+    }
+    if (s->n_files == 0) { snprintf(err, QB_ERRLEN, "%.300s: empty weight_map", weights); return -1; }
+    return 0;
+}
+
+/* A tensor for a layer the config does not have means config and weights disagree. */
+static int check_layer_names(const Source *s, int n_layers, char err[QB_ERRLEN]) {
+    for (int i = 0; i < s->n_files; i++)
+        for (int j = 0; j < s->files[i].n; j++) {
+            const char *name = s->files[i].t[j].name;
+            if (strncmp(name, "model.layers.", 13) != 0) continue;
+            long k = strtol(name + 13, NULL, 10);
+            if (k < 0 || k >= n_layers) {
+                snprintf(err, QB_ERRLEN, "%.300s: tensor '%.120s' is for a layer the config (%d layers) does "
+                         "not have", s->files[i].path, name, n_layers);
+                return -1;
+            }
+        }
+    return 0;
+}
+
+static int load_weights(Source *s, int attn_bias, char err[QB_ERRLEN]) {
+    Model *m = s->m;
+    const ModelConfig *c = &m->cfg;
+    int miss_emb, miss_head;
+    m->tok_emb = load_tensor(s, "model.embed_tokens.weight", c->vocab_size, c->dim, 0, 0, &miss_emb, err);
+    if (!m->tok_emb && !miss_emb) return -1;
+    m->classifier = load_tensor(s, "lm_head.weight", c->vocab_size, c->dim, 0, 0, &miss_head, err);
+    if (!m->classifier && !miss_head) return -1;
+    if (c->tied_embeddings) { /* either name may be the one stored */
+        if (!m->tok_emb) m->tok_emb = m->classifier;
+        m->classifier = m->tok_emb;
+    }
+    if (!m->tok_emb || !m->classifier) {
+        const StFile *f;
+        const char *name = !m->tok_emb ? "model.embed_tokens.weight" : "lm_head.weight";
+        source_find(s, name, &f);
+        snprintf(err, QB_ERRLEN, "%.300s: missing tensor '%s'", f ? f->path : s->index_path, name);
+        return -1;
+    }
+    m->final_norm = load_tensor(s, "model.norm.weight", c->dim, 0, 0, 1, NULL, err);
+    if (!m->final_norm) return -1;
+    static const char *lin_names[LIN_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                               "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+    for (int l = 0; l < c->n_layers; l++) {
+        Block *b = &m->blocks[l];
+        char name[160];
+        snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
+        if (!(b->attn_norm = load_tensor(s, name, c->dim, 0, 0, 1, NULL, err))) return -1;
+        snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
+        if (!(b->ffn_norm = load_tensor(s, name, c->dim, 0, 0, 1, NULL, err))) return -1;
+        for (int k = 0; k < LIN_COUNT; k++) {
+            Linear *lin = &b->lin[k];
+            model_linear_shape(c, (LinearKind)k, &lin->rows, &lin->cols);
+            int heads = k == LIN_Q ? c->n_heads : k == LIN_K ? c->n_kv_heads : 0;
+            snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, lin_names[k]);
+            if (!(lin->w = load_tensor(s, name, lin->rows, lin->cols, heads, 1, NULL, err))) return -1;
+            int has_bias = (k <= LIN_V && c->qkv_bias) || (k == LIN_O && attn_bias);
+            lin->bias = NULL;
+            if (has_bias) {
+                snprintf(name, sizeof name, "model.layers.%d.%s.bias", l, lin_names[k]);
+                if (!(lin->bias = load_tensor(s, name, lin->rows, 0, heads, 1, NULL, err))) return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void source_sha256(const Source *s, char out[65]) {
+    if (s->n_files == 1) { qb_sha256_hex(s->files[0].map, s->files[0].size, out); return; }
+    /* several shards: hash of the shards' hashes, in weight_map order of first appearance */
+    char *cat = malloc((size_t)s->n_files * 64 + 1);
+    if (!cat) { snprintf(out, 65, "%064d", 0); return; }
+    for (int i = 0; i < s->n_files; i++) qb_sha256_hex(s->files[i].map, s->files[i].size, cat + 64 * i);
+    qb_sha256_hex(cat, (size_t)s->n_files * 64, out);
+    free(cat);
+}
+
+Model *model_load_hf(const char *path, char err[QB_ERRLEN]) {
+    char dir[1024], config[1200], weights[1200];
+    struct stat st;
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    snprintf(dir, sizeof dir, "%s", path);
+    if (!is_dir) {
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
+    }
+    snprintf(config, sizeof config, "%s/config.json", dir);
+    int sharded = 0;
+    if (!is_dir && ends_with(path, ".safetensors")) snprintf(weights, sizeof weights, "%s", path);
+    else if (!is_dir && ends_with(path, ".index.json")) { snprintf(weights, sizeof weights, "%s", path); sharded = 1; }
+    else {
+        snprintf(weights, sizeof weights, "%s/model.safetensors", dir);
+        if (!is_file(weights)) {
+            snprintf(weights, sizeof weights, "%s/model.safetensors.index.json", dir);
+            sharded = 1;
+            if (!is_file(weights)) {
+                snprintf(err, QB_ERRLEN, "%.300s: no model.safetensors or model.safetensors.index.json", dir);
+                return NULL;
+            }
+        }
+    }
+    Model *m = model_alloc();
+    if (!m) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", path); return NULL; }
+    Source s = {.m = m};
+    int attn_bias = 0;
+    if (hf_config_parse(config, &m->cfg, &attn_bias, err)) goto fail;
+    m->blocks = calloc((size_t)m->cfg.n_layers, sizeof *m->blocks);
+    if (!m->blocks) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", path); goto fail; }
+    if (open_sources(&s, weights, sharded, err)) goto fail;
+    if (check_layer_names(&s, m->cfg.n_layers, err)) goto fail;
+    if (load_weights(&s, attn_bias, err)) goto fail;
+    snprintf(m->path, sizeof m->path, "%s", path);
+    source_sha256(&s, m->sha256);
+    for (int i = 0; i < s.n_files; i++) st_close(&s.files[i]);
+    free(s.files);
+    cJSON_Delete(s.index);
+    return m;
+fail:
+    for (int i = 0; i < s.n_files; i++) st_close(&s.files[i]);
+    free(s.files);
+    cJSON_Delete(s.index);
+    model_free(m);
+    return NULL;
+}

@@ -1,0 +1,174 @@
+/* model.c — a Model's lifetime and bookkeeping: format dispatch for model_load, the storage that owns
+ * mappings and buffers, config sanity checks, linear layer names/shapes and parameter counts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/model_internal.h"
+
+static const char *KIND_NAMES[LIN_COUNT] = {"attn.q", "attn.k", "attn.v", "attn.o",
+                                            "mlp.gate", "mlp.up", "mlp.down"};
+
+const char *linear_kind_name(LinearKind k) {
+    return (k >= 0 && k < LIN_COUNT) ? KIND_NAMES[k] : "?";
+}
+
+int mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > (size_t)-1 / a) return -1;
+    *out = a * b;
+    return 0;
+}
+
+Model *model_alloc(void) {
+    Model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->storage = calloc(1, sizeof *m->storage);
+    if (!m->storage) { free(m); return NULL; }
+    m->cfg.bos_id = m->cfg.eos_id = -1;
+    return m;
+}
+
+float *model_own_floats(Model *m, size_t n) {
+    ModelStorage *s = m->storage;
+    if (s->n_bufs == s->cap_bufs) {
+        int cap = s->cap_bufs ? 2 * s->cap_bufs : 16;
+        void **nb = realloc(s->bufs, (size_t)cap * sizeof *nb);
+        if (!nb) return NULL;
+        s->bufs = nb; s->cap_bufs = cap;
+    }
+    size_t bytes;
+    if (mul_size(n ? n : 1, sizeof(float), &bytes)) return NULL;
+    float *p = malloc(bytes);
+    if (p) s->bufs[s->n_bufs++] = p;
+    return p;
+}
+
+int model_map_file(Model *m, const char *path, void **addr, size_t *len, char err[QB_ERRLEN]) {
+    ModelStorage *s = m->storage;
+    *addr = NULL; *len = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { snprintf(err, QB_ERRLEN, "%s: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, QB_ERRLEN, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_size == 0) { close(fd); return 0; }
+    if (s->n_maps == s->cap_maps) {
+        int cap = s->cap_maps ? 2 * s->cap_maps : 4;
+        void *nm = realloc(s->maps, (size_t)cap * sizeof *s->maps);
+        if (!nm) { close(fd); snprintf(err, QB_ERRLEN, "%s: out of memory", path); return -1; }
+        s->maps = nm; s->cap_maps = cap;
+    }
+    /* MAP_PRIVATE + PROT_WRITE: quantizers may overwrite weights in place; the file never changes. */
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) { snprintf(err, QB_ERRLEN, "%s: mmap: %s", path, strerror(errno)); return -1; }
+    s->maps[s->n_maps].addr = p;
+    s->maps[s->n_maps].len = (size_t)st.st_size;
+    s->n_maps++;
+    *addr = p; *len = (size_t)st.st_size;
+    return 0;
+}
+
+void model_free(Model *m) {
+    if (!m) return;
+    ModelStorage *s = m->storage;
+    if (s) {
+        for (int i = 0; i < s->n_maps; i++) munmap(s->maps[i].addr, s->maps[i].len);
+        for (int i = 0; i < s->n_bufs; i++) free(s->bufs[i]);
+        free(s->maps);
+        free(s->bufs);
+        free(s);
+    }
+    free(m->blocks);
+    free(m);
+}
+
+int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]) {
+    /* Generous upper bounds: big enough for any real Llama, small enough that products of two of
+     * them cannot overflow and a lying header cannot make us allocate terabytes. */
+    struct { const char *name; long v, lo, hi; } f[] = {
+        {"dim", c->dim, 1, 1 << 16},           {"hidden_dim", c->hidden_dim, 1, 1 << 18},
+        {"n_layers", c->n_layers, 1, 1024},    {"n_heads", c->n_heads, 1, 1024},
+        {"n_kv_heads", c->n_kv_heads, 1, 1024}, {"head_dim", c->head_dim, 2, 1 << 12},
+        {"vocab_size", c->vocab_size, 1, 1 << 22}, {"seq_len", c->seq_len, 1, 1 << 22},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v < f[i].lo || f[i].v > f[i].hi) {
+            snprintf(err, QB_ERRLEN, "%s: %s = %ld is out of range [%ld, %ld]", what, f[i].name, f[i].v,
+                     f[i].lo, f[i].hi);
+            return -1;
+        }
+    if (c->n_heads % c->n_kv_heads != 0) {
+        snprintf(err, QB_ERRLEN, "%s: n_heads %d is not a multiple of n_kv_heads %d", what, c->n_heads,
+                 c->n_kv_heads);
+        return -1;
+    }
+    if (c->head_dim % 2 != 0) {
+        snprintf(err, QB_ERRLEN, "%s: head_dim %d is odd (RoPE needs pairs)", what, c->head_dim);
+        return -1;
+    }
+    if ((long)c->n_heads * c->head_dim > (1 << 18)) {
+        snprintf(err, QB_ERRLEN, "%s: n_heads * head_dim = %ld is too large", what,
+                 (long)c->n_heads * c->head_dim);
+        return -1;
+    }
+    if (!(c->rope_theta > 0) || !(c->norm_eps > 0) || c->norm_eps > 1) {
+        snprintf(err, QB_ERRLEN, "%s: rope_theta %g / norm_eps %g must be positive", what,
+                 (double)c->rope_theta, (double)c->norm_eps);
+        return -1;
+    }
+    return 0;
+}
+
+void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols) {
+    int q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
+    switch (k) {
+    case LIN_Q: *rows = q; *cols = c->dim; break;
+    case LIN_K: case LIN_V: *rows = kv; *cols = c->dim; break;
+    case LIN_O: *rows = c->dim; *cols = q; break;
+    case LIN_GATE: case LIN_UP: *rows = c->hidden_dim; *cols = c->dim; break;
+    default: *rows = c->dim; *cols = c->hidden_dim; break;
+    }
+}
+
+size_t model_linear_params(const Model *m) {
+    size_t n = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < LIN_COUNT; k++)
+            n += (size_t)m->blocks[l].lin[k].rows * (size_t)m->blocks[l].lin[k].cols;
+    return n;
+}
+
+size_t model_total_params(const Model *m) {
+    const ModelConfig *c = &m->cfg;
+    size_t n = model_linear_params(m);
+    n += (size_t)c->vocab_size * c->dim * (c->tied_embeddings ? 1 : 2);
+    n += (size_t)c->n_layers * 2 * c->dim + c->dim; /* norms */
+    if (c->qkv_bias) n += (size_t)c->n_layers * (size_t)(c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
+    return n;
+}
+
+/* A directory, config.json, a .safetensors file or an index → HF; anything else → llama2.c .bin. */
+Model *model_load(const char *path, char err[QB_ERRLEN]) {
+    struct stat st;
+    if (!path || stat(path, &st) != 0) {
+        snprintf(err, QB_ERRLEN, "%s: %s", path ? path : "(null)", path ? strerror(errno) : "no path");
+        return NULL;
+    }
+    size_t n = strlen(path);
+    const char *hf_suffix[] = {".safetensors", ".json"};
+    int hf = S_ISDIR(st.st_mode);
+    for (int i = 0; i < 2 && !hf; i++) {
+        size_t k = strlen(hf_suffix[i]);
+        hf = n >= k && strcmp(path + n - k, hf_suffix[i]) == 0;
+    }
+    return hf ? model_load_hf(path, err) : model_load_llama2c(path, err);
+}

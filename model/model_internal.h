@@ -1,0 +1,52 @@
+/* model_internal.h — private to model/: how a Model owns its memory (mmaps and heap buffers), the
+ * loaders model_load dispatches to, and the RoPE row permutation shared by the HF loader and writer. */
+#ifndef QBENCH_MODEL_INTERNAL_H
+#define QBENCH_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include "model/model.h"
+
+/* Everything a Model points into: private (copy-on-write) file mappings and owned heap buffers. */
+struct ModelStorage {
+    struct { void *addr; size_t len; } *maps;
+    int n_maps, cap_maps;
+    void **bufs;
+    int n_bufs, cap_bufs;
+};
+
+/* New empty model with its storage; NULL on out of memory. */
+Model *model_alloc(void);
+/* Allocates n floats owned by m (freed by model_free); NULL on out of memory. */
+float *model_own_floats(Model *m, size_t n);
+/* Maps `path` privately (PROT_READ|PROT_WRITE, MAP_PRIVATE); the mapping is owned by m.
+ * Sets *len to the file size. An empty file maps to NULL with *len = 0 (and returns 0). */
+int model_map_file(Model *m, const char *path, void **addr, size_t *len, char err[QB_ERRLEN]);
+/* Allocates blocks, checks cfg for sane, mutually consistent values (names `what` in the error). */
+int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]);
+
+Model *model_load_llama2c(const char *path, char err[QB_ERRLEN]);
+Model *model_load_hf(const char *path, char err[QB_ERRLEN]);
+/* config.json → cfg (hf_config.c); *attn_bias: Llama's attention_bias (biases on q, k, v and o). */
+int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[QB_ERRLEN]);
+
+/* RoPE layouts of the rows of q/k (and of their biases): `heads` heads of `head_dim` rows, each row
+ * `cols` wide (cols = 1 for a bias). HF rotate-half pairs row i with row i + head_dim/2 of a head;
+ * the interleaved layout pairs rows 2i and 2i+1:  inter[h*hd + 2i + c] = hf[h*hd + c*hd/2 + i]. */
+void rope_rows_hf_to_interleaved(const float *src, float *dst, int heads, int head_dim, int cols);
+void rope_rows_interleaved_to_hf(const float *src, float *dst, int heads, int head_dim, int cols);
+
+/* Shapes of the seven linear layers of a block: rows (out) and cols (in). */
+void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
+
+/* a/b/c with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
+int mul_size(size_t a, size_t b, size_t *out);
+
+/* Causal attention for n query rows at positions pos0 .. pos0+n-1 (attention.c).
+ *   q (n, n_heads*hd) already rotated; K, V (pos0+n, n_kv_heads*hd) hold every position up to the
+ *   last query; out (n, n_heads*hd). scratch: at least n * (pos0+n) floats when n > ATTN_SMALL_N,
+ *   n_heads * (pos0+n) floats otherwise. */
+#define ATTN_SMALL_N 8
+void attention_causal(const float *q, const float *K, const float *V, float *out, int n, int pos0,
+                      int n_heads, int n_kv_heads, int hd, float *scratch);
+
+#endif

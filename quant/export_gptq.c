@@ -1,0 +1,361 @@
+/* export_gptq.c — writes a quantized Llama model the way AutoGPTQ / GPTQModel checkpoints store it,
+ * so the result loads in the Python ecosystem: a directory with model.safetensors, config.json and
+ * quantize_config.json.
+ *
+ * Per linear layer (HF name, e.g. model.layers.3.self_attn.q_proj):
+ *   qweight I32 [cols·bits/32, rows]  codes packed along the input dimension (pack.h)
+ *   qzeros  I32 [n_groups, rows·bits/32]  zero − 1 per (group, row), packed along the output dimension:
+ *           the v1 format, "checkpoint_format": "gptq" (AutoGPTQ adds 1 back when dequantizing; a zero
+ *           of 0 is stored as 2^bits − 1, which readers that mask after adding 1 decode correctly)
+ *   scales  F16 [n_groups, rows],  g_idx I32 [cols],  bias F32 [rows] where the model has one
+ * Dequantization (AutoGPTQ): W[r][c] = scales[g][r] · (q[r][c] − (qzeros[g][r] + 1)), g = g_idx[c].
+ * Float tensors (embeddings, norms, lm_head when untied) are written as F32, unchanged. The model
+ * holds q/k rows in llama2.c's interleaved RoPE layout; HF expects rotate-half, so the rows of q and
+ * k (codes, scales, zeros, bias) are permuted back here, exactly as model_save_safetensors does.
+ * Only uniform grids (rtn, gptq) have this layout; AutoGPTQ kernels take bits 2, 3, 4, 8 and need
+ * in_features·bits and out_features·bits to be multiples of 32. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "quant/pack.h"
+#include "quant/quant.h"
+
+static const char *HF_NAMES[LIN_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                          "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                          "mlp.down_proj"};
+
+/* float32 → IEEE half, round to nearest even (what torch's .half() does). */
+static uint16_t float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0)); /* inf/nan */
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);                                    /* overflow */
+    if (ax < 0x38800000u) { /* subnormal half (or zero): scale into the 2^-24 grid with RNE */
+        float a;
+        uint32_t ua = ax;
+        memcpy(&a, &ua, 4);
+        return (uint16_t)(sign | (uint32_t)rintf(a * 16777216.0f));
+    }
+    uint32_t mant = ax & 0x7fffffu, e = (ax >> 23) - 112; /* rebias 127 → 15 */
+    uint32_t h = e << 10 | mant >> 13, rest = mant & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++; /* carries into the exponent correctly */
+    return (uint16_t)(sign | h);
+}
+
+/* hf row r of a q/k layer holds the model's (interleaved) row map[r] */
+static void rope_row_map(int heads, int hd, int *map) {
+    int half = hd / 2;
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < half; i++)
+            for (int c = 0; c < 2; c++) map[h * hd + c * half + i] = h * hd + 2 * i + c;
+}
+
+typedef enum { T_FLOAT, T_QWEIGHT, T_QZEROS, T_SCALES, T_GIDX, T_BIAS } TKind;
+
+typedef struct {
+    char name[128];
+    const char *dtype;
+    long shape[2];
+    int ndim;
+    size_t bytes;
+    TKind kind;
+    const float *src; /* T_FLOAT */
+    int layer, lin;
+} Entry;
+
+typedef struct {
+    Entry *e;
+    int n, cap;
+} Entries;
+
+static Entry *entry_add(Entries *es, const char *name, const char *dtype, int ndim, long d0, long d1,
+                        size_t elsize, TKind kind) {
+    if (es->n == es->cap) {
+        int cap = es->cap ? 2 * es->cap : 64;
+        Entry *ne = realloc(es->e, (size_t)cap * sizeof *ne);
+        if (!ne) return NULL;
+        es->e = ne;
+        es->cap = cap;
+    }
+    Entry *e = &es->e[es->n++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->dtype = dtype;
+    e->ndim = ndim;
+    e->shape[0] = d0;
+    e->shape[1] = d1;
+    e->bytes = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1) * elsize;
+    e->kind = kind;
+    return e;
+}
+
+/* Materializes one quantized-layer tensor (HF row order) into buf. */
+static int produce(const Model *m, const PipelineReport *rep, const Entry *e, void *buf, char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    const Linear *lin = &m->blocks[e->layer].lin[e->lin];
+    const QuantResult *r = &rep->results[e->layer * LIN_COUNT + e->lin];
+    const int rows = r->rows, cols = r->cols, ng = r->n_groups, bits = r->bits;
+    int *map = malloc((size_t)rows * sizeof *map);
+    if (!map) goto oom;
+    if (e->lin == LIN_Q || e->lin == LIN_K)
+        rope_row_map(e->lin == LIN_Q ? c->n_heads : c->n_kv_heads, c->head_dim, map);
+    else
+        for (int i = 0; i < rows; i++) map[i] = i;
+    int rc = 0;
+    switch (e->kind) {
+    case T_QWEIGHT: {
+        uint8_t *codes = malloc((size_t)rows * cols);
+        if (!codes) { free(map); goto oom; }
+        for (int i = 0; i < rows; i++) memcpy(codes + (size_t)i * cols, r->codes + (size_t)map[i] * cols, (size_t)cols);
+        rc = pack_qweight(codes, rows, cols, bits, buf, err);
+        free(codes);
+        break;
+    }
+    case T_QZEROS: {
+        float *z = malloc((size_t)rows * ng * sizeof *z);
+        if (!z) { free(map); goto oom; }
+        for (int i = 0; i < rows; i++) memcpy(z + (size_t)i * ng, r->zeros + (size_t)map[i] * ng, (size_t)ng * sizeof *z);
+        rc = pack_qzeros(z, rows, ng, bits, 1, buf, err);
+        free(z);
+        break;
+    }
+    case T_SCALES: {
+        uint16_t *h = buf;
+        for (int g = 0; g < ng; g++)
+            for (int i = 0; i < rows; i++) h[(size_t)g * rows + i] = float_to_half(r->scales[(size_t)map[i] * ng + g]);
+        break;
+    }
+    case T_GIDX: memcpy(buf, r->g_idx, (size_t)cols * sizeof(int32_t)); break;
+    case T_BIAS: {
+        float *b = buf;
+        for (int i = 0; i < rows; i++) b[i] = lin->bias[map[i]];
+        break;
+    }
+    default: break;
+    }
+    free(map);
+    return rc;
+oom:
+    snprintf(err, QB_ERRLEN, "%s: out of memory", e->name);
+    return -1;
+}
+
+static cJSON *quantize_config(const PipelineOptions *po) {
+    const QuantOptions *o = &po->opt;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "bits", o->bits);
+    cJSON_AddNumberToObject(j, "group_size", o->group_size);
+    cJSON_AddNumberToObject(j, "damp_percent", o->percdamp);
+    cJSON_AddBoolToObject(j, "desc_act", o->act_order);
+    cJSON_AddBoolToObject(j, "static_groups", o->static_groups);
+    cJSON_AddBoolToObject(j, "sym", o->sym);
+    cJSON_AddBoolToObject(j, "true_sequential", po->true_sequential);
+    cJSON_AddNullToObject(j, "model_name_or_path");
+    cJSON_AddStringToObject(j, "model_file_base_name", "model");
+    cJSON_AddStringToObject(j, "quant_method", "gptq");
+    cJSON_AddStringToObject(j, "checkpoint_format", "gptq");
+    cJSON_AddStringToObject(j, "qbench_method", quant_method_name(o->method));
+    return j;
+}
+
+static int write_json(const char *dir, const char *file, cJSON *j, char err[QB_ERRLEN]) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    char *s = cJSON_Print(j);
+    FILE *f = s ? fopen(path, "wb") : NULL;
+    int ok = f && fputs(s, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) ok = 0;
+    free(s);
+    if (!ok) {
+        snprintf(err, QB_ERRLEN, "%.400s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static cJSON *hf_config(const Model *m, const PipelineOptions *po) {
+    const ModelConfig *c = &m->cfg;
+    const char *arch = strncmp(c->arch, "Qwen2", 5) == 0 || strncmp(c->arch, "Mistral", 7) == 0 ? c->arch
+                                                                                                 : "LlamaForCausalLM";
+    const char *type = arch[0] == 'Q' ? "qwen2" : arch[0] == 'M' ? "mistral" : "llama";
+    cJSON *j = cJSON_CreateObject();
+    cJSON *a = cJSON_AddArrayToObject(j, "architectures");
+    cJSON_AddItemToArray(a, cJSON_CreateString(arch));
+    cJSON_AddStringToObject(j, "model_type", type);
+    cJSON_AddNumberToObject(j, "hidden_size", c->dim);
+    cJSON_AddNumberToObject(j, "intermediate_size", c->hidden_dim);
+    cJSON_AddNumberToObject(j, "num_hidden_layers", c->n_layers);
+    cJSON_AddNumberToObject(j, "num_attention_heads", c->n_heads);
+    cJSON_AddNumberToObject(j, "num_key_value_heads", c->n_kv_heads);
+    cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
+    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
+    cJSON_AddNumberToObject(j, "max_position_embeddings", c->seq_len);
+    cJSON_AddNumberToObject(j, "rms_norm_eps", c->norm_eps);
+    cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+    cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied_embeddings);
+    cJSON_AddBoolToObject(j, "attention_bias", c->qkv_bias);
+    cJSON_AddStringToObject(j, "hidden_act", "silu");
+    if (c->bos_id >= 0) cJSON_AddNumberToObject(j, "bos_token_id", c->bos_id);
+    if (c->eos_id >= 0) cJSON_AddNumberToObject(j, "eos_token_id", c->eos_id);
+    cJSON_AddStringToObject(j, "torch_dtype", "float16");
+    cJSON_AddItemToObject(j, "quantization_config", quantize_config(po));
+    return j;
+}
+
+int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
+                      const char *dir, char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    const QuantOptions *o = &po->opt;
+    if (o->method != QM_RTN && o->method != QM_GPTQ) {
+        snprintf(err, QB_ERRLEN, "--export gptq: method %s stores binary codes; only rtn and gptq (uniform grids) "
+                 "have the AutoGPTQ layout", quant_method_name(o->method));
+        return -1;
+    }
+    if (o->bits != 2 && o->bits != 3 && o->bits != 4 && o->bits != 8) {
+        snprintf(err, QB_ERRLEN, "--export gptq: AutoGPTQ supports bits 2, 3, 4, 8 (got %d)", o->bits);
+        return -1;
+    }
+    if (!rep || !rep->results || rep->n_layers != c->n_layers * LIN_COUNT) {
+        snprintf(err, QB_ERRLEN, "--export gptq: no per-layer results (run quant_model with keep_results)");
+        return -1;
+    }
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LIN_COUNT; k++) {
+            const QuantResult *r = &rep->results[l * LIN_COUNT + k];
+            const Linear *lin = &m->blocks[l].lin[k];
+            if (!r->codes || !r->scales || !r->zeros || !r->g_idx || r->rows != lin->rows || r->cols != lin->cols ||
+                r->bits != o->bits || r->n_groups < 1) {
+                snprintf(err, QB_ERRLEN, "--export gptq: blk.%d.%s: result missing or does not match the layer", l,
+                         linear_kind_name((LinearKind)k));
+                return -1;
+            }
+            if (((long)r->cols * r->bits) % 32 || ((long)r->rows * r->bits) % 32) {
+                snprintf(err, QB_ERRLEN, "--export gptq: blk.%d.%s is %dx%d; AutoGPTQ needs in and out features x %d "
+                         "bits to be multiples of 32", l, linear_kind_name((LinearKind)k), r->rows, r->cols, r->bits);
+                return -1;
+            }
+        }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, QB_ERRLEN, "%s: cannot create directory: %s", dir, strerror(errno));
+        return -1;
+    }
+    Entries es = {0};
+    cJSON *hdr = NULL;
+    char *hjson = NULL;
+    FILE *f = NULL;
+    void *buf = NULL;
+    int rc = -1;
+    char name[128], path[1200];
+    const long V = c->vocab_size, D = c->dim;
+    Entry *e;
+#define ADD(...) do { if (!(e = entry_add(&es, __VA_ARGS__))) goto oom; } while (0)
+    ADD("model.embed_tokens.weight", "F32", 2, V, D, 4, T_FLOAT);
+    e->src = m->tok_emb;
+    for (int l = 0; l < c->n_layers; l++) {
+        const Block *b = &m->blocks[l];
+        snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
+        ADD(name, "F32", 1, D, 0, 4, T_FLOAT);
+        e->src = b->attn_norm;
+        snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
+        ADD(name, "F32", 1, D, 0, 4, T_FLOAT);
+        e->src = b->ffn_norm;
+        for (int k = 0; k < LIN_COUNT; k++) {
+            const QuantResult *r = &rep->results[l * LIN_COUNT + k];
+            const char *hn = HF_NAMES[k];
+            long rows = r->rows, cols = r->cols, ng = r->n_groups;
+            snprintf(name, sizeof name, "model.layers.%d.%s.qweight", l, hn);
+            ADD(name, "I32", 2, (long)pack_words((size_t)cols, r->bits), rows, 4, T_QWEIGHT);
+            e->layer = l; e->lin = k;
+            snprintf(name, sizeof name, "model.layers.%d.%s.qzeros", l, hn);
+            ADD(name, "I32", 2, ng, (long)pack_words((size_t)rows, r->bits), 4, T_QZEROS);
+            e->layer = l; e->lin = k;
+            snprintf(name, sizeof name, "model.layers.%d.%s.scales", l, hn);
+            ADD(name, "F16", 2, ng, rows, 2, T_SCALES);
+            e->layer = l; e->lin = k;
+            snprintf(name, sizeof name, "model.layers.%d.%s.g_idx", l, hn);
+            ADD(name, "I32", 1, cols, 0, 4, T_GIDX);
+            e->layer = l; e->lin = k;
+            if (b->lin[k].bias) {
+                snprintf(name, sizeof name, "model.layers.%d.%s.bias", l, hn);
+                ADD(name, "F32", 1, rows, 0, 4, T_BIAS);
+                e->layer = l; e->lin = k;
+            }
+        }
+    }
+    ADD("model.norm.weight", "F32", 1, D, 0, 4, T_FLOAT);
+    e->src = m->final_norm;
+    if (!c->tied_embeddings) {
+        ADD("lm_head.weight", "F32", 2, V, D, 4, T_FLOAT);
+        e->src = m->classifier;
+    }
+#undef ADD
+    /* safetensors header: u64 length, JSON, space-padded to 8 bytes */
+    hdr = cJSON_CreateObject();
+    cJSON *meta = cJSON_AddObjectToObject(hdr, "__metadata__");
+    cJSON_AddStringToObject(meta, "format", "pt");
+    size_t off = 0, maxb = 0;
+    for (int i = 0; i < es.n; i++) {
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "dtype", es.e[i].dtype);
+        cJSON *sh = cJSON_AddArrayToObject(t, "shape");
+        for (int d = 0; d < es.e[i].ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)es.e[i].shape[d]));
+        cJSON *offs = cJSON_AddArrayToObject(t, "data_offsets");
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + es.e[i].bytes)));
+        cJSON_AddItemToObject(hdr, es.e[i].name, t);
+        off += es.e[i].bytes;
+        if (es.e[i].bytes > maxb) maxb = es.e[i].bytes;
+    }
+    hjson = cJSON_PrintUnformatted(hdr);
+    buf = malloc(maxb ? maxb : 1);
+    if (!hjson || !buf) goto oom;
+    size_t hlen = strlen(hjson), padded = (hlen + 7) / 8 * 8;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err, QB_ERRLEN, "%.400s: %s", path, strerror(errno));
+        goto done;
+    }
+    unsigned char lenb[8];
+    for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    int ok = fwrite(lenb, 1, 8, f) == 8 && fwrite(hjson, 1, hlen, f) == hlen;
+    for (size_t i = hlen; i < padded && ok; i++) ok = fputc(' ', f) != EOF;
+    for (int i = 0; i < es.n && ok; i++) {
+        const Entry *t = &es.e[i];
+        const void *src = t->src;
+        if (t->kind != T_FLOAT) {
+            if (produce(m, rep, t, buf, err)) goto done;
+            src = buf;
+        }
+        ok = fwrite(src, 1, t->bytes, f) == t->bytes;
+    }
+    if (fclose(f) != 0) ok = 0;
+    f = NULL;
+    if (!ok) {
+        snprintf(err, QB_ERRLEN, "%.400s: write failed: %s", path, strerror(errno));
+        goto done;
+    }
+    cJSON *qc = quantize_config(po), *cfg = hf_config(m, po);
+    int wrc = write_json(dir, "quantize_config.json", qc, err) || write_json(dir, "config.json", cfg, err);
+    cJSON_Delete(qc);
+    cJSON_Delete(cfg);
+    if (wrc) goto done;
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err, QB_ERRLEN, "%s: out of memory", dir);
+done:
+    if (f) fclose(f);
+    free(buf);
+    free(hjson);
+    cJSON_Delete(hdr);
+    free(es.e);
+    return rc;
+}

@@ -1,0 +1,261 @@
+/* pipeline.c — quantizes a whole model block by block on calibration windows (quant.md §1.6).
+ *
+ * Memory: the model (mmapped, overwritten in place) + the calibration activations
+ * (n_samples x seqlen x dim floats, `acts`) + one sample's scratch + the Hessians of one block.
+ *
+ * For block l:
+ *   acts holds block l's inputs (the embeddings for l = 0, else block l-1's output computed with the
+ *   already-quantized block l-1). Each true-sequential stage ([q,k,v] → [o] → [gate,up] → [down])
+ *   runs every sample through block l with a LinearTap that adds the sample to the Hessian of that
+ *   stage's input, then quantizes the stage's layers, so later stages see the earlier stages
+ *   quantized. Without true_sequential one pass collects all four Hessians first. Then block l, now
+ *   quantized, is re-run on acts in place to give block l+1's inputs.
+ * q/k/v share one input and gate/up share one, so they share one Hessian (GPTQ computes identical
+ * copies). Methods without error compensation (rtn, bcq, rtnt with the weight objective) need no
+ * calibration: given none, they skip the forward passes; given some, the passes run only to report
+ * each layer's error on the same inputs GPTQ would see. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quant/quant.h"
+
+enum { N_INPUTS = 4 }; /* distinct layer inputs in a block: qkv, o, gate/up, down */
+
+static int input_of(LinearKind k) {
+    switch (k) {
+    case LIN_Q: case LIN_K: case LIN_V: return 0;
+    case LIN_O: return 1;
+    case LIN_GATE: case LIN_UP: return 2;
+    default: return 3;
+    }
+}
+/* The tap is called once per kind with the same x; accumulate on the first kind of each input. */
+static const LinearKind INPUT_FIRST[N_INPUTS] = {LIN_Q, LIN_O, LIN_GATE, LIN_DOWN};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct {
+    Hessian *h[N_INPUTS]; /* NULL: not collected in this pass */
+    int bad_cols;         /* a tap's cols disagreed with the Hessian */
+} TapCtx;
+
+static void hessian_tap(void *vctx, int layer, LinearKind kind, const float *x, int n, int cols) {
+    (void)layer;
+    TapCtx *c = vctx;
+    if (kind < 0 || kind >= LIN_COUNT) return;
+    int g = input_of(kind);
+    if (kind != INPUT_FIRST[g] || !c->h[g]) return;
+    if (cols != c->h[g]->cols) { c->bad_cols = 1; return; }
+    hessian_add_sample(c->h[g], x, n);
+}
+
+static int method_compensates(const QuantOptions *o) {
+    return o->method == QM_GPTQ || o->method == QM_GPTQT;
+}
+/* rtnt's hdiag/output objectives read H; everything else without compensation does not. */
+static int method_needs_h(const QuantOptions *o) {
+    return method_compensates(o) || (o->method == QM_RTNT && o->objective != QT_OBJ_WEIGHT);
+}
+
+/* Checks a collected Hessian: its layer's inputs must be finite and not all zero. */
+static int check_inputs(const Hessian *h, int layer, LinearKind k, char err[QB_ERRLEN]) {
+    int nonfinite = h->nonfinite, nonzero = 0;
+    for (int j = 0; j < h->cols; j++) {
+        float d = h->H[(size_t)j * h->cols + j];
+        if (!isfinite(d)) nonfinite = 1;
+        else if (d != 0) nonzero = 1;
+    }
+    if (nonfinite) {
+        snprintf(err, QB_ERRLEN, "blk.%d.%s: calibration inputs contain NaN or Inf", layer, linear_kind_name(k));
+        return -1;
+    }
+    if (!nonzero) {
+        snprintf(err, QB_ERRLEN, "blk.%d.%s: calibration inputs are all zero", layer, linear_kind_name(k));
+        return -1;
+    }
+    return 0;
+}
+
+static void free_hessians(Hessian *H) {
+    for (int g = 0; g < N_INPUTS; g++) {
+        hessian_free(&H[g]);
+        memset(&H[g], 0, sizeof H[g]);
+    }
+}
+
+void pipeline_report_free(PipelineReport *r) {
+    if (!r) return;
+    if (r->results)
+        for (int i = 0; i < r->n_layers; i++) quant_result_free(&r->results[i]);
+    free(r->results);
+    free(r->layers);
+    memset(r, 0, sizeof *r);
+}
+
+/* Runs every calibration sample through block l (a copy of acts, output discarded) with the tap. */
+static int collect(const Model *m, ModelState *s, int l, const float *acts, float *tmp, int n_samples,
+                   int seqlen, TapCtx *tc, char err[QB_ERRLEN]) {
+    size_t per = (size_t)seqlen * (size_t)m->cfg.dim;
+    for (int i = 0; i < n_samples; i++) {
+        memcpy(tmp, acts + (size_t)i * per, per * sizeof(float));
+        if (model_block_forward(m, s, l, tmp, seqlen, hessian_tap, tc, err)) return -1;
+    }
+    if (tc->bad_cols) {
+        snprintf(err, QB_ERRLEN, "blk.%d: a linear layer's input width disagrees with its weight", l);
+        return -1;
+    }
+    return 0;
+}
+
+int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po, int keep_results,
+                PipelineReport *rep, char err[QB_ERRLEN]) {
+    memset(rep, 0, sizeof *rep);
+    const QuantOptions *o = &po->opt;
+    const ModelConfig *c = &m->cfg;
+    if (quant_options_validate(o, 0, err)) return -1;
+    if (po->quantize_head) {
+        snprintf(err, QB_ERRLEN, "quantize_head: quantizing the embeddings/classifier is not supported");
+        return -1;
+    }
+    int have_calib = calib && calib->n_samples > 0;
+    if (method_needs_h(o) && !have_calib) {
+        snprintf(err, QB_ERRLEN, "%s needs calibration windows (none given)", quant_method_name(o->method));
+        return -1;
+    }
+    if (have_calib) {
+        if (calib->seqlen < 1 || !calib->windows) {
+            snprintf(err, QB_ERRLEN, "calibration: seqlen %d / windows missing", calib->seqlen);
+            return -1;
+        }
+        size_t nt = (size_t)calib->n_samples * (size_t)calib->seqlen;
+        for (size_t i = 0; i < nt; i++)
+            if (calib->windows[i] < 0 || calib->windows[i] >= c->vocab_size) {
+                snprintf(err, QB_ERRLEN, "calibration: window %zu token %zu = %d is outside the vocabulary (%d)",
+                         i / (size_t)calib->seqlen, i % (size_t)calib->seqlen, calib->windows[i], c->vocab_size);
+                return -1;
+            }
+    }
+    const int nl = c->n_layers, total = nl * LIN_COUNT;
+    double t0 = now_s();
+    rep->layers = calloc((size_t)total, sizeof *rep->layers);
+    if (keep_results) rep->results = calloc((size_t)total, sizeof *rep->results);
+    if (!rep->layers || (keep_results && !rep->results)) {
+        snprintf(err, QB_ERRLEN, "out of memory for %d layer records", total);
+        pipeline_report_free(rep);
+        return -1;
+    }
+    rep->n_layers = total;
+
+    const int ns = have_calib ? calib->n_samples : 0, T = have_calib ? calib->seqlen : 0;
+    const size_t per = (size_t)T * (size_t)c->dim;
+    float *acts = NULL, *tmp = NULL;
+    ModelState *s = NULL;
+    Hessian H[N_INPUTS];
+    memset(H, 0, sizeof H);
+    int rc = -1;
+    if (have_calib) {
+        acts = malloc((size_t)ns * per * sizeof(float));
+        tmp = malloc(per * sizeof(float));
+        s = model_state_new(m, T, T);
+        if (!acts || !tmp || !s) {
+            snprintf(err, QB_ERRLEN, "out of memory for %d calibration windows of %d tokens (%.1f MiB of activations)",
+                     ns, T, (double)ns * (double)per * 4 / 1048576.0);
+            goto done;
+        }
+        for (int i = 0; i < ns; i++) model_embed(m, calib->windows + (size_t)i * T, T, acts + (size_t)i * per);
+    }
+
+    double bits_sum = 0, params = 0;
+    size_t packed = 0;
+    int done_layers = 0;
+    static const int STAGES_SEQ[][N_INPUTS] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+    static const int STAGES_ONE[][N_INPUTS] = {{1, 1, 1, 1}};
+    const int (*stages)[N_INPUTS] = po->true_sequential ? STAGES_SEQ : STAGES_ONE;
+    const int n_stages = po->true_sequential ? 4 : 1;
+
+    for (int l = 0; l < nl; l++) {
+        Block *b = &m->blocks[l];
+        for (int st = 0; st < n_stages; st++) {
+            TapCtx tc = {0};
+            if (have_calib) {
+                for (int g = 0; g < N_INPUTS; g++) {
+                    if (!stages[st][g]) continue;
+                    if (hessian_init(&H[g], b->lin[INPUT_FIRST[g]].cols, err)) goto done;
+                    tc.h[g] = &H[g];
+                }
+                if (collect(m, s, l, acts, tmp, ns, T, &tc, err)) goto done;
+            }
+            for (int k = 0; k < LIN_COUNT; k++) {
+                int g = input_of((LinearKind)k);
+                if (!stages[st][g]) continue;
+                Linear *lin = &b->lin[k];
+                const float *Hk = have_calib ? H[g].H : NULL;
+                if (Hk && check_inputs(&H[g], l, (LinearKind)k, err)) goto done;
+                QuantResult r;
+                char qerr[QB_ERRLEN];
+                double ts = now_s();
+                /* given H, every method reports its layer error on it */
+                if (quantize_layer(lin->w, Hk, lin->rows, lin->cols, o, &r, qerr)) {
+                    snprintf(err, QB_ERRLEN, "blk.%d.%s: %.400s", l, linear_kind_name((LinearKind)k), qerr);
+                    goto done;
+                }
+                r.seconds = now_s() - ts;
+                memcpy(lin->w, r.q, (size_t)lin->rows * (size_t)lin->cols * sizeof(float));
+                int idx = l * LIN_COUNT + k;
+                LayerRecord *rec = &rep->layers[idx];
+                rec->layer = l;
+                rec->kind = (LinearKind)k;
+                rec->rows = lin->rows;
+                rec->cols = lin->cols;
+                rec->error = Hk ? r.error : NAN;
+                rec->gptq_loss = r.gptq_loss;
+                rec->seconds = r.seconds;
+                rec->damp_used = r.damp_used;
+                rec->damp_retries = r.damp_retries;
+                double np = (double)lin->rows * (double)lin->cols;
+                bits_sum += quant_bits_per_weight(&r, o) * np;
+                params += np;
+                packed += quant_packed_bytes(&r, o);
+                if (keep_results) {
+                    /* the dequantized weights now live in the model: drop the second copy */
+                    free(r.q);
+                    r.q = NULL;
+                    rep->results[idx] = r;
+                } else {
+                    quant_result_free(&r);
+                }
+                done_layers++;
+                if (po->progress) po->progress(po->progress_ctx, l, (LinearKind)k, done_layers, total);
+            }
+            free_hessians(H);
+        }
+        /* the quantized block produces the next block's inputs */
+        if (have_calib && l + 1 < nl)
+            for (int i = 0; i < ns; i++)
+                if (model_block_forward(m, s, l, acts + (size_t)i * per, T, NULL, NULL, err)) goto done;
+    }
+    /* everything left in float, counted at fp16 (2 bytes): embeddings, classifier, norms, biases */
+    size_t floats = (size_t)c->vocab_size * c->dim * (c->tied_embeddings ? 1 : 2) +
+                    (size_t)c->dim * (2 * (size_t)nl + 1);
+    for (int l = 0; l < nl; l++)
+        for (int k = 0; k < LIN_COUNT; k++)
+            if (m->blocks[l].lin[k].bias) floats += (size_t)m->blocks[l].lin[k].rows;
+    rep->bits_per_weight = params > 0 ? bits_sum / params : 0;
+    rep->packed_bytes = packed + 2 * floats;
+    rc = 0;
+done:
+    free_hessians(H);
+    free(acts);
+    free(tmp);
+    model_state_free(s);
+    rep->seconds = now_s() - t0;
+    if (rc) pipeline_report_free(rep);
+    return rc;
+}

@@ -1,0 +1,124 @@
+/* quant_internal.h — private to quant/: the per-row grids every solver shares (quantizer.c),
+ * the GPTQ core (gptq.c) driven by any grid, and PyTorch-order sums.
+ *
+ * A "grid" is what GPTQ's find_params produces for one slice of columns, for every row at once:
+ * either a uniform (scale, zero) pair per row (§1.3) or a sorted list of 2^m real levels per row
+ * (GPTQT's merged binary code, §2.4). quant() maps one weight to its nearest grid point. */
+#ifndef QBENCH_QUANT_INTERNAL_H
+#define QBENCH_QUANT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant/quant.h"
+
+/* Sums in the order PyTorch 1.13's CPU sum (cascade_sum / vectorized_inner_sum, AVX2: 8 float or
+ * 4 double lanes, 4-way ILP, 4 cascade levels) adds a contiguous row. The reference's MSE grid and
+ * re-explore decisions compare such sums with `<`, so matching the order matches its tie-breaks. */
+float torch_sum_f32(const float *x, int n);
+double torch_sum_f64(const double *x, int n);
+
+typedef struct {
+    int two_step;         /* 0: uniform grid (RTN/GPTQ); 1: GPTQT two-step binary-code levels */
+    int bits;             /* uniform bits, or target m for two_step */
+    int sym;
+    int mse; float norm; int grid; float maxshrink;
+    /* two_step */
+    int high_bits;        /* n */
+    int n_factors;        /* re-explore factors p (already float32) */
+    float factors[256];
+    float fixed_factor;   /* > 0: use only this factor (the `output` objective driver) */
+    int use_hdiag;        /* objective hdiag: weight the error by diag(H) */
+    int bcq_iters;
+} GridSpec;
+
+typedef struct {
+    int rows, nlev, m;
+    float *scale, *zero;   /* uniform: rows each */
+    float *levels;         /* two_step: rows x nlev, ascending */
+    uint8_t *level_code;   /* two_step: rows x nlev, sign bits of each sorted level (bit i = b_i>0) */
+    float *alpha, *offset; /* two_step: rows x m and rows: levels ≈ offset + Σ alpha_i b_i */
+} GroupParams;
+
+void grid_spec_from_options(GridSpec *s, const QuantOptions *o);
+int group_params_alloc(GroupParams *p, const GridSpec *s, int rows);
+void group_params_free(GroupParams *p);
+void group_params_copy(GroupParams *dst, const GroupParams *src);
+
+/* find_params on x (rows, k) with row stride ld. hdiag (k) or NULL is diag(H) of those columns. */
+int grid_fit(const GridSpec *s, const float *x, int rows, int k, size_t ld, const float *hdiag,
+             GroupParams *p, char err[QB_ERRLEN]);
+
+/* Fake-quantizes one weight of `row`; *code gets the integer code (uniform) or sign bits. */
+static inline float grid_quant(const GridSpec *s, const GroupParams *p, int row, float x,
+                               uint8_t *code);
+
+/* Uniform: q = scale·(clamp(rint(x/scale) + zero, 0, maxq) − zero) with a float32 division. */
+static inline float uniform_quant(float x, float scale, float zero, float maxq, uint8_t *code) {
+    float k = __builtin_rintf(x / scale) + zero;
+    k = k < 0.0f ? 0.0f : (k > maxq ? maxq : k);
+    if (code) *code = (uint8_t)k;
+    return scale * (k - zero);
+}
+
+/* Nearest of sorted levels; ties go to the first (lower) level, like torch.argmin. */
+static inline int nearest_level_index(const float *lv, int n, float x) {
+    int best = 0;
+    float bd = __builtin_fabsf(x - lv[0]);
+    for (int i = 1; i < n; i++) {
+        float d = __builtin_fabsf(x - lv[i]);
+        if (d < bd) { bd = d; best = i; }
+    }
+    return best;
+}
+
+static inline float grid_quant(const GridSpec *s, const GroupParams *p, int row, float x,
+                               uint8_t *code) {
+    if (!s->two_step)
+        return uniform_quant(x, p->scale[row], p->zero[row], (float)((1 << s->bits) - 1), code);
+    const float *lv = p->levels + (size_t)row * p->nlev;
+    int i = nearest_level_index(lv, p->nlev, x);
+    if (code) *code = p->level_code[(size_t)row * p->nlev + i];
+    return lv[i];
+}
+
+/* BCQ fit of an integer histogram (GPTQT step 2, oracle's bcq_fit_int_hist) for `rows` rows:
+ * hist (rows, K) → levels in the integer domain, c and a (rows, m), then sorted with their codes. */
+int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, double *levels_sorted,
+                     uint8_t *codes_sorted, double *c_out, double *a_out, char err[QB_ERRLEN]);
+
+/* ---- the GPTQ core (§1.4), driven by a grid spec -------------------------------------------- */
+
+typedef struct {
+    int group_size, act_order, static_groups, blocksize;
+    float percdamp;
+    int max_damp_retries;
+    /* Optional preset grids (the two-pass GPTQT variant): one per group in result order. */
+    const GroupParams *preset;
+    double *row_loss;   /* optional output (rows): each row's Σ e²/2 */
+} GptqCfg;
+
+/* Runs GPTQ on W (rows, cols) with H; fills out->q, codes, g_idx, perm, damp, gptq_loss and, when
+ * params_out is not NULL, the grid of every group (n_groups entries, caller frees). */
+int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec *s,
+             const GptqCfg *c, QuantResult *out, GroupParams **params_out, char err[QB_ERRLEN]);
+
+/* RTN with any grid: per row / group fit on the untouched W and round. */
+int rtn_run(const float *W, int rows, int cols, int group_size, const GridSpec *s, QuantResult *out,
+            GroupParams **params_out, char err[QB_ERRLEN]);
+
+/* Copies grids into the result's scales/zeros (uniform) or alphas/offsets (two-step). */
+void store_group_params(const GridSpec *s, const GroupParams *params, QuantResult *out);
+
+int gptqt_run(const float *W, const float *H, int rows, int cols, const QuantOptions *o,
+              QuantResult *out, char err[QB_ERRLEN]);
+int bcq_run(const float *W, int rows, int cols, const QuantOptions *o, QuantResult *out,
+            char err[QB_ERRLEN]);
+
+/* Allocates q, codes, scales, zeros, g_idx for the method (perm left NULL). */
+int quant_result_alloc(QuantResult *r, int rows, int cols, int n_groups, int bits, int alphas,
+                       char err[QB_ERRLEN]);
+/* ‖(W−Q)‖²_H / 2 = tr((W−Q) H (W−Q)ᵀ)/2 in double (the layer error with H = 2XᵀX/n). */
+double layer_error_h(const float *W, const float *Q, const float *H, int rows, int cols);
+
+#endif

@@ -1,0 +1,429 @@
+/* quantizer.c — GPTQ's find_params for every grid qbench uses (quant.md §1.3 and §2.4):
+ *   uniform min-max per row (asym / sym with the no-negative-values quirk, the MSE shrink search),
+ *   and GPTQT's two-step grid (n-bit linear ints → m-bit binary code with offset, re-explored scale).
+ * Arithmetic follows the PyTorch reference operation by operation (float32 where it is float32,
+ * double where it is double, its summation order where a `<` comparison depends on a sum), so a
+ * given W and H give the reference's bits. */
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/quant_internal.h"
+
+/* ---- PyTorch-order sums ------------------------------------------------------------------------ */
+
+/* torch's multi_row_sum / row_sum / vectorized_inner_sum for a contiguous row, written once for
+ * float (8 lanes) and once for double (4 lanes). With n < lanes torch takes the scalar path, which
+ * is the same cascade with one lane. */
+#define DEFINE_TORCH_SUM(NAME, T, LANES_MAX)                                                        \
+    T NAME(const T *x, int n) {                                                                     \
+        enum { ILP = 4, NL = 4 };                                                                   \
+        const int L = n >= LANES_MAX ? LANES_MAX : 1;                                               \
+        const long vec_size = n / L, size_ilp = vec_size / ILP;                                     \
+        int ceil_log2 = 1;                                                                          \
+        if (size_ilp > 2) { ceil_log2 = 0; while ((1L << ceil_log2) < size_ilp) ceil_log2++; }     \
+        const int level_power = ceil_log2 / NL > 4 ? ceil_log2 / NL : 4;                            \
+        const long level_step = 1L << level_power, level_mask = level_step - 1;                     \
+        T acc[NL][ILP][LANES_MAX];                                                                  \
+        memset(acc, 0, sizeof acc);                                                                 \
+        long i = 0;                                                                                 \
+        while (i + level_step <= size_ilp) {                                                        \
+            for (long j = 0; j < level_step; j++, i++)                                              \
+                for (int k = 0; k < ILP; k++)                                                       \
+                    for (int l = 0; l < L; l++) acc[0][k][l] += x[(i * ILP + k) * L + l];           \
+            for (int j = 1; j < NL; j++) {                                                          \
+                for (int k = 0; k < ILP; k++)                                                       \
+                    for (int l = 0; l < L; l++) {                                                   \
+                        acc[j][k][l] += acc[j - 1][k][l];                                           \
+                        acc[j - 1][k][l] = 0;                                                       \
+                    }                                                                               \
+                if ((i & (level_mask << (j * level_power))) != 0) break;                            \
+            }                                                                                       \
+        }                                                                                           \
+        for (; i < size_ilp; i++)                                                                   \
+            for (int k = 0; k < ILP; k++)                                                           \
+                for (int l = 0; l < L; l++) acc[0][k][l] += x[(i * ILP + k) * L + l];               \
+        for (int j = 1; j < NL; j++)                                                                \
+            for (int k = 0; k < ILP; k++)                                                           \
+                for (int l = 0; l < L; l++) acc[0][k][l] += acc[j][k][l];                           \
+        for (long v = size_ilp * ILP; v < vec_size; v++)                                            \
+            for (int l = 0; l < L; l++) acc[0][0][l] += x[v * L + l];                               \
+        for (int k = 1; k < ILP; k++)                                                               \
+            for (int l = 0; l < L; l++) acc[0][0][l] += acc[0][k][l];                               \
+        if (L == 1) return acc[0][0][0];                                                            \
+        T fin = 0;                                                                                  \
+        for (long e = vec_size * L; e < n; e++) fin += x[e];                                        \
+        for (int l = 0; l < L; l++) fin += acc[0][0][l];                                            \
+        return fin;                                                                                 \
+    }
+
+DEFINE_TORCH_SUM(torch_sum_f32, float, 8)
+DEFINE_TORCH_SUM(torch_sum_f64, double, 4)
+
+/* ---- specs and parameter storage --------------------------------------------------------------- */
+
+/* The reference receives its options as decimal Python floats; ours are float32. Recover the
+ * shortest decimal that rounds to the float, so derived doubles (linspace, maxshrink·grid) match. */
+static double decimal_of(float f) {
+    char buf[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f) break;
+    }
+    return strtod(buf, NULL);
+}
+
+void grid_spec_from_options(GridSpec *s, const QuantOptions *o) {
+    memset(s, 0, sizeof *s);
+    s->two_step = (o->method == QM_GPTQT || o->method == QM_RTNT);
+    s->bits = o->bits;
+    s->sym = o->sym;
+    s->mse = o->mse && !s->two_step;
+    s->norm = o->mse_norm;
+    s->grid = o->mse_grid;
+    s->maxshrink = o->mse_maxshrink;
+    s->high_bits = o->high_bits > 0 ? o->high_bits : o->bits + 1;
+    s->bcq_iters = o->bcq_iters;
+    s->use_hdiag = o->objective == QT_OBJ_HDIAG;
+    /* np.linspace(lo, hi, steps): i·step + lo, the last point exactly hi; cast to float32 when the
+     * reference multiplies a float32 tensor by it. */
+    int steps = o->reexplore_steps;
+    if (steps > 256) steps = 256;
+    if (steps <= 1) {
+        s->n_factors = 1;
+        s->factors[0] = 1.0f;
+    } else {
+        double lo = decimal_of(o->reexplore_lo), hi = decimal_of(o->reexplore_hi);
+        double step = (hi - lo) / (steps - 1);
+        for (int i = 0; i < steps; i++) s->factors[i] = (float)((double)i * step + lo);
+        s->factors[steps - 1] = (float)hi;
+        s->n_factors = steps;
+    }
+    s->fixed_factor = 0;
+}
+
+int group_params_alloc(GroupParams *p, const GridSpec *s, int rows) {
+    memset(p, 0, sizeof *p);
+    p->rows = rows;
+    if (!s->two_step) {
+        p->scale = malloc((size_t)rows * sizeof(float));
+        p->zero = malloc((size_t)rows * sizeof(float));
+        return (p->scale && p->zero) ? 0 : -1;
+    }
+    p->m = s->bits;
+    p->nlev = 1 << s->bits;
+    p->levels = malloc((size_t)rows * p->nlev * sizeof(float));
+    p->level_code = malloc((size_t)rows * p->nlev);
+    p->alpha = malloc((size_t)rows * p->m * sizeof(float));
+    p->offset = malloc((size_t)rows * sizeof(float));
+    return (p->levels && p->level_code && p->alpha && p->offset) ? 0 : -1;
+}
+
+void group_params_free(GroupParams *p) {
+    if (!p) return;
+    free(p->scale); free(p->zero); free(p->levels); free(p->level_code); free(p->alpha);
+    free(p->offset);
+    memset(p, 0, sizeof *p);
+}
+
+void group_params_copy(GroupParams *d, const GroupParams *s) {
+    size_t r = (size_t)s->rows;
+    if (s->scale) memcpy(d->scale, s->scale, r * sizeof(float));
+    if (s->zero) memcpy(d->zero, s->zero, r * sizeof(float));
+    if (s->levels) memcpy(d->levels, s->levels, r * s->nlev * sizeof(float));
+    if (s->level_code) memcpy(d->level_code, s->level_code, r * s->nlev);
+    if (s->alpha) memcpy(d->alpha, s->alpha, r * s->m * sizeof(float));
+    if (s->offset) memcpy(d->offset, s->offset, r * sizeof(float));
+}
+
+/* ---- uniform grid (§1.3) ----------------------------------------------------------------------- */
+
+/* Steps 1–3: [lo, hi] containing 0; sym keeps lo = 0 when the row has no negative value. */
+static void row_range(const float *x, int k, int sym, float *lo_out, float *hi_out) {
+    float lo = 0.0f, hi = 0.0f;
+    for (int j = 0; j < k; j++) {
+        if (x[j] < lo) lo = x[j];
+        if (x[j] > hi) hi = x[j];
+    }
+    if (sym) {
+        float a = fabsf(lo);
+        hi = a > hi ? a : hi;
+        if (lo < 0) lo = -hi;
+    }
+    if (lo == 0.0f && hi == 0.0f) { lo = -1.0f; hi = 1.0f; }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+static void uniform_fit_row(const GridSpec *s, const float *x, int k, float *d, float *scale_out,
+                            float *zero_out) {
+    const float maxq = (float)((1 << s->bits) - 1);
+    float lo, hi;
+    row_range(x, k, s->sym, &lo, &hi);
+    float scale = (hi - lo) / maxq;
+    float zero = s->sym ? (maxq + 1.0f) / 2.0f : rintf(-lo / scale);
+    if (s->mse) {
+        int steps = (int)(decimal_of(s->maxshrink) * s->grid);
+        float best = INFINITY;
+        for (int i = 0; i < steps; i++) {
+            float p = (float)(1.0 - (double)i / s->grid);
+            float lo1 = p * lo, hi1 = p * hi;
+            float s1 = (hi1 - lo1) / maxq;
+            float z1 = s->sym ? zero : rintf(-lo1 / s1);
+            for (int j = 0; j < k; j++)
+                d[j] = powf(fabsf(uniform_quant(x[j], s1, z1, maxq, NULL) - x[j]), s->norm);
+            float err = torch_sum_f32(d, k);
+            if (err < best) {
+                best = err;
+                scale = s1;
+                zero = z1;
+            }
+        }
+    }
+    *scale_out = scale;
+    *zero_out = zero;
+}
+
+/* ---- GPTQT step 2: binary code with offset fitted to an integer histogram ------------------------ */
+
+static int allclose1(double a, double b) { return fabs(a - b) <= 1e-8 + 1e-5 * fabs(b); }
+
+/* The oracle's bcq_fit_int_hist, batched over rows because its stopping rule is batch-wide: all rows
+ * iterate until every row's (c, a) stopped moving (torch.allclose over the batch). */
+int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, double *levels_sorted,
+                     uint8_t *codes_sorted, double *c_out, double *a_out, char err[QB_ERRLEN]) {
+    const int nl = 1 << m, P = m + 1;
+    double *c = c_out, *a = a_out;
+    if (K > 256 || m > 8) {
+        snprintf(err, QB_ERRLEN, "bcq fit: %d levels or %d bits out of range", K, m);
+        return -1;
+    }
+    double *tot = malloc((size_t)rows * sizeof(double));
+    double *cn = malloc((size_t)rows * sizeof(double));
+    double *an = malloc((size_t)rows * m * sizeof(double));
+    if (!tot || !cn || !an) {
+        snprintf(err, QB_ERRLEN, "bcq fit: out of memory");
+        free(tot); free(cn); free(an);
+        return -1;
+    }
+    /* greedy init: c = weighted mean, then residual signs / weighted mean |r| */
+    #pragma omp parallel for schedule(static)
+    for (int row = 0; row < rows; row++) {
+        const double *h = hist + (size_t)row * K;
+        double r[256];
+        double t = torch_sum_f64(h, K);
+        tot[row] = t > 1e-300 ? t : 1e-300;
+        for (int k = 0; k < K; k++) r[k] = h[k] * (double)k;
+        c[row] = torch_sum_f64(r, K) / tot[row];
+        for (int k = 0; k < K; k++) r[k] = (double)k - c[row];
+        double tmp[256];
+        for (int i = 0; i < m; i++) {
+            for (int k = 0; k < K; k++) tmp[k] = h[k] * fabs(r[k]);
+            double ai = torch_sum_f64(tmp, K) / tot[row];
+            for (int k = 0; k < K; k++) r[k] = r[k] - (r[k] >= 0 ? 1.0 : -1.0) * ai;
+            a[(size_t)row * m + i] = ai;
+        }
+    }
+    for (int it = 0; it < iters; it++) {
+        int all_close = 1;
+        #pragma omp parallel for schedule(static) reduction(&& : all_close)
+        for (int row = 0; row < rows; row++) {
+            const double *h = hist + (size_t)row * K;
+            const double *ar = a + (size_t)row * m;
+            double lev[256];
+            for (int j = 0; j < nl; j++) {
+                double sacc = 0;
+                for (int i = 0; i < m; i++) sacc += ar[i] * ((j >> i) & 1 ? 1.0 : -1.0);
+                lev[j] = c[row] + sacc;
+            }
+            double A[9 * 9] = {0}, rhs[9] = {0};
+            for (int k = 0; k < K; k++) {
+                int best = 0;
+                double bd = fabs((double)k - lev[0]);
+                for (int j = 1; j < nl; j++) {
+                    double d = fabs((double)k - lev[j]);
+                    if (d < bd) { bd = d; best = j; }
+                }
+                double D[9];
+                D[0] = 1.0;
+                for (int i = 0; i < m; i++) D[i + 1] = (best >> i) & 1 ? 1.0 : -1.0;
+                for (int u = 0; u < P; u++) {
+                    rhs[u] += D[u] * h[k] * (double)k;
+                    for (int v = 0; v < P; v++) A[u * P + v] += D[u] * D[v] * h[k];
+                }
+            }
+            double dsum = 0;
+            for (int u = 0; u < P; u++) dsum += A[u * P + u];
+            double lam = 1e-9 * (dsum / P + 1.0);
+            for (int u = 0; u < P; u++) A[u * P + u] += lam;
+            lapack_int ipiv[9];
+            /* A is symmetric, so row- and column-major agree; getrf+getrs like torch.linalg.solve */
+            lapack_int info = LAPACKE_dgetrf(LAPACK_COL_MAJOR, P, P, A, P, ipiv);
+            if (info == 0) info = LAPACKE_dgetrs(LAPACK_COL_MAJOR, 'N', P, 1, A, P, ipiv, rhs, P);
+            if (info != 0) { /* cannot happen with the ridge; keep the previous fit */
+                for (int u = 0; u < P; u++) rhs[u] = u == 0 ? c[row] : ar[u - 1];
+            }
+            cn[row] = rhs[0];
+            for (int i = 0; i < m; i++) an[(size_t)row * m + i] = rhs[i + 1];
+            if (!allclose1(cn[row], c[row])) all_close = 0;
+            for (int i = 0; i < m; i++)
+                if (!allclose1(an[(size_t)row * m + i], ar[i])) all_close = 0;
+        }
+        memcpy(c, cn, (size_t)rows * sizeof(double));
+        memcpy(a, an, (size_t)rows * m * sizeof(double));
+        if (all_close) break;
+    }
+    for (int row = 0; row < rows; row++) {
+        double *ls = levels_sorted + (size_t)row * nl;
+        uint8_t *cs = codes_sorted + (size_t)row * nl;
+        for (int j = 0; j < nl; j++) {
+            double sacc = 0;
+            for (int i = 0; i < m; i++) sacc += a[(size_t)row * m + i] * ((j >> i) & 1 ? 1.0 : -1.0);
+            double v = c[row] + sacc;
+            int p = j; /* stable insertion sort, carrying the code */
+            while (p > 0 && ls[p - 1] > v) { ls[p] = ls[p - 1]; cs[p] = cs[p - 1]; p--; }
+            ls[p] = v;
+            cs[p] = (uint8_t)j;
+        }
+    }
+    free(tot); free(cn); free(an);
+    return 0;
+}
+
+/* ---- GPTQT grid (§2.4 steps 1–4) ---------------------------------------------------------------- */
+
+typedef struct {
+    double *hist, *lv, *c, *a;
+    uint8_t *codes;
+    float *s, *z;
+} TwoStepWork;
+
+/* Steps 1–3 for one factor p: levels (rows x nl, float32) of every row. */
+static int two_step_levels(const GridSpec *s, const float *x, int rows, int k, size_t ld, float p,
+                           TwoStepWork *w, float *levels, char err[QB_ERRLEN]) {
+    const int K = 1 << s->high_bits, nl = 1 << s->bits;
+    const float maxq = (float)(K - 1);
+    #pragma omp parallel for schedule(static)
+    for (int row = 0; row < rows; row++) {
+        const float *xr = x + (size_t)row * ld;
+        float lo, hi;
+        row_range(xr, k, s->sym, &lo, &hi);
+        float lo_p = p * lo, hi_p = p * hi;
+        float sc = (hi_p - lo_p) / maxq;
+        float z = s->sym ? (maxq + 1.0f) / 2.0f : rintf(-lo_p / sc);
+        double *h = w->hist + (size_t)row * K;
+        for (int q = 0; q < K; q++) h[q] = 0;
+        for (int j = 0; j < k; j++) {
+            uint8_t code;
+            uniform_quant(xr[j], sc, z, maxq, &code);
+            h[code] += 1.0;
+        }
+        w->s[row] = sc;
+        w->z[row] = z;
+    }
+    if (bcq_fit_int_hist(w->hist, rows, K, s->bits, s->bcq_iters, w->lv, w->codes, w->c, w->a, err))
+        return -1;
+    for (int row = 0; row < rows; row++)
+        for (int j = 0; j < nl; j++)
+            levels[(size_t)row * nl + j] =
+                (float)((double)w->s[row] * (w->lv[(size_t)row * nl + j] - (double)w->z[row]));
+    return 0;
+}
+
+static void two_step_store_row(const GridSpec *s, const TwoStepWork *w, const float *levels,
+                               int row, GroupParams *p) {
+    const int nl = p->nlev, m = p->m;
+    memcpy(p->levels + (size_t)row * nl, levels + (size_t)row * nl, nl * sizeof(float));
+    memcpy(p->level_code + (size_t)row * nl, w->codes + (size_t)row * nl, nl);
+    double sc = w->s[row], z = w->z[row];
+    for (int i = 0; i < m; i++) p->alpha[(size_t)row * m + i] = (float)(sc * w->a[(size_t)row * m + i]);
+    p->offset[row] = (float)(sc * (w->c[row] - z));
+    (void)s;
+}
+
+static int two_step_fit(const GridSpec *s, const float *x, int rows, int k, size_t ld,
+                        const float *hdiag, GroupParams *p, char err[QB_ERRLEN]) {
+    const int K = 1 << s->high_bits, nl = 1 << s->bits, m = s->bits;
+    TwoStepWork w = {0};
+    w.hist = malloc((size_t)rows * K * sizeof(double));
+    w.lv = malloc((size_t)rows * nl * sizeof(double));
+    w.c = malloc((size_t)rows * sizeof(double));
+    w.a = malloc((size_t)rows * m * sizeof(double));
+    w.codes = malloc((size_t)rows * nl);
+    w.s = malloc((size_t)rows * sizeof(float));
+    w.z = malloc((size_t)rows * sizeof(float));
+    float *levels = malloc((size_t)rows * nl * sizeof(float));
+    double *best = malloc((size_t)rows * sizeof(double));
+    double *dbuf = malloc((size_t)rows * (k > 0 ? k : 1) * sizeof(double));
+    int rc = -1;
+    if (!w.hist || !w.lv || !w.c || !w.a || !w.codes || !w.s || !w.z || !levels || !best || !dbuf) {
+        snprintf(err, QB_ERRLEN, "gptqt fit: out of memory");
+        goto done;
+    }
+    int nf = s->fixed_factor > 0 ? 1 : s->n_factors;
+    for (int f = 0; f < nf; f++) {
+        float pf = s->fixed_factor > 0 ? s->fixed_factor : s->factors[f];
+        if (two_step_levels(s, x, rows, k, ld, pf, &w, levels, err)) goto done;
+        #pragma omp parallel for schedule(static)
+        for (int row = 0; row < rows; row++) {
+            double *d = dbuf + (size_t)row * k;
+            double e = 0;
+            if (nf > 1) {
+                const float *xr = x + (size_t)row * ld;
+                const float *lv = levels + (size_t)row * nl;
+                for (int j = 0; j < k; j++) {
+                    double dj = (double)(lv[nearest_level_index(lv, nl, xr[j])] - xr[j]);
+                    d[j] = dj * dj;
+                    if (s->use_hdiag && hdiag) d[j] = d[j] * (double)hdiag[j];
+                }
+                e = torch_sum_f64(d, k);
+            }
+            if (f == 0 || e < best[row]) {
+                best[row] = e;
+                two_step_store_row(s, &w, levels, row, p);
+            }
+        }
+    }
+    rc = 0;
+done:
+    free(w.hist); free(w.lv); free(w.c); free(w.a); free(w.codes); free(w.s); free(w.z);
+    free(levels); free(best); free(dbuf);
+    return rc;
+}
+
+/* ---- find_params --------------------------------------------------------------------------------- */
+
+int grid_fit(const GridSpec *s, const float *x, int rows, int k, size_t ld, const float *hdiag,
+             GroupParams *p, char err[QB_ERRLEN]) {
+    if (s->two_step) return two_step_fit(s, x, rows, k, ld, hdiag, p, err);
+    float *d = s->mse ? malloc((size_t)rows * (k > 0 ? k : 1) * sizeof(float)) : NULL;
+    if (s->mse && !d) {
+        snprintf(err, QB_ERRLEN, "find_params: out of memory");
+        return -1;
+    }
+    #pragma omp parallel for schedule(static) if (s->mse || (size_t)rows * k > 65536)
+    for (int row = 0; row < rows; row++)
+        uniform_fit_row(s, x + (size_t)row * ld, k, d ? d + (size_t)row * k : NULL, &p->scale[row],
+                        &p->zero[row]);
+    free(d);
+    return 0;
+}
+
+void store_group_params(const GridSpec *s, const GroupParams *params, QuantResult *out) {
+    const int rows = out->rows, ng = out->n_groups, m = s->bits;
+    for (int g = 0; g < ng; g++) {
+        const GroupParams *p = &params[g];
+        for (int r = 0; r < rows; r++) {
+            if (!s->two_step) {
+                out->scales[(size_t)r * ng + g] = p->scale[r];
+                out->zeros[(size_t)r * ng + g] = p->zero[r];
+            } else {
+                for (int i = 0; i < m; i++)
+                    out->scales[((size_t)r * ng + g) * m + i] = p->alpha[(size_t)r * m + i];
+                out->zeros[(size_t)r * ng + g] = p->offset[r];
+            }
+        }
+    }
+}

@@ -1,0 +1,409 @@
+/* test_meteor.c — METEOR against NLTK 3.8 (fixtures made by tests/data/make_meteor_fixture.py,
+ * which runs NLTK offline), NLTK's documented example, hand-worked cases for each quirk of
+ * metrics.md §2, the Porter stemmer and WordNet lookups on NLTK's outputs, Meteor 1.5 against the
+ * published xray match counts, and every error path. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "metrics/meteor.h"
+
+static WordNet *WN;
+
+static int setup(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    WN = wordnet_open(NULL, err);
+    if (!WN) fprintf(stderr, "%s\n", err);
+    return WN ? 0 : -1;
+}
+static int teardown(void **state) {
+    (void)state;
+    wordnet_free(WN);
+    return 0;
+}
+
+/* splits a file into lines on '\n' (the buffer is modified); returns the count */
+static int split_lines(char *buf, char ***lines) {
+    int n = 0, cap = 1024;
+    *lines = malloc(sizeof(char *) * (size_t)cap);
+    char *p = buf;
+    while (*p) {
+        char *e = strchr(p, '\n');
+        if (n == cap) *lines = realloc(*lines, sizeof(char *) * (size_t)(cap *= 2));
+        (*lines)[n++] = p;
+        if (!e) break;
+        *e = 0;
+        p = e + 1;
+    }
+    return n;
+}
+
+static char *slurp(const char *path) {
+    char err[QB_ERRLEN];
+    size_t len;
+    char *b = qb_read_file(path, &len, err);
+    if (!b) fprintf(stderr, "%s\n", err);
+    assert_non_null(b);
+    return b;
+}
+
+static double score1(const char *hyp, const char *ref, MeteorTokenize tok) {
+    MeteorStats st;
+    char err[QB_ERRLEN];
+    assert_int_equal(meteor_nltk_sentence(WN, hyp, &ref, 1, tok, &st, err), 0);
+    return st.score;
+}
+
+/* ---- Porter ------------------------------------------------------------------------------ */
+static void test_porter_matches_nltk_fixture(void **state) {
+    (void)state;
+    char *buf = slurp("tests/data/porter_nltk.tsv"), **lines;
+    int n = split_lines(buf, &lines), bad = 0;
+    assert_true(n > 1500);
+    for (int i = 0; i < n; i++) {
+        char *tab = strchr(lines[i], '\t');
+        assert_non_null(tab);
+        *tab = 0;
+        char out[256];
+        assert_int_equal(porter_stem_utf8(lines[i], strlen(lines[i]), out, sizeof out), 0);
+        if (strcmp(out, tab + 1) != 0) {
+            if (bad++ < 10) fprintf(stderr, "porter(%s) = %s, NLTK %s\n", lines[i], out, tab + 1);
+        }
+    }
+    assert_int_equal(bad, 0);
+    free(lines);
+    free(buf);
+}
+
+static void test_porter_hand_cases(void **state) {
+    (void)state;
+    /* metrics.md §2.4 observations and Porter (1980) examples */
+    const char *cases[][2] = {{"running", "run"}, {"flies", "fli"}, {"fly", "fli"}, {"general", "gener"},
+                              {"generous", "gener"}, {"quickly", "quickli"}, {"dies", "die"},
+                              {"enjoy", "enjoy"}, {"és", "és"}, {"sky", "sky"}, {"dying", "die"},
+                              {"caresses", "caress"}, {"ponies", "poni"}, {"agreed", "agre"},
+                              {"hopping", "hop"}, {"filing", "file"}, {"a", "a"}, {"", ""}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        assert_int_equal(porter_stem_utf8(cases[i][0], strlen(cases[i][0]), out, sizeof out), 0);
+        assert_string_equal(out, cases[i][1]);
+    }
+    char out[4];
+    assert_int_equal(porter_stem_utf8("\xff", 1, out, sizeof out), -1);         /* invalid UTF-8 */
+    assert_int_equal(porter_stem_utf8("abcdefgh", 8, out, sizeof out), -1);     /* no room */
+}
+
+/* ---- WordNet ------------------------------------------------------------------------------ */
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void test_wordnet_matches_nltk_fixture(void **state) {
+    (void)state;
+    char *buf = slurp("tests/data/wordnet_nltk.tsv"), **lines;
+    int n = split_lines(buf, &lines), bad = 0;
+    assert_true(n > 400);
+    WordNetNames names = {0};
+    for (int i = 0; i < n; i++) {
+        char *tab = strchr(lines[i], '\t');
+        assert_non_null(tab);
+        *tab = 0;
+        assert_int_equal(wordnet_synonyms(WN, lines[i], strlen(lines[i]), 1, &names), 0);
+        char **got = malloc(sizeof(char *) * (size_t)(names.n + 1));
+        for (int k = 0; k < names.n; k++) got[k] = strndup(names.name[k], (size_t)names.len[k]);
+        qsort(got, (size_t)names.n, sizeof *got, cmp_name);
+        char joined[65536] = "";
+        for (int k = 0; k < names.n; k++) {
+            if (k) strcat(joined, " ");
+            strcat(joined, got[k]);
+            free(got[k]);
+        }
+        free(got);
+        if (strcmp(joined, tab + 1) != 0 && bad++ < 10)
+            fprintf(stderr, "synonyms(%s) = [%s]\n   NLTK [%s]\n", lines[i], joined, tab + 1);
+    }
+    assert_int_equal(bad, 0);
+    wordnet_names_free(&names);
+    free(lines);
+    free(buf);
+}
+
+static void test_wordnet_missing_and_malformed(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    assert_null(wordnet_open("/nonexistent/wordnet", err));
+    assert_non_null(strstr(err, "apt-get install wordnet-base"));
+    assert_non_null(strstr(err, "/nonexistent/wordnet/index.noun"));
+    /* a dict folder whose index.verb has a bad synset count on line 2 */
+    char dir[] = "/tmp/qbench_wn_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *names[] = {"index.noun", "index.adj", "index.adv", "data.noun", "data.verb", "data.adj",
+                           "data.adv", "noun.exc", "verb.exc", "adj.exc", "adv.exc"};
+    char path[256];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        FILE *f = fopen(path, "w");
+        fputs("", f);
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/index.verb", dir);
+    FILE *f = fopen(path, "w");
+    fputs("  licence line\nrun v x 0 1 0 00000001\n", f);
+    fclose(f);
+    assert_null(wordnet_open(dir, err));
+    assert_non_null(strstr(err, "index.verb line 2"));
+    /* truncated entry: fewer offsets than announced */
+    f = fopen(path, "w");
+    fputs("run v 2 0 2 0 00000001\n", f);
+    fclose(f);
+    assert_null(wordnet_open(dir, err));
+    assert_non_null(strstr(err, "index.verb line 1"));
+    /* a valid entry whose offset points nowhere: no synsets, no crash */
+    f = fopen(path, "w");
+    fputs("run v 1 0 1 0 99999999\n", f);
+    fclose(f);
+    WordNet *wn = wordnet_open(dir, err);
+    assert_non_null(wn);
+    WordNetNames nm = {0};
+    assert_int_equal(wordnet_synonyms(wn, "running", 7, 1, &nm), 0);
+    assert_int_equal(nm.n, 0);
+    wordnet_names_free(&nm);
+    wordnet_free(wn);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/index.verb", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ---- NLTK METEOR -------------------------------------------------------------------------- */
+static const char *H1 = "It is a guide to action which ensures that the military always obeys the commands of the party";
+static const char *R1 = "It is a guide to action that ensures that the military will forever heed Party commands";
+static const char *R2 = "It is the guiding principle which guarantees the military forces always being under the command of the Party";
+static const char *R3 = "It is the practical guide for the army always to heed the directions of the party";
+
+static void test_nltk_docstring_example(void **state) {
+    (void)state;
+    /* NLTK's docstring: round(meteor_score([r1, r2, r3], h1), 4) == 0.6944 (and the same for r1
+     * alone). Hand check: 18 hyp / 16 ref tokens, 14 matches, 3 chunks (it..action, ensures..
+     * military, commands): P = 14/18, R = 14/16, Fmean = 10PR/(R+9P) = 0.78260..,
+     * frag = 3/14, penalty = 0.5·(3/14)³ = 0.004919.., score 0.7787..·... */
+    const char *refs[] = {R1, R2, R3};
+    MeteorStats st;
+    char err[QB_ERRLEN];
+    assert_int_equal(meteor_nltk_sentence(WN, H1, refs, 3, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_true(fabs(st.score - 0.6944) < 0.00005);
+    assert_int_equal(st.ref_index, 0);
+    assert_int_equal(st.hyp_len, 18);
+    assert_int_equal(st.ref_len, 16);
+}
+
+static void test_hand_worked_quirks(void **state) {
+    (void)state;
+    MeteorStats st;
+    char err[QB_ERRLEN];
+    const char *ref;
+    /* §2.3 worked example: matches (0,0)(1,4)(2,2)(3,3)(4,1), 4 chunks, frag 0.8 -> 0.744 */
+    ref = "the cat and the dog";
+    assert_int_equal(meteor_nltk_sentence(WN, "the dog and the cat", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.matches, 5);
+    assert_int_equal(st.chunks, 4);
+    assert_true(fabs(st.score - 0.744) < 1e-12);
+    /* right-most ref word taken, hyp walked from the right: one chunk */
+    ref = "the economy is growing";
+    assert_int_equal(meteor_nltk_sentence(WN, "the report says that the economy is growing", &ref, 1,
+                                          METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.matches, 4);
+    assert_int_equal(st.chunks, 1);
+    /* repeated words: every copy is matched (a regression: the stack of a repeated string) */
+    ref = "a b b c c c";
+    assert_int_equal(meteor_nltk_sentence(WN, "c c c b b a", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.exact, 6);
+    /* from the right: a->0, b->2, b->1, c->5, c->4, c->3; in hyp order (0,3)(1,4)(2,5) (3,1)(4,2)
+     * (5,0): 3 chunks */
+    assert_int_equal(st.chunks, 3);
+    /* no perfect-match special case: 1 - 0.5/n^3 (n = 1 gives 0.5, n = 6 gives 0.99768..) */
+    assert_true(fabs(score1("a", "a", METEOR_TOK_WHITESPACE) - 0.5) < 1e-15);
+    assert_true(fabs(score1("a b c d e f", "A B C D E F", METEOR_TOK_WHITESPACE) - (1 - 0.5 / 216)) < 1e-15);
+    /* empty sides and no matches: 0 */
+    assert_true(score1("", "a b", METEOR_TOK_WHITESPACE) == 0.0);
+    assert_true(score1("a b", "", METEOR_TOK_WHITESPACE) == 0.0);
+    assert_true(score1("", "", METEOR_TOK_WHITESPACE) == 0.0);
+    assert_true(score1("x y z", "a b c", METEOR_TOK_WHITESPACE) == 0.0);
+    /* synonyms of the hyp STEM vs the ref STEM: car/automobile (stem automobil) fails, car/auto works */
+    ref = "automobile";
+    assert_int_equal(meteor_nltk_sentence(WN, "car", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.matches, 0);
+    ref = "auto";
+    assert_int_equal(meteor_nltk_sentence(WN, "car", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.synonym, 1);
+    /* asymmetric: hyp 'sat' finds 'sit' (verb.exc) = stem of 'sitting'; not the other way round */
+    ref = "sitting";
+    assert_int_equal(meteor_nltk_sentence(WN, "sat", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.synonym, 1);
+    ref = "sat";
+    assert_int_equal(meteor_nltk_sentence(WN, "sitting", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.matches, 0);
+    /* stem stage: running/run */
+    ref = "run";
+    assert_int_equal(meteor_nltk_sentence(WN, "running", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.stem, 1);
+    /* two references: max, first wins ties */
+    const char *refs[] = {"x", "a b", "a b"};
+    assert_int_equal(meteor_nltk_sentence(WN, "a b", refs, 3, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.ref_index, 1);
+    /* NBSP separates tokens (Python's whitespace); U+200B does not */
+    assert_true(fabs(score1("a\xc2\xa0" "b", "a b", METEOR_TOK_WHITESPACE) - (1 - 0.5 / 8)) < 1e-15);
+    assert_true(score1("a\xe2\x80\x8b" "b", "a b", METEOR_TOK_WHITESPACE) == 0.0);
+}
+
+static void test_xray_against_nltk(void **state) {
+    (void)state;
+    char *hb = slurp("assets/meteor-examples/xray/system1.hyp"), *rb = slurp("assets/meteor-examples/xray/reference");
+    char *h2b = slurp("assets/meteor-examples/xray/system2.hyp");
+    char **hyp, **ref, **hyp2;
+    int nh = split_lines(hb, &hyp), nr = split_lines(rb, &ref), nh2 = split_lines(h2b, &hyp2);
+    assert_int_equal(nh, 2489);
+    assert_int_equal(nr, 2489);
+    assert_int_equal(nh2, 2489);
+    double *ws = malloc(sizeof(double) * 2489), *tb = malloc(sizeof(double) * 2489);
+    MeteorCorpus cw = {0}, ct = {0}, c2 = {0};
+    char err[QB_ERRLEN];
+    for (int i = 0; i < 2489; i++) {
+        MeteorStats st;
+        const char *r = ref[i];
+        assert_int_equal(meteor_nltk_sentence(WN, hyp[i], &r, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+        ws[i] = st.score;
+        cw.sum += st.score; cw.n++;
+        assert_int_equal(meteor_nltk_sentence(WN, hyp[i], &r, 1, METEOR_TOK_TREEBANK, &st, err), 0);
+        tb[i] = st.score;
+        ct.sum += st.score; ct.n++;
+        assert_int_equal(meteor_nltk_sentence(WN, hyp2[i], &r, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+        c2.sum += st.score; c2.n++;
+    }
+    char *fb = slurp("tests/data/meteor_nltk_xray.tsv"), **fl;
+    int nf = split_lines(fb, &fl), rows = 0, bad = 0;
+    for (int k = 0; k < nf; k++) {
+        double v;
+        if (sscanf(fl[k], "#mean_whitespace\t%lf", &v) == 1) assert_true(fabs(meteor_corpus_mean(&cw) - v) <= 1e-9);
+        else if (sscanf(fl[k], "#mean_treebank\t%lf", &v) == 1) assert_true(fabs(meteor_corpus_mean(&ct) - v) <= 1e-9);
+        else if (sscanf(fl[k], "#mean_whitespace_system2\t%lf", &v) == 1) assert_true(fabs(meteor_corpus_mean(&c2) - v) <= 1e-9);
+        if (fl[k][0] == '#') continue;
+        int i;
+        double w, t;
+        assert_int_equal(sscanf(fl[k], "%d\t%lf\t%lf", &i, &w, &t), 3);
+        assert_true(i >= 0 && i < 2489);
+        if (fabs(ws[i] - w) > 1e-9 || fabs(tb[i] - t) > 1e-9) {
+            if (bad++ < 10) fprintf(stderr, "line %d: C %.17g / %.17g, NLTK %.17g / %.17g\n", i, ws[i], tb[i], w, t);
+        }
+        rows++;
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(rows, 312);
+    free(ws); free(tb); free(fl); free(fb); free(hyp); free(ref); free(hyp2); free(hb); free(rb); free(h2b);
+}
+
+static void test_adversarial_cases_against_nltk(void **state) {
+    (void)state;
+    char *buf = slurp("tests/data/meteor_nltk_cases.jsonl"), **lines;
+    int n = split_lines(buf, &lines), bad = 0;
+    assert_true(n > 70);
+    for (int i = 0; i < n; i++) {
+        cJSON *j = cJSON_Parse(lines[i]);
+        assert_non_null(j);
+        const char *hyp = cJSON_GetObjectItem(j, "hyp")->valuestring;
+        cJSON *ra = cJSON_GetObjectItem(j, "refs");
+        int nr = cJSON_GetArraySize(ra);
+        const char *refs[8];
+        for (int k = 0; k < nr && k < 8; k++) refs[k] = cJSON_GetArrayItem(ra, k)->valuestring;
+        MeteorTokenize tok = strcmp(cJSON_GetObjectItem(j, "tok")->valuestring, "treebank") == 0
+                                 ? METEOR_TOK_TREEBANK : METEOR_TOK_WHITESPACE;
+        double want = cJSON_GetObjectItem(j, "score")->valuedouble;
+        MeteorStats st;
+        char err[QB_ERRLEN];
+        assert_int_equal(meteor_nltk_sentence(WN, hyp, refs, nr, tok, &st, err), 0);
+        if (fabs(st.score - want) > 1e-9 && bad++ < 10)
+            fprintf(stderr, "case %d (%s): C %.17g NLTK %.17g\n  %s\n", i, tok ? "tb" : "ws", st.score, want, hyp);
+        cJSON_Delete(j);
+    }
+    assert_int_equal(bad, 0);
+    free(lines);
+    free(buf);
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    MeteorStats st;
+    char err[QB_ERRLEN];
+    const char *ref = "ok";
+    assert_int_equal(meteor_nltk_sentence(WN, "bad \xc3", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), -1);
+    assert_non_null(strstr(err, "hypothesis"));
+    ref = "overlong \xc0\xaf";
+    assert_int_equal(meteor_nltk_sentence(WN, "x", &ref, 1, METEOR_TOK_TREEBANK, &st, err), -1);
+    assert_non_null(strstr(err, "reference 1"));
+    ref = "surrogate \xed\xa0\x80";
+    assert_int_equal(meteor_nltk_sentence(WN, "x", &ref, 1, METEOR_TOK_WHITESPACE, &st, err), -1);
+    assert_int_equal(meteor_nltk_sentence(WN, "x", &ref, 0, METEOR_TOK_WHITESPACE, &st, err), -1);
+}
+
+static void test_very_long_line(void **state) {
+    (void)state;
+    /* 200k tokens each side; NLTK's nested loops would take hours, the stacks make it linear */
+    size_t n = 200000;
+    char *h = malloc(n * 8), *r = malloc(n * 8);
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < n; i++) {
+        a += (size_t)sprintf(h + a, "w%zu ", i % 1000);
+        b += (size_t)sprintf(r + b, "w%zu ", (i * 7) % 1000);
+    }
+    MeteorStats st;
+    char err[QB_ERRLEN];
+    const char *rr = r;
+    assert_int_equal(meteor_nltk_sentence(WN, h, &rr, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
+    assert_int_equal(st.matches, 200000); /* both are 200 copies of w0..w999 */
+    assert_true(st.score > 0 && st.score < 1);
+    /* one 1 MB token */
+    memset(h, 'y', n * 5);
+    h[n * 5] = 0;
+    assert_int_equal(meteor_nltk_sentence(WN, h, &rr, 1, METEOR_TOK_TREEBANK, &st, err), 0);
+    assert_int_equal(st.matches, 0);
+    free(h);
+    free(r);
+}
+
+static void test_signature(void **state) {
+    (void)state;
+    char sig[256];
+    meteor_nltk_signature(METEOR_TOK_TREEBANK, 2, sig, sizeof sig);
+    assert_non_null(strstr(sig, "tok:treebank"));
+    assert_non_null(strstr(sig, "nrefs:2"));
+    meteor_nltk_signature(METEOR_TOK_WHITESPACE, 1, sig, sizeof sig);
+    assert_non_null(strstr(sig, "tok:whitespace"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_porter_matches_nltk_fixture),
+        cmocka_unit_test(test_porter_hand_cases),
+        cmocka_unit_test(test_wordnet_matches_nltk_fixture),
+        cmocka_unit_test(test_wordnet_missing_and_malformed),
+        cmocka_unit_test(test_nltk_docstring_example),
+        cmocka_unit_test(test_hand_worked_quirks),
+        cmocka_unit_test(test_xray_against_nltk),
+        cmocka_unit_test(test_adversarial_cases_against_nltk),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_very_long_line),
+        cmocka_unit_test(test_signature),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
