@@ -173,10 +173,11 @@ int cmd_check(int argc, char **argv) {
     CheckSummary sum;
     int rc = check_run(e, s, stdout, junit, &sum, err);
     store_close(s);
-    free(e);
     fflush(stdout);
-    if (rc) { fprintf(stderr, "qbench check: %s\n", err); return 2; }
-    fprintf(stderr, "qbench check: %d passed, %d failed, %d could not be evaluated; JUnit: %s\n", sum.n_pass, sum.n_fail,
-            sum.n_error, junit);
+    if (rc) fprintf(stderr, "qbench check: %s\n", err);
+    else fprintf(stderr, "qbench check: %d passed, %d failed, %d could not be evaluated; JUnit: %s\n", sum.n_pass,
+                 sum.n_fail, sum.n_error, junit);
+    free(e); /* junit may point into it */
+    if (rc) return 2;
     return sum.n_error ? 2 : sum.n_fail ? 1 : 0;
 }

@@ -235,6 +235,39 @@ static int pareto(const Series *ss, int ns, int lower_better, Pt **out) {
     return nf;
 }
 
+/* Whether baseline i is drawn in figure fg: same metric, dataset and against, a usable value, and
+ * the first such row of its model (a second signature of the same model would draw twice). */
+static int baseline_drawn(const Figure *fg, const StoreBaselineRow *bl, int i) {
+    const StoreBaselineRow *b = &bl[i];
+    if (strcmp(b->m.kind, fg->kind) || strcmp(b->m.dataset, fg->dataset) || strcmp(b->m.against, fg->against) ||
+        !isfinite(b->m.value) || (!strcmp(fg->kind, "ppl") && b->m.value <= 0))
+        return 0;
+    for (int j = 0; j < i; j++)
+        if (!strcmp(bl[j].model_sha256, b->model_sha256) && !strcmp(bl[j].m.kind, fg->kind) &&
+            !strcmp(bl[j].m.dataset, fg->dataset) && !strcmp(bl[j].m.against, fg->against))
+            return 0;
+    return 1;
+}
+
+/* Log-axis tics: gnuplot labels only whole decades, so a perplexity range inside one decade would
+ * show no numbers at all. Six geometrically spaced values rounded to 3 digits instead. */
+static void log_tics(FILE *f, double lo, double hi) {
+    if (!(lo > 0) || !(hi > lo) || hi / lo >= 100) return;
+    fputs("set ytics (", f);
+    double prev = 0;
+    int first = 1;
+    for (int i = 0; i < 6; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.3g", lo * pow(hi / lo, i / 5.0));
+        double v = strtod(buf, NULL);
+        if (v == prev) continue;
+        fprintf(f, "%s%s", first ? "" : ", ", buf);
+        prev = v;
+        first = 0;
+    }
+    fputs(")\nset mytics 1\n", f);
+}
+
 /* ---- one figure ------------------------------------------------------------------------------------ */
 
 static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *runs, int nr, const StoreBaselineRow *bl,
@@ -315,7 +348,16 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     gp_str(f, ylab);
     /* offsets keep the baseline line and extreme points off the frame */
     fprintf(f, "\nset grid\nset key outside right top\nset offsets graph 0.02, graph 0.02, graph 0.05, graph 0.05\n%s",
-            !strcmp(fg->kind, "ppl") ? "set logscale y\n" : "");
+            /* yfix: a log axis autoscaled to whole decades squashes a 5 % difference flat */
+            !strcmp(fg->kind, "ppl") ? "set logscale y\nset autoscale yfix\n" : "");
+    if (!strcmp(fg->kind, "ppl")) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < ns; i++)
+            for (int j = 0; j < ss[i].n; j++) lo = fmin(lo, ss[i].pts[j].y), hi = fmax(hi, ss[i].pts[j].y);
+        for (int i = 0; i < nb; i++)
+            if (baseline_drawn(fg, bl, i)) lo = fmin(lo, bl[i].m.value), hi = fmax(hi, bl[i].m.value);
+        log_tics(f, lo, hi);
+    }
     /* The first format is drawn by `plot`; the second by `replot` on the other terminal. */
     int first_svg = !(formats & PLOT_PNG);
     if (first_svg)
@@ -336,17 +378,8 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     /* The unquantized baseline(s): one horizontal line per model. */
     int nbl = 0;
     for (int i = 0; i < nb; i++) {
+        if (!baseline_drawn(fg, bl, i)) continue;
         const StoreBaselineRow *b = &bl[i];
-        if (strcmp(b->m.kind, fg->kind) || strcmp(b->m.dataset, fg->dataset) || strcmp(b->m.against, fg->against) ||
-            !isfinite(b->m.value))
-            continue;
-        if (!strcmp(fg->kind, "ppl") && b->m.value <= 0) continue;
-        /* one line per model: skip a second signature of the same model */
-        int seen = 0;
-        for (int j = 0; j < i; j++)
-            seen |= !strcmp(bl[j].model_sha256, b->model_sha256) && !strcmp(bl[j].m.kind, fg->kind) &&
-                    !strcmp(bl[j].m.dataset, fg->dataset) && !strcmp(bl[j].m.against, fg->against);
-        if (seen) continue;
         fprintf(f, ", \\\n  %.17g with lines dt 3 lw 2 lc rgb 'gray40' title 'unquantized %.5g%s%.8s'", b->m.value,
                 b->m.value, nbl ? " " : "", nbl ? b->model_sha256 : "");
         nbl++;

@@ -3,10 +3,14 @@
  * A segment is decoded to code points once, optionally lowercased (Python str.lower), then split
  * two ways: the character stream (whitespace removed unless kept) and the word tokens (str.split()
  * plus the one-character punctuation rule of §1.4). For each order the reference n-grams go into
- * an open-addressing hash table keyed by a 64-bit rolling hash; hypothesis n-grams then probe it
- * and count a match while their count is below the reference count, which sums min(H[g], R[g])
- * in one pass. Equal hashes are confirmed by comparing the code points, so collisions cannot
- * change a count. The table is cleared by bumping a stamp, not by memset.
+ * an open-addressing hash table; hypothesis n-grams then probe it and count a match while their
+ * count is below the reference count, which sums min(H[g], R[g]) in one pass.
+ *   - keys: character 1..3-grams are packed exactly (21 bits per code point); longer n-grams and
+ *     word n-grams use a 64-bit rolling hash whose equal values are confirmed by comparing the
+ *     code points, so a collision can never change a count;
+ *   - an n-gram whose (n-1)-gram prefix has no partner on the other side cannot match, so such
+ *     start positions are dropped from the higher orders;
+ *   - the table is cleared by bumping a stamp, not by memset.
  */
 #include <math.h>
 #include <stdio.h>
@@ -42,6 +46,10 @@ struct chrf_ws {
     Prep hyp, ref;
     uint64_t *hh, *rh; /* rolling hashes per start position */
     size_t cap_hh, cap_rh;
+    uint8_t *live_h, *live_r; /* this start position's previous-order n-gram occurs on the other side */
+    size_t cap_lh, cap_lr;
+    uint32_t *rslot;          /* table slot of each reference position at the current order */
+    size_t cap_rs;
     Slot *tab;
     size_t cap_tab, size; /* allocated slots; slots in use for this pair (a power of 2) */
     int bits;
@@ -95,6 +103,7 @@ void chrf_ws_free(chrf_ws *ws) {
     prep_free(&ws->hyp);
     prep_free(&ws->ref);
     free(ws->hh); free(ws->rh); free(ws->tab);
+    free(ws->live_h); free(ws->live_r); free(ws->rslot);
     free(ws);
 }
 
@@ -136,7 +145,7 @@ static int push_token(Prep *p, size_t off, size_t len) {
 /* Decode, lowercase, and split one text. what names it in errors ("hypothesis", "reference 2"). */
 static int prep_text(Prep *p, const char *s, const chrf_opts *o, const char *what, char err[QB_ERRLEN]) {
     size_t n = strlen(s), bad = 0;
-    if (n > (size_t)UINT32_MAX / 2) {
+    if (n > (size_t)1 << 30) { /* keeps positions and counts well inside 31 bits */
         snprintf(err, QB_ERRLEN, "%s: %zu bytes is too long", what, n);
         return -1;
     }
@@ -227,7 +236,7 @@ static int table_reset(chrf_ws *ws, size_t items) {
 
 /* Equality of two n-grams, each given by (source, start). kind 0: characters, 1: tokens,
  * 2: characters whose key is the n-gram itself (n <= 3), so equal keys are equal n-grams. */
-static int ngram_equal(const chrf_ws *ws, int kind, int n, int sa, uint32_t pa, int sb, uint32_t pb) {
+static inline int ngram_equal(const chrf_ws *ws, int kind, int n, int sa, uint32_t pa, int sb, uint32_t pb) {
     if (kind == 2) return 1;
     const Prep *A = sa ? &ws->hyp : &ws->ref, *B = sb ? &ws->hyp : &ws->ref;
     if (kind == 0) {
@@ -245,13 +254,15 @@ static int ngram_equal(const chrf_ws *ws, int kind, int n, int sa, uint32_t pa, 
     return 1;
 }
 
-/* Finds (src, pos)'s n-gram with hash h; inserts it with zero counts when absent. */
-static Slot *table_find(chrf_ws *ws, int kind, int n, uint64_t h, int src, uint32_t pos) {
+/* Finds (src, pos)'s n-gram with hash h; inserts it with zero counts when absent, unless
+ * insert is 0 (then returns NULL). */
+static inline __attribute__((always_inline)) Slot *table_find(chrf_ws *ws, int kind, int n, uint64_t h, int src, uint32_t pos, int insert) {
     size_t mask = ws->size - 1;
     size_t i = (size_t)((h * HASH_MUL) >> (64 - ws->bits)) & mask;
     for (;;) {
         Slot *s = &ws->tab[i];
         if (s->stamp != ws->stamp) {
+            if (!insert) return NULL;
             s->stamp = ws->stamp;
             s->h = h;
             s->pos_src = pos << 1 | (uint32_t)src;
@@ -263,15 +274,45 @@ static Slot *table_find(chrf_ws *ws, int kind, int n, uint64_t h, int src, uint3
     }
 }
 
-/* Statistics of every order of one kind (0 chars, 1 words) into v[0..3*norder). */
+/* One order: counts the live reference n-grams, then matches the live hypothesis n-grams
+ * against them (clipped: a hypothesis occurrence matches while its count is below the
+ * reference count), then marks which positions stay live. Returns the matches. */
+static inline __attribute__((always_inline)) int64_t order_pass(chrf_ws *ws, int k, int n, size_t cr, size_t ch) {
+    for (size_t i = 0; i < cr; i++) {
+        if (!ws->live_r[i]) continue;
+        Slot *s = table_find(ws, k, n, ws->rh[i], 0, (uint32_t)i, 1);
+        s->cr++;
+        ws->rslot[i] = (uint32_t)(s - ws->tab);
+    }
+    int64_t match = 0;
+    for (size_t i = 0; i < ch; i++) {
+        if (!ws->live_h[i]) continue;
+        Slot *s = table_find(ws, k, n, ws->hh[i], 1, (uint32_t)i, 0); /* only reference n-grams matter */
+        if (!s) { ws->live_h[i] = 0; continue; }
+        if (s->ch < s->cr) match++;
+        s->ch++;
+    }
+    for (size_t i = 0; i < cr; i++)
+        if (ws->live_r[i]) ws->live_r[i] = ws->tab[ws->rslot[i]].ch > 0;
+    return match;
+}
+
+/* Statistics of every order of one kind (0 chars, 1 words) into v[0..3*norder).
+ * Pruning: an n-gram can occur on both sides only if its (n-1)-gram prefix does, so positions
+ * whose prefix found no partner are dropped from higher orders. Every reference occurrence of an
+ * n-gram the hypothesis has shares that prefix, so the counts that matter stay complete. */
 static int kind_stats(chrf_ws *ws, int kind, int norder, int64_t *v) {
     const Prep *H = &ws->hyp, *R = &ws->ref;
     size_t lh = kind ? H->ntok : H->nch, lr = kind ? R->ntok : R->nch;
     const uint32_t *xh = H->ch, *xr = R->ch;
     if (norder == 0) return 0;
     if (grow((void **)&ws->hh, &ws->cap_hh, lh + 1, sizeof(uint64_t)) ||
-        grow((void **)&ws->rh, &ws->cap_rh, lr + 1, sizeof(uint64_t)))
+        grow((void **)&ws->rh, &ws->cap_rh, lr + 1, sizeof(uint64_t)) ||
+        grow((void **)&ws->live_h, &ws->cap_lh, lh + 1, 1) || grow((void **)&ws->live_r, &ws->cap_lr, lr + 1, 1) ||
+        grow((void **)&ws->rslot, &ws->cap_rs, lr + 1, sizeof(uint32_t)))
         return -1;
+    memset(ws->live_h, 1, lh);
+    memset(ws->live_r, 1, lr);
     /* Character keys start as the exact n-gram packed 21 bits per code point (orders 1..3);
      * from order 4 on they continue as a hash. Word keys are hashes from the start. */
     uint64_t seed = kind ? HASH_SEED : 0;
@@ -301,13 +342,9 @@ static int kind_stats(chrf_ws *ws, int kind, int norder, int64_t *v) {
             for (size_t i = 0; i < ch; i++) ws->hh[i] = (ws->hh[i] ^ xh[i + n - 1]) * HASH_MUL;
         }
         if (n > 1 && table_reset(ws, lh + lr)) return -1;
-        for (size_t i = 0; i < cr; i++) table_find(ws, k, n, ws->rh[i], 0, (uint32_t)i)->cr++;
-        int64_t match = 0;
-        for (size_t i = 0; i < ch; i++) {
-            Slot *s = table_find(ws, k, n, ws->hh[i], 1, (uint32_t)i);
-            if (s->ch < s->cr) match++;
-            s->ch++;
-        }
+        /* one instance per kind, so the key comparison is resolved at compile time */
+        int64_t match = k == 2 ? order_pass(ws, 2, n, cr, ch) : k == 0 ? order_pass(ws, 0, n, cr, ch)
+                                                                      : order_pass(ws, 1, n, cr, ch);
         st[2] = match;
     }
     return 0;

@@ -182,6 +182,45 @@ done:
     return rc;
 }
 
+int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, const char *const *refs,
+                       int nrefs, MeteorTokenize tok, MeteorCorpus *out, double *sent, char err[QB_ERRLEN]) {
+    out->sum = 0;
+    out->n = 0;
+    if (nrefs < 1) { snprintf(err, QB_ERRLEN, "meteor: no reference given"); return -1; }
+    double *sc = malloc(sizeof(double) * (nseg + 1));
+    if (!sc) { snprintf(err, QB_ERRLEN, "meteor: out of memory"); return -1; }
+    long first_bad = -1;
+    char bad_err[QB_ERRLEN] = "";
+#pragma omp parallel for schedule(dynamic, 16)
+    for (long i = 0; i < (long)nseg; i++) {
+        const char *r[64], **rr = r;
+        if (nrefs > 64) rr = malloc(sizeof(char *) * (size_t)nrefs);
+        MeteorStats st;
+        char e[QB_ERRLEN];
+        int rc = -1;
+        if (rr) {
+            for (int k = 0; k < nrefs; k++) rr[k] = refs[(size_t)k * nseg + (size_t)i];
+            rc = meteor_nltk_sentence(wn, hyps[i], rr, nrefs, tok, &st, e);
+        } else snprintf(e, sizeof e, "out of memory");
+        if (rr != r) free(rr);
+        sc[i] = rc ? 0.0 : st.score;
+        if (rc) {
+#pragma omp critical(meteor_corpus_err)
+            if (first_bad < 0 || i < first_bad) { first_bad = i; snprintf(bad_err, sizeof bad_err, "%s", e); }
+        }
+    }
+    if (first_bad >= 0) {
+        snprintf(err, QB_ERRLEN, "segment %ld: %.400s", first_bad + 1, bad_err);
+        free(sc);
+        return -1;
+    }
+    for (size_t i = 0; i < nseg; i++) out->sum += sc[i]; /* left to right, like Python's sum() */
+    out->n = (long)nseg;
+    if (sent) memcpy(sent, sc, sizeof(double) * nseg);
+    free(sc);
+    return 0;
+}
+
 void meteor_nltk_signature(MeteorTokenize tok, int nrefs, char *out, size_t cap) {
     snprintf(out, cap,
              "nrefs:%d|tok:%s|case:lc|stem:porter-nltk|syn:wordnet-3.0|alpha:0.9|beta:3.0|gamma:0.5|"

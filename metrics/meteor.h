@@ -72,43 +72,57 @@ int meteor_nltk_sentence(const WordNet *wn, const char *hyp, const char *const *
 typedef struct { double sum; long n; } MeteorCorpus;
 static inline double meteor_corpus_mean(const MeteorCorpus *c) { return c->n ? c->sum / c->n : 0.0; }
 
+/* Corpus: hyps[i] against refs[r * nseg + i] for r < nrefs (one reference stream after the other,
+ * as chrf_corpus takes them). sent (optional) receives the nseg segment scores. Segments run in
+ * parallel (OpenMP) and are summed afterwards in segment order, so the result does not depend on
+ * the thread count. nseg == 0 gives sum 0, n 0 (mean 0.0). An error names the segment (1-based). */
+int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, const char *const *refs,
+                       int nrefs, MeteorTokenize tok, MeteorCorpus *out, double *sent, char err[QB_ERRLEN]);
+
 /* The signature printed next to a score, like sacrebleu's. */
 void meteor_nltk_signature(MeteorTokenize tok, int nrefs, char *out, size_t cap);
 
 /* ---- Meteor 1.5 -------------------------------------------------------------------------------- */
 typedef struct Meteor15 Meteor15;
+enum { METEOR15_EXACT, METEOR15_STEM, METEOR15_SYNONYM, METEOR15_PARAPHRASE, METEOR15_MODULES };
 typedef struct {
     double alpha, beta, gamma, delta;
-    double weights[4];         /* exact, stem, synonym, paraphrase */
-    int beam;                  /* alignment beam size (Meteor: 40) */
-    int normalize;             /* Meteor's -norm: tokenise punctuation and lowercase */
+    double weights[METEOR15_MODULES]; /* exact, stem, synonym, paraphrase */
+    int beam;                         /* alignment beam size (Meteor: 40) */
+    int normalize;                    /* Meteor's -norm: tokenise punctuation and lowercase */
 } Meteor15Params;
 /* English 'rank' task defaults: 0.85 0.20 0.60 0.75, weights 1.0 0.6 0.8 0.6, beam 40, -norm on. */
 Meteor15Params meteor15_default_params(void);
-/* resources: folder with english.synsets, english.relations (unused), english.exceptions,
- * english.function-words; NULL means assets/meteor-examples/resources-en. paraphrase: optional
- * Meteor paraphrase table (plain or the "prob ||| src ||| tgt" form), NULL for none. */
+/* resources: folder with english.synsets, english.exceptions and english.function-words (Meteor's
+ * files); NULL means assets/meteor-examples/resources-en. paraphrase: optional table, one pair
+ * per line, "phrase ||| paraphrase" or "prob ||| phrase ||| paraphrase" (matched both ways);
+ * NULL for none (Meteor's paraphrase-en.gz is not distributed with qbench). */
 Meteor15 *meteor15_open(const char *resources, const char *paraphrase, const Meteor15Params *p,
                         char err[QB_ERRLEN]);
 void meteor15_free(Meteor15 *m);
 
-/* Sufficient statistics of one segment (sums over segments give the corpus statistics). */
+/* Meteor's sufficient statistics (MeteorStats), "test" = hypothesis. Word counts as doubles, so
+ * they sum exactly; the corpus score is meteor15_score() of the sum over segments. */
 typedef struct {
-    double hyp_content, hyp_function;  /* word counts by class (1.5 counts words, not weights) */
-    double ref_content, ref_function;
-    /* matched words per module: [module][0 content, 1 function], counted on each side */
-    double hyp_stage[4][2], ref_stage[4][2];
+    double test_len, ref_len;        /* words after normalisation */
+    double test_fn, ref_fn;          /* of which function words */
+    double test_content[METEOR15_MODULES], test_function[METEOR15_MODULES]; /* matched words */
+    double ref_content[METEOR15_MODULES], ref_function[METEOR15_MODULES];
+    double test_matches, ref_matches; /* all matched words */
     double chunks;
-    double hyp_words_matched, ref_words_matched;
-    double score;               /* segment score (for a single segment) */
-    int ref_index;
+    double score;                     /* this segment's score (not summed) */
+    int ref_index;                    /* best reference (first on ties) */
 } Meteor15Stats;
 
 int meteor15_sentence(const Meteor15 *m, const char *hyp, const char *const *refs, int nrefs,
                       Meteor15Stats *out, char err[QB_ERRLEN]);
-/* Score from (summed) statistics; corpus score = meteor15_score(sum of segment stats). */
+/* Score from (summed) statistics: Meteor's computeMetrics(). */
 double meteor15_score(const Meteor15 *m, const Meteor15Stats *s);
 void meteor15_add(Meteor15Stats *acc, const Meteor15Stats *s);
+/* Corpus: as meteor_nltk_corpus; *total receives the summed statistics (score it with
+ * meteor15_score) and sent (optional) the segment scores. */
+int meteor15_corpus(const Meteor15 *m, const char *const *hyps, size_t nseg, const char *const *refs,
+                    int nrefs, Meteor15Stats *total, double *sent, char err[QB_ERRLEN]);
 void meteor15_signature(const Meteor15 *m, int nrefs, char *out, size_t cap);
 
 #endif

@@ -41,7 +41,7 @@ int mt_treebank_tokenize(const uint32_t *cps, size_t n, MtTokens *out);
  * line is only split on Java StringTokenizer whitespace. Appends UTF-8 tokens to out. */
 int mt_meteor15_words(const uint32_t *cps, size_t n, int normalize, MtTokens *out);
 
-/* ---- interning: string -> small int id ------------------------------------------------------------ */
+/* ---- interning: string -> small int id ---------------------------------------------------------- */
 typedef struct {
     const char **key;
     int *klen;
@@ -53,5 +53,28 @@ void mt_intern_free(MtIntern *h);
  * keeps the pointer: s must outlive it. */
 int mt_intern(MtIntern *h, const char *s, int len, int add);
 uint64_t mt_hash(const char *s, size_t len);
+
+/* ---- Meteor 1.5 resources (meteor_res15.c) --------------------------------------------------------- */
+struct Meteor15 {
+    Meteor15Params p;
+    char *syn_buf, *exc_buf, *fw_buf, *para_buf, *para_keys;
+    MtIntern syn;        /* english.synsets: word -> id */
+    int *syn_start, *syn_count, *syn_ids; /* id -> sorted synset numbers */
+    MtIntern exc;        /* english.exceptions: inflected form -> id */
+    int *exc_start, *exc_count;           /* id -> bases in exc_base */
+    const char **exc_base;
+    int *exc_base_len;
+    MtIntern fw;         /* function words */
+    MtIntern para;       /* "phrase\tparaphrase" keys, both directions */
+    int para_maxlen;     /* longest phrase in words (0: no table) */
+    char resources[1024], paraphrase[1024];
+};
+/* Meteor's synonym classes of a word: its synsets plus those of its base forms (exceptions file,
+ * else WordNet's morph() suffix rules as Meteor ports them). Sorted, unique; *ids is malloc'd. */
+int m15_synsets(const Meteor15 *m, const char *w, int len, int **ids, int *n);
+int m15_is_function_word(const Meteor15 *m, const char *w, int len);
+int m15_is_paraphrase(const Meteor15 *m, const char *a, int alen, const char *b, int blen);
+int m15_load(Meteor15 *m, const char *resources, const char *paraphrase, char err[QB_ERRLEN]);
+void m15_unload(Meteor15 *m);
 
 #endif

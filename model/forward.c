@@ -20,6 +20,7 @@ struct ModelState {
     float *k_tmp, *v_tmp; /* (B, kv_dim) keys/values of model_block_forward (no cache) */
     float *kcache, *vcache; /* (L, max_seq, kv_dim) */
     float *scores;  /* attention scratch, see attention_causal */
+    int scratch_threads; /* threads the attention scratch was sized for */
     float *rope_cos, *rope_sin; /* (max_seq, head_dim/2) */
 };
 
@@ -47,7 +48,6 @@ ModelState *model_state_new(const Model *m, int max_seq, int max_batch) {
     s->max_seq = max_seq; s->max_batch = max_batch;
     size_t B = (size_t)max_batch, T = (size_t)max_seq, hd = (size_t)c->head_dim;
     size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)c->n_kv_heads * hd;
-    size_t score_rows = B > (size_t)c->n_heads ? B : (size_t)c->n_heads;
     int fail = 0;
     s->x = alloc_floats(B, c->dim, &fail);
     s->xb = alloc_floats(B, c->dim, &fail);
@@ -59,7 +59,8 @@ ModelState *model_state_new(const Model *m, int max_seq, int max_batch) {
     s->v_tmp = alloc_floats(B, kvd, &fail);
     s->kcache = alloc_floats((size_t)c->n_layers * T, kvd, &fail);
     s->vcache = alloc_floats((size_t)c->n_layers * T, kvd, &fail);
-    s->scores = alloc_floats(score_rows, T, &fail);
+    s->scratch_threads = omp_get_max_threads();
+    s->scores = alloc_floats(attention_scratch_floats(max_seq, c->n_heads, s->scratch_threads), 1, &fail);
     s->rope_cos = alloc_floats(T, hd / 2, &fail);
     s->rope_sin = alloc_floats(T, hd / 2, &fail);
     if (fail) { model_state_free(s); return NULL; }
@@ -83,8 +84,7 @@ void model_state_free(ModelState *s) {
 
 // y (n,rows) = beta*y + x (n,cols) @ W (rows,cols)ᵀ (+ bias); y rows are ldy apart
 static void linear(const Linear *lin, const float *x, int n, float *y, int ldy, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, lin->rows, lin->cols, 1.0f, x, lin->cols,
-                lin->w, lin->cols, beta, y, ldy);
+    gemm_nt(n, lin->rows, lin->cols, x, lin->cols, lin->w, lin->cols, y, ldy, beta);
     if (lin->bias)
         for (int i = 0; i < n; i++)
             for (int j = 0; j < lin->rows; j++) y[(size_t)i * ldy + j] += lin->bias[j];
@@ -116,7 +116,7 @@ static void block(const Model *m, ModelState *s, int layer, float *x, int n, int
         rope_row(s->q + (size_t)i * qd, c->n_heads, hd, cs, sn);
         rope_row(Kn + (size_t)i * kvd, c->n_kv_heads, hd, cs, sn);
     }
-    attention_causal(s->q, K, V, s->att, n, pos0, c->n_heads, c->n_kv_heads, hd, s->scores);
+    attention_causal(s->q, K, V, s->att, n, pos0, c->n_heads, c->n_kv_heads, hd, s->scores, s->scratch_threads);
     if (tap) tap(ctx, layer, LIN_O, s->att, n, qd);
     linear(&b->lin[LIN_O], s->att, n, x, dim, 1.0f);    // x += att (n,qd) @ Woᵀ
 
@@ -142,8 +142,8 @@ void model_embed(const Model *m, const int *tokens, int n, float *x) {
 // logits (n,vocab) = rmsnorm(x (n,dim)) @ classifier (vocab,dim)ᵀ, xb (n,dim) scratch
 static void head(const Model *m, const float *x, int n, float *xb, float *logits) {
     rmsnorm_rows(xb, x, m->final_norm, n, m->cfg.dim, m->cfg.norm_eps);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m->cfg.vocab_size, m->cfg.dim, 1.0f, xb,
-                m->cfg.dim, m->classifier, m->cfg.dim, 0.0f, logits, m->cfg.vocab_size);
+    gemm_nt(n, m->cfg.vocab_size, m->cfg.dim, xb, m->cfg.dim, m->classifier, m->cfg.dim, logits,
+            m->cfg.vocab_size, 0.0f);
 }
 
 void model_head(const Model *m, const float *x, int n, float *logits) {
@@ -153,10 +153,13 @@ void model_head(const Model *m, const float *x, int n, float *logits) {
         for (size_t i = 0; i < (size_t)n * m->cfg.vocab_size; i++) logits[i] = NAN;
         return;
     }
+    BlasSingle bs;
+    blas_single_begin(&bs);
     for (int i = 0; i < n; i += chunk) {
         int k = n - i < chunk ? n - i : chunk;
         head(m, x + (size_t)i * dim, k, xb, logits + (size_t)i * m->cfg.vocab_size);
     }
+    blas_single_end(&bs);
     free(xb);
 }
 
@@ -179,10 +182,13 @@ int model_forward(const Model *m, ModelState *s, const int *tokens, int n, int p
     }
     if (check_tokens(m, tokens, n, err)) return -1;
     size_t layer_kv = (size_t)s->max_seq * m->cfg.n_kv_heads * m->cfg.head_dim;
+    BlasSingle bs;
+    blas_single_begin(&bs);
     model_embed(m, tokens, n, s->x);
     for (int l = 0; l < m->cfg.n_layers; l++)
         block(m, s, l, s->x, n, pos0, s->kcache + l * layer_kv, s->vcache + l * layer_kv, NULL, NULL);
     if (logits) head(m, s->x, n, s->xb, logits);
+    blas_single_end(&bs);
     return 0;
 }
 
@@ -193,6 +199,9 @@ int model_block_forward(const Model *m, ModelState *s, int layer, float *x, int 
                  m->path, layer, n, m->cfg.n_layers, s->max_batch);
         return -1;
     }
+    BlasSingle bs;
+    blas_single_begin(&bs);
     block(m, s, layer, x, n, 0, s->k_tmp, s->v_tmp, tap, tap_ctx);
+    blas_single_end(&bs);
     return 0;
 }

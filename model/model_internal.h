@@ -41,12 +41,21 @@ void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols
 /* a/b/c with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
 int mul_size(size_t a, size_t b, size_t *out);
 
+/* gemm.c: the forward pass runs OpenBLAS single-threaded inside its own OpenMP slices. */
+typedef struct { int saved; } BlasSingle;
+void blas_single_begin(BlasSingle *b);
+void blas_single_end(BlasSingle *b);
+// y (n,out) = beta*y + x (n,in) @ W (out,in)ᵀ, split over OpenMP threads by output column
+void gemm_nt(int n, int out, int in, const float *x, int ldx, const float *W, int ldw, float *y, int ldy,
+             float beta);
+
 /* Causal attention for n query rows at positions pos0 .. pos0+n-1 (attention.c).
  *   q (n, n_heads*hd) already rotated; K, V (pos0+n, n_kv_heads*hd) hold every position up to the
- *   last query; out (n, n_heads*hd). scratch: at least n * (pos0+n) floats when n > ATTN_SMALL_N,
- *   n_heads * (pos0+n) floats otherwise. */
+ *   last query; out (n, n_heads*hd). scratch: attention_scratch_floats(...) floats. Runs OpenMP
+ *   tasks of single-threaded sgemms (call inside blas_single_begin/end). */
+size_t attention_scratch_floats(int max_seq, int n_heads, int threads);
 #define ATTN_SMALL_N 8
 void attention_causal(const float *q, const float *K, const float *V, float *out, int n, int pos0,
-                      int n_heads, int n_kv_heads, int hd, float *scratch);
+                      int n_heads, int n_kv_heads, int hd, float *scratch, int scratch_threads);
 
 #endif

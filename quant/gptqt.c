@@ -35,8 +35,10 @@ static int row_output_error(const float *W, const float *Q, const double *Hd, in
     return 0;
 }
 
+/* The `output` objective: one full solve per factor p (GPTQ, or plain rounding for RTNT), keeping
+ * per row the solve with the smallest output error. */
 static int gptqt_output(const float *W, const float *H, int rows, int cols, const QuantOptions *o,
-                        GridSpec *s, QuantResult *out, char err[QB_ERRLEN]) {
+                        GridSpec *s, int compensate, QuantResult *out, char err[QB_ERRLEN]) {
     const int ng = out->n_groups, m = o->bits;
     size_t n = (size_t)rows * cols;
     int rc = -1;
@@ -58,7 +60,12 @@ static int gptqt_output(const float *W, const float *H, int rows, int cols, cons
         QuantResult *dst = f == 0 ? out : &tmp;
         free(dst->perm);
         dst->perm = NULL;
-        if (gptq_run(W, H, rows, cols, s, &c, dst, NULL, err)) goto done;
+        if (compensate) {
+            if (gptq_run(W, H, rows, cols, s, &c, dst, NULL, err)) goto done;
+        } else {
+            if (rtn_run(W, NULL, rows, cols, o->group_size, s, dst, NULL, err)) goto done;
+            for (int r = 0; r < rows; r++) loss[r] = 0;
+        }
         row_output_error(W, dst->q, Hd, rows, cols, D, DH, e);
         for (int r = 0; r < rows; r++) {
             if (f > 0 && !(e[r] < best[r])) continue;
@@ -151,7 +158,18 @@ int gptqt_run(const float *W, const float *H, int rows, int cols, const QuantOpt
     if (o->variant == QT_VARIANT_TWOPASS) return gptqt_twopass(W, H, rows, cols, o, out, err);
     GridSpec s;
     grid_spec_from_options(&s, o);
-    if (o->objective == QT_OBJ_OUTPUT) return gptqt_output(W, H, rows, cols, o, &s, out, err);
+    if (o->objective == QT_OBJ_OUTPUT) return gptqt_output(W, H, rows, cols, o, &s, 1, out, err);
     GptqCfg c = cfg_from(o);
     return gptq_run(W, H, rows, cols, &s, &c, out, NULL, err);
+}
+
+/* The reference's rtnt ignores H (its hdiag/output objectives fall back to `weight`); here, given H,
+ * hdiag weighs by diag(H) and output keeps per row the best p by (w−q) H (w−q)ᵀ. Without H both
+ * fall back to `weight`, like the reference. */
+int rtnt_run(const float *W, const float *H, int rows, int cols, const QuantOptions *o,
+             QuantResult *out, char err[QB_ERRLEN]) {
+    GridSpec s;
+    grid_spec_from_options(&s, o);
+    if (H && o->objective == QT_OBJ_OUTPUT) return gptqt_output(W, H, rows, cols, o, &s, 0, out, err);
+    return rtn_run(W, H, rows, cols, o->group_size, &s, out, NULL, err);
 }

@@ -117,8 +117,10 @@ int quantize_layer(const float *W, const float *H, int rows, int cols, const Qua
     int rc;
     switch (o->method) {
     case QM_RTN:
+        rc = rtn_run(W, NULL, rows, cols, o->group_size, &s, out, NULL, err);
+        break;
     case QM_RTNT:
-        rc = rtn_run(W, rows, cols, o->group_size, &s, out, NULL, err);
+        rc = rtnt_run(W, H, rows, cols, o, out, err);
         break;
     case QM_GPTQ: {
         GptqCfg c = {o->group_size, o->act_order, o->static_groups, o->blocksize, o->percdamp,

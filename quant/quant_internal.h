@@ -103,9 +103,13 @@ typedef struct {
 int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec *s,
              const GptqCfg *c, QuantResult *out, GroupParams **params_out, char err[QB_ERRLEN]);
 
-/* RTN with any grid: per row / group fit on the untouched W and round. */
-int rtn_run(const float *W, int rows, int cols, int group_size, const GridSpec *s, QuantResult *out,
-            GroupParams **params_out, char err[QB_ERRLEN]);
+/* RTN with any grid: per row / group fit on the untouched W and round. H (may be NULL) only feeds
+ * the hdiag objective of the two-step grid. */
+int rtn_run(const float *W, const float *H, int rows, int cols, int group_size, const GridSpec *s,
+            QuantResult *out, GroupParams **params_out, char err[QB_ERRLEN]);
+/* RTNT: the GPTQT grid without compensation; with H, the hdiag / output objectives use it. */
+int rtnt_run(const float *W, const float *H, int rows, int cols, const QuantOptions *o,
+             QuantResult *out, char err[QB_ERRLEN]);
 
 /* Copies grids into the result's scales/zeros (uniform) or alphas/offsets (two-step). */
 void store_group_params(const GridSpec *s, const GroupParams *params, QuantResult *out);

@@ -6,8 +6,8 @@
 
 #include "quant/quant_internal.h"
 
-int rtn_run(const float *W, int rows, int cols, int group_size, const GridSpec *s, QuantResult *out,
-            GroupParams **params_out, char err[QB_ERRLEN]) {
+int rtn_run(const float *W, const float *H, int rows, int cols, int group_size, const GridSpec *s,
+            QuantResult *out, GroupParams **params_out, char err[QB_ERRLEN]) {
     const int G = group_size > 0 ? group_size : cols;
     const int ng = (cols + G - 1) / G;
     GroupParams *groups = calloc((size_t)ng, sizeof(GroupParams));
@@ -16,13 +16,23 @@ int rtn_run(const float *W, int rows, int cols, int group_size, const GridSpec *
         return -1;
     }
     int rc = -1;
+    float *hd = NULL;
+    if (H && s->two_step && s->use_hdiag) {
+        hd = malloc((size_t)cols * sizeof(float));
+        if (!hd) {
+            snprintf(err, QB_ERRLEN, "rtn: out of memory");
+            goto done;
+        }
+        for (int j = 0; j < cols; j++) hd[j] = H[(size_t)j * cols + j];
+    }
     for (int g = 0; g < ng; g++) {
         const int c0 = g * G, k = cols - c0 < G ? cols - c0 : G;
         if (group_params_alloc(&groups[g], s, rows)) {
             snprintf(err, QB_ERRLEN, "rtn: out of memory");
             goto done;
         }
-        if (grid_fit(s, W + c0, rows, k, (size_t)cols, NULL, &groups[g], err)) goto done;
+        if (grid_fit(s, W + c0, rows, k, (size_t)cols, hd ? hd + c0 : NULL, &groups[g], err))
+            goto done;
         for (int j = c0; j < c0 + k; j++) out->g_idx[j] = g;
     }
     #pragma omp parallel for schedule(static)
@@ -38,6 +48,7 @@ int rtn_run(const float *W, int rows, int cols, int group_size, const GridSpec *
     }
     rc = 0;
 done:
+    free(hd);
     if (groups) {
         for (int g = 0; g < ng; g++) group_params_free(&groups[g]);
         free(groups);

@@ -1,9 +1,25 @@
 #!/bin/sh
-# make demo: the main job on the default model (stories260K).
+# make demo: runs experiments/demo.yaml (stories260K: RTN, GPTQ, GPTQT x 2/3/4/8 bits x per-row and
+# group-32 scales x act-order on/off) into results/demo.db, then prints the report table, the
+# regression check and the paths of the plots. Rerunning it resumes: finished points are skipped.
 set -e
 Q=${1:-bin/qbench}
-M=assets/stories260K/stories260K.bin
-T=assets/stories260K/tok512.bin
-$Q info $M
-$Q ppl --model $M --tokenizer $T --data assets/tinystories/tinystories_v1_validation_head.txt --seqlen 256 --mode llamacpp
-$Q generate --model $M --tokenizer $T --prompt "Once upon a time" --max-new-tokens 64
+EXP=experiments/demo.yaml
+DB=results/demo.db
+PLOTS=results/demo-plots
+mkdir -p results
+start=$(date +%s)
+# --threads: on a small shared machine one thread per process avoids OpenMP spin-waiting; set
+# QBENCH_THREADS to use more cores.
+$Q run $EXP --threads "${QBENCH_THREADS:-1}"
+echo
+echo "== report ($DB)"
+$Q report $DB
+echo
+echo "== check"
+$Q check $EXP || echo "(a check threshold failed: see above)"
+echo
+echo "== plots"
+$Q plot $DB -o $PLOTS
+echo
+echo "demo finished in $(( $(date +%s) - start )) s"

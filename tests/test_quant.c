@@ -331,6 +331,36 @@ static void test_gptqt_variants_beat_rtnt(void **state) {
     free(W); free(H);
 }
 
+/* Rows are independent, so with one group per row the `output` objective (best p per row by
+ * (w−q)H(w−q)ᵀ over whole solves) can only match or beat `weight` (best p per row by Σ(w−q)², one of
+ * the same candidate solves). Holds for GPTQT and for RTNT given H. */
+static void test_output_objective_never_worse(void **state) {
+    (void)state;
+    const int rows = 12, cols = 48;
+    float *W = rand_matrix(rows, cols, 75);
+    float *H = corr_hessian(cols, 150, 76);
+    char err[QB_ERRLEN];
+    for (int m = QM_GPTQT; m <= QM_RTNT; m++) {
+        QuantOptions o = opts((QuantMethod)m, 2, -1);
+        o.reexplore_steps = 6;
+        QuantResult w, out, hd;
+        assert_int_equal(quantize_layer(W, H, rows, cols, &o, &w, err), 0);
+        o.objective = QT_OBJ_OUTPUT;
+        assert_int_equal(quantize_layer(W, H, rows, cols, &o, &out, err), 0);
+        o.objective = QT_OBJ_HDIAG;
+        assert_int_equal(quantize_layer(W, H, rows, cols, &o, &hd, err), 0);
+        printf("  %s: weight %.4g  output %.4g  hdiag %.4g\n", quant_method_name((QuantMethod)m),
+               w.error, out.error, hd.error);
+        assert_true(out.error <= w.error * (1 + 1e-5));
+        for (int row = 0; row < rows; row++) {
+            assert_true(distinct_in_row(out.q + row * cols, cols) <= 4);
+            assert_true(distinct_in_row(hd.q + row * cols, cols) <= 4);
+        }
+        quant_result_free(&w); quant_result_free(&out); quant_result_free(&hd);
+    }
+    free(W); free(H);
+}
+
 static void test_bcq_by_hand_and_solver_order(void **state) {
     (void)state;
     /* greedy, m = 1: α = mean|x| = 2, b = sign(x). m = 2: α1 = 2, r = (−1, 1, 1, −1), α2 = 1 → exact */
@@ -573,6 +603,7 @@ int main(void) {
         cmocka_unit_test(test_damping_retry_on_singular_hessian),
         cmocka_unit_test(test_dead_columns_are_zeroed),
         cmocka_unit_test(test_gptqt_variants_beat_rtnt),
+        cmocka_unit_test(test_output_objective_never_worse),
         cmocka_unit_test(test_bcq_by_hand_and_solver_order),
         cmocka_unit_test(test_hessian_by_hand),
         cmocka_unit_test(test_pack_round_trips),

@@ -309,6 +309,8 @@ static void test_plot_writes_png_svg_scripts_and_data(void **state) {
     assert_non_null(strstr(gp, "10 with lines")); /* the baseline at perplexity 10 */
     assert_non_null(strstr(gp, "title 'gptq g32 act-order'"));
     assert_non_null(strstr(gp, "title 'rtn per-row'"));
+    /* Labelled tics on the log axis: 6 steps of (300/10)^(1/5) from 10 to 300, to 3 digits. */
+    assert_non_null(strstr(gp, "set ytics (10, 19.7, 39, 77, 152, 300)"));
     free(gp);
     snprintf(p, sizeof p, "%s/ppl_vs_bytes__tinystories-valid.gp", dir);
     gp = slurp(p, NULL);
@@ -369,6 +371,27 @@ static void test_plot_command_formats_and_errors(void **state) {
     store_close(s);
 }
 
+/* ---- merge (the command; the copying itself is tested in test_store.c) ------------------------------- */
+
+static void test_merge_command(void **state) {
+    (void)state;
+    const char *out = path_in("merged-cmd.db");
+    char *a1[] = {"merge", (char *)out, g_db, (char *)path_in("odd.db"), NULL};
+    assert_int_equal(capture(cmd_merge, 4, a1), 0);
+    /* 7 points from the shared database + 1 from odd.db */
+    assert_non_null(strstr(g_captured, "8 points added from 2 databases, 0 conflicts"));
+    /* Again: everything is already there, identical. */
+    assert_int_equal(capture(cmd_merge, 4, a1), 0);
+    assert_non_null(strstr(g_captured, "0 points added from 2 databases, 0 conflicts"));
+    char *a2[] = {"merge", (char *)out, NULL};
+    assert_int_equal(cmd_merge(2, a2), 2);
+    char *a3[] = {"merge", (char *)out, (char *)path_in("absent.db"), NULL};
+    assert_int_equal(cmd_merge(3, a3), 2);
+    assert_int_equal(access(path_in("absent.db"), F_OK), -1);
+    char *a4[] = {"merge", (char *)out, (char *)out, NULL};
+    assert_int_equal(cmd_merge(3, a4), 2);
+}
+
 /* ---- check ----------------------------------------------------------------------------------------- */
 
 static const char *write_yaml(const char *name, const char *exp_name, const char *checks) {
@@ -385,8 +408,8 @@ static const char *write_yaml(const char *name, const char *exp_name, const char
             " against: [reference, baseline]}]\n"
             "  agreement: [{dataset: tinystories-valid, seqlen: 64, windows: 2}]\n"
             "check:\n%s"
-            "output: {db: %s}\n",
-            exp_name, checks, g_db);
+            "output: {db: %s, junit: %s}\n",
+            exp_name, checks, g_db, path_in("default-junit.xml"));
     fclose(f);
     return path;
 }
@@ -415,6 +438,10 @@ static void test_check_ppl_threshold_pass_and_fail(void **state) {
     assert_non_null(strstr(g_captured, "+5.000%"));
     assert_null(strstr(g_captured, "FAIL"));
     assert_valid_xml(junit);
+    /* Without --junit it goes where the experiment's output.junit says. */
+    char *a_default[] = {"check", (char *)y, NULL};
+    assert_int_equal(capture(cmd_check, 2, a_default), 0);
+    assert_valid_xml(path_in("default-junit.xml"));
     char *x = slurp(junit, NULL);
     assert_non_null(strstr(x, "<testsuites name=\"qbench check\" tests=\"1\" failures=\"0\" errors=\"0\">"));
     free(x);
@@ -546,6 +573,7 @@ int main(void) {
         cmocka_unit_test(test_report_command_errors),
         cmocka_unit_test(test_plot_writes_png_svg_scripts_and_data),
         cmocka_unit_test(test_plot_command_formats_and_errors),
+        cmocka_unit_test(test_merge_command),
         cmocka_unit_test(test_check_ppl_threshold_pass_and_fail),
         cmocka_unit_test(test_check_other_metrics),
         cmocka_unit_test(test_check_could_not_run),

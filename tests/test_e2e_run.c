@@ -1,0 +1,352 @@
+/* test_e2e_run.c — `qbench run` end to end on stories260K with a 4-point sweep, through the CLI
+ * ($QBENCH_BIN, default bin/qbench) as a user runs it: database contents, resume after SIGKILL
+ * (mid-point and between points), two shards merged equal one run, `check` exit codes, a plot,
+ * and the CI gate experiments/ci.yaml. Expected values come from hand calculations (bits per
+ * weight of group-32 asymmetric quantization) and physical bounds (8-bit ≈ lossless). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char DIR_[256];
+static const char *BIN;
+
+static void path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", DIR_, name); }
+
+/* The sweep: rtn and gptq at 4 and 8 bits, group 32 → 4 points. */
+static void write_exp(const char *name, const char *check) {
+    char p[512], db[512];
+    path(p, sizeof p, name);
+    path(db, sizeof db, "one.db");
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "name: e2e\n"
+            "model: {path: assets/stories260K/stories260K.bin, tokenizer: assets/stories260K/tok512.bin}\n"
+            "calibration: {dataset: tinystories-calib, samples: 8, seqlen: 64, seed: 1}\n"
+            "sweep:\n  method: [rtn, gptq]\n  bits: [4, 8]\n"
+            "fixed: {group_size: 32}\n"
+            "eval:\n"
+            "  perplexity: [{dataset: tinystories-valid, seqlen: 128, max_windows: 3}]\n"
+            "  generation: [{task: tinystories-continuation, prompts: 2, max_new_tokens: 16,\n"
+            "                metrics: [chrf], against: [reference, baseline]}]\n"
+            "  agreement: [{dataset: tinystories-valid, seqlen: 64, windows: 2}]\n"
+            "check:\n%s"
+            "output: {db: %s, plots: %s/plots, junit: %s/check.xml}\n",
+            check, db, DIR_, DIR_);
+    fclose(f);
+}
+
+/* argv[0] is replaced by BIN; output goes to DIR/log. Returns the pid. */
+static pid_t spawn(const char *const *args) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char log[512];
+        path(log, sizeof log, "log");
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
+        char *argv[32];
+        int n = 0;
+        argv[n++] = (char *)BIN;
+        for (int i = 1; args[i] && n < 31; i++) argv[n++] = (char *)args[i];
+        argv[n] = NULL;
+        execv(BIN, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* exit status, or 128 + signal */
+static int wait_rc(pid_t pid) {
+    int st;
+    if (waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run(const char *const *args) { return wait_rc(spawn(args)); }
+
+/* One integer from a query; -1 if the database cannot be read. */
+static long db_int(const char *db, const char *sql) {
+    sqlite3 *h;
+    long v = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) { sqlite3_close(h); return -1; }
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static double db_double(const char *db, const char *sql) {
+    sqlite3 *h;
+    double v = NAN;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) { sqlite3_close(h); return NAN; }
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static char *db_text(const char *db, const char *sql) {
+    sqlite3 *h;
+    char *v = NULL;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) { sqlite3_close(h); return NULL; }
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* Every metric of every done point as one string, in key order: equal strings = equal results. */
+static char *dump_results(const char *db) {
+    return db_text(db, "SELECT group_concat(line, char(10)) FROM (SELECT r.key || ' ' || m.kind || ' ' || m.dataset || ' ' || "
+                       "m.against || ' ' || printf('%.17g', m.value) AS line FROM runs r JOIN metrics m ON m.run_id = r.id "
+                       "WHERE r.status = 'done' ORDER BY r.key, m.kind, m.dataset, m.against)");
+}
+
+/* A finished point is complete: 5 metrics (ppl, top1, kl, chrf vs reference and vs baseline),
+ * 5 blocks x 7 linear layers, 2 samples. Returns the number of done points that are NOT complete. */
+static long incomplete_done(const char *db) {
+    return db_int(db, "SELECT count(*) FROM runs r WHERE r.status = 'done' AND ("
+                      "(SELECT count(*) FROM metrics WHERE run_id = r.id) != 5 OR "
+                      "(SELECT count(*) FROM layers WHERE run_id = r.id) != 35 OR "
+                      "(SELECT count(*) FROM samples WHERE run_id = r.id) != 2)");
+}
+
+static int setup(void **state) {
+    (void)state;
+    BIN = getenv("QBENCH_BIN") ? getenv("QBENCH_BIN") : "bin/qbench";
+    snprintf(DIR_, sizeof DIR_, "/tmp/qb_e2e_%d", (int)getpid());
+    mkdir(DIR_, 0755);
+    write_exp("exp.yaml", "  - {metric: ppl, dataset: tinystories-valid, max_increase_pct: 1000, where: {bits: 4}}\n");
+    /* 4-bit RTN cannot leave perplexity exactly unchanged, so a 0% allowance must fail */
+    write_exp("fail.yaml", "  - {metric: ppl, dataset: tinystories-valid, max_increase_pct: 0, where: {bits: 4}}\n");
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (!getenv("QBENCH_KEEP")) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", DIR_);
+        if (system(cmd)) return 0;
+    }
+    return 0;
+}
+
+#define EXP(p) char p##_exp[512]; path(p##_exp, sizeof p##_exp, "exp.yaml")
+
+static void test_full_run_database(void **state) {
+    (void)state;
+    EXP(e);
+    char db[512];
+    path(db, sizeof db, "one.db");
+    const char *args[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", NULL};
+    assert_int_equal(run(args), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    assert_int_equal(db_int(db, "SELECT count(DISTINCT key) FROM runs"), 4);
+    assert_int_equal(incomplete_done(db), 0);
+    /* bits per weight by hand: b-bit codes + per group of 32 an fp16 scale and a b-bit zero,
+     * (16 + b) / 32 bits per weight; the 172-wide down projection's ragged last group adds a little */
+    for (int b = 4; b <= 8; b += 4) {
+        char q[200];
+        snprintf(q, sizeof q, "SELECT min(bits_per_weight) FROM runs WHERE bits = %d", b);
+        double lo = db_double(db, q);
+        snprintf(q, sizeof q, "SELECT max(bits_per_weight) FROM runs WHERE bits = %d", b);
+        double hi = db_double(db, q), expect = b + (16.0 + b) / 32;
+        assert_true(lo >= expect - 1e-9 && hi <= expect + 0.1);
+    }
+    /* physics: 8-bit is nearly lossless, 4-bit RTN visibly worse than the baseline */
+    double base = db_double(db, "SELECT value FROM baselines WHERE kind = 'ppl'");
+    assert_true(base > 1 && base < 50);
+    double p8 = db_double(db, "SELECT max(m.value) FROM runs r JOIN metrics m ON m.run_id = r.id WHERE r.bits = 8 AND m.kind = 'ppl'");
+    double p4 = db_double(db, "SELECT m.value FROM runs r JOIN metrics m ON m.run_id = r.id WHERE r.bits = 4 AND r.method = 'rtn' AND m.kind = 'ppl'");
+    assert_true(fabs(p8 / base - 1) < 0.01);
+    assert_true(p4 > base);
+    double t8 = db_double(db, "SELECT min(m.value) FROM runs r JOIN metrics m ON m.run_id = r.id WHERE r.bits = 8 AND m.kind = 'top1'");
+    assert_true(t8 > 0.9 && t8 <= 1.0);
+    double kl = db_double(db, "SELECT min(m.value) FROM metrics m WHERE m.kind = 'kl'");
+    assert_true(kl >= 0);
+    /* timings logged per point */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE seconds_quantize >= 0 AND seconds_eval > 0 AND finished IS NOT NULL"), 4);
+    /* the baseline was computed once: one ppl row, one set of baseline generations */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM baselines WHERE kind = 'ppl'"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM baseline_samples"), 2);
+    /* a second run finds everything done and adds nothing */
+    assert_int_equal(run(args), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs"), 4);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM metrics"), 20);
+}
+
+/* Kills `qbench run` when `sql` first returns non-zero, then reruns it to the end. */
+static void kill_and_resume(const char *dbname, const char *sql, long *done_at_kill) {
+    EXP(e);
+    char db[512];
+    path(db, sizeof db, dbname);
+    const char *args[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--db", db, NULL};
+    pid_t pid = spawn(args);
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    int killed = 0;
+    for (int i = 0; i < 12000 && !killed; i++) { /* at most a minute */
+        long v = access(db, F_OK) == 0 ? db_int(db, sql) : 0;
+        if (v > 0) { kill(pid, SIGKILL); killed = 1; }
+        else nanosleep(&ts, NULL);
+    }
+    int rc = wait_rc(pid);
+    assert_true(killed);
+    assert_int_equal(rc, 128 + SIGKILL);
+    *done_at_kill = db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'");
+    assert_true(*done_at_kill < 4); /* it really was interrupted */
+    assert_int_equal(incomplete_done(db), 0); /* nothing half-written counted as done */
+    assert_int_equal(run(args), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs"), 4);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    assert_int_equal(db_int(db, "SELECT count(DISTINCT key) FROM runs"), 4);
+    assert_int_equal(incomplete_done(db), 0);
+    char *ok = db_text(db, "PRAGMA integrity_check");
+    assert_non_null(ok);
+    assert_string_equal(ok, "ok");
+    free(ok);
+    /* resumed results equal an uninterrupted run's, point for point */
+    char one[512];
+    path(one, sizeof one, "one.db");
+    char *a = dump_results(one), *b = dump_results(db);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+static void test_resume_after_kill_mid_point(void **state) {
+    (void)state;
+    long done;
+    /* the first point has started (its 'running' row exists) and none has finished */
+    kill_and_resume("kill1.db", "SELECT count(*) FROM runs WHERE status = 'running'", &done);
+    assert_int_equal(done, 0);
+}
+
+static void test_resume_after_kill_between_points(void **state) {
+    (void)state;
+    long done;
+    kill_and_resume("kill2.db", "SELECT count(*) FROM runs WHERE status = 'done'", &done);
+    assert_true(done >= 1);
+}
+
+static void test_shards_merged_equal_one_run(void **state) {
+    (void)state;
+    EXP(e);
+    char s0[512], s1[512], m[512], one[512];
+    path(s0, sizeof s0, "s0.db");
+    path(s1, sizeof s1, "s1.db");
+    path(m, sizeof m, "merged.db");
+    path(one, sizeof one, "one.db");
+    const char *a0[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--shard", "0/2", "--db", s0, NULL};
+    const char *a1[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--shard", "1/2", "--db", s1, NULL};
+    assert_int_equal(run(a0), 0);
+    assert_int_equal(run(a1), 0);
+    assert_int_equal(db_int(s0, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    assert_int_equal(db_int(s1, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    const char *mg[] = {"qbench", "merge", m, s0, s1, NULL};
+    assert_int_equal(run(mg), 0);
+    assert_int_equal(db_int(m, "SELECT count(*) FROM runs WHERE status = 'done'"), 4); /* the shards were disjoint */
+    char *a = dump_results(one), *b = dump_results(m);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+static void test_dry_run_lists_without_working(void **state) {
+    (void)state;
+    EXP(e);
+    char db[512];
+    path(db, sizeof db, "dry.db");
+    const char *args[] = {"qbench", "run", e_exp, "--dry-run", "--db", db, NULL};
+    assert_int_equal(run(args), 0);
+    assert_int_equal(access(db, F_OK), -1); /* a dry run creates nothing */
+    const char *bad[] = {"qbench", "run", e_exp, "--shard", "2/2", NULL};
+    assert_int_equal(run(bad), 2);
+    const char *missing[] = {"qbench", "run", "no/such/file.yaml", NULL};
+    assert_int_equal(run(missing), 2);
+}
+
+static void test_check_exit_codes_and_plot(void **state) {
+    (void)state;
+    char pass[512], fail[512], db[512], junit[512], plots[512];
+    path(pass, sizeof pass, "exp.yaml");
+    path(fail, sizeof fail, "fail.yaml");
+    path(db, sizeof db, "one.db");
+    path(junit, sizeof junit, "check.xml");
+    path(plots, sizeof plots, "plots");
+    const char *ok[] = {"qbench", "check", pass, "--db", db, "--junit", junit, NULL};
+    assert_int_equal(run(ok), 0);
+    struct stat st;
+    assert_int_equal(stat(junit, &st), 0);
+    assert_true(st.st_size > 0);
+    const char *bad[] = {"qbench", "check", fail, "--db", db, "--junit", junit, NULL};
+    assert_int_equal(run(bad), 1);
+    const char *plot[] = {"qbench", "plot", db, "-o", plots, NULL};
+    assert_int_equal(run(plot), 0);
+    DIR *d = opendir(plots);
+    assert_non_null(d);
+    int pngs = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && !strcmp(de->d_name + l - 4, ".png")) {
+            char f[1024];
+            snprintf(f, sizeof f, "%s/%s", plots, de->d_name);
+            if (stat(f, &st) == 0 && st.st_size > 0) pngs++;
+        }
+    }
+    closedir(d);
+    assert_true(pngs >= 1);
+}
+
+/* experiments/ci.yaml, the regression gate: runs and passes its own checks. */
+static void test_ci_experiment_gate(void **state) {
+    (void)state;
+    char db[512], junit[512];
+    path(db, sizeof db, "ci.db");
+    path(junit, sizeof junit, "ci.xml");
+    const char *r[] = {"qbench", "run", "experiments/ci.yaml", "--threads", "1", "--quiet", "--db", db, NULL};
+    assert_int_equal(run(r), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    const char *c[] = {"qbench", "check", "experiments/ci.yaml", "--db", db, "--junit", junit, NULL};
+    assert_int_equal(run(c), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_run_database),
+        cmocka_unit_test(test_resume_after_kill_mid_point),
+        cmocka_unit_test(test_resume_after_kill_between_points),
+        cmocka_unit_test(test_shards_merged_equal_one_run),
+        cmocka_unit_test(test_dry_run_lists_without_working),
+        cmocka_unit_test(test_check_exit_codes_and_plot),
+        cmocka_unit_test(test_ci_experiment_gate),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
