@@ -107,7 +107,7 @@ int bcq_run(const float *W, int rows, int cols, const QuantOptions *o, QuantResu
             char err[QB_ERRLEN]) {
     const int m = o->bits, G = o->group_size > 0 ? o->group_size : cols, ng = out->n_groups;
     int failed = 0;
-    #pragma omp parallel
+    #pragma omp parallel if ((long)rows * cols > (1L << 14))
     {
         double *r = malloc((size_t)cols * sizeof(double));
         if (!r) {

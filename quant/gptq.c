@@ -177,7 +177,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
             cur_of_col[t] = &groups[j / G];
         }
         /* rows are independent given U: split them over threads (same bits for any count) */
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (rows > 64)
         for (int r0 = 0; r0 < rows; r0 += 64) {
             const int r1 = r0 + 64 < rows ? r0 + 64 : rows;
             const int nr = r1 - r0;

@@ -49,7 +49,7 @@ double layer_error_h(const float *W, const float *Q, const float *H, int rows, i
     for (size_t i = 0; i < n; i++) D[i] = W[i] - Q[i];
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows, 1.0f, D, cols, 0.0f, C, cols);
     double tr = 0;
-    #pragma omp parallel for reduction(+ : tr) schedule(static)
+    #pragma omp parallel for reduction(+ : tr) schedule(static) if (cols > 256)
     for (int i = 0; i < cols; i++) {
         double acc = (double)H[(size_t)i * cols + i] * C[(size_t)i * cols + i];
         for (int j = i + 1; j < cols; j++)

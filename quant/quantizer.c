@@ -208,8 +208,10 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
         free(tot); free(cn); free(an);
         return -1;
     }
+    /* small fits stay on one thread: a parallel region costs more than it saves there */
+    const int par = (long)rows * K * nl > (1L << 16);
     /* greedy init: c = weighted mean, then residual signs / weighted mean |r| */
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (par)
     for (int row = 0; row < rows; row++) {
         const double *h = hist + (size_t)row * K;
         double r[256];
@@ -228,7 +230,7 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
     }
     for (int it = 0; it < iters; it++) {
         int all_close = 1;
-        #pragma omp parallel for schedule(static) reduction(&& : all_close)
+        #pragma omp parallel for schedule(static) reduction(&& : all_close) if (par)
         for (int row = 0; row < rows; row++) {
             const double *h = hist + (size_t)row * K;
             const double *ar = a + (size_t)row * m;
@@ -305,7 +307,7 @@ static int two_step_levels(const GridSpec *s, const float *x, int rows, int k, s
                            TwoStepWork *w, float *levels, char err[QB_ERRLEN]) {
     const int K = 1 << s->high_bits, nl = 1 << s->bits;
     const float maxq = (float)(K - 1);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)rows * k > (1L << 15))
     for (int row = 0; row < rows; row++) {
         const float *xr = x + (size_t)row * ld;
         float lo, hi;
@@ -366,7 +368,7 @@ static int two_step_fit(const GridSpec *s, const float *x, int rows, int k, size
     for (int f = 0; f < nf; f++) {
         float pf = s->fixed_factor > 0 ? s->fixed_factor : s->factors[f];
         if (two_step_levels(s, x, rows, k, ld, pf, &w, levels, err)) goto done;
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if ((long)rows * k > (1L << 15))
         for (int row = 0; row < rows; row++) {
             double *d = dbuf + (size_t)row * k;
             double e = 0;
@@ -403,7 +405,7 @@ int grid_fit(const GridSpec *s, const float *x, int rows, int k, size_t ld, cons
         snprintf(err, QB_ERRLEN, "find_params: out of memory");
         return -1;
     }
-    #pragma omp parallel for schedule(static) if (s->mse || (size_t)rows * k > 65536)
+    #pragma omp parallel for schedule(static) if ((s->mse ? 80L : 1L) * rows * k > (1L << 16))
     for (int row = 0; row < rows; row++)
         uniform_fit_row(s, x + (size_t)row * ld, k, d ? d + (size_t)row * k : NULL, &p->scale[row],
                         &p->zero[row]);

@@ -35,7 +35,7 @@ int rtn_run(const float *W, const float *H, int rows, int cols, int group_size, 
             goto done;
         for (int j = c0; j < c0 + k; j++) out->g_idx[j] = g;
     }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)rows * cols > (1L << 15))
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < cols; j++) {
             size_t i = (size_t)r * cols + j;
