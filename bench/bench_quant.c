@@ -2,8 +2,13 @@
  * (12 blocks × 7 linears), per layer and per model, against the PyTorch reference
  * (../shared/oracles/gptq_ref.py, run with /usr/bin/python3 on the same W and H files; skipped when
  * it is not there). Prints figures and the speed ratio, never pass/fail; plus peak RSS.
- *   build/bench/bench_quant [--no-ref] [--reps N]
- * Environment: QBENCH_GPTQ_REF = path to gptq_ref.py. */
+ *   build/bench/bench_quant [--no-ref] [--reps N] [--threads N]
+ * --threads N sets OpenMP and OpenBLAS here and OMP/OpenBLAS threads of the reference (fairer on a
+ * loaded machine with N = 1: one thread competes evenly).
+ * Environment: QBENCH_GPTQ_REF = path to gptq_ref.py.
+ * "solve" times the GPTQ core alone (gptq_run from quant/'s private header, the same span the
+ * reference's `seconds` covers: Cholesky, blocks, GEMMs); "total" is quantize_layer() with its
+ * input checks and the layer-error figure (one ssyrk, rows·cols² flops). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +18,10 @@
 #include <unistd.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "quant/quant.h"
+#include "quant/quant_internal.h"
 
 typedef struct { const char *name; int rows, cols, per_block; } Shape;
 
@@ -66,6 +73,8 @@ static int write_f32(const char *path, const float *p, size_t n) {
 }
 
 /* Seconds the reference's gptq() took on (W, H), or -1 if it could not run. */
+static int g_threads = 0;
+
 static double run_reference(const char *ref, const float *W, const float *H, int rows, int cols) {
     char wpath[] = "/tmp/qbench_bench_W_XXXXXX", hpath[] = "/tmp/qbench_bench_H_XXXXXX";
     int fw = mkstemp(wpath), fh = mkstemp(hpath);
@@ -74,10 +83,12 @@ static double run_reference(const char *ref, const float *W, const float *H, int
     close(fh);
     double secs = -1;
     if (write_f32(wpath, W, (size_t)rows * cols) == 0 && write_f32(hpath, H, (size_t)cols * cols) == 0) {
-        char cmd[1024];
+        char cmd[1024], env[96] = "";
+        if (g_threads > 0)
+            snprintf(env, sizeof env, "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d ", g_threads, g_threads);
         snprintf(cmd, sizeof cmd,
-                 "/usr/bin/python3 %s --method gptq --w %s --rows %d --cols %d --h %s --bits 4 "
-                 "--groupsize 128 2>/dev/null", ref, wpath, rows, cols, hpath);
+                 "%s/usr/bin/python3 %s --method gptq --w %s --rows %d --cols %d --h %s --bits 4 "
+                 "--groupsize 128 2>/dev/null", env, ref, wpath, rows, cols, hpath);
         FILE *p = popen(cmd, "r");
         if (p) {
             char line[256];
@@ -96,8 +107,13 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-ref")) use_ref = 0;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) g_threads = atoi(argv[++i]);
     }
     if (reps < 1) reps = 1;
+    if (g_threads > 0) {
+        omp_set_num_threads(g_threads);
+        openblas_set_num_threads(g_threads);
+    }
     const char *ref = getenv("QBENCH_GPTQ_REF");
     if (!ref) ref = "../shared/oracles/gptq_ref.py";
     if (use_ref && (access(ref, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0)) {
@@ -105,7 +121,8 @@ int main(int argc, char **argv) {
         use_ref = 0;
     }
     printf("GPTQ 4-bit g128 asym, blocksize 128, percdamp 0.01 (best of %d; machine shared: noisy)\n", reps);
-    printf("%-18s %10s %10s %10s %10s %8s\n", "layer", "qbench s", "error s*", "torch s", "ratio", "per blk");
+    printf("threads: OpenMP %d, OpenBLAS %d\n", omp_get_max_threads(), openblas_get_num_threads());
+    printf("%-18s %10s %10s %10s %8s %8s\n", "layer", "solve s", "total s", "torch s", "ratio", "per blk");
     double model_c = 0, model_t = 0;
     int model_t_ok = use_ref;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -116,29 +133,30 @@ int main(int argc, char **argv) {
         QuantOptions o;
         quant_options_default(&o, QM_GPTQ, 4);
         o.group_size = 128;
-        double best = INFINITY, best_err = INFINITY;
+        double best = INFINITY, best_total = INFINITY;
         char err[QB_ERRLEN];
+        GridSpec gs;
+        grid_spec_from_options(&gs, &o);
+        GptqCfg cfg = {o.group_size, 0, 0, o.blocksize, o.percdamp, o.max_damp_retries, NULL, NULL};
         for (int r = 0; r < reps; r++) {
             QuantResult res;
+            if (quant_result_alloc(&res, sh->rows, sh->cols, (sh->cols + 127) / 128, 4, 0, err)) return 1;
             double t0 = now();
-            if (quantize_layer(W, H, sh->rows, sh->cols, &o, &res, err)) {
-                fprintf(stderr, "quantize %s: %s\n", sh->name, err);
+            if (gptq_run(W, H, sh->rows, sh->cols, &gs, &cfg, &res, NULL, err)) {
+                fprintf(stderr, "gptq %s: %s\n", sh->name, err);
                 return 1;
             }
             double dt = now() - t0;
             if (dt < best) best = dt;
             quant_result_free(&res);
-        }
-        {   /* RTN does no H work besides the layer-error figure, so its time bounds that share */
-            QuantOptions rt;
-            quant_options_default(&rt, QM_RTN, 4);
-            rt.group_size = 128;
-            QuantResult res;
-            double t0 = now();
-            if (quantize_layer(W, H, sh->rows, sh->cols, &rt, &res, err) == 0) {
-                best_err = now() - t0;
-                quant_result_free(&res);
+            t0 = now();
+            if (quantize_layer(W, H, sh->rows, sh->cols, &o, &res, err)) {
+                fprintf(stderr, "quantize %s: %s\n", sh->name, err);
+                return 1;
             }
+            dt = now() - t0;
+            if (dt < best_total) best_total = dt;
+            quant_result_free(&res);
         }
         double tref = use_ref ? run_reference(ref, W, H, sh->rows, sh->cols) : -1;
         if (tref < 0) model_t_ok = 0;
@@ -147,14 +165,14 @@ int main(int argc, char **argv) {
             snprintf(tbuf, sizeof tbuf, "%.4f", tref);
             snprintf(rbuf, sizeof rbuf, "%.1fx", tref / best);
         }
-        printf("%-18s %10.4f %10.4f %10s %10s %8d\n", sh->name, best, best_err, tbuf, rbuf, sh->per_block);
+        printf("%-18s %10.4f %10.4f %10s %8s %8d\n", sh->name, best, best_total, tbuf, rbuf, sh->per_block);
         model_c += 12.0 * sh->per_block * best;
         if (tref >= 0) model_t += 12.0 * sh->per_block * tref;
         free(W);
         free(H);
     }
-    printf("* RTN 4-bit g128 on the same layer, i.e. mostly the layer-error figure (one ssyrk)\n");
-    printf("per model (12 blocks x 7 linears): qbench %.2f s", model_c);
+    printf("ratio = torch solve / qbench solve\n");
+    printf("per model (12 blocks x 7 linears, solve): qbench %.2f s", model_c);
     if (model_t_ok) printf(", PyTorch reference %.2f s, ratio %.1fx", model_t, model_t / model_c);
     printf("\n");
     struct rusage ru;

@@ -116,7 +116,7 @@ static int split_jsonl(const char *text, size_t len, const char *what, char **ow
             cJSON *j = cJSON_ParseWithLength(text + i, eol - i);
             const cJSON *t = j && cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
             if (!j || !cJSON_IsString(t) || !t->valuestring) {
-                snprintf(err, QB_ERRLEN, "%s:%d: %s", what, line,
+                snprintf(err, QB_ERRLEN, "%.400s:%d: %s", what, line,
                          !j ? "not valid JSON" : !cJSON_IsObject(j) ? "not a JSON object"
                                                                      : "no string field \"text\"");
                 cJSON_Delete(j);
@@ -131,7 +131,7 @@ static int split_jsonl(const char *text, size_t len, const char *what, char **ow
                 if (!nb) {
                     cJSON_Delete(j);
                     free(buf);
-                    snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+                    snprintf(err, QB_ERRLEN, "%.400s: out of memory", what);
                     return -1;
                 }
                 buf = nb;
@@ -141,7 +141,7 @@ static int split_jsonl(const char *text, size_t len, const char *what, char **ow
             cJSON_Delete(j);
             if (n > 0 && ranges_push(r, used, n)) {
                 free(buf);
-                snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+                snprintf(err, QB_ERRLEN, "%.400s: out of memory", what);
                 return -1;
             }
             used += n + 1;
@@ -159,7 +159,7 @@ int calib_split_documents(const char *text, size_t len, int is_jsonl, const char
     *starts = *lens = NULL;
     int rc = is_jsonl ? split_jsonl(text, len, what, owned, &r, err) : split_plain(text, len, &r);
     if (rc) {
-        if (!is_jsonl) snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+        if (!is_jsonl) snprintf(err, QB_ERRLEN, "%.400s: out of memory", what);
         free(r.starts);
         free(r.lens);
         return -1;
@@ -176,19 +176,19 @@ int calib_sample_docs(const int *const *docs, const int *lens, int n_docs, int n
                       char err[QB_ERRLEN]) {
     memset(out, 0, sizeof *out);
     if (n_samples < 1 || seqlen < 1 || n_docs < 0) {
-        snprintf(err, QB_ERRLEN, "%s: need n_samples >= 1 and seqlen >= 1 (got %d, %d)", what, n_samples,
+        snprintf(err, QB_ERRLEN, "%.400s: need n_samples >= 1 and seqlen >= 1 (got %d, %d)", what, n_samples,
                  seqlen);
         return -1;
     }
     if ((size_t)n_samples > ((size_t)1 << 40) / (size_t)seqlen) {
-        snprintf(err, QB_ERRLEN, "%s: %d samples x %d tokens is too many", what, n_samples, seqlen);
+        snprintf(err, QB_ERRLEN, "%.400s: %d samples x %d tokens is too many", what, n_samples, seqlen);
         return -1;
     }
     int n_long = 0, longest = 0;
     long n_tokens = 0;
     for (int i = 0; i < n_docs; i++) {
         if (lens[i] < 0) {
-            snprintf(err, QB_ERRLEN, "%s: document %d has a negative length", what, i);
+            snprintf(err, QB_ERRLEN, "%.400s: document %d has a negative length", what, i);
             return -1;
         }
         n_tokens += lens[i];
@@ -204,7 +204,7 @@ int calib_sample_docs(const int *const *docs, const int *lens, int n_docs, int n
         return -1;
     }
     if (mode == CALIB_JOINED && n_tokens < seqlen + 1) {
-        snprintf(err, QB_ERRLEN, "%s: the whole text has %ld tokens; calibration needs >= %d (seqlen+1)", what,
+        snprintf(err, QB_ERRLEN, "%.400s: the whole text has %ld tokens; calibration needs >= %d (seqlen+1)", what,
                  n_tokens, seqlen + 1);
         return -1;
     }
@@ -218,7 +218,7 @@ int calib_sample_docs(const int *const *docs, const int *lens, int n_docs, int n
         free(long_idx);
         free(first);
         calib_free(out);
-        snprintf(err, QB_ERRLEN, "%s: out of memory for %d calibration windows", what, n_samples);
+        snprintf(err, QB_ERRLEN, "%.400s: out of memory for %d calibration windows", what, n_samples);
         return -1;
     }
     QbRng rng;
@@ -285,7 +285,7 @@ int calib_sample_text(const Tokenizer *tok, const char *text, size_t len, int js
     docs = calloc((size_t)n + 1, sizeof *docs);
     lens = calloc((size_t)n + 1, sizeof *lens);
     if (!docs || !lens) {
-        snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+        snprintf(err, QB_ERRLEN, "%.400s: out of memory", what);
         goto done;
     }
     const char *base = jsonl ? owned : text;

@@ -1,15 +1,344 @@
-/* cmd_eval.c — placeholder until the owning module lands. */
+/* cmd_eval.c — `qbench ppl` (perplexity of a model on a text file, in gptq / llamacpp / stride mode)
+ * and `qbench generate` (continue a prompt, greedy or sampled). Results go to stdout (text or --json),
+ * progress and timings to stderr. Exit status 0 on success, 2 on a usage error or a failure to run. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cJSON.h>
+
 #include "harness/commands.h"
+#include "harness/progress.h"
+#include "metrics/ppl.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || *end || end == s || v < lo || v > hi) {
+        fprintf(stderr, "qbench %s: %s needs an integer in [%ld, %ld], got '%s'\n", cmd, flag, lo, hi, s ? s : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || errno || *end || end == s || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "qbench %s: %s needs a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, s ? s : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Loads the model and its tokenizer (given, or found beside the model). Prints the error. */
+static int load_model_and_tokenizer(const char *cmd, const char *model_path, const char *tok_path, int no_prepend,
+                                    Model **m, Tokenizer **t, char *tok_used, size_t tok_len) {
+    char err[QB_ERRLEN];
+    *m = model_load(model_path, err);
+    if (!*m) { fprintf(stderr, "qbench %s: %s\n", cmd, err); return -1; }
+    if (tok_path) {
+        snprintf(tok_used, tok_len, "%s", tok_path);
+    } else if (tokenizer_find_for_model(model_path, tok_used, tok_len)) {
+        fprintf(stderr, "qbench %s: no tokenizer found beside %s (looked for tokenizer.json, tokenizer.bin, tok*.bin); "
+                        "give one with --tokenizer\n", cmd, model_path);
+        model_free(*m);
+        return -1;
+    }
+    *t = tokenizer_load(tok_used, (*m)->cfg.vocab_size, err);
+    if (!*t) {
+        fprintf(stderr, "qbench %s: %s\n", cmd, err);
+        model_free(*m);
+        return -1;
+    }
+    if (no_prepend) tokenizer_set_prepend_space(*t, 0);
+    return 0;
+}
+
+static void ppl_usage(FILE *f) {
+    fprintf(f,
+            "usage: qbench ppl --model M --data FILE --seqlen N [options]\n"
+            "  --model M            llama2.c .bin, HF directory or .safetensors\n"
+            "  --tokenizer T        tokenizer.bin / tokenizer.json (default: found beside the model)\n"
+            "  --data FILE          UTF-8 text to score\n"
+            "  --seqlen N           window length (the context c of llamacpp mode)\n"
+            "  --mode M             gptq (default) | llamacpp | stride\n"
+            "  --stride S           stride mode: step between windows (default seqlen/2)\n"
+            "  --max-windows K      score only the first K windows\n"
+            "  --no-prepend-space   do not add the tokenizer's leading space (recorded in the signature)\n"
+            "  --threads N          threads (default: all cores)\n"
+            "  --json               results as one JSON object\n"
+            "  --quiet              no progress on stderr\n");
+}
 
 int cmd_ppl(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "qbench ppl: not available in this build yet\n");
-    return 2;
+    const char *model_path = NULL, *tok_path = NULL, *data = NULL;
+    long seqlen = 0, stride = 0, max_windows = 0, threads = 0;
+    int json = 0, quiet = 0, no_prepend = 0, have_stride = 0;
+    PplOptions o = {.mode = PPL_GPTQ};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--tokenizer")) tok_path = v;
+        else if (!strcmp(a, "--data")) data = v;
+        else if (!strcmp(a, "--seqlen")) { if (parse_long("ppl", a, v, 2, 1 << 20, &seqlen)) return 2; }
+        else if (!strcmp(a, "--stride")) { if (parse_long("ppl", a, v, 1, 1 << 20, &stride)) return 2; have_stride = 1; }
+        else if (!strcmp(a, "--max-windows")) { if (parse_long("ppl", a, v, 1, 1L << 30, &max_windows)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (parse_long("ppl", a, v, 1, 4096, &threads)) return 2; }
+        else if (!strcmp(a, "--mode")) {
+            if (ppl_mode_parse(v, &o.mode)) {
+                fprintf(stderr, "qbench ppl: --mode must be gptq, llamacpp or stride, got '%s'\n", v ? v : "");
+                return 2;
+            }
+        } else {
+            takes = 0;
+            if (!strcmp(a, "--json")) json = 1;
+            else if (!strcmp(a, "--quiet")) quiet = 1;
+            else if (!strcmp(a, "--no-prepend-space")) no_prepend = 1;
+            else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { ppl_usage(stdout); return 0; }
+            else { fprintf(stderr, "qbench ppl: unknown option '%s'\n", a); ppl_usage(stderr); return 2; }
+        }
+        if (takes) {
+            if (!v) { fprintf(stderr, "qbench ppl: %s needs a value\n", a); return 2; }
+            i++;
+        }
+    }
+    if (!model_path || !data || !seqlen) {
+        fprintf(stderr, "qbench ppl: --model, --data and --seqlen are required\n");
+        ppl_usage(stderr);
+        return 2;
+    }
+    if (have_stride && o.mode != PPL_STRIDE) {
+        fprintf(stderr, "qbench ppl: --stride only applies to --mode stride\n");
+        return 2;
+    }
+    o.seqlen = (int)seqlen;
+    o.stride = o.mode == PPL_STRIDE ? (int)(have_stride ? stride : (seqlen / 2 > 0 ? seqlen / 2 : 1)) : 0;
+    o.max_windows = (int)max_windows;
+    int nthreads = model_set_threads((int)threads);
+
+    char err[QB_ERRLEN], tok_used[2048];
+    size_t len;
+    char *text = qb_read_file(data, &len, err);
+    if (!text) { fprintf(stderr, "qbench ppl: %s\n", err); return 2; }
+    Model *m;
+    Tokenizer *t;
+    if (load_model_and_tokenizer("ppl", model_path, tok_path, no_prepend, &m, &t, tok_used, sizeof tok_used)) {
+        free(text);
+        return 2;
+    }
+    if (o.seqlen > m->cfg.seq_len && !quiet)
+        fprintf(stderr, "qbench ppl: warning: seqlen %d is beyond the %d positions %s was trained for\n", o.seqlen,
+                m->cfg.seq_len, model_path);
+    Progress pr;
+    progress_init(&pr, "ppl", 0, "tok", quiet);
+    o.progress = progress_callback;
+    o.progress_ctx = &pr;
+    PplStats st = {0};
+    double t0 = now_s();
+    int rc = ppl_eval_text(m, t, text, len, &o, &st, err);
+    double secs = now_s() - t0;
+    if (rc) {
+        if (pr.drawn) fputc('\n', stderr);
+        fprintf(stderr, "qbench ppl: %s: %s\n", data, err);
+    } else {
+        progress_finish(&pr);
+    }
+    char sig[512];
+    ppl_signature(&o, tok_used, tokenizer_prepend_space(t), sig, sizeof sig);
+    long run_tokens = st.n_windows * (long)o.seqlen; /* window tokens through the model (stride: an upper bound) */
+    double tps = secs > 0 ? (double)run_tokens / secs : 0;
+    if (rc == 0 && json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", m->path);
+        cJSON_AddStringToObject(j, "model_sha256", m->sha256);
+        cJSON_AddStringToObject(j, "tokenizer", tok_used);
+        cJSON_AddStringToObject(j, "data", data);
+        cJSON_AddNumberToObject(j, "data_bytes", (double)len);
+        cJSON_AddStringToObject(j, "mode", ppl_mode_name(o.mode));
+        cJSON_AddNumberToObject(j, "seqlen", o.seqlen);
+        if (o.mode == PPL_STRIDE) cJSON_AddNumberToObject(j, "stride", o.stride);
+        cJSON_AddNumberToObject(j, "max_windows", o.max_windows);
+        cJSON_AddBoolToObject(j, "prepend_space", tokenizer_prepend_space(t));
+        cJSON_AddNumberToObject(j, "text_tokens", (double)st.n_text_tokens);
+        cJSON_AddNumberToObject(j, "windows", (double)st.n_windows);
+        cJSON_AddNumberToObject(j, "scored_tokens", (double)st.n_scored);
+        cJSON_AddNumberToObject(j, "mean_nll", ppl_mean_nll(&st));
+        cJSON_AddNumberToObject(j, "ppl", ppl_value(&st));
+        cJSON_AddNumberToObject(j, "ppl_stderr", ppl_stderr(&st));
+        cJSON_AddNumberToObject(j, "bits_per_byte", ppl_bits_per_byte(&st));
+        cJSON_AddNumberToObject(j, "scored_bytes", st.n_bytes);
+        cJSON_AddNumberToObject(j, "threads", nthreads);
+        cJSON_AddNumberToObject(j, "seconds", secs);
+        cJSON_AddNumberToObject(j, "tokens_per_second", tps);
+        cJSON_AddStringToObject(j, "signature", sig);
+        char *s = cJSON_Print(j);
+        cJSON_Delete(j);
+        if (s) printf("%s\n", s);
+        else rc = -1;
+        free(s);
+    } else if (rc == 0) {
+        printf("model        %s\n", m->path);
+        printf("tokenizer    %s\n", tok_used);
+        printf("data         %s (%zu bytes)\n", data, len);
+        printf("tokens       %ld (%ld windows, %ld scored)\n", st.n_text_tokens, st.n_windows, st.n_scored);
+        printf("mean NLL     %.6f\n", ppl_mean_nll(&st));
+        printf("ppl          %.4f +/- %.5f\n", ppl_value(&st), ppl_stderr(&st));
+        printf("bits/byte    %.4f\n", ppl_bits_per_byte(&st));
+        printf("time         %.2f s (%.0f tok/s, %d threads)\n", secs, tps, nthreads);
+        printf("signature    %s\n", sig);
+    }
+    tokenizer_free(t);
+    model_free(m);
+    free(text);
+    return rc ? 2 : 0;
+}
+
+static void gen_usage(FILE *f) {
+    fprintf(f,
+            "usage: qbench generate --model M [--prompt TEXT] [options]\n"
+            "  --model M             llama2.c .bin, HF directory or .safetensors\n"
+            "  --tokenizer T         default: found beside the model\n"
+            "  --prompt TEXT         text to continue; empty or absent = start from BOS alone\n"
+            "  --max-new-tokens N    default 256 (stops earlier at EOS or the model's context)\n"
+            "  --temperature T       0 = greedy (default)\n"
+            "  --top-k K             0 = off (default)\n"
+            "  --top-p P             1 = off (default)\n"
+            "  --seed S              sampling seed (default 0)\n"
+            "  --no-prepend-space    do not add the tokenizer's leading space to the prompt\n"
+            "  --threads N           threads (default: all cores)\n"
+            "  --json                prompt, text, ids and settings as one JSON object\n"
+            "  --quiet               no timing line on stderr\n");
 }
 
 int cmd_generate(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "qbench generate: not available in this build yet\n");
-    return 2;
+    const char *model_path = NULL, *tok_path = NULL, *prompt = "";
+    long max_new = 256, top_k = 0, threads = 0, seed = 0;
+    double temperature = 0, top_p = 1;
+    int json = 0, quiet = 0, no_prepend = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--tokenizer")) tok_path = v;
+        else if (!strcmp(a, "--prompt")) prompt = v;
+        else if (!strcmp(a, "--max-new-tokens")) { if (parse_long("generate", a, v, 0, 1 << 24, &max_new)) return 2; }
+        else if (!strcmp(a, "--top-k")) { if (parse_long("generate", a, v, 0, 1 << 30, &top_k)) return 2; }
+        else if (!strcmp(a, "--seed")) { if (parse_long("generate", a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (parse_long("generate", a, v, 1, 4096, &threads)) return 2; }
+        else if (!strcmp(a, "--temperature")) { if (parse_double("generate", a, v, 0, 100, &temperature)) return 2; }
+        else if (!strcmp(a, "--top-p")) { if (parse_double("generate", a, v, 1e-9, 1, &top_p)) return 2; }
+        else {
+            takes = 0;
+            if (!strcmp(a, "--json")) json = 1;
+            else if (!strcmp(a, "--quiet")) quiet = 1;
+            else if (!strcmp(a, "--no-prepend-space")) no_prepend = 1;
+            else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { gen_usage(stdout); return 0; }
+            else { fprintf(stderr, "qbench generate: unknown option '%s'\n", a); gen_usage(stderr); return 2; }
+        }
+        if (takes) {
+            if (!v) { fprintf(stderr, "qbench generate: %s needs a value\n", a); return 2; }
+            i++;
+        }
+    }
+    if (!model_path) {
+        fprintf(stderr, "qbench generate: --model is required\n");
+        gen_usage(stderr);
+        return 2;
+    }
+    model_set_threads((int)threads);
+    Model *m;
+    Tokenizer *t;
+    char err[QB_ERRLEN], tok_used[2048];
+    if (load_model_and_tokenizer("generate", model_path, tok_path, no_prepend, &m, &t, tok_used, sizeof tok_used)) return 2;
+    int rc = 2, *ids = NULL, n = 0, *out = NULL, n_out = 0;
+    /* The prompt is tokenized with BOS first; an empty prompt is BOS alone (as run.c starts). */
+    if (tokenizer_encode(t, prompt, strlen(prompt), 1, &ids, &n, err)) {
+        fprintf(stderr, "qbench generate: %s\n", err);
+        goto done;
+    }
+    if (n == 0) {
+        fprintf(stderr, "qbench generate: the prompt is empty and %s has no BOS token to start from\n", tok_used);
+        goto done;
+    }
+    out = malloc(((size_t)max_new + 1) * sizeof *out);
+    if (!out) { fprintf(stderr, "qbench generate: out of memory\n"); goto done; }
+    GenerateOptions go = {.max_new_tokens = (int)max_new, .temperature = (float)temperature, .top_k = (int)top_k,
+                          .top_p = (float)top_p, .seed = (uint64_t)seed, .stop_at_eos = 1};
+    double t0 = now_s();
+    if (max_new > 0 && model_generate(m, ids, n, &go, out, &n_out, err)) {
+        fprintf(stderr, "qbench generate: %s\n", err);
+        goto done;
+    }
+    double secs = now_s() - t0;
+    /* The continuation, piece by piece after its true predecessor (so the space after BOS goes). */
+    size_t cap = 256, len = 0;
+    char *text = malloc(cap);
+    if (!text) { fprintf(stderr, "qbench generate: out of memory\n"); goto done; }
+    int prev = ids[n - 1];
+    for (int i = 0; i < n_out; i++) {
+        size_t pl;
+        const char *p = tokenizer_piece(t, prev, out[i], &pl);
+        if (len + pl + 1 > cap) {
+            while (len + pl + 1 > cap) cap *= 2;
+            char *q = realloc(text, cap);
+            if (!q) { free(text); fprintf(stderr, "qbench generate: out of memory\n"); goto done; }
+            text = q;
+        }
+        memcpy(text + len, p, pl);
+        len += pl;
+        prev = out[i];
+    }
+    text[len] = 0;
+    if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", m->path);
+        cJSON_AddStringToObject(j, "model_sha256", m->sha256);
+        cJSON_AddStringToObject(j, "tokenizer", tok_used);
+        cJSON_AddStringToObject(j, "prompt", prompt);
+        cJSON_AddStringToObject(j, "text", text); /* cJSON escapes; a NUL byte from a <0x00> token ends it */
+        cJSON_AddItemToObject(j, "prompt_ids", cJSON_CreateIntArray(ids, n));
+        cJSON_AddItemToObject(j, "ids", cJSON_CreateIntArray(out, n_out));
+        cJSON_AddNumberToObject(j, "max_new_tokens", (double)max_new);
+        cJSON_AddNumberToObject(j, "temperature", temperature);
+        cJSON_AddNumberToObject(j, "top_k", (double)top_k);
+        cJSON_AddNumberToObject(j, "top_p", top_p);
+        cJSON_AddNumberToObject(j, "seed", (double)seed);
+        cJSON_AddBoolToObject(j, "prepend_space", tokenizer_prepend_space(t));
+        cJSON_AddNumberToObject(j, "seconds", secs);
+        char *s = cJSON_Print(j);
+        cJSON_Delete(j);
+        if (s) printf("%s\n", s);
+        free(s);
+    } else {
+        fwrite(prompt, 1, strlen(prompt), stdout);
+        fwrite(text, 1, len, stdout);
+        fputc('\n', stdout);
+        if (!quiet)
+            fprintf(stderr, "[%d prompt + %d new tokens in %.2f s, %.0f tok/s]\n", n, n_out, secs,
+                    secs > 0 ? n_out / secs : 0);
+    }
+    free(text);
+    rc = 0;
+done:
+    free(ids);
+    free(out);
+    tokenizer_free(t);
+    model_free(m);
+    return rc;
 }

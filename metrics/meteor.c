@@ -28,6 +28,139 @@ double meteor_nltk_score(const MeteorStats *s) {
     return (1 - penalty) * fmean;
 }
 
+/* A per-thread memo for corpus scoring: token -> Porter stem, hyp stem -> its synsets, ref stem ->
+ * the synsets listing it. Words repeat across segments, and these lookups are most of the work.
+ * It changes only speed: the values are what the functions return. Key strings live in arena
+ * blocks that never move. */
+typedef struct {
+    MtIntern stem_of, syn_of, lem_of;
+    const char **stem; int *stem_len; int stem_cap;
+    int *syn_start, *syn_count; int syn_cap;   /* syn_of id -> span in keys */
+    int *lem_start, *lem_count; int lem_cap;   /* lem_of id -> span in keys */
+    uint64_t *keys; int nkeys, keys_cap;
+    char **blocks; int nblocks; size_t used, cap;
+} Cache;
+
+static void cache_free(Cache *c) {
+    mt_intern_free(&c->stem_of); mt_intern_free(&c->syn_of); mt_intern_free(&c->lem_of);
+    free(c->stem); free(c->stem_len); free(c->syn_start); free(c->syn_count);
+    free(c->lem_start); free(c->lem_count); free(c->keys);
+    for (int i = 0; i < c->nblocks; i++) free(c->blocks[i]);
+    free(c->blocks);
+    memset(c, 0, sizeof *c);
+}
+
+static char *cache_store(Cache *c, const char *s, size_t n) {
+    if (c->used + n + 1 > c->cap) {
+        size_t sz = n + 1 > 65536 ? n + 1 : 65536;
+        char **b = realloc(c->blocks, sizeof *b * (size_t)(c->nblocks + 1));
+        if (!b) return NULL;
+        c->blocks = b;
+        if (!(b[c->nblocks] = malloc(sz))) return NULL;
+        c->nblocks++;
+        c->used = 0;
+        c->cap = sz;
+    }
+    char *d = c->blocks[c->nblocks - 1] + c->used;
+    memcpy(d, s, n);
+    d[n] = 0;
+    c->used += n + 1;
+    return d;
+}
+
+/* grows two parallel int arrays to hold index need - 1 */
+static int grow2(int **a, int **b, int *cap, int need) {
+    if (need <= *cap) return 0;
+    int nc = *cap ? 2 * *cap : 1024;
+    while (nc < need) nc *= 2;
+    int *x = realloc(*a, sizeof *x * (size_t)nc);
+    if (!x) return -1;
+    *a = x;
+    int *y = realloc(*b, sizeof *y * (size_t)nc);
+    if (!y) return -1;
+    *b = y;
+    *cap = nc;
+    return 0;
+}
+
+/* Porter stem of a token into out (cap bytes), through the cache when there is one */
+static int stem_cached(Cache *c, const char *tok, size_t len, char *out, size_t cap) {
+    if (c) {
+        int id = mt_intern(&c->stem_of, tok, (int)len, 0);
+        if (id >= 0 && (size_t)c->stem_len[id] < cap) {
+            memcpy(out, c->stem[id], (size_t)c->stem_len[id] + 1);
+            return 0;
+        }
+    }
+    if (porter_stem_utf8(tok, len, out, cap) != 0) return -1;
+    if (c && len < 256) { /* memoise (long tokens are rare; keep the arena small) */
+        int before = c->stem_of.n;
+        size_t sl = strlen(out);
+        char *k = cache_store(c, tok, len), *v = k ? cache_store(c, out, sl) : NULL;
+        if (!v) return 0; /* out of memory only loses the memo */
+        int id = mt_intern(&c->stem_of, k, (int)len, 1);
+        if (id < 0 || id < before) return 0;
+        if (id >= c->stem_cap) {
+            int nc = c->stem_cap ? 2 * c->stem_cap : 1024;
+            const char **a = realloc(c->stem, sizeof *a * (size_t)nc);
+            if (!a) return 0;
+            c->stem = a;
+            int *l = realloc(c->stem_len, sizeof *l * (size_t)nc);
+            if (!l) return 0;
+            c->stem_len = l;
+            c->stem_cap = nc;
+        }
+        c->stem[id] = v;
+        c->stem_len[id] = (int)sl;
+    }
+    return 0;
+}
+
+/* Synset keys of a string: lemma = 0, NLTK's synsets(s) (hyp side); lemma = 1, the synsets that
+ * list s in the index (ref side). *keys points into the cache or into *tmp (caller frees). */
+static int keys_cached(const WordNet *wn, Cache *c, int lemma, const char *s, int len, uint64_t **tmp,
+                       const uint64_t **keys, int *n) {
+    MtIntern *map = c ? (lemma ? &c->lem_of : &c->syn_of) : NULL;
+    if (c) {
+        int id = mt_intern(map, s, len, 0);
+        if (id >= 0) {
+            *keys = c->keys + (lemma ? c->lem_start[id] : c->syn_start[id]);
+            *n = lemma ? c->lem_count[id] : c->syn_count[id];
+            return 0;
+        }
+    }
+    free(*tmp);
+    *tmp = NULL;
+    int rc = lemma ? mt_wn_lemma_keys(wn, s, (size_t)len, tmp, n) : mt_wn_synset_keys(wn, s, (size_t)len, tmp, n);
+    if (rc) return -1;
+    *keys = *tmp;
+    if (c && len < 256 && c->nkeys + *n < (1 << 26)) {
+        /* room first, so that a failed allocation leaves no half-made entry */
+        if (lemma ? grow2(&c->lem_start, &c->lem_count, &c->lem_cap, map->n + 1)
+                  : grow2(&c->syn_start, &c->syn_count, &c->syn_cap, map->n + 1))
+            return 0;
+        int need = c->nkeys + *n + 1;
+        if (need > c->keys_cap) {
+            int nc = c->keys_cap ? 2 * c->keys_cap : 4096;
+            while (nc < need) nc *= 2;
+            uint64_t *x = realloc(c->keys, sizeof *x * (size_t)nc);
+            if (!x) return 0;
+            c->keys = x;
+            c->keys_cap = nc;
+        }
+        char *k = cache_store(c, s, (size_t)len);
+        if (!k) return 0;
+        int before = map->n, id = mt_intern(map, k, len, 1);
+        if (id < 0 || id < before) return 0;
+        if (*n) memcpy(c->keys + c->nkeys, *tmp, sizeof(uint64_t) * (size_t)*n);
+        if (lemma) { c->lem_start[id] = c->nkeys; c->lem_count[id] = *n; }
+        else { c->syn_start[id] = c->nkeys; c->syn_count[id] = *n; }
+        c->nkeys += *n;
+        *keys = c->keys + c->nkeys - *n;
+    }
+    return 0;
+}
+
 typedef struct {
     MtTokens tok;  /* lowercased tokens */
     MtTokens stem; /* NLTK Porter stem of each token */
@@ -35,14 +168,14 @@ typedef struct {
 
 static void side_free(Side *s) { mt_tokens_free(&s->tok); mt_tokens_free(&s->stem); }
 
-static int side_build(Side *s, const char *line, MeteorTokenize tok, const char *what,
+static int side_build(Side *s, const char *line, MeteorTokenize tok, const char *what, Cache *c,
                       char err[QB_ERRLEN]) {
     if (mt_tokenize_lower(line, tok, &s->tok, what, err) != 0) return -1;
     char small[512];
     for (int i = 0; i < s->tok.n; i++) {
         size_t len = (size_t)s->tok.len[i], cap = 8 * len + 8;
         char *out = cap <= sizeof small ? small : malloc(cap);
-        if (!out || porter_stem_utf8(s->tok.buf + s->tok.off[i], len, out, cap) != 0 ||
+        if (!out || stem_cached(c, s->tok.buf + s->tok.off[i], len, out, cap) != 0 ||
             mt_tokens_push(&s->stem, out, strlen(out)) != 0) {
             if (out != small) free(out);
             snprintf(err, QB_ERRLEN, "%s: out of memory while stemming", what);
@@ -61,16 +194,23 @@ typedef struct {
     int *ref_used;     /* ref position matched? */
     int *head, *next;  /* per string id: top free ref position; ref position -> next one below */
     MtIntern ids;
-    WordNetNames syn;
+    uint64_t *ktmp[2]; /* synset keys when there is no cache (hyp side, ref side) */
+    const uint64_t **tk; /* ref position -> its stem's index synsets (stage 3) */
+    int *nt;
+    uint64_t **tk_own;   /* ... owned copies when there is no cache */
+    uint64_t filter[4]; /* 256-bit filter of the hashes of the strings in ids */
 } Scratch;
 
 /* Builds the per-string stacks of the free reference positions, keyed by strings of t. */
 static int build_stacks(Scratch *w, const MtTokens *t, int R) {
-    mt_intern_free(&w->ids);
+    mt_intern_clear(&w->ids);
+    memset(w->filter, 0, sizeof w->filter);
     for (int j = 0; j < R; j++) {
         if (w->ref_used[j]) continue;
         int before = w->ids.n;
-        int id = mt_intern(&w->ids, TOK(t, j), t->len[j], 1);
+        uint64_t hs = mt_hash(TOK(t, j), (size_t)t->len[j]);
+        w->filter[(hs >> 56) & 3] |= 1ULL << ((hs >> 58) & 63);
+        int id = mt_intern_hashed(&w->ids, TOK(t, j), t->len[j], hs, 1);
         if (id < 0 || id >= R) return -1; /* (at most R distinct strings) */
         if (w->ids.n > before) w->head[id] = -1; /* a new string: empty stack */
         w->next[j] = w->head[id];
@@ -79,20 +219,21 @@ static int build_stacks(Scratch *w, const MtTokens *t, int R) {
     return 0;
 }
 
-/* top of the stack for string s (the right-most free ref position holding it), or -1 */
-static int stack_top(Scratch *w, const char *s, int len) {
-    int id = mt_intern(&w->ids, s, len, 0);
-    return id < 0 ? -1 : w->head[id];
+/* top of the stack for string s (the right-most free ref position holding it), or -1; *id gets
+ * the string's id. The filter skips most strings that no reference word has. */
+static int stack_top(Scratch *w, const char *s, int len, uint64_t hs, int *id) {
+    if (!(w->filter[(hs >> 56) & 3] & (1ULL << ((hs >> 58) & 63)))) return -1;
+    *id = mt_intern_hashed(&w->ids, s, len, hs, 0);
+    return *id < 0 ? -1 : w->head[*id];
 }
 
-static void stack_pop(Scratch *w, const char *s, int len) {
-    int id = mt_intern(&w->ids, s, len, 0);
+static void stack_pop(Scratch *w, int id) { /* (stage 3 marks ref_used itself) */
     int j = w->head[id];
     w->head[id] = w->next[j];
     w->ref_used[j] = 1;
 }
 
-static int align(const WordNet *wn, const Side *h, const Side *r, Scratch *w, MeteorStats *st) {
+static int align(const WordNet *wn, Cache *c, const Side *h, const Side *r, Scratch *w, MeteorStats *st) {
     int H = h->tok.n, R = r->tok.n;
     memset(st, 0, sizeof *st);
     st->hyp_len = H;
@@ -106,30 +247,73 @@ static int align(const WordNet *wn, const Side *h, const Side *r, Scratch *w, Me
         if (build_stacks(w, rt, R)) return -1;
         for (int i = H - 1; i >= 0; i--) {
             if (w->ref_of_hyp[i] >= 0) continue;
-            int j = stack_top(w, TOK(ht, i), ht->len[i]);
+            int id, j = stack_top(w, TOK(ht, i), ht->len[i], mt_hash(TOK(ht, i), (size_t)ht->len[i]), &id);
             if (j < 0) continue;
-            stack_pop(w, TOK(ht, i), ht->len[i]);
+            stack_pop(w, id);
             w->ref_of_hyp[i] = j;
             if (stage) st->stem++; else st->exact++;
         }
     }
-    /* stage 3: WordNet synonyms of the hyp STEM against the ref STEMS (the stacks of stage 2) */
+    /* stage 3: a remaining ref STEM t matches the hyp STEM h if t == h or t is a lemma name of one
+     * of NLTK's synsets(h). Instead of listing every name of every synset of h (what NLTK does),
+     * intersect synsets(h) with the synsets whose index entry is t, and check the name's exact
+     * case only in the common ones: the same answer, without parsing most data lines. */
     if (wn) {
-        for (int i = H - 1; i >= 0; i--) {
+        /* the index synsets of each remaining ref stem, looked up once per pair */
+        int any = 0;
+        for (int j = 0; j < R; j++) {
+            w->nt[j] = 0;
+            w->tk[j] = NULL;
+            if (w->ref_used[j]) continue;
+            const char *t = TOK(&r->stem, j);
+            int tl = r->stem.len[j];
+            if (memchr(t, '_', (size_t)tl)) continue; /* NLTK drops names with '_' */
+            const uint64_t *tk;
+            int nt;
+            uint64_t *own = NULL;
+            if (keys_cached(wn, c, 1, t, tl, &own, &tk, &nt)) { free(own); return -1; }
+            if (own && tk == own) { /* not in a cache: keep this ref's keys until the pair is done */
+                w->tk_own[j] = own;
+                own = NULL;
+            }
+            free(own);
+            w->tk[j] = tk;
+            w->nt[j] = nt;
+            any |= nt > 0;
+        }
+        for (int i = H - 1; i >= 0 && any; i--) {
             if (w->ref_of_hyp[i] >= 0) continue;
             const char *s = TOK(&h->stem, i);
-            int sl = h->stem.len[i];
-            if (wordnet_synonyms(wn, s, (size_t)sl, 0, &w->syn) != 0) return -1;
-            int best = stack_top(w, s, sl), bn = -1; /* the stem itself is in the set too */
-            for (int k = 0; k < w->syn.n; k++) {
-                int j = stack_top(w, w->syn.name[k], w->syn.len[k]);
-                if (j > best) { best = j; bn = k; }
+            int sl = h->stem.len[i], best = -1, nh = 0;
+            const uint64_t *hk = NULL;
+            int have_hk = 0;
+            /* (t == h cannot happen here: stage 2 matched every equal stem) */
+            for (int j = R - 1; j >= 0 && best < 0; j--) {
+                if (w->ref_used[j] || w->nt[j] == 0) continue;
+                if (!have_hk) { /* morphy(h) only when some t could match */
+                    if (keys_cached(wn, c, 0, s, sl, &w->ktmp[0], &hk, &nh)) return -1;
+                    have_hk = 1;
+                }
+                if (nh == 0) break;
+                const uint64_t *tk = w->tk[j];
+                int nt = w->nt[j];
+                for (int a = 0, b = 0; a < nh && b < nt;) {
+                    if (hk[a] < tk[b]) a++;
+                    else if (hk[a] > tk[b]) b++;
+                    else {
+                        const char *t = TOK(&r->stem, j);
+                        if (mt_wn_synset_has_name(wn, hk[a], t, r->stem.len[j])) { best = j; break; }
+                        a++;
+                        b++;
+                    }
+                }
             }
             if (best < 0) continue;
-            if (bn < 0) stack_pop(w, s, sl); else stack_pop(w, w->syn.name[bn], w->syn.len[bn]);
+            w->ref_used[best] = 1;
             w->ref_of_hyp[i] = best;
             st->synonym++;
         }
+        for (int j = 0; j < R; j++) { free(w->tk_own[j]); w->tk_own[j] = NULL; }
     }
     /* chunks: matches in hyp order; a new chunk unless both sides advance by one */
     int prev_h = -2, prev_r = -2;
@@ -145,28 +329,32 @@ static int align(const WordNet *wn, const Side *h, const Side *r, Scratch *w, Me
     return 0;
 }
 
-int meteor_nltk_sentence(const WordNet *wn, const char *hyp, const char *const *refs, int nrefs,
-                         MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
+static int sentence(const WordNet *wn, Cache *c, const char *hyp, const char *const *refs, int nrefs,
+                    MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
     memset(out, 0, sizeof *out);
     if (nrefs < 1) { snprintf(err, QB_ERRLEN, "meteor: no reference given"); return -1; }
     Side h = {0}, r = {0};
     Scratch w = {0};
     int rc = -1;
-    if (side_build(&h, hyp, tok, "hypothesis", err)) goto done;
+    if (side_build(&h, hyp, tok, "hypothesis", c, err)) goto done;
     for (int k = 0; k < nrefs; k++) {
         char what[32];
         snprintf(what, sizeof what, "reference %d", k + 1);
         mt_tokens_free(&r.tok);
         mt_tokens_free(&r.stem);
-        if (side_build(&r, refs[k] ? refs[k] : "", tok, what, err)) goto done;
+        if (side_build(&r, refs[k] ? refs[k] : "", tok, what, c, err)) goto done;
         int H = h.tok.n, R = r.tok.n;
         free(w.ref_of_hyp); free(w.ref_used); free(w.head); free(w.next);
+        free(w.tk); free(w.nt); free(w.tk_own);
+        w.tk = malloc(sizeof *w.tk * (size_t)(R + 1));
+        w.nt = malloc(sizeof *w.nt * (size_t)(R + 1));
+        w.tk_own = calloc((size_t)R + 1, sizeof *w.tk_own);
         w.ref_of_hyp = malloc(sizeof(int) * (size_t)(H + 1));
         w.ref_used = malloc(sizeof(int) * (size_t)(R + 1));
         w.head = malloc(sizeof(int) * (size_t)(R + 1));
         w.next = malloc(sizeof(int) * (size_t)(R + 1));
         MeteorStats st;
-        if (!w.ref_of_hyp || !w.ref_used || !w.head || !w.next || align(wn, &h, &r, &w, &st)) {
+        if (!w.ref_of_hyp || !w.ref_used || !w.head || !w.next || !w.tk || !w.nt || !w.tk_own || align(wn, c, &h, &r, &w, &st)) {
             snprintf(err, QB_ERRLEN, "meteor: out of memory");
             goto done;
         }
@@ -177,8 +365,10 @@ int meteor_nltk_sentence(const WordNet *wn, const char *hyp, const char *const *
 done:
     side_free(&h); side_free(&r);
     free(w.ref_of_hyp); free(w.ref_used); free(w.head); free(w.next);
+    free(w.tk); free(w.nt); free(w.tk_own);
     mt_intern_free(&w.ids);
-    wordnet_names_free(&w.syn);
+    free(w.ktmp[0]);
+    free(w.ktmp[1]);
     return rc;
 }
 
@@ -191,23 +381,28 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
     if (!sc) { snprintf(err, QB_ERRLEN, "meteor: out of memory"); return -1; }
     long first_bad = -1;
     char bad_err[QB_ERRLEN] = "";
-#pragma omp parallel for schedule(dynamic, 16)
-    for (long i = 0; i < (long)nseg; i++) {
-        const char *r[64], **rr = r;
-        if (nrefs > 64) rr = malloc(sizeof(char *) * (size_t)nrefs);
-        MeteorStats st;
-        char e[QB_ERRLEN];
-        int rc = -1;
-        if (rr) {
-            for (int k = 0; k < nrefs; k++) rr[k] = refs[(size_t)k * nseg + (size_t)i];
-            rc = meteor_nltk_sentence(wn, hyps[i], rr, nrefs, tok, &st, e);
-        } else snprintf(e, sizeof e, "out of memory");
-        if (rr != r) free(rr);
-        sc[i] = rc ? 0.0 : st.score;
-        if (rc) {
+#pragma omp parallel
+    {
+        Cache cache = {0}; /* one per thread */
+#pragma omp for schedule(dynamic, 16)
+        for (long i = 0; i < (long)nseg; i++) {
+            const char *r[64], **rr = r;
+            if (nrefs > 64) rr = malloc(sizeof(char *) * (size_t)nrefs);
+            MeteorStats st;
+            char e[QB_ERRLEN];
+            int rc = -1;
+            if (rr) {
+                for (int k = 0; k < nrefs; k++) rr[k] = refs[(size_t)k * nseg + (size_t)i];
+                rc = sentence(wn, &cache, hyps[i], rr, nrefs, tok, &st, e);
+            } else snprintf(e, sizeof e, "out of memory");
+            if (rr != r) free(rr);
+            sc[i] = rc ? 0.0 : st.score;
+            if (rc) {
 #pragma omp critical(meteor_corpus_err)
-            if (first_bad < 0 || i < first_bad) { first_bad = i; snprintf(bad_err, sizeof bad_err, "%s", e); }
+                if (first_bad < 0 || i < first_bad) { first_bad = i; snprintf(bad_err, sizeof bad_err, "%s", e); }
+            }
         }
+        cache_free(&cache);
     }
     if (first_bad >= 0) {
         snprintf(err, QB_ERRLEN, "segment %ld: %.400s", first_bad + 1, bad_err);
@@ -219,6 +414,11 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
     if (sent) memcpy(sent, sc, sizeof(double) * nseg);
     free(sc);
     return 0;
+}
+
+int meteor_nltk_sentence(const WordNet *wn, const char *hyp, const char *const *refs, int nrefs,
+                         MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
+    return sentence(wn, NULL, hyp, refs, nrefs, tok, out, err);
 }
 
 void meteor_nltk_signature(MeteorTokenize tok, int nrefs, char *out, size_t cap) {

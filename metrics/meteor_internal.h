@@ -49,10 +49,24 @@ typedef struct {
     int n, cap, nslot;
 } MtIntern;
 void mt_intern_free(MtIntern *h);
+/* Empties the table but keeps its memory (for reuse in a loop). */
+void mt_intern_clear(MtIntern *h);
 /* Returns the id of s (adding it when add is set), or -1 when absent / out of memory. The table
  * keeps the pointer: s must outlive it. */
 int mt_intern(MtIntern *h, const char *s, int len, int add);
 uint64_t mt_hash(const char *s, size_t len);
+/* The same with the hash of s already computed (mt_hash(s, len)). */
+int mt_intern_hashed(MtIntern *h, const char *s, int len, uint64_t hash, int add);
+
+/* ---- WordNet by synset (wordnet.c): what METEOR's synonym stage needs, without listing names -------- */
+/* A synset as one sortable number: POS index (noun, verb, adj, adv) and byte offset. */
+#define MT_WN_KEY(pos, off) (((uint64_t)(pos) << 32) | (uint64_t)(off))
+/* The synsets of NLTK's wordnet.synsets(word) (morphy per POS), sorted, unique; malloc'd. */
+int mt_wn_synset_keys(const WordNet *wn, const char *word, size_t len, uint64_t **keys, int *n);
+/* The synsets listing `lemma` in index.* (exactly that lowercase lemma), sorted; malloc'd. */
+int mt_wn_lemma_keys(const WordNet *wn, const char *lemma, size_t len, uint64_t **keys, int *n);
+/* Whether the synset's lemma names (marker stripped, case kept) include name exactly. */
+int mt_wn_synset_has_name(const WordNet *wn, uint64_t key, const char *name, int len);
 
 /* ---- Meteor 1.5 resources (meteor_res15.c) --------------------------------------------------------- */
 struct Meteor15 {

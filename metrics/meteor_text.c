@@ -213,6 +213,11 @@ void mt_intern_free(MtIntern *h) {
     memset(h, 0, sizeof *h);
 }
 
+void mt_intern_clear(MtIntern *h) {
+    if (h->slot) memset(h->slot, 0, sizeof(int) * (size_t)h->nslot);
+    h->n = 0;
+}
+
 static int intern_grow(MtIntern *h) {
     int ns = h->nslot ? 2 * h->nslot : 64;
     int *slot = calloc((size_t)ns, sizeof(int));
@@ -229,8 +234,12 @@ static int intern_grow(MtIntern *h) {
 }
 
 int mt_intern(MtIntern *h, const char *s, int len, int add) {
+    return mt_intern_hashed(h, s, len, mt_hash(s, (size_t)len), add);
+}
+
+int mt_intern_hashed(MtIntern *h, const char *s, int len, uint64_t hash, int add) {
     if (h->nslot) {
-        size_t i = mt_hash(s, (size_t)len) & (size_t)(h->nslot - 1);
+        size_t i = hash & (size_t)(h->nslot - 1);
         while (h->slot[i]) {
             int id = h->slot[i] - 1;
             if (h->klen[id] == len && memcmp(h->key[id], s, (size_t)len) == 0) return id;
@@ -252,7 +261,7 @@ int mt_intern(MtIntern *h, const char *s, int len, int add) {
     int id = h->n++;
     h->key[id] = s;
     h->klen[id] = len;
-    size_t i = mt_hash(s, (size_t)len) & (size_t)(h->nslot - 1);
+    size_t i = hash & (size_t)(h->nslot - 1);
     while (h->slot[i]) i = (i + 1) & (size_t)(h->nslot - 1);
     h->slot[i] = id + 1;
     return id;

@@ -61,20 +61,23 @@ static int ends_cvc(const uint32_t *w, size_t n) {
     return n == 2 && !is_cons(w, 0) && is_cons(w, 1);
 }
 
-static int ends_with(const Word *x, const char *suf) {
-    size_t k = strlen(suf);
+static int ends_with_n(const Word *x, const char *suf, size_t k) {
     if (k > x->n) return 0;
     for (size_t i = 0; i < k; i++)
         if (x->w[x->n - k + i] != (uint32_t)(unsigned char)suf[i]) return 0;
     return 1;
 }
+/* string literals only: the length is a compile-time constant */
+#define ends_with(x, lit) ends_with_n((x), (lit), sizeof(lit) - 1)
 
 static void append(Word *x, const char *s) {
     for (; *s; s++) x->w[x->n++] = (uint32_t)(unsigned char)*s;
 }
 
 enum cond { C_NONE, C_M0, C_M1, C_M1_CVC, C_NOT_LSZ, C_Y, C_ION, C_LOGI, C_LL };
-typedef struct { const char *suffix, *repl; enum cond cond; } Rule;
+typedef struct { const char *suffix, *repl; enum cond cond; size_t slen; } Rule;
+#define R_(suf, rep, c) {suf, rep, c, sizeof(suf) - 1}
+/* suffix lengths are looked up often: ends_with_n takes the length */
 
 /* condition(stem) of the rule; word is the whole word the rule list was applied to */
 static int cond_ok(enum cond c, const uint32_t *w, size_t stem_n, size_t word_n) {
@@ -100,7 +103,8 @@ static void apply_rules(Word *x, const Rule *rules, int nrules) {
         const Rule *R = &rules[r];
         const char *repl = R->repl;
         uint32_t last = x->n ? x->w[x->n - 1] : 0;
-        if (strcmp(R->suffix, "*d") == 0 && ends_double_cons(x->w, x->n)) {
+        size_t slen = R->slen;
+        if (slen == 2 && R->suffix[0] == '*' && R->suffix[1] == 'd' && ends_double_cons(x->w, x->n)) {
             size_t stem_n = x->n - 2;
             if (cond_ok(R->cond, x->w, stem_n, x->n)) {
                 x->n = stem_n;
@@ -108,8 +112,8 @@ static void apply_rules(Word *x, const Rule *rules, int nrules) {
             }
             return;
         }
-        if (ends_with(x, R->suffix)) {
-            size_t stem_n = x->n - strlen(R->suffix);
+        if (ends_with_n(x, R->suffix, slen)) {
+            size_t stem_n = x->n - slen;
             if (cond_ok(R->cond, x->w, stem_n, x->n)) {
                 x->n = stem_n;
                 if (repl) append(x, repl); else x->w[x->n++] = last;
@@ -121,8 +125,8 @@ static void apply_rules(Word *x, const Rule *rules, int nrules) {
 
 static void step1a(Word *x) {
     if (ends_with(x, "ies") && x->n == 4) { x->n -= 3; append(x, "ie"); return; }
-    static const Rule r[] = {{"sses", "ss", C_NONE}, {"ies", "i", C_NONE}, {"ss", "ss", C_NONE},
-                             {"s", "", C_NONE}};
+    static const Rule r[] = {R_("sses", "ss", C_NONE), R_("ies", "i", C_NONE), R_("ss", "ss", C_NONE),
+                             R_("s", "", C_NONE)};
     apply_rules(x, r, 4);
 }
 
@@ -144,13 +148,13 @@ static void step1b(Word *x) {
     if (!ok) return;
     x->n = stem_n; /* the intermediate stem, non-empty since it holds a vowel */
     /* the *d rule's replacement is the intermediate stem's last letter (NULL below) */
-    static const Rule r[] = {{"at", "ate", C_NONE}, {"bl", "ble", C_NONE}, {"iz", "ize", C_NONE},
-                             {"*d", NULL, C_NOT_LSZ}, {"", "e", C_M1_CVC}};
+    static const Rule r[] = {R_("at", "ate", C_NONE), R_("bl", "ble", C_NONE), R_("iz", "ize", C_NONE),
+                             R_("*d", NULL, C_NOT_LSZ), R_("", "e", C_M1_CVC)};
     apply_rules(x, r, 5);
 }
 
 static void step1c(Word *x) {
-    static const Rule r[] = {{"y", "i", C_Y}};
+    static const Rule r[] = {R_("y", "i", C_Y)};
     apply_rules(x, r, 1);
 }
 
@@ -162,31 +166,31 @@ static void step2(Word *x) {
         return;
     }
     static const Rule r[] = {
-        {"ational", "ate", C_M0}, {"tional", "tion", C_M0}, {"enci", "ence", C_M0},
-        {"anci", "ance", C_M0},   {"izer", "ize", C_M0},    {"bli", "ble", C_M0},
-        {"alli", "al", C_M0},     {"entli", "ent", C_M0},   {"eli", "e", C_M0},
-        {"ousli", "ous", C_M0},   {"ization", "ize", C_M0}, {"ation", "ate", C_M0},
-        {"ator", "ate", C_M0},    {"alism", "al", C_M0},    {"iveness", "ive", C_M0},
-        {"fulness", "ful", C_M0}, {"ousness", "ous", C_M0}, {"aliti", "al", C_M0},
-        {"iviti", "ive", C_M0},   {"biliti", "ble", C_M0},  {"fulli", "ful", C_M0},
-        {"logi", "log", C_LOGI}};
+        R_("ational", "ate", C_M0), R_("tional", "tion", C_M0), R_("enci", "ence", C_M0),
+        R_("anci", "ance", C_M0),   R_("izer", "ize", C_M0),    R_("bli", "ble", C_M0),
+        R_("alli", "al", C_M0),     R_("entli", "ent", C_M0),   R_("eli", "e", C_M0),
+        R_("ousli", "ous", C_M0),   R_("ization", "ize", C_M0), R_("ation", "ate", C_M0),
+        R_("ator", "ate", C_M0),    R_("alism", "al", C_M0),    R_("iveness", "ive", C_M0),
+        R_("fulness", "ful", C_M0), R_("ousness", "ous", C_M0), R_("aliti", "al", C_M0),
+        R_("iviti", "ive", C_M0),   R_("biliti", "ble", C_M0),  R_("fulli", "ful", C_M0),
+        R_("logi", "log", C_LOGI)};
     apply_rules(x, r, (int)(sizeof r / sizeof r[0]));
 }
 
 static void step3(Word *x) {
-    static const Rule r[] = {{"icate", "ic", C_M0}, {"ative", "", C_M0}, {"alize", "al", C_M0},
-                             {"iciti", "ic", C_M0}, {"ical", "ic", C_M0}, {"ful", "", C_M0},
-                             {"ness", "", C_M0}};
+    static const Rule r[] = {R_("icate", "ic", C_M0), R_("ative", "", C_M0), R_("alize", "al", C_M0),
+                             R_("iciti", "ic", C_M0), R_("ical", "ic", C_M0), R_("ful", "", C_M0),
+                             R_("ness", "", C_M0)};
     apply_rules(x, r, 7);
 }
 
 static void step4(Word *x) {
     static const Rule r[] = {
-        {"al", "", C_M1},   {"ance", "", C_M1}, {"ence", "", C_M1}, {"er", "", C_M1},
-        {"ic", "", C_M1},   {"able", "", C_M1}, {"ible", "", C_M1}, {"ant", "", C_M1},
-        {"ement", "", C_M1}, {"ment", "", C_M1}, {"ent", "", C_M1}, {"ion", "", C_ION},
-        {"ou", "", C_M1},   {"ism", "", C_M1},  {"ate", "", C_M1},  {"iti", "", C_M1},
-        {"ous", "", C_M1},  {"ive", "", C_M1},  {"ize", "", C_M1}};
+        R_("al", "", C_M1),   R_("ance", "", C_M1), R_("ence", "", C_M1), R_("er", "", C_M1),
+        R_("ic", "", C_M1),   R_("able", "", C_M1), R_("ible", "", C_M1), R_("ant", "", C_M1),
+        R_("ement", "", C_M1), R_("ment", "", C_M1), R_("ent", "", C_M1), R_("ion", "", C_ION),
+        R_("ou", "", C_M1),   R_("ism", "", C_M1),  R_("ate", "", C_M1),  R_("iti", "", C_M1),
+        R_("ous", "", C_M1),  R_("ive", "", C_M1),  R_("ize", "", C_M1)};
     apply_rules(x, r, (int)(sizeof r / sizeof r[0]));
 }
 
@@ -198,7 +202,7 @@ static void step5a(Word *x) {
 }
 
 static void step5b(Word *x) {
-    static const Rule r[] = {{"ll", "l", C_LL}};
+    static const Rule r[] = {R_("ll", "l", C_LL)};
     apply_rules(x, r, 1);
 }
 
@@ -211,8 +215,9 @@ static const char *const POOL[][2] = {
 
 size_t porter_stem(const uint32_t *word, size_t n, uint32_t *out) {
     /* the pool is checked on the word as given (before lowercasing), as NLTK does */
-    for (size_t p = 0; p < sizeof POOL / sizeof POOL[0]; p++) {
+    for (size_t p = 0; p < sizeof POOL / sizeof POOL[0] && n >= 3 && n <= 8; p++) { /* pool words: 3..8 letters */
         const char *k = POOL[p][0];
+        if ((uint32_t)(unsigned char)k[0] != word[0]) continue;
         size_t kl = strlen(k);
         if (kl != n) continue;
         size_t i = 0;

@@ -235,12 +235,13 @@ static int names_push(WordNetNames *o, const char *s, int len) {
 }
 
 /* ---- morphy --------------------------------------------------------------------------------- */
-typedef struct { const char *old, *new_; } Subst;
-static const Subst SUB_NOUN[] = {{"s", ""},    {"ses", "s"},   {"ves", "f"},   {"xes", "x"}, {"zes", "z"},
-                                 {"ches", "ch"}, {"shes", "sh"}, {"men", "man"}, {"ies", "y"}};
-static const Subst SUB_VERB[] = {{"s", ""},  {"ies", "y"}, {"es", "e"},  {"es", ""},
-                                 {"ed", "e"}, {"ed", ""},   {"ing", "e"}, {"ing", ""}};
-static const Subst SUB_ADJ[] = {{"er", ""}, {"est", ""}, {"er", "e"}, {"est", "e"}};
+typedef struct { const char *old, *new_; int olen, nlen; } Subst;
+static const Subst SUB_NOUN[] = {{"s", "", 1, 0},      {"ses", "s", 3, 1},   {"ves", "f", 3, 1},
+                                 {"xes", "x", 3, 1},   {"zes", "z", 3, 1},   {"ches", "ch", 4, 2},
+                                 {"shes", "sh", 4, 2}, {"men", "man", 3, 3}, {"ies", "y", 3, 1}};
+static const Subst SUB_VERB[] = {{"s", "", 1, 0},  {"ies", "y", 3, 1}, {"es", "e", 2, 1},  {"es", "", 2, 0},
+                                 {"ed", "e", 2, 1}, {"ed", "", 2, 0},   {"ing", "e", 3, 1}, {"ing", "", 3, 0}};
+static const Subst SUB_ADJ[] = {{"er", "", 2, 0}, {"est", "", 3, 0}, {"er", "e", 2, 1}, {"est", "e", 3, 1}};
 static const Subst *const SUBS[N_POS] = {SUB_NOUN, SUB_VERB, SUB_ADJ, NULL};
 static const int NSUBS[N_POS] = {9, 8, 4, 0};
 
@@ -261,7 +262,7 @@ static int forms_push2(Forms *f, const char *a, int alen, const char *b, int ble
         f->ncap = nc;
     }
     size_t need = f->used + (size_t)alen + (size_t)blen;
-    if (need > f->cap) {
+    if (need > f->cap || !f->buf) { /* (allocate even for an empty form: memcpy needs a buffer) */
         size_t nc = f->cap ? 2 * f->cap : 256;
         while (nc < need) nc *= 2;
         char *b2 = realloc(f->buf, nc);
@@ -288,10 +289,10 @@ static int apply_rules(int pos, const Forms *in, Forms *out) {
         const char *w = in->buf + in->off[i];
         int wl = in->len[i];
         for (int r = 0; r < NSUBS[pos]; r++) {
-            int ol = (int)strlen(SUBS[pos][r].old);
+            int ol = SUBS[pos][r].olen;
             if (wl >= ol && memcmp(w + wl - ol, SUBS[pos][r].old, (size_t)ol) == 0) {
                 if (out->n >= MAX_FORMS) return 0;
-                if (forms_push2(out, w, wl - ol, SUBS[pos][r].new_, (int)strlen(SUBS[pos][r].new_)))
+                if (forms_push2(out, w, wl - ol, SUBS[pos][r].new_, SUBS[pos][r].nlen))
                     return -1;
             }
         }
@@ -415,20 +416,35 @@ static int synset_names(const WordNet *wn, int pos, uint32_t off, int dedupe, Wo
     return 0;
 }
 
+/* synsets() lowercases its argument (Python str.lower); *w is small or malloc'd */
+static int lower_word(const char *word, size_t len, char small[256], char **w, int *wl) {
+    int ascii = len < 256;
+    *w = small;
+    for (size_t i = 0; i < len && ascii; i++) ascii = (unsigned char)word[i] < 0x80;
+    if (ascii) { /* the common case: ASCII lowercase is enough */
+        for (size_t i = 0; i < len; i++) small[i] = (char)(word[i] >= 'A' && word[i] <= 'Z' ? word[i] + 32 : word[i]);
+        *wl = (int)len;
+        return 0;
+    }
+    uint32_t *cps = malloc(sizeof(uint32_t) * (3 * len + 2));
+    if (!cps) return -1;
+    long ncp = mt_utf8_decode(word, len, cps, NULL);
+    if (ncp < 0) { free(cps); *wl = 0; return 0; } /* invalid UTF-8: no synsets */
+    size_t nl = mt_py_lower(cps, (size_t)ncp, cps + len + 1);
+    if (4 * nl + 1 > 256 && !(*w = malloc(4 * nl + 1))) { free(cps); return -1; }
+    *wl = (int)mt_utf8_encode(cps + len + 1, nl, *w);
+    free(cps);
+    return 0;
+}
+
 int wordnet_synonyms(const WordNet *wn, const char *word, size_t len, int dedupe, WordNetNames *out) {
     out->n = 0;
     if (len == 0 || len > 4096) return 0; /* no WordNet lemma is that long (and "" has none) */
-    /* synsets() lowercases; stems are lowercase already, so this is usually a no-op */
-    char small[256];
-    char *w = len * 2 + 8 <= sizeof small ? small : NULL;
-    uint32_t cps[4096 + 1], low[2 * 4096 + 2];
-    long ncp = mt_utf8_decode(word, len, cps, NULL);
-    if (ncp < 0) return 0;
-    size_t nl = mt_py_lower(cps, (size_t)ncp, low);
-    if (!w && !(w = malloc(4 * nl + 1))) return -1;
-    int wl = (int)mt_utf8_encode(low, nl, w);
+    char small[256], *w;
+    int wl;
+    if (lower_word(word, len, small, &w, &wl)) return -1;
     int rc = 0;
-    for (int pos = 0; pos < N_POS && rc == 0; pos++) {
+    for (int pos = 0; pos < N_POS && rc == 0 && wl > 0; pos++) {
         int ids[256], nids = 0;
         if (morphy(wn, pos, w, wl, ids, &nids, 256)) { rc = -1; break; }
         for (int i = 0; i < nids && rc == 0; i++) {
@@ -439,4 +455,76 @@ int wordnet_synonyms(const WordNet *wn, const char *word, size_t len, int dedupe
     }
     if (w != small) free(w);
     return rc;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int push_key(uint64_t **k, int *n, int *cap, uint64_t v) {
+    if (*n == *cap) {
+        int nc = *cap ? 2 * *cap : 64;
+        uint64_t *x = realloc(*k, sizeof *x * (size_t)nc);
+        if (!x) return -1;
+        *k = x;
+        *cap = nc;
+    }
+    (*k)[(*n)++] = v;
+    return 0;
+}
+
+static void sort_unique(uint64_t *k, int *n) {
+    if (*n < 2) return;
+    qsort(k, (size_t)*n, sizeof *k, cmp_u64);
+    int m = 1;
+    for (int i = 1; i < *n; i++) if (k[i] != k[m - 1]) k[m++] = k[i];
+    *n = m;
+}
+
+int mt_wn_synset_keys(const WordNet *wn, const char *word, size_t len, uint64_t **keys, int *n) {
+    *keys = NULL;
+    *n = 0;
+    if (len == 0 || len > 4096) return 0;
+    char small[256], *w;
+    int wl, cap = 0, rc = 0;
+    if (lower_word(word, len, small, &w, &wl)) return -1;
+    for (int pos = 0; pos < N_POS && rc == 0 && wl > 0; pos++) {
+        int ids[256], nids = 0;
+        if (morphy(wn, pos, w, wl, ids, &nids, 256)) { rc = -1; break; }
+        for (int i = 0; i < nids && rc == 0; i++) {
+            Span sp = wn->lemma_pos[ids[i]][pos];
+            for (int k = 0; k < sp.count && rc == 0; k++)
+                rc = push_key(keys, n, &cap, MT_WN_KEY(pos, wn->offs[sp.start + k]));
+        }
+    }
+    if (w != small) free(w);
+    if (rc) { free(*keys); *keys = NULL; *n = 0; return -1; }
+    sort_unique(*keys, n);
+    return 0;
+}
+
+int mt_wn_lemma_keys(const WordNet *wn, const char *lemma, size_t len, uint64_t **keys, int *n) {
+    *keys = NULL;
+    *n = 0;
+    if (len == 0 || len > 4096) return 0;
+    int id = mt_intern((MtIntern *)&wn->lemma, lemma, (int)len, 0);
+    if (id < 0) return 0;
+    int cap = 0;
+    for (int pos = 0; pos < N_POS; pos++) {
+        Span sp = wn->lemma_pos[id][pos];
+        for (int k = 0; k < sp.count; k++)
+            if (push_key(keys, n, &cap, MT_WN_KEY(pos, wn->offs[sp.start + k]))) { free(*keys); *keys = NULL; *n = 0; return -1; }
+    }
+    sort_unique(*keys, n);
+    return 0;
+}
+
+int mt_wn_synset_has_name(const WordNet *wn, uint64_t key, const char *name, int len) {
+    WordNetNames nm = {0};
+    int pos = (int)(key >> 32), hit = 0;
+    if (synset_names(wn, pos, (uint32_t)key, 0, &nm) == 0)
+        for (int i = 0; i < nm.n && !hit; i++) hit = nm.len[i] == len && memcmp(nm.name[i], name, (size_t)len) == 0;
+    wordnet_names_free(&nm);
+    return hit;
 }

@@ -23,31 +23,20 @@ static void attention_small(const float *q, const float *K, const float *V, floa
     int qd = n_heads * hd, kvd = n_kv_heads * hd, group = n_heads / n_kv_heads;
     int T = pos0 + n;
     float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static) if (n_heads * T * hd > 65536)
+#pragma omp parallel for schedule(static) if ((double)n * n_heads * T * hd > PARALLEL_MIN_MACS)
     for (int h = 0; h < n_heads; h++) {
         float *att = scratch + (size_t)h * T;
         int g = h / group;
+        const float *Kg = K + (size_t)g * hd, *Vg = V + (size_t)g * hd;
         for (int i = 0; i < n; i++) {
-            const float *qi = q + (size_t)i * qd + (size_t)h * hd;
             int len = pos0 + i + 1; /* causal: keys 0 .. pos0+i */
-            // att (len) = K_g (len, hd) @ q_i (hd) * scale
-            for (int t = 0; t < len; t++) {
-                const float *kt = K + (size_t)t * kvd + (size_t)g * hd;
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int d = 0; d < hd; d++) s += qi[d] * kt[d];
-                att[t] = s * scale;
-            }
+            // att (len) = scale * K_g[0:len] (len, hd) @ q_i (hd)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, len, hd, scale, Kg, kvd, q + (size_t)i * qd + (size_t)h * hd, 1,
+                        0.0f, att, 1);
             softmax_row(att, len);
-            // out_i (hd) = att (len) @ V_g (len, hd)
-            float *oi = out + (size_t)i * qd + (size_t)h * hd;
-            for (int d = 0; d < hd; d++) oi[d] = 0.0f;
-            for (int t = 0; t < len; t++) {
-                const float *vt = V + (size_t)t * kvd + (size_t)g * hd;
-                float a = att[t];
-#pragma omp simd
-                for (int d = 0; d < hd; d++) oi[d] += a * vt[d];
-            }
+            // out_i (hd) = V_g[0:len] (len, hd)ᵀ @ att (len)
+            cblas_sgemv(CblasRowMajor, CblasTrans, len, hd, 1.0f, Vg, kvd, att, 1, 0.0f,
+                        out + (size_t)i * qd + (size_t)h * hd, 1);
         }
     }
 }
@@ -63,6 +52,7 @@ void attention_causal(const float *q, const float *K, const float *V, float *out
     float scale = 1.0f / sqrtf((float)hd);
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads > scratch_threads) threads = scratch_threads;
+    if ((double)n * T * hd * n_heads < 2 * PARALLEL_MIN_MACS) threads = 1; /* ~half of n*T is masked */
     /* the last row blocks see the most keys: hand them out first so the threads finish together */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int task = 0; task < tasks; task++) {

@@ -82,18 +82,40 @@ void model_state_free(ModelState *s) {
     free(s);
 }
 
-// y (n,rows) = beta*y + x (n,cols) @ W (rows,cols)ᵀ (+ bias); y rows are ldy apart
-static void linear(const Linear *lin, const float *x, int n, float *y, int ldy, float beta) {
-    gemm_nt(n, lin->rows, lin->cols, x, lin->cols, lin->w, lin->cols, y, ldy, beta);
-    if (lin->bias)
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < lin->rows; j++) y[(size_t)i * ldy + j] += lin->bias[j];
-}
-
 // xb (n,dim) = rmsnorm(x (n,dim)) * w
 static void rmsnorm_rows(float *xb, const float *x, const float *w, int n, int dim, float eps) {
-#pragma omp parallel for schedule(static) if ((long)n * dim > 32768)
+#pragma omp parallel for schedule(static) if ((long)n * dim > PARALLEL_MIN_ELEMS)
     for (int i = 0; i < n; i++) rmsnorm_row(xb + (size_t)i * dim, x + (size_t)i * dim, w, dim, eps);
+}
+
+/* Epilogues run by the thread that just computed a column slice (see gemm_jobs). */
+typedef struct { const ModelState *s; float *q, *k; int n, pos0, hd, qd, kvd; } RopeCtx;
+
+// RoPE on columns [c0, c1) of q (job 0) or k (job 1) for all n rows: pairs (2i, 2i+1) rotated by pos*freq
+static void rope_post(void *ctx, int job, int c0, int c1) {
+    const RopeCtx *r = ctx;
+    if (job > 1) return;
+    float *v = job == 0 ? r->q : r->k;
+    int ld = job == 0 ? r->qd : r->kvd, half = r->hd / 2;
+    for (int i = 0; i < r->n; i++) {
+        const float *cs = r->s->rope_cos + (size_t)(r->pos0 + i) * half, *sn = r->s->rope_sin + (size_t)(r->pos0 + i) * half;
+        float *row = v + (size_t)i * ld;
+        for (int c = c0; c < c1; c += 2) {
+            int f = (c % r->hd) / 2;
+            float a = row[c], b = row[c + 1];
+            row[c] = a * cs[f] - b * sn[f];
+            row[c + 1] = a * sn[f] + b * cs[f];
+        }
+    }
+}
+
+typedef struct { float *gate; const float *up; int n, H; } SwigluCtx;
+
+// gate[:, c0:c1] ← silu(gate) * up, once the up slice (job 1) is done
+static void swiglu_post(void *ctx, int job, int c0, int c1) {
+    const SwigluCtx *g = ctx;
+    if (job != 1) return;
+    for (int i = 0; i < g->n; i++) swiglu_row(g->gate + (size_t)i * g->H + c0, g->up + (size_t)i * g->H + c0, c1 - c0);
 }
 
 /* One block on x (n, dim) in place, positions pos0 .. pos0+n-1. K, V (pos0+n, kv_dim) already hold
@@ -107,27 +129,25 @@ static void block(const Model *m, ModelState *s, int layer, float *x, int n, int
 
     rmsnorm_rows(s->xb, x, b->attn_norm, n, dim, c->norm_eps);
     if (tap) for (int k = LIN_Q; k <= LIN_V; k++) tap(ctx, layer, (LinearKind)k, s->xb, n, dim);
-    linear(&b->lin[LIN_Q], s->xb, n, s->q, qd, 0.0f);   // q (n,qd)
-    linear(&b->lin[LIN_K], s->xb, n, Kn, kvd, 0.0f);    // k (n,kvd) straight into K rows pos0..
-    linear(&b->lin[LIN_V], s->xb, n, Vn, kvd, 0.0f);    // v (n,kvd)
-#pragma omp parallel for schedule(static) if (n > 16)
-    for (int i = 0; i < n; i++) {
-        const float *cs = s->rope_cos + (size_t)(pos0 + i) * (hd / 2), *sn = s->rope_sin + (size_t)(pos0 + i) * (hd / 2);
-        rope_row(s->q + (size_t)i * qd, c->n_heads, hd, cs, sn);
-        rope_row(Kn + (size_t)i * kvd, c->n_kv_heads, hd, cs, sn);
-    }
+    // q (n,qd), k (n,kvd), v (n,kvd) = xb (n,dim) @ W{q,k,v}ᵀ (+ b); k, v straight into the cache rows
+    GemmJob qkv[3] = {{&b->lin[LIN_Q], s->xb, s->q, qd, 0.0f}, {&b->lin[LIN_K], s->xb, Kn, kvd, 0.0f},
+                      {&b->lin[LIN_V], s->xb, Vn, kvd, 0.0f}};
+    RopeCtx rc = {s, s->q, Kn, n, pos0, hd, qd, kvd};
+    gemm_jobs(qkv, 3, n, rope_post, &rc);
     attention_causal(s->q, K, V, s->att, n, pos0, c->n_heads, c->n_kv_heads, hd, s->scores, s->scratch_threads);
     if (tap) tap(ctx, layer, LIN_O, s->att, n, qd);
-    linear(&b->lin[LIN_O], s->att, n, x, dim, 1.0f);    // x += att (n,qd) @ Woᵀ
+    GemmJob o = {&b->lin[LIN_O], s->att, x, dim, 1.0f}; // x += att (n,qd) @ Woᵀ
+    gemm_jobs(&o, 1, n, NULL, NULL);
 
     rmsnorm_rows(s->xb, x, b->ffn_norm, n, dim, c->norm_eps);
     if (tap) for (int k = LIN_GATE; k <= LIN_UP; k++) tap(ctx, layer, (LinearKind)k, s->xb, n, dim);
-    linear(&b->lin[LIN_GATE], s->xb, n, s->hb, H, 0.0f);  // gate (n,H)
-    linear(&b->lin[LIN_UP], s->xb, n, s->hb2, H, 0.0f);   // up (n,H)
-#pragma omp parallel for schedule(static) if ((long)n * H > 32768)
-    for (int i = 0; i < n; i++) swiglu_row(s->hb + (size_t)i * H, s->hb2 + (size_t)i * H, H);
+    // hb (n,H) = silu(xb @ Wgateᵀ) * (xb @ Wupᵀ)
+    GemmJob gu[2] = {{&b->lin[LIN_GATE], s->xb, s->hb, H, 0.0f}, {&b->lin[LIN_UP], s->xb, s->hb2, H, 0.0f}};
+    SwigluCtx sc = {s->hb, s->hb2, n, H};
+    gemm_jobs(gu, 2, n, swiglu_post, &sc);
     if (tap) tap(ctx, layer, LIN_DOWN, s->hb, n, H);
-    linear(&b->lin[LIN_DOWN], s->hb, n, x, dim, 1.0f);  // x += h (n,H) @ Wdownᵀ
+    GemmJob down = {&b->lin[LIN_DOWN], s->hb, x, dim, 1.0f}; // x += hb (n,H) @ Wdownᵀ
+    gemm_jobs(&down, 1, n, NULL, NULL);
 }
 
 void model_embed(const Model *m, const int *tokens, int n, float *x) {
@@ -142,8 +162,9 @@ void model_embed(const Model *m, const int *tokens, int n, float *x) {
 // logits (n,vocab) = rmsnorm(x (n,dim)) @ classifier (vocab,dim)ᵀ, xb (n,dim) scratch
 static void head(const Model *m, const float *x, int n, float *xb, float *logits) {
     rmsnorm_rows(xb, x, m->final_norm, n, m->cfg.dim, m->cfg.norm_eps);
-    gemm_nt(n, m->cfg.vocab_size, m->cfg.dim, xb, m->cfg.dim, m->classifier, m->cfg.dim, logits,
-            m->cfg.vocab_size, 0.0f);
+    Linear cls = {m->classifier, NULL, m->cfg.vocab_size, m->cfg.dim};
+    GemmJob j = {&cls, xb, logits, m->cfg.vocab_size, 0.0f};
+    gemm_jobs(&j, 1, n, NULL, NULL);
 }
 
 void model_head(const Model *m, const float *x, int n, float *logits) {

@@ -1,4 +1,4 @@
-/* kernels.h — the element-wise pieces of the forward pass (RMSNorm, RoPE, SwiGLU, softmax) as small
+/* kernels.h — the element-wise pieces of the forward pass (RMSNorm, SwiGLU, softmax) as small
  * inline functions, shared by forward.c and attention.c. Loops carry `omp simd` so they vectorize at
  * -O2; fast_expf keeps exp inside the vector loop (glibc expf would not vectorize). */
 #ifndef QBENCH_MODEL_KERNELS_H
@@ -11,7 +11,8 @@
 /* exp(x) for x in float range, Cephes polynomial: max relative error ~2e-7 (a few ulp). */
 static inline float fast_expf(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    /* n = round(x / ln2) by the 1.5*2^23 trick: floorf would keep this loop from vectorizing */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -20,10 +21,8 @@ static inline float fast_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23}; /* 2^n */
+    return p * scale.f;
 }
 
 // out (dim) = x (dim) / rms(x) * w (dim)
@@ -44,8 +43,9 @@ static inline void softmax_row(float *x, int n) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) {
-        x[i] = fast_expf(x[i] - mx);
-        sum += x[i];
+        float e = fast_expf(x[i] - mx);
+        x[i] = e;
+        sum += e;
     }
     float inv = 1.0f / sum;
 #pragma omp simd
@@ -56,20 +56,6 @@ static inline void softmax_row(float *x, int n) {
 static inline void swiglu_row(float *g, const float *u, int n) {
 #pragma omp simd
     for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + fast_expf(-g[i])) * u[i];
-}
-
-// v (heads*hd) rotated in place at one position: pairs (2i, 2i+1) of each head by angle pos*freq_i,
-// cs/sn (hd/2) the cos/sin of those angles
-static inline void rope_row(float *v, int heads, int hd, const float *cs, const float *sn) {
-    for (int h = 0; h < heads; h++) {
-        float *p = v + (size_t)h * hd;
-#pragma omp simd
-        for (int i = 0; i < hd / 2; i++) {
-            float a = p[2 * i], b = p[2 * i + 1];
-            p[2 * i] = a * cs[i] - b * sn[i];
-            p[2 * i + 1] = a * sn[i] + b * cs[i];
-        }
-    }
 }
 
 #endif

@@ -41,13 +41,22 @@ void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols
 /* a/b/c with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
 int mul_size(size_t a, size_t b, size_t *out);
 
+/* Work (multiply-adds, or element operations for the element-wise kernels) below which the forward
+ * pass stays on one thread. */
+#define PARALLEL_MIN_MACS 3.2e7
+#define PARALLEL_MIN_ELEMS (1L << 18)
+
 /* gemm.c: the forward pass runs OpenBLAS single-threaded inside its own OpenMP slices. */
 typedef struct { int saved; } BlasSingle;
 void blas_single_begin(BlasSingle *b);
 void blas_single_end(BlasSingle *b);
-// y (n,out) = beta*y + x (n,in) @ W (out,in)ᵀ, split over OpenMP threads by output column
-void gemm_nt(int n, int out, int in, const float *x, int ldx, const float *W, int ldw, float *y, int ldy,
-             float beta);
+/* One linear layer applied to a window: y (n, lin->rows), rows ldy apart, = beta*y + x (n, lin->cols) @ Wᵀ + b. */
+typedef struct { const Linear *lin; const float *x; float *y; int ldy; float beta; } GemmJob;
+/* Called by the thread that computed columns [c0, c1) of job `job`, for all n rows. */
+typedef void (*GemmPost)(void *ctx, int job, int c0, int c1);
+/* Runs the jobs (which must share n) split over OpenMP threads by output column; every thread takes the
+ * same slice of jobs with equal row counts. post may be NULL. */
+void gemm_jobs(const GemmJob *jobs, int njobs, int n, GemmPost post, void *ctx);
 
 /* Causal attention for n query rows at positions pos0 .. pos0+n-1 (attention.c).
  *   q (n, n_heads*hd) already rotated; K, V (pos0+n, n_kv_heads*hd) hold every position up to the

@@ -148,14 +148,14 @@ static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linea
     snprintf(name, sizeof name, "blk.%d.%s", l, linear_kind_name(k));
     if (!r->codes || !r->scales || !r->zeros || !r->g_idx || r->rows != lin->rows || r->cols != lin->cols ||
         r->bits < 1 || r->bits > 8 || r->n_groups < 1 || r->n_groups > r->cols) {
-        snprintf(err, QB_ERRLEN, "%s: quantization result is missing or does not match the layer", name);
+        snprintf(err, QB_ERRLEN, "%.400s: quantization result is missing or does not match the layer", name);
         return -1;
     }
     const int rows = r->rows, cols = r->cols, ng = r->n_groups, bits = r->bits, binary = is_binary_method(method);
     const size_t rc = (size_t)rows * cols, nw = pack_words(rc, bits);
     for (int c = 0; c < cols; c++)
         if (r->g_idx[c] < 0 || r->g_idx[c] >= ng) {
-            snprintf(err, QB_ERRLEN, "%s: g_idx[%d] = %d outside [0, %d)", name, c, r->g_idx[c], ng);
+            snprintf(err, QB_ERRLEN, "%.400s: g_idx[%d] = %d outside [0, %d)", name, c, r->g_idx[c], ng);
             return -1;
         }
     uint32_t *words = malloc((nw ? nw : 1) * sizeof *words);
@@ -183,7 +183,7 @@ static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linea
                 size_t t = ((size_t)i * ng + r->g_idx[c]) * nlev + r->codes[(size_t)i * cols + c];
                 float w = lin->w[(size_t)i * cols + c];
                 if (set[t] && memcmp(&lv[t], &w, sizeof w)) {
-                    snprintf(err, QB_ERRLEN, "%s: row %d: one code decodes to two values (%g, %g)", name, i,
+                    snprintf(err, QB_ERRLEN, "%.400s: row %d: one code decodes to two values (%g, %g)", name, i,
                              (double)lv[t], (double)w);
                     free(lv); free(set);
                     return -1;
@@ -209,7 +209,7 @@ static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linea
                 float w = r->scales[g] * ((float)r->codes[(size_t)i * cols + c] - r->zeros[g]);
                 float q = lin->w[(size_t)i * cols + c];
                 if (memcmp(&w, &q, sizeof w)) {
-                    snprintf(err, QB_ERRLEN, "%s: [%d,%d]: scale·(code − zero) = %.9g but the model holds %.9g",
+                    snprintf(err, QB_ERRLEN, "%.400s: [%d,%d]: scale·(code − zero) = %.9g but the model holds %.9g",
                              name, i, c, (double)w, (double)q);
                     return -1;
                 }
@@ -227,7 +227,7 @@ static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linea
     cJSON_AddItemToArray(layers, lj);
     return 0;
 oom:
-    snprintf(err, QB_ERRLEN, "%s: out of memory", name);
+    snprintf(err, QB_ERRLEN, "%.400s: out of memory", name);
     return -1;
 }
 
@@ -254,7 +254,7 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
                            const char *path, char err[QB_ERRLEN]) {
     const ModelConfig *c = &m->cfg;
     if (!rep || !rep->results || rep->n_layers != c->n_layers * LIN_COUNT) {
-        snprintf(err, QB_ERRLEN, "%s: no per-layer results to write (run quant_model with keep_results)", path);
+        snprintf(err, QB_ERRLEN, "%.400s: no per-layer results to write (run quant_model with keep_results)", path);
         return -1;
     }
     Pieces ps = {0};
@@ -323,7 +323,7 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
     snprintf(tmp_path, sizeof tmp_path, "%s.tmp", path);
     fd = open(tmp_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
-        snprintf(err, QB_ERRLEN, "%s: %s", tmp_path, strerror(errno));
+        snprintf(err, QB_ERRLEN, "%.400s: %s", tmp_path, strerror(errno));
         tmp_path[0] = 0;
         goto done;
     }
@@ -344,36 +344,36 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
     }
     if (!werr && pos < data_bytes) werr = write_all(fd, zeros, data_bytes - pos);
     if (werr) {
-        snprintf(err, QB_ERRLEN, "%s: write failed: %s", tmp_path, strerror(errno));
+        snprintf(err, QB_ERRLEN, "%.400s: write failed: %s", tmp_path, strerror(errno));
         goto done;
     }
     void *map = mmap(NULL, CK_HEADER + payload, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
-        snprintf(err, QB_ERRLEN, "%s: mmap: %s", tmp_path, strerror(errno));
+        snprintf(err, QB_ERRLEN, "%.400s: mmap: %s", tmp_path, strerror(errno));
         goto done;
     }
     char hex[65];
     qb_sha256_hex((const char *)map + CK_HEADER, payload, hex);
     munmap(map, CK_HEADER + payload);
     if (pwrite(fd, hex, 64, 24) != 64 || fsync(fd) != 0) {
-        snprintf(err, QB_ERRLEN, "%s: write failed: %s", tmp_path, strerror(errno));
+        snprintf(err, QB_ERRLEN, "%.400s: write failed: %s", tmp_path, strerror(errno));
         goto done;
     }
     if (close(fd) != 0) {
         fd = -1;
-        snprintf(err, QB_ERRLEN, "%s: close: %s", tmp_path, strerror(errno));
+        snprintf(err, QB_ERRLEN, "%.400s: close: %s", tmp_path, strerror(errno));
         goto done;
     }
     fd = -1;
     if (rename(tmp_path, path) != 0) {
-        snprintf(err, QB_ERRLEN, "%s: rename from %s: %s", path, tmp_path, strerror(errno));
+        snprintf(err, QB_ERRLEN, "%.200s: rename from %.200s: %s", path, tmp_path, strerror(errno));
         goto done;
     }
     tmp_path[0] = 0;
     rc = 0;
     goto done;
 oom:
-    snprintf(err, QB_ERRLEN, "%s: out of memory", path);
+    snprintf(err, QB_ERRLEN, "%.400s: out of memory", path);
 done:
     if (fd >= 0) close(fd);
     if (tmp_path[0]) unlink(tmp_path);
@@ -412,36 +412,36 @@ static const void *tensor_get(const Reader *rd, const char *name, const char *dt
                               char err[QB_ERRLEN]) {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(rd->tensors, name);
     if (!cJSON_IsObject(t)) {
-        snprintf(err, QB_ERRLEN, "%s: tensor %s is missing", rd->path, name);
+        snprintf(err, QB_ERRLEN, "%.400s: tensor %s is missing", rd->path, name);
         return NULL;
     }
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype"), *sh = cJSON_GetObjectItemCaseSensitive(t, "shape"),
                 *of = cJSON_GetObjectItemCaseSensitive(t, "offset"), *by = cJSON_GetObjectItemCaseSensitive(t, "bytes");
     if (!cJSON_IsString(dt) || strcmp(dt->valuestring, dtype)) {
-        snprintf(err, QB_ERRLEN, "%s: tensor %s: dtype should be %s", rd->path, name, dtype);
+        snprintf(err, QB_ERRLEN, "%.400s: tensor %s: dtype should be %s", rd->path, name, dtype);
         return NULL;
     }
     if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) != ndim) {
-        snprintf(err, QB_ERRLEN, "%s: tensor %s: shape should have %d dimensions", rd->path, name, ndim);
+        snprintf(err, QB_ERRLEN, "%.400s: tensor %s: shape should have %d dimensions", rd->path, name, ndim);
         return NULL;
     }
     size_t numel = 1;
     for (int d = 0; d < ndim; d++) {
         const cJSON *e = cJSON_GetArrayItem(sh, d);
         if (!cJSON_IsNumber(e) || e->valuedouble != (double)shape[d]) {
-            snprintf(err, QB_ERRLEN, "%s: tensor %s: dimension %d should be %ld", rd->path, name, d, shape[d]);
+            snprintf(err, QB_ERRLEN, "%.400s: tensor %s: dimension %d should be %ld", rd->path, name, d, shape[d]);
             return NULL;
         }
         numel *= (size_t)shape[d];
     }
     if (!cJSON_IsNumber(of) || !cJSON_IsNumber(by) || of->valuedouble < 0 || by->valuedouble < 0 ||
         of->valuedouble > 1e18 || by->valuedouble != (double)(numel * 4) || fmod(of->valuedouble, 4) != 0) {
-        snprintf(err, QB_ERRLEN, "%s: tensor %s: bad offset/bytes (expected %zu bytes)", rd->path, name, numel * 4);
+        snprintf(err, QB_ERRLEN, "%.400s: tensor %s: bad offset/bytes (expected %zu bytes)", rd->path, name, numel * 4);
         return NULL;
     }
     size_t o = (size_t)of->valuedouble, b = (size_t)by->valuedouble;
     if (o > rd->data_len || b > rd->data_len - o) {
-        snprintf(err, QB_ERRLEN, "%s: tensor %s: bytes [%zu, %zu) lie outside the data section (%zu bytes)",
+        snprintf(err, QB_ERRLEN, "%.400s: tensor %s: bytes [%zu, %zu) lie outside the data section (%zu bytes)",
                  rd->path, name, o, o + b, rd->data_len);
         return NULL;
     }
@@ -453,7 +453,7 @@ static int json_int(const cJSON *obj, const char *key, long lo, long hi, int *ou
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)lo ||
         v->valuedouble > (double)hi) {
-        snprintf(err, QB_ERRLEN, "%s: %s.%s is missing or not an integer in [%ld, %ld]", path, where, key, lo, hi);
+        snprintf(err, QB_ERRLEN, "%.400s: %s.%s is missing or not an integer in [%ld, %ld]", path, where, key, lo, hi);
         return -1;
     }
     *out = (int)v->valuedouble;
@@ -468,7 +468,7 @@ static float *load_floats(Model *m, const Reader *rd, const char *name, int ndim
     for (int d = 0; d < ndim; d++) n *= (size_t)shape[d];
     float *f = model_own_floats(m, n);
     if (!f) {
-        snprintf(err, QB_ERRLEN, "%s: out of memory for %s", rd->path, name);
+        snprintf(err, QB_ERRLEN, "%.400s: out of memory for %s", rd->path, name);
         return NULL;
     }
     memcpy(f, p, n * sizeof(float));
@@ -482,7 +482,7 @@ static int load_layer(const Reader *rd, const cJSON *lj, int l, LinearKind k, Li
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(lj, "name"), *gr = cJSON_GetObjectItemCaseSensitive(lj, "grid");
     int rows, cols, bits, ng;
     if (!cJSON_IsString(nm) || strcmp(nm->valuestring, name)) {
-        snprintf(err, QB_ERRLEN, "%s: layers[%d] should be %s", rd->path, l * LIN_COUNT + k, name);
+        snprintf(err, QB_ERRLEN, "%.400s: layers[%d] should be %s", rd->path, l * LIN_COUNT + k, name);
         return -1;
     }
     if (json_int(lj, "rows", lin->rows, lin->rows, &rows, rd->path, name, err) ||
@@ -494,7 +494,7 @@ static int load_layer(const Reader *rd, const cJSON *lj, int l, LinearKind k, Li
     if (cJSON_IsString(gr) && !strcmp(gr->valuestring, "uniform")) binary = 0;
     else if (cJSON_IsString(gr) && !strcmp(gr->valuestring, "binary")) binary = 1;
     else {
-        snprintf(err, QB_ERRLEN, "%s: %s.grid should be \"uniform\" or \"binary\"", rd->path, name);
+        snprintf(err, QB_ERRLEN, "%.400s: %s.grid should be \"uniform\" or \"binary\"", rd->path, name);
         return -1;
     }
     const size_t rc = (size_t)rows * cols, nw = pack_words(rc, bits);
@@ -514,12 +514,12 @@ static int load_layer(const Reader *rd, const cJSON *lj, int l, LinearKind k, Li
     if (!g_idx || (binary && !levels)) return -1;
     for (int c = 0; c < cols; c++)
         if (g_idx[c] < 0 || g_idx[c] >= ng) {
-            snprintf(err, QB_ERRLEN, "%s: %s.g_idx[%d] = %d outside [0, %d)", rd->path, name, c, g_idx[c], ng);
+            snprintf(err, QB_ERRLEN, "%.400s: %s.g_idx[%d] = %d outside [0, %d)", rd->path, name, c, g_idx[c], ng);
             return -1;
         }
     uint8_t *codes = malloc(rc ? rc : 1);
     if (!codes) {
-        snprintf(err, QB_ERRLEN, "%s: out of memory for %s", rd->path, name);
+        snprintf(err, QB_ERRLEN, "%.400s: out of memory for %s", rd->path, name);
         return -1;
     }
     if (unpack_codes(words, rc, bits, codes, err)) { free(codes); return -1; }
@@ -540,19 +540,19 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     Model *m = NULL;
     cJSON *root = NULL;
     if (len < CK_HEADER + 8 || memcmp(buf, CK_MAGIC, 8)) {
-        snprintf(err, QB_ERRLEN, "%s: not a qbench quantized checkpoint (%s)", path,
+        snprintf(err, QB_ERRLEN, "%.400s: not a qbench quantized checkpoint (%s)", path,
                  len < 8 || memcmp(buf, CK_MAGIC, 8) ? "bad magic" : "file too short");
         goto fail;
     }
     uint32_t version = get_u32(buf + 8), hsize = get_u32(buf + 12);
     uint64_t payload = get_u64(buf + 16);
     if (version != CK_VERSION || hsize != CK_HEADER) {
-        snprintf(err, QB_ERRLEN, "%s: unsupported checkpoint version %u (header %u bytes); this build reads version %d",
+        snprintf(err, QB_ERRLEN, "%.400s: unsupported checkpoint version %u (header %u bytes); this build reads version %d",
                  path, version, hsize, CK_VERSION);
         goto fail;
     }
     if (payload != len - CK_HEADER) {
-        snprintf(err, QB_ERRLEN, "%s: truncated or padded: the header promises %llu payload bytes, the file has %zu",
+        snprintf(err, QB_ERRLEN, "%.400s: truncated or padded: the header promises %llu payload bytes, the file has %zu",
                  path, (unsigned long long)payload, len - CK_HEADER);
         goto fail;
     }
@@ -561,36 +561,36 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     want[64] = 0;
     qb_sha256_hex(buf + CK_HEADER, payload, got);
     if (memcmp(want, got, 64)) {
-        snprintf(err, QB_ERRLEN, "%s: checksum mismatch (the file is corrupt): header sha256 %.16s…, payload %.16s…",
+        snprintf(err, QB_ERRLEN, "%.400s: checksum mismatch (the file is corrupt): header sha256 %.16s…, payload %.16s…",
                  path, want, got);
         goto fail;
     }
     uint64_t json_len = get_u64(buf + CK_HEADER);
     if (json_len > payload - 8) {
-        snprintf(err, QB_ERRLEN, "%s: JSON length %llu exceeds the payload", path, (unsigned long long)json_len);
+        snprintf(err, QB_ERRLEN, "%.400s: JSON length %llu exceeds the payload", path, (unsigned long long)json_len);
         goto fail;
     }
     size_t data_start = (CK_HEADER + 8 + (size_t)json_len + CK_ALIGN - 1) / CK_ALIGN * CK_ALIGN;
     if (data_start > len) {
-        snprintf(err, QB_ERRLEN, "%s: data section starts past the end of the file", path);
+        snprintf(err, QB_ERRLEN, "%.400s: data section starts past the end of the file", path);
         goto fail;
     }
     root = cJSON_ParseWithLength((const char *)buf + CK_HEADER + 8, (size_t)json_len);
     const cJSON *fmt = root ? cJSON_GetObjectItemCaseSensitive(root, "format") : NULL;
     if (!root || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "qbench-quantized")) {
-        snprintf(err, QB_ERRLEN, "%s: metadata is not valid qbench-quantized JSON", path);
+        snprintf(err, QB_ERRLEN, "%.400s: metadata is not valid qbench-quantized JSON", path);
         goto fail;
     }
     Reader rd = {path, buf + data_start, len - data_start, cJSON_GetObjectItemCaseSensitive(root, "tensors")};
     const cJSON *cj = cJSON_GetObjectItemCaseSensitive(root, "config"),
                 *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     if (!cJSON_IsObject(cj) || !cJSON_IsObject(rd.tensors) || !cJSON_IsArray(layers)) {
-        snprintf(err, QB_ERRLEN, "%s: metadata lacks config / tensors / layers", path);
+        snprintf(err, QB_ERRLEN, "%.400s: metadata lacks config / tensors / layers", path);
         goto fail;
     }
     m = model_alloc();
     if (!m) {
-        snprintf(err, QB_ERRLEN, "%s: out of memory", path);
+        snprintf(err, QB_ERRLEN, "%.400s: out of memory", path);
         goto fail;
     }
     ModelConfig *c = &m->cfg;
@@ -611,7 +611,7 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(cj, "rope_theta"), *ep = cJSON_GetObjectItemCaseSensitive(cj, "norm_eps"),
                 *ar = cJSON_GetObjectItemCaseSensitive(cj, "arch");
     if (!cJSON_IsNumber(th) || !cJSON_IsNumber(ep) || !cJSON_IsString(ar)) {
-        snprintf(err, QB_ERRLEN, "%s: config.rope_theta / norm_eps / arch missing", path);
+        snprintf(err, QB_ERRLEN, "%.400s: config.rope_theta / norm_eps / arch missing", path);
         goto fail;
     }
     c->rope_theta = (float)th->valuedouble;
@@ -619,13 +619,13 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     snprintf(c->arch, sizeof c->arch, "%s", ar->valuestring);
     if (model_check_config(c, path, err)) goto fail;
     if (cJSON_GetArraySize(layers) != c->n_layers * LIN_COUNT) {
-        snprintf(err, QB_ERRLEN, "%s: %d layer records, expected %d", path, cJSON_GetArraySize(layers),
+        snprintf(err, QB_ERRLEN, "%.400s: %d layer records, expected %d", path, cJSON_GetArraySize(layers),
                  c->n_layers * LIN_COUNT);
         goto fail;
     }
     m->blocks = calloc((size_t)c->n_layers, sizeof *m->blocks);
     if (!m->blocks) {
-        snprintf(err, QB_ERRLEN, "%s: out of memory", path);
+        snprintf(err, QB_ERRLEN, "%.400s: out of memory", path);
         goto fail;
     }
     long sh_emb[2] = {c->vocab_size, c->dim}, sh_d[1] = {c->dim};
@@ -645,7 +645,7 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
             Linear *lin = &b->lin[k];
             model_linear_shape(c, (LinearKind)k, &lin->rows, &lin->cols);
             if (!(lin->w = model_own_floats(m, (size_t)lin->rows * lin->cols))) {
-                snprintf(err, QB_ERRLEN, "%s: out of memory", path);
+                snprintf(err, QB_ERRLEN, "%.400s: out of memory", path);
                 goto fail;
             }
             if (c->qkv_bias && k <= LIN_V) {
@@ -654,7 +654,7 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
                 if (!(lin->bias = load_floats(m, &rd, tn, 1, sh_b, err))) goto fail;
             }
             if (!cJSON_IsObject(lj)) {
-                snprintf(err, QB_ERRLEN, "%s: layers[%d] is not an object", path, l * LIN_COUNT + k);
+                snprintf(err, QB_ERRLEN, "%.400s: layers[%d] is not an object", path, l * LIN_COUNT + k);
                 goto fail;
             }
             if (load_layer(&rd, lj, l, (LinearKind)k, lin, err)) goto fail;

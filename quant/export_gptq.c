@@ -143,8 +143,15 @@ static int produce(const Model *m, const PipelineReport *rep, const Entry *e, vo
     free(map);
     return rc;
 oom:
-    snprintf(err, QB_ERRLEN, "%s: out of memory", e->name);
+    snprintf(err, QB_ERRLEN, "%.400s: out of memory", e->name);
     return -1;
+}
+
+/* a float option as the short decimal people wrote (0.01, not 0.00999999977648258) */
+static double short_decimal(float f) {
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)f);
+    return strtod(b, NULL);
 }
 
 static cJSON *quantize_config(const PipelineOptions *po) {
@@ -152,7 +159,7 @@ static cJSON *quantize_config(const PipelineOptions *po) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "bits", o->bits);
     cJSON_AddNumberToObject(j, "group_size", o->group_size);
-    cJSON_AddNumberToObject(j, "damp_percent", o->percdamp);
+    cJSON_AddNumberToObject(j, "damp_percent", short_decimal(o->percdamp));
     cJSON_AddBoolToObject(j, "desc_act", o->act_order);
     cJSON_AddBoolToObject(j, "static_groups", o->static_groups);
     cJSON_AddBoolToObject(j, "sym", o->sym);
@@ -197,8 +204,8 @@ static cJSON *hf_config(const Model *m, const PipelineOptions *po) {
     cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
     cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->seq_len);
-    cJSON_AddNumberToObject(j, "rms_norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+    cJSON_AddNumberToObject(j, "rms_norm_eps", short_decimal(c->norm_eps));
+    cJSON_AddNumberToObject(j, "rope_theta", short_decimal(c->rope_theta));
     cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied_embeddings);
     cJSON_AddBoolToObject(j, "attention_bias", c->qkv_bias);
     cJSON_AddStringToObject(j, "hidden_act", "silu");
@@ -243,7 +250,7 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
             }
         }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, QB_ERRLEN, "%s: cannot create directory: %s", dir, strerror(errno));
+        snprintf(err, QB_ERRLEN, "%.400s: cannot create directory: %s", dir, strerror(errno));
         return -1;
     }
     Entries es = {0};
@@ -350,7 +357,7 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
     rc = 0;
     goto done;
 oom:
-    snprintf(err, QB_ERRLEN, "%s: out of memory", dir);
+    snprintf(err, QB_ERRLEN, "%.400s: out of memory", dir);
 done:
     if (f) fclose(f);
     free(buf);

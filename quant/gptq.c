@@ -15,43 +15,59 @@
 
 #include "quant/quant_internal.h"
 
-/* H (n,n) row-major, already damped → U (n,n) row-major upper with UᵀU = H⁻¹. Returns LAPACK's info
- * (> 0: not positive definite at that minor). `a` is scratch (n,n). */
-static int inverse_cholesky_upper(const float *H, int n, float *a, float *U) {
+/* dst (n,n) = srcᵀ, in 32x32 tiles so both sides stay in cache. */
+static void transpose(const float *src, float *dst, int n) {
+    enum { T = 32 };
+    for (int i0 = 0; i0 < n; i0 += T)
+        for (int j0 = 0; j0 < n; j0 += T) {
+            int i1 = i0 + T < n ? i0 + T : n, j1 = j0 + T < n ? j0 + T : n;
+            for (int i = i0; i < i1; i++)
+                for (int j = j0; j < j1; j++) dst[(size_t)j * n + i] = src[(size_t)i * n + j];
+        }
+}
+
+/* H (n,n) row-major with diagonal diag + damp → U (n,n) row-major upper with UᵀU = H⁻¹. Returns
+ * LAPACK's info (> 0: not positive definite at that minor). `a` is scratch (n,n). */
+static int inverse_cholesky_upper(const float *H, const float *diag, float damp, int n, float *a,
+                                  float *U) {
     /* column-major copy of H: the reference hands LAPACK H's own lower triangle */
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) a[(size_t)j * n + i] = H[(size_t)i * n + j];
+    transpose(H, a, n);
+    for (int j = 0; j < n; j++) a[(size_t)j * n + j] = diag[j] + damp;
     lapack_int info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'L', n, a, n);   /* H = L Lᵀ */
     if (info) return (int)info;
     info = LAPACKE_spotri_work(LAPACK_COL_MAJOR, 'L', n, a, n);              /* (L Lᵀ)⁻¹, lower */
     if (info) return (int)info;
-    for (int j = 0; j < n; j++) /* cholesky_inverse returns the full symmetric matrix */
-        for (int i = j + 1; i < n; i++) a[(size_t)i * n + j] = a[(size_t)j * n + i];
+    /* cholesky_inverse returns the full symmetric matrix: mirror the lower triangle (column-major
+     * a[i + j·n], i > j) onto the upper one, i.e. the row-major view's upper onto its lower */
+    transpose(a, U, n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++) a[(size_t)i * n + j] = U[(size_t)i * n + j];
     info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', n, a, n);              /* H⁻¹ = UᵀU */
     if (info) return (int)info;
+    transpose(a, U, n); /* row-major U: U[i][j] = a[i + j·n] */
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) U[(size_t)i * n + j] = j >= i ? a[(size_t)j * n + i] : 0.0f;
+        for (int j = 0; j < i; j++) U[(size_t)i * n + j] = 0.0f;
     return 0;
 }
 
-/* Descending diag, ties by ascending index (quant.md §1.4 step 5). */
-static const float *g_sort_key;
-static int cmp_desc(const void *pa, const void *pb) {
-    int a = *(const int *)pa, b = *(const int *)pb;
-    float ka = g_sort_key[a], kb = g_sort_key[b];
-    if (ka > kb) return -1;
-    if (ka < kb) return 1;
-    return (a > b) - (a < b);
-}
-
-static void stable_argsort_desc(const float *key, int n, int *perm) {
+/* perm = indices sorted by descending key, ties by ascending index (quant.md §1.4 step 5): a stable
+ * bottom-up merge sort, so equal keys (dead columns, diag 1) keep their original order. */
+static int stable_argsort_desc(const float *key, int n, int *perm) {
+    int *tmp = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    if (!tmp) return -1;
     for (int i = 0; i < n; i++) perm[i] = i;
-    /* qsort is not stable, but the comparator breaks ties by index, so the order is total */
-    #pragma omp critical(qbench_gptq_sort)
-    {
-        g_sort_key = key;
-        qsort(perm, (size_t)n, sizeof(int), cmp_desc);
+    for (int w = 1; w < n; w *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * w) {
+            int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            int a = lo, b = mid, k = lo;
+            while (a < mid && b < hi) tmp[k++] = key[perm[b]] > key[perm[a]] ? perm[b++] : perm[a++];
+            while (a < mid) tmp[k++] = perm[a++];
+            while (b < hi) tmp[k++] = perm[b++];
+        }
+        memcpy(perm, tmp, (size_t)n * sizeof(int));
     }
+    free(tmp);
+    return 0;
 }
 
 int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec *s,
@@ -62,7 +78,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
     const size_t n2 = (size_t)cols * cols;
     int rc = -1;
     float *Wp = malloc((size_t)rows * cols * sizeof(float));
-    float *Hp = malloc(n2 * sizeof(float));
+    float *Hp = c->act_order ? malloc(n2 * sizeof(float)) : NULL; /* permuted H */
     float *Hd = malloc(n2 * sizeof(float));
     float *U = malloc(n2 * sizeof(float));
     float *scratch = malloc(n2 * sizeof(float));
@@ -75,7 +91,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
     int *perm = malloc((size_t)cols * sizeof(int));
     GroupParams *groups = calloc((size_t)ng, sizeof(GroupParams));
     const GroupParams **cur_of_col = malloc((size_t)B * sizeof(*cur_of_col));
-    if (!Wp || !Hp || !Hd || !U || !scratch || !Qp || !Cp || !hd || !Wb || !E || !loss || !perm ||
+    if (!Wp || (c->act_order && !Hp) || !Hd || !U || !scratch || !Qp || !Cp || !hd || !Wb || !E || !loss || !perm ||
         !groups || !cur_of_col) {
         snprintf(err, QB_ERRLEN, "gptq: out of memory for a %dx%d layer", rows, cols);
         goto done;
@@ -118,7 +134,10 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
     /* 5. act-order */
     for (int j = 0; j < cols; j++) perm[j] = j;
     if (c->act_order) {
-        stable_argsort_desc(hd, cols, perm);
+        if (stable_argsort_desc(hd, cols, perm)) {
+            snprintf(err, QB_ERRLEN, "gptq: out of memory");
+            goto done;
+        }
         float *tmp = scratch;
         for (int r = 0; r < rows; r++) {
             float *wr = Wp + (size_t)r * cols;
@@ -129,9 +148,8 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
             for (int j = 0; j < cols; j++)
                 Hp[(size_t)i * cols + j] = Hd[(size_t)perm[i] * cols + perm[j]];
         for (int j = 0; j < cols; j++) hd[j] = Hp[(size_t)j * cols + j];
-    } else {
-        memcpy(Hp, Hd, n2 * sizeof(float));
     }
+    const float *Hs = c->act_order ? Hp : Hd; /* dead-fixed, permuted H, undamped */
     /* 6–7. damping and the inverse-Hessian factor; raise the damping while not PD */
     {
         float mean = torch_sum_f32(hd, cols) / (float)cols;
@@ -139,9 +157,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
         int retries = 0;
         for (;;) {
             float damp = pd * mean;
-            memcpy(Hd, Hp, n2 * sizeof(float));
-            for (int j = 0; j < cols; j++) Hd[(size_t)j * cols + j] = hd[j] + damp;
-            int info = inverse_cholesky_upper(Hd, cols, scratch, U);
+            int info = inverse_cholesky_upper(Hs, hd, damp, cols, scratch, U);
             if (info == 0) {
                 out->damp_used = damp;
                 out->damp_retries = retries;
@@ -157,6 +173,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
         }
     }
     /* 8. lazy blocks */
+    int fit_failed = 0;
     for (int b0 = 0; b0 < cols; b0 += B) {
         const int b1 = b0 + B < cols ? b0 + B : cols, bw = b1 - b0;
         /* group params of each column; dynamic refits read the global W, which has every earlier
@@ -169,13 +186,15 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
                 cur_of_col[t] = &groups[gi];
                 continue;
             }
-            if (j % G == 0) {
+            /* uniform grids fit row by row, inside the parallel loop below (one fork per block) */
+            if (j % G == 0 && s->two_step) {
                 int k = cols - j < G ? cols - j : G;
                 if (grid_fit(s, Wp + j, rows, k, (size_t)cols, hd + j, &groups[j / G], err))
                     goto done;
             }
             cur_of_col[t] = &groups[j / G];
         }
+        const int fit_inside = G > 0 && !s->two_step && !c->static_groups && !c->preset;
         /* rows are independent given U: split them over threads (same bits for any count) */
         #pragma omp parallel for schedule(static) if (rows > 64)
         for (int r0 = 0; r0 < rows; r0 += 64) {
@@ -188,6 +207,18 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
                 for (int i = 0; i < nr; i++) wc[(size_t)t * 64 + i] = Wp[(size_t)(r0 + i) * cols + b0 + t];
             for (int t = 0; t < bw; t++) {
                 const int j = b0 + t;
+                if (fit_inside && j % G == 0) { /* rows r0..r1 of the stale global W[:, j:j+G] */
+                    GroupParams view = groups[j / G];
+                    view.scale += r0;
+                    view.zero += r0;
+                    view.rows = nr;
+                    int k = cols - j < G ? cols - j : G;
+                    char ferr[QB_ERRLEN]; /* only an mse fit can fail (allocation) */
+                    if (grid_fit(s, Wp + (size_t)r0 * cols + j, nr, k, (size_t)cols, hd + j, &view, ferr)) {
+                        #pragma omp atomic write
+                        fit_failed = 1;
+                    }
+                }
                 const float *urow = U + (size_t)j * cols + b0; /* U[j, b0:b1] */
                 const float d = urow[t];
                 float *wt = wc + (size_t)t * 64 - r0;
@@ -210,6 +241,10 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
                     for (int i = 0; i < nr; i++) w2[i] -= e[i] * u;
                 }
             }
+        }
+        if (fit_failed) {
+            snprintf(err, QB_ERRLEN, "gptq: out of memory in a group fit");
+            goto done;
         }
         /* W[:, b1:] -= E1 (rows,bw) @ U[b0:b1, b1:] (bw, cols-b1) */
         if (b1 < cols)

@@ -34,7 +34,8 @@ void hessian_add_sample(Hessian *h, const float *x, int tokens) {
             h->nonfinite = 1;
             break;
         }
-    const float beta = (float)h->n / (float)(h->n + 1);
+    /* the reference scales by the Python float n/(n+1), rounded to float32 on use */
+    const float beta = (float)((double)h->n / (double)(h->n + 1));
     h->n += 1;
     const float alpha = 2.0f / (float)h->n;
     /* upper triangle: H ← α xᵀx + β H */

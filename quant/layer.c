@@ -48,14 +48,22 @@ double layer_error_h(const float *W, const float *Q, const float *H, int rows, i
     }
     for (size_t i = 0; i < n; i++) D[i] = W[i] - Q[i];
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows, 1.0f, D, cols, 0.0f, C, cols);
-    double tr = 0;
-    #pragma omp parallel for reduction(+ : tr) schedule(static) if (cols > 256)
-    for (int i = 0; i < cols; i++) {
-        double acc = (double)H[(size_t)i * cols + i] * C[(size_t)i * cols + i];
-        for (int j = i + 1; j < cols; j++)
-            acc += 2.0 * (double)H[(size_t)i * cols + j] * C[(size_t)i * cols + j];
-        tr += acc;
+    /* per-row partial sums added in a fixed order afterwards: an OpenMP reduction would combine the
+     * threads in finishing order and change the last bits from run to run */
+    double *part = malloc((size_t)cols * sizeof(double));
+    double tr = NAN;
+    if (part) {
+        #pragma omp parallel for schedule(static) if (cols > 256)
+        for (int i = 0; i < cols; i++) {
+            double acc = (double)H[(size_t)i * cols + i] * C[(size_t)i * cols + i];
+            for (int j = i + 1; j < cols; j++)
+                acc += 2.0 * (double)H[(size_t)i * cols + j] * C[(size_t)i * cols + j];
+            part[i] = acc;
+        }
+        tr = 0;
+        for (int i = 0; i < cols; i++) tr += part[i];
     }
+    free(part);
     free(D);
     free(C);
     return tr / 2.0;

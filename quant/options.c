@@ -57,6 +57,7 @@ int quant_options_validate(const QuantOptions *o, int cols, char err[QB_ERRLEN])
     if (o->group_size == 0 || o->group_size < -1)
         FAIL("quant options: group_size %d (use -1 for one group per row, or a positive size)",
              o->group_size);
+    /* a group size above cols is one group per row (a sweep's g128 on a 64-wide layer stays valid) */
     if (cols < 0) FAIL("quant options: negative column count %d", cols);
     if (o->act_order && !uses_h) FAIL("quant options: act_order needs a Hessian; %s has none", mn);
     if (o->static_groups && !uses_h) FAIL("quant options: static_groups applies to gptq/gptqt, not %s", mn);

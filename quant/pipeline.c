@@ -182,6 +182,13 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
 
     for (int l = 0; l < nl; l++) {
         Block *b = &m->blocks[l];
+        /* non-finite block inputs would reach every layer (and the forward's kernels): stop here */
+        for (size_t i = 0; i < (size_t)ns * per; i++)
+            if (!isfinite(acts[i])) {
+                snprintf(err, QB_ERRLEN, "blk.%d.%s: calibration inputs contain NaN or Inf (window %zu, position %zu)",
+                         l, linear_kind_name(LIN_Q), i / per, i % per / (size_t)c->dim);
+                goto done;
+            }
         for (int st = 0; st < n_stages; st++) {
             TapCtx tc = {0};
             if (have_calib) {

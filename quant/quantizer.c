@@ -240,20 +240,31 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
                 for (int i = 0; i < m; i++) sacc += ar[i] * ((j >> i) & 1 ? 1.0 : -1.0);
                 lev[j] = c[row] + sacc;
             }
-            double A[9 * 9] = {0}, rhs[9] = {0};
+            /* nearest level of every integer, then the normal equations of Dθ ≈ k weighted by h.
+             * Every term is an integer (h counts, k, D = ±1), so summing per level first is exact
+             * and gives the reference's A and rhs bit for bit with 2^m instead of 2^n outer products */
+            double hj[256], sj[256];
+            for (int j = 0; j < nl; j++) hj[j] = sj[j] = 0;
             for (int k = 0; k < K; k++) {
+                if (h[k] == 0) continue; /* contributes nothing to A or rhs */
                 int best = 0;
                 double bd = fabs((double)k - lev[0]);
                 for (int j = 1; j < nl; j++) {
                     double d = fabs((double)k - lev[j]);
                     if (d < bd) { bd = d; best = j; }
                 }
+                hj[best] += h[k];
+                sj[best] += h[k] * (double)k;
+            }
+            double A[9 * 9] = {0}, rhs[9] = {0};
+            for (int j = 0; j < nl; j++) {
+                if (hj[j] == 0) continue;
                 double D[9];
                 D[0] = 1.0;
-                for (int i = 0; i < m; i++) D[i + 1] = (best >> i) & 1 ? 1.0 : -1.0;
+                for (int i = 0; i < m; i++) D[i + 1] = (j >> i) & 1 ? 1.0 : -1.0;
                 for (int u = 0; u < P; u++) {
-                    rhs[u] += D[u] * h[k] * (double)k;
-                    for (int v = 0; v < P; v++) A[u * P + v] += D[u] * D[v] * h[k];
+                    rhs[u] += D[u] * sj[j];
+                    for (int v = 0; v < P; v++) A[u * P + v] += D[u] * D[v] * hj[j];
                 }
             }
             double dsum = 0;
@@ -262,8 +273,8 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
             for (int u = 0; u < P; u++) A[u * P + u] += lam;
             lapack_int ipiv[9];
             /* A is symmetric, so row- and column-major agree; getrf+getrs like torch.linalg.solve */
-            lapack_int info = LAPACKE_dgetrf(LAPACK_COL_MAJOR, P, P, A, P, ipiv);
-            if (info == 0) info = LAPACKE_dgetrs(LAPACK_COL_MAJOR, 'N', P, 1, A, P, ipiv, rhs, P);
+            lapack_int info = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, P, P, A, P, ipiv);
+            if (info == 0) info = LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, 'N', P, 1, A, P, ipiv, rhs, P);
             if (info != 0) { /* cannot happen with the ridge; keep the previous fit */
                 for (int u = 0; u < P; u++) rhs[u] = u == 0 ? c[row] : ar[u - 1];
             }
@@ -300,6 +311,7 @@ typedef struct {
     double *hist, *lv, *c, *a;
     uint8_t *codes;
     float *s, *z;
+    float *lo, *hi; /* each row's range (§1.3 steps 1–3), the same for every factor */
 } TwoStepWork;
 
 /* Steps 1–3 for one factor p: levels (rows x nl, float32) of every row. */
@@ -310,9 +322,7 @@ static int two_step_levels(const GridSpec *s, const float *x, int rows, int k, s
     #pragma omp parallel for schedule(static) if ((long)rows * k > (1L << 15))
     for (int row = 0; row < rows; row++) {
         const float *xr = x + (size_t)row * ld;
-        float lo, hi;
-        row_range(xr, k, s->sym, &lo, &hi);
-        float lo_p = p * lo, hi_p = p * hi;
+        float lo_p = p * w->lo[row], hi_p = p * w->hi[row];
         float sc = (hi_p - lo_p) / maxq;
         float z = s->sym ? (maxq + 1.0f) / 2.0f : rintf(-lo_p / sc);
         double *h = w->hist + (size_t)row * K;
@@ -356,14 +366,18 @@ static int two_step_fit(const GridSpec *s, const float *x, int rows, int k, size
     w.codes = malloc((size_t)rows * nl);
     w.s = malloc((size_t)rows * sizeof(float));
     w.z = malloc((size_t)rows * sizeof(float));
+    w.lo = malloc((size_t)rows * sizeof(float));
+    w.hi = malloc((size_t)rows * sizeof(float));
     float *levels = malloc((size_t)rows * nl * sizeof(float));
     double *best = malloc((size_t)rows * sizeof(double));
     double *dbuf = malloc((size_t)rows * (k > 0 ? k : 1) * sizeof(double));
     int rc = -1;
-    if (!w.hist || !w.lv || !w.c || !w.a || !w.codes || !w.s || !w.z || !levels || !best || !dbuf) {
+    if (!w.hist || !w.lv || !w.c || !w.a || !w.codes || !w.s || !w.z || !w.lo || !w.hi || !levels ||
+        !best || !dbuf) {
         snprintf(err, QB_ERRLEN, "gptqt fit: out of memory");
         goto done;
     }
+    for (int row = 0; row < rows; row++) row_range(x + (size_t)row * ld, k, s->sym, &w.lo[row], &w.hi[row]);
     int nf = s->fixed_factor > 0 ? 1 : s->n_factors;
     for (int f = 0; f < nf; f++) {
         float pf = s->fixed_factor > 0 ? s->fixed_factor : s->factors[f];
@@ -391,6 +405,7 @@ static int two_step_fit(const GridSpec *s, const float *x, int rows, int k, size
     rc = 0;
 done:
     free(w.hist); free(w.lv); free(w.c); free(w.a); free(w.codes); free(w.s); free(w.z);
+    free(w.lo); free(w.hi);
     free(levels); free(best); free(dbuf);
     return rc;
 }

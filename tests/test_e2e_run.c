@@ -253,6 +253,44 @@ static void test_resume_after_kill_between_points(void **state) {
     assert_true(done >= 1);
 }
 
+/* A point that fails is recorded as 'failed' with its message, the others still finish, the exit
+ * status is 1, and the next run retries only that point. */
+static void test_failed_point_is_retried(void **state) {
+    (void)state;
+    EXP(e);
+    char db[512];
+    path(db, sizeof db, "fail.db");
+    const char *args[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--db", db, NULL};
+    setenv("QBENCH_TEST_FAIL_POINT", "2", 1); /* gptq w4 g32: the third point */
+    int rc = run(args);
+    unsetenv("QBENCH_TEST_FAIL_POINT");
+    assert_int_equal(rc, 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 3);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND method = 'gptq' AND bits = 4 "
+                                "AND error LIKE '%injected failure%'"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.status = 'failed'"), 0);
+    assert_int_equal(run(args), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs"), 4);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    assert_int_equal(incomplete_done(db), 0);
+}
+
+/* Two unsharded runs on one database at the same time (WAL + busy timeout): both succeed and every
+ * point is there exactly once. */
+static void test_two_processes_share_a_database(void **state) {
+    (void)state;
+    EXP(e);
+    char db[512];
+    path(db, sizeof db, "shared.db");
+    const char *args[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--db", db, NULL};
+    pid_t a = spawn(args), b = spawn(args);
+    assert_int_equal(wait_rc(a), 0);
+    assert_int_equal(wait_rc(b), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs"), 4);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    assert_int_equal(incomplete_done(db), 0);
+}
+
 static void test_shards_merged_equal_one_run(void **state) {
     (void)state;
     EXP(e);
@@ -290,6 +328,24 @@ static void test_dry_run_lists_without_working(void **state) {
     assert_int_equal(run(bad), 2);
     const char *missing[] = {"qbench", "run", "no/such/file.yaml", NULL};
     assert_int_equal(run(missing), 2);
+    /* problems found only with the model (group size 7 does not divide stories260K's width 64, a
+     * model file that does not exist) stop the run before any work: no database appears */
+    const char *bodies[] = {
+        "model: {path: assets/stories260K/stories260K.bin}\nsweep: {method: rtn, bits: 4, group_size: 7}\n",
+        "model: {path: assets/no-such-model.bin}\nsweep: {method: rtn, bits: 4}\n",
+    };
+    for (int i = 0; i < 2; i++) {
+        char y[512], bdb[512];
+        path(y, sizeof y, "bad.yaml");
+        path(bdb, sizeof bdb, "bad.db");
+        FILE *f = fopen(y, "w");
+        assert_non_null(f);
+        fprintf(f, "%seval: {perplexity: [{dataset: tinystories-valid, seqlen: 64}]}\n", bodies[i]);
+        fclose(f);
+        const char *a[] = {"qbench", "run", y, "--quiet", "--db", bdb, NULL};
+        assert_int_equal(run(a), 2);
+        assert_int_equal(access(bdb, F_OK), -1);
+    }
 }
 
 static void test_check_exit_codes_and_plot(void **state) {
@@ -343,6 +399,8 @@ int main(void) {
         cmocka_unit_test(test_full_run_database),
         cmocka_unit_test(test_resume_after_kill_mid_point),
         cmocka_unit_test(test_resume_after_kill_between_points),
+        cmocka_unit_test(test_failed_point_is_retried),
+        cmocka_unit_test(test_two_processes_share_a_database),
         cmocka_unit_test(test_shards_merged_equal_one_run),
         cmocka_unit_test(test_dry_run_lists_without_working),
         cmocka_unit_test(test_check_exit_codes_and_plot),

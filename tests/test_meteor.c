@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+#include <omp.h>
+#include <sys/wait.h>
 
 #include "metrics/meteor.h"
 
@@ -391,6 +393,241 @@ static void test_signature(void **state) {
     assert_non_null(strstr(sig, "tok:whitespace"));
 }
 
+
+/* ---- Meteor 1.5 --------------------------------------------------------------------------------- */
+static Meteor15 *open15(const char *para) {
+    char err[QB_ERRLEN];
+    Meteor15 *m = meteor15_open(NULL, para, NULL, err);
+    if (!m) fprintf(stderr, "%s\n", err);
+    assert_non_null(m);
+    return m;
+}
+
+static double s15(const Meteor15 *m, const char *hyp, const char *ref, Meteor15Stats *st) {
+    char err[QB_ERRLEN];
+    assert_int_equal(meteor15_sentence(m, hyp, &ref, 1, st, err), 0);
+    return st->score;
+}
+
+static void test_meteor15_hand_worked(void **state) {
+    (void)state;
+    Meteor15 *m = open15(NULL);
+    Meteor15Stats st;
+    /* identical after -norm (tokenised, lowercased): 7 words, the full-match rule gives 1.0 */
+    assert_true(s15(m, "The cat sat on the mat.", "the cat sat on the mat .", &st) == 1.0);
+    assert_true(st.test_len == 7 && st.chunks == 1);
+    /* "the" is a function word: P = R = 0.25·1/(0.75·1 + 0.25·1) = 0.25, Fmean 0.25,
+     * frag = 1/((1+1)/2) = 1, penalty 0.6 -> 0.1 */
+    assert_true(fabs(s15(m, "the cat", "the dog", &st) - 0.1) < 1e-15);
+    assert_true(st.test_function[METEOR15_EXACT] == 1 && st.test_fn == 1);
+    /* synonym (symmetric; NLTK mode cannot match car/automobile): 0.8 weight, full match */
+    assert_true(fabs(s15(m, "car", "automobile", &st) - 0.8) < 1e-15);
+    assert_true(st.test_content[METEOR15_SYNONYM] == 1);
+    /* stem between two exact matches: "running"/"run" is a stem and a synonym candidate, the beam
+     * keeps it because it joins the chunk. P = R = (0.25 + 0.75 + 0.6·0.75) / (0.25 + 2·0.75) */
+    assert_true(fabs(s15(m, "the running dog", "the run dog", &st) - 1.45 / 1.75) < 1e-12);
+    assert_true(st.test_content[METEOR15_STEM] == 1 && st.chunks == 1);
+    /* Meteor's search counts only exact matches (Java int += 0.5 truncates): an isolated
+     * ambiguous stem/synonym pair costs a chunk and is dropped, so this scores 0 */
+    assert_true(s15(m, "running dogs", "run dog", &st) == 0.0);
+    /* -norm rules: "U.S.-based" -> "us based"; "Mr." is a non-breaking prefix; commas inside
+     * numbers stay; "don't" -> "don 't"; "..." stays one token */
+    assert_true(s15(m, "U.S.-based", "US based", &st) == 1.0);
+    assert_true(st.test_len == 2);
+    assert_true(s15(m, "Mr. Smith", "mr. smith", &st) == 1.0);
+    s15(m, "1,000 a,b don't ...", "x", &st);
+    assert_true(st.test_len == 7);
+    /* empty sides: defined as 0 (Meteor's NaN -> 0) */
+    assert_true(s15(m, "", "a b", &st) == 0.0);
+    assert_true(s15(m, "", "", &st) == 0.0);
+    /* several references: the best, first on ties */
+    const char *refs[] = {"x y", "the cat", "the cat"};
+    char err[QB_ERRLEN];
+    assert_int_equal(meteor15_sentence(m, "the cat", refs, 3, &st, err), 0);
+    assert_int_equal(st.ref_index, 1);
+    assert_int_equal(meteor15_sentence(m, "bad \xff", refs, 3, &st, err), -1);
+    assert_non_null(strstr(err, "hypothesis"));
+    assert_int_equal(meteor15_sentence(m, "x", refs, 0, &st, err), -1);
+    char sig[512];
+    meteor15_signature(m, 1, sig, sizeof sig);
+    assert_non_null(strstr(sig, "alpha:0.85|beta:0.2|gamma:0.6|delta:0.75"));
+    meteor15_free(m);
+}
+
+static void test_meteor15_paraphrase_table(void **state) {
+    (void)state;
+    char path[] = "/tmp/qbench_para_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("0.5 ||| big cat ||| large feline\n\n", f);
+    fclose(f);
+    Meteor15 *m = open15(path);
+    Meteor15Stats st;
+    /* the 2-word paraphrase (weight 0.6) beats the large/big synonym in the search (it adds
+     * (int)(2·0.5) = 1 per side): P = R = (0.25 + 2·0.6·0.75) / (0.25 + 2·0.75) */
+    assert_true(fabs(s15(m, "a large feline", "a big cat", &st) - 1.15 / 1.75) < 1e-12);
+    assert_true(st.test_content[METEOR15_PARAPHRASE] == 2 && st.ref_content[METEOR15_PARAPHRASE] == 2);
+    /* both directions */
+    assert_true(fabs(s15(m, "a big cat", "a large feline", &st) - 1.15 / 1.75) < 1e-12);
+    meteor15_free(m);
+    /* a malformed line is an error naming the file and line */
+    f = fopen(path, "w");
+    fputs("big cat ||| large feline\nno separator here\n", f);
+    fclose(f);
+    char err[QB_ERRLEN];
+    assert_null(meteor15_open(NULL, path, NULL, err));
+    assert_non_null(strstr(err, "line 2"));
+    assert_null(meteor15_open(NULL, "/nonexistent/para.txt", NULL, err));
+    unlink(path);
+}
+
+static void test_meteor15_bad_resources(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    assert_null(meteor15_open("/nonexistent/res", NULL, NULL, err));
+    assert_non_null(strstr(err, "/nonexistent/res/"));
+    char dir[] = "/tmp/qbench_res_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p1[128], p2[128], p3[128];
+    snprintf(p1, sizeof p1, "%s/english.function-words", dir);
+    snprintf(p2, sizeof p2, "%s/english.synsets", dir);
+    snprintf(p3, sizeof p3, "%s/english.exceptions", dir);
+    FILE *f = fopen(p1, "w"); fputs("the\n", f); fclose(f);
+    f = fopen(p3, "w"); fputs("be\nwas were\n", f); fclose(f);
+    f = fopen(p2, "w"); fputs("car\n02958343\nauto\n", f); fclose(f); /* truncated: no id line */
+    assert_null(meteor15_open(dir, NULL, NULL, err));
+    assert_non_null(strstr(err, "english.synsets line 3"));
+    f = fopen(p2, "w"); fputs("car\n0295x343\n", f); fclose(f);
+    assert_null(meteor15_open(dir, NULL, NULL, err));
+    assert_non_null(strstr(err, "english.synsets line 2"));
+    f = fopen(p2, "w"); fputs("car\n02958343\nauto\n02958343\n", f); fclose(f);
+    f = fopen(p3, "w"); fputs("be\n", f); fclose(f);
+    assert_null(meteor15_open(dir, NULL, NULL, err));
+    assert_non_null(strstr(err, "english.exceptions line 1"));
+    f = fopen(p3, "w"); fputs("be\nwas were\n", f); fclose(f);
+    Meteor15 *m = meteor15_open(dir, NULL, NULL, err);
+    assert_non_null(m);
+    Meteor15Stats st;
+    assert_true(fabs(s15(m, "car", "auto", &st) - 0.8) < 1e-15);
+    meteor15_free(m);
+    unlink(p1); unlink(p2); unlink(p3);
+    rmdir(dir);
+}
+
+/* Meteor's README output for `meteor-*.jar example/xray/system1.hyp example/xray/reference -l en
+ * -norm` (shared/assets/SOURCES.md). That run had the paraphrase table, which qbench does not
+ * have; the normalisation (word counts) and the segments without paraphrase matches must agree
+ * exactly, and the stage counts can only be larger here (paraphrases took those words there). */
+static void test_meteor15_xray_published(void **state) {
+    (void)state;
+    Meteor15 *m = open15(NULL);
+    char *hb = slurp("assets/meteor-examples/xray/system1.hyp"), *rb = slurp("assets/meteor-examples/xray/reference");
+    char **hyp, **ref;
+    int n = split_lines(hb, &hyp);
+    assert_int_equal(split_lines(rb, &ref), n);
+    Meteor15Stats tot;
+    double *sent = malloc(sizeof(double) * (size_t)n);
+    char err[QB_ERRLEN];
+    assert_int_equal(meteor15_corpus(m, (const char *const *)hyp, (size_t)n, (const char *const *)ref, 1, &tot, sent, err), 0);
+    assert_true(tot.test_len == 61600);
+    assert_true(tot.ref_len == 62469);
+    assert_true(fabs(sent[0] - 0.447752250844953) < 1e-12);
+    assert_true(fabs(sent[2488] - 0.33120147321343485) < 1e-12);
+    double ex = tot.test_content[0] + tot.test_function[0], stm = tot.test_content[1] + tot.test_function[1];
+    double syn = tot.test_content[2] + tot.test_function[2];
+    assert_true(ex >= 37110 && stm >= 511 && syn >= 939);
+    assert_true(ex + stm + syn <= 37110 + 511 + 939 + 6975);
+    fprintf(stderr, "  meteor15 xray: exact %.0f/%.0f stem %.0f/%.0f synonym %.0f/%.0f (published with "
+                    "paraphrases: 16268/20842 485/26 820/119), chunks %.0f, score %.6f\n",
+            tot.test_content[0], tot.test_function[0], tot.test_content[1], tot.test_function[1],
+            tot.test_content[2], tot.test_function[2], tot.chunks, tot.score);
+    /* corpus score = score of the summed statistics, independent of the thread count */
+    Meteor15Stats t2;
+    omp_set_num_threads(1);
+    assert_int_equal(meteor15_corpus(m, (const char *const *)hyp, (size_t)n, (const char *const *)ref, 1, &t2, NULL, err), 0);
+    omp_set_num_threads(omp_get_num_procs());
+    assert_true(memcmp(&tot.score, &t2.score, sizeof(double)) == 0);
+    free(sent); free(hyp); free(ref); free(hb); free(rb);
+    meteor15_free(m);
+}
+
+/* ---- the CLI (needs $QBENCH_BIN or bin/qbench) ------------------------------------------------------ */
+static const char *qbench_bin(void) {
+    const char *b = getenv("QBENCH_BIN");
+    return b ? b : "bin/qbench";
+}
+
+static int run_cli(const char *args, char *out, size_t cap) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s score %s 2>&1", qbench_bin(), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_file(const char *path, const char *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void test_cli(void **state) {
+    (void)state;
+    if (access(qbench_bin(), X_OK) != 0) { fprintf(stderr, "  (skipped: no %s)\n", qbench_bin()); return; }
+    static char out[1 << 16];
+    const char *A = "assets/meteor-examples/xray";
+    char args[1024];
+    /* the NLTK mean over all 2489 lines, as printed with 10 decimals (fixture value 0.46719782456890957) */
+    snprintf(args, sizeof args, "meteor --hyp %s/system1.hyp --ref %s/reference --width 10", A, A);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "METEOR|nrefs:1|tok:whitespace|"));
+    assert_non_null(strstr(out, "= 0.4671978246"));
+    snprintf(args, sizeof args, "meteor --hyp %s/system1.hyp --ref %s/reference --tokenize treebank --json", A, A);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_true(fabs(cJSON_GetObjectItem(j, "score")->valuedouble - 0.5429145492124489) < 1e-12);
+    assert_non_null(strstr(cJSON_GetObjectItem(j, "signature")->valuestring, "tok:treebank"));
+    cJSON_Delete(j);
+    /* meteor15 JSON carries the summed statistics */
+    snprintf(args, sizeof args, "meteor15 --hyp %s/system1.hyp --ref %s/reference --json", A, A);
+    assert_int_equal(run_cli(args, out, sizeof out), 0);
+    j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "statistics"), "test_words")->valuedouble == 61600);
+    cJSON_Delete(j);
+    /* bad input: line-count mismatch, invalid UTF-8 (file and line named), unknown option,
+     * missing WordNet, empty files (score 0 with a note) */
+    snprintf(args, sizeof args, "meteor --hyp %s/system1.hyp --ref assets/wmt14-ende/newstest2014-filtered.en.tok", A);
+    assert_int_equal(run_cli(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "2489 lines"));
+    write_file("/tmp/qbench_meteor_h.txt", "ok\nbad \xc3\x28 byte\n", 15);
+    write_file("/tmp/qbench_meteor_r.txt", "ok\nfine\n", 8);
+    assert_int_equal(run_cli("meteor --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt", out, sizeof out), 2);
+    assert_non_null(strstr(out, "/tmp/qbench_meteor_h.txt:2:")); /* file and line */
+    assert_int_equal(run_cli("meteor15 --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt --tokenize treebank", out, sizeof out), 2);
+    assert_non_null(strstr(out, "unknown option"));
+    write_file("/tmp/qbench_meteor_h.txt", "a b\n", 4);
+    write_file("/tmp/qbench_meteor_r.txt", "a b\n", 4);
+    assert_int_equal(run_cli("meteor --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt --wordnet /nonexistent", out, sizeof out), 2);
+    assert_non_null(strstr(out, "apt-get install wordnet-base"));
+    assert_int_equal(run_cli("meteor --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt --sentence", out, sizeof out), 0);
+    assert_non_null(strstr(out, "1\t0.9375")); /* 1 - 0.5/2^3 */
+    write_file("/tmp/qbench_meteor_h.txt", "", 0);
+    write_file("/tmp/qbench_meteor_r.txt", "", 0);
+    assert_int_equal(run_cli("meteor15 --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt", out, sizeof out), 0);
+    assert_non_null(strstr(out, "0 segments"));
+    assert_non_null(strstr(out, "= 0.0000"));
+    assert_int_equal(run_cli("meteor --hyp /tmp/qbench_meteor_h.txt", out, sizeof out), 2);
+    unlink("/tmp/qbench_meteor_h.txt");
+    unlink("/tmp/qbench_meteor_r.txt");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_porter_matches_nltk_fixture),
@@ -404,6 +641,11 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_very_long_line),
         cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_meteor15_hand_worked),
+        cmocka_unit_test(test_meteor15_paraphrase_table),
+        cmocka_unit_test(test_meteor15_bad_resources),
+        cmocka_unit_test(test_meteor15_xray_published),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

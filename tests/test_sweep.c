@@ -139,6 +139,34 @@ static void test_exclude_and_where_match_defaults(void **state) {
     free(e);
 }
 
+/* Every parameter reaches the quantizer's options. */
+static void test_pipeline_options(void **state) {
+    (void)state;
+    Experiment *e = parse(HEAD "sweep:\n  method: [gptqt]\n  bits: [3]\n"
+                               "fixed: {group_size: 32, damp: 0.05, true_sequential: false, static_groups: true,\n"
+                               "        gptqt: {high_bits: +2, objective: hdiag, variant: twopass, reexplore_steps: 7}}\n" EVAL);
+    SweepPoint *p;
+    int n;
+    char err[QB_ERRLEN];
+    assert_int_equal(sweep_expand(e, &p, &n, err), 0);
+    assert_int_equal(n, 1);
+    PipelineOptions po;
+    assert_int_equal(sweep_pipeline_options(&p[0], &po, err), 0);
+    assert_int_equal(po.opt.method, QM_GPTQT);
+    assert_int_equal(po.opt.bits, 3);
+    assert_int_equal(po.opt.group_size, 32);
+    assert_int_equal(po.opt.high_bits, 5); /* 3 + 2 */
+    assert_true(po.opt.percdamp == 0.05f);
+    assert_int_equal(po.opt.static_groups, 1);
+    assert_int_equal(po.opt.objective, QT_OBJ_HDIAG);
+    assert_int_equal(po.opt.variant, QT_VARIANT_TWOPASS);
+    assert_int_equal(po.opt.reexplore_steps, 7);
+    assert_int_equal(po.true_sequential, 0);
+    assert_true(po.opt.reexplore_lo == 0.6f); /* untouched: the quantizer's default */
+    free(p);
+    free(e);
+}
+
 /* ---- datasets ---------------------------------------------------------------------------------- */
 
 static void test_tinystories_split_is_disjoint_and_complete(void **state) {
@@ -274,6 +302,7 @@ int main(void) {
         cmocka_unit_test(test_canonical_and_key),
         cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_exclude_and_where_match_defaults),
+        cmocka_unit_test(test_pipeline_options),
         cmocka_unit_test(test_tinystories_split_is_disjoint_and_complete),
         cmocka_unit_test(test_named_datasets_load),
         cmocka_unit_test(test_tasks),

@@ -1,0 +1,163 @@
+/* bench_quant_model.c — whole-model quantization time (per layer and per model) and peak RSS for
+ * stories260K, tinystories-656K and a synthetic dim-768 / 12-layer Llama (written with
+ * model_synth_write). Each model runs in its own child process so its peak RSS is its own.
+ * Prints figures only; never fails on time.
+ *
+ * usage: bench_quant_model [--synth-samples N] [--synth-seqlen L] [--samples N] [--seqlen L]
+ *                          [--skip-synth] [--per-layer]
+ * Defaults: 128 windows x 256 tokens of tinystories-calib for the two small models (the test's
+ * setting), 4 x 128 random-token windows for the synthetic model (its forward passes dominate;
+ * the per-layer solve times do not depend on the window count). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "datasets/calib.h"
+#include "datasets/datasets.h"
+#include "model/tokenizer.h"
+#include "quant/quant.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec + 1e-6 * ru.ru_stime.tv_usec;
+}
+
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+typedef struct {
+    const char *name, *path, *tok; /* tok NULL: random windows */
+    QuantMethod method;
+    int bits, group_size, samples, seqlen;
+} Job;
+
+static int per_layer = 0;
+
+static int run_job(const Job *j) {
+    char err[QB_ERRLEN];
+    double t0 = now_s();
+    Model *m = model_load(j->path, err);
+    if (!m) { fprintf(stderr, "%s\n", err); return 1; }
+    double t_load = now_s() - t0;
+    int *windows = malloc((size_t)j->samples * j->seqlen * sizeof(int));
+    CalibWindows cw = {0};
+    if (j->tok) {
+        Tokenizer *tok = tokenizer_load(j->tok, m->cfg.vocab_size, err);
+        TextDataset td;
+        if (!tok || dataset_load_text("tinystories-calib", &td, err) ||
+            calib_sample_text(tok, td.text, td.len, 0, "tinystories-calib", j->samples, j->seqlen, 0, CALIB_AUTO, &cw, err)) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        memcpy(windows, cw.windows, (size_t)j->samples * j->seqlen * sizeof(int));
+        dataset_text_free(&td);
+        tokenizer_free(tok);
+        calib_free(&cw);
+    } else {
+        QbRng r;
+        qb_rng_seed(&r, 0);
+        for (long i = 0; i < (long)j->samples * j->seqlen; i++) windows[i] = (int)qb_rng_below(&r, (uint64_t)m->cfg.vocab_size);
+    }
+    CalibrationSet cs = {j->samples, j->seqlen, windows};
+    PipelineOptions po = {0};
+    quant_options_default(&po.opt, j->method, j->bits);
+    po.opt.group_size = j->group_size;
+    po.true_sequential = 1;
+    PipelineReport rep;
+    if (quant_model(m, &cs, &po, 0, &rep, err)) { fprintf(stderr, "%s\n", err); return 1; }
+    double solve = 0, by_kind[LIN_COUNT] = {0};
+    for (int i = 0; i < rep.n_layers; i++) {
+        solve += rep.layers[i].seconds;
+        by_kind[rep.layers[i].kind] += rep.layers[i].seconds;
+        if (per_layer)
+            printf("    blk.%d.%-8s %5dx%-5d %8.4f s  error %.4g\n", rep.layers[i].layer, linear_kind_name(rep.layers[i].kind),
+                   rep.layers[i].rows, rep.layers[i].cols, rep.layers[i].seconds, rep.layers[i].error);
+    }
+    const ModelConfig *c = &m->cfg;
+    printf("%-16s %s %d-bit g%d, %d x %d windows: total %.2f s wall, %.2f s CPU of the whole process (load %.2f s), "
+           "layer solves %.2f s, forward passes + Hessians %.2f s, %.2f s per block; peak RSS %.0f MiB (weights %.0f MiB f32)\n",
+           j->name, quant_method_name(j->method), j->bits, j->group_size, j->samples, j->seqlen, rep.seconds, cpu_s(), t_load,
+           solve, rep.seconds - solve, rep.seconds / c->n_layers, peak_rss_mib(),
+           (double)model_total_params(m) * 4 / 1048576.0);
+    printf("%-16s mean solve per layer kind:", "");
+    for (int k = 0; k < LIN_COUNT; k++) {
+        int r = m->blocks[0].lin[k].rows, co = m->blocks[0].lin[k].cols;
+        printf(" %s %dx%d %.4f s;", linear_kind_name((LinearKind)k), r, co, by_kind[k] / c->n_layers);
+    }
+    printf("\n");
+    fflush(stdout);
+    pipeline_report_free(&rep);
+    free(windows);
+    model_free(m);
+    return 0;
+}
+
+/* Runs the job in a child so peak RSS is per model. */
+static void run_isolated(const Job *j) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) _exit(run_job(j));
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) printf("%s: failed\n", j->name);
+}
+
+int main(int argc, char **argv) {
+    int synth_samples = 4, synth_seqlen = 128, samples = 128, seqlen = 256, skip_synth = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--synth-samples") && i + 1 < argc) synth_samples = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--synth-seqlen") && i + 1 < argc) synth_seqlen = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--samples") && i + 1 < argc) samples = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seqlen") && i + 1 < argc) seqlen = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--skip-synth")) skip_synth = 1;
+        else if (!strcmp(argv[i], "--per-layer")) per_layer = 1;
+        else {
+            fprintf(stderr, "usage: %s [--synth-samples N] [--synth-seqlen L] [--samples N] [--seqlen L] [--skip-synth] [--per-layer]\n", argv[0]);
+            return 2;
+        }
+    }
+    printf("bench_quant_model: OMP threads %s, true-sequential, calibration seed 0\n",
+           getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : "(default)");
+    const Job small[] = {
+        {"stories260K", "assets/stories260K/stories260K.bin", "assets/stories260K/tok512.bin", QM_RTN, 4, -1, samples, seqlen},
+        {"stories260K", "assets/stories260K/stories260K.bin", "assets/stories260K/tok512.bin", QM_GPTQ, 4, -1, samples, seqlen},
+        {"tinystories-656K", "assets/tinystories-656K", "assets/tinystories-656K/tokenizer.json", QM_GPTQ, 4, -1, samples, seqlen},
+        {"tinystories-656K", "assets/tinystories-656K", "assets/tinystories-656K/tokenizer.json", QM_GPTQT, 3, -1, samples, seqlen},
+    };
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) run_isolated(&small[i]);
+    if (skip_synth) return 0;
+
+    char dir[] = "/tmp/qbench_bench_synth_XXXXXX", path[64];
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+    snprintf(path, sizeof path, "%s/synth768.bin", dir);
+    ModelConfig c = {.dim = 768, .hidden_dim = 3072, .n_layers = 12, .n_heads = 12, .n_kv_heads = 12, .head_dim = 64,
+                     .vocab_size = 32000, .seq_len = 2048, .rope_theta = 10000, .norm_eps = 1e-5f, .tied_embeddings = 1,
+                     .bos_id = 1, .eos_id = 2};
+    snprintf(c.arch, sizeof c.arch, "llama2c");
+    char err[QB_ERRLEN];
+    double t0 = now_s();
+    if (model_synth_write(&c, 1, SYNTH_LLAMA2C, path, err)) { fprintf(stderr, "%s\n", err); return 1; }
+    printf("synthetic dim 768, hidden 3072, 12 layers, 12 heads, vocab 32000 written in %.1f s\n", now_s() - t0);
+    Job sj = {"synth-768x12", path, NULL, QM_GPTQ, 4, 128, synth_samples, synth_seqlen};
+    int save = per_layer;
+    run_isolated(&sj);
+    per_layer = save;
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* runner_internal.h — what the pieces of `qbench run` share (private to harness/runner*.c):
+ * runner.c drives the sweep, runner_data.c prepares what a run computes once (evaluation tokens,
+ * tasks, calibration windows, the unquantized baseline), runner_point.c quantizes and evaluates
+ * one point into one store transaction. */
+#ifndef QBENCH_RUNNER_INTERNAL_H
+#define QBENCH_RUNNER_INTERNAL_H
+
+#include <stdint.h>
+
+#include "datasets/calib.h"
+#include "datasets/datasets.h"
+#include "harness/progress.h"
+#include "harness/runner.h"
+#include "harness/store.h"
+#include "harness/sweep.h"
+#include "metrics/meteor.h"
+
+/* ---- per-run state ----------------------------------------------------------------------------- */
+
+typedef struct {
+    EvalTokens tk;
+    char sig[400];
+    double base_value; long base_count;
+} PplData;
+
+typedef struct {
+    EvalTokens tk;
+    char sig[400];
+} AgreeData;
+
+typedef struct {
+    TaskSet ts;
+    char sig[256];
+    char **base_out; /* baseline generations, ts.n */
+} GenData;
+
+typedef struct {
+    const Experiment *e;
+    const RunOptions *o;
+    Model *base;
+    Tokenizer *tok;
+    Store *st;
+    int64_t experiment_id;
+    PplData ppl[CFG_MAX_EVAL];
+    AgreeData agree[CFG_MAX_EVAL];
+    GenData gen[CFG_MAX_EVAL];
+    WordNet *wn;
+    CalibWindows calib;
+    int have_calib;
+    Progress bar; /* the overall bar over points (progress.h) */
+} Run;
+
+/* Scores of one generation metric over a task. */
+typedef struct {
+    const char *kind;    /* chrf, chrf++, meteor */
+    double value;
+    char sig[256];
+    double *sent;        /* per-sample scores (n) */
+    int vs_base;         /* scored against the baseline's generations, not the references */
+} GenScore;
+
+double runner_now(void);
+/* Invalid UTF-8 (byte-fallback tokens) → U+FFFD; malloc'd copy, NULL when out of memory. */
+char *runner_utf8_clean(const char *s);
+/* Sufficient statistics of a perplexity as JSON (stored with the metric). */
+void runner_ppl_stats_json(const PplStats *s, char *out, size_t n);
+/* One progress line (nothing when quiet). */
+void runner_progress(Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* runner_data.c */
+int runner_prepare_data(Run *r, const char *tokpath, char err[QB_ERRLEN]);
+/* Calibration windows, sampled once per run; *seconds is the time spent now (0 when cached). */
+int runner_calibration(Run *r, double *seconds, char err[QB_ERRLEN]);
+/* The baseline's perplexities and generations, from the database or computed and stored now. */
+int runner_baselines(Run *r, char err[QB_ERRLEN]);
+/* Scores outs[n] against refs (sample i: refs[i][0..nrefs[i])) for every metric in mask (GEN_METRIC_*);
+ * sc receives up to 3 entries (*nsc), each with a malloc'd per-sample array. */
+int runner_score_generations(Run *r, const char *const *outs, const char *const *const *refs, const int *nrefs,
+                             int n, int mask, GenScore *sc, int *nsc, char err[QB_ERRLEN]);
+void runner_free_scores(GenScore *sc, int n);
+void runner_free(Run *r);
+
+/* runner_point.c: quantizes and evaluates one point; on success it is in the database as 'done' and
+ * summary holds a one-line digest for the progress line. */
+int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size_t sumlen, char err[QB_ERRLEN]);
+
+#endif

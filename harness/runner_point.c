@@ -1,0 +1,224 @@
+/* runner_point.c — one sweep point: load the model afresh (mmap, copy-on-write, so the original
+ * weights come back for every point), quantize it on the run's calibration windows, evaluate
+ * perplexity, agreement with the baseline and generations, then write everything with ONE
+ * store_write_point() transaction. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "harness/runner_internal.h"
+#include "quant/quant.h"
+
+static int64_t peak_rss_bytes(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) ? 0 : (int64_t)ru.ru_maxrss * 1024;
+}
+
+/* ---- one point ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    StoreMetric *m; int n, cap;
+    char **owned; int n_owned, cap_owned; /* strings the metrics point to */
+} MetricList;
+
+static char *keep(MetricList *l, const char *s) {
+    if (l->n_owned == l->cap_owned) {
+        int cap = l->cap_owned ? 2 * l->cap_owned : 16;
+        char **p = realloc(l->owned, (size_t)cap * sizeof *p);
+        if (!p) return NULL;
+        l->owned = p;
+        l->cap_owned = cap;
+    }
+    char *c = strdup(s);
+    if (c) l->owned[l->n_owned++] = c;
+    return c;
+}
+
+static int add_metric(MetricList *l, const char *kind, const char *dataset, const char *against, double v, long count,
+                      const char *sig, const char *stats) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 16;
+        StoreMetric *p = realloc(l->m, (size_t)cap * sizeof *p);
+        if (!p) return -1;
+        l->m = p;
+        l->cap = cap;
+    }
+    const char *s = keep(l, sig), *js = stats ? keep(l, stats) : NULL;
+    if (!s || (stats && !js)) return -1;
+    l->m[l->n++] = (StoreMetric){kind, dataset, against, v, count, js, s};
+    return 0;
+}
+
+static void metric_list_free(MetricList *l) {
+    for (int i = 0; i < l->n_owned; i++) free(l->owned[i]);
+    free(l->owned);
+    free(l->m);
+}
+
+int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size_t sumlen, char err[QB_ERRLEN]) {
+    const Experiment *e = r->e;
+    PipelineOptions po;
+    if (sweep_pipeline_options(p, &po, err)) return -1;
+    /* fault injection for tests/test_e2e_run.c: the failure path of a point (recorded 'failed',
+     * retried by the next run) without depending on a solver actually failing */
+    const char *inject = getenv("QBENCH_TEST_FAIL_POINT");
+    if (inject && *inject && atoi(inject) == p->index) {
+        snprintf(err, QB_ERRLEN, "injected failure (QBENCH_TEST_FAIL_POINT=%d)", p->index);
+        return -1;
+    }
+    double t_cal = 0;
+    if (sweep_needs_calibration(p) && runner_calibration(r, &t_cal, err)) return -1;
+    Model *m = model_load(e->model_path, err);
+    if (!m) return -1;
+    int rc = -1;
+    PipelineReport rep;
+    memset(&rep, 0, sizeof rep);
+    MetricList ml = {0};
+    StoreLayer *layers = NULL;
+    StoreSample *samples = NULL;
+    char **sample_json = NULL;
+    int n_samples = 0;
+    char **gen_out[CFG_MAX_EVAL] = {0};
+    GenScore scores[CFG_MAX_EVAL][6];
+    int n_scores[CFG_MAX_EVAL] = {0};
+
+    double t0 = runner_now();
+    CalibrationSet cs = {0, 0, NULL};
+    if (sweep_needs_calibration(p)) cs = (CalibrationSet){r->calib.n_samples, r->calib.seqlen, r->calib.windows};
+    if (quant_model(m, sweep_needs_calibration(p) ? &cs : NULL, &po, 0, &rep, err)) goto done;
+    double t_quant = runner_now() - t0;
+
+    t0 = runner_now();
+    summary[0] = 0;
+    for (int i = 0; i < e->n_ppl; i++) {
+        PplStats ps;
+        if (eval_perplexity(m, &r->ppl[i].tk, &e->ppl[i], &ps, err)) goto done;
+        double v = ppl_value(&ps);
+        char sj[256];
+        runner_ppl_stats_json(&ps, sj, sizeof sj);
+        if (add_metric(&ml, "ppl", e->ppl[i].dataset, "-", v, ps.n_scored, r->ppl[i].sig, sj)) goto oom;
+        snprintf(summary + strlen(summary), sumlen - strlen(summary), " ppl %.4g (base %.4g)", v, r->ppl[i].base_value);
+    }
+    for (int i = 0; i < e->n_agree; i++) {
+        AgreementStats as;
+        if (eval_agreement(r->base, m, &r->agree[i].tk, &e->agree[i], &as, err)) goto done;
+        double top1 = agreement_top1(&as), kl = agreement_kl_mean(&as);
+        char sj[256];
+        snprintf(sj, sizeof sj, "{\"n\":%ld,\"top1_agree\":%ld,\"kl_sum\":%.17g}", as.n, as.top1_agree, as.kl_sum);
+        if (add_metric(&ml, "top1", e->agree[i].dataset, "baseline", top1, as.n, r->agree[i].sig, sj) ||
+            add_metric(&ml, "kl", e->agree[i].dataset, "baseline", kl, as.n, r->agree[i].sig, sj))
+            goto oom;
+        snprintf(summary + strlen(summary), sumlen - strlen(summary), " top1 %.3f kl %.4f", top1, kl);
+    }
+    for (int i = 0; i < e->n_gen; i++) {
+        const GenEval *ge = &e->gen[i];
+        GenData *gd = &r->gen[i];
+        int n = gd->ts.n;
+        const char **prompts = malloc((size_t)n * sizeof *prompts + 1);
+        gen_out[i] = calloc((size_t)n + 1, sizeof *gen_out[i]);
+        if (!prompts || !gen_out[i]) { free(prompts); goto oom; }
+        for (int k = 0; k < n; k++) prompts[k] = gd->ts.pairs[k].prompt;
+        int grc = eval_generate(m, r->tok, prompts, n, ge->max_new_tokens, gen_out[i], err);
+        free(prompts);
+        if (grc) goto done;
+        for (int k = 0; k < n; k++) {
+            char *c = runner_utf8_clean(gen_out[i][k]);
+            if (!c) goto oom;
+            free(gen_out[i][k]);
+            gen_out[i][k] = c;
+        }
+        const char *const **refs = malloc((size_t)n * sizeof *refs + 1);
+        int *nrefs = malloc((size_t)n * sizeof *nrefs + 1);
+        const char **bref = malloc((size_t)n * sizeof *bref + 1);
+        if (!refs || !nrefs || !bref) { free(refs); free(nrefs); free(bref); goto oom; }
+        int src = 0;
+        for (int a = 0; a < 2 && !src; a++) {
+            int which = a ? AGAINST_BASELINE : AGAINST_REFERENCE;
+            if (!(ge->against & which)) continue;
+            for (int k = 0; k < n; k++) {
+                bref[k] = gd->base_out[k];
+                refs[k] = a ? &bref[k] : (const char *const *)gd->ts.pairs[k].refs;
+                nrefs[k] = a ? 1 : gd->ts.pairs[k].n_refs;
+            }
+            int before = n_scores[i], got = 0;
+            src = runner_score_generations(r, (const char *const *)gen_out[i], refs, nrefs, n, ge->metrics, scores[i] + before, &got, err);
+            if (src) break;
+            n_scores[i] += got;
+            for (int s = before; s < n_scores[i]; s++) {
+                scores[i][s].vs_base = a;
+                char sig[600];
+                snprintf(sig, sizeof sig, "%s|%s", gd->sig, scores[i][s].sig);
+                if (add_metric(&ml, scores[i][s].kind, ge->task, a ? "baseline" : "reference", scores[i][s].value, n, sig, NULL)) {
+                    src = -1;
+                    snprintf(err, QB_ERRLEN, "out of memory");
+                    break;
+                }
+                snprintf(summary + strlen(summary), sumlen - strlen(summary), " %s/%s %.2f", scores[i][s].kind,
+                         a ? "base" : "ref", scores[i][s].value);
+            }
+        }
+        free(refs);
+        free(nrefs);
+        free(bref);
+        if (src) goto done;
+        n_samples += n;
+    }
+    double t_eval = runner_now() - t0;
+
+    /* per-layer stats and samples */
+    layers = calloc((size_t)rep.n_layers + 1, sizeof *layers);
+    samples = calloc((size_t)n_samples + 1, sizeof *samples);
+    sample_json = calloc((size_t)n_samples + 1, sizeof *sample_json);
+    if (!layers || !samples || !sample_json) goto oom;
+    for (int i = 0; i < rep.n_layers; i++) {
+        const LayerRecord *L = &rep.layers[i];
+        layers[i] = (StoreLayer){L->layer, linear_kind_name(L->kind), L->rows, L->cols, L->error, L->gptq_loss,
+                                 L->damp_used, L->damp_retries, L->seconds};
+    }
+    int si = 0;
+    for (int i = 0; i < e->n_gen; i++) {
+        for (int k = 0; k < r->gen[i].ts.n; k++, si++) {
+            char buf[512] = "{";
+            for (int s = 0; s < n_scores[i]; s++) {
+                snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s\"%s%s\":%.6f", s ? "," : "", scores[i][s].kind,
+                         scores[i][s].vs_base ? "_vs_baseline" : "", scores[i][s].sent[k]);
+            }
+            strncat(buf, "}", sizeof buf - strlen(buf) - 1);
+            if (!(sample_json[si] = strdup(buf))) goto oom;
+            samples[si] = (StoreSample){e->gen[i].task, k, r->gen[i].ts.pairs[k].prompt, gen_out[i][k],
+                                        r->gen[i].ts.pairs[k].refs[0], sample_json[si]};
+        }
+    }
+    run->seconds_calibration = t_cal;
+    run->seconds_quantize = t_quant;
+    run->seconds_eval = t_eval;
+    run->peak_rss_bytes = peak_rss_bytes();
+    run->bits_per_weight = rep.bits_per_weight;
+    run->packed_bytes = (int64_t)rep.packed_bytes;
+    StorePoint sp = {*run, ml.m, ml.n, layers, rep.n_layers, samples, n_samples};
+    if (store_write_point(r->st, &sp, err)) goto done;
+    snprintf(summary + strlen(summary), sumlen - strlen(summary), " | %.2f bits/w | cal %.1fs quant %.1fs eval %.1fs",
+             rep.bits_per_weight, t_cal, t_quant, t_eval);
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err, QB_ERRLEN, "out of memory");
+done:
+    for (int i = 0; i < e->n_gen; i++) {
+        if (gen_out[i])
+            for (int k = 0; k < r->gen[i].ts.n; k++) free(gen_out[i][k]);
+        free(gen_out[i]);
+        runner_free_scores(scores[i], n_scores[i]);
+    }
+    for (int i = 0; i < n_samples && sample_json; i++) free(sample_json[i]);
+    free(sample_json);
+    free(samples);
+    free(layers);
+    metric_list_free(&ml);
+    pipeline_report_free(&rep);
+    model_free(m);
+    return rc;
+}
+
