@@ -171,6 +171,8 @@ static void side_free(Side *s) { mt_tokens_free(&s->tok); mt_tokens_free(&s->ste
 static int side_build(Side *s, const char *line, MeteorTokenize tok, const char *what, Cache *c,
                       char err[QB_ERRLEN]) {
     if (mt_tokenize_lower(line, tok, &s->tok, what, err) != 0) return -1;
+    s->stem.n = 0;
+    s->stem.used = 0;
     char small[512];
     for (int i = 0; i < s->tok.n; i++) {
         size_t len = (size_t)s->tok.len[i], cap = 8 * len + 8;
@@ -329,47 +331,78 @@ static int align(const WordNet *wn, Cache *c, const Side *h, const Side *r, Scra
     return 0;
 }
 
-static int sentence(const WordNet *wn, Cache *c, const char *hyp, const char *const *refs, int nrefs,
+/* Everything one thread needs, kept across segments so that scoring a corpus does not allocate
+ * per segment: the memo (corpus scoring only), both token lists, the alignment scratch. */
+typedef struct {
+    Cache cache;
+    int use_cache;
+    Side h, r;
+    Scratch w;
+    int cap_h, cap_r;
+} Work;
+
+static void work_free(Work *k) {
+    cache_free(&k->cache);
+    side_free(&k->h);
+    side_free(&k->r);
+    Scratch *w = &k->w;
+    free(w->ref_of_hyp); free(w->ref_used); free(w->head); free(w->next);
+    free(w->tk); free(w->nt); free(w->tk_own);
+    mt_intern_free(&w->ids);
+    free(w->ktmp[0]);
+    free(w->ktmp[1]);
+    memset(k, 0, sizeof *k);
+}
+
+static int work_reserve(Work *k, int H, int R) {
+    Scratch *w = &k->w;
+    if (H + 1 > k->cap_h) {
+        int nc = H + 1 > 2 * k->cap_h ? H + 1 : 2 * k->cap_h;
+        int *x = realloc(w->ref_of_hyp, sizeof(int) * (size_t)nc);
+        if (!x) return -1;
+        w->ref_of_hyp = x;
+        k->cap_h = nc;
+    }
+    if (R + 1 > k->cap_r) {
+        int nc = R + 1 > 2 * k->cap_r ? R + 1 : 2 * k->cap_r;
+        int *a = realloc(w->ref_used, sizeof(int) * (size_t)nc);
+        if (a) w->ref_used = a;
+        int *b = realloc(w->head, sizeof(int) * (size_t)nc);
+        if (b) w->head = b;
+        int *c = realloc(w->next, sizeof(int) * (size_t)nc);
+        if (c) w->next = c;
+        const uint64_t **d = realloc(w->tk, sizeof *d * (size_t)nc);
+        if (d) w->tk = d;
+        int *e = realloc(w->nt, sizeof(int) * (size_t)nc);
+        if (e) w->nt = e;
+        uint64_t **f = realloc(w->tk_own, sizeof *f * (size_t)nc);
+        if (f) w->tk_own = f;
+        if (!a || !b || !c || !d || !e || !f) return -1;
+        memset(w->tk_own, 0, sizeof *f * (size_t)nc);
+        k->cap_r = nc;
+    }
+    return 0;
+}
+
+static int sentence(const WordNet *wn, Work *k, const char *hyp, const char *const *refs, int nrefs,
                     MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
     memset(out, 0, sizeof *out);
     if (nrefs < 1) { snprintf(err, QB_ERRLEN, "meteor: no reference given"); return -1; }
-    Side h = {0}, r = {0};
-    Scratch w = {0};
-    int rc = -1;
-    if (side_build(&h, hyp, tok, "hypothesis", c, err)) goto done;
-    for (int k = 0; k < nrefs; k++) {
+    Cache *c = k->use_cache ? &k->cache : NULL;
+    if (side_build(&k->h, hyp, tok, "hypothesis", c, err)) return -1;
+    for (int r = 0; r < nrefs; r++) {
         char what[32];
-        snprintf(what, sizeof what, "reference %d", k + 1);
-        mt_tokens_free(&r.tok);
-        mt_tokens_free(&r.stem);
-        if (side_build(&r, refs[k] ? refs[k] : "", tok, what, c, err)) goto done;
-        int H = h.tok.n, R = r.tok.n;
-        free(w.ref_of_hyp); free(w.ref_used); free(w.head); free(w.next);
-        free(w.tk); free(w.nt); free(w.tk_own);
-        w.tk = malloc(sizeof *w.tk * (size_t)(R + 1));
-        w.nt = malloc(sizeof *w.nt * (size_t)(R + 1));
-        w.tk_own = calloc((size_t)R + 1, sizeof *w.tk_own);
-        w.ref_of_hyp = malloc(sizeof(int) * (size_t)(H + 1));
-        w.ref_used = malloc(sizeof(int) * (size_t)(R + 1));
-        w.head = malloc(sizeof(int) * (size_t)(R + 1));
-        w.next = malloc(sizeof(int) * (size_t)(R + 1));
+        snprintf(what, sizeof what, "reference %d", r + 1);
+        if (side_build(&k->r, refs[r] ? refs[r] : "", tok, what, c, err)) return -1;
         MeteorStats st;
-        if (!w.ref_of_hyp || !w.ref_used || !w.head || !w.next || !w.tk || !w.nt || !w.tk_own || align(wn, c, &h, &r, &w, &st)) {
+        if (work_reserve(k, k->h.tok.n, k->r.tok.n) || align(wn, c, &k->h, &k->r, &k->w, &st)) {
             snprintf(err, QB_ERRLEN, "meteor: out of memory");
-            goto done;
+            return -1;
         }
-        st.ref_index = k;
-        if (k == 0 || st.score > out->score) *out = st;
+        st.ref_index = r;
+        if (r == 0 || st.score > out->score) *out = st;
     }
-    rc = 0;
-done:
-    side_free(&h); side_free(&r);
-    free(w.ref_of_hyp); free(w.ref_used); free(w.head); free(w.next);
-    free(w.tk); free(w.nt); free(w.tk_own);
-    mt_intern_free(&w.ids);
-    free(w.ktmp[0]);
-    free(w.ktmp[1]);
-    return rc;
+    return 0;
 }
 
 int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, const char *const *refs,
@@ -383,7 +416,7 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
     char bad_err[QB_ERRLEN] = "";
 #pragma omp parallel
     {
-        Cache cache = {0}; /* one per thread */
+        Work work = {.use_cache = 1}; /* one per thread */
 #pragma omp for schedule(dynamic, 16)
         for (long i = 0; i < (long)nseg; i++) {
             const char *r[64], **rr = r;
@@ -393,7 +426,7 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
             int rc = -1;
             if (rr) {
                 for (int k = 0; k < nrefs; k++) rr[k] = refs[(size_t)k * nseg + (size_t)i];
-                rc = sentence(wn, &cache, hyps[i], rr, nrefs, tok, &st, e);
+                rc = sentence(wn, &work, hyps[i], rr, nrefs, tok, &st, e);
             } else snprintf(e, sizeof e, "out of memory");
             if (rr != r) free(rr);
             sc[i] = rc ? 0.0 : st.score;
@@ -402,7 +435,7 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
                 if (first_bad < 0 || i < first_bad) { first_bad = i; snprintf(bad_err, sizeof bad_err, "%s", e); }
             }
         }
-        cache_free(&cache);
+        work_free(&work);
     }
     if (first_bad >= 0) {
         snprintf(err, QB_ERRLEN, "segment %ld: %.400s", first_bad + 1, bad_err);
@@ -418,7 +451,10 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
 
 int meteor_nltk_sentence(const WordNet *wn, const char *hyp, const char *const *refs, int nrefs,
                          MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
-    return sentence(wn, NULL, hyp, refs, nrefs, tok, out, err);
+    Work work = {0}; /* no memo: a single call would not reuse it */
+    int rc = sentence(wn, &work, hyp, refs, nrefs, tok, out, err);
+    work_free(&work);
+    return rc;
 }
 
 void meteor_nltk_signature(MeteorTokenize tok, int nrefs, char *out, size_t cap) {

@@ -46,6 +46,7 @@ typedef struct {
     const char **key;
     int *klen;
     int *slot;   /* hash slot -> id + 1 (0 = empty) */
+    uint32_t *tag; /* hash slot -> high hash bits, so most probes skip the key comparison */
     int n, cap, nslot;
 } MtIntern;
 void mt_intern_free(MtIntern *h);

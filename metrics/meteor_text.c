@@ -209,7 +209,7 @@ uint64_t mt_hash(const char *s, size_t len) {
 }
 
 void mt_intern_free(MtIntern *h) {
-    free(h->key); free(h->klen); free(h->slot);
+    free(h->key); free(h->klen); free(h->slot); free(h->tag);
     memset(h, 0, sizeof *h);
 }
 
@@ -221,14 +221,19 @@ void mt_intern_clear(MtIntern *h) {
 static int intern_grow(MtIntern *h) {
     int ns = h->nslot ? 2 * h->nslot : 64;
     int *slot = calloc((size_t)ns, sizeof(int));
-    if (!slot) return -1;
+    uint32_t *tag = malloc(sizeof(uint32_t) * (size_t)ns);
+    if (!slot || !tag) { free(slot); free(tag); return -1; }
     for (int id = 0; id < h->n; id++) {
-        size_t s = mt_hash(h->key[id], (size_t)h->klen[id]) & (size_t)(ns - 1);
+        uint64_t hs = mt_hash(h->key[id], (size_t)h->klen[id]);
+        size_t s = hs & (size_t)(ns - 1);
         while (slot[s]) s = (s + 1) & (size_t)(ns - 1);
         slot[s] = id + 1;
+        tag[s] = (uint32_t)(hs >> 32);
     }
     free(h->slot);
+    free(h->tag);
     h->slot = slot;
+    h->tag = tag;
     h->nslot = ns;
     return 0;
 }
@@ -238,11 +243,12 @@ int mt_intern(MtIntern *h, const char *s, int len, int add) {
 }
 
 int mt_intern_hashed(MtIntern *h, const char *s, int len, uint64_t hash, int add) {
+    uint32_t tg = (uint32_t)(hash >> 32);
     if (h->nslot) {
         size_t i = hash & (size_t)(h->nslot - 1);
         while (h->slot[i]) {
             int id = h->slot[i] - 1;
-            if (h->klen[id] == len && memcmp(h->key[id], s, (size_t)len) == 0) return id;
+            if (h->tag[i] == tg && h->klen[id] == len && memcmp(h->key[id], s, (size_t)len) == 0) return id;
             i = (i + 1) & (size_t)(h->nslot - 1);
         }
     }
@@ -264,5 +270,6 @@ int mt_intern_hashed(MtIntern *h, const char *s, int len, uint64_t hash, int add
     size_t i = hash & (size_t)(h->nslot - 1);
     while (h->slot[i]) i = (i + 1) & (size_t)(h->nslot - 1);
     h->slot[i] = id + 1;
+    h->tag[i] = tg;
     return id;
 }

@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include "metrics/ppl.h"
+#include "metrics/ppl_internal.h"
 
 const char *ppl_mode_name(PplMode m) {
     switch (m) {
@@ -84,34 +85,27 @@ double ppl_token_nll(const float *logits, int vocab, int target) {
     return -((double)(logits[target] - mx) - log(sum));
 }
 
-/* Scratch of one worker: its own KV cache, logits of a whole window, the window's tokens. */
-typedef struct {
-    ModelState *s;
-    float *logits;
-    int *win;
-} Worker;
-
-static void worker_free(Worker *k) {
+void ppl_worker_free(PplWorker *k) {
     model_state_free(k->s);
     free(k->logits);
     free(k->win);
 }
 
-static int worker_init(Worker *k, const Model *m, int c) {
+int ppl_worker_init(PplWorker *k, const Model *m, int c) {
     k->s = model_state_new(m, c, c);
     k->logits = malloc((size_t)c * (size_t)m->cfg.vocab_size * sizeof *k->logits);
     k->win = malloc((size_t)c * sizeof *k->win);
     return k->s && k->logits && k->win ? 0 : -1;
 }
 
-/* How many windows to run at once. A small model's window is far too little work to split across
- * threads (fork/join per layer costs more than it saves: 2 threads were 2x slower than 1 on
- * stories260K), so whole windows go to threads, each running the model single-threaded. One window at a
- * time, with the model's own threading, when there are few windows or the logits would not fit. */
-static int outer_threads(const Model *m, int c, long nw) {
+/* A small model's window is far too little work to split across threads (fork/join per layer costs
+ * more than it saves: 2 threads were 2x slower than 1 on stories260K), so whole windows go to
+ * threads, each running the model single-threaded. One window at a time, with the model's own
+ * threading, when there are few windows or the logits would not fit. */
+int ppl_outer_threads(const Model *m, int c, long nw, int copies) {
     int t = omp_get_max_threads();
     if (t > nw) t = (int)nw;
-    if ((double)c * m->cfg.vocab_size * sizeof(float) > 256e6) t = 1;
+    if ((double)c * m->cfg.vocab_size * sizeof(float) * copies > 256e6) t = 1;
     return t < 1 ? 1 : t;
 }
 
@@ -132,13 +126,13 @@ int ppl_eval_tokens(const Model *m, const int *tokens, long n, int bos, const fl
         free(w);
         return -1;
     }
-    const int c = o->seqlen, T = outer_threads(m, c, nw);
+    const int c = o->seqlen, T = ppl_outer_threads(m, c, nw, 1);
     /* per-window sums, added in window order at the end: the same bits for any thread count */
     double *wsum = calloc((size_t)nw * 3, sizeof *wsum);
-    Worker *wk = calloc((size_t)T, sizeof *wk);
+    PplWorker *wk = calloc((size_t)T, sizeof *wk);
     double *nll = malloc((size_t)c * (size_t)T * sizeof *nll);
     int rc = wsum && wk && nll ? 0 : -1;
-    for (int i = 0; i < T && rc == 0; i++) rc = worker_init(&wk[i], m, c);
+    for (int i = 0; i < T && rc == 0; i++) rc = ppl_worker_init(&wk[i], m, c);
     if (rc) snprintf(err, QB_ERRLEN, "ppl: out of memory for %d window(s) of %d", T, c);
     long total = 0, done = 0;
     for (long i = 0; i < nw; i++) total += w[i].len;
@@ -150,7 +144,7 @@ int ppl_eval_tokens(const Model *m, const int *tokens, long n, int bos, const fl
     #pragma omp parallel num_threads(T) if (T > 1 && rc == 0)
     {
         int id = omp_get_thread_num();
-        Worker *k = &wk[id];
+        PplWorker *k = &wk[id];
         double *row = nll + (size_t)c * id;
         #pragma omp for schedule(dynamic, 1)
         for (long i = 0; i < nw; i++) {
@@ -202,7 +196,7 @@ int ppl_eval_tokens(const Model *m, const int *tokens, long n, int bos, const fl
         acc.n_text_tokens = n;
         ppl_stats_merge(st, &acc);
     }
-    for (int i = 0; wk && i < T; i++) worker_free(&wk[i]);
+    for (int i = 0; wk && i < T; i++) ppl_worker_free(&wk[i]);
     free(wk);
     free(nll);
     free(wsum);

@@ -42,9 +42,9 @@ void gemm_jobs(const GemmJob *jobs, int njobs, int n, GemmPost post, void *ctx) 
     }
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     /* below the threshold a fork/join costs more than it saves, and on a busy machine a barrier can
-     * wait a whole scheduler slice for the other thread; decode (n = 1) is memory-bound, so a smaller
-     * product is already worth splitting */
-    if (macs < (n == 1 ? PARALLEL_MIN_MACS / 32 : PARALLEL_MIN_MACS)) threads = 1;
+     * wait a whole scheduler slice (milliseconds) for a descheduled partner: splitting decode's small
+     * gemvs made 110M decode 8x slower with 2 threads than with 1 on the loaded 2-core box */
+    if (macs < PARALLEL_MIN_MACS) threads = 1;
     if (threads > min_rows / 16) threads = min_rows / 16 > 1 ? min_rows / 16 : 1;
 #pragma omp parallel num_threads(threads)
     {

@@ -223,6 +223,9 @@ static void kill_and_resume(const char *dbname, const char *sql, long *done_at_k
     assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
     assert_int_equal(db_int(db, "SELECT count(DISTINCT key) FROM runs"), 4);
     assert_int_equal(incomplete_done(db), 0);
+    /* the baseline stored before the kill was reused, not computed a second time */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM baselines WHERE kind = 'ppl'"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM baseline_samples"), 2);
     char *ok = db_text(db, "PRAGMA integrity_check");
     assert_non_null(ok);
     assert_string_equal(ok, "ok");

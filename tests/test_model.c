@@ -16,6 +16,7 @@
 
 #include "model/model.h"
 #include "model/model_internal.h"
+#include "model/kernels.h"
 
 #define S260K "assets/stories260K/stories260K.bin"
 #define T656K "assets/tinystories-656K"
@@ -438,6 +439,42 @@ static void test_weights_writable_copy_on_write(void **state) {
     free(before); free(after);
 }
 
+/* fast_expf (the vectorizable exp inside softmax and SiLU) against libm's double exp */
+static void test_fast_expf_accuracy(void **state) {
+    (void)state;
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        double e = exp((double)x);
+        worst = fmax(worst, fabs(fast_expf(x) - e) / e);
+    }
+    assert_true(worst < 1e-6);
+    assert_true(fast_expf(0.0f) == 1.0f);
+    assert_true(fast_expf(-1000.0f) < 1e-37f && fast_expf(-1000.0f) >= 0.0f); /* clamped, no NaN */
+}
+
+/* Large enough that every parallel path runs (split gemms, attention tasks): the same thread count
+ * gives the same bits; 1 and 2 threads agree to rounding. */
+static void test_threads_deterministic(void **state) {
+    (void)state;
+    ModelConfig c = {.dim = 256, .hidden_dim = 512, .n_layers = 1, .n_heads = 4, .n_kv_heads = 2, .vocab_size = 1000,
+                     .seq_len = 640, .tied_embeddings = 1, .bos_id = 1, .eos_id = 2};
+    char err[QB_ERRLEN], bin[128];
+    snprintf(bin, sizeof bin, "%s/threads.bin", tmpdir);
+    assert_int_equal(model_synth_write(&c, 9, SYNTH_LLAMA2C, bin, err), 0);
+    Model *m = load_ok(bin);
+    int n = 600, tok[600];
+    for (int i = 0; i < n; i++) tok[i] = (i * 31 + 1) % 1000;
+    model_set_threads(2);
+    float *a = prefill_logits(m, tok, n), *b = prefill_logits(m, tok, n);
+    assert_memory_equal(a, b, sizeof(float) * (size_t)n * 1000);
+    model_set_threads(1);
+    float *one = prefill_logits(m, tok, n);
+    model_set_threads(0);
+    assert_true(max_abs_diff(a, one, (size_t)n * 1000) < 1e-5);
+    free(a); free(b); free(one);
+    model_free(m);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/qbench_test_model_XXXXXX");
@@ -468,6 +505,8 @@ int main(void) {
         cmocka_unit_test(test_generate_stops_at_eos_and_context),
         cmocka_unit_test(test_forward_rejects_bad_calls),
         cmocka_unit_test(test_weights_writable_copy_on_write),
+        cmocka_unit_test(test_fast_expf_accuracy),
+        cmocka_unit_test(test_threads_deterministic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

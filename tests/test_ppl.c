@@ -42,12 +42,20 @@ static int teardown(void **state) {
     return 0;
 }
 
+/* Under AddressSanitizer the full file costs minutes, so the sanitizer build runs the same code path
+ * on the first 40 chunks only (memory checking), and the figure itself is checked by the normal build. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_BUILD 1
+#else
+#define SANITIZER_BUILD 0
+#endif
+
 static double llamacpp_ppl(int c) {
     char err[QB_ERRLEN];
-    PplOptions o = {.mode = PPL_LLAMACPP, .seqlen = c};
+    PplOptions o = {.mode = PPL_LLAMACPP, .seqlen = c, .max_windows = SANITIZER_BUILD ? 40 : 0};
     PplStats st = {0};
     if (ppl_eval_text(m260, t260, story, story_len, &o, &st, err)) fprintf(stderr, "%s\n", err);
-    assert_int_equal(st.n_windows, st.n_text_tokens / c); /* floor(N/c) chunks */
+    assert_int_equal(st.n_windows, SANITIZER_BUILD ? 40 : st.n_text_tokens / c); /* floor(N/c) chunks */
     assert_int_equal(st.n_scored, st.n_windows * (c - 1 - c / 2));
     fprintf(stderr, "# llamacpp c=%d: %ld tokens, %ld chunks, ppl %.6f +/- %.5f, %.4f bits/byte\n", c, st.n_text_tokens,
             st.n_windows, ppl_value(&st), ppl_stderr(&st), ppl_bits_per_byte(&st));
@@ -57,8 +65,10 @@ static double llamacpp_ppl(int c) {
 /* llama.cpp: "Final estimate: PPL = 4.8752" (c=256) and 4.9744 (c=512) */
 static void test_llamacpp_matches_llama_cpp(void **state) {
     (void)state;
-    assert_true(fabs(llamacpp_ppl(256) - 4.8752) <= 0.00005);
-    assert_true(fabs(llamacpp_ppl(512) - 4.9744) <= 0.00005);
+    double p256 = llamacpp_ppl(256), p512 = llamacpp_ppl(512);
+    if (SANITIZER_BUILD) return;
+    assert_true(fabs(p256 - 4.8752) <= 0.00005);
+    assert_true(fabs(p512 - 4.9744) <= 0.00005);
 }
 
 /* gptq mode over the 64 oracle ids = one window, all 63 next tokens scored: Σ nll = sum_nll_next. */
