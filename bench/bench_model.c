@@ -108,8 +108,8 @@ int main(int argc, char **argv) {
            peak, peak_per_cpu_s);
     printf("(shared, noisy machine: medians of several windows. 'per CPU-s' divides by the CPU time the\n"
            " process got, so it is the load-independent measure of how close the forward is to sgemm)\n");
-    bench("stories260K", "assets/stories260K/stories260K.bin", 256, 2.0, peak, 7000);
-    bench("tinystories-656K", "assets/tinystories-656K", 256, 2.0, peak, 0);
+    bench("stories260K", "assets/stories260K/stories260K.bin", 256, 1.5, peak, 7000);
+    bench("tinystories-656K", "assets/tinystories-656K", 256, 1.5, peak, 0);
 
     char path[64] = "/tmp/qbench_bench_synth_XXXXXX";
     int fd = mkstemp(path);
@@ -121,8 +121,8 @@ int main(int argc, char **argv) {
     double t = now();
     if (model_synth_write(&c, 1, SYNTH_LLAMA2C, path, err)) { printf("synthetic: %s\n", err); unlink(path); return 0; }
     printf("synthetic 110M written in %.1f s\n", now() - t);
-    bench("synthetic-110M", path, 256, 4.0, peak, 546);
-    bench("synthetic-110M", path, 1024, 4.0, peak, 452);
+    bench("synthetic-110M", path, 256, 3.0, peak, 546);
+    bench("synthetic-110M", path, 1024, 3.0, peak, 452);
     unlink(path);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

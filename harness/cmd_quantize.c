@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "datasets/calib.h"
 #include "datasets/datasets.h"
@@ -52,10 +54,25 @@ static int parse_float(const char *s, float *out) {
     return 0;
 }
 
-static void progress(void *ctx, int layer, LinearKind kind, int done, int total) {
-    (void)ctx;
-    fprintf(stderr, "\rquantize: [%d/%d] blk.%d.%-8s", done, total, layer, linear_kind_name(kind));
-    if (done == total) fputc('\n', stderr);
+typedef struct { double t0; int tty; } Progress;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One line per layer when stderr is not a terminal; a rewritten line with an ETA when it is. */
+static void progress(void *vctx, int layer, LinearKind kind, int done, int total) {
+    Progress *p = vctx;
+    double el = now_s() - p->t0, eta = done > 0 ? el * (total - done) / done : 0;
+    if (p->tty) {
+        fprintf(stderr, "\rquantize: [%d/%d] blk.%d.%-8s %6.1f s, ETA %6.1f s", done, total, layer,
+                linear_kind_name(kind), el, eta);
+        if (done == total) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "quantize: [%d/%d] blk.%d.%s done, %.1f s\n", done, total, layer, linear_kind_name(kind), el);
+    }
     fflush(stderr);
 }
 
@@ -154,7 +171,11 @@ int cmd_quantize(int argc, char **argv) {
         }
     }
     po.true_sequential = true_seq;
-    if (!quiet) po.progress = progress;
+    Progress prog = {now_s(), isatty(fileno(stderr))};
+    if (!quiet) {
+        po.progress = progress;
+        po.progress_ctx = &prog;
+    }
     char err[QB_ERRLEN];
     if (quant_options_validate(&po.opt, 0, err)) {
         fprintf(stderr, "qbench quantize: %s\n", err);
@@ -215,6 +236,7 @@ int cmd_quantize(int argc, char **argv) {
                calib_s, cw.n_samples, cw.seqlen, seed, calib_mode_name(cw.mode), cw.n_docs, cw.n_long, seqlen + 1,
                cw.n_tokens);
     }
+    prog.t0 = now_s();
     if (quant_model(m, calib_s ? &cs : NULL, &po, 1, &rep, err)) {
         fprintf(stderr, "qbench quantize: %s\n", err);
         goto done;

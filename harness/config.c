@@ -242,16 +242,13 @@ static int unknown_key(Ctx *c, const yaml_node_t *k, const char *section, const 
     return fail(c, k, section, "unknown key '%s' (expected one of: %s)", scalar(k), allowed);
 }
 
-#define FOR_PAIRS(c, map, kname, knode, vnode)                                                         \
-    for (yaml_node_pair_t *pp_ = (map)->data.mapping.pairs.start; pp_ < (map)->data.mapping.pairs.top; pp_++) \
-        for (yaml_node_t *knode = node(c, pp_->key), *vnode = node(c, pp_->value); knode; knode = NULL)     \
-            for (const char *kname = scalar(knode); kname; kname = NULL)
-
 /* ---- sections --------------------------------------------------------------------------------- */
 
 static int parse_model(Ctx *c, yaml_node_t *n, Experiment *e) {
     if (want_map(c, n, "model")) return -1;
-    FOR_PAIRS(c, n, k, kn, vn) {
+    for (yaml_node_pair_t *pair_k = n->data.mapping.pairs.start; pair_k < n->data.mapping.pairs.top; pair_k++) {
+        yaml_node_t *kn = node(c, pair_k->key), *vn = node(c, pair_k->value);
+        const char *k = scalar(kn); /* want_map() checked keys are scalars */
         if (!strcmp(k, "path")) { if (get_str(c, vn, "model.path", e->model_path, sizeof e->model_path)) return -1; }
         else if (!strcmp(k, "tokenizer")) {
             if (get_str(c, vn, "model.tokenizer", e->tokenizer_path, sizeof e->tokenizer_path)) return -1;
@@ -263,7 +260,9 @@ static int parse_model(Ctx *c, yaml_node_t *n, Experiment *e) {
 
 static int parse_calibration(Ctx *c, yaml_node_t *n, Experiment *e) {
     if (want_map(c, n, "calibration")) return -1;
-    FOR_PAIRS(c, n, k, kn, vn) {
+    for (yaml_node_pair_t *pair_k = n->data.mapping.pairs.start; pair_k < n->data.mapping.pairs.top; pair_k++) {
+        yaml_node_t *kn = node(c, pair_k->key), *vn = node(c, pair_k->value);
+        const char *k = scalar(kn); /* want_map() checked keys are scalars */
         if (!strcmp(k, "dataset")) {
             if (get_str(c, vn, "calibration.dataset", e->calibration.dataset, sizeof e->calibration.dataset)) return -1;
             char derr[QB_ERRLEN];
@@ -300,7 +299,9 @@ static int claim_param(Ctx *c, yaml_node_t *kn, const char *section, const char 
 static int parse_match(Ctx *c, yaml_node_t *n, const char *key, ParamMatch *m) {
     if (want_map(c, n, key)) return -1;
     m->line = line_of(n);
-    FOR_PAIRS(c, n, k, kn, vn) {
+    for (yaml_node_pair_t *pair_k = n->data.mapping.pairs.start; pair_k < n->data.mapping.pairs.top; pair_k++) {
+        yaml_node_t *kn = node(c, pair_k->key), *vn = node(c, pair_k->value);
+        const char *k = scalar(kn); /* want_map() checked keys are scalars */
         int p = param_index(k);
         char path[128];
         snprintf(path, sizeof path, "%.60s.%.60s", key, k);
@@ -360,7 +361,9 @@ static int add_axis(Ctx *c, yaml_node_t *kn, yaml_node_t *vn, const char *sectio
 static int parse_param_map(Ctx *c, yaml_node_t *n, const char *section, Experiment *e, unsigned char *seen,
                            int is_sweep) {
     if (want_map(c, n, section)) return -1;
-    FOR_PAIRS(c, n, k, kn, vn) {
+    for (yaml_node_pair_t *pair_k = n->data.mapping.pairs.start; pair_k < n->data.mapping.pairs.top; pair_k++) {
+        yaml_node_t *kn = node(c, pair_k->key), *vn = node(c, pair_k->value);
+        const char *k = scalar(kn); /* want_map() checked keys are scalars */
         if (is_sweep && !strcmp(section, "sweep") && !strcmp(k, "exclude")) {
             if (want_seq(c, vn, "sweep.exclude")) return -1;
             for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
@@ -411,7 +414,9 @@ static const char *const AGAINST[] = {"reference", "baseline", NULL};
 static int parse_eval(Ctx *c, yaml_node_t *n, Experiment *e) {
     if (want_map(c, n, "eval")) return -1;
     char derr[QB_ERRLEN];
-    FOR_PAIRS(c, n, k, kn, vn) {
+    for (yaml_node_pair_t *pair_k = n->data.mapping.pairs.start; pair_k < n->data.mapping.pairs.top; pair_k++) {
+        yaml_node_t *kn = node(c, pair_k->key), *vn = node(c, pair_k->value);
+        const char *k = scalar(kn); /* want_map() checked keys are scalars */
         if (!strcmp(k, "seed")) {
             long v;
             if (get_int(c, vn, "eval.seed", 0, 0x7fffffffffffffffL, &v)) return -1;
@@ -430,7 +435,10 @@ static int parse_eval(Ctx *c, yaml_node_t *n, Experiment *e) {
                 if (e->n_ppl >= CFG_MAX_EVAL) return fail(c, en, key, "more than %d entries", CFG_MAX_EVAL);
                 PplEval *p = &e->ppl[e->n_ppl++];
                 *p = (PplEval){.mode = PPL_GPTQ, .seqlen = 256, .line = line_of(en)};
-                FOR_PAIRS(c, en, f, fk, fv) {
+                for (yaml_node_pair_t *pair_f = en->data.mapping.pairs.start;
+                     pair_f < en->data.mapping.pairs.top; pair_f++) {
+                    yaml_node_t *fk = node(c, pair_f->key), *fv = node(c, pair_f->value);
+                    const char *f = scalar(fk); /* want_map() checked keys are scalars */
                     if (!strcmp(f, "dataset")) {
                         if (get_str(c, fv, "eval.perplexity.dataset", p->dataset, sizeof p->dataset)) return -1;
                         if (dataset_check(p->dataset, derr)) return fail(c, fv, "eval.perplexity.dataset", "%s", derr);
@@ -451,7 +459,10 @@ static int parse_eval(Ctx *c, yaml_node_t *n, Experiment *e) {
                 GenEval *g = &e->gen[e->n_gen++];
                 *g = (GenEval){.prompts = 16, .max_new_tokens = 64, .metrics = GEN_METRIC_CHRF,
                                .against = AGAINST_REFERENCE | AGAINST_BASELINE, .line = line_of(en)};
-                FOR_PAIRS(c, en, f, fk, fv) {
+                for (yaml_node_pair_t *pair_f = en->data.mapping.pairs.start;
+                     pair_f < en->data.mapping.pairs.top; pair_f++) {
+                    yaml_node_t *fk = node(c, pair_f->key), *fv = node(c, pair_f->value);
+                    const char *f = scalar(fk); /* want_map() checked keys are scalars */
                     if (!strcmp(f, "task")) {
                         if (get_str(c, fv, "eval.generation.task", g->task, sizeof g->task)) return -1;
                         if (dataset_task_check(g->task, derr)) return fail(c, fv, "eval.generation.task", "%s", derr);
@@ -467,7 +478,10 @@ static int parse_eval(Ctx *c, yaml_node_t *n, Experiment *e) {
                 if (e->n_agree >= CFG_MAX_EVAL) return fail(c, en, key, "more than %d entries", CFG_MAX_EVAL);
                 AgreeEval *a = &e->agree[e->n_agree++];
                 *a = (AgreeEval){.seqlen = 128, .windows = 4, .line = line_of(en)};
-                FOR_PAIRS(c, en, f, fk, fv) {
+                for (yaml_node_pair_t *pair_f = en->data.mapping.pairs.start;
+                     pair_f < en->data.mapping.pairs.top; pair_f++) {
+                    yaml_node_t *fk = node(c, pair_f->key), *fv = node(c, pair_f->value);
+                    const char *f = scalar(fk); /* want_map() checked keys are scalars */
                     if (!strcmp(f, "dataset")) {
                         if (get_str(c, fv, "eval.agreement.dataset", a->dataset, sizeof a->dataset)) return -1;
                         if (dataset_check(a->dataset, derr)) return fail(c, fv, "eval.agreement.dataset", "%s", derr);
@@ -495,7 +509,9 @@ static int parse_check(Ctx *c, yaml_node_t *n, Experiment *e) {
         memset(k, 0, sizeof *k);
         k->line = line_of(cn);
         yaml_node_t *dataset_node = cn;
-        FOR_PAIRS(c, cn, f, fk, fv) {
+        for (yaml_node_pair_t *pair_f = cn->data.mapping.pairs.start; pair_f < cn->data.mapping.pairs.top; pair_f++) {
+            yaml_node_t *fk = node(c, pair_f->key), *fv = node(c, pair_f->value);
+            const char *f = scalar(fk); /* want_map() checked keys are scalars */
             int kind = -1;
             for (int i = 0; i < 4; i++)
                 if (!strcmp(f, CHECK_KINDS[i])) kind = i;
@@ -566,7 +582,9 @@ static int parse_check(Ctx *c, yaml_node_t *n, Experiment *e) {
 
 static int parse_output(Ctx *c, yaml_node_t *n, Experiment *e) {
     if (want_map(c, n, "output")) return -1;
-    FOR_PAIRS(c, n, k, kn, vn) {
+    for (yaml_node_pair_t *pair_k = n->data.mapping.pairs.start; pair_k < n->data.mapping.pairs.top; pair_k++) {
+        yaml_node_t *kn = node(c, pair_k->key), *vn = node(c, pair_k->value);
+        const char *k = scalar(kn); /* want_map() checked keys are scalars */
         if (!strcmp(k, "db")) { if (get_str(c, vn, "output.db", e->output.db, sizeof e->output.db)) return -1; }
         else if (!strcmp(k, "plots")) { if (get_str(c, vn, "output.plots", e->output.plots, sizeof e->output.plots)) return -1; }
         else if (!strcmp(k, "junit")) { if (get_str(c, vn, "output.junit", e->output.junit, sizeof e->output.junit)) return -1; }
@@ -673,7 +691,9 @@ int config_parse(const char *yaml, size_t len, const char *file, Experiment *e, 
     if (want_map(&c, root, "(top level)")) { rc = -1; goto done; }
     /* eval before check (checks refer to evaluations); sweep/fixed in any order */
     yaml_node_t *eval = NULL;
-    FOR_PAIRS(&c, root, k, kn, vn) {
+    for (yaml_node_pair_t *pair_k = root->data.mapping.pairs.start; pair_k < root->data.mapping.pairs.top; pair_k++) {
+        yaml_node_t *kn = node(&c, pair_k->key), *vn = node(&c, pair_k->value);
+        const char *k = scalar(kn); /* want_map() checked keys are scalars */
         if (!strcmp(k, "name")) { if ((rc = get_str(&c, vn, "name", e->name, sizeof e->name))) goto done; }
         else if (!strcmp(k, "model")) model = vn;
         else if (!strcmp(k, "calibration")) { if ((rc = parse_calibration(&c, vn, e))) goto done; }

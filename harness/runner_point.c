@@ -57,6 +57,59 @@ static void metric_list_free(MetricList *l) {
     free(l->m);
 }
 
+/* Generation task i of the experiment on the quantized model m: greedy outputs (*outs, malloc'd),
+ * scored against the references and/or the baseline's outputs into sc[] (*nsc entries) and ml. */
+static int point_generations(Run *r, int i, const Model *m, char ***outs, GenScore *sc, int *nsc, MetricList *ml,
+                             char *summary, size_t sumlen, char err[QB_ERRLEN]) {
+    const GenEval *ge = &r->e->gen[i];
+    GenData *gd = &r->gen[i];
+    int n = gd->ts.n, rc = -1;
+    const char **prompts = malloc((size_t)n * sizeof *prompts + 1);
+    const char *const **refs = malloc((size_t)n * sizeof *refs + 1);
+    int *nrefs = malloc((size_t)n * sizeof *nrefs + 1);
+    const char **bref = malloc((size_t)n * sizeof *bref + 1);
+    char **out = *outs = calloc((size_t)n + 1, sizeof *out);
+    if (!prompts || !refs || !nrefs || !bref || !out) { snprintf(err, QB_ERRLEN, "out of memory"); goto done; }
+    for (int k = 0; k < n; k++) prompts[k] = gd->ts.pairs[k].prompt;
+    if (eval_generate(m, r->tok, prompts, n, ge->max_new_tokens, out, err)) goto done;
+    for (int k = 0; k < n; k++) {
+        char *c = runner_utf8_clean(out[k]);
+        if (!c) { snprintf(err, QB_ERRLEN, "out of memory"); goto done; }
+        free(out[k]);
+        out[k] = c;
+    }
+    for (int a = 0; a < 2; a++) { /* a = 0: against the references, 1: against the baseline's outputs */
+        if (!(ge->against & (a ? AGAINST_BASELINE : AGAINST_REFERENCE))) continue;
+        for (int k = 0; k < n; k++) {
+            bref[k] = gd->base_out[k];
+            refs[k] = a ? &bref[k] : (const char *const *)gd->ts.pairs[k].refs;
+            nrefs[k] = a ? 1 : gd->ts.pairs[k].n_refs;
+        }
+        int before = *nsc, got = 0;
+        if (runner_score_generations(r, (const char *const *)out, refs, nrefs, n, ge->metrics, sc + before, &got, err))
+            goto done;
+        *nsc += got;
+        for (int s = before; s < *nsc; s++) {
+            sc[s].vs_base = a;
+            char sig[600];
+            snprintf(sig, sizeof sig, "%s|%s", gd->sig, sc[s].sig);
+            if (add_metric(ml, sc[s].kind, ge->task, a ? "baseline" : "reference", sc[s].value, n, sig, NULL)) {
+                snprintf(err, QB_ERRLEN, "out of memory");
+                goto done;
+            }
+            snprintf(summary + strlen(summary), sumlen - strlen(summary), " %s/%s %.2f", sc[s].kind, a ? "base" : "ref",
+                     sc[s].value);
+        }
+    }
+    rc = 0;
+done:
+    free(prompts);
+    free(refs);
+    free(nrefs);
+    free(bref);
+    return rc;
+}
+
 int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size_t sumlen, char err[QB_ERRLEN]) {
     const Experiment *e = r->e;
     PipelineOptions po;
@@ -113,57 +166,8 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
         snprintf(summary + strlen(summary), sumlen - strlen(summary), " top1 %.3f kl %.4f", top1, kl);
     }
     for (int i = 0; i < e->n_gen; i++) {
-        const GenEval *ge = &e->gen[i];
-        GenData *gd = &r->gen[i];
-        int n = gd->ts.n;
-        const char **prompts = malloc((size_t)n * sizeof *prompts + 1);
-        gen_out[i] = calloc((size_t)n + 1, sizeof *gen_out[i]);
-        if (!prompts || !gen_out[i]) { free(prompts); goto oom; }
-        for (int k = 0; k < n; k++) prompts[k] = gd->ts.pairs[k].prompt;
-        int grc = eval_generate(m, r->tok, prompts, n, ge->max_new_tokens, gen_out[i], err);
-        free(prompts);
-        if (grc) goto done;
-        for (int k = 0; k < n; k++) {
-            char *c = runner_utf8_clean(gen_out[i][k]);
-            if (!c) goto oom;
-            free(gen_out[i][k]);
-            gen_out[i][k] = c;
-        }
-        const char *const **refs = malloc((size_t)n * sizeof *refs + 1);
-        int *nrefs = malloc((size_t)n * sizeof *nrefs + 1);
-        const char **bref = malloc((size_t)n * sizeof *bref + 1);
-        if (!refs || !nrefs || !bref) { free(refs); free(nrefs); free(bref); goto oom; }
-        int src = 0;
-        for (int a = 0; a < 2 && !src; a++) {
-            int which = a ? AGAINST_BASELINE : AGAINST_REFERENCE;
-            if (!(ge->against & which)) continue;
-            for (int k = 0; k < n; k++) {
-                bref[k] = gd->base_out[k];
-                refs[k] = a ? &bref[k] : (const char *const *)gd->ts.pairs[k].refs;
-                nrefs[k] = a ? 1 : gd->ts.pairs[k].n_refs;
-            }
-            int before = n_scores[i], got = 0;
-            src = runner_score_generations(r, (const char *const *)gen_out[i], refs, nrefs, n, ge->metrics, scores[i] + before, &got, err);
-            if (src) break;
-            n_scores[i] += got;
-            for (int s = before; s < n_scores[i]; s++) {
-                scores[i][s].vs_base = a;
-                char sig[600];
-                snprintf(sig, sizeof sig, "%s|%s", gd->sig, scores[i][s].sig);
-                if (add_metric(&ml, scores[i][s].kind, ge->task, a ? "baseline" : "reference", scores[i][s].value, n, sig, NULL)) {
-                    src = -1;
-                    snprintf(err, QB_ERRLEN, "out of memory");
-                    break;
-                }
-                snprintf(summary + strlen(summary), sumlen - strlen(summary), " %s/%s %.2f", scores[i][s].kind,
-                         a ? "base" : "ref", scores[i][s].value);
-            }
-        }
-        free(refs);
-        free(nrefs);
-        free(bref);
-        if (src) goto done;
-        n_samples += n;
+        if (point_generations(r, i, m, &gen_out[i], scores[i], &n_scores[i], &ml, summary, sumlen, err)) goto done;
+        n_samples += r->gen[i].ts.n;
     }
     double t_eval = runner_now() - t0;
 

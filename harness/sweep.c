@@ -23,7 +23,8 @@ int sweep_expand(const Experiment *e, SweepPoint **pts, int *n, char err[QB_ERRL
     size_t total = 1;
     for (int a = 0; a < e->n_axes; a++) {
         total *= (size_t)e->axes[a].n_values;
-        if (total > 1000000) { snprintf(err, QB_ERRLEN, "%.200s: sweep: more than a million points", e->file); return -1; }
+        /* a point is ~2 KB; a sweep of more than 10000 points is a typo, not a plan */
+        if (total > 10000) { snprintf(err, QB_ERRLEN, "%.200s:%d: sweep: more than 10000 points", e->file, e->axes[a].line); return -1; }
     }
     SweepPoint *out = malloc(total * sizeof *out);
     if (!out) { snprintf(err, QB_ERRLEN, "%.200s: sweep: out of memory", e->file); return -1; }

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+#include <cblas.h>
+
 #include "metrics/ppl.h"
+#include "metrics/ppl_internal.h"
 
 static int argmax(const float *v, int n) {
     int best = 0;
@@ -58,44 +62,86 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
     PplWindow *w;
     long nw;
     if (ppl_plan(o, n, &w, &nw, err)) return -1;
+    for (long i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= V) {
+            snprintf(err, QB_ERRLEN, "agreement: token %d at index %ld is outside the vocabulary [0, %d)", tokens[i], i, V);
+            free(w);
+            return -1;
+        }
     if (o->mode == PPL_LLAMACPP && (bos < 0 || bos >= V)) {
         snprintf(err, QB_ERRLEN, "agreement: llamacpp mode needs a BOS token inside the vocabulary");
         free(w);
         return -1;
     }
-    int c = o->seqlen, rc = 0;
-    ModelState *sb = model_state_new(base, c, c), *sc = model_state_new(cand, c, c);
-    float *lb = malloc((size_t)c * (size_t)V * sizeof *lb), *lc = malloc((size_t)c * (size_t)V * sizeof *lc);
-    int *win = malloc((size_t)c * sizeof *win);
-    double *kl = malloc((size_t)c * sizeof *kl);
-    if (!sb || !sc || !lb || !lc || !win || !kl) {
-        snprintf(err, QB_ERRLEN, "agreement: out of memory for a window of %d", c);
-        rc = -1;
-    }
+    /* as in ppl.c: whole windows on worker threads, per-window sums added in window order */
+    const int c = o->seqlen, T = ppl_outer_threads(base, c, nw, 2);
+    PplWorker *wb = calloc((size_t)T, sizeof *wb), *wc = calloc((size_t)T, sizeof *wc);
+    double *wkl = calloc((size_t)nw, sizeof *wkl), *kl = malloc((size_t)c * (size_t)T * sizeof *kl);
+    long *wagree = calloc((size_t)nw, sizeof *wagree);
+    int rc = wb && wc && wkl && kl && wagree ? 0 : -1;
+    for (int i = 0; i < T && rc == 0; i++) rc = ppl_worker_init(&wb[i], base, c) || ppl_worker_init(&wc[i], cand, c);
+    if (rc) snprintf(err, QB_ERRLEN, "agreement: out of memory for %d window(s) of %d", T, c);
     long total = 0, done = 0;
     for (long i = 0; i < nw; i++) total += 2L * w[i].len;
-    AgreementStats acc = {0};
-    for (long i = 0; i < nw && rc == 0; i++) {
-        memcpy(win, tokens + w[i].start, (size_t)w[i].len * sizeof *win);
-        if (w[i].bos_first) win[0] = bos;
-        if (model_forward(base, sb, win, w[i].len, 0, lb, err) || model_forward(cand, sc, win, w[i].len, 0, lc, err)) {
-            rc = -1;
-            break;
+    int failed = rc, blas_saved = openblas_get_num_threads();
+    if (T > 1) openblas_set_num_threads(1);
+    #pragma omp parallel num_threads(T) if (T > 1 && rc == 0)
+    {
+        int id = omp_get_thread_num();
+        PplWorker *kb = &wb[id], *kc = &wc[id];
+        double *row = kl + (size_t)c * id;
+        #pragma omp for schedule(dynamic, 1)
+        for (long i = 0; i < nw; i++) {
+            int bad;
+            #pragma omp atomic read
+            bad = failed;
+            if (bad) continue;
+            memcpy(kb->win, tokens + w[i].start, (size_t)w[i].len * sizeof *kb->win);
+            if (w[i].bos_first) kb->win[0] = bos;
+            char e2[QB_ERRLEN];
+            if (model_forward(base, kb->s, kb->win, w[i].len, 0, kb->logits, e2) ||
+                model_forward(cand, kc->s, kb->win, w[i].len, 0, kc->logits, e2)) {
+                #pragma omp critical(agreement_err)
+                {
+                    if (!failed) memcpy(err, e2, QB_ERRLEN);
+                    failed = 1;
+                }
+                continue;
+            }
+            int f = w[i].first_target - 1, k = w[i].len - w[i].first_target; /* logits rows f .. len-2 */
+            #pragma omp parallel for schedule(static) if (T == 1)
+            for (int r = 0; r < k; r++)
+                row[r] = agreement_kl(kb->logits + (size_t)(f + r) * V, kc->logits + (size_t)(f + r) * V, V);
+            double s = 0;
+            long agree = 0;
+            for (int r = 0; r < k; r++) {
+                s += row[r];
+                agree += argmax(kb->logits + (size_t)(f + r) * V, V) == argmax(kc->logits + (size_t)(f + r) * V, V);
+            }
+            wkl[i] = s;
+            wagree[i] = agree;
+            #pragma omp critical(agreement_progress)
+            {
+                done += 2L * w[i].len;
+                if (o->progress) o->progress(o->progress_ctx, done, total);
+            }
         }
-        int f = w[i].first_target - 1, k = w[i].len - w[i].first_target; /* rows f .. len-2 */
-        #pragma omp parallel for schedule(static)
-        for (int r = 0; r < k; r++) kl[r] = agreement_kl(lb + (size_t)(f + r) * V, lc + (size_t)(f + r) * V, V);
-        for (int r = 0; r < k; r++) { /* summed in order: same bits for any thread count */
-            acc.kl_sum += kl[r];
-            acc.top1_agree += argmax(lb + (size_t)(f + r) * V, V) == argmax(lc + (size_t)(f + r) * V, V);
-        }
-        acc.n += k;
-        done += 2L * w[i].len;
-        if (o->progress) o->progress(o->progress_ctx, done, total);
     }
-    if (rc == 0) agreement_merge(st, &acc);
-    model_state_free(sb);
-    model_state_free(sc);
-    free(lb); free(lc); free(win); free(kl); free(w);
+    if (T > 1) openblas_set_num_threads(blas_saved);
+    rc = failed ? -1 : 0;
+    if (rc == 0) {
+        AgreementStats acc = {0};
+        for (long i = 0; i < nw; i++) {
+            acc.kl_sum += wkl[i];
+            acc.top1_agree += wagree[i];
+            acc.n += w[i].len - w[i].first_target;
+        }
+        agreement_merge(st, &acc);
+    }
+    for (int i = 0; i < T; i++) {
+        if (wb) ppl_worker_free(&wb[i]);
+        if (wc) ppl_worker_free(&wc[i]);
+    }
+    free(wb); free(wc); free(wkl); free(kl); free(wagree); free(w);
     return rc;
 }

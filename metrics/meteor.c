@@ -161,32 +161,55 @@ static int keys_cached(const WordNet *wn, Cache *c, int lemma, const char *s, in
     return 0;
 }
 
+/* One side of a pair: its lowercased tokens and, computed only for the tokens that stage 1 leaves
+ * unmatched (as NLTK does), their Porter stems. */
 typedef struct {
     MtTokens tok;  /* lowercased tokens */
-    MtTokens stem; /* NLTK Porter stem of each token */
+    MtTokens stem; /* stems, in the order they were computed */
+    int *sidx;     /* token -> index in stem, or -1 if not stemmed yet */
+    int scap;
 } Side;
 
-static void side_free(Side *s) { mt_tokens_free(&s->tok); mt_tokens_free(&s->stem); }
+static void side_free(Side *s) {
+    mt_tokens_free(&s->tok);
+    mt_tokens_free(&s->stem);
+    free(s->sidx);
+    memset(s, 0, sizeof *s);
+}
 
-static int side_build(Side *s, const char *line, MeteorTokenize tok, const char *what, Cache *c,
-                      char err[QB_ERRLEN]) {
+static int side_build(Side *s, const char *line, MeteorTokenize tok, const char *what, char err[QB_ERRLEN]) {
     if (mt_tokenize_lower(line, tok, &s->tok, what, err) != 0) return -1;
     s->stem.n = 0;
     s->stem.used = 0;
-    char small[512];
-    for (int i = 0; i < s->tok.n; i++) {
-        size_t len = (size_t)s->tok.len[i], cap = 8 * len + 8;
-        char *out = cap <= sizeof small ? small : malloc(cap);
-        if (!out || stem_cached(c, s->tok.buf + s->tok.off[i], len, out, cap) != 0 ||
-            mt_tokens_push(&s->stem, out, strlen(out)) != 0) {
-            if (out != small) free(out);
-            snprintf(err, QB_ERRLEN, "%s: out of memory while stemming", what);
-            return -1;
-        }
-        if (out != small) free(out);
+    if (s->tok.n + 1 > s->scap) {
+        int nc = s->tok.n + 1 > 2 * s->scap ? s->tok.n + 1 : 2 * s->scap;
+        int *x = realloc(s->sidx, sizeof(int) * (size_t)nc);
+        if (!x) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); return -1; }
+        s->sidx = x;
+        s->scap = nc;
     }
+    for (int i = 0; i < s->tok.n; i++) s->sidx[i] = -1;
     return 0;
 }
+
+/* stems token i (once); -1 when out of memory */
+static int side_stem(Side *s, int i, Cache *c) {
+    if (s->sidx[i] >= 0) return 0;
+    char small[512];
+    size_t len = (size_t)s->tok.len[i], cap = 8 * len + 8;
+    char *out = cap <= sizeof small ? small : malloc(cap);
+    int rc = -1;
+    if (out && stem_cached(c, s->tok.buf + s->tok.off[i], len, out, cap) == 0 &&
+        mt_tokens_push(&s->stem, out, strlen(out)) == 0) {
+        s->sidx[i] = s->stem.n - 1;
+        rc = 0;
+    }
+    if (out != small) free(out);
+    return rc;
+}
+
+#define SSTR(s, i) ((s)->stem.buf + (s)->stem.off[(s)->sidx[i]])
+#define SLEN(s, i) ((s)->stem.len[(s)->sidx[i]])
 
 #define TOK(t, i) ((t)->buf + (t)->off[i])
 
@@ -203,16 +226,19 @@ typedef struct {
     uint64_t filter[4]; /* 256-bit filter of the hashes of the strings in ids */
 } Scratch;
 
-/* Builds the per-string stacks of the free reference positions, keyed by strings of t. */
-static int build_stacks(Scratch *w, const MtTokens *t, int R) {
+/* Builds the per-string stacks of the free reference positions, keyed by their tokens (stage 1)
+ * or stems (stage 2). */
+static int build_stacks(Scratch *w, const Side *r, int stage, int R) {
     mt_intern_clear(&w->ids);
     memset(w->filter, 0, sizeof w->filter);
     for (int j = 0; j < R; j++) {
         if (w->ref_used[j]) continue;
         int before = w->ids.n;
-        uint64_t hs = mt_hash(TOK(t, j), (size_t)t->len[j]);
+        const char *t = stage ? SSTR(r, j) : TOK(&r->tok, j);
+        int tl = stage ? SLEN(r, j) : r->tok.len[j];
+        uint64_t hs = mt_hash(t, (size_t)tl);
         w->filter[(hs >> 56) & 3] |= 1ULL << ((hs >> 58) & 63);
-        int id = mt_intern_hashed(&w->ids, TOK(t, j), t->len[j], hs, 1);
+        int id = mt_intern_hashed(&w->ids, t, tl, hs, 1);
         if (id < 0 || id >= R) return -1; /* (at most R distinct strings) */
         if (w->ids.n > before) w->head[id] = -1; /* a new string: empty stack */
         w->next[j] = w->head[id];
@@ -235,7 +261,7 @@ static void stack_pop(Scratch *w, int id) { /* (stage 3 marks ref_used itself) *
     w->ref_used[j] = 1;
 }
 
-static int align(const WordNet *wn, Cache *c, const Side *h, const Side *r, Scratch *w, MeteorStats *st) {
+static int align(const WordNet *wn, Cache *c, Side *h, Side *r, Scratch *w, MeteorStats *st) {
     int H = h->tok.n, R = r->tok.n;
     memset(st, 0, sizeof *st);
     st->hyp_len = H;
@@ -245,11 +271,16 @@ static int align(const WordNet *wn, Cache *c, const Side *h, const Side *r, Scra
     if (H == 0 || R == 0) return 0;
     /* stage 1: exact (lowercased) tokens; stage 2: Porter stems of what is left */
     for (int stage = 0; stage < 2; stage++) {
-        const MtTokens *ht = stage ? &h->stem : &h->tok, *rt = stage ? &r->stem : &r->tok;
-        if (build_stacks(w, rt, R)) return -1;
+        if (stage == 1) { /* stem what stage 1 left (before any pointer into the stems is taken) */
+            for (int i = 0; i < H; i++) if (w->ref_of_hyp[i] < 0 && side_stem(h, i, c)) return -1;
+            for (int j = 0; j < R; j++) if (!w->ref_used[j] && side_stem(r, j, c)) return -1;
+        }
+        if (build_stacks(w, r, stage, R)) return -1;
         for (int i = H - 1; i >= 0; i--) {
             if (w->ref_of_hyp[i] >= 0) continue;
-            int id, j = stack_top(w, TOK(ht, i), ht->len[i], mt_hash(TOK(ht, i), (size_t)ht->len[i]), &id);
+            const char *hs = stage ? SSTR(h, i) : TOK(&h->tok, i);
+            int hl = stage ? SLEN(h, i) : h->tok.len[i];
+            int id, j = stack_top(w, hs, hl, mt_hash(hs, (size_t)hl), &id);
             if (j < 0) continue;
             stack_pop(w, id);
             w->ref_of_hyp[i] = j;
@@ -267,8 +298,8 @@ static int align(const WordNet *wn, Cache *c, const Side *h, const Side *r, Scra
             w->nt[j] = 0;
             w->tk[j] = NULL;
             if (w->ref_used[j]) continue;
-            const char *t = TOK(&r->stem, j);
-            int tl = r->stem.len[j];
+            const char *t = SSTR(r, j);
+            int tl = SLEN(r, j);
             if (memchr(t, '_', (size_t)tl)) continue; /* NLTK drops names with '_' */
             const uint64_t *tk;
             int nt;
@@ -285,8 +316,8 @@ static int align(const WordNet *wn, Cache *c, const Side *h, const Side *r, Scra
         }
         for (int i = H - 1; i >= 0 && any; i--) {
             if (w->ref_of_hyp[i] >= 0) continue;
-            const char *s = TOK(&h->stem, i);
-            int sl = h->stem.len[i], best = -1, nh = 0;
+            const char *s = SSTR(h, i);
+            int sl = SLEN(h, i), best = -1, nh = 0;
             const uint64_t *hk = NULL;
             int have_hk = 0;
             /* (t == h cannot happen here: stage 2 matched every equal stem) */
@@ -303,8 +334,7 @@ static int align(const WordNet *wn, Cache *c, const Side *h, const Side *r, Scra
                     if (hk[a] < tk[b]) a++;
                     else if (hk[a] > tk[b]) b++;
                     else {
-                        const char *t = TOK(&r->stem, j);
-                        if (mt_wn_synset_has_name(wn, hk[a], t, r->stem.len[j])) { best = j; break; }
+                        if (mt_wn_synset_has_name(wn, hk[a], SSTR(r, j), SLEN(r, j))) { best = j; break; }
                         a++;
                         b++;
                     }
@@ -346,6 +376,7 @@ static void work_free(Work *k) {
     side_free(&k->h);
     side_free(&k->r);
     Scratch *w = &k->w;
+    for (int j = 0; w->tk_own && j < k->cap_r; j++) free(w->tk_own[j]); /* (left over after an error) */
     free(w->ref_of_hyp); free(w->ref_used); free(w->head); free(w->next);
     free(w->tk); free(w->nt); free(w->tk_own);
     mt_intern_free(&w->ids);
@@ -389,11 +420,11 @@ static int sentence(const WordNet *wn, Work *k, const char *hyp, const char *con
     memset(out, 0, sizeof *out);
     if (nrefs < 1) { snprintf(err, QB_ERRLEN, "meteor: no reference given"); return -1; }
     Cache *c = k->use_cache ? &k->cache : NULL;
-    if (side_build(&k->h, hyp, tok, "hypothesis", c, err)) return -1;
+    if (side_build(&k->h, hyp, tok, "hypothesis", err)) return -1;
     for (int r = 0; r < nrefs; r++) {
         char what[32];
         snprintf(what, sizeof what, "reference %d", r + 1);
-        if (side_build(&k->r, refs[r] ? refs[r] : "", tok, what, c, err)) return -1;
+        if (side_build(&k->r, refs[r] ? refs[r] : "", tok, what, err)) return -1;
         MeteorStats st;
         if (work_reserve(k, k->h.tok.n, k->r.tok.n) || align(wn, c, &k->h, &k->r, &k->w, &st)) {
             snprintf(err, QB_ERRLEN, "meteor: out of memory");

@@ -45,8 +45,8 @@ int mt_meteor15_words(const uint32_t *cps, size_t n, int normalize, MtTokens *ou
 typedef struct {
     const char **key;
     int *klen;
-    int *slot;   /* hash slot -> id + 1 (0 = empty) */
-    uint32_t *tag; /* hash slot -> high hash bits, so most probes skip the key comparison */
+    uint64_t *slot; /* hash slot -> (high 32 hash bits << 32) | (id + 1); 0 = empty. The hash
+                     * bits let most probes skip the key comparison (one cache line per probe) */
     int n, cap, nslot;
 } MtIntern;
 void mt_intern_free(MtIntern *h);

@@ -148,9 +148,44 @@ int mt_tokens_push(MtTokens *t, const char *s, size_t len) {
     return 0;
 }
 
+/* the common case: an ASCII line split on whitespace needs no decoding */
+static int tokenize_ascii(const char *line, size_t n, MtTokens *out) {
+    char small[256];
+    out->n = 0;
+    out->used = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && mt_py_isspace((unsigned char)line[i])) i++;
+        size_t j = i;
+        while (j < n && !mt_py_isspace((unsigned char)line[j])) j++;
+        if (j > i) {
+            size_t len = j - i;
+            char *t = len <= sizeof small ? small : malloc(len);
+            if (!t) return -1;
+            for (size_t k = 0; k < len; k++) {
+                char c = line[i + k];
+                t[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            }
+            int rc = mt_tokens_push(out, t, len);
+            if (t != small) free(t);
+            if (rc) return -1;
+        }
+        i = j;
+    }
+    return 0;
+}
+
 int mt_tokenize_lower(const char *line, MeteorTokenize tok, MtTokens *out, const char *what,
                       char err[QB_ERRLEN]) {
     size_t n = strlen(line), bad = 0;
+    if (tok == METEOR_TOK_WHITESPACE) {
+        size_t i = 0;
+        while (i < n && (unsigned char)line[i] < 0x80) i++;
+        if (i == n) {
+            if (tokenize_ascii(line, n, out) == 0) return 0;
+            snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+            return -1;
+        }
+    }
     uint32_t *cps = malloc(sizeof(uint32_t) * (n + 1));
     uint32_t *low = malloc(sizeof(uint32_t) * (2 * n + 1));
     char *u8 = malloc(8 * n + 1);
@@ -209,31 +244,27 @@ uint64_t mt_hash(const char *s, size_t len) {
 }
 
 void mt_intern_free(MtIntern *h) {
-    free(h->key); free(h->klen); free(h->slot); free(h->tag);
+    free(h->key); free(h->klen); free(h->slot);
     memset(h, 0, sizeof *h);
 }
 
 void mt_intern_clear(MtIntern *h) {
-    if (h->slot) memset(h->slot, 0, sizeof(int) * (size_t)h->nslot);
+    if (h->slot) memset(h->slot, 0, sizeof *h->slot * (size_t)h->nslot);
     h->n = 0;
 }
 
 static int intern_grow(MtIntern *h) {
     int ns = h->nslot ? 2 * h->nslot : 64;
-    int *slot = calloc((size_t)ns, sizeof(int));
-    uint32_t *tag = malloc(sizeof(uint32_t) * (size_t)ns);
-    if (!slot || !tag) { free(slot); free(tag); return -1; }
+    uint64_t *slot = calloc((size_t)ns, sizeof *slot);
+    if (!slot) return -1;
     for (int id = 0; id < h->n; id++) {
         uint64_t hs = mt_hash(h->key[id], (size_t)h->klen[id]);
         size_t s = hs & (size_t)(ns - 1);
         while (slot[s]) s = (s + 1) & (size_t)(ns - 1);
-        slot[s] = id + 1;
-        tag[s] = (uint32_t)(hs >> 32);
+        slot[s] = (hs & 0xFFFFFFFF00000000ULL) | (uint64_t)(id + 1);
     }
     free(h->slot);
-    free(h->tag);
     h->slot = slot;
-    h->tag = tag;
     h->nslot = ns;
     return 0;
 }
@@ -243,13 +274,13 @@ int mt_intern(MtIntern *h, const char *s, int len, int add) {
 }
 
 int mt_intern_hashed(MtIntern *h, const char *s, int len, uint64_t hash, int add) {
-    uint32_t tg = (uint32_t)(hash >> 32);
+    uint64_t tag = hash & 0xFFFFFFFF00000000ULL;
     if (h->nslot) {
         size_t i = hash & (size_t)(h->nslot - 1);
-        while (h->slot[i]) {
-            int id = h->slot[i] - 1;
-            if (h->tag[i] == tg && h->klen[id] == len && memcmp(h->key[id], s, (size_t)len) == 0) return id;
-            i = (i + 1) & (size_t)(h->nslot - 1);
+        for (uint64_t e; (e = h->slot[i]) != 0; i = (i + 1) & (size_t)(h->nslot - 1)) {
+            if ((e & 0xFFFFFFFF00000000ULL) != tag) continue;
+            int id = (int)(uint32_t)e - 1;
+            if (h->klen[id] == len && memcmp(h->key[id], s, (size_t)len) == 0) return id;
         }
     }
     if (!add) return -1;
@@ -269,7 +300,6 @@ int mt_intern_hashed(MtIntern *h, const char *s, int len, uint64_t hash, int add
     h->klen[id] = len;
     size_t i = hash & (size_t)(h->nslot - 1);
     while (h->slot[i]) i = (i + 1) & (size_t)(h->nslot - 1);
-    h->slot[i] = id + 1;
-    h->tag[i] = tg;
+    h->slot[i] = tag | (uint64_t)(id + 1);
     return id;
 }

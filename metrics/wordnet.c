@@ -9,7 +9,17 @@
 #include <string.h>
 #include "metrics/meteor_internal.h"
 
-enum { N_POS = 4 };
+enum { N_POS = 4, BLOOM_BITS = 21 };
+
+static void bloom_add(uint64_t *b, uint64_t h) {
+    uint64_t m = (1ULL << BLOOM_BITS) - 1, x = h & m, y = (h >> 32) & m;
+    b[x >> 6] |= 1ULL << (x & 63);
+    b[y >> 6] |= 1ULL << (y & 63);
+}
+static int bloom_has(const uint64_t *b, uint64_t h) {
+    uint64_t m = (1ULL << BLOOM_BITS) - 1, x = h & m, y = (h >> 32) & m;
+    return (b[x >> 6] >> (x & 63) & 1) && (b[y >> 6] >> (y & 63) & 1);
+}
 static const char *const POS_FILE[N_POS] = {"noun", "verb", "adj", "adv"}; /* NLTK's POS_LIST order */
 
 typedef struct { int start, count; } Span;
@@ -18,6 +28,8 @@ struct WordNet {
     char *index[N_POS], *data[N_POS], *exc[N_POS];
     size_t data_len[N_POS];
     MtIntern lemma;        /* index lemma -> id */
+    uint64_t *bloom;       /* 2^BLOOM_BITS-bit Bloom filter of the index lemmas: most of morphy's
+                            * candidate forms are not lemmas, and this answers that from cache */
     Span (*lemma_pos)[N_POS]; /* id -> offsets per POS in `offs` */
     uint32_t *offs;
     int noffs, capoffs, caplemma;
@@ -93,8 +105,10 @@ static int load_index(WordNet *wn, int pos, const char *path, char err[QB_ERRLEN
             if (!next_field(&q, eol, &f, &fl) || parse_uint(f, fl, 10, &nsense) || nsense != nsyn ||
                 !next_field(&q, eol, &f, &fl))
                 goto bad;
-            int id = mt_intern(&wn->lemma, lem, lemlen, 1);
+            uint64_t hs = mt_hash(lem, (size_t)lemlen);
+            int id = mt_intern_hashed(&wn->lemma, lem, lemlen, hs, 1);
             if (id < 0) goto oom;
+            bloom_add(wn->bloom, hs);
             if (id >= wn->caplemma) {
                 int nc = wn->caplemma ? 2 * wn->caplemma : 1 << 16;
                 while (nc <= id) nc *= 2;
@@ -180,6 +194,7 @@ WordNet *wordnet_open(const char *dir, char err[QB_ERRLEN]) {
     if (!dir) dir = getenv("QBENCH_WORDNET");
     if (!dir || !*dir) dir = "/usr/share/wordnet";
     WordNet *wn = calloc(1, sizeof *wn);
+    if (wn && !(wn->bloom = calloc((size_t)1 << (BLOOM_BITS - 6), sizeof(uint64_t)))) { free(wn); wn = NULL; }
     if (!wn) { snprintf(err, QB_ERRLEN, "wordnet: out of memory"); return NULL; }
     char name[64], path[4096];
     for (int p = 0; p < N_POS; p++) {
@@ -209,7 +224,7 @@ void wordnet_free(WordNet *wn) {
         free(wn->exc_forms[p]);
     }
     mt_intern_free(&wn->lemma);
-    free(wn->lemma_pos); free(wn->offs); free(wn->exc_str); free(wn->exc_len);
+    free(wn->lemma_pos); free(wn->offs); free(wn->exc_str); free(wn->exc_len); free(wn->bloom);
     free(wn);
 }
 
@@ -245,28 +260,55 @@ static const Subst SUB_ADJ[] = {{"er", "", 2, 0}, {"est", "", 3, 0}, {"er", "e",
 static const Subst *const SUBS[N_POS] = {SUB_NOUN, SUB_VERB, SUB_ADJ, NULL};
 static const int NSUBS[N_POS] = {9, 8, 4, 0};
 
-/* a list of candidate forms, stored back to back */
-typedef struct { char *buf; size_t used, cap; int *off, *len; int n, ncap; } Forms;
+/* a list of candidate forms, stored back to back; small lists live in the struct itself (the
+ * struct must then not be copied: morphy swaps pointers to it) */
+typedef struct {
+    char *buf;
+    size_t used, cap;
+    int *off, *len;
+    int n, ncap;
+    char sbuf[256];
+    int soff[16], slen[16];
+} Forms;
 
-static void forms_free(Forms *f) { free(f->buf); free(f->off); free(f->len); memset(f, 0, sizeof *f); }
+static void forms_init(Forms *f) {
+    f->buf = f->sbuf;
+    f->cap = sizeof f->sbuf;
+    f->off = f->soff;
+    f->len = f->slen;
+    f->ncap = 16;
+    f->used = 0;
+    f->n = 0;
+}
+
+static void forms_free(Forms *f) {
+    if (f->buf != f->sbuf) free(f->buf);
+    if (f->off != f->soff) free(f->off);
+    if (f->len != f->slen) free(f->len);
+    forms_init(f);
+}
 
 static int forms_push2(Forms *f, const char *a, int alen, const char *b, int blen) {
     if (f->n == f->ncap) {
-        int nc = f->ncap ? 2 * f->ncap : 16;
-        int *o = realloc(f->off, sizeof *o * (size_t)nc);
-        if (!o) return -1;
+        int nc = 2 * f->ncap;
+        int *o = malloc(sizeof *o * (size_t)nc), *l = malloc(sizeof *l * (size_t)nc);
+        if (!o || !l) { free(o); free(l); return -1; }
+        memcpy(o, f->off, sizeof *o * (size_t)f->n);
+        memcpy(l, f->len, sizeof *l * (size_t)f->n);
+        if (f->off != f->soff) free(f->off);
+        if (f->len != f->slen) free(f->len);
         f->off = o;
-        int *l = realloc(f->len, sizeof *l * (size_t)nc);
-        if (!l) return -1;
         f->len = l;
         f->ncap = nc;
     }
     size_t need = f->used + (size_t)alen + (size_t)blen;
-    if (need > f->cap || !f->buf) { /* (allocate even for an empty form: memcpy needs a buffer) */
-        size_t nc = f->cap ? 2 * f->cap : 256;
+    if (need > f->cap) {
+        size_t nc = 2 * f->cap;
         while (nc < need) nc *= 2;
-        char *b2 = realloc(f->buf, nc);
+        char *b2 = malloc(nc);
         if (!b2) return -1;
+        memcpy(b2, f->buf, f->used);
+        if (f->buf != f->sbuf) free(f->buf);
         f->buf = b2;
         f->cap = nc;
     }
@@ -302,7 +344,9 @@ static int apply_rules(int pos, const Forms *in, Forms *out) {
 
 /* lemma id of s if it is in index.<pos>, else -1 */
 static int index_id(const WordNet *wn, int pos, const char *s, int len) {
-    int id = mt_intern((MtIntern *)&wn->lemma, s, len, 0); /* add = 0 never writes */
+    uint64_t hs = mt_hash(s, (size_t)len);
+    if (!bloom_has(wn->bloom, hs)) return -1;
+    int id = mt_intern_hashed((MtIntern *)&wn->lemma, s, len, hs, 0); /* add = 0 never writes */
     return id >= 0 && wn->lemma_pos[id][pos].count > 0 ? id : -1;
 }
 
@@ -353,15 +397,18 @@ static int morphy(const WordNet *wn, int pos, const char *w, int wl, int *ids, i
         }
         return 0;
     }
-    Forms a = {0}, b = {0}, start = {0};
+    Forms fa, fb, fs, *a = &fa, *b = &fb, *start = &fs;
+    forms_init(a);
+    forms_init(b);
+    forms_init(start);
     int rc = -1;
-    if (forms_push2(&start, w, wl, "", 0)) goto done;
-    if (apply_rules(pos, &start, &a)) goto done;
+    if (forms_push2(start, w, wl, "", 0)) goto done;
+    if (apply_rules(pos, start, a)) goto done;
     /* the word itself, then the once-rewritten forms */
     int before = *nids;
-    filter_list(wn, pos, &start, ids, nids, maxids);
-    for (int i = 0; i < a.n; i++) {
-        int id = index_id(wn, pos, a.buf + a.off[i], a.len[i]);
+    filter_list(wn, pos, start, ids, nids, maxids);
+    for (int i = 0; i < a->n; i++) {
+        int id = index_id(wn, pos, a->buf + a->off[i], a->len[i]);
         if (id < 0 || *nids >= maxids) continue;
         int dup = 0;
         for (int j = before; j < *nids; j++) dup |= ids[j] == id;
@@ -369,14 +416,14 @@ static int morphy(const WordNet *wn, int pos, const char *w, int wl, int *ids, i
     }
     if (*nids > before) { rc = 0; goto done; }
     /* NLTK 3.8 keeps rewriting until some form is in the index (removed in 3.9) */
-    while (a.n) {
-        if (apply_rules(pos, &a, &b)) goto done;
-        Forms t = a; a = b; b = t;
-        if (filter_list(wn, pos, &a, ids, nids, maxids)) break;
+    while (a->n) {
+        if (apply_rules(pos, a, b)) goto done;
+        Forms *t = a; a = b; b = t;
+        if (filter_list(wn, pos, a, ids, nids, maxids)) break;
     }
     rc = 0;
 done:
-    forms_free(&a); forms_free(&b); forms_free(&start);
+    forms_free(a); forms_free(b); forms_free(start);
     return rc;
 }
 
@@ -508,7 +555,9 @@ int mt_wn_lemma_keys(const WordNet *wn, const char *lemma, size_t len, uint64_t 
     *keys = NULL;
     *n = 0;
     if (len == 0 || len > 4096) return 0;
-    int id = mt_intern((MtIntern *)&wn->lemma, lemma, (int)len, 0);
+    uint64_t hs = mt_hash(lemma, len);
+    if (!bloom_has(wn->bloom, hs)) return 0;
+    int id = mt_intern_hashed((MtIntern *)&wn->lemma, lemma, (int)len, hs, 0);
     if (id < 0) return 0;
     int cap = 0;
     for (int pos = 0; pos < N_POS; pos++) {

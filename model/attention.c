@@ -52,7 +52,7 @@ void attention_causal(const float *q, const float *K, const float *V, float *out
     float scale = 1.0f / sqrtf((float)hd);
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads > scratch_threads) threads = scratch_threads;
-    if ((double)n * T * hd * n_heads < 2 * PARALLEL_MIN_MACS) threads = 1; /* ~half of n*T is masked */
+    if ((double)n * T * hd * n_heads < PARALLEL_MIN_MACS) threads = 1;
     /* the last row blocks see the most keys: hand them out first so the threads finish together */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int task = 0; task < tasks; task++) {

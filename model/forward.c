@@ -1,6 +1,7 @@
 /* forward.c — the transformer forward pass: state (KV cache + scratch), the block (RMSNorm → q/k/v →
  * RoPE → causal GQA attention → o, RMSNorm → SwiGLU MLP), embedding and classifier head. Every linear
- * layer is one sgemm over the whole window of n positions: x (n,in) @ W (out,in)ᵀ -> y (n,out). */
+ * layer runs over the whole window of n positions at once: x (n,in) @ W (out,in)ᵀ -> y (n,out), as
+ * sgemms on column slices (gemm.c). Prefill and one-token decode are the same code path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +66,13 @@ ModelState *model_state_new(const Model *m, int max_seq, int max_batch) {
     s->rope_sin = alloc_floats(T, hd / 2, &fail);
     if (fail) { model_state_free(s); return NULL; }
     /* angles in double: pos * theta^(-2i/hd) loses digits in float at long positions */
-    for (size_t p = 0; p < T; p++)
-        for (size_t i = 0; i < hd / 2; i++) {
-            double freq = pow((double)c->rope_theta, -(double)(2 * i) / (double)hd);
+    for (size_t i = 0; i < hd / 2; i++) {
+        double freq = pow((double)c->rope_theta, -(double)(2 * i) / (double)hd);
+        for (size_t p = 0; p < T; p++) {
             s->rope_cos[p * (hd / 2) + i] = (float)cos((double)p * freq);
             s->rope_sin[p * (hd / 2) + i] = (float)sin((double)p * freq);
         }
+    }
     return s;
 }
 

@@ -33,13 +33,14 @@ static int sample(const float *logits, int V, const GenerateOptions *o, QbRng *r
         total += c[i].p;
     }
     int keep = V;
-    int filter = (o->top_k > 0 && o->top_k < V) || o->top_p < 1.0f;
+    int nucleus = o->top_p > 0.0f && o->top_p < 1.0f; /* 0 (a zeroed struct) and 1 both mean off */
+    int filter = (o->top_k > 0 && o->top_k < V) || nucleus;
     if (filter) {
         qsort(c, (size_t)V, sizeof *c, by_prob);
         if (o->top_k > 0 && o->top_k < V) keep = o->top_k;
         double mass = 0.0;
         for (int i = 0; i < keep; i++) mass += c[i].p;
-        if (o->top_p < 1.0f) { /* smallest prefix whose share of the kept mass reaches top_p */
+        if (nucleus) { /* smallest prefix whose share of the kept mass reaches top_p */
             double cum = 0.0;
             for (int i = 0; i < keep; i++) {
                 cum += c[i].p;
@@ -66,9 +67,9 @@ int model_generate(const Model *m, const int *prompt, int n_prompt, const Genera
         return -1;
     }
     if (opt->max_new_tokens < 0 || !(opt->temperature >= 0.0f) || opt->top_k < 0 ||
-        !(opt->top_p > 0.0f && opt->top_p <= 1.0f)) {
+        !(opt->top_p >= 0.0f && opt->top_p <= 1.0f)) {
         snprintf(err, QB_ERRLEN, "generate: bad options (max_new_tokens %d >= 0, temperature %g >= 0, "
-                 "top_k %d >= 0, top_p %g in (0, 1])", opt->max_new_tokens, (double)opt->temperature,
+                 "top_k %d >= 0, top_p %g in [0, 1])", opt->max_new_tokens, (double)opt->temperature,
                  opt->top_k, (double)opt->top_p);
         return -1;
     }

@@ -102,6 +102,13 @@ int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[Q
         get_bool(root, path, "mlp_bias", 0, &mlp_bias, err))
         goto out;
     if (mlp_bias) { snprintf(err, QB_ERRLEN, "%.300s: key 'mlp_bias' true is not supported", path); goto out; }
+    /* Mistral-style sliding-window attention equals full attention while the context fits the window,
+     * so the usable context is capped at the window instead of implementing the band mask. */
+    int window = 0, use_window = 1;
+    if (get_int(root, path, "sliding_window", 0, 1, 0, 1 << 30, &window, err) ||
+        get_bool(root, path, "use_sliding_window", 1, &use_window, err))
+        goto out;
+    if (use_window && window > 0 && window < c->seq_len) c->seq_len = window;
     c->qkv_bias = !strcmp(c->arch, "Qwen2ForCausalLM") || *attn_bias;
     if (model_check_config(c, path, err)) goto out;
     rc = 0;

@@ -244,30 +244,26 @@ static int scratch_reserve(Tokenizer *t, size_t n) {
     return 0;
 }
 
-/* Text of one token, written into t->scratch (which is why the API hands out a pointer that lives
- * until the next call). `first`: the token starts the text (after BOS), where the leading space that
- * the encoder added is removed. */
-static const char *piece_text(const Tokenizer *t, int prev, int id, size_t *len) {
-    Tokenizer *mt = (Tokenizer *)t; /* scratch only; documented as not thread-safe */
-    *len = 0;
-    if (id < 0 || id >= t->vocab_size || !t->piece[id] || is_control(t, id)) return "";
+/* Text of one token written into dst (room for piece_len[id] + 1 bytes: decoding never makes a piece
+ * longer), NUL-terminated; returns its length. `first`: the token starts the text (after BOS), where
+ * the leading space the encoder added is removed. */
+static size_t piece_into(const Tokenizer *t, int prev, int id, char *dst) {
+    dst[0] = 0;
+    if (id < 0 || id >= t->vocab_size || !t->piece[id] || is_control(t, id)) return 0;
     const char *p = t->piece[id];
-    size_t n = (size_t)t->piece_len[id];
+    size_t n = (size_t)t->piece_len[id], o = 0;
     int first = prev == t->bos || prev < 0;
     if (t->flags[id] & TOKF_BYTE) { /* byte fallback token -> raw byte */
         unsigned v = 0;
         sscanf(p, "<0x%2X", &v);
-        if (scratch_reserve(mt, 2)) return "";
-        mt->scratch[0] = (char)v;
-        mt->scratch[1] = 0;
-        *len = 1;
-        return mt->scratch;
+        dst[0] = (char)v;
+        dst[1] = 0;
+        return 1;
     }
-    if (scratch_reserve(mt, n + 1)) return "";
-    size_t o = 0;
     if (t->kind == TOK_LLAMA2C) {
-        if (first && prev == t->bos && n > 0 && p[0] == ' ') { p++; n--; } /* run.c: only after BOS */
-        memcpy(mt->scratch, p, n);
+        /* run.c: only after BOS; and only the space the encoder added */
+        if (first && prev == t->bos && t->prepend_space && n > 0 && p[0] == ' ') { p++; n--; }
+        memcpy(dst, p, n);
         o = n;
     } else if (t->bytelevel) {
         int added = t->flags[id] & TOKF_ADDED;
@@ -275,48 +271,54 @@ static const char *piece_text(const Tokenizer *t, int prev, int id, size_t *len)
             int32_t cp;
             int k = utf8_next((const unsigned char *)p + i, n - i, &cp);
             int b = added ? -1 : bytelevel_byte(cp);
-            if (b >= 0) mt->scratch[o++] = (char)b;
-            else { memcpy(mt->scratch + o, p + i, (size_t)k); o += (size_t)k; }
+            if (b >= 0) dst[o++] = (char)b;
+            else { memcpy(dst + o, p + i, (size_t)k); o += (size_t)k; }
             i += (size_t)k;
         }
     } else {
         for (size_t i = 0; i < n;) {
             if (t->decode_meta && n - i >= 3 && memcmp(p + i, "\xE2\x96\x81", 3) == 0) {
-                mt->scratch[o++] = ' ';
+                dst[o++] = ' ';
                 i += 3;
             } else {
-                mt->scratch[o++] = p[i++];
+                dst[o++] = p[i++];
             }
         }
     }
-    mt->scratch[o] = 0;
-    const char *r = mt->scratch;
-    if (t->kind == TOK_HF && first && t->decode_strip && t->prepend_space && o > 0 && r[0] == ' ') { r++; o--; }
-    *len = o;
-    return r;
+    dst[o] = 0;
+    if (t->kind == TOK_HF && first && t->decode_strip && t->prepend_space && o > 0 && dst[0] == ' ') {
+        memmove(dst, dst + 1, o); /* includes the NUL */
+        o--;
+    }
+    return o;
 }
 
 const char *tokenizer_piece(const Tokenizer *t, int prev, int id, size_t *len) {
-    return piece_text(t, prev, id, len);
+    Tokenizer *mt = (Tokenizer *)t; /* the returned scratch is the only state a piece touches */
+    size_t need = (id >= 0 && id < t->vocab_size && t->piece[id] ? (size_t)t->piece_len[id] : 0) + 2;
+    *len = 0;
+    if (scratch_reserve(mt, need)) return "";
+    *len = piece_into(t, prev, id, mt->scratch);
+    return mt->scratch;
 }
 
+/* Thread-safe: writes straight into its own buffer, not the tokenizer's scratch. */
 char *tokenizer_decode(const Tokenizer *t, const int *ids, int n) {
     size_t cap = 64, o = 0;
     char *out = malloc(cap);
     if (!out) return NULL;
     int prev = t->bos >= 0 ? t->bos : -1; /* decoding starts a text: strip the encoder's dummy space */
     for (int i = 0; i < n; i++) {
-        size_t l;
-        const char *p = piece_text(t, prev, ids[i], &l);
-        if (o + l + 1 > cap) {
-            while (o + l + 1 > cap) cap *= 2;
+        int id = ids[i];
+        size_t need = (id >= 0 && id < t->vocab_size && t->piece[id] ? (size_t)t->piece_len[id] : 0) + 2;
+        if (o + need > cap) {
+            while (o + need > cap) cap *= 2;
             char *q = realloc(out, cap);
             if (!q) { free(out); return NULL; }
             out = q;
         }
-        memcpy(out + o, p, l);
-        o += l;
-        if (!is_control(t, ids[i])) prev = ids[i];
+        o += piece_into(t, prev, id, out + o);
+        if (!is_control(t, id)) prev = id;
     }
     out[o] = 0;
     return out;

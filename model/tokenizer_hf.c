@@ -75,6 +75,9 @@ static int load_vocab(Ctx *c, Tokenizer *t, const cJSON *model, const cJSON *add
         if (id + 1 > n) n = id + 1;
     }
     if (n == 0) return fail(c, "empty vocabulary");
+    /* ids are dense in every real file; a lone huge id would make us allocate for nothing */
+    long entries = (long)cJSON_GetArraySize(vocab) + cJSON_GetArraySize(added);
+    if (n > entries) return fail(c, "token id %ld is beyond the %ld vocabulary and added entries", n - 1, entries);
     if (vocab_size && n > vocab_size) return fail(c, "token id %ld is beyond the model's vocab_size", n - 1);
     t->vocab_size = (int)n;
     t->piece = calloc((size_t)n, sizeof *t->piece);

@@ -515,6 +515,12 @@ static void test_export_gptq(void **state) {
     }
 
     /* what cannot be exported */
+    quant_options_default(&o, QM_RTN, 4);
+    m = quantize(S656, &o, NULL, &rep, &po);
+    assert_int_equal(quant_export_gptq(m, &rep, &po, "/nonexistent/a/b", err), -1);
+    assert_non_null(strstr(err, "/nonexistent/a/b"));
+    pipeline_report_free(&rep);
+    model_free(m);
     quant_options_default(&o, QM_BCQ, 3);
     m = quantize(S656, &o, NULL, &rep, &po);
     assert_int_equal(quant_export_gptq(m, &rep, &po, dir, err), -1);

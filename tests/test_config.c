@@ -197,6 +197,49 @@ static void test_group_size_against_model(void **state) {
     free(e);
 }
 
+/* Hostile input: an alias to its own enclosing mapping, an alias bomb, and random mutations of a
+ * good file must all end in 0 or -1 with a message, never a crash (run under ASan in `make asan`). */
+static void test_hostile_yaml(void **state) {
+    (void)state;
+    Experiment *e = malloc(sizeof *e);
+    char err[QB_ERRLEN];
+    static const char SELF[] = HEAD "sweep: {method: rtn, bits: 4}\nfixed: &a {gptqt: *a}\n" EVAL;
+    assert_int_equal(config_parse(SELF, strlen(SELF), "self.yaml", e, err), -1);
+    assert_non_null(strstr(err, "self.yaml:"));
+    static const char BOMB[] = HEAD "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                               "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nsweep: {method: rtn, bits: 4}\n" EVAL;
+    assert_int_equal(config_parse(BOMB, strlen(BOMB), "bomb.yaml", e, err), -1);
+    assert_non_null(strstr(err, "bomb.yaml:2:")); /* unknown top-level key a: rejected before any walk */
+    static const char BIG[] = HEAD "sweep:\n  method: [rtn]\n  bits: [2, 3, 4, 5, 6, 7, 8]\n"
+                              "  group_size: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]\n"
+                              "  damp: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]\n"
+                              "  blocksize: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n" EVAL;
+    assert_int_equal(config_parse(BIG, strlen(BIG), "big.yaml", e, err), -1);
+    assert_non_null(strstr(err, "10000 points"));
+    QbRng rng;
+    qb_rng_seed(&rng, 7);
+    size_t n = strlen(GOOD);
+    char *buf = malloc(n + 1);
+    int ok = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(buf, GOOD, n + 1);
+        int edits = 1 + (int)qb_rng_below(&rng, 4);
+        for (int k = 0; k < edits; k++) {
+            size_t at = (size_t)qb_rng_below(&rng, n);
+            static const char ALPHABET[] = "{}[]:,-&*!|>'\"#\n 0123456789abcxyz";
+            buf[at] = ALPHABET[qb_rng_below(&rng, sizeof ALPHABET - 1)];
+        }
+        size_t len = (size_t)qb_rng_below(&rng, n + 1); /* and truncated */
+        err[0] = 0;
+        int rc = config_parse(buf, len, "fuzz.yaml", e, err);
+        if (rc == 0) ok++;
+        else if (rc != -1 || !strstr(err, "fuzz.yaml:")) fail_msg("iteration %d: rc %d, message '%s'", it, rc, err);
+    }
+    free(buf);
+    assert_true(ok < 3000); /* the mutations did break files */
+    free(e);
+}
+
 /* The shipped experiment files must be valid. */
 static void test_shipped_experiments_parse(void **state) {
     (void)state;
@@ -215,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_files_name_line_and_key),
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_group_size_against_model),
+        cmocka_unit_test(test_hostile_yaml),
         cmocka_unit_test(test_shipped_experiments_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

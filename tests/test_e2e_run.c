@@ -218,13 +218,20 @@ static void kill_and_resume(const char *dbname, const char *sql, long *done_at_k
     *done_at_kill = db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'");
     assert_true(*done_at_kill < 4); /* it really was interrupted */
     assert_int_equal(incomplete_done(db), 0); /* nothing half-written counted as done */
+    char *created = db_text(db, "SELECT created FROM baselines WHERE kind = 'ppl'");
+    assert_non_null(created); /* baselines come before the first point */
     assert_int_equal(run(args), 0);
     assert_int_equal(db_int(db, "SELECT count(*) FROM runs"), 4);
     assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
     assert_int_equal(db_int(db, "SELECT count(DISTINCT key) FROM runs"), 4);
     assert_int_equal(incomplete_done(db), 0);
-    /* the baseline stored before the kill was reused, not computed a second time */
+    /* the baseline stored before the kill was reused, not computed and written a second time */
     assert_int_equal(db_int(db, "SELECT count(*) FROM baselines WHERE kind = 'ppl'"), 1);
+    char *created2 = db_text(db, "SELECT created FROM baselines WHERE kind = 'ppl'");
+    assert_non_null(created2);
+    assert_string_equal(created, created2);
+    free(created);
+    free(created2);
     assert_int_equal(db_int(db, "SELECT count(*) FROM baseline_samples"), 2);
     char *ok = db_text(db, "PRAGMA integrity_check");
     assert_non_null(ok);
@@ -325,8 +332,31 @@ static void test_dry_run_lists_without_working(void **state) {
     char db[512];
     path(db, sizeof db, "dry.db");
     const char *args[] = {"qbench", "run", e_exp, "--dry-run", "--db", db, NULL};
+    char log[512];
+    path(log, sizeof log, "log");
+    unlink(log);
     assert_int_equal(run(args), 0);
     assert_int_equal(access(db, F_OK), -1); /* a dry run creates nothing */
+    /* one line per point, all to do, each with an estimate */
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    char line[512];
+    int todo = 0;
+    while (fgets(line, sizeof line, f)) todo += strstr(line, " todo ") != NULL && strchr(line, 's') != NULL;
+    fclose(f);
+    assert_int_equal(todo, 4);
+    /* against the finished database: every point done */
+    char one[512];
+    path(one, sizeof one, "one.db");
+    const char *again[] = {"qbench", "run", e_exp, "--dry-run", "--db", one, NULL};
+    unlink(log);
+    assert_int_equal(run(again), 0);
+    f = fopen(log, "r");
+    assert_non_null(f);
+    int done = 0;
+    while (fgets(line, sizeof line, f)) done += strstr(line, " done ") != NULL;
+    fclose(f);
+    assert_int_equal(done, 4);
     const char *bad[] = {"qbench", "run", e_exp, "--shard", "2/2", NULL};
     assert_int_equal(run(bad), 2);
     const char *missing[] = {"qbench", "run", "no/such/file.yaml", NULL};

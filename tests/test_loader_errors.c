@@ -279,6 +279,15 @@ static void test_config_errors(void **state) {
     config_case("act", "hidden_act", "\"gelu\"", "config.json", "hidden_act");
     config_case("scaling", "rope_scaling", "{\"type\": \"linear\", \"factor\": 2}", "config.json", "rope_scaling");
     config_case("tie", "tie_word_embeddings", "\"yes\"", "config.json", "tie_word_embeddings");
+    config_case("window", "sliding_window", "\"wide\"", "config.json", "sliding_window");
+    /* a sliding window shorter than the context caps the context (full attention is exact within it) */
+    char *cfg = base_config_with("sliding_window", "20");
+    char err[QB_ERRLEN];
+    Model *m = model_load(make_variant("window20", NULL, cfg, 0), err);
+    free(cfg);
+    assert_non_null(m);
+    assert_int_equal(m->cfg.seq_len, 20);
+    model_free(m);
     /* config and weights disagree */
     config_case("layers1", "num_hidden_layers", "1", "model.safetensors", "layer");
     config_case("layers3", "num_hidden_layers", "3", "model.safetensors", "model.layers.2.input_layernorm.weight");
@@ -470,6 +479,61 @@ static void test_f16_bf16_weights(void **state) {
     model_free(a);
 }
 
+/* Seeded random byte edits in the safetensors header and in config.json: every load must either fail
+ * with a message or give a model whose forward pass runs (ASan checks the memory side). */
+static void test_mutation_fuzz(void **state) {
+    (void)state;
+    char p[300], err[QB_ERRLEN];
+    size_t st_len, cfg_len;
+    snprintf(p, sizeof p, "%s/model.safetensors", base);
+    char *st = slurp(p, &st_len);
+    snprintf(p, sizeof p, "%s/config.json", base);
+    char *cfg = slurp(p, &cfg_len);
+    uint64_t hlen;
+    memcpy(&hlen, st, 8);
+    const char *dir = path_in("fuzz");
+    mkdir(dir, 0777);
+    char st_path[300], cfg_path[300];
+    snprintf(st_path, sizeof st_path, "%s/model.safetensors", dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
+    static const char alphabet[] = "0123456789-.,:[]{}\"e ";
+    QbRng r;
+    qb_rng_seed(&r, 2024);
+    int loaded = 0, failed = 0;
+    for (int it = 0; it < 300; it++) {
+        char *a = malloc(st_len), *b = malloc(cfg_len);
+        memcpy(a, st, st_len);
+        memcpy(b, cfg, cfg_len);
+        int edits = 1 + (int)qb_rng_below(&r, 3);
+        for (int e = 0; e < edits; e++) {
+            char ch = alphabet[qb_rng_below(&r, sizeof alphabet - 1)];
+            if (it % 3 == 2) b[qb_rng_below(&r, cfg_len)] = ch;           /* config.json */
+            else if (it % 7 == 0) a[qb_rng_below(&r, 8)] = (char)qb_rng_next(&r); /* header length */
+            else a[8 + qb_rng_below(&r, hlen)] = ch;                        /* header JSON */
+        }
+        write_file(st_path, a, st_len);
+        write_file(cfg_path, b, cfg_len);
+        err[0] = '\0';
+        Model *m = model_load(dir, err);
+        if (m) {
+            float lg[4 * 4096];
+            int tok[4] = {1, 2, 3, 4};
+            ModelState *s = model_state_new(m, 4, 4);
+            if (s && m->cfg.vocab_size <= 4096) model_forward(m, s, tok, 4, 0, lg, err);
+            model_state_free(s);
+            model_free(m);
+            loaded++;
+        } else {
+            assert_true(strlen(err) > 0);
+            failed++;
+        }
+        free(a); free(b);
+    }
+    assert_true(failed > 100); /* most edits must be caught */
+    (void)loaded;
+    free(st); free(cfg);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(tmp, sizeof tmp, "/tmp/qbench_test_loader_XXXXXX");
@@ -498,6 +562,7 @@ int main(void) {
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_sharded_loads_and_its_errors),
         cmocka_unit_test(test_f16_bf16_weights),
+        cmocka_unit_test(test_mutation_fuzz),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

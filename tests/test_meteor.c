@@ -394,6 +394,40 @@ static void test_signature(void **state) {
 }
 
 
+static void test_corpus_api(void **state) {
+    (void)state;
+    /* two reference streams: refs[r * nseg + i]; segment 2's best reference is the second */
+    const char *hyps[] = {"a b c", "the cat sat", "x"};
+    const char *refs[] = {"a b c", "a dog", "y", /* stream 1 */
+                          "c b a", "the cat sat", "y"}; /* stream 2 */
+    MeteorCorpus c;
+    double sent[3];
+    char err[QB_ERRLEN];
+    assert_int_equal(meteor_nltk_corpus(WN, hyps, 3, refs, 2, METEOR_TOK_WHITESPACE, &c, sent, err), 0);
+    double full3 = 1 - 0.5 / 27; /* 3 identical tokens, one chunk */
+    assert_true(sent[0] == full3 && sent[1] == full3 && sent[2] == 0.0);
+    assert_int_equal(c.n, 3);
+    assert_true(c.sum == full3 + full3 + 0.0);
+    /* the thread count does not change a bit of the mean */
+    const char *const *H = hyps, *const *R = refs;
+    MeteorCorpus c1;
+    omp_set_num_threads(1);
+    assert_int_equal(meteor_nltk_corpus(WN, H, 3, R, 2, METEOR_TOK_TREEBANK, &c1, NULL, err), 0);
+    omp_set_num_threads(omp_get_num_procs());
+    MeteorCorpus c2;
+    assert_int_equal(meteor_nltk_corpus(WN, H, 3, R, 2, METEOR_TOK_TREEBANK, &c2, NULL, err), 0);
+    assert_true(memcmp(&c1.sum, &c2.sum, sizeof(double)) == 0);
+    /* an error names the segment */
+    const char *bad[] = {"ok", "bad \xe2\x82"};
+    const char *bref[] = {"ok", "ok"};
+    assert_int_equal(meteor_nltk_corpus(WN, bad, 2, bref, 1, METEOR_TOK_WHITESPACE, &c, NULL, err), -1);
+    assert_non_null(strstr(err, "segment 2"));
+    assert_int_equal(meteor_nltk_corpus(WN, bad, 2, bref, 0, METEOR_TOK_WHITESPACE, &c, NULL, err), -1);
+    /* no segments: mean 0 */
+    assert_int_equal(meteor_nltk_corpus(WN, bad, 0, bref, 1, METEOR_TOK_WHITESPACE, &c, NULL, err), 0);
+    assert_true(meteor_corpus_mean(&c) == 0.0 && c.n == 0);
+}
+
 /* ---- Meteor 1.5 --------------------------------------------------------------------------------- */
 static Meteor15 *open15(const char *para) {
     char err[QB_ERRLEN];
@@ -641,6 +675,7 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_very_long_line),
         cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_corpus_api),
         cmocka_unit_test(test_meteor15_hand_worked),
         cmocka_unit_test(test_meteor15_paraphrase_table),
         cmocka_unit_test(test_meteor15_bad_resources),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <cJSON.h>
 
 #include "model/model.h"
@@ -369,8 +370,12 @@ static void test_sampling_seeded_and_greedy_limits(void **state) {
         assert_true(better < 5);
     }
     free(lg);
+    /* a zeroed top_p means off, like top_k 0: same tokens as top_p 1 with the same seed */
+    o.top_k = 0; o.top_p = 0; o.temperature = 1.0f; o.seed = 42; o.max_new_tokens = 80;
+    assert_int_equal(model_generate(m, prompt, 3, &o, b, &nb, err), 0);
+    assert_memory_equal(a, b, sizeof a);
     /* bad options */
-    o.top_p = 0;
+    o.top_p = 1.5f;
     assert_int_equal(model_generate(m, prompt, 3, &o, b, &nb, err), -1);
     assert_non_null(strstr(err, "top_p"));
     model_free(m);
@@ -475,6 +480,68 @@ static void test_threads_deterministic(void **state) {
     model_free(m);
 }
 
+/* ---- CLI: info / synth / convert through bin/qbench (QBENCH_BIN, set by `make test`) ---------------- */
+
+static int run_cli(const char *args, const char *out_file) {
+    const char *bin = getenv("QBENCH_BIN");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s > '%s' 2>&1", bin, args, out_file);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void test_cli_info_synth_convert(void **state) {
+    (void)state;
+    if (!getenv("QBENCH_BIN")) { print_message("QBENCH_BIN not set: CLI test skipped\n"); return; }
+    char out[128], args[512], err[QB_ERRLEN];
+    snprintf(out, sizeof out, "%s/cli.out", tmpdir);
+    assert_int_equal(run_cli("info " S260K " --json", out), 0);
+    size_t len;
+    char *text = qb_read_file(out, &len, err);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    assert_int_equal((int)cJSON_GetObjectItem(j, "total_params")->valuedouble, 260032);
+    assert_int_equal((int)cJSON_GetObjectItem(j, "n_kv_heads")->valuedouble, 4);
+    assert_string_equal(cJSON_GetObjectItem(j, "sha256")->valuestring,
+                        "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
+    cJSON_Delete(j);
+    assert_int_equal(run_cli("info " T656K, out), 0);
+    text = qb_read_file(out, &len, err);
+    assert_non_null(strstr(text, "LlamaForCausalLM"));
+    assert_non_null(strstr(text, "656000"));
+    free(text);
+    /* errors: exit 2 with the file named on stderr */
+    assert_int_equal(run_cli("info /no/such/model.bin", out), 2);
+    text = qb_read_file(out, &len, err);
+    assert_non_null(strstr(text, "/no/such/model.bin"));
+    free(text);
+    assert_int_equal(run_cli("synth --dim abc -o /tmp/x", out), 2);
+    assert_int_equal(run_cli("synth --dim 30 --heads 4 -o /tmp/x", out), 2);
+    /* synth (GQA, untied) in both formats → the same logits; convert → the same logits as the source */
+    char bin[128], dir[128], conv[128];
+    snprintf(bin, sizeof bin, "%s/cli_syn.bin", tmpdir);
+    snprintf(dir, sizeof dir, "%s/cli_syn_hf", tmpdir);
+    snprintf(conv, sizeof conv, "%s/cli_conv", tmpdir);
+    const char *shape = "--dim 32 --hidden 48 --layers 2 --heads 4 --kv-heads 2 --vocab 40 --seq-len 16 --seed 3 --untied";
+    snprintf(args, sizeof args, "synth --format llama2c %s -o %s", shape, bin);
+    assert_int_equal(run_cli(args, out), 0);
+    snprintf(args, sizeof args, "synth --format hf %s -o %s", shape, dir);
+    assert_int_equal(run_cli(args, out), 0);
+    snprintf(args, sizeof args, "convert %s -o %s", bin, conv);
+    assert_int_equal(run_cli(args, out), 0);
+    Model *a = load_ok(bin), *b = load_ok(dir), *c = load_ok(conv);
+    assert_int_equal(a->cfg.n_kv_heads, 2);
+    assert_false(a->cfg.tied_embeddings);
+    int tok[16];
+    for (int i = 0; i < 16; i++) tok[i] = (i * 7 + 1) % 40;
+    float *la = prefill_logits(a, tok, 16), *lb = prefill_logits(b, tok, 16), *lc = prefill_logits(c, tok, 16);
+    assert_true(max_abs_diff(la, lb, 16 * 40) < 1e-6);
+    assert_true(max_abs_diff(la, lc, 16 * 40) < 1e-6);
+    free(la); free(lb); free(lc);
+    model_free(a); model_free(b); model_free(c);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/qbench_test_model_XXXXXX");
@@ -507,6 +574,7 @@ int main(void) {
         cmocka_unit_test(test_weights_writable_copy_on_write),
         cmocka_unit_test(test_fast_expf_accuracy),
         cmocka_unit_test(test_threads_deterministic),
+        cmocka_unit_test(test_cli_info_synth_convert),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

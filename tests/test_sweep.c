@@ -184,6 +184,13 @@ static void test_tinystories_split_is_disjoint_and_complete(void **state) {
     assert_true(c.len > whole.len / 5 && c.len <= whole.len / 4); /* the last quarter, cut at a story start */
     assert_int_equal(strncmp(c.text, "Once upon a time", 16), 0);
     assert_memory_equal(v.text + v.len - 2, "\n\n", 2);
+    /* the cut only happens at a story opening in the last quarter; none: everything is validation */
+    const char *t1 = "Once upon a time x.\n\nabc def ghi jkl mno pqr stu vwx";
+    assert_int_equal(dataset_tinystories_cut(t1, strlen(t1)), strlen(t1));
+    const char *t2 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\nOnce upon a time y.";
+    assert_int_equal(dataset_tinystories_cut(t2, strlen(t2)), 80);
+    const char *t3 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nOnce upon a time y.";
+    assert_int_equal(dataset_tinystories_cut(t3, strlen(t3)), strlen(t3)); /* not a paragraph start */
     dataset_text_free(&v);
     dataset_text_free(&c);
     dataset_text_free(&whole);
@@ -273,6 +280,15 @@ static void test_task_jsonl_hostile(void **state) {
     TextDataset d;
     assert_int_equal(dataset_load_text(path, &d, err), -1);
     assert_non_null(strstr(err, ":2:"));
+    unlink(path);
+    /* a text file with a NUL byte inside */
+    snprintf(path, sizeof path, "/tmp/qb_text_%d.txt", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("ab\0cd", 1, 5, f);
+    fclose(f);
+    assert_int_equal(dataset_load_text(path, &d, err), -1);
+    assert_non_null(strstr(err, "NUL"));
     unlink(path);
 }
 

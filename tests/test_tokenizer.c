@@ -182,6 +182,8 @@ static void test_piece_semantics(void **state) {
     assert_true(n >= 1);
     assert_int_not_equal(ids[0], 403);
     free(ids);
+    expect_roundtrip(t, " Once upon a time"); /* its own leading space survives decoding */
+    expect_roundtrip(t, "Once upon a time");
     tokenizer_free(t);
 }
 
@@ -463,6 +465,8 @@ static void test_malformed_json(void **state) {
     expect_load_error("j_trunc.json", good, len / 2, 0, "malformed JSON");
     const char *v = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},\"merges\":[\"a b\"]}}";
     expect_load_error("j_range.json", v, strlen(v), 2, "beyond the model's vocab_size");
+    v = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1000000000}}}";
+    expect_load_error("j_sparse.json", v, strlen(v), 0, "beyond the 2 vocabulary");
     v = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":-1},\"merges\":[]}}";
     expect_load_error("j_neg.json", v, strlen(v), 0, "not a valid id");
     v = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":0},\"merges\":[]}}";
@@ -523,6 +527,31 @@ static void test_fuzz_truncations(void **state) {
         if (t) {
             int *ids, n;
             if (tokenizer_encode(t, "Once upon a time", 16, 1, &ids, &n, err) == 0) {
+                char *s = tokenizer_decode(t, ids, n);
+                free(s);
+                free(ids);
+            }
+            tokenizer_free(t);
+        }
+        free(bad);
+    }
+    free(good);
+    /* the same for tokenizer.json: prefixes and flipped bytes */
+    good = qb_read_file("assets/tinystories-656K/tokenizer.json", &len, err);
+    assert_non_null(good);
+    p = tmp_path("fuzz.json");
+    for (int i = 0; i < 60; i++) {
+        size_t cut = (size_t)qb_rng_below(&r, len);
+        write_file(p, good, cut);
+        assert_null(tokenizer_load(p, 0, err));
+        char *bad = malloc(len);
+        memcpy(bad, good, len);
+        for (int k = 0; k < 3; k++) bad[qb_rng_below(&r, len)] = (char)qb_rng_below(&r, 256);
+        write_file(p, bad, len);
+        Tokenizer *t = tokenizer_load(p, 2048, err);
+        if (t) {
+            int *ids, n;
+            if (tokenizer_encode(t, "Once upon a time, café", 23, 1, &ids, &n, err) == 0) {
                 char *s = tokenizer_decode(t, ids, n);
                 free(s);
                 free(ids);
