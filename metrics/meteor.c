@@ -35,16 +35,19 @@ double meteor_nltk_score(const MeteorStats *s) {
 typedef struct {
     MtIntern stem_of, syn_of, lem_of;
     const char **stem; int *stem_len; int stem_cap;
-    int *syn_start, *syn_count; int syn_cap;   /* syn_of id -> span in keys */
-    int *lem_start, *lem_count; int lem_cap;   /* lem_of id -> span in keys */
-    uint64_t *keys; int nkeys, keys_cap;
+    const uint64_t **syn_keys; int *syn_count; int syn_cap; /* syn_of id -> its keys */
+    const uint64_t **lem_keys; int *lem_count; int lem_cap; /* lem_of id -> its keys */
+    uint64_t **kblocks; int nkblocks; size_t kused, kcap;   /* key storage that never moves */
+    size_t nkeys;
     char **blocks; int nblocks; size_t used, cap;
 } Cache;
 
 static void cache_free(Cache *c) {
     mt_intern_free(&c->stem_of); mt_intern_free(&c->syn_of); mt_intern_free(&c->lem_of);
-    free(c->stem); free(c->stem_len); free(c->syn_start); free(c->syn_count);
-    free(c->lem_start); free(c->lem_count); free(c->keys);
+    free(c->stem); free(c->stem_len); free(c->syn_keys); free(c->syn_count);
+    free(c->lem_keys); free(c->lem_count);
+    for (int i = 0; i < c->nkblocks; i++) free(c->kblocks[i]);
+    free(c->kblocks);
     for (int i = 0; i < c->nblocks; i++) free(c->blocks[i]);
     free(c->blocks);
     memset(c, 0, sizeof *c);
@@ -68,12 +71,31 @@ static char *cache_store(Cache *c, const char *s, size_t n) {
     return d;
 }
 
-/* grows two parallel int arrays to hold index need - 1 */
-static int grow2(int **a, int **b, int *cap, int need) {
+/* copies n keys into the never-moving key blocks */
+static uint64_t *cache_store_keys(Cache *c, const uint64_t *k, int n) {
+    if (c->kused + (size_t)n > c->kcap || !c->nkblocks) {
+        size_t sz = (size_t)n > 8192 ? (size_t)n : 8192;
+        uint64_t **b = realloc(c->kblocks, sizeof *b * (size_t)(c->nkblocks + 1));
+        if (!b) return NULL;
+        c->kblocks = b;
+        if (!(b[c->nkblocks] = malloc(sizeof(uint64_t) * sz))) return NULL;
+        c->nkblocks++;
+        c->kused = 0;
+        c->kcap = sz;
+    }
+    uint64_t *d = c->kblocks[c->nkblocks - 1] + c->kused;
+    if (n) memcpy(d, k, sizeof *d * (size_t)n);
+    c->kused += (size_t)n;
+    c->nkeys += (size_t)n;
+    return d;
+}
+
+/* grows a (keys pointer, count) pair of arrays to hold index need - 1 */
+static int grow_keys(const uint64_t ***a, int **b, int *cap, int need) {
     if (need <= *cap) return 0;
     int nc = *cap ? 2 * *cap : 1024;
     while (nc < need) nc *= 2;
-    int *x = realloc(*a, sizeof *x * (size_t)nc);
+    const uint64_t **x = realloc(*a, sizeof *x * (size_t)nc);
     if (!x) return -1;
     *a = x;
     int *y = realloc(*b, sizeof *y * (size_t)nc);
@@ -124,7 +146,7 @@ static int keys_cached(const WordNet *wn, Cache *c, int lemma, const char *s, in
     if (c) {
         int id = mt_intern(map, s, len, 0);
         if (id >= 0) {
-            *keys = c->keys + (lemma ? c->lem_start[id] : c->syn_start[id]);
+            *keys = lemma ? c->lem_keys[id] : c->syn_keys[id];
             *n = lemma ? c->lem_count[id] : c->syn_count[id];
             return 0;
         }
@@ -134,29 +156,19 @@ static int keys_cached(const WordNet *wn, Cache *c, int lemma, const char *s, in
     int rc = lemma ? mt_wn_lemma_keys(wn, s, (size_t)len, tmp, n) : mt_wn_synset_keys(wn, s, (size_t)len, tmp, n);
     if (rc) return -1;
     *keys = *tmp;
-    if (c && len < 256 && c->nkeys + *n < (1 << 26)) {
+    if (c && len < 256 && c->nkeys + (size_t)*n < ((size_t)1 << 26)) {
         /* room first, so that a failed allocation leaves no half-made entry */
-        if (lemma ? grow2(&c->lem_start, &c->lem_count, &c->lem_cap, map->n + 1)
-                  : grow2(&c->syn_start, &c->syn_count, &c->syn_cap, map->n + 1))
+        if (lemma ? grow_keys(&c->lem_keys, &c->lem_count, &c->lem_cap, map->n + 1)
+                  : grow_keys(&c->syn_keys, &c->syn_count, &c->syn_cap, map->n + 1))
             return 0;
-        int need = c->nkeys + *n + 1;
-        if (need > c->keys_cap) {
-            int nc = c->keys_cap ? 2 * c->keys_cap : 4096;
-            while (nc < need) nc *= 2;
-            uint64_t *x = realloc(c->keys, sizeof *x * (size_t)nc);
-            if (!x) return 0;
-            c->keys = x;
-            c->keys_cap = nc;
-        }
-        char *k = cache_store(c, s, (size_t)len);
+        uint64_t *stored = cache_store_keys(c, *tmp, *n);
+        char *k = stored ? cache_store(c, s, (size_t)len) : NULL;
         if (!k) return 0;
         int before = map->n, id = mt_intern(map, k, len, 1);
         if (id < 0 || id < before) return 0;
-        if (*n) memcpy(c->keys + c->nkeys, *tmp, sizeof(uint64_t) * (size_t)*n);
-        if (lemma) { c->lem_start[id] = c->nkeys; c->lem_count[id] = *n; }
-        else { c->syn_start[id] = c->nkeys; c->syn_count[id] = *n; }
-        c->nkeys += *n;
-        *keys = c->keys + c->nkeys - *n;
+        if (lemma) { c->lem_keys[id] = stored; c->lem_count[id] = *n; }
+        else { c->syn_keys[id] = stored; c->syn_count[id] = *n; }
+        *keys = stored;
     }
     return 0;
 }
@@ -261,6 +273,35 @@ static void stack_pop(Scratch *w, int id) { /* (stage 3 marks ref_used itself) *
     w->ref_used[j] = 1;
 }
 
+/* Is there a synset in both sorted key lists whose lemma names include t exactly? A short list
+ * is looked up in the long one by binary search; lists of similar length are merged. */
+static int common_synset_named(const WordNet *wn, const uint64_t *a, int na, const uint64_t *b, int nb,
+                               const char *t, int tl) {
+    if (na == 0 || nb == 0 || a[0] > b[nb - 1] || b[0] > a[na - 1]) return 0;
+    if (na < nb) { const uint64_t *x = a; a = b; b = x; int y = na; na = nb; nb = y; } /* b: the short one */
+    if (8 * nb < na) {
+        for (int k = 0; k < nb; k++) {
+            int lo = 0, hi = na;
+            while (lo < hi) {
+                int mid = (lo + hi) / 2;
+                if (a[mid] < b[k]) lo = mid + 1; else hi = mid;
+            }
+            if (lo < na && a[lo] == b[k] && mt_wn_synset_has_name(wn, b[k], t, tl)) return 1;
+        }
+        return 0;
+    }
+    for (int i = 0, k = 0; i < na && k < nb;) {
+        if (a[i] < b[k]) i++;
+        else if (a[i] > b[k]) k++;
+        else {
+            if (mt_wn_synset_has_name(wn, a[i], t, tl)) return 1;
+            i++;
+            k++;
+        }
+    }
+    return 0;
+}
+
 static int align(const WordNet *wn, Cache *c, Side *h, Side *r, Scratch *w, MeteorStats *st) {
     int H = h->tok.n, R = r->tok.n;
     memset(st, 0, sizeof *st);
@@ -328,17 +369,7 @@ static int align(const WordNet *wn, Cache *c, Side *h, Side *r, Scratch *w, Mete
                     have_hk = 1;
                 }
                 if (nh == 0) break;
-                const uint64_t *tk = w->tk[j];
-                int nt = w->nt[j];
-                for (int a = 0, b = 0; a < nh && b < nt;) {
-                    if (hk[a] < tk[b]) a++;
-                    else if (hk[a] > tk[b]) b++;
-                    else {
-                        if (mt_wn_synset_has_name(wn, hk[a], SSTR(r, j), SLEN(r, j))) { best = j; break; }
-                        a++;
-                        b++;
-                    }
-                }
+                if (common_synset_named(wn, hk, nh, w->tk[j], w->nt[j], SSTR(r, j), SLEN(r, j))) best = j;
             }
             if (best < 0) continue;
             w->ref_used[best] = 1;

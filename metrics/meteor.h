@@ -12,6 +12,9 @@
  * Input lines are UTF-8 strings; invalid UTF-8 is an error. Functions return 0 / -1 and write a
  * one-line message into err; nothing here prints. The loaded resources are read-only after
  * opening, so one handle may be shared by many threads.
+ *
+ * Empty input is defined, never an error: an empty hypothesis or reference scores 0 in both modes
+ * (NLTK's ZeroDivisionError -> 0.0, Meteor's NaN -> 0), and a corpus of 0 segments scores 0.0.
  */
 #ifndef QBENCH_METEOR_H
 #define QBENCH_METEOR_H

@@ -149,14 +149,16 @@ int mt_tokens_push(MtTokens *t, const char *s, size_t len) {
 }
 
 /* the common case: an ASCII line split on whitespace needs no decoding */
+static int ascii_space(unsigned char c) { return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20); }
+
 static int tokenize_ascii(const char *line, size_t n, MtTokens *out) {
     char small[256];
     out->n = 0;
     out->used = 0;
     for (size_t i = 0; i < n;) {
-        while (i < n && mt_py_isspace((unsigned char)line[i])) i++;
+        while (i < n && ascii_space((unsigned char)line[i])) i++;
         size_t j = i;
-        while (j < n && !mt_py_isspace((unsigned char)line[j])) j++;
+        while (j < n && !ascii_space((unsigned char)line[j])) j++;
         if (j > i) {
             size_t len = j - i;
             char *t = len <= sizeof small ? small : malloc(len);

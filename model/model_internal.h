@@ -1,5 +1,6 @@
 /* model_internal.h — private to model/: how a Model owns its memory (mmaps and heap buffers), the
- * loaders model_load dispatches to, and the RoPE row permutation shared by the HF loader and writer. */
+ * loaders model_load dispatches to, the RoPE row permutation shared by the HF loader and writer, and
+ * the threaded linear-layer and attention kernels of the forward pass. */
 #ifndef QBENCH_MODEL_INTERNAL_H
 #define QBENCH_MODEL_INTERNAL_H
 
@@ -21,7 +22,7 @@ float *model_own_floats(Model *m, size_t n);
 /* Maps `path` privately (PROT_READ|PROT_WRITE, MAP_PRIVATE); the mapping is owned by m.
  * Sets *len to the file size. An empty file maps to NULL with *len = 0 (and returns 0). */
 int model_map_file(Model *m, const char *path, void **addr, size_t *len, char err[QB_ERRLEN]);
-/* Allocates blocks, checks cfg for sane, mutually consistent values (names `what` in the error). */
+/* Checks cfg for sane, mutually consistent values (names `what` in the error). */
 int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]);
 
 Model *model_load_llama2c(const char *path, char err[QB_ERRLEN]);
@@ -38,7 +39,7 @@ void rope_rows_interleaved_to_hf(const float *src, float *dst, int heads, int he
 /* Shapes of the seven linear layers of a block: rows (out) and cols (in). */
 void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
 
-/* a/b/c with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
+/* a*b with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
 int mul_size(size_t a, size_t b, size_t *out);
 
 /* Work (multiply-adds, or element operations for the element-wise kernels) below which the forward

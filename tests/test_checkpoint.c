@@ -392,12 +392,14 @@ static unsigned field(const int32_t *words, size_t stride, size_t i, int bits) {
     return v;
 }
 
-static void check_export(const Model *m, const PipelineReport *rep, int bits, const char *dir, int check_orig) {
+/* orig: the model's own HF safetensors (independent row order) or NULL */
+static void check_export(const Model *m, const PipelineReport *rep, int bits, const char *dir, const char *orig_path) {
+    const int check_orig = orig_path != NULL;
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     St s, orig = {0};
     st_read(&s, path);
-    if (check_orig) st_read(&orig, "assets/tinystories-656K/model.safetensors");
+    if (check_orig) st_read(&orig, orig_path);
     static const char *hf[LIN_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                         "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     const int hd = m->cfg.head_dim;
@@ -447,6 +449,15 @@ static void check_export(const Model *m, const PipelineReport *rep, int bits, co
                 }
             }
         }
+    /* biases (Qwen2-style q/k/v) are copied exactly, in the file's row order */
+    for (int l = 0; l < m->cfg.n_layers && check_orig; l++)
+        for (int k = 0; k < 3; k++) {
+            if (!m->blocks[l].lin[k].bias) continue;
+            char n[160];
+            snprintf(n, sizeof n, "model.layers.%d.%s.bias", l, hf[k]);
+            const long R = m->blocks[l].lin[k].rows;
+            assert_memory_equal(st_get(&s, n, "F32", R, 0), st_get(&orig, n, "F32", R, 0), (size_t)R * sizeof(float));
+        }
     /* float tensors are there, unchanged */
     const float *emb = st_get(&s, "model.embed_tokens.weight", "F32", m->cfg.vocab_size, m->cfg.dim);
     assert_memory_equal(emb, m->tok_emb, (size_t)m->cfg.vocab_size * m->cfg.dim * sizeof(float));
@@ -472,7 +483,7 @@ static void test_export_gptq(void **state) {
     Model *m = quantize(S656, &o, NULL, &rep, &po);
     tmp_path(dir, sizeof dir, "rtn4");
     assert_int_equal(quant_export_gptq(m, &rep, &po, dir, err), 0);
-    check_export(m, &rep, 4, dir, 1);
+    check_export(m, &rep, 4, dir, "assets/tinystories-656K/model.safetensors");
     snprintf(p, sizeof p, "%s/quantize_config.json", dir);
     char *qc = qb_read_file(p, NULL, err);
     assert_non_null(qc);
@@ -504,7 +515,7 @@ static void test_export_gptq(void **state) {
         m = quantize(S656, &o, &cs, &rep, &po);
         snprintf(dir, sizeof dir, "%s/gptq%d", tmpdir, bitss[i]);
         assert_int_equal(quant_export_gptq(m, &rep, &po, dir, err), 0);
-        check_export(m, &rep, bitss[i], dir, 0);
+        check_export(m, &rep, bitss[i], dir, NULL);
         if (i == 0) {
             int monotone = 1;
             for (int c = 1; c < 128; c++) monotone &= rep.results[0].g_idx[c] >= rep.results[0].g_idx[c - 1];
@@ -537,6 +548,40 @@ static void test_export_gptq(void **state) {
     m = quantize(S260, &o, NULL, &rep, &po);
     assert_int_equal(quant_export_gptq(m, &rep, &po, dir, err), -1);
     assert_non_null(strstr(err, "multiples of 32"));
+    pipeline_report_free(&rep);
+    model_free(m);
+}
+
+/* A Qwen2-shaped synthetic model: q/k/v biases, untied classifier, GQA. */
+static void test_biases_and_untied_head(void **state) {
+    (void)state;
+    char err[QB_ERRLEN], dir[512], exp[512], st_path[600];
+    tmp_path(dir, sizeof dir, "qwen_synth");
+    ModelConfig c = {.dim = 64, .hidden_dim = 96, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 16,
+                     .vocab_size = 300, .seq_len = 128, .rope_theta = 1e6f, .norm_eps = 1e-6f, .tied_embeddings = 0,
+                     .qkv_bias = 1, .bos_id = 1, .eos_id = 2};
+    assert_int_equal(model_synth_write(&c, 11, SYNTH_SAFETENSORS, dir, err), 0);
+    QuantOptions o;
+    quant_options_default(&o, QM_GPTQ, 4);
+    o.group_size = 32;
+    roundtrip(dir, &o, "qwen.qbq");
+    quant_options_default(&o, QM_RTN, 4);
+    o.group_size = 32;
+    PipelineOptions po;
+    PipelineReport rep;
+    Model *m = quantize(dir, &o, NULL, &rep, &po);
+    assert_non_null(m->blocks[0].lin[LIN_Q].bias);
+    tmp_path(exp, sizeof exp, "qwen_export");
+    assert_int_equal(quant_export_gptq(m, &rep, &po, exp, err), 0);
+    snprintf(st_path, sizeof st_path, "%s/model.safetensors", dir);
+    check_export(m, &rep, 4, exp, st_path);
+    St s;
+    snprintf(st_path, sizeof st_path, "%s/model.safetensors", exp);
+    st_read(&s, st_path);
+    const float *head = st_get(&s, "lm_head.weight", "F32", 300, 64);
+    assert_memory_equal(head, m->classifier, 300 * 64 * sizeof(float));
+    cJSON_Delete(s.hdr);
+    free(s.buf);
     pipeline_report_free(&rep);
     model_free(m);
 }
@@ -591,6 +636,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_and_truncated),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_export_gptq),
+        cmocka_unit_test(test_biases_and_untied_head),
         cmocka_unit_test(test_cli_quantize),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
