@@ -5,7 +5,9 @@
  * Each stage walks the hypothesis from the right and gives each word the right-most free equal
  * reference word. NLTK does this with nested loops (O(H·R)); here each stage keeps, per distinct
  * string, a stack of the free reference positions (largest on top), which picks the same word in
- * O(H + R) — so very long lines stay cheap. Then
+ * O(H + R) — so very long lines stay cheap. Stems are computed only for what stage 1 leaves, as in
+ * NLTK; stage 3 intersects synset lists instead of listing every lemma name (same answer, see
+ * align). meteor_nltk_corpus keeps a per-thread memo of stems and synsets (meteor_cache.c). Then
  *   P = m/H, R = m/R, Fmean = P·R / (α·P + (1−α)·R), frag = chunks/m,
  *   score = (1 − γ·frag^β)·Fmean     (0 when m, H or R is 0; no perfect-match special case).
  * Multiple references: the maximum, the first reference on ties (Python's max()). */
@@ -26,151 +28,6 @@ double meteor_nltk_score(const MeteorStats *s) {
     double frag = (double)s->chunks / s->matches;
     double penalty = GAMMA * pow(frag, BETA);
     return (1 - penalty) * fmean;
-}
-
-/* A per-thread memo for corpus scoring: token -> Porter stem, hyp stem -> its synsets, ref stem ->
- * the synsets listing it. Words repeat across segments, and these lookups are most of the work.
- * It changes only speed: the values are what the functions return. Key strings live in arena
- * blocks that never move. */
-typedef struct {
-    MtIntern stem_of, syn_of, lem_of;
-    const char **stem; int *stem_len; int stem_cap;
-    const uint64_t **syn_keys; int *syn_count; int syn_cap; /* syn_of id -> its keys */
-    const uint64_t **lem_keys; int *lem_count; int lem_cap; /* lem_of id -> its keys */
-    uint64_t **kblocks; int nkblocks; size_t kused, kcap;   /* key storage that never moves */
-    size_t nkeys;
-    char **blocks; int nblocks; size_t used, cap;
-} Cache;
-
-static void cache_free(Cache *c) {
-    mt_intern_free(&c->stem_of); mt_intern_free(&c->syn_of); mt_intern_free(&c->lem_of);
-    free(c->stem); free(c->stem_len); free(c->syn_keys); free(c->syn_count);
-    free(c->lem_keys); free(c->lem_count);
-    for (int i = 0; i < c->nkblocks; i++) free(c->kblocks[i]);
-    free(c->kblocks);
-    for (int i = 0; i < c->nblocks; i++) free(c->blocks[i]);
-    free(c->blocks);
-    memset(c, 0, sizeof *c);
-}
-
-static char *cache_store(Cache *c, const char *s, size_t n) {
-    if (c->used + n + 1 > c->cap) {
-        size_t sz = n + 1 > 65536 ? n + 1 : 65536;
-        char **b = realloc(c->blocks, sizeof *b * (size_t)(c->nblocks + 1));
-        if (!b) return NULL;
-        c->blocks = b;
-        if (!(b[c->nblocks] = malloc(sz))) return NULL;
-        c->nblocks++;
-        c->used = 0;
-        c->cap = sz;
-    }
-    char *d = c->blocks[c->nblocks - 1] + c->used;
-    memcpy(d, s, n);
-    d[n] = 0;
-    c->used += n + 1;
-    return d;
-}
-
-/* copies n keys into the never-moving key blocks */
-static uint64_t *cache_store_keys(Cache *c, const uint64_t *k, int n) {
-    if (c->kused + (size_t)n > c->kcap || !c->nkblocks) {
-        size_t sz = (size_t)n > 8192 ? (size_t)n : 8192;
-        uint64_t **b = realloc(c->kblocks, sizeof *b * (size_t)(c->nkblocks + 1));
-        if (!b) return NULL;
-        c->kblocks = b;
-        if (!(b[c->nkblocks] = malloc(sizeof(uint64_t) * sz))) return NULL;
-        c->nkblocks++;
-        c->kused = 0;
-        c->kcap = sz;
-    }
-    uint64_t *d = c->kblocks[c->nkblocks - 1] + c->kused;
-    if (n) memcpy(d, k, sizeof *d * (size_t)n);
-    c->kused += (size_t)n;
-    c->nkeys += (size_t)n;
-    return d;
-}
-
-/* grows a (keys pointer, count) pair of arrays to hold index need - 1 */
-static int grow_keys(const uint64_t ***a, int **b, int *cap, int need) {
-    if (need <= *cap) return 0;
-    int nc = *cap ? 2 * *cap : 1024;
-    while (nc < need) nc *= 2;
-    const uint64_t **x = realloc(*a, sizeof *x * (size_t)nc);
-    if (!x) return -1;
-    *a = x;
-    int *y = realloc(*b, sizeof *y * (size_t)nc);
-    if (!y) return -1;
-    *b = y;
-    *cap = nc;
-    return 0;
-}
-
-/* Porter stem of a token into out (cap bytes), through the cache when there is one */
-static int stem_cached(Cache *c, const char *tok, size_t len, char *out, size_t cap) {
-    if (c) {
-        int id = mt_intern(&c->stem_of, tok, (int)len, 0);
-        if (id >= 0 && (size_t)c->stem_len[id] < cap) {
-            memcpy(out, c->stem[id], (size_t)c->stem_len[id] + 1);
-            return 0;
-        }
-    }
-    if (porter_stem_utf8(tok, len, out, cap) != 0) return -1;
-    if (c && len < 256) { /* memoise (long tokens are rare; keep the arena small) */
-        int before = c->stem_of.n;
-        size_t sl = strlen(out);
-        char *k = cache_store(c, tok, len), *v = k ? cache_store(c, out, sl) : NULL;
-        if (!v) return 0; /* out of memory only loses the memo */
-        int id = mt_intern(&c->stem_of, k, (int)len, 1);
-        if (id < 0 || id < before) return 0;
-        if (id >= c->stem_cap) {
-            int nc = c->stem_cap ? 2 * c->stem_cap : 1024;
-            const char **a = realloc(c->stem, sizeof *a * (size_t)nc);
-            if (!a) return 0;
-            c->stem = a;
-            int *l = realloc(c->stem_len, sizeof *l * (size_t)nc);
-            if (!l) return 0;
-            c->stem_len = l;
-            c->stem_cap = nc;
-        }
-        c->stem[id] = v;
-        c->stem_len[id] = (int)sl;
-    }
-    return 0;
-}
-
-/* Synset keys of a string: lemma = 0, NLTK's synsets(s) (hyp side); lemma = 1, the synsets that
- * list s in the index (ref side). *keys points into the cache or into *tmp (caller frees). */
-static int keys_cached(const WordNet *wn, Cache *c, int lemma, const char *s, int len, uint64_t **tmp,
-                       const uint64_t **keys, int *n) {
-    MtIntern *map = c ? (lemma ? &c->lem_of : &c->syn_of) : NULL;
-    if (c) {
-        int id = mt_intern(map, s, len, 0);
-        if (id >= 0) {
-            *keys = lemma ? c->lem_keys[id] : c->syn_keys[id];
-            *n = lemma ? c->lem_count[id] : c->syn_count[id];
-            return 0;
-        }
-    }
-    free(*tmp);
-    *tmp = NULL;
-    int rc = lemma ? mt_wn_lemma_keys(wn, s, (size_t)len, tmp, n) : mt_wn_synset_keys(wn, s, (size_t)len, tmp, n);
-    if (rc) return -1;
-    *keys = *tmp;
-    if (c && len < 256 && c->nkeys + (size_t)*n < ((size_t)1 << 26)) {
-        /* room first, so that a failed allocation leaves no half-made entry */
-        if (lemma ? grow_keys(&c->lem_keys, &c->lem_count, &c->lem_cap, map->n + 1)
-                  : grow_keys(&c->syn_keys, &c->syn_count, &c->syn_cap, map->n + 1))
-            return 0;
-        uint64_t *stored = cache_store_keys(c, *tmp, *n);
-        char *k = stored ? cache_store(c, s, (size_t)len) : NULL;
-        if (!k) return 0;
-        int before = map->n, id = mt_intern(map, k, len, 1);
-        if (id < 0 || id < before) return 0;
-        if (lemma) { c->lem_keys[id] = stored; c->lem_count[id] = *n; }
-        else { c->syn_keys[id] = stored; c->syn_count[id] = *n; }
-        *keys = stored;
-    }
-    return 0;
 }
 
 /* One side of a pair: its lowercased tokens and, computed only for the tokens that stage 1 leaves
@@ -205,13 +62,13 @@ static int side_build(Side *s, const char *line, MeteorTokenize tok, const char 
 }
 
 /* stems token i (once); -1 when out of memory */
-static int side_stem(Side *s, int i, Cache *c) {
+static int side_stem(Side *s, int i, MtCache *c) {
     if (s->sidx[i] >= 0) return 0;
     char small[512];
     size_t len = (size_t)s->tok.len[i], cap = 8 * len + 8;
     char *out = cap <= sizeof small ? small : malloc(cap);
     int rc = -1;
-    if (out && stem_cached(c, s->tok.buf + s->tok.off[i], len, out, cap) == 0 &&
+    if (out && mt_stem_cached(c, s->tok.buf + s->tok.off[i], len, out, cap) == 0 &&
         mt_tokens_push(&s->stem, out, strlen(out)) == 0) {
         s->sidx[i] = s->stem.n - 1;
         rc = 0;
@@ -273,36 +130,32 @@ static void stack_pop(Scratch *w, int id) { /* (stage 3 marks ref_used itself) *
     w->ref_used[j] = 1;
 }
 
-/* Is there a synset in both sorted key lists whose lemma names include t exactly? A short list
- * is looked up in the long one by binary search; lists of similar length are merged. */
-static int common_synset_named(const WordNet *wn, const uint64_t *a, int na, const uint64_t *b, int nb,
-                               const char *t, int tl) {
-    if (na == 0 || nb == 0 || a[0] > b[nb - 1] || b[0] > a[na - 1]) return 0;
-    if (na < nb) { const uint64_t *x = a; a = b; b = x; int y = na; na = nb; nb = y; } /* b: the short one */
-    if (8 * nb < na) {
-        for (int k = 0; k < nb; k++) {
-            int lo = 0, hi = na;
-            while (lo < hi) {
-                int mid = (lo + hi) / 2;
-                if (a[mid] < b[k]) lo = mid + 1; else hi = mid;
-            }
-            if (lo < na && a[lo] == b[k] && mt_wn_synset_has_name(wn, b[k], t, tl)) return 1;
+/* A 1024-bit filter of a synset key list: most ref synsets are answered "not in hk" from it. */
+typedef struct { uint64_t w[16]; } KeyBits;
+static unsigned key_bit(uint64_t k) { return (unsigned)((k * 0x9E3779B97F4A7C15ULL) >> 54); }
+static void keybits_build(KeyBits *f, const uint64_t *k, int n) {
+    memset(f, 0, sizeof *f);
+    for (int i = 0; i < n; i++) { unsigned b = key_bit(k[i]); f->w[b >> 6] |= 1ULL << (b & 63); }
+}
+
+/* Is there a synset in hk (sorted, with its filter) and in tk whose lemma names include t exactly? */
+static int common_synset_named(const WordNet *wn, const uint64_t *hk, int nh, const KeyBits *hf,
+                               const uint64_t *tk, int nt, const char *t, int tl) {
+    if (nh == 0 || nt == 0 || hk[0] > tk[nt - 1] || tk[0] > hk[nh - 1]) return 0;
+    for (int k = 0; k < nt; k++) {
+        unsigned b = key_bit(tk[k]);
+        if (!(hf->w[b >> 6] >> (b & 63) & 1)) continue;
+        int lo = 0, hi = nh;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (hk[mid] < tk[k]) lo = mid + 1; else hi = mid;
         }
-        return 0;
-    }
-    for (int i = 0, k = 0; i < na && k < nb;) {
-        if (a[i] < b[k]) i++;
-        else if (a[i] > b[k]) k++;
-        else {
-            if (mt_wn_synset_has_name(wn, a[i], t, tl)) return 1;
-            i++;
-            k++;
-        }
+        if (lo < nh && hk[lo] == tk[k] && mt_wn_synset_has_name(wn, tk[k], t, tl)) return 1;
     }
     return 0;
 }
 
-static int align(const WordNet *wn, Cache *c, Side *h, Side *r, Scratch *w, MeteorStats *st) {
+static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, MeteorStats *st) {
     int H = h->tok.n, R = r->tok.n;
     memset(st, 0, sizeof *st);
     st->hyp_len = H;
@@ -345,7 +198,7 @@ static int align(const WordNet *wn, Cache *c, Side *h, Side *r, Scratch *w, Mete
             const uint64_t *tk;
             int nt;
             uint64_t *own = NULL;
-            if (keys_cached(wn, c, 1, t, tl, &own, &tk, &nt)) { free(own); return -1; }
+            if (mt_keys_cached(wn, c, 1, t, tl, &own, &tk, &nt)) { free(own); return -1; }
             if (own && tk == own) { /* not in a cache: keep this ref's keys until the pair is done */
                 w->tk_own[j] = own;
                 own = NULL;
@@ -360,16 +213,18 @@ static int align(const WordNet *wn, Cache *c, Side *h, Side *r, Scratch *w, Mete
             const char *s = SSTR(h, i);
             int sl = SLEN(h, i), best = -1, nh = 0;
             const uint64_t *hk = NULL;
+            KeyBits hf;
             int have_hk = 0;
             /* (t == h cannot happen here: stage 2 matched every equal stem) */
             for (int j = R - 1; j >= 0 && best < 0; j--) {
                 if (w->ref_used[j] || w->nt[j] == 0) continue;
                 if (!have_hk) { /* morphy(h) only when some t could match */
-                    if (keys_cached(wn, c, 0, s, sl, &w->ktmp[0], &hk, &nh)) return -1;
+                    if (mt_keys_cached(wn, c, 0, s, sl, &w->ktmp[0], &hk, &nh)) return -1;
+                    keybits_build(&hf, hk, nh);
                     have_hk = 1;
                 }
                 if (nh == 0) break;
-                if (common_synset_named(wn, hk, nh, w->tk[j], w->nt[j], SSTR(r, j), SLEN(r, j))) best = j;
+                if (common_synset_named(wn, hk, nh, &hf, w->tk[j], w->nt[j], SSTR(r, j), SLEN(r, j))) best = j;
             }
             if (best < 0) continue;
             w->ref_used[best] = 1;
@@ -395,7 +250,7 @@ static int align(const WordNet *wn, Cache *c, Side *h, Side *r, Scratch *w, Mete
 /* Everything one thread needs, kept across segments so that scoring a corpus does not allocate
  * per segment: the memo (corpus scoring only), both token lists, the alignment scratch. */
 typedef struct {
-    Cache cache;
+    MtCache cache;
     int use_cache;
     Side h, r;
     Scratch w;
@@ -403,7 +258,7 @@ typedef struct {
 } Work;
 
 static void work_free(Work *k) {
-    cache_free(&k->cache);
+    mt_cache_free(&k->cache);
     side_free(&k->h);
     side_free(&k->r);
     Scratch *w = &k->w;
@@ -450,7 +305,7 @@ static int sentence(const WordNet *wn, Work *k, const char *hyp, const char *con
                     MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
     memset(out, 0, sizeof *out);
     if (nrefs < 1) { snprintf(err, QB_ERRLEN, "meteor: no reference given"); return -1; }
-    Cache *c = k->use_cache ? &k->cache : NULL;
+    MtCache *c = k->use_cache ? &k->cache : NULL;
     if (side_build(&k->h, hyp, tok, "hypothesis", err)) return -1;
     for (int r = 0; r < nrefs; r++) {
         char what[32];

@@ -69,6 +69,29 @@ int mt_wn_lemma_keys(const WordNet *wn, const char *lemma, size_t len, uint64_t 
 /* Whether the synset's lemma names (marker stripped, case kept) include name exactly. */
 int mt_wn_synset_has_name(const WordNet *wn, uint64_t key, const char *name, int len);
 
+/* ---- the corpus memo (meteor_cache.c) --------------------------------------------------------- */
+/* A per-thread memo for corpus scoring: token -> Porter stem, hyp stem -> its synsets, ref stem ->
+ * the synsets listing it. Words repeat across segments, and these lookups are most of the work.
+ * It changes only speed: the values are what the functions return. Key strings live in arena
+ * blocks that never move. */
+typedef struct {
+    MtIntern stem_of, syn_of, lem_of;
+    const char **stem; int *stem_len; int stem_cap;
+    const uint64_t **syn_keys; int *syn_count; int syn_cap; /* syn_of id -> its keys */
+    const uint64_t **lem_keys; int *lem_count; int lem_cap; /* lem_of id -> its keys */
+    uint64_t **kblocks; int nkblocks; size_t kused, kcap;   /* key storage that never moves */
+    size_t nkeys;
+    char **blocks; int nblocks; size_t used, cap;
+} MtCache;
+void mt_cache_free(MtCache *c);
+/* Porter stem of a token into out (cap bytes), memoised when c is not NULL. */
+int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t cap);
+/* Synset keys of a string: lemma = 0, NLTK's synsets(s) (hyp side); lemma = 1, the synsets that
+ * list s in the index (ref side). *keys points into the cache (stable until mt_cache_free) or,
+ * without a cache, into *tmp, which the caller frees. */
+int mt_keys_cached(const WordNet *wn, MtCache *c, int lemma, const char *s, int len, uint64_t **tmp,
+                   const uint64_t **keys, int *n);
+
 /* ---- Meteor 1.5 resources (meteor_res15.c) --------------------------------------------------------- */
 struct Meteor15 {
     Meteor15Params p;

@@ -75,9 +75,9 @@ static void append(Word *x, const char *s) {
 }
 
 enum cond { C_NONE, C_M0, C_M1, C_M1_CVC, C_NOT_LSZ, C_Y, C_ION, C_LOGI, C_LL };
+/* one suffix rule; slen = strlen(suffix), filled in by R_ at compile time */
 typedef struct { const char *suffix, *repl; enum cond cond; size_t slen; } Rule;
 #define R_(suf, rep, c) {suf, rep, c, sizeof(suf) - 1}
-/* suffix lengths are looked up often: ends_with_n takes the length */
 
 /* condition(stem) of the rule; word is the whole word the rule list was applied to */
 static int cond_ok(enum cond c, const uint32_t *w, size_t stem_n, size_t word_n) {
