@@ -14,6 +14,7 @@
 #include "metrics/ppl.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "quant/quant.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -49,7 +50,7 @@ static int parse_double(const char *cmd, const char *flag, const char *s, double
 static int load_model_and_tokenizer(const char *cmd, const char *model_path, const char *tok_path, int no_prepend,
                                     Model **m, Tokenizer **t, char *tok_used, size_t tok_len) {
     char err[QB_ERRLEN];
-    *m = model_load(model_path, err);
+    *m = quant_or_model_load(model_path, err); /* a qbench quantized checkpoint or any model */
     if (!*m) { fprintf(stderr, "qbench %s: %s\n", cmd, err); return -1; }
     if (tok_path) {
         snprintf(tok_used, tok_len, "%s", tok_path);

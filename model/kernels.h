@@ -21,7 +21,10 @@ static inline float fast_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23}; /* 2^n */
+    /* 2^n from the bits of n + 127 + 1.5*2^23 (its mantissa holds the integer): unsigned arithmetic,
+     * so a NaN input gives a NaN result instead of the undefined float->int conversion */
+    union { float f; uint32_t u; } biased = {.f = n + (12582912.0f + 127.0f)}, magic = {.f = 12582912.0f};
+    union { uint32_t u; float f; } scale = {.u = (biased.u - magic.u) << 23};
     return p * scale.f;
 }
 

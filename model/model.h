@@ -127,6 +127,17 @@ typedef struct {
 int model_generate(const Model *m, const int *prompt, int n_prompt, const GenerateOptions *opt,
                    int *out, int *n_out, char err[QB_ERRLEN]);
 
+/* ---- building a model from other sources (quantized checkpoints) ----------------------------- */
+
+/* New empty model with its storage; NULL on out of memory. Fill cfg and the tensors, then check. */
+Model *model_alloc(void);
+/* Allocates n floats owned by m (freed by model_free); NULL on out of memory. */
+float *model_own_floats(Model *m, size_t n);
+/* Checks cfg for sane, mutually consistent values (names `what` in the error). */
+int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]);
+/* Shapes of the seven linear layers of a block: rows (out) and cols (in). */
+void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
+
 /* ---- synthetic models ------------------------------------------------------------------------- */
 
 typedef enum { SYNTH_LLAMA2C, SYNTH_SAFETENSORS } SynthFormat;

@@ -15,15 +15,9 @@ struct ModelStorage {
     int n_bufs, cap_bufs;
 };
 
-/* New empty model with its storage; NULL on out of memory. */
-Model *model_alloc(void);
-/* Allocates n floats owned by m (freed by model_free); NULL on out of memory. */
-float *model_own_floats(Model *m, size_t n);
 /* Maps `path` privately (PROT_READ|PROT_WRITE, MAP_PRIVATE); the mapping is owned by m.
  * Sets *len to the file size. An empty file maps to NULL with *len = 0 (and returns 0). */
 int model_map_file(Model *m, const char *path, void **addr, size_t *len, char err[QB_ERRLEN]);
-/* Checks cfg for sane, mutually consistent values (names `what` in the error). */
-int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]);
 
 Model *model_load_llama2c(const char *path, char err[QB_ERRLEN]);
 Model *model_load_hf(const char *path, char err[QB_ERRLEN]);
@@ -36,8 +30,6 @@ int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[Q
 void rope_rows_hf_to_interleaved(const float *src, float *dst, int heads, int head_dim, int cols);
 void rope_rows_interleaved_to_hf(const float *src, float *dst, int heads, int head_dim, int cols);
 
-/* Shapes of the seven linear layers of a block: rows (out) and cols (in). */
-void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
 
 /* a*b with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
 int mul_size(size_t a, size_t b, size_t *out);

@@ -37,7 +37,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "model/model_internal.h"
 #include "quant/pack.h"
 #include "quant/quant.h"
 
