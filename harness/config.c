@@ -629,15 +629,12 @@ static int validate_points(Ctx *c, const Experiment *e, yaml_node_t *root) {
             rc = point_fail(c, p, "static_groups", "static groups only apply to gptq/gptqt; method %s (exclude it)", m);
         else if (sweep_get_int(p, "static_groups", 0) && sweep_get_int(p, "group_size", -1) < 0)
             rc = point_fail(c, p, "static_groups", "static groups need a group_size (got -1, one group per row)");
-        else if (gptqt_family && p->has[param_index("high_bits")]) {
-            ParamValue hb = p->v[param_index("high_bits")];
-            long high = hb.relative ? bits + hb.i : hb.i;
-            if (high <= bits) rc = point_fail(c, p, "high_bits", "%ld must be above bits %ld", high, bits);
-            else if (high > 8) rc = point_fail(c, p, "high_bits", "%ld is above 8", high);
+        else if (gptqt_family && p->has[param_index("high_bits")] && !p->v[param_index("high_bits")].relative) {
+            /* a relative "+k" caps at 8 (sweep_high_bits); an absolute value must be what it says */
+            long high = p->v[param_index("high_bits")].i;
+            if (high < bits || (high == bits && high != 8))
+                rc = point_fail(c, p, "high_bits", "%ld must be above bits %ld (or 8 at 8 bits)", high, bits);
         }
-        if (!rc && gptqt_family && !p->has[param_index("high_bits")] && bits + 1 > 8)
-            rc = point_fail(c, p, "bits", "%s's high grid is bits+1 = %ld bits, above 8 (exclude {method: %s, bits: %ld})",
-                            m, bits + 1, m, bits);
         if (!rc && p->has[param_index("mse")] && sweep_get_int(p, "mse", 0) && (gptqt_family || !strcmp(m, "bcq")))
             rc = point_fail(c, p, "mse", "the MSE grid search applies to rtn/gptq, not %s", m);
         if (!rc && sweep_get_float(p, "reexplore_lo", 0.6) >= sweep_get_float(p, "reexplore_hi", 1.3))

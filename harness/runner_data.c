@@ -192,29 +192,15 @@ int runner_calibration(Run *r, double *seconds, char err[QB_ERRLEN]) {
     double t0 = runner_now();
     TextDataset d;
     if (dataset_load_text(e->calibration.dataset, &d, err)) return -1;
-    int rc;
+    /* A jsonl dataset's loaded text is its "text" fields joined, so its documents are re-read from
+     * the file (one JSON object each, calib.h); a named text split (tinystories-calib) is not a file
+     * of its own, so its loaded text is split into documents. */
     size_t sl = strlen(d.source);
-    if (sl > 6 && !strcmp(d.source + sl - 6, ".jsonl")) {
-        rc = calib_sample(r->tok, d.source, e->calibration.samples, e->calibration.seqlen, e->calibration.seed, CALIB_AUTO,
-                          &r->calib, err);
-    } else {
-        /* a named split is not a file of its own: split and tokenize its text here, sample with calib's rule */
-        char *owned = NULL;
-        size_t *starts = NULL, *lens = NULL;
-        int nd = calib_split_documents(d.text, d.len, 0, e->calibration.dataset, &owned, &starts, &lens, err);
-        rc = nd < 0 ? -1 : 0;
-        int **docs = nd > 0 ? calloc((size_t)nd, sizeof *docs) : NULL;
-        int *dl = nd > 0 ? calloc((size_t)nd, sizeof *dl) : NULL;
-        if (nd > 0 && (!docs || !dl)) { snprintf(err, QB_ERRLEN, "calibration: out of memory"); rc = -1; }
-        const char *base = owned ? owned : d.text;
-        for (int i = 0; i < nd && !rc; i++)
-            rc = tokenizer_encode(r->tok, base + starts[i], lens[i], 1, &docs[i], &dl[i], err);
-        if (!rc)
-            rc = calib_sample_docs((const int *const *)docs, dl, nd, e->calibration.samples, e->calibration.seqlen,
-                                   e->calibration.seed, CALIB_AUTO, e->calibration.dataset, &r->calib, err);
-        for (int i = 0; i < nd && docs; i++) free(docs[i]);
-        free(docs); free(dl); free(owned); free(starts); free(lens);
-    }
+    int rc = (sl > 6 && !strcmp(d.source + sl - 6, ".jsonl"))
+                 ? calib_sample(r->tok, d.source, e->calibration.samples, e->calibration.seqlen,
+                                e->calibration.seed, CALIB_AUTO, &r->calib, err)
+                 : calib_sample_text(r->tok, d.text, d.len, 0, e->calibration.dataset, e->calibration.samples,
+                                     e->calibration.seqlen, e->calibration.seed, CALIB_AUTO, &r->calib, err);
     dataset_text_free(&d);
     if (rc) return -1;
     r->have_calib = 1;

@@ -103,6 +103,17 @@ int sweep_needs_calibration(const SweepPoint *p) {
     return !strcmp(m, "gptq") || !strcmp(m, "gptqt");
 }
 
+long sweep_high_bits(const SweepPoint *p) {
+    const char *m = sweep_get_str(p, "method", "");
+    if (strcmp(m, "gptqt") && strcmp(m, "rtnt")) return 0;
+    long bits = sweep_get_int(p, "bits", 0);
+    ParamValue hb;
+    int set = !sweep_get(p, "high_bits", &hb);
+    if (set && !hb.relative) return hb.i;
+    long high = bits + (set ? hb.i : 1);
+    return high > 8 ? 8 : high;
+}
+
 int sweep_pipeline_options(const SweepPoint *p, PipelineOptions *po, char err[QB_ERRLEN]) {
     memset(po, 0, sizeof *po);
     QuantMethod m;
@@ -124,8 +135,7 @@ int sweep_pipeline_options(const SweepPoint *p, PipelineOptions *po, char err[QB
     o->mse_maxshrink = (float)sweep_get_float(p, "mse_maxshrink", o->mse_maxshrink);
     o->percdamp = (float)sweep_get_float(p, "damp", o->percdamp);
     o->blocksize = (int)sweep_get_int(p, "blocksize", o->blocksize);
-    ParamValue hb;
-    if (!sweep_get(p, "high_bits", &hb)) o->high_bits = (int)(hb.relative ? bits + hb.i : hb.i);
+    o->high_bits = (int)sweep_high_bits(p);
     o->reexplore_lo = (float)sweep_get_float(p, "reexplore_lo", o->reexplore_lo);
     o->reexplore_hi = (float)sweep_get_float(p, "reexplore_hi", o->reexplore_hi);
     o->reexplore_steps = (int)sweep_get_int(p, "reexplore_steps", o->reexplore_steps);

@@ -41,8 +41,14 @@ int sweep_matches(const SweepPoint *p, const ParamMatch *m);
 /* Whether this point's method uses calibration data (gptq, gptqt). */
 int sweep_needs_calibration(const SweepPoint *p);
 
+/* GPTQT/RTNT's linear-step bits for this point: an absolute high_bits as written, otherwise bits+k
+ * (a relative "+k", or +1 when unset) capped at 8 — so at 8 bits the linear step is 8-bit and the
+ * binary code keeps all 256 levels. 0 for a method without a two-step grid. */
+long sweep_high_bits(const SweepPoint *p);
+
 /* The quantization pipeline's options for this point: quant_options_default(method, bits), then
- * every parameter the point sets. Does not validate (quant_options_validate does). */
+ * every parameter the point sets (high_bits always resolved by sweep_high_bits for gptqt/rtnt).
+ * Does not validate (quant_options_validate does). */
 int sweep_pipeline_options(const SweepPoint *p, PipelineOptions *po, char err[QB_ERRLEN]);
 
 /* Canonical JSON (see above) into out; -1 if it does not fit. */

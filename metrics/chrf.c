@@ -19,7 +19,7 @@
 #include <omp.h>
 
 #include "metrics/chrf.h"
-#include "metrics/meteor_internal.h" /* mt_utf8_decode, mt_py_isspace, mt_py_lower (Python str semantics) */
+#include "metrics/pystr.h" /* utf8_decode, py_isspace, py_lower (Python str semantics) */
 
 #define HASH_SEED 0x243F6A8885A308D3ULL
 #define HASH_MUL 0x9E3779B97F4A7C15ULL
@@ -113,12 +113,6 @@ static int is_punct(uint32_t c) {
            (c >= 0x7B && c <= 0x7E);
 }
 
-/* Python str.isspace for str.split(), with the ASCII case inline (most text is ASCII). */
-static inline int is_space(uint32_t c) {
-    if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F);
-    return mt_py_isspace(c);
-}
-
 static uint64_t hash_cps(const uint32_t *c, size_t n) {
     uint64_t h = HASH_SEED;
     for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * HASH_MUL;
@@ -150,14 +144,14 @@ static int prep_text(Prep *p, const char *s, const chrf_opts *o, const char *wha
         return -1;
     }
     if (grow((void **)&p->raw, &p->cap_raw, n + 1, sizeof(uint32_t))) goto oom;
-    long ncp = mt_utf8_decode(s, n, p->raw, &bad);
+    long ncp = utf8_decode(s, n, p->raw, &bad);
     if (ncp < 0) {
         snprintf(err, QB_ERRLEN, "%s: invalid UTF-8 at byte %zu", what, bad);
         return -1;
     }
     if (o->lowercase) {
         if (grow((void **)&p->cp, &p->cap_cp, 2 * (size_t)ncp + 1, sizeof(uint32_t))) goto oom;
-        p->ncp = mt_py_lower(p->raw, (size_t)ncp, p->cp);
+        p->ncp = py_lower(p->raw, (size_t)ncp, p->cp);
     } else {
         if (grow((void **)&p->cp, &p->cap_cp, (size_t)ncp + 1, sizeof(uint32_t))) goto oom;
         memcpy(p->cp, p->raw, (size_t)ncp * sizeof(uint32_t));
@@ -172,8 +166,8 @@ static int prep_text(Prep *p, const char *s, const chrf_opts *o, const char *wha
     if (o->popovic) {
         /* chrF++.py: line.strip().replace(" ", "") */
         size_t a = 0, b = N;
-        while (a < b && is_space(cp[a])) a++;
-        while (b > a && is_space(cp[b - 1])) b--;
+        while (a < b && py_isspace(cp[a])) a++;
+        while (b > a && py_isspace(cp[b - 1])) b--;
         for (size_t i = a; i < b; i++)
             if (cp[i] != 0x20) p->ch[p->nch++] = cp[i];
     } else if (o->whitespace) {
@@ -182,7 +176,7 @@ static int prep_text(Prep *p, const char *s, const chrf_opts *o, const char *wha
     } else {
         /* ''.join(line.split()) */
         for (size_t i = 0; i < N; i++)
-            if (!is_space(cp[i])) p->ch[p->nch++] = cp[i];
+            if (!py_isspace(cp[i])) p->ch[p->nch++] = cp[i];
     }
 
     /* words: str.split(), then split one punctuation character off each token (§1.4) */
@@ -190,10 +184,10 @@ static int prep_text(Prep *p, const char *s, const chrf_opts *o, const char *wha
     if (o->word_order > 0) {
         size_t i = 0;
         while (i < N) {
-            while (i < N && is_space(cp[i])) i++;
+            while (i < N && py_isspace(cp[i])) i++;
             if (i == N) break;
             size_t j = i;
-            while (j < N && !is_space(cp[j])) j++;
+            while (j < N && !py_isspace(cp[j])) j++;
             size_t len = j - i;
             int rc;
             if (len == 1) rc = push_token(p, i, 1);
@@ -486,26 +480,30 @@ int chrf_corpus(const char *const *hyps, size_t nseg, const char *const *refs, i
     chrf_stats_zero(&res->total, o);
     res->nseg = nseg;
     if (nseg == 0) return 0;
+    /* Each segment's statistics go to its own row (3 * norder counts), summed afterwards in
+     * segment order: the result cannot depend on how segments were spread over threads. */
+    size_t row = 3 * (size_t)res->total.norder;
     double *raw = malloc(nseg * sizeof(double));
-    if (!raw) {
+    int64_t *seg_v = malloc(nseg * row * sizeof(int64_t));
+    if (!raw || !seg_v) {
+        free(raw);
+        free(seg_v);
         snprintf(err, QB_ERRLEN, "chrF: out of memory");
         return -1;
     }
     size_t bad_seg = (size_t)-1; /* lowest failing segment, so the message does not depend on threads */
     char bad_msg[QB_ERRLEN] = "";
-    chrf_stats total = res->total;
 
 #pragma omp parallel
     {
-        chrf_ws *ws = chrf_ws_new();
+        chrf_ws *ws = chrf_ws_new(); /* one per thread, reused across its segments */
         const char **rr = malloc((size_t)nrefs * sizeof(char *));
-        chrf_stats local, st;
-        chrf_stats_zero(&local, o);
+        chrf_stats st;
         char e[QB_ERRLEN];
         size_t my_bad = (size_t)-1;
         int ok = ws && rr;
         if (!ok) snprintf(e, QB_ERRLEN, "chrF: out of memory");
-#pragma omp for schedule(dynamic, 32)
+#pragma omp for schedule(dynamic, 8) nowait
         for (size_t i = 0; i < nseg; i++) {
             if (!ok) {
                 if (my_bad == (size_t)-1) my_bad = i;
@@ -520,15 +518,12 @@ int chrf_corpus(const char *const *hyps, size_t nseg, const char *const *refs, i
                 }
                 continue;
             }
-            chrf_stats_add(&local, &st);
+            memcpy(seg_v + i * row, st.v, row * sizeof(int64_t));
         }
-#pragma omp critical(chrf_corpus_merge)
-        {
-            chrf_stats_add(&total, &local); /* integer sums: order does not matter */
-            if (my_bad < bad_seg) {
-                bad_seg = my_bad;
-                memcpy(bad_msg, e, sizeof bad_msg);
-            }
+#pragma omp critical(chrf_corpus_err)
+        if (my_bad < bad_seg) {
+            bad_seg = my_bad;
+            memcpy(bad_msg, e, sizeof bad_msg);
         }
         free(rr);
         chrf_ws_free(ws);
@@ -537,16 +532,19 @@ int chrf_corpus(const char *const *hyps, size_t nseg, const char *const *refs, i
     if (bad_seg != (size_t)-1) {
         snprintf(err, QB_ERRLEN, "%s", bad_msg);
         free(raw);
+        free(seg_v);
         return -1;
     }
-    res->total = total;
-    res->score = chrf_score_from_stats(&total, o);
+    for (size_t i = 0; i < nseg; i++)
+        for (size_t k = 0; k < row; k++) res->total.v[k] += seg_v[i * row + k];
+    res->score = chrf_score_from_stats(&res->total, o);
     double sum = 0.0; /* in segment order, like Python's left-to-right sum */
     for (size_t i = 0; i < nseg; i++) sum += raw[i];
     res->mean_sentence = o->popovic ? 100 * (sum / (double)nseg) : sum / (double)nseg;
     if (sent)
         for (size_t i = 0; i < nseg; i++) sent[i] = o->popovic ? 100 * raw[i] : raw[i];
     free(raw);
+    free(seg_v);
     return 0;
 }
 

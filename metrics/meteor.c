@@ -36,6 +36,7 @@ typedef struct {
     MtTokens tok;  /* lowercased tokens */
     MtTokens stem; /* stems, in the order they were computed */
     int *sidx;     /* token -> index in stem, or -1 if not stemmed yet */
+    int *tid;      /* token -> its id in the corpus memo, or -1 */
     int scap;
 } Side;
 
@@ -43,6 +44,7 @@ static void side_free(Side *s) {
     mt_tokens_free(&s->tok);
     mt_tokens_free(&s->stem);
     free(s->sidx);
+    free(s->tid);
     memset(s, 0, sizeof *s);
 }
 
@@ -53,8 +55,10 @@ static int side_build(Side *s, const char *line, MeteorTokenize tok, const char 
     if (s->tok.n + 1 > s->scap) {
         int nc = s->tok.n + 1 > 2 * s->scap ? s->tok.n + 1 : 2 * s->scap;
         int *x = realloc(s->sidx, sizeof(int) * (size_t)nc);
-        if (!x) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); return -1; }
-        s->sidx = x;
+        if (x) s->sidx = x;
+        int *y = realloc(s->tid, sizeof(int) * (size_t)nc);
+        if (y) s->tid = y;
+        if (!x || !y) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); return -1; }
         s->scap = nc;
     }
     for (int i = 0; i < s->tok.n; i++) s->sidx[i] = -1;
@@ -68,7 +72,7 @@ static int side_stem(Side *s, int i, MtCache *c) {
     size_t len = (size_t)s->tok.len[i], cap = 8 * len + 8;
     char *out = cap <= sizeof small ? small : malloc(cap);
     int rc = -1;
-    if (out && mt_stem_cached(c, s->tok.buf + s->tok.off[i], len, out, cap) == 0 &&
+    if (out && mt_stem_cached(c, s->tok.buf + s->tok.off[i], len, out, cap, &s->tid[i]) == 0 &&
         mt_tokens_push(&s->stem, out, strlen(out)) == 0) {
         s->sidx[i] = s->stem.n - 1;
         rc = 0;
@@ -164,7 +168,11 @@ static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, Me
     for (int j = 0; j < R; j++) w->ref_used[j] = 0;
     if (H == 0 || R == 0) return 0;
     /* stage 1: exact (lowercased) tokens; stage 2: Porter stems of what is left */
+    /* A later stage can match only while both sides have a free word; when one side is used up,
+     * its stems and synsets would change nothing, so they are not computed. */
+#define ALL_MATCHED() (st->exact + st->stem + st->synonym == (H < R ? H : R))
     for (int stage = 0; stage < 2; stage++) {
+        if (ALL_MATCHED()) goto chunks;
         if (stage == 1) { /* stem what stage 1 left (before any pointer into the stems is taken) */
             for (int i = 0; i < H; i++) if (w->ref_of_hyp[i] < 0 && side_stem(h, i, c)) return -1;
             for (int j = 0; j < R; j++) if (!w->ref_used[j] && side_stem(r, j, c)) return -1;
@@ -185,7 +193,7 @@ static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, Me
      * of NLTK's synsets(h). Instead of listing every name of every synset of h (what NLTK does),
      * intersect synsets(h) with the synsets whose index entry is t, and check the name's exact
      * case only in the common ones: the same answer, without parsing most data lines. */
-    if (wn) {
+    if (wn && !ALL_MATCHED()) {
         /* the index synsets of each remaining ref stem, looked up once per pair */
         int any = 0;
         for (int j = 0; j < R; j++) {
@@ -198,7 +206,7 @@ static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, Me
             const uint64_t *tk;
             int nt;
             uint64_t *own = NULL;
-            if (mt_keys_cached(wn, c, 1, t, tl, &own, &tk, &nt)) { free(own); return -1; }
+            if (mt_keys_cached(wn, c, 1, t, tl, r->tid[j], &own, &tk, &nt)) { free(own); return -1; }
             if (own && tk == own) { /* not in a cache: keep this ref's keys until the pair is done */
                 w->tk_own[j] = own;
                 own = NULL;
@@ -208,7 +216,11 @@ static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, Me
             w->nt[j] = nt;
             any |= nt > 0;
         }
-        for (int i = H - 1; i >= 0 && any; i--) {
+        /* the ref positions stage 3 can still use, right-most first (w->next is free by now) */
+        int *cand = w->next, ncand = 0;
+        for (int j = R - 1; j >= 0 && any; j--)
+            if (!w->ref_used[j] && w->nt[j] > 0) cand[ncand++] = j;
+        for (int i = H - 1; i >= 0 && ncand > 0; i--) {
             if (w->ref_of_hyp[i] >= 0) continue;
             const char *s = SSTR(h, i);
             int sl = SLEN(h, i), best = -1, nh = 0;
@@ -216,10 +228,11 @@ static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, Me
             KeyBits hf;
             int have_hk = 0;
             /* (t == h cannot happen here: stage 2 matched every equal stem) */
-            for (int j = R - 1; j >= 0 && best < 0; j--) {
-                if (w->ref_used[j] || w->nt[j] == 0) continue;
+            for (int q = 0; q < ncand && best < 0; q++) {
+                int j = cand[q];
+                if (w->ref_used[j]) continue;
                 if (!have_hk) { /* morphy(h) only when some t could match */
-                    if (mt_keys_cached(wn, c, 0, s, sl, &w->ktmp[0], &hk, &nh)) return -1;
+                    if (mt_keys_cached(wn, c, 0, s, sl, h->tid[i], &w->ktmp[0], &hk, &nh)) return -1;
                     keybits_build(&hf, hk, nh);
                     have_hk = 1;
                 }
@@ -233,6 +246,8 @@ static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, Me
         }
         for (int j = 0; j < R; j++) { free(w->tk_own[j]); w->tk_own[j] = NULL; }
     }
+#undef ALL_MATCHED
+chunks:;
     /* chunks: matches in hyp order; a new chunk unless both sides advance by one */
     int prev_h = -2, prev_r = -2;
     for (int i = 0; i < H; i++) {

@@ -435,7 +435,7 @@ static int words(const Meteor15 *m, const char *line, MtTokens *t, const char *w
     size_t n = strlen(line), bad = 0;
     uint32_t *cps = malloc(sizeof(uint32_t) * (n + 1));
     if (!cps) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); return -1; }
-    long k = mt_utf8_decode(line, n, cps, &bad);
+    long k = utf8_decode(line, n, cps, &bad);
     int rc = -1;
     if (k < 0) snprintf(err, QB_ERRLEN, "%s: invalid UTF-8 at byte %zu", what, bad);
     else if (mt_meteor15_words(cps, (size_t)k, m->p.normalize, t)) snprintf(err, QB_ERRLEN, "%s: out of memory", what);

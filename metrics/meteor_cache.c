@@ -10,7 +10,7 @@
 
 void mt_cache_free(MtCache *c) {
     mt_intern_free(&c->stem_of); mt_intern_free(&c->syn_of); mt_intern_free(&c->lem_of);
-    free(c->stem); free(c->stem_len); free(c->syn_keys); free(c->syn_count);
+    free(c->stem); free(c->stem_len); free(c->tok_syn); free(c->tok_lem); free(c->syn_keys); free(c->syn_count);
     free(c->lem_keys); free(c->lem_count);
     for (int i = 0; i < c->nkblocks; i++) free(c->kblocks[i]);
     free(c->kblocks);
@@ -72,11 +72,15 @@ static int grow_keys(const uint64_t ***a, int **b, int *cap, int need) {
 }
 
 /* Porter stem of a token into out (cap bytes), through the cache when there is one */
-int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t cap) {
+int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t cap, int *tid) {
+    int dummy;
+    if (!tid) tid = &dummy;
+    *tid = -1;
     if (c) {
         int id = mt_intern(&c->stem_of, tok, (int)len, 0);
         if (id >= 0 && (size_t)c->stem_len[id] < cap) {
             memcpy(out, c->stem[id], (size_t)c->stem_len[id] + 1);
+            *tid = id;
             return 0;
         }
     }
@@ -96,22 +100,32 @@ int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t ca
             int *l = realloc(c->stem_len, sizeof *l * (size_t)nc);
             if (!l) return 0;
             c->stem_len = l;
+            int *ts = realloc(c->tok_syn, sizeof *ts * (size_t)nc);
+            if (!ts) return 0;
+            c->tok_syn = ts;
+            int *tl = realloc(c->tok_lem, sizeof *tl * (size_t)nc);
+            if (!tl) return 0;
+            c->tok_lem = tl;
             c->stem_cap = nc;
         }
         c->stem[id] = v;
         c->stem_len[id] = (int)sl;
+        c->tok_syn[id] = c->tok_lem[id] = -1;
+        *tid = id;
     }
     return 0;
 }
 
 /* Synset keys of a string: lemma = 0, NLTK's synsets(s) (hyp side); lemma = 1, the synsets that
  * list s in the index (ref side). *keys points into the cache or into *tmp (caller frees). */
-int mt_keys_cached(const WordNet *wn, MtCache *c, int lemma, const char *s, int len, uint64_t **tmp,
-                       const uint64_t **keys, int *n) {
+int mt_keys_cached(const WordNet *wn, MtCache *c, int lemma, const char *s, int len, int tid, uint64_t **tmp,
+                   const uint64_t **keys, int *n) {
     MtIntern *map = c ? (lemma ? &c->lem_of : &c->syn_of) : NULL;
+    int *memo = c && tid >= 0 && tid < c->stem_of.n ? (lemma ? &c->tok_lem[tid] : &c->tok_syn[tid]) : NULL;
     if (c) {
-        int id = mt_intern(map, s, len, 0);
+        int id = memo && *memo >= 0 ? *memo : mt_intern(map, s, len, 0);
         if (id >= 0) {
+            if (memo) *memo = id;
             *keys = lemma ? c->lem_keys[id] : c->syn_keys[id];
             *n = lemma ? c->lem_count[id] : c->syn_count[id];
             return 0;
@@ -135,6 +149,7 @@ int mt_keys_cached(const WordNet *wn, MtCache *c, int lemma, const char *s, int 
         if (lemma) { c->lem_keys[id] = stored; c->lem_count[id] = *n; }
         else { c->syn_keys[id] = stored; c->syn_count[id] = *n; }
         *keys = stored;
+        if (memo) *memo = id;
     }
     return 0;
 }

@@ -1,5 +1,5 @@
 /* meteor_internal.h — private helpers shared by the METEOR files (meteor*.c, porter.c,
- * wordnet.c): UTF-8 and Python string semantics, token lists, a string-interning hash table.
+ * wordnet.c): token lists, a string-interning hash table.
  * Not part of the metrics API. */
 #ifndef QBENCH_METEOR_INTERNAL_H
 #define QBENCH_METEOR_INTERNAL_H
@@ -7,18 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "metrics/meteor.h"
-
-/* ---- UTF-8 / Python str ------------------------------------------------------------------------ */
-/* Decodes s[0..n) into code points (cps has room for n). Returns the count, or -1 on invalid
- * UTF-8 (overlong, surrogate, > U+10FFFF, truncated) with *bad = byte offset of the error. */
-long mt_utf8_decode(const char *s, size_t n, uint32_t *cps, size_t *bad);
-/* Encodes code points; out needs 4*n bytes. Returns bytes written. */
-size_t mt_utf8_encode(const uint32_t *cps, size_t n, char *out);
-/* Python's str.split() whitespace (29 code points). */
-int mt_py_isspace(uint32_t c);
-/* Python str.lower() of cps[0..n) into out (room for 2*n: 'İ' becomes two code points).
- * Returns the new length. Full mapping incl. final sigma. */
-size_t mt_py_lower(const uint32_t *cps, size_t n, uint32_t *out);
+#include "metrics/pystr.h" /* utf8_decode, utf8_encode, py_isspace, py_lower */
 
 /* ---- token lists ---------------------------------------------------------------------------------- */
 /* Tokens stored as UTF-8 strings in one buffer: token i is buf[off[i] .. off[i]+len[i]). */
@@ -77,6 +66,8 @@ int mt_wn_synset_has_name(const WordNet *wn, uint64_t key, const char *name, int
 typedef struct {
     MtIntern stem_of, syn_of, lem_of;
     const char **stem; int *stem_len; int stem_cap;
+    int *tok_syn, *tok_lem; /* stem_of id -> syn_of / lem_of id of its stem, -1 until looked up:
+                             * repeated tokens then skip the string lookups of stage 3 */
     const uint64_t **syn_keys; int *syn_count; int syn_cap; /* syn_of id -> its keys */
     const uint64_t **lem_keys; int *lem_count; int lem_cap; /* lem_of id -> its keys */
     uint64_t **kblocks; int nkblocks; size_t kused, kcap;   /* key storage that never moves */
@@ -84,12 +75,14 @@ typedef struct {
     char **blocks; int nblocks; size_t used, cap;
 } MtCache;
 void mt_cache_free(MtCache *c);
-/* Porter stem of a token into out (cap bytes), memoised when c is not NULL. */
-int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t cap);
+/* Porter stem of a token into out (cap bytes), memoised when c is not NULL. *tid (may be NULL)
+ * receives the token's memo id, or -1 when it is not memoised. */
+int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t cap, int *tid);
 /* Synset keys of a string: lemma = 0, NLTK's synsets(s) (hyp side); lemma = 1, the synsets that
  * list s in the index (ref side). *keys points into the cache (stable until mt_cache_free) or,
- * without a cache, into *tmp, which the caller frees. */
-int mt_keys_cached(const WordNet *wn, MtCache *c, int lemma, const char *s, int len, uint64_t **tmp,
+ * without a cache, into *tmp, which the caller frees. tid: the memo id of the token whose stem s
+ * is (from mt_stem_cached), or -1. */
+int mt_keys_cached(const WordNet *wn, MtCache *c, int lemma, const char *s, int len, int tid, uint64_t **tmp,
                    const uint64_t **keys, int *n);
 
 /* ---- Meteor 1.5 resources (meteor_res15.c) --------------------------------------------------------- */

@@ -275,9 +275,9 @@ int mt_meteor15_words(const uint32_t *cps, size_t n, int normalize, MtTokens *ou
         size_t j = i;
         while (j < a.n && !is_tokdelim(a.a[j])) j++;
         if (j > i) {
-            size_t ln = normalize ? mt_py_lower(a.a + i, j - i, low) : j - i;
+            size_t ln = normalize ? py_lower(a.a + i, j - i, low) : j - i;
             if (!normalize) memcpy(low, a.a + i, (j - i) * sizeof *low);
-            if (mt_tokens_push(out, u8, mt_utf8_encode(low, ln, u8)) != 0) { free(low); free(u8); goto done; }
+            if (mt_tokens_push(out, u8, utf8_encode(low, ln, u8)) != 0) { free(low); free(u8); goto done; }
         }
         i = j;
     }

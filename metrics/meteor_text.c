@@ -1,116 +1,10 @@
-/* meteor_text.c — the string semantics METEOR inherits from Python: UTF-8 decoding (strict),
- * str.split() whitespace, str.lower() (full mapping with final sigma), token lists, and a small
- * string-interning table used to make the greedy matching linear. */
+/* meteor_text.c — METEOR's text plumbing: token lists, tokenising a line into lowercased tokens
+ * (Python semantics from pystr.h), and a small string-interning table used to make the greedy
+ * matching linear. */
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
-#include <utf8proc.h>
 #include "metrics/meteor_internal.h"
-
-long mt_utf8_decode(const char *s, size_t n, uint32_t *cps, size_t *bad) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    long k = 0;
-    while (i < n) {
-        uint32_t c = p[i];
-        int need;
-        uint32_t min;
-        if (c < 0x80) { cps[k++] = c; i++; continue; }
-        else if ((c & 0xE0) == 0xC0) { need = 1; c &= 0x1F; min = 0x80; }
-        else if ((c & 0xF0) == 0xE0) { need = 2; c &= 0x0F; min = 0x800; }
-        else if ((c & 0xF8) == 0xF0) { need = 3; c &= 0x07; min = 0x10000; }
-        else goto fail;
-        for (int j = 1; j <= need; j++) {
-            if (i + j >= n || (p[i + j] & 0xC0) != 0x80) goto fail;
-            c = (c << 6) | (p[i + j] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) goto fail;
-        cps[k++] = c;
-        i += (size_t)need + 1;
-    }
-    return k;
-fail:
-    if (bad) *bad = i;
-    return -1;
-}
-
-size_t mt_utf8_encode(const uint32_t *cps, size_t n, char *out) {
-    unsigned char *o = (unsigned char *)out;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = cps[i];
-        if (c < 0x80) o[k++] = (unsigned char)c;
-        else if (c < 0x800) { o[k++] = 0xC0 | (c >> 6); o[k++] = 0x80 | (c & 0x3F); }
-        else if (c < 0x10000) {
-            o[k++] = 0xE0 | (c >> 12); o[k++] = 0x80 | ((c >> 6) & 0x3F); o[k++] = 0x80 | (c & 0x3F);
-        } else {
-            o[k++] = 0xF0 | (c >> 18); o[k++] = 0x80 | ((c >> 12) & 0x3F);
-            o[k++] = 0x80 | ((c >> 6) & 0x3F); o[k++] = 0x80 | (c & 0x3F);
-        }
-    }
-    return k;
-}
-
-int mt_py_isspace(uint32_t c) {
-    if (c <= 0x20) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
-    switch (c) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
-    case 0x3000: return 1;
-    default: return c >= 0x2000 && c <= 0x200A;
-    }
-}
-
-/* Python's _PyUnicode_IsCased: letters with case (Lu, Ll, Lt) or any code point that changes
- * under a case mapping (approximates Other_Lowercase/Other_Uppercase). */
-static int py_is_cased(uint32_t c) {
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    if (k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT) return 1;
-    return utf8proc_tolower((utf8proc_int32_t)c) != (utf8proc_int32_t)c ||
-           utf8proc_toupper((utf8proc_int32_t)c) != (utf8proc_int32_t)c;
-}
-
-/* Case_Ignorable: Mn, Me, Cf, Lm, Sk and the Word_Break MidLetter/MidNumLet/Single_Quote set. */
-static int py_is_case_ignorable(uint32_t c) {
-    switch (c) {
-    case 0x27: case 0x2E: case 0x3A: case 0xB7: case 0x387: case 0x5F4: case 0x2018: case 0x2019:
-    case 0x2024: case 0xFE13: case 0xFE52: case 0xFE55: case 0xFF07: case 0xFF0E: case 0xFF1A:
-        return 1;
-    default: break;
-    }
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
-           k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK;
-}
-
-/* CPython's handle_capital_sigma: Σ becomes ς at the end of a word. */
-static uint32_t lower_sigma(const uint32_t *s, size_t n, size_t i) {
-    size_t j = i;
-    uint32_t c = 0;
-    int found = 0;
-    while (j > 0) {
-        c = s[--j];
-        if (!py_is_case_ignorable(c)) { found = 1; break; }
-    }
-    int final = found && py_is_cased(c);
-    if (final && i + 1 < n) {
-        size_t k = i + 1;
-        for (; k < n; k++) { c = s[k]; if (!py_is_case_ignorable(c)) break; }
-        final = k == n || !py_is_cased(c);
-    }
-    return final ? 0x3C2 : 0x3C3;
-}
-
-size_t mt_py_lower(const uint32_t *cps, size_t n, uint32_t *out) {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t c = cps[i];
-        if (c < 0x80) { out[k++] = (c >= 'A' && c <= 'Z') ? c + 32 : c; continue; }
-        if (c == 0x130) { out[k++] = 'i'; out[k++] = 0x307; continue; } /* SpecialCasing */
-        if (c == 0x3A3) { out[k++] = lower_sigma(cps, n, i); continue; }
-        out[k++] = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
-    }
-    return k;
-}
 
 /* ---- token lists ------------------------------------------------------------------------------- */
 void mt_tokens_free(MtTokens *t) {
@@ -148,31 +42,45 @@ int mt_tokens_push(MtTokens *t, const char *s, size_t len) {
     return 0;
 }
 
-/* the common case: an ASCII line split on whitespace needs no decoding */
-static int ascii_space(unsigned char c) { return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20); }
-
+/* the common case: an ASCII line split on whitespace needs no decoding. The tokens (lowercased)
+ * are written straight into out's buffer: with their NULs they take at most n + 1 bytes, and
+ * there are at most n / 2 + 1 of them. */
 static int tokenize_ascii(const char *line, size_t n, MtTokens *out) {
-    char small[256];
     out->n = 0;
     out->used = 0;
-    for (size_t i = 0; i < n;) {
-        while (i < n && ascii_space((unsigned char)line[i])) i++;
-        size_t j = i;
-        while (j < n && !ascii_space((unsigned char)line[j])) j++;
-        if (j > i) {
-            size_t len = j - i;
-            char *t = len <= sizeof small ? small : malloc(len);
-            if (!t) return -1;
-            for (size_t k = 0; k < len; k++) {
-                char c = line[i + k];
-                t[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            }
-            int rc = mt_tokens_push(out, t, len);
-            if (t != small) free(t);
-            if (rc) return -1;
-        }
-        i = j;
+    if (n >= (size_t)INT32_MAX) return -1;
+    if (out->cap < n + 1) {
+        char *b = realloc(out->buf, n + 1);
+        if (!b) return -1;
+        out->buf = b;
+        out->cap = n + 1;
     }
+    int maxtok = (int)(n / 2 + 1);
+    if (out->ncap < maxtok) {
+        int *o = realloc(out->off, sizeof(int) * (size_t)maxtok);
+        if (!o) return -1;
+        out->off = o;
+        int *l = realloc(out->len, sizeof(int) * (size_t)maxtok);
+        if (!l) return -1;
+        out->len = l;
+        out->ncap = maxtok;
+    }
+    char *d = out->buf;
+    size_t used = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && py_isspace((unsigned char)line[i])) i++;
+        if (i == n) break;
+        size_t start = used;
+        for (; i < n && !py_isspace((unsigned char)line[i]); i++) {
+            char c = line[i];
+            d[used++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        d[used++] = 0;
+        out->off[out->n] = (int)start;
+        out->len[out->n] = (int)(used - 1 - start);
+        out->n++;
+    }
+    out->used = used;
     return 0;
 }
 
@@ -194,7 +102,7 @@ int mt_tokenize_lower(const char *line, MeteorTokenize tok, MtTokens *out, const
     MtTokens raw = {0};
     int rc = -1;
     if (!cps || !low || !u8) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); goto done; }
-    long ncp = mt_utf8_decode(line, n, cps, &bad);
+    long ncp = utf8_decode(line, n, cps, &bad);
     if (ncp < 0) {
         snprintf(err, QB_ERRLEN, "%s: invalid UTF-8 at byte %zu", what, bad);
         goto done;
@@ -207,9 +115,9 @@ int mt_tokenize_lower(const char *line, MeteorTokenize tok, MtTokens *out, const
             goto done;
         }
         for (int t = 0; t < raw.n; t++) {
-            long m = mt_utf8_decode(raw.buf + raw.off[t], (size_t)raw.len[t], cps, NULL);
-            size_t ln = mt_py_lower(cps, (size_t)(m < 0 ? 0 : m), low);
-            size_t nb = mt_utf8_encode(low, ln, u8);
+            long m = utf8_decode(raw.buf + raw.off[t], (size_t)raw.len[t], cps, NULL);
+            size_t ln = py_lower(cps, (size_t)(m < 0 ? 0 : m), low);
+            size_t nb = utf8_encode(low, ln, u8);
             if (mt_tokens_push(out, u8, nb) != 0) {
                 snprintf(err, QB_ERRLEN, "%s: out of memory", what);
                 goto done;
@@ -218,12 +126,12 @@ int mt_tokenize_lower(const char *line, MeteorTokenize tok, MtTokens *out, const
     } else {
         size_t i = 0, N = (size_t)ncp;
         while (i < N) {
-            while (i < N && mt_py_isspace(cps[i])) i++;
+            while (i < N && py_isspace(cps[i])) i++;
             if (i == N) break;
             size_t j = i;
-            while (j < N && !mt_py_isspace(cps[j])) j++;
-            size_t ln = mt_py_lower(cps + i, j - i, low);
-            size_t nb = mt_utf8_encode(low, ln, u8);
+            while (j < N && !py_isspace(cps[j])) j++;
+            size_t ln = py_lower(cps + i, j - i, low);
+            size_t nb = utf8_encode(low, ln, u8);
             if (mt_tokens_push(out, u8, nb) != 0) {
                 snprintf(err, QB_ERRLEN, "%s: out of memory", what);
                 goto done;
@@ -239,10 +147,31 @@ done:
 }
 
 /* ---- interning ----------------------------------------------------------------------------------- */
+/* 8 bytes per step (the tokens and lemmas hashed here average 6-8 bytes), every bit mixed: the
+ * intern table uses the low bits for the slot and the high 32 as a tag, and the filters in
+ * meteor.c and wordnet.c use other bit ranges. */
 uint64_t mt_hash(const char *s, size_t len) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) { h ^= (unsigned char)s[i]; h *= 1099511628211ULL; }
-    return h;
+    const uint64_t K = 0x9E3779B97F4A7C15ULL;
+    uint64_t h = 0x243F6A8885A308D3ULL ^ (len * K);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * K;
+        h ^= h >> 31;
+    }
+    if (i < len) { /* the last 1..7 bytes: one overlapping load when the string is long enough */
+        uint64_t w = 0;
+        if (len >= 8) memcpy(&w, s + len - 8, 8);
+        else
+            for (size_t k = 0; k < len; k++) w |= (uint64_t)(unsigned char)s[k] << (8 * k);
+        h = (h ^ w) * K;
+        h ^= h >> 31;
+    }
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 29;
+    h *= 0x94D049BB133111EBULL;
+    return h ^ (h >> 32);
 }
 
 void mt_intern_free(MtIntern *h) {

@@ -65,7 +65,7 @@ static void final_period(const Buf *in, Buf *out, const uint32_t *closers, const
     /* in[q..] matches closers* \s* exactly when q >= cl_from: the trailing whitespace starts at
      * ws_from, and a run of closers (which may include ' ') ends there. */
     size_t ws_from = n;
-    while (ws_from > 0 && mt_py_isspace(in->a[ws_from - 1])) ws_from--;
+    while (ws_from > 0 && py_isspace(in->a[ws_from - 1])) ws_from--;
     size_t cl_from = ws_from;
     while (cl_from > 0 && in_set(in->a[cl_from - 1], closers)) cl_from--;
     /* the leftmost p with in[p] != '.', in[p+1] == '.' and p + 2 >= cl_from */
@@ -247,7 +247,7 @@ static void contraction(const Buf *in, Buf *out, const char *a, const char *b, i
         if (lead_space) ok = in->a[i] == ' ' && at(in, i + 1, a, 1) && at(in, i + 1 + la, b, 1);
         else ok = boundary(in, i) && at(in, i, a, 1) && at(in, i + la, b, 1);
         size_t s = i + (size_t)lead_space, e = s + la + lb;
-        if (ok) ok = end == 1 ? boundary(in, e) : (e < in->n && mt_py_isspace(in->a[e]));
+        if (ok) ok = end == 1 ? boundary(in, e) : (e < in->n && py_isspace(in->a[e]));
         if (ok) {
             put(out, ' ');
             for (size_t k = s; k < s + la; k++) put(out, in->a[k]);
@@ -299,10 +299,10 @@ int mt_treebank_tokenize(const uint32_t *cps, size_t n, MtTokens *out) {
     char *u8 = malloc(4 * a.n + 1);
     if (!u8) goto done;
     for (size_t i = 0; i < a.n;) {
-        while (i < a.n && mt_py_isspace(a.a[i])) i++;
+        while (i < a.n && py_isspace(a.a[i])) i++;
         size_t j = i;
-        while (j < a.n && !mt_py_isspace(a.a[j])) j++;
-        if (j > i && mt_tokens_push(out, u8, mt_utf8_encode(a.a + i, j - i, u8)) != 0) { free(u8); goto done; }
+        while (j < a.n && !py_isspace(a.a[j])) j++;
+        if (j > i && mt_tokens_push(out, u8, utf8_encode(a.a + i, j - i, u8)) != 0) { free(u8); goto done; }
         i = j;
     }
     free(u8);

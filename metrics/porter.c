@@ -232,7 +232,7 @@ size_t porter_stem(const uint32_t *word, size_t n, uint32_t *out) {
     uint32_t small[64];
     uint32_t *buf = 2 * n + 8 <= 64 ? small : malloc(sizeof(uint32_t) * (2 * n + 8));
     if (!buf) { memcpy(out, word, n * sizeof *word); return n; }
-    Word x = {buf, mt_py_lower(word, n, buf)};
+    Word x = {buf, py_lower(word, n, buf)};
     /* NLTK tests len(word) of the original word */
     if (n > 2) {
         step1a(&x); step1b(&x); step1c(&x); step2(&x); step3(&x); step4(&x); step5a(&x); step5b(&x);
@@ -248,12 +248,12 @@ int porter_stem_utf8(const char *word, size_t len, char *out, size_t cap) {
     uint32_t *cps = len <= 20 ? small : malloc(sizeof(uint32_t) * (3 * len + 4));
     if (!cps) return -1;
     uint32_t *st = cps + len + 1;
-    long n = mt_utf8_decode(word, len, cps, NULL);
+    long n = utf8_decode(word, len, cps, NULL);
     int rc = -1;
     if (n >= 0) {
         size_t sn = porter_stem(cps, (size_t)n, st);
         if (4 * sn < cap) {
-            size_t b = mt_utf8_encode(st, sn, out);
+            size_t b = utf8_encode(st, sn, out);
             out[b] = 0;
             rc = 0;
         }

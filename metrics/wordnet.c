@@ -475,11 +475,11 @@ static int lower_word(const char *word, size_t len, char small[256], char **w, i
     }
     uint32_t *cps = malloc(sizeof(uint32_t) * (3 * len + 2));
     if (!cps) return -1;
-    long ncp = mt_utf8_decode(word, len, cps, NULL);
+    long ncp = utf8_decode(word, len, cps, NULL);
     if (ncp < 0) { free(cps); *wl = 0; return 0; } /* invalid UTF-8: no synsets */
-    size_t nl = mt_py_lower(cps, (size_t)ncp, cps + len + 1);
+    size_t nl = py_lower(cps, (size_t)ncp, cps + len + 1);
     if (4 * nl + 1 > 256 && !(*w = malloc(4 * nl + 1))) { free(cps); return -1; }
-    *wl = (int)mt_utf8_encode(cps + len + 1, nl, *w);
+    *wl = (int)utf8_encode(cps + len + 1, nl, *w);
     free(cps);
     return 0;
 }

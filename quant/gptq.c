@@ -5,49 +5,67 @@
  * columns with the in-block rank-1 updates and one GEMM per block → inverse permutation.
  *
  * Not positive definite: each retry multiplies the relative damping by 10 (starting at 1e-4 when
- * percdamp is 0), up to max_damp_retries; the result records the λ used and the retry count. */
+ * percdamp is 0), up to max_damp_retries; the result records the λ used and the retry count.
+ *
+ * Speed (bench/bench_quant.c): the factorization is LAPACK on OpenBLAS's threads; everything after
+ * it runs on OpenMP threads, each owning a contiguous run of 64-row chunks for the whole block: the
+ * in-block updates, then the block's GEMM on its own rows with a single-threaded sgemm. Rows never
+ * interact given U, and a GEMM element's sum does not depend on how the rows are split, so the
+ * result has the same bits for any thread count (and the reference's, given its H and BLAS). */
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "quant/quant_internal.h"
 
-/* dst (n,n) = srcᵀ, in 32x32 tiles so both sides stay in cache. */
-static void transpose(const float *src, float *dst, int n) {
-    enum { T = 32 };
-    for (int i0 = 0; i0 < n; i0 += T)
-        for (int j0 = 0; j0 < n; j0 += T) {
-            int i1 = i0 + T < n ? i0 + T : n, j1 = j0 + T < n ? j0 + T : n;
-            for (int i = i0; i < i1; i++)
-                for (int j = j0; j < j1; j++) dst[(size_t)j * n + i] = src[(size_t)i * n + j];
+enum { TT = 32 }; /* transpose tile: both sides stay in cache */
+
+/* a (n,n) column-major, lower triangle and diagonal ← the damped, dead-fixed, permuted H:
+ * a(i,j) = H[perm i][perm j] for i > j (H row-major, read through perm so no permuted copy of H is
+ * made), a(j,j) = diag[j] + damp. The reference hands LAPACK exactly these entries (its H's lower
+ * triangle); the upper triangle of `a` is not read. */
+static void load_lower(const float *H, const int *perm, const float *diag, float damp, int n, float *a) {
+    for (int j0 = 0; j0 < n; j0 += TT)
+        for (int i0 = j0; i0 < n; i0 += TT) {
+            const int i1 = i0 + TT < n ? i0 + TT : n, j1 = j0 + TT < n ? j0 + TT : n;
+            for (int j = j0; j < j1; j++) {
+                const size_t pj = (size_t)perm[j];
+                for (int i = i0 > j + 1 ? i0 : j + 1; i < i1; i++)
+                    a[(size_t)j * n + i] = H[(size_t)perm[i] * n + pj];
+            }
+        }
+    for (int j = 0; j < n; j++) a[(size_t)j * n + j] = diag[j] + damp;
+}
+
+/* a (n,n) column-major: upper triangle ← lower triangle (a(i,j) = a(j,i), i < j), tile by tile. */
+static void mirror_lower_to_upper(float *a, int n) {
+    for (int j0 = 0; j0 < n; j0 += TT)
+        for (int i0 = 0; i0 <= j0; i0 += TT) {
+            const int i1 = i0 + TT < n ? i0 + TT : n, j1 = j0 + TT < n ? j0 + TT : n;
+            for (int j = j0; j < j1; j++)
+                for (int i = i0; i < i1 && i < j; i++) a[(size_t)j * n + i] = a[(size_t)i * n + j];
         }
 }
 
-/* H (n,n) row-major with diagonal diag + damp → U (n,n) row-major upper with UᵀU = H⁻¹. Returns
- * LAPACK's info (> 0: not positive definite at that minor). `a` is scratch (n,n). */
-static int inverse_cholesky_upper(const float *H, const float *diag, float damp, int n, float *a,
-                                  float *U) {
-    /* column-major copy of H: the reference hands LAPACK H's own lower triangle */
-    transpose(H, a, n);
-    for (int j = 0; j < n; j++) a[(size_t)j * n + j] = diag[j] + damp;
+/* H (n,n) → a (n,n) column-major whose upper triangle is U with UᵀU = H⁻¹ (quant.md §1.4 step 7:
+ * L = chol(H), Hinv = cholesky_inverse(L), U = chol(Hinv, upper), the reference's three LAPACK calls
+ * in its order, so U has its bits). Returns LAPACK's info (> 0: not positive definite). These are the
+ * only calls that run on OpenBLAS's threads (blas_threads.c). */
+static int inverse_cholesky_upper(const float *H, const int *perm, const float *diag, float damp, int n,
+                                  float *a) {
+    load_lower(H, perm, diag, damp, n, a);
     lapack_int info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'L', n, a, n);   /* H = L Lᵀ */
     if (info) return (int)info;
     info = LAPACKE_spotri_work(LAPACK_COL_MAJOR, 'L', n, a, n);              /* (L Lᵀ)⁻¹, lower */
     if (info) return (int)info;
-    /* cholesky_inverse returns the full symmetric matrix: mirror the lower triangle (column-major
-     * a[i + j·n], i > j) onto the upper one, i.e. the row-major view's upper onto its lower */
-    transpose(a, U, n);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < i; j++) a[(size_t)i * n + j] = U[(size_t)i * n + j];
+    /* cholesky_inverse returns the full symmetric matrix: potrf('U') reads its upper triangle */
+    mirror_lower_to_upper(a, n);
     info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', n, a, n);              /* H⁻¹ = UᵀU */
-    if (info) return (int)info;
-    transpose(a, U, n); /* row-major U: U[i][j] = a[i + j·n] */
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < i; j++) U[(size_t)i * n + j] = 0.0f;
-    return 0;
+    return (int)info;
 }
 
 /* perm = indices sorted by descending key, ties by ascending index (quant.md §1.4 step 5): a stable
@@ -70,29 +88,98 @@ static int stable_argsort_desc(const float *key, int n, int *perm) {
     return 0;
 }
 
+enum { RC = 64 }; /* rows per chunk: one column of a chunk is 64 contiguous floats (4 AVX-512 vectors) */
+
+/* What the threads of one lazy block share. */
+typedef struct {
+    const GridSpec *s;
+    int rows, cols, G, fit_inside;
+    float *Wp;                       /* (rows, cols) in solve (permuted) order, updated in place */
+    const float *hd;                 /* (cols) diag after the dead fix, permuted */
+    GroupParams *groups;
+    const GroupParams **cur_of_col;  /* (bw) the grid of each column of the block */
+    const float *Ub;                 /* (bw, bw) row-major: U[b0:b1, b0:b1] */
+    float *Wb;                       /* chunk c's block columns at Wb + c·RC·bw, (bw, RC) */
+    float *E;                        /* (rows, bw) the scaled errors of the block */
+    float *Q;                        /* (rows, cols) dequantized, solve order */
+    uint8_t *C;                      /* (rows, cols) codes, solve order */
+    double *loss;                    /* (rows) Σ e²/2 */
+    int fit_failed;
+} BlockCtx;
+
+/* Columns b0..b0+bw-1 of the rows r0..r1-1 of one chunk: quant.md §1.4 step 8's inner loop. Each row's
+ * arithmetic is the reference's whatever the chunking, which is what keeps the bits. */
+static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1) {
+    const int cols = k->cols, nr = r1 - r0, G = k->G;
+    float e[RC];
+    /* W1 = W[r0:r1, b0:b1] stored transposed (bw, RC): each column of the chunk contiguous */
+    float *wc = k->Wb + (size_t)r0 * bw;
+    for (int i = 0; i < nr; i++) {
+        const float *src = k->Wp + (size_t)(r0 + i) * cols + b0;
+        for (int t = 0; t < bw; t++) wc[(size_t)t * RC + i] = src[t];
+    }
+    for (int t = 0; t < bw; t++) {
+        const int j = b0 + t;
+        if (k->fit_inside && j % G == 0) { /* rows r0..r1 of the stale global W[:, j:j+G] */
+            GroupParams view = k->groups[j / G];
+            view.scale += r0;
+            view.zero += r0;
+            view.rows = nr;
+            int kk = cols - j < G ? cols - j : G;
+            char ferr[QB_ERRLEN]; /* only an mse fit can fail (allocation) */
+            if (grid_fit(k->s, k->Wp + (size_t)r0 * cols + j, nr, kk, (size_t)cols, k->hd + j, &view, ferr)) {
+                #pragma omp atomic write
+                k->fit_failed = 1;
+            }
+        }
+        const float *urow = k->Ub + (size_t)t * bw; /* U[j, b0:b1] */
+        const float d = urow[t];
+        const GroupParams *gp = k->cur_of_col[t];
+        float *wt = wc + (size_t)t * RC;
+        for (int i = 0; i < nr; i++) {
+            const int r = r0 + i;
+            uint8_t code;
+            float w = wt[i];
+            float q = grid_quant(k->s, gp, r, w, &code);
+            k->Q[(size_t)r * cols + j] = q;
+            k->C[(size_t)r * cols + j] = code;
+            float ej = (w - q) / d;
+            k->loss[r] += (double)ej * (double)ej / 2.0;
+            k->E[(size_t)r * bw + t] = ej;
+            e[i] = ej;
+        }
+        /* W1[:, t+1:] -= e ⊗ U[j, t+1:b1]  (product rounded, then subtracted: no FMA under -std=c17) */
+        for (int t2 = t + 1; t2 < bw; t2++) {
+            const float u = urow[t2];
+            float *restrict w2 = wc + (size_t)t2 * RC;
+            #pragma omp simd
+            for (int i = 0; i < nr; i++) w2[i] -= e[i] * u;
+        }
+    }
+}
+
 int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec *s,
              const GptqCfg *c, QuantResult *out, GroupParams **params_out, char err[QB_ERRLEN]) {
     const int G = c->group_size > 0 ? c->group_size : -1;
     const int ng = G > 0 ? (cols + G - 1) / G : 1;
     const int B = c->blocksize > 0 ? c->blocksize : 128;
-    const size_t n2 = (size_t)cols * cols;
+    const int nchunks = (rows + RC - 1) / RC;
+    const size_t n2 = (size_t)cols * cols, nw = (size_t)rows * cols;
     int rc = -1;
-    float *Wp = malloc((size_t)rows * cols * sizeof(float));
-    float *Hp = c->act_order ? malloc(n2 * sizeof(float)) : NULL; /* permuted H */
-    float *Hd = malloc(n2 * sizeof(float));
-    float *U = malloc(n2 * sizeof(float));
-    float *scratch = malloc(n2 * sizeof(float));
-    float *Qp = malloc((size_t)rows * cols * sizeof(float));
-    uint8_t *Cp = malloc((size_t)rows * cols);
+    float *Wp = malloc(nw * sizeof(float));
+    float *A = malloc(n2 * sizeof(float)); /* LAPACK's work; ends holding U (column-major, upper) */
+    float *Ub = malloc((size_t)B * B * sizeof(float));
+    /* without act-order the solve order is the column order: write the result in place */
+    float *Qp = c->act_order ? malloc(nw * sizeof(float)) : out->q;
+    uint8_t *Cp = c->act_order ? malloc(nw) : out->codes;
     float *hd = malloc((size_t)cols * sizeof(float)); /* diag after the dead fix (permuted) */
-    float *Wb = malloc((size_t)B * ((rows + 63) / 64 * 64) * sizeof(float)); /* (chunk, t, 64) */
+    float *Wb = malloc((size_t)B * nchunks * RC * sizeof(float));
     float *E = malloc((size_t)rows * B * sizeof(float));
     double *loss = calloc((size_t)rows, sizeof(double));
     int *perm = malloc((size_t)cols * sizeof(int));
     GroupParams *groups = calloc((size_t)ng, sizeof(GroupParams));
     const GroupParams **cur_of_col = malloc((size_t)B * sizeof(*cur_of_col));
-    if (!Wp || (c->act_order && !Hp) || !Hd || !U || !scratch || !Qp || !Cp || !hd || !Wb || !E || !loss || !perm ||
-        !groups || !cur_of_col) {
+    if (!Wp || !A || !Ub || !Qp || !Cp || !hd || !Wb || !E || !loss || !perm || !groups || !cur_of_col) {
         snprintf(err, QB_ERRLEN, "gptq: out of memory for a %dx%d layer", rows, cols);
         goto done;
     }
@@ -101,8 +188,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
             snprintf(err, QB_ERRLEN, "gptq: out of memory");
             goto done;
         }
-    memcpy(Wp, W, (size_t)rows * cols * sizeof(float));
-    memcpy(Hd, H, n2 * sizeof(float));
+    memcpy(Wp, W, nw * sizeof(float));
 
     /* 2. initial params on the untouched rows (used when G = -1) */
     if (G < 0) {
@@ -113,13 +199,13 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
             if (grid_fit(s, Wp, rows, cols, (size_t)cols, hd, &groups[0], err)) goto done;
         }
     }
-    /* 3. dead columns */
+    /* 3. dead columns: H[j][j] = 1 (only hd and the factor's diagonal see it), W[:, j] = 0 */
     for (int j = 0; j < cols; j++) {
-        if (Hd[(size_t)j * cols + j] == 0.0f) {
-            Hd[(size_t)j * cols + j] = 1.0f;
+        hd[j] = H[(size_t)j * cols + j];
+        if (hd[j] == 0.0f) {
+            hd[j] = 1.0f;
             for (int r = 0; r < rows; r++) Wp[(size_t)r * cols + j] = 0.0f;
         }
-        hd[j] = Hd[(size_t)j * cols + j];
     }
     /* 4. static groups: contiguous original columns, after the dead fix, before any update */
     if (G > 0 && (c->static_groups || c->preset)) {
@@ -131,25 +217,23 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
                 goto done;
         }
     }
-    /* 5. act-order */
+    /* 5. act-order: W's columns and hd permuted here; H is read through perm by the factorization */
     for (int j = 0; j < cols; j++) perm[j] = j;
     if (c->act_order) {
         if (stable_argsort_desc(hd, cols, perm)) {
             snprintf(err, QB_ERRLEN, "gptq: out of memory");
             goto done;
         }
-        float *tmp = scratch;
+        /* Qp (not yet written) is the scratch of the permutation */
         for (int r = 0; r < rows; r++) {
-            float *wr = Wp + (size_t)r * cols;
-            for (int j = 0; j < cols; j++) tmp[j] = wr[perm[j]];
-            memcpy(wr, tmp, (size_t)cols * sizeof(float));
+            float *wr = Wp + (size_t)r * cols, *t = Qp + (size_t)r * cols;
+            for (int j = 0; j < cols; j++) t[j] = wr[perm[j]];
+            memcpy(wr, t, (size_t)cols * sizeof(float));
         }
-        for (int i = 0; i < cols; i++)
-            for (int j = 0; j < cols; j++)
-                Hp[(size_t)i * cols + j] = Hd[(size_t)perm[i] * cols + perm[j]];
-        for (int j = 0; j < cols; j++) hd[j] = Hp[(size_t)j * cols + j];
+        float *t = Qp;
+        for (int j = 0; j < cols; j++) t[j] = hd[perm[j]];
+        memcpy(hd, t, (size_t)cols * sizeof(float));
     }
-    const float *Hs = c->act_order ? Hp : Hd; /* dead-fixed, permuted H, undamped */
     /* 6–7. damping and the inverse-Hessian factor; raise the damping while not PD */
     {
         float mean = torch_sum_f32(hd, cols) / (float)cols;
@@ -157,13 +241,14 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
         int retries = 0;
         for (;;) {
             float damp = pd * mean;
-            int info = inverse_cholesky_upper(Hs, hd, damp, cols, scratch, U);
+            int info = inverse_cholesky_upper(H, perm, hd, damp, cols, A);
             if (info == 0) {
                 out->damp_used = damp;
                 out->damp_retries = retries;
                 break;
             }
             if (retries >= c->max_damp_retries) {
+                qblas_park();
                 snprintf(err, QB_ERRLEN, "gptq: Hessian not positive definite (leading minor %d) "
                          "after %d damping retries (last percdamp %g)", info, retries, (double)pd);
                 goto done;
@@ -171,9 +256,13 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
             pd = pd > 0 ? pd * 10.0f : 1e-4f;
             retries++;
         }
+        qblas_park(); /* from here on only OpenMP threads compute */
     }
     /* 8. lazy blocks */
-    int fit_failed = 0;
+    BlockCtx k = {s, rows, cols, G, G > 0 && !s->two_step && !c->static_groups && !c->preset,
+                  Wp, hd, groups, cur_of_col, Ub, Wb, E, Qp, Cp, loss, 0};
+    QBlasSingle bs;
+    qblas_single_begin(&bs);
     for (int b0 = 0; b0 < cols; b0 += B) {
         const int b1 = b0 + B < cols ? b0 + B : cols, bw = b1 - b0;
         /* group params of each column; dynamic refits read the global W, which has every earlier
@@ -186,77 +275,51 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
                 cur_of_col[t] = &groups[gi];
                 continue;
             }
-            /* uniform grids fit row by row, inside the parallel loop below (one fork per block) */
+            /* uniform grids fit row by row, inside block_chunk (one fork per block) */
             if (j % G == 0 && s->two_step) {
-                int k = cols - j < G ? cols - j : G;
-                if (grid_fit(s, Wp + j, rows, k, (size_t)cols, hd + j, &groups[j / G], err))
+                int kk = cols - j < G ? cols - j : G;
+                if (grid_fit(s, Wp + j, rows, kk, (size_t)cols, hd + j, &groups[j / G], err)) {
+                    qblas_single_end(&bs);
                     goto done;
+                }
             }
             cur_of_col[t] = &groups[j / G];
         }
-        const int fit_inside = G > 0 && !s->two_step && !c->static_groups && !c->preset;
-        /* rows are independent given U: split them over threads (same bits for any count) */
-        #pragma omp parallel for schedule(static) if (rows > 64)
-        for (int r0 = 0; r0 < rows; r0 += 64) {
-            const int r1 = r0 + 64 < rows ? r0 + 64 : rows;
-            const int nr = r1 - r0;
-            float e[64];
-            /* W1 = W[r0:r1, b0:b1] stored transposed (bw, 64) per chunk: each column contiguous */
-            float *wc = Wb + (size_t)r0 * bw;
-            for (int t = 0; t < bw; t++)
-                for (int i = 0; i < nr; i++) wc[(size_t)t * 64 + i] = Wp[(size_t)(r0 + i) * cols + b0 + t];
-            for (int t = 0; t < bw; t++) {
-                const int j = b0 + t;
-                if (fit_inside && j % G == 0) { /* rows r0..r1 of the stale global W[:, j:j+G] */
-                    GroupParams view = groups[j / G];
-                    view.scale += r0;
-                    view.zero += r0;
-                    view.rows = nr;
-                    int k = cols - j < G ? cols - j : G;
-                    char ferr[QB_ERRLEN]; /* only an mse fit can fail (allocation) */
-                    if (grid_fit(s, Wp + (size_t)r0 * cols + j, nr, k, (size_t)cols, hd + j, &view, ferr)) {
-                        #pragma omp atomic write
-                        fit_failed = 1;
-                    }
-                }
-                const float *urow = U + (size_t)j * cols + b0; /* U[j, b0:b1] */
-                const float d = urow[t];
-                float *wt = wc + (size_t)t * 64 - r0;
-                for (int r = r0; r < r1; r++) {
-                    uint8_t code;
-                    float w = wt[r];
-                    float q = grid_quant(s, cur_of_col[t], r, w, &code);
-                    Qp[(size_t)r * cols + j] = q;
-                    Cp[(size_t)r * cols + j] = code;
-                    float ej = (w - q) / d;
-                    loss[r] += (double)ej * (double)ej / 2.0;
-                    E[(size_t)r * bw + t] = ej;
-                    e[r - r0] = ej;
-                }
-                /* W1[:, t+1:] -= e ⊗ U[j, t+1:b1]  (product rounded, then subtracted) */
-                for (int t2 = t + 1; t2 < bw; t2++) {
-                    const float u = urow[t2];
-                    float *restrict w2 = wc + (size_t)t2 * 64;
-                    #pragma omp simd
-                    for (int i = 0; i < nr; i++) w2[i] -= e[i] * u;
-                }
-            }
+        /* U[b0:b1, b0:b1] row-major for the in-block updates (U(i,j) = A[i + j·cols], i <= j) */
+        for (int t = 0; t < bw; t++)
+            for (int t2 = t; t2 < bw; t2++) Ub[(size_t)t * bw + t2] = A[(size_t)(b0 + t2) * cols + b0 + t];
+        /* rows are independent given U: each thread takes a contiguous run of chunks, solves the
+         * block on them and applies the block's GEMM to its own rows (no barrier in between) */
+        #pragma omp parallel if (nchunks > 1)
+        {
+            const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+            const int c0 = (int)((long)id * nchunks / nt), c1 = (int)((long)(id + 1) * nchunks / nt);
+            const int r0 = c0 * RC, r1 = c1 * RC < rows ? c1 * RC : rows;
+            for (int ch = c0; ch < c1; ch++)
+                block_chunk(&k, b0, bw, ch * RC, (ch + 1) * RC < rows ? (ch + 1) * RC : rows);
+            // W[r0:r1, b1:] -= E1[r0:r1] (r1-r0, bw) @ U[b0:b1, b1:] (bw, cols-b1); U read from A as
+            // the transpose of the row-major view of its columns
+            if (b1 < cols && r1 > r0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, cols - b1, bw, -1.0f,
+                            E + (size_t)r0 * bw, bw, A + (size_t)b1 * cols + b0, cols, 1.0f,
+                            Wp + (size_t)r0 * cols + b1, cols);
         }
-        if (fit_failed) {
+        if (k.fit_failed) {
+            qblas_single_end(&bs);
             snprintf(err, QB_ERRLEN, "gptq: out of memory in a group fit");
             goto done;
         }
-        /* W[:, b1:] -= E1 (rows,bw) @ U[b0:b1, b1:] (bw, cols-b1) */
-        if (b1 < cols)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols - b1, bw, -1.0f, E,
-                        bw, U + (size_t)b0 * cols + b1, cols, 1.0f, Wp + b1, cols);
     }
+    qblas_single_end(&bs);
     /* 9. back to the original column order */
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < cols; j++) {
-            out->q[(size_t)r * cols + perm[j]] = Qp[(size_t)r * cols + j];
-            out->codes[(size_t)r * cols + perm[j]] = Cp[(size_t)r * cols + j];
-        }
+    if (c->act_order) {
+        #pragma omp parallel for schedule(static) if (nw > (1u << 16))
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) {
+                out->q[(size_t)r * cols + perm[j]] = Qp[(size_t)r * cols + j];
+                out->codes[(size_t)r * cols + perm[j]] = Cp[(size_t)r * cols + j];
+            }
+    }
     /* g_idx: dynamic groups under act-order are numbered in permuted order (pos(c) // G) */
     for (int j = 0; j < cols; j++)
         out->g_idx[perm[j]] = G < 0 ? 0 : (c->act_order && !c->static_groups) ? j / G : perm[j] / G;
@@ -282,7 +345,10 @@ done:
         for (int g = 0; g < ng; g++) group_params_free(&groups[g]);
         free(groups);
     }
-    free(Wp); free(Hp); free(Hd); free(U); free(scratch); free(Qp); free(Cp); free(hd); free(Wb);
-    free(E); free(loss); free(perm); free(cur_of_col);
+    if (c->act_order) {
+        free(Qp);
+        free(Cp);
+    }
+    free(Wp); free(A); free(Ub); free(hd); free(Wb); free(E); free(loss); free(perm); free(cur_of_col);
     return rc;
 }

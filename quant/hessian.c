@@ -1,12 +1,13 @@
 /* hessian.c — GPTQ's running Hessian proxy (quant.md §1.2): H = (2/n) Σ_samples xᵀx, where n counts
  * samples (sequences), not tokens, accumulated in float32 as `add_batch` does:
- *   H ← H·n/(n+1), n ← n+1, H ← H + (2/n)·xᵀx   — one ssyrk (C = α AᵀA + β C) per sample. */
-#include <cblas.h>
+ *   H ← H·n/(n+s), n ← n+s, H ← H + (2/n)·xᵀx   — one tiled XᵀX (xtx.c, C = α XᵀX + β C) per batch of
+ * s samples. The pipeline stacks several samples per call: one sample of a short window is too small
+ * a product to keep two cores busy, and every call rescales all of H. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "quant/quant.h"
+#include "quant/quant_internal.h"
 
 int hessian_init(Hessian *h, int cols, char err[QB_ERRLEN]) {
     h->cols = cols;
@@ -25,23 +26,24 @@ int hessian_init(Hessian *h, int cols, char err[QB_ERRLEN]) {
     return 0;
 }
 
-/* x (tokens, cols) of one sample. */
-void hessian_add_sample(Hessian *h, const float *x, int tokens) {
-    if (!h || !h->H || !x || tokens <= 0) return;
+void hessian_add_samples(Hessian *h, const float *x, int tokens, int samples) {
+    if (!h || !h->H || !x || tokens <= 0 || samples <= 0) return;
     const int c = h->cols;
     for (size_t i = 0; i < (size_t)tokens * c; i++)
         if (!isfinite(x[i])) {
             h->nonfinite = 1;
             break;
         }
-    /* the reference scales by the Python float n/(n+1), rounded to float32 on use */
-    const float beta = (float)((double)h->n / (double)(h->n + 1));
-    h->n += 1;
+    /* the reference scales by the Python float n/(n+s), rounded to float32 on use */
+    const float beta = (float)((double)h->n / (double)(h->n + samples));
+    h->n += samples;
     const float alpha = 2.0f / (float)h->n;
-    /* upper triangle: H ← α xᵀx + β H */
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, c, tokens, alpha, x, c, beta, h->H, c);
-    for (int i = 0; i < c; i++) /* keep H a full symmetric matrix for the solvers */
-        for (int j = i + 1; j < c; j++) h->H[(size_t)j * c + i] = h->H[(size_t)i * c + j];
+    xtx_update(h->H, x, tokens, c, (size_t)c, alpha, beta);
+}
+
+/* x (tokens, cols) of one sample. */
+void hessian_add_sample(Hessian *h, const float *x, int tokens) {
+    hessian_add_samples(h, x, tokens, 1);
 }
 
 void hessian_free(Hessian *h) {

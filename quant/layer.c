@@ -1,6 +1,5 @@
 /* layer.c — quantize_layer(): checks the inputs, dispatches to the solver of the chosen method,
  * and fills the statistics every method reports (layer error, seconds). */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,36 +35,15 @@ void quant_result_free(QuantResult *r) {
     r->q = NULL; r->codes = NULL; r->scales = NULL; r->zeros = NULL; r->g_idx = NULL; r->perm = NULL;
 }
 
-/* tr(D H Dᵀ)/2 with D = W − Q, as Σ_ij H_ij (DᵀD)_ij: one ssyrk (half a GEMM's work), then a
- * double-precision sum over the upper triangle. */
+/* tr(D H Dᵀ)/2 with D = W − Q, as Σ_ij H_ij (DᵀD)_ij: the upper tiles of DᵀD (half a GEMM's work,
+ * rows·cols²/2 multiply-adds) on OpenMP threads, each tile reduced against H in double (xtx.c). */
 double layer_error_h(const float *W, const float *Q, const float *H, int rows, int cols) {
     size_t n = (size_t)rows * cols;
     float *D = malloc(n * sizeof(float));
-    float *C = malloc((size_t)cols * cols * sizeof(float));
-    if (!D || !C) {
-        free(D); free(C);
-        return NAN;
-    }
+    if (!D) return NAN;
     for (size_t i = 0; i < n; i++) D[i] = W[i] - Q[i];
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows, 1.0f, D, cols, 0.0f, C, cols);
-    /* per-row partial sums added in a fixed order afterwards: an OpenMP reduction would combine the
-     * threads in finishing order and change the last bits from run to run */
-    double *part = malloc((size_t)cols * sizeof(double));
-    double tr = NAN;
-    if (part) {
-        #pragma omp parallel for schedule(static) if (cols > 256)
-        for (int i = 0; i < cols; i++) {
-            double acc = (double)H[(size_t)i * cols + i] * C[(size_t)i * cols + i];
-            for (int j = i + 1; j < cols; j++)
-                acc += 2.0 * (double)H[(size_t)i * cols + j] * C[(size_t)i * cols + j];
-            part[i] = acc;
-        }
-        tr = 0;
-        for (int i = 0; i < cols; i++) tr += part[i];
-    }
-    free(part);
+    double tr = xtx_dot(D, rows, cols, H);
     free(D);
-    free(C);
     return tr / 2.0;
 }
 

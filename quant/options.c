@@ -79,10 +79,15 @@ int quant_options_validate(const QuantOptions *o, int cols, char err[QB_ERRLEN])
         if (o->blocksize < 1 || o->blocksize > 4096) FAIL("quant options: blocksize %d outside 1..4096", o->blocksize);
     }
     if (two_step) {
+        /* n = the linear step's bits. It must exceed bits so the binary code has a finer grid to
+         * fit, except at the 8-bit cap: bits 8 with n = 8 is legal (256 linear levels, 256 binary
+         * levels). 0 stays bits+1, so 8 bits needs n = 8 written explicitly. */
         int n = o->high_bits > 0 ? o->high_bits : o->bits + 1;
         if (o->high_bits < 0) FAIL("quant options: high_bits %d must be 0 (bits+1) or more than bits", o->high_bits);
-        if (n <= o->bits || n > 8)
-            FAIL("quant options: high_bits %d must exceed bits %d and be at most 8", n, o->bits);
+        if (n > 8)
+            FAIL("quant options: high_bits %d is above 8 (at bits %d set high_bits to 8)", n, o->bits);
+        if (n < o->bits || (n == o->bits && n != 8))
+            FAIL("quant options: high_bits %d must exceed bits %d (or equal it at 8 bits)", n, o->bits);
         if (!(o->reexplore_lo > 0 && o->reexplore_hi >= o->reexplore_lo && isfinite(o->reexplore_hi)))
             FAIL("quant options: re-explore range [%g, %g] must satisfy 0 < lo <= hi",
                  (double)o->reexplore_lo, (double)o->reexplore_hi);

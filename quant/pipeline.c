@@ -1,7 +1,8 @@
 /* pipeline.c — quantizes a whole model block by block on calibration windows (quant.md §1.6).
  *
  * Memory: the model (mmapped, overwritten in place) + the calibration activations
- * (n_samples x seqlen x dim floats, `acts`) + one sample's scratch + the Hessians of one block.
+ * (n_samples x seqlen x dim floats, `acts`) + one sample's scratch + the Hessians of one block + the
+ * stacked layer inputs waiting for their Hessian (at most 16 MiB per input).
  *
  * For block l:
  *   acts holds block l's inputs (the embeddings for l = 0, else block l-1's output computed with the
@@ -20,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "quant/quant.h"
+#include "quant/quant_internal.h"
 
 enum { N_INPUTS = 4 }; /* distinct layer inputs in a block: qkv, o, gate/up, down */
 
@@ -41,10 +42,27 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Samples are stacked per input and added to their Hessian a few at a time (hessian.c: one tiled
+ * XᵀX per batch; a single window of a few hundred tokens is too small a product for two cores). The
+ * flush points depend only on the sample count, so a Hessian has the same bits whichever other
+ * Hessians the pass collects (true_sequential or not). */
+enum { STACK_TOKENS = 2048 };          /* aim: this many tokens per XᵀX */
+#define STACK_BYTES (16u << 20)        /* but at most this much memory per input */
+
 typedef struct {
     Hessian *h[N_INPUTS]; /* NULL: not collected in this pass */
-    int bad_cols;         /* a tap's cols disagreed with the Hessian */
+    float *stack[N_INPUTS];
+    int stacked[N_INPUTS]; /* samples waiting in stack[g] */
+    int cap;               /* samples per flush (the same for every input) */
+    int seqlen;
+    int bad_cols;         /* a tap's cols disagreed with the Hessian, or a window had another length */
 } TapCtx;
+
+static void flush_stack(TapCtx *c, int g) {
+    if (c->stacked[g] == 0) return;
+    hessian_add_samples(c->h[g], c->stack[g], c->stacked[g] * c->seqlen, c->stacked[g]);
+    c->stacked[g] = 0;
+}
 
 static void hessian_tap(void *vctx, int layer, LinearKind kind, const float *x, int n, int cols) {
     (void)layer;
@@ -52,8 +70,39 @@ static void hessian_tap(void *vctx, int layer, LinearKind kind, const float *x, 
     if (kind < 0 || kind >= LIN_COUNT) return;
     int g = input_of(kind);
     if (kind != INPUT_FIRST[g] || !c->h[g]) return;
-    if (cols != c->h[g]->cols) { c->bad_cols = 1; return; }
-    hessian_add_sample(c->h[g], x, n);
+    if (cols != c->h[g]->cols || n != c->seqlen) { c->bad_cols = 1; return; }
+    memcpy(c->stack[g] + (size_t)c->stacked[g] * n * cols, x, (size_t)n * cols * sizeof(float));
+    if (++c->stacked[g] == c->cap) flush_stack(c, g);
+}
+
+/* Sets up the stacks of the inputs whose Hessian is collected (tc->h[g] set). */
+static int tap_init(TapCtx *tc, int n_samples, int seqlen, char err[QB_ERRLEN]) {
+    size_t widest = 0;
+    for (int g = 0; g < N_INPUTS; g++)
+        if (tc->h[g] && (size_t)tc->h[g]->cols > widest) widest = (size_t)tc->h[g]->cols;
+    size_t per_sample = (size_t)seqlen * widest * sizeof(float);
+    int cap = (STACK_TOKENS + seqlen - 1) / seqlen;
+    while (cap > 1 && (size_t)cap * per_sample > STACK_BYTES) cap--;
+    if (cap > n_samples) cap = n_samples;
+    if (cap < 1) cap = 1;
+    tc->cap = cap;
+    tc->seqlen = seqlen;
+    for (int g = 0; g < N_INPUTS; g++) {
+        if (!tc->h[g]) continue;
+        tc->stack[g] = malloc((size_t)cap * seqlen * (size_t)tc->h[g]->cols * sizeof(float));
+        if (!tc->stack[g]) {
+            snprintf(err, QB_ERRLEN, "out of memory for %d stacked calibration windows", cap);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void tap_free(TapCtx *tc) {
+    for (int g = 0; g < N_INPUTS; g++) {
+        free(tc->stack[g]);
+        tc->stack[g] = NULL;
+    }
 }
 
 static int method_compensates(const QuantOptions *o) {
@@ -111,6 +160,8 @@ static int collect(const Model *m, ModelState *s, int l, const float *acts, floa
         snprintf(err, QB_ERRLEN, "blk.%d: a linear layer's input width disagrees with its weight", l);
         return -1;
     }
+    for (int g = 0; g < N_INPUTS; g++)
+        if (tc->h[g]) flush_stack(tc, g);
     return 0;
 }
 
@@ -197,7 +248,9 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
                     if (hessian_init(&H[g], b->lin[INPUT_FIRST[g]].cols, err)) goto done;
                     tc.h[g] = &H[g];
                 }
-                if (collect(m, s, l, acts, tmp, ns, T, &tc, err)) goto done;
+                int crc = tap_init(&tc, ns, T, err) || collect(m, s, l, acts, tmp, ns, T, &tc, err);
+                tap_free(&tc);
+                if (crc) goto done;
             }
             for (int k = 0; k < LIN_COUNT; k++) {
                 int g = input_of((LinearKind)k);

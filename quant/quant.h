@@ -40,7 +40,7 @@ typedef struct {
     int max_damp_retries;/* raise damping step by step when H is not positive definite (default 10) */
     int blocksize;       /* 128 */
     /* GPTQT */
-    int high_bits;       /* n; 0 = bits+1 */
+    int high_bits;       /* n: bits of the linear step, bits+1..8, or 8 when bits is 8; 0 = bits+1 */
     float reexplore_lo, reexplore_hi; /* 0.6, 1.3 */
     int reexplore_steps; /* 36 */
     int bcq_iters;       /* 20 */

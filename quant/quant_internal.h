@@ -125,4 +125,22 @@ int quant_result_alloc(QuantResult *r, int rows, int cols, int n_groups, int bit
 /* ‖(W−Q)‖²_H / 2 = tr((W−Q) H (W−Q)ᵀ)/2 in double (the layer error with H = 2XᵀX/n). */
 double layer_error_h(const float *W, const float *Q, const float *H, int rows, int cols);
 
+/* ---- threads and the XᵀX kernels (blas_threads.c, xtx.c) ------------------------------------- */
+
+/* OpenBLAS pinned to one thread between begin and end (loops and GEMMs run on OpenMP threads). */
+typedef struct { int saved; } QBlasSingle;
+void qblas_single_begin(QBlasSingle *b);
+void qblas_single_end(QBlasSingle *b);
+/* Stops OpenBLAS's idle worker threads (they spin ~0.1 s after a threaded call). Serial code only. */
+void qblas_park(void);
+
+/* C (cols, cols) ← beta·C + alpha·XᵀX, X (n, cols) with rows ldx apart; C stays exactly symmetric. */
+void xtx_update(float *C, const float *X, int n, int cols, size_t ldx, float alpha, float beta);
+/* Σ_ij H_ij (DᵀD)_ij in double, D (n, cols), H (cols, cols) symmetric; NaN when out of memory. */
+double xtx_dot(const float *D, int n, int cols, const float *H);
+
+/* `samples` sequences stacked in x (tokens, cols): H ← H·n/(n+s) + 2/(n+s)·xᵀx, n ← n+s (the
+ * reference's add_batch with batch s; hessian_add_sample is s = 1). */
+void hessian_add_samples(Hessian *h, const float *x, int tokens, int samples);
+
 #endif

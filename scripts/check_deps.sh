@@ -7,5 +7,6 @@ done
 [ -f /usr/include/libstemmer.h ] || missing="$missing libstemmer"
 [ -f /usr/share/wordnet/data.noun ] || missing="$missing wordnet-base"
 command -v gnuplot >/dev/null 2>&1 || missing="$missing gnuplot"
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 if [ -n "$missing" ]; then echo "missing:$missing" >&2; exit 1; fi
 exit 0

@@ -21,6 +21,7 @@
 
 #include "metrics/chrf.h"
 #include "metrics/textfile.h"
+#include "metrics/pystr.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 static double pair_score(const char *hyp, const char *ref, const chrf_opts *o) {
@@ -395,6 +396,107 @@ static void test_stats_merge_and_determinism(void **state) {
     textfile_free(&r);
 }
 
+/* Segments are scored on several threads; 1 and 2 threads must give identical statistics and
+ * bits, equal to the in-order sum of chrf_segment_stats. xray system1 against two reference
+ * streams (reference, system2.hyp: 2,489 segments, so both threads get work), chrF++ in sacrebleu
+ * and Popović modes. */
+static void test_threads_identical(void **state) {
+    (void)state;
+    TextFile h = read_ok("assets/meteor-examples/xray/system1.hyp"), r = read_ok("assets/meteor-examples/xray/reference"),
+             h2 = read_ok("assets/meteor-examples/xray/system2.hyp");
+    size_t n = h.n;
+    assert_int_equal(n, 2489);
+    assert_int_equal(r.n, n);
+    assert_int_equal(h2.n, n);
+    const char **refs = malloc(2 * n * sizeof(char *)); /* stream 1, then stream 2 */
+    for (size_t i = 0; i < n; i++) { refs[i] = r.lines[i]; refs[n + i] = h2.lines[i]; }
+    double *s1 = malloc(n * sizeof(double)), *s2 = malloc(n * sizeof(double));
+    char err[QB_ERRLEN];
+    int saved = omp_get_max_threads();
+    for (int mode = 0; mode < 2; mode++) {
+        chrf_opts o = chrf_defaults(2);
+        o.popovic = mode;
+        chrf_result a, b;
+        omp_set_num_threads(1);
+        assert_int_equal(chrf_corpus((const char *const *)h.lines, n, refs, 2, &o, &a, s1, err), 0);
+        omp_set_num_threads(2);
+        assert_int_equal(chrf_corpus((const char *const *)h.lines, n, refs, 2, &o, &b, s2, err), 0);
+        assert_memory_equal(a.total.v, b.total.v, sizeof(int64_t) * 3 * 8);
+        assert_memory_equal(&a.score, &b.score, sizeof(double));
+        assert_memory_equal(&a.mean_sentence, &b.mean_sentence, sizeof(double));
+        assert_memory_equal(s1, s2, n * sizeof(double));
+        chrf_stats acc;
+        chrf_stats_zero(&acc, &o);
+        chrf_ws *ws = chrf_ws_new();
+        for (size_t i = 0; i < n; i++) {
+            chrf_stats st;
+            double sc;
+            const char *rr[2] = {refs[i], refs[n + i]};
+            assert_int_equal(chrf_segment_stats(ws, h.lines[i], rr, 2, &o, &st, &sc, err), 0);
+            assert_memory_equal(&sc, &s1[i], sizeof(double));
+            chrf_stats_add(&acc, &st);
+        }
+        chrf_ws_free(ws);
+        assert_memory_equal(acc.v, a.total.v, sizeof(int64_t) * 3 * 8);
+    }
+    omp_set_num_threads(saved);
+    free(s1); free(s2); free(refs);
+    textfile_free(&h); textfile_free(&r); textfile_free(&h2);
+}
+
+/* Python string semantics (metrics/pystr.h); expected values from CPython 3 (str.isspace,
+ * str.lower, bytes.decode('utf-8')), checked by hand against the Unicode tables. */
+static void test_python_string_helpers(void **state) {
+    (void)state;
+    /* the 29 code points of str.isspace(), and nothing else in all of Unicode */
+    static const uint32_t sp[] = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20,
+                                  0x85, 0xA0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005,
+                                  0x2006, 0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029, 0x202F,
+                                  0x205F, 0x3000};
+    int count = 0;
+    for (uint32_t c = 0; c <= 0x10FFFF; c++) count += py_isspace(c);
+    assert_int_equal(count, 29);
+    for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++) assert_true(py_isspace(sp[i]));
+    assert_false(py_isspace(0x200B) || py_isspace(0x180E) || py_isspace(0xFEFF) || py_isspace(0x84));
+    /* str.lower(): 'İ' -> 'i' + U+0307; Σ -> ς at the end of a word, σ elsewhere; 'ẞ' -> 'ß' */
+    uint32_t in[8], out[16];
+    size_t k = 0, m;
+    in[k++] = 0x130; in[k++] = 'A';
+    m = py_lower(in, k, out);
+    assert_int_equal(m, 3);
+    assert_true(out[0] == 'i' && out[1] == 0x307 && out[2] == 'a');
+    k = 0; in[k++] = 0x39F; in[k++] = 0x394; in[k++] = 0x39F; in[k++] = 0x3A3; /* "ΟΔΟΣ" -> "οδος" */
+    m = py_lower(in, k, out);
+    assert_int_equal(m, 4);
+    assert_true(out[0] == 0x3BF && out[1] == 0x3B4 && out[2] == 0x3BF && out[3] == 0x3C2);
+    in[0] = 0x3A3; /* "Σ" alone -> "σ" */
+    assert_int_equal(py_lower(in, 1, out), 1);
+    assert_true(out[0] == 0x3C3);
+    in[0] = 0x3A3; in[1] = 0x391; /* "ΣΑ" -> "σα" (not final) */
+    assert_int_equal(py_lower(in, 2, out), 2);
+    assert_true(out[0] == 0x3C3 && out[1] == 0x3B1);
+    in[0] = 0x1E9E;
+    py_lower(in, 1, out);
+    assert_true(out[0] == 0xDF);
+    /* strict UTF-8: overlong, surrogate, beyond U+10FFFF, truncated -> error at the offending byte */
+    uint32_t cp[8];
+    size_t bad = 99;
+    assert_int_equal(utf8_decode("a\xc3\xa9\xf0\x9f\x98\x80", 7, cp, &bad), 3);
+    assert_true(cp[0] == 'a' && cp[1] == 0xE9 && cp[2] == 0x1F600);
+    assert_int_equal(utf8_decode("ab\xc0\x80", 4, cp, &bad), -1);
+    assert_int_equal(bad, 2);
+    assert_int_equal(utf8_decode("\xed\xa0\x80", 3, cp, &bad), -1);
+    assert_int_equal(bad, 0);
+    assert_int_equal(utf8_decode("x\xf4\x90\x80\x80", 5, cp, &bad), -1);
+    assert_int_equal(bad, 1);
+    assert_int_equal(utf8_decode("xy\xe2\x82", 4, cp, &bad), -1);
+    assert_int_equal(bad, 2);
+    char enc[16];
+    uint32_t u[3] = {'a', 0xE9, 0x1F600};
+    assert_int_equal(utf8_encode(u, 3, enc), 7);
+    assert_memory_equal(enc, "a\xc3\xa9\xf0\x9f\x98\x80", 7);
+}
+
 /* A long line (500k code points) scores without trouble; hash collisions cannot fake matches. */
 static void test_long_line(void **state) {
     (void)state;
@@ -632,6 +734,8 @@ int main(void) {
         cmocka_unit_test(test_eps_and_effective_modes),
         cmocka_unit_test(test_multi_reference_choice),
         cmocka_unit_test(test_stats_merge_and_determinism),
+        cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_python_string_helpers),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_names_and_signatures),

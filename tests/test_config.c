@@ -141,6 +141,9 @@ static const Bad BAD[] = {
     {"static groups without groups", HEAD "sweep:\n  method: [gptq]\n  bits: [4]\nfixed:\n  static_groups: true\n" EVAL, 6,
      "static_groups"},
     {"high_bits not above bits", HEAD "sweep:\n  method: [gptqt]\n  bits: [3, 4]\nfixed:\n  high_bits: 4\n" EVAL, 6, "high_bits"},
+    {"high_bits below bits at 8", HEAD "sweep:\n  method: [rtnt]\n  bits: [8]\nfixed:\n  high_bits: 7\n" EVAL, 6, "high_bits"},
+    {"relative high_bits out of range", HEAD "sweep:\n  method: [gptqt]\n  bits: [8]\nfixed:\n  high_bits: +7\n" EVAL, 6,
+     "fixed.high_bits"},
     {"unknown output key", HEAD "sweep: {method: rtn, bits: 4}\n" EVAL "output:\n  dbb: x.db\n", 5, "output"},
     {"stride without stride mode", HEAD "sweep: {method: rtn, bits: 4}\neval:\n  perplexity:\n    - {dataset: ptb-test, stride: 8}\n",
      5, "eval.perplexity.stride"},
@@ -240,6 +243,21 @@ static void test_hostile_yaml(void **state) {
     free(e);
 }
 
+/* GPTQT at 8 bits: the relative default (+k, or unset) caps the linear step at 8 bits, and an
+ * explicit high_bits 8 equals bits only at 8; both are accepted. */
+static void test_gptqt_at_8_bits(void **state) {
+    (void)state;
+    static const char *const FIXED[] = {"{sym: false}", "{gptqt: {high_bits: +1}}", "{gptqt: {high_bits: +2}}",
+                                        "{high_bits: 8}"};
+    Experiment *e = malloc(sizeof *e);
+    for (size_t i = 0; i < sizeof FIXED / sizeof FIXED[0]; i++) {
+        char y[512], err[QB_ERRLEN] = "";
+        snprintf(y, sizeof y, HEAD "sweep:\n  method: [gptqt, rtnt]\n  bits: [7, 8]\nfixed: %s\n" EVAL, FIXED[i]);
+        if (config_parse(y, strlen(y), "g8.yaml", e, err)) fail_msg("%s: %s", FIXED[i], err);
+    }
+    free(e);
+}
+
 /* The shipped experiment files must be valid. */
 static void test_shipped_experiments_parse(void **state) {
     (void)state;
@@ -259,6 +277,7 @@ int main(void) {
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_group_size_against_model),
         cmocka_unit_test(test_hostile_yaml),
+        cmocka_unit_test(test_gptqt_at_8_bits),
         cmocka_unit_test(test_shipped_experiments_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

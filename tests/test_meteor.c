@@ -586,6 +586,57 @@ static void test_meteor15_xray_published(void **state) {
     meteor15_free(m);
 }
 
+/* Corpus scoring runs segments on several threads; 1 and 2 threads must give the same bits, and
+ * the same bits as scoring each segment alone (meteor_nltk_sentence has no memo), summed in order.
+ * xray system1 against two reference streams (reference, system2.hyp), both NLTK tokenisations,
+ * and Meteor 1.5's summed statistics. */
+static void test_threads_identical(void **state) {
+    (void)state;
+    char *hb = slurp("assets/meteor-examples/xray/system1.hyp"), *rb = slurp("assets/meteor-examples/xray/reference");
+    char *h2b = slurp("assets/meteor-examples/xray/system2.hyp");
+    char **hyp, **ref, **hyp2;
+    int n = split_lines(hb, &hyp);
+    assert_int_equal(split_lines(rb, &ref), n);
+    assert_int_equal(split_lines(h2b, &hyp2), n);
+    const char **refs = malloc(sizeof(char *) * 2 * (size_t)n); /* stream 1, then stream 2 */
+    for (int i = 0; i < n; i++) { refs[i] = ref[i]; refs[n + i] = hyp2[i]; }
+    double *s1 = malloc(sizeof(double) * (size_t)n), *s2 = malloc(sizeof(double) * (size_t)n);
+    char err[QB_ERRLEN];
+    int saved = omp_get_max_threads();
+    for (int tok = 0; tok < 2; tok++) {
+        MeteorTokenize tk = tok ? METEOR_TOK_TREEBANK : METEOR_TOK_WHITESPACE;
+        MeteorCorpus c1, c2;
+        omp_set_num_threads(1);
+        assert_int_equal(meteor_nltk_corpus(WN, (const char *const *)hyp, (size_t)n, refs, 2, tk, &c1, s1, err), 0);
+        omp_set_num_threads(2);
+        assert_int_equal(meteor_nltk_corpus(WN, (const char *const *)hyp, (size_t)n, refs, 2, tk, &c2, s2, err), 0);
+        assert_memory_equal(s1, s2, sizeof(double) * (size_t)n);
+        assert_memory_equal(&c1.sum, &c2.sum, sizeof(double));
+        assert_int_equal(c1.n, n);
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            MeteorStats st;
+            const char *rr[2] = {refs[i], refs[n + i]};
+            assert_int_equal(meteor_nltk_sentence(WN, hyp[i], rr, 2, tk, &st, err), 0);
+            if (memcmp(&st.score, &s1[i], sizeof(double))) fail_msg("segment %d: %.17g vs %.17g", i + 1, st.score, s1[i]);
+            sum += st.score;
+        }
+        assert_memory_equal(&sum, &c1.sum, sizeof(double));
+    }
+    Meteor15 *m = meteor15_open(NULL, NULL, NULL, err);
+    assert_non_null(m);
+    Meteor15Stats t1, t2;
+    omp_set_num_threads(1);
+    assert_int_equal(meteor15_corpus(m, (const char *const *)hyp, (size_t)n, refs, 2, &t1, s1, err), 0);
+    omp_set_num_threads(2);
+    assert_int_equal(meteor15_corpus(m, (const char *const *)hyp, (size_t)n, refs, 2, &t2, s2, err), 0);
+    assert_memory_equal(&t1, &t2, sizeof t1);
+    assert_memory_equal(s1, s2, sizeof(double) * (size_t)n);
+    omp_set_num_threads(saved);
+    meteor15_free(m);
+    free(s1); free(s2); free(refs); free(hyp); free(ref); free(hyp2); free(hb); free(rb); free(h2b);
+}
+
 /* ---- the CLI (needs $QBENCH_BIN or bin/qbench) ------------------------------------------------------ */
 static const char *qbench_bin(void) {
     const char *b = getenv("QBENCH_BIN");
@@ -680,6 +731,7 @@ int main(void) {
         cmocka_unit_test(test_meteor15_paraphrase_table),
         cmocka_unit_test(test_meteor15_bad_resources),
         cmocka_unit_test(test_meteor15_xray_published),
+        cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

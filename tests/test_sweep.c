@@ -27,16 +27,25 @@ static Experiment *parse(const char *yaml) {
 #define EVAL "eval: {perplexity: [{dataset: tinystories-valid}]}\n"
 
 /* The demo's sweep: 3 methods x 4 bits x 2 groups x 2 act-order = 48, minus rtn with act-order
- * (4 bits x 2 groups = 8) and gptqt at 8 bits (2 groups x 2 act-order = 4) = 36 points. */
+ * (4 bits x 2 groups = 8) = 40 points; with gptqt at 8 bits also excluded (2 groups x 2 act-order
+ * = 4), 36. */
 static void test_demo_count_and_order(void **state) {
     (void)state;
+    Experiment *e36 = parse(HEAD "sweep:\n  method: [rtn, gptq, gptqt]\n  bits: [2, 3, 4, 8]\n  group_size: [-1, 32]\n"
+                                 "  act_order: [false, true]\n  exclude: [{method: rtn, act_order: true}, {method: gptqt, bits: 8}]\n" EVAL);
     Experiment *e = parse(HEAD "sweep:\n  method: [rtn, gptq, gptqt]\n  bits: [2, 3, 4, 8]\n  group_size: [-1, 32]\n"
-                               "  act_order: [false, true]\n  exclude: [{method: rtn, act_order: true}, {method: gptqt, bits: 8}]\n" EVAL);
+                               "  act_order: [false, true]\n  exclude: [{method: rtn, act_order: true}]\n" EVAL);
     SweepPoint *p;
     int n;
     char err[QB_ERRLEN];
-    assert_int_equal(sweep_expand(e, &p, &n, err), 0);
+    assert_int_equal(sweep_expand(e36, &p, &n, err), 0);
     assert_int_equal(n, 36);
+    free(p);
+    free(e36);
+    assert_int_equal(sweep_expand(e, &p, &n, err), 0);
+    assert_int_equal(n, 40);
+    assert_string_equal(sweep_get_str(&p[39], "method", ""), "gptqt"); /* the last: gptqt 8 g32 act */
+    assert_int_equal(sweep_get_int(&p[39], "bits", 0), 8);
     /* first axis slowest, last fastest: rtn 2 -1 false, rtn 2 32 false, rtn 3 -1 false, ... */
     assert_string_equal(sweep_get_str(&p[0], "method", ""), "rtn");
     assert_int_equal(sweep_get_int(&p[0], "bits", 0), 2);
@@ -163,6 +172,47 @@ static void test_pipeline_options(void **state) {
     assert_int_equal(po.opt.reexplore_steps, 7);
     assert_int_equal(po.true_sequential, 0);
     assert_true(po.opt.reexplore_lo == 0.6f); /* untouched: the quantizer's default */
+    free(p);
+    free(e);
+}
+
+/* GPTQT's linear-step bits: absolute as written; relative "+k" or unset (+1) capped at 8, so 8-bit
+ * points keep an 8-bit linear step. Values worked out by hand from that rule. */
+static void test_high_bits_cap(void **state) {
+    (void)state;
+    static const struct { const char *fixed; long want[4]; } CASES[] = { /* bits 2, 3, 7, 8 */
+        {"{sym: false}", {3, 4, 8, 8}},
+        {"{gptqt: {high_bits: +1}}", {3, 4, 8, 8}},
+        {"{gptqt: {high_bits: +3}}", {5, 6, 8, 8}},
+        {"{gptqt: {high_bits: 8}}", {8, 8, 8, 8}},
+    };
+    for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++) {
+        char y[512];
+        snprintf(y, sizeof y, HEAD "sweep:\n  method: [gptqt, rtnt]\n  bits: [2, 3, 7, 8]\nfixed: %s\n" EVAL, CASES[c].fixed);
+        Experiment *e = parse(y);
+        SweepPoint *p;
+        int n;
+        char err[QB_ERRLEN];
+        assert_int_equal(sweep_expand(e, &p, &n, err), 0);
+        assert_int_equal(n, 8);
+        for (int i = 0; i < n; i++) {
+            PipelineOptions po;
+            assert_int_equal(sweep_pipeline_options(&p[i], &po, err), 0);
+            if (sweep_high_bits(&p[i]) != CASES[c].want[i % 4] || po.opt.high_bits != CASES[c].want[i % 4])
+                fail_msg("%s, point %d: high bits %ld / %d, want %ld", CASES[c].fixed, i, sweep_high_bits(&p[i]),
+                         po.opt.high_bits, CASES[c].want[i % 4]);
+            if (quant_options_validate(&po.opt, 0, err)) fail_msg("%s, point %d: %s", CASES[c].fixed, i, err);
+        }
+        free(p);
+        free(e);
+    }
+    /* methods without a two-step grid have none */
+    Experiment *e = parse(HEAD "sweep:\n  method: [rtn, gptq]\n  bits: [8]\nfixed: {gptqt: {high_bits: +1}}\n" EVAL);
+    SweepPoint *p;
+    int n;
+    char err[QB_ERRLEN];
+    assert_int_equal(sweep_expand(e, &p, &n, err), 0);
+    for (int i = 0; i < n; i++) assert_int_equal(sweep_high_bits(&p[i]), 0);
     free(p);
     free(e);
 }
@@ -319,6 +369,7 @@ int main(void) {
         cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_exclude_and_where_match_defaults),
         cmocka_unit_test(test_pipeline_options),
+        cmocka_unit_test(test_high_bits_cap),
         cmocka_unit_test(test_tinystories_split_is_disjoint_and_complete),
         cmocka_unit_test(test_named_datasets_load),
         cmocka_unit_test(test_tasks),
