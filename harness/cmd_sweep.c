@@ -1,5 +1,6 @@
-/* cmd_sweep.c — `qbench run EXP.yaml [--dry-run] [--shard i/n] [--threads N] [--quiet] [--db PATH]`:
- * validates the experiment completely, then runs every point not already done (runner.c). */
+/* cmd_sweep.c — `qbench run EXP.yaml [--dry-run] [--shard i/n] [--threads N] [--quiet] [--db PATH]
+ * [--print-db]`: validates the experiment completely, then runs every point not already done
+ * (runner.c). --print-db lets scripts (experiments/sweep.sbatch) find the experiment's database. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -13,25 +14,28 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: qbench run EXP.yaml [--dry-run] [--shard i/n] [--threads N] [--quiet] [--db PATH]\n"
+            "usage: qbench run EXP.yaml [--dry-run] [--shard i/n] [--threads N] [--quiet] [--db PATH] [--print-db]\n"
             "  Runs every sweep point of EXP.yaml that is not already done in its results database.\n"
             "  --dry-run     list the points (done / to do) with a rough time estimate; run nothing\n"
             "  --shard i/n   only points k with k mod n == i (0 <= i < n), e.g. i = $SLURM_ARRAY_TASK_ID\n"
             "  --threads N   OpenMP and OpenBLAS threads (default: all cores)\n"
             "  --quiet       no progress on stderr\n"
             "  --db PATH     write to PATH instead of the experiment's output.db (e.g. one file per shard)\n"
+            "  --print-db    print the database path the run would write (output.db, or --db) and exit\n"
             "exit status: 0 every point done, 1 some point failed (recorded, retried next run), 2 error\n");
 }
 
 int cmd_run(int argc, char **argv) {
     const char *file = NULL;
     RunOptions o = {.shard_n = 1, .out = stdout, .progress = stderr};
+    int print_db = 0;
     char err[QB_ERRLEN];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
         else if (!strcmp(a, "--quiet")) o.progress = NULL;
+        else if (!strcmp(a, "--print-db")) print_db = 1;
         else if (!strcmp(a, "--shard") && i + 1 < argc) {
             if (sweep_parse_shard(argv[++i], &o.shard_i, &o.shard_n, err)) { fprintf(stderr, "qbench run: %s\n", err); return 2; }
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
@@ -54,6 +58,11 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "qbench run: %s\n", err);
         free(e);
         return 2;
+    }
+    if (print_db) {
+        printf("%s\n", o.db_path ? o.db_path : e->output.db);
+        free(e);
+        return 0;
     }
     RunSummary s;
     int rc = runner_run(e, &o, &s, err);

@@ -46,9 +46,10 @@ struct chrf_ws {
     Prep hyp, ref;
     uint64_t *hh, *rh; /* rolling hashes per start position */
     size_t cap_hh, cap_rh;
-    uint8_t *live_h, *live_r; /* this start position's previous-order n-gram occurs on the other side */
-    size_t cap_lh, cap_lr;
-    uint32_t *rslot;          /* table slot of each reference position at the current order */
+    uint32_t *live_h, *live_r; /* ascending start positions whose previous-order n-gram occurs
+                                * on the other side (the only ones that can still match) */
+    size_t nlive_h, nlive_r, cap_lh, cap_lr;
+    uint32_t *rslot;           /* table slot of live_r[q] at the current order */
     size_t cap_rs;
     Slot *tab;
     size_t cap_tab, size; /* allocated slots; slots in use for this pair (a power of 2) */
@@ -270,24 +271,36 @@ static inline __attribute__((always_inline)) Slot *table_find(chrf_ws *ws, int k
 
 /* One order: counts the live reference n-grams, then matches the live hypothesis n-grams
  * against them (clipped: a hypothesis occurrence matches while its count is below the
- * reference count), then marks which positions stay live. Returns the matches. */
-static inline __attribute__((always_inline)) int64_t order_pass(chrf_ws *ws, int k, int n, size_t cr, size_t ch) {
-    for (size_t i = 0; i < cr; i++) {
-        if (!ws->live_r[i]) continue;
-        Slot *s = table_find(ws, k, n, ws->rh[i], 0, (uint32_t)i, 1);
+ * reference count), then keeps the positions whose n-gram found a partner. Returns the matches.
+ * Walking lists of live positions (not flags over every position) keeps the loops free of
+ * unpredictable skips once most positions are dead. */
+static inline __attribute__((always_inline)) int64_t order_pass(chrf_ws *ws, int k, int n) {
+    uint32_t *lr = ws->live_r, *lh = ws->live_h;
+    size_t nr = ws->nlive_r, nh = ws->nlive_h;
+    for (size_t q = 0; q < nr; q++) {
+        Slot *s = table_find(ws, k, n, ws->rh[lr[q]], 0, lr[q], 1);
         s->cr++;
-        ws->rslot[i] = (uint32_t)(s - ws->tab);
+        ws->rslot[q] = (uint32_t)(s - ws->tab);
     }
     int64_t match = 0;
-    for (size_t i = 0; i < ch; i++) {
-        if (!ws->live_h[i]) continue;
-        Slot *s = table_find(ws, k, n, ws->hh[i], 1, (uint32_t)i, 0); /* only reference n-grams matter */
-        if (!s) { ws->live_h[i] = 0; continue; }
-        if (s->ch < s->cr) match++;
-        s->ch++;
+    size_t keep = 0;
+    Slot none = {0, 0, 0, 0, 0}; /* stands in for an absent n-gram, so the loops below do not branch */
+    for (size_t q = 0; q < nh; q++) {
+        Slot *s = table_find(ws, k, n, ws->hh[lh[q]], 1, lh[q], 0); /* only reference n-grams matter */
+        int found = s != NULL;
+        s = found ? s : &none;
+        match += s->ch < s->cr; /* (0 < 0 is false for the stand-in) */
+        s->ch += found;
+        lh[keep] = lh[q];
+        keep += (size_t)found;
     }
-    for (size_t i = 0; i < cr; i++)
-        if (ws->live_r[i]) ws->live_r[i] = ws->tab[ws->rslot[i]].ch > 0;
+    ws->nlive_h = keep;
+    keep = 0;
+    for (size_t q = 0; q < nr; q++) {
+        lr[keep] = lr[q];
+        keep += ws->tab[ws->rslot[q]].ch > 0;
+    }
+    ws->nlive_r = keep;
     return match;
 }
 
@@ -302,17 +315,19 @@ static int kind_stats(chrf_ws *ws, int kind, int norder, int64_t *v) {
     if (norder == 0) return 0;
     if (grow((void **)&ws->hh, &ws->cap_hh, lh + 1, sizeof(uint64_t)) ||
         grow((void **)&ws->rh, &ws->cap_rh, lr + 1, sizeof(uint64_t)) ||
-        grow((void **)&ws->live_h, &ws->cap_lh, lh + 1, 1) || grow((void **)&ws->live_r, &ws->cap_lr, lr + 1, 1) ||
+        grow((void **)&ws->live_h, &ws->cap_lh, lh + 1, sizeof(uint32_t)) ||
+        grow((void **)&ws->live_r, &ws->cap_lr, lr + 1, sizeof(uint32_t)) ||
         grow((void **)&ws->rslot, &ws->cap_rs, lr + 1, sizeof(uint32_t)))
         return -1;
-    memset(ws->live_h, 1, lh);
-    memset(ws->live_r, 1, lr);
+    for (size_t i = 0; i < lh; i++) ws->live_h[i] = (uint32_t)i;
+    for (size_t i = 0; i < lr; i++) ws->live_r[i] = (uint32_t)i;
+    ws->nlive_h = lh;
+    ws->nlive_r = lr;
     /* Character keys start as the exact n-gram packed 21 bits per code point (orders 1..3);
      * from order 4 on they continue as a hash. Word keys are hashes from the start. */
     uint64_t seed = kind ? HASH_SEED : 0;
     for (size_t i = 0; i < lh; i++) ws->hh[i] = seed;
     for (size_t i = 0; i < lr; i++) ws->rh[i] = seed;
-    if (table_reset(ws, lh + lr)) return -1;
     for (int n = 1; n <= norder; n++) {
         int64_t *st = v + 3 * (n - 1);
         size_t ch = lh >= (size_t)n ? lh - (size_t)n + 1 : 0;
@@ -322,24 +337,30 @@ static int kind_stats(chrf_ws *ws, int kind, int norder, int64_t *v) {
         st[0] = (int64_t)ch;
         st[1] = (int64_t)cr;
         if (ch == 0) continue;
-        /* extend each start position's key by its n-th element */
+        /* positions too close to the end have no n-gram of this order (the lists ascend) */
+        while (ws->nlive_r && ws->live_r[ws->nlive_r - 1] >= cr) ws->nlive_r--;
+        while (ws->nlive_h && ws->live_h[ws->nlive_h - 1] >= ch) ws->nlive_h--;
+        const uint32_t *Lr = ws->live_r, *Lh = ws->live_h;
+        size_t nr = ws->nlive_r, nh = ws->nlive_h;
+        /* extend each live start position's key by its n-th element (dead ones are never used
+         * again) */
         int k = kind;
         if (kind) {
-            for (size_t i = 0; i < cr; i++) ws->rh[i] = (ws->rh[i] ^ R->th[i + n - 1]) * HASH_MUL;
-            for (size_t i = 0; i < ch; i++) ws->hh[i] = (ws->hh[i] ^ H->th[i + n - 1]) * HASH_MUL;
+            for (size_t q = 0; q < nr; q++) ws->rh[Lr[q]] = (ws->rh[Lr[q]] ^ R->th[Lr[q] + n - 1]) * HASH_MUL;
+            for (size_t q = 0; q < nh; q++) ws->hh[Lh[q]] = (ws->hh[Lh[q]] ^ H->th[Lh[q] + n - 1]) * HASH_MUL;
         } else if (n <= 3) {
             k = 2;
-            for (size_t i = 0; i < cr; i++) ws->rh[i] = (ws->rh[i] << 21) | xr[i + n - 1];
-            for (size_t i = 0; i < ch; i++) ws->hh[i] = (ws->hh[i] << 21) | xh[i + n - 1];
+            for (size_t q = 0; q < nr; q++) ws->rh[Lr[q]] = (ws->rh[Lr[q]] << 21) | xr[Lr[q] + n - 1];
+            for (size_t q = 0; q < nh; q++) ws->hh[Lh[q]] = (ws->hh[Lh[q]] << 21) | xh[Lh[q] + n - 1];
         } else {
-            for (size_t i = 0; i < cr; i++) ws->rh[i] = (ws->rh[i] ^ xr[i + n - 1]) * HASH_MUL;
-            for (size_t i = 0; i < ch; i++) ws->hh[i] = (ws->hh[i] ^ xh[i + n - 1]) * HASH_MUL;
+            for (size_t q = 0; q < nr; q++) ws->rh[Lr[q]] = (ws->rh[Lr[q]] ^ xr[Lr[q] + n - 1]) * HASH_MUL;
+            for (size_t q = 0; q < nh; q++) ws->hh[Lh[q]] = (ws->hh[Lh[q]] ^ xh[Lh[q] + n - 1]) * HASH_MUL;
         }
-        if (n > 1 && table_reset(ws, lh + lr)) return -1;
+        if (nr == 0 || nh == 0) continue; /* nothing can match at this order or above */
+        /* only live reference n-grams are inserted: size the table for them */
+        if (table_reset(ws, nr)) return -1;
         /* one instance per kind, so the key comparison is resolved at compile time */
-        int64_t match = k == 2 ? order_pass(ws, 2, n, cr, ch) : k == 0 ? order_pass(ws, 0, n, cr, ch)
-                                                                      : order_pass(ws, 1, n, cr, ch);
-        st[2] = match;
+        st[2] = k == 2 ? order_pass(ws, 2, n) : k == 0 ? order_pass(ws, 0, n) : order_pass(ws, 1, n);
     }
     return 0;
 }
@@ -494,7 +515,7 @@ int chrf_corpus(const char *const *hyps, size_t nseg, const char *const *refs, i
     size_t bad_seg = (size_t)-1; /* lowest failing segment, so the message does not depend on threads */
     char bad_msg[QB_ERRLEN] = "";
 
-#pragma omp parallel
+#pragma omp parallel if (nseg > 64) /* (a few segments are not worth waking threads for) */
     {
         chrf_ws *ws = chrf_ws_new(); /* one per thread, reused across its segments */
         const char **rr = malloc((size_t)nrefs * sizeof(char *));

@@ -346,7 +346,7 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
     if (!sc) { snprintf(err, QB_ERRLEN, "meteor: out of memory"); return -1; }
     long first_bad = -1;
     char bad_err[QB_ERRLEN] = "";
-#pragma omp parallel
+#pragma omp parallel if (nseg > 16) /* (a few segments are not worth waking threads for) */
     {
         Work work = {.use_cache = 1}; /* one per thread */
 #pragma omp for schedule(dynamic, 16)

@@ -478,7 +478,7 @@ int meteor15_corpus(const Meteor15 *m, const char *const *hyps, size_t nseg, con
     if (!st) { snprintf(err, QB_ERRLEN, "meteor15: out of memory"); return -1; }
     long first_bad = -1;
     char bad_err[QB_ERRLEN] = "";
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule(dynamic, 16) if (nseg > 16)
     for (long i = 0; i < (long)nseg; i++) {
         const char *r[64], **rr = r;
         if (nrefs > 64) rr = malloc(sizeof(char *) * (size_t)nrefs);

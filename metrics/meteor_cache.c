@@ -86,28 +86,27 @@ int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t ca
     }
     if (porter_stem_utf8(tok, len, out, cap) != 0) return -1;
     if (c && len < 256) { /* memoise (long tokens are rare; keep the arena small) */
+        /* room first, so that a failed allocation leaves no half-made entry (out of memory only
+         * loses the memo) */
+        if (c->stem_of.n >= c->stem_cap) {
+            int nc = c->stem_cap ? 2 * c->stem_cap : 1024;
+            const char **a = realloc(c->stem, sizeof *a * (size_t)nc);
+            if (a) c->stem = a;
+            int *l = realloc(c->stem_len, sizeof *l * (size_t)nc);
+            if (l) c->stem_len = l;
+            int *ts = realloc(c->tok_syn, sizeof *ts * (size_t)nc);
+            if (ts) c->tok_syn = ts;
+            int *tl = realloc(c->tok_lem, sizeof *tl * (size_t)nc);
+            if (tl) c->tok_lem = tl;
+            if (!a || !l || !ts || !tl) return 0;
+            c->stem_cap = nc;
+        }
         int before = c->stem_of.n;
         size_t sl = strlen(out);
         char *k = cache_store(c, tok, len), *v = k ? cache_store(c, out, sl) : NULL;
-        if (!v) return 0; /* out of memory only loses the memo */
+        if (!v) return 0;
         int id = mt_intern(&c->stem_of, k, (int)len, 1);
         if (id < 0 || id < before) return 0;
-        if (id >= c->stem_cap) {
-            int nc = c->stem_cap ? 2 * c->stem_cap : 1024;
-            const char **a = realloc(c->stem, sizeof *a * (size_t)nc);
-            if (!a) return 0;
-            c->stem = a;
-            int *l = realloc(c->stem_len, sizeof *l * (size_t)nc);
-            if (!l) return 0;
-            c->stem_len = l;
-            int *ts = realloc(c->tok_syn, sizeof *ts * (size_t)nc);
-            if (!ts) return 0;
-            c->tok_syn = ts;
-            int *tl = realloc(c->tok_lem, sizeof *tl * (size_t)nc);
-            if (!tl) return 0;
-            c->tok_lem = tl;
-            c->stem_cap = nc;
-        }
         c->stem[id] = v;
         c->stem_len[id] = (int)sl;
         c->tok_syn[id] = c->tok_lem[id] = -1;

@@ -11,15 +11,18 @@
 
 typedef struct { uint32_t *a; size_t n, cap; int oom; } Buf;
 
-static void put(Buf *b, uint32_t c) {
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? 2 * b->cap : 256;
-        uint32_t *a = realloc(b->a, nc * sizeof *a);
-        if (!a) { b->oom = 1; return; }
-        b->a = a;
-        b->cap = nc;
-    }
+static __attribute__((noinline)) void put_grow(Buf *b, uint32_t c) {
+    size_t nc = b->cap ? 2 * b->cap : 256;
+    uint32_t *a = realloc(b->a, nc * sizeof *a);
+    if (!a) { b->oom = 1; return; }
+    b->a = a;
+    b->cap = nc;
     b->a[b->n++] = c;
+}
+/* every pass copies the text through here: the common case must stay a store */
+static inline void put(Buf *b, uint32_t c) {
+    if (__builtin_expect(b->n < b->cap, 1)) b->a[b->n++] = c;
+    else put_grow(b, c);
 }
 static void puts_(Buf *b, const char *s) { for (; *s; s++) put(b, (uint32_t)(unsigned char)*s); }
 
@@ -33,7 +36,7 @@ static int is_digit(uint32_t c) {
     if (c < 0x80) return c >= '0' && c <= '9';
     return utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_ND;
 }
-static uint32_t lc(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static inline uint32_t lc(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
 /* text[i..] starts with the ASCII string s, case-insensitively when ci */
 static int at(const Buf *t, size_t i, const char *s, int ci) {
@@ -45,6 +48,35 @@ static int at(const Buf *t, size_t i, const char *s, int ci) {
     return 1;
 }
 static int in_set(uint32_t c, const uint32_t *set) { for (; *set; set++) if (c == *set) return 1; return 0; }
+/* Which trigger characters a text holds: ASCII as a 128-bit mask, plus one bit per non-ASCII
+ * quote that a pass looks for. Passes that cannot match are skipped by testing this mask. */
+typedef struct { uint64_t lo, hi; uint32_t wide; } Mask;
+static const uint32_t WIDE[] = {0xAB, 0x201C, 0x2018, 0x201E, 0xBB, 0x201D, 0x2019};
+static void mask_add(Mask *m, uint32_t c) {
+    if (c < 64) m->lo |= 1ULL << c;
+    else if (c < 128) m->hi |= 1ULL << (c - 64);
+    else
+        for (int k = 0; k < 7; k++)
+            if (c == WIDE[k]) m->wide |= 1u << k;
+}
+static Mask mask_of_set(const uint32_t *set) {
+    Mask m = {0, 0, 0};
+    for (; *set; set++) mask_add(&m, *set);
+    return m;
+}
+static Mask mask_of_text(const Buf *t) {
+    Mask m = {0, 0, 0};
+    for (size_t i = 0; i < t->n; i++) {
+        uint32_t c = t->a[i];
+        if (c < 64) m.lo |= 1ULL << c;
+        else if (c < 128) m.hi |= 1ULL << (c - 64);
+        else if (c == 0xAB || (c >= 0x2018 && c <= 0x201E) || c == 0xBB) mask_add(&m, c);
+    }
+    return m;
+}
+static int mask_meets(const Mask *text, const Mask *need) {
+    return (text->lo & need->lo) || (text->hi & need->hi) || (text->wide & need->wide);
+}
 /* \b at position i (between i-1 and i) */
 static int boundary(const Buf *t, size_t i) {
     int l = i > 0 && is_word(t->a[i - 1]), r = i < t->n && is_word(t->a[i]);
@@ -211,7 +243,9 @@ static void eq_dq(const Buf *in, Buf *out) { /* " -> " '' " */
 static void eq_clitics(const Buf *in, Buf *out, const char *const *alts, int nalts) {
     for (size_t i = 0; i < in->n;) {
         uint32_t c = in->a[i];
-        if (c != '\'' && c != ' ') {
+        /* every alternative starts with an apostrophe or n/N: most positions are rejected here */
+        uint32_t d = i + 1 < in->n ? in->a[i + 1] : 0, d2 = i + 2 < in->n ? in->a[i + 2] : 0;
+        if (c != '\'' && c != ' ' && (d == '\'' || ((d == 'n' || d == 'N') && d2 == '\''))) {
             int hit = -1;
             for (int k = 0; k < nalts && hit < 0; k++) {
                 size_t l = strlen(alts[k]);
@@ -239,16 +273,32 @@ static void eq_clitic2(const Buf *in, Buf *out) {
     eq_clitics(in, out, a, 8);
 }
 /* (?i)\b(A)(B)\b -> " \1 \2 "; end = 1: \b after, 2: (?=\s) after; lead_space: the pattern
- * starts with a literal space instead of \b (CONTRACTIONS3) */
-static void contraction(const Buf *in, Buf *out, const char *a, const char *b, int end, int lead_space) {
-    size_t la = strlen(a), lb = strlen(b);
-    for (size_t i = 0; i < in->n;) {
-        int ok;
-        if (lead_space) ok = in->a[i] == ' ' && at(in, i + 1, a, 1) && at(in, i + 1 + la, b, 1);
-        else ok = boundary(in, i) && at(in, i, a, 1) && at(in, i + la, b, 1);
-        size_t s = i + (size_t)lead_space, e = s + la + lb;
-        if (ok) ok = end == 1 ? boundary(in, e) : (e < in->n && py_isspace(in->a[e]));
-        if (ok) {
+ * starts with a literal space instead of \b (CONTRACTIONS3). Writes out and returns 1 when some
+ * match was found; returns 0 and writes nothing when the text would pass unchanged (the usual
+ * case: these contractions are rare). */
+static inline int contraction_at(const Buf *in, size_t i, const char *a, size_t la, const char *b, size_t lb,
+                                 int end, int lead_space, size_t *e) {
+    size_t f = i + (size_t)lead_space; /* where A starts: reject on its first letter, inline */
+    if (f >= in->n || lc(in->a[f]) != (uint32_t)(unsigned char)a[0]) return 0;
+    int ok;
+    if (lead_space) ok = in->a[i] == ' ' && at(in, i + 1, a, 1) && at(in, i + 1 + la, b, 1);
+    else ok = at(in, i, a, 1) && boundary(in, i) && at(in, i + la, b, 1); /* cheapest test first */
+    *e = i + (size_t)lead_space + la + lb;
+    if (ok) ok = end == 1 ? boundary(in, *e) : (*e < in->n && py_isspace(in->a[*e]));
+    return ok;
+}
+static int contraction(const Buf *in, Buf *out, const char *a, const char *b, int end, int lead_space) {
+    size_t la = strlen(a), lb = strlen(b), e, first = 0, off = (size_t)lead_space;
+    uint32_t a0 = (uint32_t)(unsigned char)a[0];
+    /* (the first-letter test inline: this scan runs over every segment for every contraction) */
+    while (first < in->n && (first + off >= in->n || lc(in->a[first + off]) != a0 ||
+                             !contraction_at(in, first, a, la, b, lb, end, lead_space, &e)))
+        first++;
+    if (first == in->n) return 0;
+    for (size_t k = 0; k < first; k++) put(out, in->a[k]);
+    for (size_t i = first; i < in->n;) {
+        if (contraction_at(in, i, a, la, b, lb, end, lead_space, &e)) {
+            size_t s = i + (size_t)lead_space;
             put(out, ' ');
             for (size_t k = s; k < s + la; k++) put(out, in->a[k]);
             put(out, ' ');
@@ -257,43 +307,89 @@ static void contraction(const Buf *in, Buf *out, const char *a, const char *b, i
             i = e;
         } else put(out, in->a[i++]);
     }
+    return 1;
+}
+/* a 1024-bit filter of the text's adjacent pairs of ASCII characters, lowercased */
+static unsigned pair_bit(uint32_t c0, uint32_t c1) { return (lc(c0) * 131u + lc(c1)) & 1023u; }
+static void pair_filter(const Buf *t, uint64_t bits[16]) {
+    memset(bits, 0, 16 * sizeof *bits);
+    for (size_t i = 0; i + 1 < t->n; i++)
+        if (t->a[i] < 128 && t->a[i + 1] < 128) {
+            unsigned h = pair_bit(t->a[i], t->a[i + 1]);
+            bits[h >> 6] |= 1ULL << (h & 63);
+        }
+}
+static int pair_maybe(const uint64_t bits[16], uint32_t c0, uint32_t c1) {
+    unsigned h = pair_bit(c0, c1);
+    return (int)(bits[h >> 6] >> (h & 63) & 1);
 }
 static void c2(const Buf *in, Buf *out) {
-    /* applied one after the other, as NLTK loops over CONTRACTIONS2; done via a temp buffer */
+    /* applied one after the other, as NLTK loops over CONTRACTIONS2 (then CONTRACTIONS3); the
+     * text is in x, a pass that matches writes y and the two swap */
     static const char *const ab[][2] = {{"can", "not"}, {"d", "'ye"}, {"gim", "me"}, {"gon", "na"},
-                                        {"got", "ta"},  {"lem", "me"}, {"more", "'n"}, {"wan", "na"}};
+                                        {"got", "ta"},  {"lem", "me"}, {"more", "'n"}, {"wan", "na"},
+                                        {"'t", "is"},   {"'t", "was"}};
     Buf x = {0}, y = {0};
     for (size_t i = 0; i < in->n; i++) put(&x, in->a[i]);
-    for (int k = 0; k < 8; k++) {
+    /* A contraction can match only where the text has its first two characters (lowercased)
+     * side by side; a filter of the text's character pairs skips most of the ten scans. */
+    uint64_t pairs[16];
+    pair_filter(&x, pairs);
+    for (int k = 0; k < 10; k++) {
+        const char *a = ab[k][0], *b = ab[k][1];
+        uint32_t p0 = k >= 8 ? ' ' : (uint32_t)(unsigned char)a[0];
+        uint32_t p1 = k >= 8 ? '\'' : a[1] ? (uint32_t)(unsigned char)a[1] : (uint32_t)(unsigned char)b[0];
+        if (!pair_maybe(pairs, p0, p1)) continue;
         y.n = 0;
-        contraction(&x, &y, ab[k][0], ab[k][1], k == 7 ? 2 : 1, 0);
-        Buf t = x; x = y; y = t;
+        if (contraction(&x, &y, a, b, k == 7 ? 2 : 1, k >= 8)) {
+            Buf t = x; x = y; y = t;
+            pair_filter(&x, pairs);
+        }
     }
-    y.n = 0;
-    contraction(&x, &y, "'t", "is", 1, 1);
-    Buf t = x; x = y; y = t;
-    y.n = 0;
-    contraction(&x, &y, "'t", "was", 1, 1);
-    for (size_t i = 0; i < y.n; i++) put(out, y.a[i]);
+    for (size_t i = 0; i < x.n; i++) put(out, x.a[i]);
     if (x.oom || y.oom) out->oom = 1;
     free(x.a);
     free(y.a);
 }
 
+/* The passes in NLTK's order, each with the characters without which it cannot match (and so
+ * would copy the text unchanged): most segments have few of them, and skipping saves a copy. */
+static const uint32_t T_QUOTES[] = {0xAB, 0x201C, 0x2018, 0x201E, '`', 0}, T_DQ[] = {'"', 0},
+                      T_BACKTICK[] = {'`', 0}, T_QUOTE[] = {'"', '\'', 0}, T_APOS[] = {'\'', 0},
+                      T_DOT[] = {'.', 0}, T_COLON[] = {':', ',', 0}, T_SYM[] = {';', '@', '#', '$', '%', '&', 0},
+                      T_QMARK[] = {'?', '!', 0}, T_STAR[] = {'*', 0},
+                      T_PARENS[] = {']', '[', '(', ')', '{', '}', '<', '>', 0}, T_DASH[] = {'-', 0},
+                      T_EQUOTES[] = {0xBB, 0x201D, 0x2019, 0};
+static const struct { Pass f; const uint32_t *need; } PASSES[] = {
+    {sq_quotes, T_QUOTES},   {sq_start_dq, T_DQ},        {sq_backticks, T_BACKTICK},
+    {sq_open_dq, T_QUOTE},   {sq_apos_letter, T_APOS},   {p_final1, T_DOT},
+    {p_colon_comma, T_COLON}, {p_colon_comma_end, T_COLON}, {p_dots, T_DOT},
+    {p_symbols, T_SYM},      {p_final2, T_DOT},          {p_qmark, T_QMARK},
+    {p_apos_space, T_APOS},  {p_star, T_STAR},           {p_parens, T_PARENS},
+    {p_dashes, T_DASH},      {p_pad_ends, NULL},         {eq_quotes, T_EQUOTES},
+    {eq_two_apos, T_APOS},   {eq_dq, T_DQ},              {eq_clitic1, T_APOS},
+    {eq_clitic2, T_APOS},    {c2, NULL}};
+
 int mt_treebank_tokenize(const uint32_t *cps, size_t n, MtTokens *out) {
-    static const Pass passes[] = {sq_quotes,  sq_start_dq, sq_backticks, sq_open_dq, sq_apos_letter,
-                                  p_final1,   p_colon_comma, p_colon_comma_end, p_dots, p_symbols,
-                                  p_final2,   p_qmark,    p_apos_space, p_star,     p_parens,
-                                  p_dashes,   p_pad_ends, eq_quotes,    eq_two_apos, eq_dq,
-                                  eq_clitic1, eq_clitic2, c2};
     Buf a = {0}, b = {0};
     int rc = -1;
     for (size_t i = 0; i < n; i++) put(&a, cps[i]);
-    for (size_t k = 0; k < sizeof passes / sizeof passes[0]; k++) {
+    Mask have = mask_of_text(&a);
+    for (size_t k = 0; k < sizeof PASSES / sizeof PASSES[0]; k++) {
+        if (PASSES[k].need) {
+            Mask need = mask_of_set(PASSES[k].need);
+            if (!mask_meets(&have, &need)) continue;
+        }
+        Pass pass = PASSES[k].f;
         b.n = 0;
-        passes[k](&a, &b);
+        pass(&a, &b);
         if (a.oom || b.oom) goto done;
         Buf t = a; a = b; b = t;
+        /* a pass only adds ' ', '`', '\'' and copies of what was there (a character it removes
+         * may stay in the mask, which costs at most a pass that changes nothing) */
+        mask_add(&have, ' ');
+        mask_add(&have, '`');
+        mask_add(&have, '\'');
     }
     /* text.split() */
     char *u8 = malloc(4 * a.n + 1);

@@ -97,23 +97,29 @@ typedef struct {
     float *Wp;                       /* (rows, cols) in solve (permuted) order, updated in place */
     const float *hd;                 /* (cols) diag after the dead fix, permuted */
     GroupParams *groups;
-    const GroupParams **cur_of_col;  /* (bw) the grid of each column of the block */
-    const float *Ub;                 /* (bw, bw) row-major: U[b0:b1, b0:b1] */
-    float *Wb;                       /* chunk c's block columns at Wb + c·RC·bw, (bw, RC) */
-    float *E;                        /* (rows, bw) the scaled errors of the block */
+    const GroupParams **cur_of_col;  /* (cols) the grid of each column */
+    const float *A;                  /* (cols, cols) column-major, U in the upper triangle */
+    const float *Ub;                 /* block b's U[b0:b1, b0:b1] row-major (bw, bw) at Ub + b0·B */
+    int B;                           /* block size */
+    float *Wb;                       /* chunk c's block columns at Wb + c·RC·B, (bw, RC) */
+    float *E;                        /* chunk c's scaled errors at E + c·RC·B, (bw, RC) */
+    float *Efull;                    /* or NULL: all rows' errors (rows, bw) for one full-height GEMM */
     float *Q;                        /* (rows, cols) dequantized, solve order */
     uint8_t *C;                      /* (rows, cols) codes, solve order */
     double *loss;                    /* (rows) Σ e²/2 */
     int fit_failed;
 } BlockCtx;
 
-/* Columns b0..b0+bw-1 of the rows r0..r1-1 of one chunk: quant.md §1.4 step 8's inner loop. Each row's
- * arithmetic is the reference's whatever the chunking, which is what keeps the bits. */
+/* Block b0..b0+bw-1 for the rows r0..r1-1 of one chunk: quant.md §1.4 step 8's inner loop, then (when
+ * k->Efull is NULL) the block's GEMM on these rows. Each row's arithmetic is the reference's whatever
+ * the chunking, which is what keeps the bits: see gemm_rows_exact below for the GEMM. */
 static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1) {
     const int cols = k->cols, nr = r1 - r0, G = k->G;
     float e[RC];
     /* W1 = W[r0:r1, b0:b1] stored transposed (bw, RC): each column of the chunk contiguous */
-    float *wc = k->Wb + (size_t)r0 * bw;
+    float *wc = k->Wb + (size_t)(r0 / RC) * RC * k->B;
+    float *E = k->E + (size_t)(r0 / RC) * RC * k->B; /* (bw, RC) */
+    const float *Ub = k->Ub + (size_t)b0 * k->B;
     for (int i = 0; i < nr; i++) {
         const float *src = k->Wp + (size_t)(r0 + i) * cols + b0;
         for (int t = 0; t < bw; t++) wc[(size_t)t * RC + i] = src[t];
@@ -132,9 +138,9 @@ static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1) {
                 k->fit_failed = 1;
             }
         }
-        const float *urow = k->Ub + (size_t)t * bw; /* U[j, b0:b1] */
+        const float *urow = Ub + (size_t)t * bw; /* U[j, b0:b1] */
         const float d = urow[t];
-        const GroupParams *gp = k->cur_of_col[t];
+        const GroupParams *gp = k->cur_of_col[j];
         float *wt = wc + (size_t)t * RC;
         for (int i = 0; i < nr; i++) {
             const int r = r0 + i;
@@ -145,9 +151,11 @@ static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1) {
             k->C[(size_t)r * cols + j] = code;
             float ej = (w - q) / d;
             k->loss[r] += (double)ej * (double)ej / 2.0;
-            k->E[(size_t)r * bw + t] = ej;
             e[i] = ej;
         }
+        memcpy(E + (size_t)t * RC, e, (size_t)nr * sizeof(float));
+        if (k->Efull)
+            for (int i = 0; i < nr; i++) k->Efull[(size_t)(r0 + i) * bw + t] = e[i];
         /* W1[:, t+1:] -= e ⊗ U[j, t+1:b1]  (product rounded, then subtracted: no FMA under -std=c17) */
         for (int t2 = t + 1; t2 < bw; t2++) {
             const float u = urow[t2];
@@ -156,6 +164,15 @@ static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1) {
             for (int i = 0; i < nr; i++) w2[i] -= e[i] * u;
         }
     }
+    // W[r0:r1, b1:] -= E1 (nr, bw) @ U[b0:b1, b1:] (bw, cols-b1), E1 = Eᵀ and U read from A
+    // (column-major) as transposes of row-major views. Both operands transposed: OpenBLAS has no
+    // "small matrix" kernel for that case, so a chunk's GEMM takes the packed-kernel path the
+    // reference's full-height GEMM took (the small kernels sum in another order; gptq_run sends the
+    // layers whose full-height GEMM is small enough for them to a full-height GEMM instead)
+    const int b1 = b0 + bw;
+    if (b1 < cols && !k->Efull)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, nr, cols - b1, bw, -1.0f, E, RC,
+                    k->A + (size_t)b1 * cols + b0, cols, 1.0f, k->Wp + (size_t)r0 * cols + b1, cols);
 }
 
 int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec *s,
@@ -168,18 +185,27 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
     int rc = -1;
     float *Wp = malloc(nw * sizeof(float));
     float *A = malloc(n2 * sizeof(float)); /* LAPACK's work; ends holding U (column-major, upper) */
-    float *Ub = malloc((size_t)B * B * sizeof(float));
+    float *Ub = malloc((size_t)cols * B * sizeof(float));
     /* without act-order the solve order is the column order: write the result in place */
     float *Qp = c->act_order ? malloc(nw * sizeof(float)) : out->q;
     uint8_t *Cp = c->act_order ? malloc(nw) : out->codes;
     float *hd = malloc((size_t)cols * sizeof(float)); /* diag after the dead fix (permuted) */
     float *Wb = malloc((size_t)B * nchunks * RC * sizeof(float));
-    float *E = malloc((size_t)rows * B * sizeof(float));
+    float *E = malloc((size_t)B * nchunks * RC * sizeof(float));
+    /* OpenBLAS (0.3, AVX-512 kernels) multiplies M·N·K <= 100³ with "small matrix" kernels that add in
+     * another order. The reference's block GEMM is one (rows, cols-b1, B) product: where any of them
+     * is that small, do what it does — one full-height GEMM per block, after all rows' in-block work
+     * (Efull: the block's errors, Urow: U[b0:b1, b1:] row-major). */
+    int full_gemm = 0;
+    for (int b1 = B; b1 < cols; b1 += B)
+        if ((double)rows * (cols - b1) * B <= 1e6) full_gemm = 1;
+    float *Efull = full_gemm ? malloc((size_t)B * rows * sizeof(float)) : NULL;
+    float *Urow = full_gemm ? malloc((size_t)B * cols * sizeof(float)) : NULL;
     double *loss = calloc((size_t)rows, sizeof(double));
     int *perm = malloc((size_t)cols * sizeof(int));
     GroupParams *groups = calloc((size_t)ng, sizeof(GroupParams));
-    const GroupParams **cur_of_col = malloc((size_t)B * sizeof(*cur_of_col));
-    if (!Wp || !A || !Ub || !Qp || !Cp || !hd || !Wb || !E || !loss || !perm || !groups || !cur_of_col) {
+    const GroupParams **cur_of_col = malloc((size_t)cols * sizeof(*cur_of_col));
+    if (!Wp || !A || !Ub || !Qp || !Cp || !hd || !Wb || !E || (full_gemm && (!Efull || !Urow)) || !loss || !perm || !groups || !cur_of_col) {
         snprintf(err, QB_ERRLEN, "gptq: out of memory for a %dx%d layer", rows, cols);
         goto done;
     }
@@ -258,59 +284,60 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
         }
         qblas_park(); /* from here on only OpenMP threads compute */
     }
-    /* 8. lazy blocks */
+    /* 8. lazy blocks. U's diagonal blocks row-major (U(i,j) = A[i + j·cols], i <= j) for the
+     * in-block updates; the grid of every column (dynamic uniform grids are fitted in block_chunk). */
+    for (int b0 = 0; b0 < cols; b0 += B) {
+        const int bw = cols - b0 < B ? cols - b0 : B;
+        float *ub = Ub + (size_t)b0 * B;
+        for (int t = 0; t < bw; t++)
+            for (int t2 = t; t2 < bw; t2++) ub[(size_t)t * bw + t2] = A[(size_t)(b0 + t2) * cols + b0 + t];
+    }
+    for (int j = 0; j < cols; j++)
+        cur_of_col[j] = G < 0 ? &groups[0] : c->static_groups ? &groups[perm[j] / G] : &groups[j / G];
+    const int sync = full_gemm || (G > 0 && s->two_step && !c->static_groups && !c->preset);
     BlockCtx k = {s, rows, cols, G, G > 0 && !s->two_step && !c->static_groups && !c->preset,
-                  Wp, hd, groups, cur_of_col, Ub, Wb, E, Qp, Cp, loss, 0};
+                  Wp, hd, groups, cur_of_col, A, Ub, B, Wb, E, full_gemm ? Efull : NULL, Qp, Cp, loss, 0};
     QBlasSingle bs;
     qblas_single_begin(&bs);
-    for (int b0 = 0; b0 < cols; b0 += B) {
-        const int b1 = b0 + B < cols ? b0 + B : cols, bw = b1 - b0;
-        /* group params of each column; dynamic refits read the global W, which has every earlier
-         * block's update but none of this block's (the stale-group quirk for G < B) */
-        for (int t = 0; t < bw; t++) {
-            int j = b0 + t;
-            if (G < 0) { cur_of_col[t] = &groups[0]; continue; }
-            if (c->static_groups || c->preset) {
-                int gi = c->static_groups ? perm[j] / G : j / G;
-                cur_of_col[t] = &groups[gi];
-                continue;
-            }
-            /* uniform grids fit row by row, inside block_chunk (one fork per block) */
-            if (j % G == 0 && s->two_step) {
+    if (!sync) {
+        /* every grid is per row: each chunk of rows runs all the blocks on its own, no barrier */
+        #pragma omp parallel for schedule(dynamic, 1) if (nchunks > 1)
+        for (int ch = 0; ch < nchunks; ch++) {
+            const int r0 = ch * RC, r1 = r0 + RC < rows ? r0 + RC : rows;
+            for (int b0 = 0; b0 < cols; b0 += B) block_chunk(&k, b0, cols - b0 < B ? cols - b0 : B, r0, r1);
+        }
+    } else {
+        /* block by block over all rows. GPTQT's dynamic groups fit all rows at once (its BCQ
+         * iterations stop when every row has converged) on the global W at the block's start (the
+         * stale-group quirk for G < B) */
+        for (int b0 = 0; b0 < cols; b0 += B) {
+            const int bw = cols - b0 < B ? cols - b0 : B;
+            for (int j = b0; j < b0 + bw && s->two_step && G > 0 && !c->static_groups && !c->preset; j++) {
+                if (j % G) continue;
                 int kk = cols - j < G ? cols - j : G;
                 if (grid_fit(s, Wp + j, rows, kk, (size_t)cols, hd + j, &groups[j / G], err)) {
                     qblas_single_end(&bs);
                     goto done;
                 }
             }
-            cur_of_col[t] = &groups[j / G];
-        }
-        /* U[b0:b1, b0:b1] row-major for the in-block updates (U(i,j) = A[i + j·cols], i <= j) */
-        for (int t = 0; t < bw; t++)
-            for (int t2 = t; t2 < bw; t2++) Ub[(size_t)t * bw + t2] = A[(size_t)(b0 + t2) * cols + b0 + t];
-        /* rows are independent given U: each thread takes a contiguous run of chunks, solves the
-         * block on them and applies the block's GEMM to its own rows (no barrier in between) */
-        #pragma omp parallel if (nchunks > 1)
-        {
-            const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-            const int c0 = (int)((long)id * nchunks / nt), c1 = (int)((long)(id + 1) * nchunks / nt);
-            const int r0 = c0 * RC, r1 = c1 * RC < rows ? c1 * RC : rows;
-            for (int ch = c0; ch < c1; ch++)
-                block_chunk(&k, b0, bw, ch * RC, (ch + 1) * RC < rows ? (ch + 1) * RC : rows);
-            // W[r0:r1, b1:] -= E1[r0:r1] (r1-r0, bw) @ U[b0:b1, b1:] (bw, cols-b1); U read from A as
-            // the transpose of the row-major view of its columns
-            if (b1 < cols && r1 > r0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, cols - b1, bw, -1.0f,
-                            E + (size_t)r0 * bw, bw, A + (size_t)b1 * cols + b0, cols, 1.0f,
-                            Wp + (size_t)r0 * cols + b1, cols);
-        }
-        if (k.fit_failed) {
-            qblas_single_end(&bs);
-            snprintf(err, QB_ERRLEN, "gptq: out of memory in a group fit");
-            goto done;
+            #pragma omp parallel for schedule(dynamic, 1) if (nchunks > 1)
+            for (int ch = 0; ch < nchunks; ch++)
+                block_chunk(&k, b0, bw, ch * RC, ch * RC + RC < rows ? ch * RC + RC : rows);
+            // W[:, b1:] -= E1 (rows, bw) @ U[b0:b1, b1:] (bw, cols-b1), as the reference calls it
+            if (full_gemm && b0 + bw < cols) {
+                const int b1 = b0 + bw;
+                for (int t = 0; t < bw; t++)
+                    for (int j = b1; j < cols; j++) Urow[(size_t)t * (cols - b1) + j - b1] = A[(size_t)j * cols + b0 + t];
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols - b1, bw, -1.0f, Efull, bw,
+                            Urow, cols - b1, 1.0f, Wp + b1, cols);
+            }
         }
     }
     qblas_single_end(&bs);
+    if (k.fit_failed) {
+        snprintf(err, QB_ERRLEN, "gptq: out of memory in a group fit");
+        goto done;
+    }
     /* 9. back to the original column order */
     if (c->act_order) {
         #pragma omp parallel for schedule(static) if (nw > (1u << 16))
@@ -349,6 +376,6 @@ done:
         free(Qp);
         free(Cp);
     }
-    free(Wp); free(A); free(Ub); free(hd); free(Wb); free(E); free(loss); free(perm); free(cur_of_col);
+    free(Wp); free(A); free(Ub); free(hd); free(Wb); free(E); free(Efull); free(Urow); free(loss); free(perm); free(cur_of_col);
     return rc;
 }

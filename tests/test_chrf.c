@@ -497,6 +497,55 @@ static void test_python_string_helpers(void **state) {
     assert_memory_equal(enc, "a\xc3\xa9\xf0\x9f\x98\x80", 7);
 }
 
+/* Random strings over a small alphabet (many repeated n-grams, clipping, short lines, words
+ * split off punctuation), scored by bench/sacrebleu_chrf_port.py, a separate pure-Python port of
+ * sacrebleu's Counter code: sentence chrF and chrF++ and the corpus scores, bit for bit. */
+static void test_random_strings_against_python_port(void **state) {
+    (void)state;
+    static const struct { const char *hyp, *ref; double chrf, chrfpp; } cases[] = {
+        {"ddc d bd. ba'd", " abaaccad,dcc.dabd.'b.,c.ab", 11.071578357334353, 9.489924306286587},
+        {"b'b.'baaccad'''bc.", ",b.,a'b cbaadd cdc ''b''", 25.19747320148899, 18.898104901116746},
+        {"..ac '", "", 0.0, 0.0},
+        {"ba cd.a,.'bbbcca,,d d '  .c", "cc c'db'abba.c'.'d.", 20.738795393099178, 19.155239738467124},
+        {"b cdb.ccab.'dcaa", " ., b", 12.345679012345679, 17.924528301886795},
+        {"d, aad,.aab", "db.,", 19.23076923076923, 20.67669172932331},
+        {"bd,a", " ,", 62.5, 31.25},
+        {"db'ada''abb", "bb", 45.05813953488372, 30.03875968992248},
+        {"','dddba", ".bdacbdd.a,. c ,ddc,'.c'cc'c", 8.289796989432, 6.217347742074001},
+        {",c  d,ab. bdd.c''d", ",d,ba.a.,.a 'dca.c abdb,bccd.", 14.428934810996063, 15.194116821117664},
+        {"ada c", "., 'cb'' ddca',d,cbbcc", 4.464285714285714, 2.976190476190476},
+        {"b.,.a,bad,'.dacb'a , d ddbcd", ". ..'c. .dc'", 11.64650748769505, 8.734880615771287},
+        {"a'aa'bdb bd''.cdd", " ,'", 10.416666666666668, 5.208333333333334},
+        {"d,bc'a. aac ca.,,cdbdb.c'a''", " ccc c, ,,cccb c b.'b'' c'", 19.22242774414235, 16.02289156872629},
+        {"abc,,b,cbdbaad c bc ", " .ba dbb,'d','c,aac '", 18.12467301305673, 13.593504759792548},
+        {",'c ba,b'c,..b", " ' ,,' 'c b", 21.843630152775745, 16.38272261458181},
+        {".dba,ac..,c' b'dcb'abbc.d", "'ac'ab...,", 24.594544547847963, 18.445908410885973},
+        {"'bdba' 'd da'd'.'", ".,.d...aaca ''a,'", 10.843965218585124, 11.051842664417785},
+        {",", "bc'd.cabd cba'dbca", 0.0, 0.0},
+        {" b,d 'd.', ", ". cdb.,..c.cccca", 4.901960784313726, 3.6764705882352944},
+        {"a..'aabc.bb c,dd,c,,", "d", 21.73913043478261, 10.869565217391305},
+        {"bbdcd'.' , ,. ',bd,bb'd", "d.ab", 10.416666666666666, 8.333333333333332},
+        {"b.d,. c,,", ",b,d.d", 16.108372003093578, 17.403887000849615},
+        {".d,c'cb,,a,''c,'", "   bd.aca .a'b.b,b.b,ba b", 7.86021505376344, 5.895161290322581},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    const char *hyps[N], *refs[N];
+    char err[QB_ERRLEN];
+    for (int wo = 0; wo <= 2; wo += 2) {
+        chrf_opts o = chrf_defaults(wo);
+        for (int i = 0; i < N; i++) {
+            hyps[i] = cases[i].hyp;
+            refs[i] = cases[i].ref;
+            double want = wo ? cases[i].chrfpp : cases[i].chrf, got = pair_score(cases[i].hyp, cases[i].ref, &o);
+            if (got != want) fail_msg("case %d (word order %d): got %.17g, want %.17g", i, wo, got, want);
+        }
+        chrf_result res;
+        assert_int_equal(chrf_corpus(hyps, N, refs, 1, &o, &res, NULL, err), 0);
+        assert_true(res.score == (wo ? 11.066799516345277 : 13.02957789679452));
+    }
+}
+
+
 /* A long line (500k code points) scores without trouble; hash collisions cannot fake matches. */
 static void test_long_line(void **state) {
     (void)state;
@@ -736,6 +785,7 @@ int main(void) {
         cmocka_unit_test(test_stats_merge_and_determinism),
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_python_string_helpers),
+        cmocka_unit_test(test_random_strings_against_python_port),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_names_and_signatures),

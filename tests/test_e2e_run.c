@@ -1,8 +1,9 @@
 /* test_e2e_run.c — `qbench run` end to end on stories260K with a 4-point sweep, through the CLI
  * ($QBENCH_BIN, default bin/qbench) as a user runs it: database contents, resume after SIGKILL
- * (mid-point and between points), two shards merged equal one run, `check` exit codes, a plot,
- * and the CI gate experiments/ci.yaml. Expected values come from hand calculations (bits per
- * weight of group-32 asymmetric quantization) and physical bounds (8-bit ≈ lossless). */
+ * (mid-point and between points), two shards merged equal one run (by hand and through
+ * experiments/sweep.sbatch), `check` exit codes, a plot, and the CI gate experiments/ci.yaml.
+ * Expected values come from hand calculations (bits per weight of group-32 asymmetric
+ * quantization) and physical bounds (8-bit ≈ lossless). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,11 +27,11 @@ static const char *BIN;
 
 static void path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", DIR_, name); }
 
-/* The sweep: rtn and gptq at 4 and 8 bits, group 32 → 4 points. */
-static void write_exp(const char *name, const char *check) {
+/* The sweep: rtn and gptq at 4 and 8 bits, group 32 → 4 points, into DIR/dbname. */
+static void write_exp_db(const char *name, const char *check, const char *dbname) {
     char p[512], db[512];
     path(p, sizeof p, name);
-    path(db, sizeof db, "one.db");
+    path(db, sizeof db, dbname);
     FILE *f = fopen(p, "w");
     assert_non_null(f);
     fprintf(f,
@@ -49,6 +50,8 @@ static void write_exp(const char *name, const char *check) {
             check, db, DIR_, DIR_);
     fclose(f);
 }
+
+static void write_exp(const char *name, const char *check) { write_exp_db(name, check, "one.db"); }
 
 /* argv[0] is replaced by BIN; output goes to DIR/log. Returns the pid. */
 static pid_t spawn(const char *const *args) {
@@ -414,6 +417,70 @@ static void test_check_exit_codes_and_plot(void **state) {
     assert_true(pngs >= 1);
 }
 
+/* experiments/sweep.sbatch outside Slurm: the two array tasks run by hand with Slurm's variables,
+ * `sbatch` replaced by a stub that records how the merge job is submitted, then the merge step. The
+ * shards and the merge must land next to and in the experiment's output.db (sbatch_out.db here,
+ * unrelated to the file name sb.yaml), and the merged database must equal the single run. */
+static void test_sbatch_merges_into_output_db(void **state) {
+    (void)state;
+    char stubdir[512], stub[600], args_file[512], one[512], out_db[512], shard0[512], shard1[512], log[512], exp[512];
+    path(stubdir, sizeof stubdir, "fakebin");
+    mkdir(stubdir, 0755);
+    snprintf(stub, sizeof stub, "%s/sbatch", stubdir);
+    path(args_file, sizeof args_file, "sbatch.args");
+    path(one, sizeof one, "one.db");
+    path(out_db, sizeof out_db, "sbatch_out.db");
+    path(shard0, sizeof shard0, "sbatch_out.shard0.db");
+    path(shard1, sizeof shard1, "sbatch_out.shard1.db");
+    path(log, sizeof log, "log");
+    path(exp, sizeof exp, "sb.yaml");
+    write_exp_db("sb.yaml", "  - {metric: ppl, dataset: tinystories-valid, max_increase_pct: 1000, where: {bits: 4}}\n",
+                 "sbatch_out.db");
+    FILE *f = fopen(stub, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\necho \"$@\" >> '%s'\n", args_file);
+    fclose(f);
+    chmod(stub, 0755);
+    const char *env = "SHARDS=2 SLURM_ARRAY_JOB_ID=77 SLURM_CPUS_PER_TASK=1";
+    char cmd[4096];
+    for (int task = 0; task < 2; task++) {
+        snprintf(cmd, sizeof cmd, "PATH='%s':\"$PATH\" QBENCH='%s' %s SLURM_ARRAY_TASK_ID=%d bash experiments/sweep.sbatch '%s' >>'%s' 2>&1",
+                 stubdir, BIN, env, task, exp, log);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(db_int(shard0, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    assert_int_equal(db_int(shard1, "SELECT count(*) FROM runs WHERE status = 'done'"), 2);
+    assert_int_equal(access(out_db, F_OK), -1); /* nothing merged before the merge job */
+    /* only task 0 submitted the merge, after the whole array, with MERGE_ONLY */
+    f = fopen(args_file, "r");
+    assert_non_null(f);
+    char line[2048] = "";
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) lines++;
+    fclose(f);
+    assert_int_equal(lines, 1);
+    assert_non_null(strstr(line, "--dependency=afterany:77"));
+    assert_non_null(strstr(line, "MERGE_ONLY=1"));
+    snprintf(cmd, sizeof cmd, "PATH='%s':\"$PATH\" QBENCH='%s' %s MERGE_ONLY=1 bash experiments/sweep.sbatch '%s' >>'%s' 2>&1",
+             stubdir, BIN, env, exp, log);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(db_int(out_db, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    char *a = dump_results(one), *b = dump_results(out_db);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    /* --print-db: the experiment's output.db, or --db when given */
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' --print-db --db x/y.db > '%s'", BIN, exp, args_file);
+    assert_int_equal(system(cmd), 0);
+    f = fopen(args_file, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_string_equal(line, "x/y.db\n");
+}
+
 /* experiments/ci.yaml, the regression gate: runs and passes its own checks. */
 static void test_ci_experiment_gate(void **state) {
     (void)state;
@@ -435,6 +502,7 @@ int main(void) {
         cmocka_unit_test(test_failed_point_is_retried),
         cmocka_unit_test(test_two_processes_share_a_database),
         cmocka_unit_test(test_shards_merged_equal_one_run),
+        cmocka_unit_test(test_sbatch_merges_into_output_db),
         cmocka_unit_test(test_dry_run_lists_without_working),
         cmocka_unit_test(test_check_exit_codes_and_plot),
         cmocka_unit_test(test_ci_experiment_gate),

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "metrics/meteor.h"
+#include "metrics/meteor_internal.h" /* mt_treebank_tokenize, utf8_decode */
 
 static WordNet *WN;
 
@@ -341,6 +342,49 @@ static void test_adversarial_cases_against_nltk(void **state) {
     assert_int_equal(bad, 0);
     free(lines);
     free(buf);
+}
+
+/* nltk.word_tokenize(s, preserve_line=True) of NLTK 3.8 on strings that exercise every pass
+ * (quotes, the final period, contractions, clitics, brackets); the expected tokens were printed by
+ * NLTK (joined by one space), not by this code. */
+static void test_treebank_tokens_match_nltk(void **state) {
+    (void)state;
+    static const char *const cases[][2] = {
+        {"I cannot go, gonna stay: 'tis fine and 'twas \"great\".",
+         "I can not go , gon na stay : 't is fine and 't was `` great '' ."},
+        {"Gimme that! Lemme see... D'ye know? More'n you wanna GOTTA",
+         "Gim me that ! Lem me see ... D 'ye know ? More 'n you wan na GOT TA"},
+        {"He said \u00abhi\u00bb and \u201cbye\u201d \u2018ok\u2019 \u201ex\u201c `y` ``z'' -- done.",
+         "He said \u00ab hi \u00bb and \u201c bye \u201d \u2018 ok \u2019 \u201e x \u201c ` y ` `` z '' -- done ."},
+        {"Prices: $5.00 & 10% off @ #store; (a) [b] {c} <d> *e*",
+         "Prices : $ 5.00 & 10 % off @ # store ; ( a ) [ b ] { c } < d > * e *"},
+        {"They'll go, we're here, I've seen, it isn't, I'm, he'd, she's MEN'S",
+         "They 'll go , we 're here , I 've seen , it is n't , I 'm , he 'd , she 's MEN 'S"},
+        {"'quote' and 'x' y' z' \"start",
+         "'quote ' and ' x ' y ' z ' `` start"},
+        {"end with comma,",
+         "end with comma ,"},
+        {"Mr. Smith went to D.C. on 3:15, 1,000 times.",
+         "Mr. Smith went to D.C. on 3:15 , 1,000 times ."},
+        {"Cannot CANNOT cannotx xcannot wanna  wannabe",
+         "Can not CAN NOT cannotx xcannot wan na wannabe"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *s = cases[k][0];
+        size_t n = strlen(s);
+        uint32_t *cps = malloc(sizeof(uint32_t) * (n + 1));
+        long m = utf8_decode(s, n, cps, NULL);
+        assert_true(m >= 0);
+        MtTokens t = {0};
+        assert_int_equal(mt_treebank_tokenize(cps, (size_t)m, &t), 0);
+        char got[1024] = "";
+        size_t used = 0;
+        for (int i = 0; i < t.n && used + (size_t)t.len[i] + 2 < sizeof got; i++)
+            used += (size_t)snprintf(got + used, sizeof got - used, "%s%s", i ? " " : "", t.buf + t.off[i]);
+        if (strcmp(got, cases[k][1])) fail_msg("case %zu:\n got  %s\n want %s", k, got, cases[k][1]);
+        mt_tokens_free(&t);
+        free(cps);
+    }
 }
 
 static void test_bad_input(void **state) {
@@ -723,6 +767,7 @@ int main(void) {
         cmocka_unit_test(test_hand_worked_quirks),
         cmocka_unit_test(test_xray_against_nltk),
         cmocka_unit_test(test_adversarial_cases_against_nltk),
+        cmocka_unit_test(test_treebank_tokens_match_nltk),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_very_long_line),
         cmocka_unit_test(test_signature),
