@@ -523,7 +523,14 @@ static int push_key(uint64_t **k, int *n, int *cap, uint64_t v) {
 
 static void sort_unique(uint64_t *k, int *n) {
     if (*n < 2) return;
-    qsort(k, (size_t)*n, sizeof *k, cmp_u64);
+    if (*n <= 32) { /* the usual size: insertion sort beats qsort's set-up (glibc's allocates) */
+        for (int i = 1; i < *n; i++) {
+            uint64_t v = k[i];
+            int j = i;
+            for (; j > 0 && k[j - 1] > v; j--) k[j] = k[j - 1];
+            k[j] = v;
+        }
+    } else qsort(k, (size_t)*n, sizeof *k, cmp_u64);
     int m = 1;
     for (int i = 1; i < *n; i++) if (k[i] != k[m - 1]) k[m++] = k[i];
     *n = m;
