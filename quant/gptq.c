@@ -102,7 +102,7 @@ typedef struct {
     const float *Ub;                 /* block b's U[b0:b1, b0:b1] row-major (bw, bw) at Ub + b0·B */
     int B;                           /* block size */
     float *Wb;                       /* chunk c's block columns at Wb + c·RC·B, (bw, RC) */
-    float *E;                        /* chunk c's scaled errors at E + c·RC·B, (bw, RC) */
+    float *E;                        /* rows r0..r1's scaled errors at E + r0·B, (bw, r1-r0) */
     float *Efull;                    /* or NULL: all rows' errors (rows, bw) for one full-height GEMM */
     float *Q;                        /* (rows, cols) dequantized, solve order */
     uint8_t *C;                      /* (rows, cols) codes, solve order */
@@ -110,15 +110,13 @@ typedef struct {
     int fit_failed;
 } BlockCtx;
 
-/* Block b0..b0+bw-1 for the rows r0..r1-1 of one chunk: quant.md §1.4 step 8's inner loop, then (when
- * k->Efull is NULL) the block's GEMM on these rows. Each row's arithmetic is the reference's whatever
- * the chunking, which is what keeps the bits: see gemm_rows_exact below for the GEMM. */
-static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1) {
+/* Block b0..b0+bw-1 for the rows r0..r1-1 of one 64-row chunk: quant.md §1.4 step 8's inner loop.
+ * The scaled errors go to E (bw, ldE), columns from 0, and to k->Efull when that is set. */
+static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1, float *E, int ldE) {
     const int cols = k->cols, nr = r1 - r0, G = k->G;
     float e[RC];
     /* W1 = W[r0:r1, b0:b1] stored transposed (bw, RC): each column of the chunk contiguous */
     float *wc = k->Wb + (size_t)(r0 / RC) * RC * k->B;
-    float *E = k->E + (size_t)(r0 / RC) * RC * k->B; /* (bw, RC) */
     const float *Ub = k->Ub + (size_t)b0 * k->B;
     for (int i = 0; i < nr; i++) {
         const float *src = k->Wp + (size_t)(r0 + i) * cols + b0;
@@ -153,7 +151,7 @@ static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1) {
             k->loss[r] += (double)ej * (double)ej / 2.0;
             e[i] = ej;
         }
-        memcpy(E + (size_t)t * RC, e, (size_t)nr * sizeof(float));
+        memcpy(E + (size_t)t * ldE, e, (size_t)nr * sizeof(float));
         if (k->Efull)
             for (int i = 0; i < nr; i++) k->Efull[(size_t)(r0 + i) * bw + t] = e[i];
         /* W1[:, t+1:] -= e ⊗ U[j, t+1:b1]  (product rounded, then subtracted: no FMA under -std=c17) */
@@ -164,14 +162,23 @@ static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1) {
             for (int i = 0; i < nr; i++) w2[i] -= e[i] * u;
         }
     }
-    // W[r0:r1, b1:] -= E1 (nr, bw) @ U[b0:b1, b1:] (bw, cols-b1), E1 = Eᵀ and U read from A
+}
+
+/* Block b0..b0+bw-1 for the rows r0..r1-1 (whole chunks, one thread): every chunk's inner loop, then,
+ * unless k->Efull collects the errors for one full-height GEMM, the block's GEMM on these rows. */
+static void block_rows(BlockCtx *k, int b0, int bw, int r0, int r1) {
+    const int cols = k->cols, b1 = b0 + bw, ldE = r1 - r0;
+    float *E = k->E + (size_t)r0 * k->B; /* (bw, ldE): these rows' errors, column by column */
+    for (int c0 = r0; c0 < r1; c0 += RC)
+        block_chunk(k, b0, bw, c0, c0 + RC < r1 ? c0 + RC : r1, E + (c0 - r0), ldE);
+    // W[r0:r1, b1:] -= E1 (ldE, bw) @ U[b0:b1, b1:] (bw, cols-b1), E1 = Eᵀ and U read from A
     // (column-major) as transposes of row-major views. Both operands transposed: OpenBLAS has no
-    // "small matrix" kernel for that case, so a chunk's GEMM takes the packed-kernel path the
-    // reference's full-height GEMM took (the small kernels sum in another order; gptq_run sends the
-    // layers whose full-height GEMM is small enough for them to a full-height GEMM instead)
-    const int b1 = b0 + bw;
+    // "small matrix" kernel for that case, so the call takes the packed-kernel path the reference's
+    // full-height GEMM took, and an element's sum does not depend on how many rows the call has (the
+    // small kernels add in another order; gptq_run sends the layers whose full-height GEMMs are small
+    // enough for them to a full-height GEMM instead)
     if (b1 < cols && !k->Efull)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, nr, cols - b1, bw, -1.0f, E, RC,
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, ldE, cols - b1, bw, -1.0f, E, ldE,
                     k->A + (size_t)b1 * cols + b0, cols, 1.0f, k->Wp + (size_t)r0 * cols + b1, cols);
 }
 
@@ -300,11 +307,17 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
     QBlasSingle bs;
     qblas_single_begin(&bs);
     if (!sync) {
-        /* every grid is per row: each chunk of rows runs all the blocks on its own, no barrier */
-        #pragma omp parallel for schedule(dynamic, 1) if (nchunks > 1)
-        for (int ch = 0; ch < nchunks; ch++) {
-            const int r0 = ch * RC, r1 = r0 + RC < rows ? r0 + RC : rows;
-            for (int b0 = 0; b0 < cols; b0 += B) block_chunk(&k, b0, cols - b0 < B ? cols - b0 : B, r0, r1);
+        /* every grid is per row: each run of rows goes through all the blocks on its own, with no
+         * barrier. Runs of up to 4 chunks (a GEMM of 64 rows runs at 70% of one of 256), at least 2
+         * runs per thread while there are rows for it */
+        const int nth = omp_get_max_threads();
+        int per = nchunks / (2 * nth);
+        per = per < 1 ? 1 : per > 4 ? 4 : per;
+        const int nruns = (nchunks + per - 1) / per;
+        #pragma omp parallel for schedule(dynamic, 1) if (nruns > 1)
+        for (int ru = 0; ru < nruns; ru++) {
+            const int r0 = ru * per * RC, r1 = r0 + per * RC < rows ? r0 + per * RC : rows;
+            for (int b0 = 0; b0 < cols; b0 += B) block_rows(&k, b0, cols - b0 < B ? cols - b0 : B, r0, r1);
         }
     } else {
         /* block by block over all rows. GPTQT's dynamic groups fit all rows at once (its BCQ
@@ -322,7 +335,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
             }
             #pragma omp parallel for schedule(dynamic, 1) if (nchunks > 1)
             for (int ch = 0; ch < nchunks; ch++)
-                block_chunk(&k, b0, bw, ch * RC, ch * RC + RC < rows ? ch * RC + RC : rows);
+                block_rows(&k, b0, bw, ch * RC, ch * RC + RC < rows ? ch * RC + RC : rows);
             // W[:, b1:] -= E1 (rows, bw) @ U[b0:b1, b1:] (bw, cols-b1), as the reference calls it
             if (full_gemm && b0 + bw < cols) {
                 const int b1 = b0 + bw;
