@@ -4,9 +4,13 @@
  * (../shared/oracles/gptq_ref.py, run with /usr/bin/python3 on the same W and H files, with the same
  * thread count for torch and its OpenBLAS; skipped when it is not there). Prints figures and the
  * ratios against issue 2's targets, never pass/fail; plus peak RSS.
- *   build/bench/bench_quant [--no-ref] [--reps N] [--threads N]
+ *   build/bench/bench_quant [--no-ref] [--reps N] [--threads N] [--ref-omp M]
  * Every figure is the median of N runs (default 3), the reference's too. --threads N sets OpenMP and
- * OpenBLAS here and OMP/OpenBLAS threads of the reference (default: this process's OpenMP count).
+ * OpenBLAS here (default: this process's OpenMP count) and the reference's OpenBLAS threads. The
+ * reference runs with OMP_NUM_THREADS=1 (torch's own default on this 2-core machine: its intra-op
+ * threads and OpenBLAS's fight, a 768x2048 solve took 12 s with 2 instead of 0.4 s) and
+ * OPENBLAS_NUM_THREADS=N, so its Cholesky and GEMMs get the same N threads as ours; --ref-omp M
+ * runs it with OMP_NUM_THREADS=M instead.
  * Environment: QBENCH_GPTQ_REF = path to gptq_ref.py.
  * "solve" times the GPTQ core alone (gptq_run from quant/'s private header, the same span the
  * reference's `seconds` covers: Cholesky, blocks, GEMMs); "total" is quantize_layer() with its
@@ -89,7 +93,8 @@ static int write_f32(const char *path, const float *p, size_t n) {
  * not Python's start-up), or -1 if it could not run. */
 static int g_threads = 0;
 
-static double run_reference(const char *ref, const float *W, const float *H, int rows, int cols, int reps) {
+static double run_reference(const char *ref, const float *W, const float *H, int rows, int cols, int reps,
+                            int omp_threads) {
     char wpath[] = "/tmp/qbench_bench_W_XXXXXX", hpath[] = "/tmp/qbench_bench_H_XXXXXX";
     int fw = mkstemp(wpath), fh = mkstemp(hpath);
     if (fw < 0 || fh < 0) return -1;
@@ -99,7 +104,7 @@ static double run_reference(const char *ref, const float *W, const float *H, int
     int ok = 0;
     if (write_f32(wpath, W, (size_t)rows * cols) == 0 && write_f32(hpath, H, (size_t)cols * cols) == 0) {
         char cmd[1024], env[96];
-        snprintf(env, sizeof env, "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d ", g_threads, g_threads);
+        snprintf(env, sizeof env, "OMP_NUM_THREADS=%d OPENBLAS_NUM_THREADS=%d ", omp_threads, g_threads);
         snprintf(cmd, sizeof cmd,
                  "%s/usr/bin/python3 %s --method gptq --w %s --rows %d --cols %d --h %s --bits 4 "
                  "--groupsize 128 2>/dev/null", env, ref, wpath, rows, cols, hpath);
@@ -121,13 +126,14 @@ static double run_reference(const char *ref, const float *W, const float *H, int
 }
 
 int main(int argc, char **argv) {
-    int use_ref = 1, reps = 3;
+    int use_ref = 1, reps = 3, ref_omp = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-ref")) use_ref = 0;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) g_threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--ref-omp") && i + 1 < argc) ref_omp = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--no-ref] [--reps N] [--threads N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--no-ref] [--reps N] [--threads N] [--ref-omp M]\n", argv[0]);
             return 2;
         }
     }
@@ -146,8 +152,8 @@ int main(int argc, char **argv) {
         use_ref = 0;
     }
     printf("GPTQ 4-bit g128 asym, blocksize 128, percdamp 0.01 (median of %d; a shared machine is noisy)\n", reps);
-    printf("threads: OpenMP %d, OpenBLAS %d; the reference: OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=%d\n",
-           omp_get_max_threads(), openblas_get_num_threads(), g_threads);
+    printf("threads: OpenMP %d, OpenBLAS %d; the reference: OPENBLAS_NUM_THREADS=%d, OMP_NUM_THREADS=%d\n",
+           omp_get_max_threads(), openblas_get_num_threads(), g_threads, ref_omp);
     printf("%-18s %10s %10s %10s %8s %8s\n", "layer", "solve s", "total s", "torch s", "ratio", "per blk");
     double model_c = 0, model_total = 0, model_t = 0, worst_ratio = INFINITY, solve_3072 = -1;
     int model_t_ok = use_ref;
@@ -183,9 +189,9 @@ int main(int argc, char **argv) {
             quant_result_free(&res);
         }
         double best = median(ts, reps), best_total = median(tt, reps);
-        double tref = use_ref ? run_reference(ref, W, H, sh->rows, sh->cols, reps) : -1;
+        double tref = use_ref ? run_reference(ref, W, H, sh->rows, sh->cols, reps, ref_omp) : -1;
         if (tref < 0) model_t_ok = 0;
-        char tbuf[32] = "-", rbuf[32] = "-";
+        char tbuf[64] = "-", rbuf[32] = "-";
         if (tref >= 0) {
             snprintf(tbuf, sizeof tbuf, "%.4f", tref);
             snprintf(rbuf, sizeof rbuf, "%.1fx", tref / best);

@@ -17,9 +17,11 @@
  * process: when neither it nor GOMP_SPINCOUNT is set, set PASSIVE and re-exec ourselves (once: the
  * child sees it set). Why: the quantizers run many short parallel regions; with the default spinning
  * wait, a thread that finishes first spins while its partner is descheduled by any other process,
- * taking the core that partner needs. Measured on this 2-core machine under load ~4 (demo points,
- * --threads 2): GPTQT 8-bit 157 s spinning vs 28 s passive (1 thread: 52 s); on a quiet machine both
- * waits were equal (27 s). Setting OMP_WAIT_POLICY yourself (e.g. ACTIVE) skips this. */
+ * taking the core that partner needs. Measured on a 2-core machine shared with other jobs (load
+ * 2-5), two runs each, in seconds — demo.yaml's GPTQT 8-bit per-row point: 1 thread 52, 47;
+ * 2 threads spinning 157, 27; 2 threads passive 28, 36. Its other 36 points: 86, 56 / 123, 266 /
+ * 59, 54. Spinning only wins when the machine happens to be idle; passive is never the slowest.
+ * Setting OMP_WAIT_POLICY yourself (e.g. ACTIVE on a dedicated machine) skips this. */
 static void prefer_passive_wait(int argc, char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
     if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1)) return;

@@ -29,7 +29,8 @@
  *   method (rtn|gptq|gptqt|rtnt|bcq)  bits (2..8)  group_size (-1 = per row, or >= 1 and no larger
  *   than the smallest linear input width, see config_validate_model)  act_order sym static_groups mse
  *   true_sequential (bool) damp (> 0, < 1: GPTQ percdamp) blocksize (>= 1)
- *   high_bits (3..8, or "+k" relative to bits; at most 8)  reexplore_lo reexplore_hi (> 0)
+ *   high_bits (3..8 and above bits, or 8 at bits 8; or "+k" relative to bits, capped at 8; unset = +1)
+ *   reexplore_lo reexplore_hi (> 0)
  *   reexplore_steps (>= 1) bcq_iters (>= 1) objective (weight|hdiag|output) variant (merged|twopass)
  *   bcq_solver (greedy|refined|alternating) bcq_rounds (>= 1)
  *

@@ -89,6 +89,7 @@ static int stable_argsort_desc(const float *key, int n, int *perm) {
 }
 
 enum { RC = 64 }; /* rows per chunk: one column of a chunk is 64 contiguous floats (4 AVX-512 vectors) */
+typedef float v16 __attribute__((vector_size(64))); /* GCC vector: 16 floats, one AVX-512 register */
 
 /* What the threads of one lazy block share. */
 typedef struct {
@@ -140,26 +141,52 @@ static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1, float *E, i
         const float d = urow[t];
         const GroupParams *gp = k->cur_of_col[j];
         float *wt = wc + (size_t)t * RC;
+        float q[RC];
+        uint8_t code[RC];
+        if (!k->s->two_step) { /* uniform_quant, element by element, vectorized over the rows */
+            const float *sc = gp->scale + r0, *zr = gp->zero + r0;
+            const float maxq = (float)((1 << k->s->bits) - 1);
+            #pragma omp simd
+            for (int i = 0; i < nr; i++) {
+                float kq = __builtin_rintf(wt[i] / sc[i]) + zr[i];
+                kq = kq < 0.0f ? 0.0f : (kq > maxq ? maxq : kq);
+                code[i] = (uint8_t)kq;
+                q[i] = sc[i] * (kq - zr[i]);
+            }
+        } else {
+            for (int i = 0; i < nr; i++) q[i] = grid_quant(k->s, gp, r0 + i, wt[i], &code[i]);
+        }
+        #pragma omp simd
+        for (int i = 0; i < nr; i++) e[i] = (wt[i] - q[i]) / d;
+        double *loss = k->loss + r0;
+        #pragma omp simd
+        for (int i = 0; i < nr; i++) loss[i] += (double)e[i] * (double)e[i] / 2.0;
         for (int i = 0; i < nr; i++) {
-            const int r = r0 + i;
-            uint8_t code;
-            float w = wt[i];
-            float q = grid_quant(k->s, gp, r, w, &code);
-            k->Q[(size_t)r * cols + j] = q;
-            k->C[(size_t)r * cols + j] = code;
-            float ej = (w - q) / d;
-            k->loss[r] += (double)ej * (double)ej / 2.0;
-            e[i] = ej;
+            k->Q[(size_t)(r0 + i) * cols + j] = q[i];
+            k->C[(size_t)(r0 + i) * cols + j] = code[i];
         }
         memcpy(E + (size_t)t * ldE, e, (size_t)nr * sizeof(float));
         if (k->Efull)
             for (int i = 0; i < nr; i++) k->Efull[(size_t)(r0 + i) * bw + t] = e[i];
         /* W1[:, t+1:] -= e ⊗ U[j, t+1:b1]  (product rounded, then subtracted: no FMA under -std=c17) */
-        for (int t2 = t + 1; t2 < bw; t2++) {
-            const float u = urow[t2];
-            float *restrict w2 = wc + (size_t)t2 * RC;
-            #pragma omp simd
-            for (int i = 0; i < nr; i++) w2[i] -= e[i] * u;
+        if (nr == RC) { /* a full chunk: e stays in four 16-float registers */
+            v16 e0, e1, e2, e3;
+            memcpy(&e0, e, 64); memcpy(&e1, e + 16, 64); memcpy(&e2, e + 32, 64); memcpy(&e3, e + 48, 64);
+            for (int t2 = t + 1; t2 < bw; t2++) {
+                const float u = urow[t2];
+                float *w2 = wc + (size_t)t2 * RC;
+                v16 a0, a1, a2, a3;
+                memcpy(&a0, w2, 64); memcpy(&a1, w2 + 16, 64); memcpy(&a2, w2 + 32, 64); memcpy(&a3, w2 + 48, 64);
+                a0 -= e0 * u; a1 -= e1 * u; a2 -= e2 * u; a3 -= e3 * u;
+                memcpy(w2, &a0, 64); memcpy(w2 + 16, &a1, 64); memcpy(w2 + 32, &a2, 64); memcpy(w2 + 48, &a3, 64);
+            }
+        } else {
+            for (int t2 = t + 1; t2 < bw; t2++) {
+                const float u = urow[t2];
+                float *restrict w2 = wc + (size_t)t2 * RC;
+                #pragma omp simd
+                for (int i = 0; i < nr; i++) w2[i] -= e[i] * u;
+            }
         }
     }
 }

@@ -110,7 +110,7 @@ static void test_full_grid_row_is_lossless(void **state) {
  * 1/16 of GPTQT's at 4 bits (four fewer bits should cost ~256x in squared error). */
 static void test_random_layer_near_lossless(void **state) {
     (void)state;
-    const int rows = 32, cols = 96;
+    const int rows = 16, cols = 64;
     float *W = rand_matrix(rows, cols, 11);
     float *H = corr_hessian(cols, 256, 12);
     const double base = zero_error(W, H, rows, cols);
