@@ -61,18 +61,7 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
     }
     PplWindow *w;
     long nw;
-    if (ppl_plan(o, n, &w, &nw, err)) return -1;
-    for (long i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= V) {
-            snprintf(err, QB_ERRLEN, "agreement: token %d at index %ld is outside the vocabulary [0, %d)", tokens[i], i, V);
-            free(w);
-            return -1;
-        }
-    if (o->mode == PPL_LLAMACPP && (bos < 0 || bos >= V)) {
-        snprintf(err, QB_ERRLEN, "agreement: llamacpp mode needs a BOS token inside the vocabulary");
-        free(w);
-        return -1;
-    }
+    if (ppl_plan_checked(o, tokens, n, bos, V, "agreement", &w, &nw, err)) return -1;
     /* as in ppl.c: whole windows on worker threads, per-window sums added in window order */
     const int c = o->seqlen, T = ppl_outer_threads(base, c, nw, 2);
     PplWorker *wb = calloc((size_t)T, sizeof *wb), *wc = calloc((size_t)T, sizeof *wc);

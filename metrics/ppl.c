@@ -109,23 +109,34 @@ int ppl_outer_threads(const Model *m, int c, long nw, int copies) {
     return t < 1 ? 1 : t;
 }
 
+/* ppl_plan, plus the checks every window consumer needs: each token inside the vocabulary [0, V),
+ * and a BOS inside it where llamacpp mode overwrites each chunk's first token. */
+int ppl_plan_checked(const PplOptions *o, const int *tokens, long n, int bos, int V, const char *what,
+                     PplWindow **w, long *nw, char err[QB_ERRLEN]) {
+    if (ppl_plan(o, n, w, nw, err)) return -1;
+    for (long i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= V) {
+            snprintf(err, QB_ERRLEN, "%s: token %d at index %ld is outside the model's vocabulary [0, %d)", what, tokens[i], i, V);
+            free(*w);
+            *w = NULL;
+            return -1;
+        }
+    if (o->mode == PPL_LLAMACPP && (bos < 0 || bos >= V)) {
+        snprintf(err, QB_ERRLEN, "%s: llamacpp mode needs a BOS token, and the tokenizer has %s", what,
+                 bos < 0 ? "none" : "one outside the vocabulary");
+        free(*w);
+        *w = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 int ppl_eval_tokens(const Model *m, const int *tokens, long n, int bos, const float *token_bytes,
                     const PplOptions *o, PplStats *st, char err[QB_ERRLEN]) {
     const int V = m->cfg.vocab_size;
     PplWindow *w;
     long nw;
-    if (ppl_plan(o, n, &w, &nw, err)) return -1;
-    for (long i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= V) {
-            snprintf(err, QB_ERRLEN, "ppl: token %d at index %ld is outside the model's vocabulary [0, %d)", tokens[i], i, V);
-            free(w);
-            return -1;
-        }
-    if (o->mode == PPL_LLAMACPP && (bos < 0 || bos >= V)) {
-        snprintf(err, QB_ERRLEN, "ppl: llamacpp mode needs a BOS token, and the tokenizer has %s", bos < 0 ? "none" : "one outside the vocabulary");
-        free(w);
-        return -1;
-    }
+    if (ppl_plan_checked(o, tokens, n, bos, V, "ppl", &w, &nw, err)) return -1;
     const int c = o->seqlen, T = ppl_outer_threads(m, c, nw, 1);
     /* per-window sums, added in window order at the end: the same bits for any thread count */
     double *wsum = calloc((size_t)nw * 3, sizeof *wsum);
