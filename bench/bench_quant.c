@@ -15,7 +15,9 @@
  * "solve" times the GPTQ core alone (gptq_run from quant/'s private header, the same span the
  * reference's `seconds` covers: Cholesky, blocks, GEMMs); "total" is quantize_layer() with its
  * input checks and the layer-error figure (the upper half of DᵀD, rows·cols²/2 multiply-adds).
- * Targets (issue 2): the 3072x768 solve under 0.1 s; torch/qbench at least 3x per layer and per model. */
+ * Targets (issue 2): the 3072x768 solve under 0.1 s; torch/qbench at least 3x per layer and per model.
+ * Other processes on the cores skew the figures badly (OpenBLAS's threaded Cholesky slows ~20x when
+ * a core is taken, see quant/gptq.c): watch `uptime`, or compare with --threads 1. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
  * pool that runs while the other spins gets about half the machine (a 768x3072 GPTQ solve took 2.2 s
  * inside the pipeline, 0.1 s alone). The rule in quant/: loops and the GEMMs of the solvers run on
  * OpenMP threads with OpenBLAS pinned to one thread (qblas_single_begin/end); only the LAPACK
- * factorizations use OpenBLAS's threads, and right after them qblas_park() stops its workers so they
- * do not spin under the OpenMP work that follows (they are re-created, ~0.1 ms, on the next
- * threaded call). */
+ * factorizations use OpenBLAS's threads. Right before them qomp_park() ends libgomp's idle workers
+ * (OpenMP 5's omp_pause_resource_all), right after them qblas_park() stops OpenBLAS's, so neither
+ * pool spins under the other's work (each re-creates its threads, ~0.1 ms, when next needed). */
 #include <cblas.h>
 #include <omp.h>
 
@@ -25,6 +25,10 @@ void qblas_single_begin(QBlasSingle *b) {
 
 void qblas_single_end(QBlasSingle *b) {
     if (b->saved != 1) openblas_set_num_threads(b->saved);
+}
+
+void qomp_park(void) {
+    if (!omp_in_parallel()) omp_pause_resource_all(omp_pause_soft);
 }
 
 void qblas_park(void) {

@@ -7,11 +7,17 @@
  * Not positive definite: each retry multiplies the relative damping by 10 (starting at 1e-4 when
  * percdamp is 0), up to max_damp_retries; the result records the λ used and the retry count.
  *
- * Speed (bench/bench_quant.c): the factorization is LAPACK on OpenBLAS's threads; everything after
- * it runs on OpenMP threads, each owning a contiguous run of 64-row chunks for the whole block: the
- * in-block updates, then the block's GEMM on its own rows with a single-threaded sgemm. Rows never
- * interact given U, and a GEMM element's sum does not depend on how the rows are split, so the
- * result has the same bits for any thread count (and the reference's, given its H and BLAS). */
+ * Speed (bench/bench_quant.c): the factorization is LAPACK on OpenBLAS's threads (their count
+ * decides U's bits, as in the reference); everything after it runs on OpenMP threads, each taking
+ * runs of up to four 64-row chunks through all the blocks: the in-block updates, then the block's
+ * GEMM on its own rows with a single-threaded sgemm. Rows never interact given U, and a GEMM
+ * element's sum does not depend on how the rows are split (see block_rows), so the result has the
+ * same bits for any OpenMP thread count, and the reference's given its H and OpenBLAS thread count
+ * (tests/test_gptq_oracle.c, tests/test_gptq_wide.c).
+ *
+ * On a machine where other processes compete for the cores, OpenBLAS's threaded potrf/potri wait on
+ * each other at every panel and slow down ~20x (a 768x2048 factorization took 1.8 s instead of 0.08
+ * with one busy process beside it); OPENBLAS_NUM_THREADS=1 avoids that (0.3 s) at other bits. */
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
@@ -22,6 +28,9 @@
 
 #include "quant/quant_internal.h"
 
+/* The copies around the LAPACK calls stay serial: an OpenMP region just before a threaded LAPACK call
+ * leaves a libgomp worker spinning against OpenBLAS's (the next potrf took 40% longer), and
+ * gptq_run parks the OpenMP pool before them anyway (blas_threads.c). */
 enum { TT = 32 }; /* transpose tile: both sides stay in cache */
 
 /* a (n,n) column-major, lower triangle and diagonal ← the damped, dead-fixed, permuted H:
@@ -233,13 +242,20 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
     int full_gemm = 0;
     for (int b1 = B; b1 < cols; b1 += B)
         if ((double)rows * (cols - b1) * B <= 1e6) full_gemm = 1;
+    /* block by block over all rows (a barrier per block) for those GEMMs, and for GPTQT's dynamic
+     * groups; otherwise each run of rows goes through every block on its own (gptq_run's step 8) and
+     * copies its own rows of W first (`lazy`: in parallel, page faults included), unless static
+     * groups need all of the dead-fixed W before the solve */
+    const int sync = full_gemm || (G > 0 && s->two_step && !c->static_groups && !c->preset);
+    const int lazy = !sync && !c->static_groups;
+    unsigned char *dead = malloc((size_t)cols);
     float *Efull = full_gemm ? malloc((size_t)B * rows * sizeof(float)) : NULL;
     float *Urow = full_gemm ? malloc((size_t)B * cols * sizeof(float)) : NULL;
     double *loss = calloc((size_t)rows, sizeof(double));
     int *perm = malloc((size_t)cols * sizeof(int));
     GroupParams *groups = calloc((size_t)ng, sizeof(GroupParams));
     const GroupParams **cur_of_col = malloc((size_t)cols * sizeof(*cur_of_col));
-    if (!Wp || !A || !Ub || !Qp || !Cp || !hd || !Wb || !E || (full_gemm && (!Efull || !Urow)) || !loss || !perm || !groups || !cur_of_col) {
+    if (!Wp || !A || !Ub || !Qp || !Cp || !hd || !Wb || !E || (full_gemm && (!Efull || !Urow)) || !dead || !loss || !perm || !groups || !cur_of_col) {
         snprintf(err, QB_ERRLEN, "gptq: out of memory for a %dx%d layer", rows, cols);
         goto done;
     }
@@ -248,24 +264,31 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
             snprintf(err, QB_ERRLEN, "gptq: out of memory");
             goto done;
         }
-    memcpy(Wp, W, nw * sizeof(float));
-
     /* 2. initial params on the untouched rows (used when G = -1) */
     if (G < 0) {
         if (c->preset) {
             group_params_copy(&groups[0], &c->preset[0]);
         } else {
             for (int j = 0; j < cols; j++) hd[j] = H[(size_t)j * cols + j];
-            if (grid_fit(s, Wp, rows, cols, (size_t)cols, hd, &groups[0], err)) goto done;
+            if (grid_fit(s, W, rows, cols, (size_t)cols, hd, &groups[0], err)) goto done;
         }
     }
-    /* 3. dead columns: H[j][j] = 1 (only hd and the factor's diagonal see it), W[:, j] = 0 */
+    /* 3. dead columns: H[j][j] = 1 (only hd and the factor's diagonal see it), W[:, j] = 0. When not
+     * lazy, the copy is serial like the permutation below: they lead to the LAPACK calls (see TT) */
+    int any_dead = 0;
     for (int j = 0; j < cols; j++) {
         hd[j] = H[(size_t)j * cols + j];
-        if (hd[j] == 0.0f) {
+        dead[j] = hd[j] == 0.0f;
+        if (dead[j]) {
             hd[j] = 1.0f;
-            for (int r = 0; r < rows; r++) Wp[(size_t)r * cols + j] = 0.0f;
+            any_dead = 1;
         }
+    }
+    for (int r = 0; r < rows && !lazy; r++) {
+        float *wr = Wp + (size_t)r * cols;
+        memcpy(wr, W + (size_t)r * cols, (size_t)cols * sizeof(float));
+        for (int j = 0; j < cols && any_dead; j++)
+            if (dead[j]) wr[j] = 0.0f;
     }
     /* 4. static groups: contiguous original columns, after the dead fix, before any update */
     if (G > 0 && (c->static_groups || c->preset)) {
@@ -285,7 +308,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
             goto done;
         }
         /* Qp (not yet written) is the scratch of the permutation */
-        for (int r = 0; r < rows; r++) {
+        for (int r = 0; r < rows && !lazy; r++) {
             float *wr = Wp + (size_t)r * cols, *t = Qp + (size_t)r * cols;
             for (int j = 0; j < cols; j++) t[j] = wr[perm[j]];
             memcpy(wr, t, (size_t)cols * sizeof(float));
@@ -299,6 +322,7 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
         float mean = torch_sum_f32(hd, cols) / (float)cols;
         float pd = c->percdamp;
         int retries = 0;
+        qomp_park(); /* LAPACK gets the cores to itself (blas_threads.c) */
         for (;;) {
             float damp = pd * mean;
             int info = inverse_cholesky_upper(H, perm, hd, damp, cols, A);
@@ -328,7 +352,6 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
     }
     for (int j = 0; j < cols; j++)
         cur_of_col[j] = G < 0 ? &groups[0] : c->static_groups ? &groups[perm[j] / G] : &groups[j / G];
-    const int sync = full_gemm || (G > 0 && s->two_step && !c->static_groups && !c->preset);
     BlockCtx k = {s, rows, cols, G, G > 0 && !s->two_step && !c->static_groups && !c->preset,
                   Wp, hd, groups, cur_of_col, A, Ub, B, Wb, E, full_gemm ? Efull : NULL, Qp, Cp, loss, 0};
     QBlasSingle bs;
@@ -344,6 +367,14 @@ int gptq_run(const float *W, const float *H, int rows, int cols, const GridSpec 
         #pragma omp parallel for schedule(dynamic, 1) if (nruns > 1)
         for (int ru = 0; ru < nruns; ru++) {
             const int r0 = ru * per * RC, r1 = r0 + per * RC < rows ? r0 + per * RC : rows;
+            for (int r = r0; r < r1 && lazy; r++) { /* W[r] in solve order, dead columns zero */
+                const float *wr = W + (size_t)r * cols;
+                float *dst = Wp + (size_t)r * cols;
+                if (c->act_order)
+                    for (int j = 0; j < cols; j++) dst[j] = dead[perm[j]] ? 0.0f : wr[perm[j]];
+                else
+                    for (int j = 0; j < cols; j++) dst[j] = dead[j] ? 0.0f : wr[j];
+            }
             for (int b0 = 0; b0 < cols; b0 += B) block_rows(&k, b0, cols - b0 < B ? cols - b0 : B, r0, r1);
         }
     } else {
@@ -416,6 +447,6 @@ done:
         free(Qp);
         free(Cp);
     }
-    free(Wp); free(A); free(Ub); free(hd); free(Wb); free(E); free(Efull); free(Urow); free(loss); free(perm); free(cur_of_col);
+    free(Wp); free(A); free(Ub); free(hd); free(Wb); free(E); free(Efull); free(Urow); free(dead); free(loss); free(perm); free(cur_of_col);
     return rc;
 }

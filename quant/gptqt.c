@@ -91,7 +91,7 @@ done:
 
 static int gptqt_twopass(const float *W, const float *H, int rows, int cols, const QuantOptions *o,
                          QuantResult *out, char err[QB_ERRLEN]) {
-    const int m = o->bits, n_bits = o->high_bits > 0 ? o->high_bits : o->bits + 1;
+    const int m = o->bits, n_bits = quant_high_bits(o);
     const int K = 1 << n_bits, nl = 1 << m, ng = out->n_groups;
     int rc = -1;
     QuantOptions o1 = *o;

@@ -8,6 +8,11 @@
 
 static const char *const method_names[QM_COUNT] = {"rtn", "gptq", "gptqt", "rtnt", "bcq"};
 
+int quant_high_bits(const QuantOptions *o) {
+    if (o->high_bits > 0) return o->high_bits;
+    return o->bits + 1 > 8 ? 8 : o->bits + 1; /* at 8 bits: an 8-bit linear step, all 256 levels kept */
+}
+
 void quant_options_default(QuantOptions *o, QuantMethod method, int bits) {
     memset(o, 0, sizeof *o);
     o->method = method;
@@ -20,7 +25,7 @@ void quant_options_default(QuantOptions *o, QuantMethod method, int bits) {
     o->percdamp = 0.01f;
     o->max_damp_retries = 10;
     o->blocksize = 128;
-    o->high_bits = 0;     /* bits + 1 */
+    o->high_bits = 0;     /* bits + 1, capped at 8 */
     o->reexplore_lo = 0.6f;
     o->reexplore_hi = 1.3f;
     o->reexplore_steps = 36;
@@ -82,8 +87,8 @@ int quant_options_validate(const QuantOptions *o, int cols, char err[QB_ERRLEN])
         /* n = the linear step's bits. It must exceed bits so the binary code has a finer grid to
          * fit, except at the 8-bit cap: bits 8 with n = 8 is legal (256 linear levels, 256 binary
          * levels). 0 stays bits+1, so 8 bits needs n = 8 written explicitly. */
-        int n = o->high_bits > 0 ? o->high_bits : o->bits + 1;
-        if (o->high_bits < 0) FAIL("quant options: high_bits %d must be 0 (bits+1) or more than bits", o->high_bits);
+        int n = quant_high_bits(o);
+        if (o->high_bits < 0) FAIL("quant options: high_bits %d must be 0 (bits+1, at most 8) or more than bits", o->high_bits);
         if (n > 8)
             FAIL("quant options: high_bits %d is above 8 (at bits %d set high_bits to 8)", n, o->bits);
         if (n < o->bits || (n == o->bits && n != 8))

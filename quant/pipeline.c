@@ -14,7 +14,13 @@
  * q/k/v share one input and gate/up share one, so they share one Hessian (GPTQ computes identical
  * copies). Methods without error compensation (rtn, bcq, rtnt with the weight objective) need no
  * calibration: given none, they skip the forward passes; given some, the passes run only to report
- * each layer's error on the same inputs GPTQ would see. */
+ * each layer's error on the same inputs GPTQ would see.
+ *
+ * Threads: the forward passes, the Hessians (hessian.c) and the solves all run on OpenMP threads;
+ * only GPTQ's Cholesky runs on OpenBLAS's, with the other pool parked (quant/blas_threads.c). A
+ * 768x3072 solve once took 2.2 s here against 0.1 s alone: the factorization's OpenBLAS threads were
+ * competing with libgomp workers still spinning after the forward pass (and OpenBLAS workers spinning
+ * under the next OpenMP loops), and every sample's Hessian was a one-thread ssyrk inside the forward. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

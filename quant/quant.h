@@ -40,7 +40,7 @@ typedef struct {
     int max_damp_retries;/* raise damping step by step when H is not positive definite (default 10) */
     int blocksize;       /* 128 */
     /* GPTQT */
-    int high_bits;       /* n: bits of the linear step, bits+1..8, or 8 when bits is 8; 0 = bits+1 */
+    int high_bits;       /* n: bits of the linear step, bits+1..8, or 8 when bits is 8; 0 = quant_high_bits() */
     float reexplore_lo, reexplore_hi; /* 0.6, 1.3 */
     int reexplore_steps; /* 36 */
     int bcq_iters;       /* 20 */
@@ -51,6 +51,8 @@ typedef struct {
     int bcq_rounds;      /* alternating rounds, default 15 */
 } QuantOptions;
 
+/* The high bit count GPTQT uses: o->high_bits, or when it is 0, bits+1 capped at 8. */
+int quant_high_bits(const QuantOptions *o);
 /* Fills the defaults listed above for `method` and `bits`. */
 void quant_options_default(QuantOptions *o, QuantMethod method, int bits);
 const char *quant_method_name(QuantMethod m);          /* "rtn", "gptq", "gptqt", "rtnt", "bcq" */

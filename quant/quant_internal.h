@@ -133,6 +133,8 @@ void qblas_single_begin(QBlasSingle *b);
 void qblas_single_end(QBlasSingle *b);
 /* Stops OpenBLAS's idle worker threads (they spin ~0.1 s after a threaded call). Serial code only. */
 void qblas_park(void);
+/* Ends libgomp's idle worker threads (they spin a few ms after a parallel region). Serial code only. */
+void qomp_park(void);
 
 /* C (cols, cols) ← beta·C + alpha·XᵀX, X (n, cols) with rows ldx apart; C stays exactly symmetric. */
 void xtx_update(float *C, const float *X, int n, int cols, size_t ldx, float alpha, float beta);

@@ -84,7 +84,7 @@ void grid_spec_from_options(GridSpec *s, const QuantOptions *o) {
     s->norm = o->mse_norm;
     s->grid = o->mse_grid;
     s->maxshrink = o->mse_maxshrink;
-    s->high_bits = o->high_bits > 0 ? o->high_bits : o->bits + 1;
+    s->high_bits = quant_high_bits(o);
     s->bcq_iters = o->bcq_iters;
     s->use_hdiag = o->objective == QT_OBJ_HDIAG;
     /* np.linspace(lo, hi, steps): i·step + lo, the last point exactly hi; cast to float32 when the

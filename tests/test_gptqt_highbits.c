@@ -145,9 +145,9 @@ static void test_validation_at_the_cap(void **state) {
         assert_int_equal(quant_options_validate(&o, 0, err), 0);
         o = opts(qm, 7, 8, 32);
         assert_int_equal(quant_options_validate(&o, 0, err), 0);
-        o = opts(qm, 8, 0, -1); /* 0 means bits+1 = 9 */
-        assert_int_equal(quant_options_validate(&o, 0, err), -1);
-        assert_non_null(strstr(err, "high_bits 9"));
+        o = opts(qm, 8, 0, -1); /* 0 means bits+1, capped at 8 */
+        assert_int_equal(quant_high_bits(&o), 8);
+        assert_int_equal(quant_options_validate(&o, 0, err), 0);
         o = opts(qm, 8, 9, -1);
         assert_int_equal(quant_options_validate(&o, 0, err), -1);
         assert_non_null(strstr(err, "above 8"));

@@ -585,8 +585,11 @@ static void test_options_names_and_validation(void **state) {
     o.high_bits = 3;
     assert_int_equal(quant_options_validate(&o, 0, err), -1);
     assert_non_null(strstr(err, "high_bits"));
-    quant_options_default(&o, QM_GPTQT, 8); /* needs 9 high bits */
-    assert_int_equal(quant_options_validate(&o, 0, err), -1);
+    quant_options_default(&o, QM_GPTQT, 8); /* the default bits+1 caps at 8 */
+    assert_int_equal(quant_high_bits(&o), 8);
+    assert_int_equal(quant_options_validate(&o, 0, err), 0);
+    quant_options_default(&o, QM_GPTQT, 3); /* below the cap: bits+1 */
+    assert_int_equal(quant_high_bits(&o), 4);
     quant_options_default(&o, QM_GPTQT, 3);
     o.reexplore_steps = 0;
     assert_int_equal(quant_options_validate(&o, 0, err), -1);
