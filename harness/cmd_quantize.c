@@ -30,6 +30,8 @@ static void usage(FILE *f) {
             "                         (then used only to report each layer's error)\n"
             "  --calib-mode auto|documents|joined  (see datasets/calib.h; default auto)\n"
             "  --nsamples N (128)  --seqlen L (min(2048, model seq_len))  --seed S (0)\n"
+            "  --quantize-head        also quantize the classifier (GPTQ'd on final-norm hidden states)\n"
+            "                         and an untied tok_emb (same grid, no Hessian); default: keep them float\n"
             "  --export gptq          write an AutoGPTQ/GPTQModel directory at OUT instead of a checkpoint\n"
             "  --quiet                no progress on stderr\n");
 }
@@ -80,7 +82,7 @@ int cmd_quantize(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *method_s = NULL, *out_path = NULL, *calib_s = NULL,
                *export_s = NULL, *objective_s = NULL, *variant_s = NULL, *mode_s = "auto";
     int bits = 0, group_size = -1, act_order = 0, static_groups = 0, sym = 0, mse = 0, true_seq = 1;
-    int high_bits = 0, nsamples = 128, seqlen = 0, quiet = 0, seed = 0, have_damp = 0;
+    int high_bits = 0, nsamples = 128, seqlen = 0, quiet = 0, seed = 0, have_damp = 0, quantize_head = 0;
     float damp = 0.01f;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -111,6 +113,7 @@ int cmd_quantize(int argc, char **argv) {
             else if (!strcmp(a, "--mse")) mse = 1;
             else if (!strcmp(a, "--no-true-sequential")) true_seq = 0;
             else if (!strcmp(a, "--quiet")) quiet = 1;
+            else if (!strcmp(a, "--quantize-head")) quantize_head = 1;
             else {
                 fprintf(stderr, "qbench quantize: unknown option '%s'\n", a);
                 usage(stderr);
@@ -171,6 +174,12 @@ int cmd_quantize(int argc, char **argv) {
         }
     }
     po.true_sequential = true_seq;
+    po.quantize_head = quantize_head;
+    if (quantize_head && export_s) { /* refuse before the work; quant_export_gptq refuses too */
+        fprintf(stderr, "qbench quantize: --export gptq cannot store a quantized head (AutoGPTQ keeps lm_head and "
+                        "embeddings in float); drop --quantize-head\n");
+        return 2;
+    }
     Progress prog = {now_s(), isatty(fileno(stderr))};
     if (!quiet) {
         po.progress = progress;
@@ -250,14 +259,24 @@ int cmd_quantize(int argc, char **argv) {
         printf("%-16s %11s %12.5g %10.4g %7d %9.4f\n", name, shape, r->error, (double)r->damp_used, r->damp_retries,
                r->seconds);
     }
+    if (rep.head_quantized) {
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%d", m->cfg.vocab_size, m->cfg.dim);
+        printf("%-16s %11s %12.5g %10s %7s %9.4f%s\n", "classifier", shape, rep.head_error, "-", "-", rep.head_seconds,
+               m->cfg.tied_embeddings ? " (tied: also tok_emb)" : " (+ tok_emb, no Hessian)");
+    }
+    size_t n_weights = model_linear_params(m);
+    if (rep.head_quantized)
+        n_weights += (size_t)m->cfg.vocab_size * m->cfg.dim * (m->cfg.tied_embeddings ? 1 : 2);
     if (export_s ? quant_export_gptq(m, &rep, &po, out_path, err) : quant_checkpoint_write(m, &rep, &po, out_path, err)) {
         fprintf(stderr, "qbench quantize: %s\n", err);
         goto done;
     }
-    printf("summary: method %s, bits %d, group size %d%s%s%s, %.4f bits/weight over %zu linear weights, "
+    printf("summary: method %s, bits %d, group size %d%s%s%s, %.4f bits/weight over %zu %s weights, "
            "%zu packed bytes, %.2f s; wrote %s%s\n",
            method_s, bits, group_size, act_order ? ", act-order" : "", static_groups ? ", static groups" : "",
-           sym ? ", sym" : "", rep.bits_per_weight, model_linear_params(m), rep.packed_bytes, rep.seconds, out_path,
+           sym ? ", sym" : "", rep.bits_per_weight, n_weights, rep.head_quantized ? "linear + head" : "linear",
+           rep.packed_bytes, rep.seconds, out_path,
            export_s ? " (AutoGPTQ layout)" : "");
     rc = 0;
 done:

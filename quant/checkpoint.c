@@ -7,7 +7,7 @@
  *   payload        u64 json_len | JSON metadata (json_len bytes) | zero padding to a 64-byte file
  *                  offset | data section (tensors at the JSON's offsets, 64-byte aligned)
  * The JSON holds "format": "qbench-quantized", "version", "config" (ModelConfig), "options" (every
- * QuantOptions field + true_sequential), "source" (path, sha256 of the unquantized model),
+ * QuantOptions field + true_sequential + quantize_head), "source" (path, sha256 of the unquantized model),
  * "bits_per_weight", "packed_bytes", "tensors" {name: {dtype F32|I32|U32, shape, offset, bytes}} and
  * "layers" [{name, layer, kind, rows, cols, bits, n_groups, grid: "uniform"|"binary"}].
  * Float tensors: tok_emb, classifier (untied only), final_norm, blk.L.attn_norm, blk.L.ffn_norm,
@@ -17,6 +17,10 @@
  *   .zeros  F32 [rows, n_groups] zero points (uniform) or offsets (binary)
  *   .g_idx  I32 [cols]    group of each column
  *   .levels F32 [rows, n_groups, 2^bits] (binary only): the real level of each sign-bit code
+ * quantize_head (issue 2): tok_emb / classifier are then stored as F32 tensors holding the
+ * dequantized weights, with "options": {"quantize_head": true}. Their codes are not packed here: the
+ * round trip is exact either way, and the size accounting (bits_per_weight, packed_bytes) already
+ * counts them quantized in the pipeline report this file records.
  * Decoding: uniform w = scale·(code − zero) in float32, exactly GPTQ's fake-quantization; binary
  * w = levels[code]. The level table is stored because GPTQT's levels are s·(v − z) computed from the
  * integer-domain fit, which offset + Σ αᵢbᵢ reproduces only to rounding; with the table the loaded
@@ -136,6 +140,7 @@ static cJSON *options_json(const PipelineOptions *po) {
     cJSON_AddStringToObject(j, "bcq_solver", (unsigned)o->bcq_solver < 3 ? SOL[o->bcq_solver] : "?");
     cJSON_AddNumberToObject(j, "bcq_rounds", o->bcq_rounds);
     cJSON_AddBoolToObject(j, "true_sequential", po->true_sequential);
+    cJSON_AddBoolToObject(j, "quantize_head", po->quantize_head);
     return j;
 }
 

@@ -225,6 +225,12 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
                  "have the AutoGPTQ layout", quant_method_name(o->method));
         return -1;
     }
+    if (po->quantize_head) {
+        /* the AutoGPTQ layout has no quantized lm_head / embedding tensors */
+        snprintf(err, QB_ERRLEN, "--export gptq: --quantize-head is not supported (AutoGPTQ keeps lm_head and "
+                 "embeddings in float); quantize without it to export");
+        return -1;
+    }
     if (o->bits != 2 && o->bits != 3 && o->bits != 4 && o->bits != 8) {
         snprintf(err, QB_ERRLEN, "--export gptq: AutoGPTQ supports bits 2, 3, 4, 8 (got %d)", o->bits);
         return -1;

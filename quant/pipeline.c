@@ -16,6 +16,11 @@
  * calibration: given none, they skip the forward passes; given some, the passes run only to report
  * each layer's error on the same inputs GPTQ would see.
  *
+ * The head (issue 2: only with quantize_head): after the last block, the classifier (vocab x dim) is
+ * quantized with the same options, its Hessian built from the last block's outputs after the final
+ * RMSNorm (the classifier's input); an untied tok_emb gets the same grid without a Hessian, since an
+ * embedding lookup has no input activations to weigh (gptq → rtn, gptqt → rtnt).
+ *
  * Threads: the forward passes, the Hessians (hessian.c) and the solves all run on OpenMP threads;
  * only GPTQ's Cholesky runs on OpenBLAS's, with the other pool parked (quant/blas_threads.c). A
  * 768x3072 solve once took 2.2 s here against 0.1 s alone: the factorization's OpenBLAS threads were
@@ -119,8 +124,9 @@ static int method_needs_h(const QuantOptions *o) {
     return method_compensates(o) || (o->method == QM_RTNT && o->objective != QT_OBJ_WEIGHT);
 }
 
-/* Checks a collected Hessian: its layer's inputs must be finite and not all zero. */
-static int check_inputs(const Hessian *h, int layer, LinearKind k, char err[QB_ERRLEN]) {
+/* Checks a collected Hessian: its layer's inputs must be finite and not all zero. `name` names the
+ * layer in the message ("blk.3.attn.q", "classifier"). */
+static int check_inputs(const Hessian *h, const char *name, char err[QB_ERRLEN]) {
     int nonfinite = h->nonfinite, nonzero = 0;
     for (int j = 0; j < h->cols; j++) {
         float d = h->H[(size_t)j * h->cols + j];
@@ -128,11 +134,11 @@ static int check_inputs(const Hessian *h, int layer, LinearKind k, char err[QB_E
         else if (d != 0) nonzero = 1;
     }
     if (nonfinite) {
-        snprintf(err, QB_ERRLEN, "blk.%d.%s: calibration inputs contain NaN or Inf", layer, linear_kind_name(k));
+        snprintf(err, QB_ERRLEN, "%s: calibration inputs contain NaN or Inf", name);
         return -1;
     }
     if (!nonzero) {
-        snprintf(err, QB_ERRLEN, "blk.%d.%s: calibration inputs are all zero", layer, linear_kind_name(k));
+        snprintf(err, QB_ERRLEN, "%s: calibration inputs are all zero", name);
         return -1;
     }
     return 0;
@@ -171,16 +177,91 @@ static int collect(const Model *m, ModelState *s, int l, const float *acts, floa
     return 0;
 }
 
+// out (dim) = x (dim) / rms(x) * w (dim), as the forward's final norm computes it
+static void rmsnorm(float *out, const float *x, const float *w, int dim, float eps) {
+    float ss = 0.0f;
+    for (int i = 0; i < dim; i++) ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / (float)dim + eps);
+    for (int i = 0; i < dim; i++) out[i] = x[i] * inv * w[i];
+}
+
+/* Quantizes the classifier W (vocab, dim) in place, then an untied tok_emb (vocab, dim). acts holds
+ * the last block's outputs (ns windows of T tokens), or is NULL without calibration. Adds the head's
+ * weights to the bits/params/packed sums and fills rep->head_*. */
+static int quant_head(Model *m, const float *acts, int ns, int T, const QuantOptions *o, double *bits_sum,
+                      double *params, size_t *packed, PipelineReport *rep, char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    const int V = c->vocab_size, D = c->dim;
+    const double np = (double)V * (double)D;
+    double t0 = now_s();
+    Hessian h;
+    memset(&h, 0, sizeof h);
+    float *xn = NULL;
+    QuantResult r;
+    memset(&r, 0, sizeof r);
+    char qerr[QB_ERRLEN];
+    int rc = -1;
+    if (acts) {
+        /* H of the classifier's input: final_norm(x) of every calibration position */
+        if (hessian_init(&h, D, err)) return -1;
+        xn = malloc((size_t)T * D * sizeof(float));
+        if (!xn) {
+            snprintf(err, QB_ERRLEN, "classifier: out of memory for %d normalised positions", T);
+            goto done;
+        }
+        for (int i = 0; i < ns; i++) {
+            const float *x = acts + (size_t)i * T * D;
+            for (int t = 0; t < T; t++)
+                rmsnorm(xn + (size_t)t * D, x + (size_t)t * D, m->final_norm, D, c->norm_eps);
+            hessian_add_sample(&h, xn, T);
+        }
+        if (check_inputs(&h, "classifier", err)) goto done;
+    }
+    if (quantize_layer(m->classifier, acts ? h.H : NULL, V, D, o, &r, qerr)) {
+        snprintf(err, QB_ERRLEN, "classifier: %.450s", qerr);
+        goto done;
+    }
+    /* Tied models: classifier == tok_emb, so this one write makes the embedding table the same
+     * quantized matrix (one tensor, counted once). */
+    memcpy(m->classifier, r.q, (size_t)V * D * sizeof(float));
+    rep->head_error = acts ? r.error : NAN;
+    *bits_sum += quant_bits_per_weight(&r, o) * np;
+    *params += np;
+    *packed += quant_packed_bytes(&r, o);
+    quant_result_free(&r);
+    if (!c->tied_embeddings) {
+        /* an embedding lookup has no input Hessian: the method's grid without compensation */
+        QuantOptions eo = *o;
+        if (eo.method == QM_GPTQ) eo.method = QM_RTN;
+        if (eo.method == QM_GPTQT) eo.method = QM_RTNT;
+        eo.act_order = 0;
+        eo.static_groups = 0;
+        if (quantize_layer(m->tok_emb, NULL, V, D, &eo, &r, qerr)) {
+            snprintf(err, QB_ERRLEN, "tok_emb: %.450s", qerr);
+            goto done;
+        }
+        memcpy(m->tok_emb, r.q, (size_t)V * D * sizeof(float));
+        *bits_sum += quant_bits_per_weight(&r, &eo) * np;
+        *params += np;
+        *packed += quant_packed_bytes(&r, &eo);
+        quant_result_free(&r);
+    }
+    rep->head_quantized = 1;
+    rc = 0;
+done:
+    quant_result_free(&r);
+    hessian_free(&h);
+    free(xn);
+    rep->head_seconds = now_s() - t0;
+    return rc;
+}
+
 int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po, int keep_results,
                 PipelineReport *rep, char err[QB_ERRLEN]) {
     memset(rep, 0, sizeof *rep);
     const QuantOptions *o = &po->opt;
     const ModelConfig *c = &m->cfg;
     if (quant_options_validate(o, 0, err)) return -1;
-    if (po->quantize_head) {
-        snprintf(err, QB_ERRLEN, "quantize_head: quantizing the embeddings/classifier is not supported");
-        return -1;
-    }
     int have_calib = calib && calib->n_samples > 0;
     if (method_needs_h(o) && !have_calib) {
         snprintf(err, QB_ERRLEN, "%s needs calibration windows (none given)", quant_method_name(o->method));
@@ -263,7 +344,9 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
                 if (!stages[st][g]) continue;
                 Linear *lin = &b->lin[k];
                 const float *Hk = have_calib ? H[g].H : NULL;
-                if (Hk && check_inputs(&H[g], l, (LinearKind)k, err)) goto done;
+                char lname[64];
+                snprintf(lname, sizeof lname, "blk.%d.%s", l, linear_kind_name((LinearKind)k));
+                if (Hk && check_inputs(&H[g], lname, err)) goto done;
                 QuantResult r;
                 char qerr[QB_ERRLEN];
                 double ts = now_s();
@@ -302,13 +385,15 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
             }
             free_hessians(H);
         }
-        /* the quantized block produces the next block's inputs */
-        if (have_calib && l + 1 < nl)
+        /* the quantized block produces the next block's inputs (after the last block: the head's) */
+        if (have_calib && (l + 1 < nl || po->quantize_head))
             for (int i = 0; i < ns; i++)
                 if (model_block_forward(m, s, l, acts + (size_t)i * per, T, NULL, NULL, err)) goto done;
     }
-    /* everything left in float, counted at fp16 (2 bytes): embeddings, classifier, norms, biases */
-    size_t floats = (size_t)c->vocab_size * c->dim * (c->tied_embeddings ? 1 : 2) +
+    if (po->quantize_head && quant_head(m, acts, ns, T, o, &bits_sum, &params, &packed, rep, err)) goto done;
+    /* everything left in float, counted at fp16 (2 bytes): embeddings and classifier unless quantized,
+     * norms, biases */
+    size_t floats = (po->quantize_head ? 0 : (size_t)c->vocab_size * c->dim * (c->tied_embeddings ? 1 : 2)) +
                     (size_t)c->dim * (2 * (size_t)nl + 1);
     for (int l = 0; l < nl; l++)
         for (int k = 0; k < LIN_COUNT; k++)

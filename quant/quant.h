@@ -138,6 +138,13 @@ typedef struct {
     size_t packed_bytes;    /* quantized layers packed + everything left in float (fp16 accounting documented in README) */
     double seconds;
     QuantResult *results;   /* n_layers results (codes/scales kept for export); may be NULL if not requested */
+    /* quantize_head (issue 2): the classifier (vocab x dim) is quantized after the last block, with H
+     * from the final-norm hidden states; an untied tok_emb too, without H. Kept out of layers/results
+     * (whose consumers expect n_layers x LIN_COUNT linear layers); counted in bits_per_weight and
+     * packed_bytes. */
+    int head_quantized;     /* 1 when the classifier (and tok_emb) were quantized */
+    double head_error;      /* classifier's tr((W−Q)H(W−Q)ᵀ)/2 on the calibration windows; NAN without them */
+    double head_seconds;    /* time spent on the classifier and tok_emb */
 } PipelineReport;
 
 /* Quantizes every linear layer of m in place (Linear.w ← dequantized Q), block by block on the

@@ -1,7 +1,7 @@
 /* test_pipeline.c — calibration sampling (datasets/calib.h) and the block-by-block quantization
  * pipeline (quant_model) on the real models: GPTQ beats RTN layer by layer and in perplexity,
  * 8-bit GPTQ is near lossless, size accounting matches a hand count, and bad inputs are errors that
- * name the layer.
+ * name the layer. quantize_head (issue 2) on a tied (stories260K) and an untied (synthetic) model.
  *
  * Calibration comes from the tinystories-calib split and perplexity from the disjoint
  * tinystories-valid split (datasets.h), so the perplexities are held out. */
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "datasets/calib.h"
 #include "datasets/datasets.h"
@@ -367,11 +368,7 @@ static void test_pipeline_errors(void **state) {
     assert_int_equal(quant_model(m, &cs, &po, 0, &rep, err), -1);
     assert_non_null(strstr(err, "window 1 token 1 = 512"));
     windows[17] = 3;
-    /* quantizing the head is not supported; an empty window set is an error */
-    po.quantize_head = 1;
-    assert_int_equal(quant_model(m, &cs, &po, 0, &rep, err), -1);
-    assert_non_null(strstr(err, "quantize_head"));
-    po.quantize_head = 0;
+    /* an empty window set is an error */
     CalibrationSet empty = {4, 0, windows};
     assert_int_equal(quant_model(m, &empty, &po, 0, &rep, err), -1);
     assert_non_null(strstr(err, "seqlen 0"));
@@ -385,6 +382,18 @@ static void test_pipeline_errors(void **state) {
     assert_non_null(strstr(err, "blk.1.attn.q"));
     assert_non_null(strstr(err, "all zero"));
     assert_null(rep.layers);
+    model_free(m);
+
+    /* quantize_head with a zero final norm: the classifier's inputs are all zero (after every block) */
+    m = model_load(path, err);
+    assert_non_null(m);
+    memset(m->final_norm, 0, 64 * sizeof(float));
+    po.quantize_head = 1;
+    assert_int_equal(quant_model(m, &cs, &po, 0, &rep, err), -1);
+    assert_non_null(strstr(err, "classifier"));
+    assert_non_null(strstr(err, "all zero"));
+    assert_null(rep.layers);
+    po.quantize_head = 0;
     model_free(m);
 
     /* a NaN embedding row: block 0's inputs are checked before any forward pass */
@@ -436,6 +445,205 @@ static void test_true_sequential_changes_inputs(void **state) {
     model_free(m2);
 }
 
+/* ---- quantize_head (issue 2) ------------------------------------------------------------------------ */
+
+/* Per-row asymmetric RTN puts every weight within half a step of itself, step = (max − min)/(2^bits − 1)
+ * with the range widened to include 0 (GPTQ's quantizer): a bound from the definition, not a run. */
+static void assert_rtn_rows(const float *W, const float *Q, int rows, int cols, int bits) {
+    int changed = 0;
+    for (int r = 0; r < rows; r++) {
+        float lo = 0, hi = 0;
+        for (int c = 0; c < cols; c++) {
+            float w = W[(size_t)r * cols + c];
+            lo = w < lo ? w : lo;
+            hi = w > hi ? w : hi;
+        }
+        float half = (hi - lo) / (float)((1 << bits) - 1) / 2 * 1.0001f + 1e-7f;
+        for (int c = 0; c < cols; c++) {
+            float d = fabsf(W[(size_t)r * cols + c] - Q[(size_t)r * cols + c]);
+            if (d > half) fail_msg("row %d col %d: |w - q| = %g > half a step %g", r, c, d, half);
+            changed |= W[(size_t)r * cols + c] != Q[(size_t)r * cols + c];
+        }
+    }
+    assert_true(changed);
+}
+
+static Model *quant_head_run(const char *path, QuantMethod meth, int bits, int head, const CalibrationSet *cs,
+                             int keep, PipelineOptions *po, PipelineReport *rep) {
+    char err[QB_ERRLEN];
+    Model *m = model_load(path, err);
+    assert_non_null(m);
+    memset(po, 0, sizeof *po);
+    quant_options_default(&po->opt, meth, bits);
+    po->true_sequential = 1;
+    po->quantize_head = head;
+    int rc = quant_model(m, cs, po, keep, rep, err);
+    if (rc) fprintf(stderr, "quant_model: %s\n", err);
+    assert_int_equal(rc, 0);
+    return m;
+}
+
+/* stories260K (tied: classifier == tok_emb). 5 blocks of 45312 weights / 600 rows (see above), head 512x64. */
+static void test_quantize_head_tied(void **state) {
+    (void)state;
+    const char *path = "assets/stories260K/stories260K.bin";
+    Fixture f;
+    fixture_init(&f, "assets/stories260K/tok512.bin", 512, 32, 256, 16 * 256);
+    CalibrationSet cs = {f.cw.n_samples, f.cw.seqlen, f.cw.windows};
+    char err[QB_ERRLEN];
+    Model *fp = model_load(path, err);
+    assert_non_null(fp);
+    const size_t VD = 512 * 64;
+    const double p_fp = ppl_of(fp, &f);
+    PipelineOptions po;
+    PipelineReport r0, r8;
+    /* without the flag the classifier is bitwise untouched */
+    Model *m0 = quant_head_run(path, QM_RTN, 8, 0, &cs, 0, &po, &r0);
+    assert_memory_equal(m0->classifier, fp->classifier, VD * sizeof(float));
+    assert_int_equal(r0.head_quantized, 0);
+    /* with it, 8-bit RTN changes the (shared) table, each row within half a step, ppl within 1% */
+    Model *m8 = quant_head_run(path, QM_RTN, 8, 1, &cs, 0, &po, &r8);
+    assert_int_equal(r8.head_quantized, 1);
+    assert_ptr_equal(m8->classifier, m8->tok_emb);
+    assert_rtn_rows(fp->classifier, m8->classifier, 512, 64, 8);
+    assert_true(isfinite(r8.head_error) && r8.head_error > 0);
+    const double p0 = ppl_of(m0, &f), p8 = ppl_of(m8, &f);
+    print_message("stories260K RTN 8-bit: ppl fp %.5f, blocks %.5f, blocks + head %.5f\n", p_fp, p0, p8);
+    assert_true(p8 != p0);
+    assert_true(fabs(p8 / p_fp - 1) < 0.01);
+    /* bits by hand: 8-bit codes + per row fp16 scale + 8-bit zero = 24 bits; the head adds 512 rows */
+    const double lin = 5 * 45312.0, rows = 5 * 600.0;
+    assert_true(fabs(r0.bits_per_weight - (8 * lin + 24 * rows) / lin) < 1e-9);
+    assert_true(fabs(r8.bits_per_weight - (8 * (lin + VD) + 24 * (rows + 512)) / (lin + VD)) < 1e-9);
+    /* packed: the fp16 table (2·512·64) becomes 8-bit qweight (16 words a row), fp16 scales, 8-bit zeros
+     * packed (512·8/32 = 128 words) */
+    assert_int_equal(r0.packed_bytes - r8.packed_bytes, 2 * VD - (4 * 16 * 512 + 2 * 512 + 4 * 128));
+
+    /* GPTQ 4-bit's head error beats RTN 4-bit's on the same windows */
+    PipelineReport rr, rg;
+    Model *mr = quant_head_run(path, QM_RTN, 4, 1, &cs, 0, &po, &rr);
+    Model *mg = quant_head_run(path, QM_GPTQ, 4, 1, &cs, 0, &po, &rg);
+    print_message("stories260K 4-bit head error: RTN %.5g, GPTQ %.5g\n", rr.head_error, rg.head_error);
+    assert_true(isfinite(rg.head_error) && rg.head_error > 0);
+    assert_true(rg.head_error < rr.head_error);
+    pipeline_report_free(&r0);
+    pipeline_report_free(&r8);
+    pipeline_report_free(&rr);
+    pipeline_report_free(&rg);
+    model_free(m0);
+    model_free(m8);
+    model_free(mr);
+    model_free(mg);
+    model_free(fp);
+    fixture_free(&f);
+}
+
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / den);
+}
+
+/* A synthetic untied model: the classifier is GPTQ'd on final-norm states, tok_emb gets RTN. */
+static void test_quantize_head_untied(void **state) {
+    (void)state;
+    enum { V = 300, D = 64, NS = 8, T = 32 };
+    ModelConfig c = {.dim = D, .hidden_dim = 96, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = V,
+                     .seq_len = 64, .tied_embeddings = 0, .bos_id = 1, .eos_id = 2};
+    char err[QB_ERRLEN], dir[] = "/tmp/qb_headXXXXXX", path[64], ck[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/syn.bin", dir);
+    snprintf(ck, sizeof ck, "%s/q.qbq", dir);
+    assert_int_equal(model_synth_write(&c, 21, SYNTH_LLAMA2C, path, err), 0);
+    int windows[NS * T];
+    QbRng rng;
+    qb_rng_seed(&rng, 9);
+    for (int i = 0; i < NS * T; i++) windows[i] = (int)qb_rng_below(&rng, V);
+    CalibrationSet cs = {NS, T, windows};
+    Model *fp = model_load(path, err);
+    assert_non_null(fp);
+    assert_false(fp->cfg.tied_embeddings);
+    assert_true(fp->classifier != fp->tok_emb);
+    /* the blocks' linear weights and rows, by hand: q,o 64x64; k,v 32x64; gate,up 96x64; down 64x96 */
+    const double lin = 2 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 96 * 64.0), rows = 2 * (64 + 32 + 32 + 64 + 96 + 96 + 64.0);
+    assert_int_equal(model_linear_params(fp), (size_t)lin);
+
+    PipelineOptions po;
+    PipelineReport r0, r8;
+    Model *m0 = quant_head_run(path, QM_RTN, 8, 0, &cs, 0, &po, &r0);
+    assert_memory_equal(m0->classifier, fp->classifier, (size_t)V * D * sizeof(float));
+    assert_memory_equal(m0->tok_emb, fp->tok_emb, (size_t)V * D * sizeof(float));
+    Model *m8 = quant_head_run(path, QM_RTN, 8, 1, &cs, 1, &po, &r8);
+    assert_rtn_rows(fp->classifier, m8->classifier, V, D, 8);
+    assert_rtn_rows(fp->tok_emb, m8->tok_emb, V, D, 8);
+    /* two V x D tables more, 24 bits of grid per row each */
+    assert_true(fabs(r8.bits_per_weight - (8 * (lin + 2.0 * V * D) + 24 * (rows + 2.0 * V)) / (lin + 2.0 * V * D)) < 1e-9);
+    /* logits of one window stay within 5% (relative L2) of the float model's */
+    ModelState *s = model_state_new(fp, T, T);
+    float *lf = malloc((size_t)T * V * sizeof(float)), *lq = malloc((size_t)T * V * sizeof(float));
+    assert_int_equal(model_forward(fp, s, windows, T, 0, lf, err), 0);
+    assert_int_equal(model_forward(m8, s, windows, T, 0, lq, err), 0);
+    double d8 = rel_l2(lq, lf, (size_t)T * V);
+    print_message("untied synthetic RTN 8-bit + head: logits relative L2 %.3g\n", d8);
+    assert_true(d8 > 0 && d8 < 0.05);
+
+    /* the checkpoint round-trips the quantized tables and records the flag */
+    assert_int_equal(quant_checkpoint_write(m8, &r8, &po, ck, err), 0);
+    Model *back = quant_checkpoint_load(ck, err);
+    assert_non_null(back);
+    assert_memory_equal(back->classifier, m8->classifier, (size_t)V * D * sizeof(float));
+    assert_memory_equal(back->tok_emb, m8->tok_emb, (size_t)V * D * sizeof(float));
+    size_t len;
+    char *bytes = qb_read_file(ck, &len, err);
+    assert_non_null(bytes);
+    assert_non_null(memmem(bytes, len, "\"quantize_head\":true", 20));
+    free(bytes);
+    model_free(back);
+    /* the AutoGPTQ layout cannot hold a quantized head */
+    assert_int_equal(quant_export_gptq(m8, &r8, &po, dir, err), -1);
+    assert_non_null(strstr(err, "quantize-head"));
+
+    /* GPTQ 4-bit: lower head error than RTN 4-bit on the same windows; tok_emb (no Hessian) is RTN's */
+    PipelineReport rr, rg;
+    Model *mr = quant_head_run(path, QM_RTN, 4, 1, &cs, 0, &po, &rr);
+    Model *mg = quant_head_run(path, QM_GPTQ, 4, 1, &cs, 0, &po, &rg);
+    print_message("untied synthetic 4-bit head error: RTN %.5g, GPTQ %.5g\n", rr.head_error, rg.head_error);
+    assert_true(isfinite(rg.head_error) && rg.head_error > 0);
+    assert_true(rg.head_error < rr.head_error);
+    assert_memory_equal(mg->tok_emb, mr->tok_emb, (size_t)V * D * sizeof(float));
+    assert_rtn_rows(fp->tok_emb, mg->tok_emb, V, D, 4);
+    assert_true(memcmp(mg->classifier, mr->classifier, (size_t)V * D * sizeof(float)) != 0);
+    /* RTN without calibration quantizes the head too (no error to report); the windows changed nothing */
+    PipelineReport rn;
+    Model *mn = quant_head_run(path, QM_RTN, 4, 1, NULL, 0, &po, &rn);
+    assert_int_equal(rn.head_quantized, 1);
+    assert_true(isnan(rn.head_error));
+    assert_memory_equal(mn->classifier, mr->classifier, (size_t)V * D * sizeof(float));
+    assert_memory_equal(mn->tok_emb, mr->tok_emb, (size_t)V * D * sizeof(float));
+    assert_true(rn.bits_per_weight == rr.bits_per_weight && rn.packed_bytes == rr.packed_bytes);
+    pipeline_report_free(&rn);
+    model_free(mn);
+
+    free(lf);
+    free(lq);
+    model_state_free(s);
+    pipeline_report_free(&r0);
+    pipeline_report_free(&r8);
+    pipeline_report_free(&rr);
+    pipeline_report_free(&rg);
+    model_free(m0);
+    model_free(m8);
+    model_free(mr);
+    model_free(mg);
+    model_free(fp);
+    unlink(path);
+    unlink(ck);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calib_documents_rule),
@@ -445,6 +653,8 @@ int main(void) {
         cmocka_unit_test(test_rtn_without_calibration_sizes),
         cmocka_unit_test(test_pipeline_errors),
         cmocka_unit_test(test_true_sequential_changes_inputs),
+        cmocka_unit_test(test_quantize_head_tied),
+        cmocka_unit_test(test_quantize_head_untied),
         cmocka_unit_test(test_gptq_beats_rtn_stories260k),
         cmocka_unit_test(test_gptq_beats_rtn_tinystories656k),
     };
