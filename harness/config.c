@@ -49,6 +49,7 @@ static const ParamDef PARAMS[] = {
     {"variant", PV_STR, 0, 0, "|merged|twopass|"},
     {"bcq_solver", PV_STR, 0, 0, "|greedy|refined|alternating|"},
     {"bcq_rounds", PV_INT, 1, 10000, NULL},
+    {"quantize_head", PV_BOOL, 0, 1, NULL}, /* last: canonical keys of existing points stay as they were */
 };
 #define N_PARAMS ((int)(sizeof PARAMS / sizeof PARAMS[0]))
 _Static_assert(N_PARAMS <= CFG_MAX_PARAMS, "raise CFG_MAX_PARAMS");

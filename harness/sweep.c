@@ -148,7 +148,7 @@ int sweep_pipeline_options(const SweepPoint *p, PipelineOptions *po, char err[QB
     if (s) o->bcq_solver = !strcmp(s, "greedy") ? BCQ_GREEDY : !strcmp(s, "refined") ? BCQ_REFINED : BCQ_ALTERNATING;
     o->bcq_rounds = (int)sweep_get_int(p, "bcq_rounds", o->bcq_rounds);
     po->true_sequential = (int)sweep_get_int(p, "true_sequential", 1);
-    po->quantize_head = 0;
+    po->quantize_head = (int)sweep_get_int(p, "quantize_head", 0);
     return 0;
 }
 

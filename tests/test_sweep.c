@@ -171,7 +171,14 @@ static void test_pipeline_options(void **state) {
     assert_int_equal(po.opt.variant, QT_VARIANT_TWOPASS);
     assert_int_equal(po.opt.reexplore_steps, 7);
     assert_int_equal(po.true_sequential, 0);
+    assert_int_equal(po.quantize_head, 0); /* not asked */
     assert_true(po.opt.reexplore_lo == 0.6f); /* untouched: the quantizer's default */
+    free(p);
+    free(e);
+    e = parse(HEAD "sweep:\n  method: [gptq]\n  bits: [4]\nfixed: {quantize_head: true}\n" EVAL);
+    assert_int_equal(sweep_expand(e, &p, &n, err), 0);
+    assert_int_equal(sweep_pipeline_options(&p[0], &po, err), 0);
+    assert_int_equal(po.quantize_head, 1);
     free(p);
     free(e);
 }
