@@ -239,7 +239,8 @@ static Model *quantized(const char *path, QuantMethod meth, int bits, int act_or
     return m;
 }
 
-static void gptq_vs_rtn(const char *model_path, const char *tok_path, int vocab, int eval_tokens) {
+/* Returns the number of (layer, bits) pairs in which GPTQ's error was below RTN's. */
+static int gptq_vs_rtn(const char *model_path, const char *tok_path, int vocab, int eval_tokens) {
     Fixture f;
     fixture_init(&f, tok_path, vocab, 128, 256, eval_tokens);
     char err[QB_ERRLEN];
@@ -247,6 +248,7 @@ static void gptq_vs_rtn(const char *model_path, const char *tok_path, int vocab,
     assert_non_null(fp);
     const double p_fp = ppl_of(fp, &f);
     model_free(fp);
+    int below = 0;
     for (int bits = 3; bits <= 4; bits++) {
         PipelineReport rr, rg;
         /* RTN ignores calibration; its windows only measure each layer's error. One pass per block
@@ -260,6 +262,7 @@ static void gptq_vs_rtn(const char *model_path, const char *tok_path, int vocab,
         for (int i = 0; i < rg.n_layers; i++) {
             const LayerRecord *a = &rg.layers[i], *b = &rr.layers[i];
             assert_true(isfinite(a->error) && isfinite(b->error) && a->error >= 0);
+            below += a->error < b->error;
             if (!(a->error < b->error))
                 fail_msg("%s %d-bit blk.%d.%s: GPTQ error %g >= RTN %g", model_path, bits, a->layer,
                          linear_kind_name(a->kind), a->error, b->error);
@@ -282,16 +285,20 @@ static void gptq_vs_rtn(const char *model_path, const char *tok_path, int vocab,
     pipeline_report_free(&r8);
     model_free(m8);
     fixture_free(&f);
+    return below;
 }
 
 static void test_gptq_beats_rtn_stories260k(void **state) {
     (void)state;
-    gptq_vs_rtn("assets/stories260K/stories260K.bin", "assets/stories260K/tok512.bin", 512, 16 * 256);
+    /* every linear layer (5 blocks x 7) at 3 and at 4 bits */
+    assert_int_equal(gptq_vs_rtn("assets/stories260K/stories260K.bin", "assets/stories260K/tok512.bin", 512, 16 * 256),
+                     2 * 5 * LIN_COUNT);
 }
 
 static void test_gptq_beats_rtn_tinystories656k(void **state) {
     (void)state;
-    gptq_vs_rtn("assets/tinystories-656K", "assets/tinystories-656K/tokenizer.json", 2048, 16 * 256);
+    assert_int_equal(gptq_vs_rtn("assets/tinystories-656K", "assets/tinystories-656K/tokenizer.json", 2048, 16 * 256),
+                     2 * 2 * LIN_COUNT); /* 2 blocks x 7, at 3 and 4 bits */
 }
 
 static int n_progress;
