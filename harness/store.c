@@ -588,6 +588,16 @@ int store_put_baseline_samples(Store *s, const char *model_sha256, const char *t
     return 0;
 }
 
+/* Room for one more element in a growing array of `elem`-byte rows: returns the (possibly moved)
+ * array, or NULL when out of memory — the old array is then untouched and still owned by the caller. */
+static void *rows_reserve(void *rows, int cnt, int *cap, size_t elem) {
+    if (cnt < *cap) return rows;
+    int ncap = *cap ? 2 * *cap : 16;
+    void *g = realloc(rows, (size_t)ncap * elem);
+    if (g) *cap = ncap;
+    return g;
+}
+
 int store_get_baseline_samples(Store *s, const char *model_sha256, const char *task, const char *signature,
                                StoreSampleRow **out, int *n, char err[QB_ERRLEN]) {
     *out = NULL;
@@ -602,17 +612,14 @@ int store_get_baseline_samples(Store *s, const char *model_sha256, const char *t
     StoreSampleRow *rows = NULL;
     int cnt = 0, cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? 2 * cap : 16;
-            StoreSampleRow *g = realloc(rows, (size_t)cap * sizeof *rows);
-            if (!g) {
-                errf(s, err, "out of memory reading baseline samples");
-                sqlite3_finalize(st);
-                store_free_samples(rows, cnt);
-                return -1;
-            }
-            rows = g;
+        StoreSampleRow *g = rows_reserve(rows, cnt, &cap, sizeof *rows);
+        if (!g) {
+            errf(s, err, "out of memory reading baseline samples");
+            sqlite3_finalize(st);
+            store_free_samples(rows, cnt);
+            return -1;
         }
+        rows = g;
         StoreSampleRow *x = &rows[cnt++];
         x->task = col_dup(st, 0);
         x->idx = sqlite3_column_int(st, 1);
@@ -719,15 +726,12 @@ int store_load_runs(Store *s, const char *experiment, const char *status, StoreR
     StoreRunRow *rows = NULL;
     int cnt = 0, cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? 2 * cap : 16;
-            StoreRunRow *g = realloc(rows, (size_t)cap * sizeof *rows);
-            if (!g) {
-                errf(s, err, "out of memory reading runs");
-                goto bad;
-            }
-            rows = g;
+        StoreRunRow *g = rows_reserve(rows, cnt, &cap, sizeof *rows);
+        if (!g) {
+            errf(s, err, "out of memory reading runs");
+            goto bad;
         }
+        rows = g;
         StoreRunRow *r = &rows[cnt++];
         memset(r, 0, sizeof *r);
         r->id = sqlite3_column_int64(st, 0);
@@ -793,17 +797,14 @@ int store_load_baselines(Store *s, StoreBaselineRow **out, int *n, char err[QB_E
     StoreBaselineRow *rows = NULL;
     int cnt = 0, cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? 2 * cap : 16;
-            StoreBaselineRow *g = realloc(rows, (size_t)cap * sizeof *rows);
-            if (!g) {
-                errf(s, err, "out of memory reading baselines");
-                sqlite3_finalize(st);
-                store_free_baselines(rows, cnt);
-                return -1;
-            }
-            rows = g;
+        StoreBaselineRow *g = rows_reserve(rows, cnt, &cap, sizeof *rows);
+        if (!g) {
+            errf(s, err, "out of memory reading baselines");
+            sqlite3_finalize(st);
+            store_free_baselines(rows, cnt);
+            return -1;
         }
+        rows = g;
         StoreBaselineRow *b = &rows[cnt++];
         b->model_sha256 = col_dup(st, 0);
         b->m.kind = col_dup(st, 1);
