@@ -9,6 +9,7 @@
 #include <time.h>
 #include <cJSON.h>
 
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/progress.h"
 #include "metrics/ppl.h"
@@ -20,30 +21,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || errno || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "qbench %s: %s needs an integer in [%ld, %ld], got '%s'\n", cmd, flag, lo, hi, s ? s : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = s ? strtod(s, &end) : 0;
-    if (!s || errno || *end || end == s || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "qbench %s: %s needs a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, s ? s : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
 }
 
 /* Loads the model and its tokenizer (given, or found beside the model). Prints the error. */
@@ -97,10 +74,10 @@ int cmd_ppl(int argc, char **argv) {
         if (!strcmp(a, "--model")) model_path = v;
         else if (!strcmp(a, "--tokenizer")) tok_path = v;
         else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--seqlen")) { if (parse_long("ppl", a, v, 2, 1 << 20, &seqlen)) return 2; }
-        else if (!strcmp(a, "--stride")) { if (parse_long("ppl", a, v, 1, 1 << 20, &stride)) return 2; have_stride = 1; }
-        else if (!strcmp(a, "--max-windows")) { if (parse_long("ppl", a, v, 1, 1L << 30, &max_windows)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (parse_long("ppl", a, v, 1, 4096, &threads)) return 2; }
+        else if (!strcmp(a, "--seqlen")) { if (cli_parse_long("ppl", a, v, 2, 1 << 20, &seqlen)) return 2; }
+        else if (!strcmp(a, "--stride")) { if (cli_parse_long("ppl", a, v, 1, 1 << 20, &stride)) return 2; have_stride = 1; }
+        else if (!strcmp(a, "--max-windows")) { if (cli_parse_long("ppl", a, v, 1, 1L << 30, &max_windows)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (cli_parse_long("ppl", a, v, 1, 4096, &threads)) return 2; }
         else if (!strcmp(a, "--mode")) {
             if (ppl_mode_parse(v, &o.mode)) {
                 fprintf(stderr, "qbench ppl: --mode must be gptq, llamacpp or stride, got '%s'\n", v ? v : "");
@@ -238,12 +215,12 @@ int cmd_generate(int argc, char **argv) {
         if (!strcmp(a, "--model")) model_path = v;
         else if (!strcmp(a, "--tokenizer")) tok_path = v;
         else if (!strcmp(a, "--prompt")) prompt = v;
-        else if (!strcmp(a, "--max-new-tokens")) { if (parse_long("generate", a, v, 0, 1 << 24, &max_new)) return 2; }
-        else if (!strcmp(a, "--top-k")) { if (parse_long("generate", a, v, 0, 1 << 30, &top_k)) return 2; }
-        else if (!strcmp(a, "--seed")) { if (parse_long("generate", a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (parse_long("generate", a, v, 1, 4096, &threads)) return 2; }
-        else if (!strcmp(a, "--temperature")) { if (parse_double("generate", a, v, 0, 100, &temperature)) return 2; }
-        else if (!strcmp(a, "--top-p")) { if (parse_double("generate", a, v, 1e-9, 1, &top_p)) return 2; }
+        else if (!strcmp(a, "--max-new-tokens")) { if (cli_parse_long("generate", a, v, 0, 1 << 24, &max_new)) return 2; }
+        else if (!strcmp(a, "--top-k")) { if (cli_parse_long("generate", a, v, 0, 1 << 30, &top_k)) return 2; }
+        else if (!strcmp(a, "--seed")) { if (cli_parse_long("generate", a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (cli_parse_long("generate", a, v, 1, 4096, &threads)) return 2; }
+        else if (!strcmp(a, "--temperature")) { if (cli_parse_double("generate", a, v, 0, 100, &temperature)) return 2; }
+        else if (!strcmp(a, "--top-p")) { if (cli_parse_double("generate", a, v, 1e-9, 1, &top_p)) return 2; }
         else {
             takes = 0;
             if (!strcmp(a, "--json")) json = 1;

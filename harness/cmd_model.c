@@ -7,20 +7,9 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "model/model.h"
-
-static int parse_int(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || errno || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "qbench %s: %s needs an integer in [%ld, %ld], got '%s'\n", cmd, flag, lo, hi, s ? s : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 static void print_info_text(const Model *m) {
     const ModelConfig *c = &m->cfg;
@@ -116,14 +105,14 @@ int cmd_synth(int argc, char **argv) {
         int done = 0;
         for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
             if (!strcmp(a, ints[k].flag)) {
-                if (parse_int("synth", a, val, 1, ints[k].hi, &v)) return 2;
+                if (cli_parse_long("synth", a, val, 1, ints[k].hi, &v)) return 2;
                 *ints[k].dst = (int)v;
                 i++;
                 done = 1;
             }
         if (done) continue;
         if (!strcmp(a, "--seed")) {
-            if (parse_int("synth", a, val, 0, LONG_MAX, &seed)) return 2;
+            if (cli_parse_long("synth", a, val, 0, LONG_MAX, &seed)) return 2;
             i++;
         } else if (!strcmp(a, "--format") && val) {
             if (!strcmp(val, "llama2c")) fmt = SYNTH_LLAMA2C;
