@@ -48,8 +48,11 @@ static void side_free(Side *s) {
     memset(s, 0, sizeof *s);
 }
 
-static int side_build(Side *s, const char *line, MeteorTokenize tok, const char *what, char err[QB_ERRLEN]) {
-    if (mt_tokenize_lower(line, tok, &s->tok, what, err) != 0) return -1;
+static int side_build(Side *s, const char *line, MeteorTokenize tok, MtTreebank *tb, const char *what,
+                      char err[QB_ERRLEN]) {
+    int rc = tok == METEOR_TOK_TREEBANK ? mt_treebank_tokenize_lower(tb, line, strlen(line), &s->tok, what, err)
+                                        : mt_tokenize_lower(line, &s->tok, what, err);
+    if (rc != 0) return -1;
     s->stem.n = 0;
     s->stem.used = 0;
     if (s->tok.n + 1 > s->scap) {
@@ -268,6 +271,7 @@ typedef struct {
     MtCache cache;
     int use_cache;
     Side h, r;
+    MtTreebank tb;
     Scratch w;
     int cap_h, cap_r;
 } Work;
@@ -276,6 +280,7 @@ static void work_free(Work *k) {
     mt_cache_free(&k->cache);
     side_free(&k->h);
     side_free(&k->r);
+    mt_treebank_free(&k->tb);
     Scratch *w = &k->w;
     for (int j = 0; w->tk_own && j < k->cap_r; j++) free(w->tk_own[j]); /* (left over after an error) */
     free(w->ref_of_hyp); free(w->ref_used); free(w->head); free(w->next);
@@ -321,11 +326,14 @@ static int sentence(const WordNet *wn, Work *k, const char *hyp, const char *con
     memset(out, 0, sizeof *out);
     if (nrefs < 1) { snprintf(err, QB_ERRLEN, "meteor: no reference given"); return -1; }
     MtCache *c = k->use_cache ? &k->cache : NULL;
-    if (side_build(&k->h, hyp, tok, "hypothesis", err)) return -1;
+    if (side_build(&k->h, hyp, tok, &k->tb, "hypothesis", err)) return -1;
     for (int r = 0; r < nrefs; r++) {
-        char what[32];
-        snprintf(what, sizeof what, "reference %d", r + 1);
-        if (side_build(&k->r, refs[r] ? refs[r] : "", tok, what, err)) return -1;
+        char what[32] = "reference ", digits[12];
+        int nd = 0; /* "reference <r+1>", without snprintf's cost on every segment */
+        for (int v = r + 1; v; v /= 10) digits[nd++] = (char)('0' + v % 10);
+        for (int q = 0; q < nd; q++) what[10 + q] = digits[nd - 1 - q];
+        what[10 + nd] = 0;
+        if (side_build(&k->r, refs[r] ? refs[r] : "", tok, &k->tb, what, err)) return -1;
         MeteorStats st;
         if (work_reserve(k, k->h.tok.n, k->r.tok.n) || align(wn, c, &k->h, &k->r, &k->w, &st)) {
             snprintf(err, QB_ERRLEN, "meteor: out of memory");

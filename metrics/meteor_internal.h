@@ -19,12 +19,28 @@ typedef struct {
 } MtTokens;
 void mt_tokens_free(MtTokens *t);
 int mt_tokens_push(MtTokens *t, const char *s, size_t len);
-/* Tokenises a UTF-8 line (validated here) and lowercases every token with Python's str.lower().
- * what names the text in error messages (e.g. "hypothesis"). */
-int mt_tokenize_lower(const char *line, MeteorTokenize tok, MtTokens *out, const char *what,
-                      char err[QB_ERRLEN]);
-/* nltk.word_tokenize(text, preserve_line=True) on code points; pushes tokens (not lowercased). */
+/* Splits a UTF-8 line (validated here) on Python's whitespace (str.split()) and lowercases every
+ * token with Python's str.lower(); out is emptied first. what names the text in error messages
+ * (e.g. "hypothesis"). */
+int mt_tokenize_lower(const char *line, MtTokens *out, const char *what, char err[QB_ERRLEN]);
+
+/* ---- treebank tokens (meteor_treebank.c) ------------------------------------------------------------ */
+/* nltk.word_tokenize(text, preserve_line=True) on code points, every regex pass in NLTK's order
+ * (the reference form); pushes tokens (not lowercased). */
 int mt_treebank_tokenize(const uint32_t *cps, size_t n, MtTokens *out);
+/* Buffers the treebank tokenizer reuses from line to line; zero-initialise, mt_treebank_free. */
+typedef struct {
+    uint32_t *cps, *low;
+    char *u8;
+    size_t cap; /* line length (bytes) the three buffers hold */
+    MtTokens raw;
+} MtTreebank;
+void mt_treebank_free(MtTreebank *tb);
+/* word_tokenize(line, preserve_line=True) with every token lowercased by str.lower(), on a UTF-8
+ * line of n bytes (validated: "<what>: invalid UTF-8 at byte N"); out is emptied first. The same
+ * tokens as mt_treebank_tokenize followed by py_lower of each. */
+int mt_treebank_tokenize_lower(MtTreebank *tb, const char *line, size_t n, MtTokens *out, const char *what,
+                               char err[QB_ERRLEN]);
 
 /* Meteor 1.5 words of a line: with normalize, Meteor's -norm (tokenise, lowercase); without it the
  * line is only split on Java StringTokenizer whitespace. Appends UTF-8 tokens to out. */

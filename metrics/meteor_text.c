@@ -84,22 +84,18 @@ static int tokenize_ascii(const char *line, size_t n, MtTokens *out) {
     return 0;
 }
 
-int mt_tokenize_lower(const char *line, MeteorTokenize tok, MtTokens *out, const char *what,
-                      char err[QB_ERRLEN]) {
+int mt_tokenize_lower(const char *line, MtTokens *out, const char *what, char err[QB_ERRLEN]) {
     size_t n = strlen(line), bad = 0;
-    if (tok == METEOR_TOK_WHITESPACE) {
-        size_t i = 0;
-        while (i < n && (unsigned char)line[i] < 0x80) i++;
-        if (i == n) {
-            if (tokenize_ascii(line, n, out) == 0) return 0;
-            snprintf(err, QB_ERRLEN, "%s: out of memory", what);
-            return -1;
-        }
+    size_t i = 0;
+    while (i < n && (unsigned char)line[i] < 0x80) i++;
+    if (i == n) {
+        if (tokenize_ascii(line, n, out) == 0) return 0;
+        snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+        return -1;
     }
     uint32_t *cps = malloc(sizeof(uint32_t) * (n + 1));
     uint32_t *low = malloc(sizeof(uint32_t) * (2 * n + 1));
     char *u8 = malloc(8 * n + 1);
-    MtTokens raw = {0};
     int rc = -1;
     if (!cps || !low || !u8) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); goto done; }
     long ncp = utf8_decode(line, n, cps, &bad);
@@ -109,39 +105,21 @@ int mt_tokenize_lower(const char *line, MeteorTokenize tok, MtTokens *out, const
     }
     out->n = 0;
     out->used = 0;
-    if (tok == METEOR_TOK_TREEBANK) {
-        if (mt_treebank_tokenize(cps, (size_t)ncp, &raw) != 0) {
+    for (size_t k = 0, N = (size_t)ncp; k < N;) {
+        while (k < N && py_isspace(cps[k])) k++;
+        if (k == N) break;
+        size_t j = k;
+        while (j < N && !py_isspace(cps[j])) j++;
+        size_t ln = py_lower(cps + k, j - k, low);
+        size_t nb = utf8_encode(low, ln, u8);
+        if (mt_tokens_push(out, u8, nb) != 0) {
             snprintf(err, QB_ERRLEN, "%s: out of memory", what);
             goto done;
         }
-        for (int t = 0; t < raw.n; t++) {
-            long m = utf8_decode(raw.buf + raw.off[t], (size_t)raw.len[t], cps, NULL);
-            size_t ln = py_lower(cps, (size_t)(m < 0 ? 0 : m), low);
-            size_t nb = utf8_encode(low, ln, u8);
-            if (mt_tokens_push(out, u8, nb) != 0) {
-                snprintf(err, QB_ERRLEN, "%s: out of memory", what);
-                goto done;
-            }
-        }
-    } else {
-        size_t i = 0, N = (size_t)ncp;
-        while (i < N) {
-            while (i < N && py_isspace(cps[i])) i++;
-            if (i == N) break;
-            size_t j = i;
-            while (j < N && !py_isspace(cps[j])) j++;
-            size_t ln = py_lower(cps + i, j - i, low);
-            size_t nb = utf8_encode(low, ln, u8);
-            if (mt_tokens_push(out, u8, nb) != 0) {
-                snprintf(err, QB_ERRLEN, "%s: out of memory", what);
-                goto done;
-            }
-            i = j;
-        }
+        k = j;
     }
     rc = 0;
 done:
-    mt_tokens_free(&raw);
     free(cps); free(low); free(u8);
     return rc;
 }

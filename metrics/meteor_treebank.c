@@ -4,6 +4,7 @@
  * order, scanning left to right with non-overlapping matches as re.sub does. Python's Unicode
  * classes: \w = letters, numbers and '_'; \d = decimal digits (Nd); \s = str.isspace(). The
  * (?i) contractions compare ASCII case-insensitively. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -407,4 +408,44 @@ done:
     free(a.a);
     free(b.a);
     return rc;
+}
+
+void mt_treebank_free(MtTreebank *tb) {
+    free(tb->cps); free(tb->low); free(tb->u8);
+    mt_tokens_free(&tb->raw);
+    memset(tb, 0, sizeof *tb);
+}
+
+int mt_treebank_tokenize_lower(MtTreebank *tb, const char *line, size_t n, MtTokens *out, const char *what,
+                               char err[QB_ERRLEN]) {
+    out->n = 0;
+    out->used = 0;
+    if (n + 1 > tb->cap) {
+        uint32_t *c = realloc(tb->cps, sizeof(uint32_t) * (n + 1));
+        if (c) tb->cps = c;
+        uint32_t *l = realloc(tb->low, sizeof(uint32_t) * (2 * n + 1));
+        if (l) tb->low = l;
+        char *u = realloc(tb->u8, 8 * n + 1);
+        if (u) tb->u8 = u;
+        if (!c || !l || !u) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); return -1; }
+        tb->cap = n + 1;
+    }
+    size_t bad = 0;
+    long ncp = utf8_decode(line, n, tb->cps, &bad);
+    if (ncp < 0) { snprintf(err, QB_ERRLEN, "%s: invalid UTF-8 at byte %zu", what, bad); return -1; }
+    tb->raw.n = 0;
+    tb->raw.used = 0;
+    if (mt_treebank_tokenize(tb->cps, (size_t)ncp, &tb->raw) != 0) {
+        snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+        return -1;
+    }
+    for (int t = 0; t < tb->raw.n; t++) {
+        long m = utf8_decode(tb->raw.buf + tb->raw.off[t], (size_t)tb->raw.len[t], tb->cps, NULL);
+        size_t ln = py_lower(tb->cps, (size_t)(m < 0 ? 0 : m), tb->low);
+        if (mt_tokens_push(out, tb->u8, utf8_encode(tb->low, ln, tb->u8)) != 0) {
+            snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+            return -1;
+        }
+    }
+    return 0;
 }
