@@ -30,111 +30,86 @@ double meteor_nltk_score(const MeteorStats *s) {
     return (1 - penalty) * fmean;
 }
 
-/* One side of a pair: its lowercased tokens and, computed only for the tokens that stage 1 leaves
- * unmatched (as NLTK does), their Porter stems. */
+/* One side of a pair: its lowercased tokens; per token its first 8 bytes (zero-extended: with the
+ * length, a whole token of up to 8 bytes, compared without memcmp) and a hash of them for stage
+ * 1's table; its id in the thread's vocabulary, looked up only for the tokens stage 1 leaves
+ * (-1 until then). */
 typedef struct {
-    MtTokens tok;  /* lowercased tokens */
-    MtTokens stem; /* stems, in the order they were computed */
-    int *sidx;     /* token -> index in stem, or -1 if not stemmed yet */
-    int *tid;      /* token -> its id in the corpus memo, or -1 */
-    int scap;
+    MtTokens tok;
+    uint64_t *head8, *hash;
+    int *tid;
+    int cap;
 } Side;
-
-static void side_free(Side *s) {
-    mt_tokens_free(&s->tok);
-    mt_tokens_free(&s->stem);
-    free(s->sidx);
-    free(s->tid);
-    memset(s, 0, sizeof *s);
-}
 
 static int side_build(Side *s, const char *line, MeteorTokenize tok, MtTreebank *tb, const char *what,
                       char err[QB_ERRLEN]) {
     int rc = tok == METEOR_TOK_TREEBANK ? mt_treebank_tokenize_lower(tb, line, strlen(line), &s->tok, what, err)
                                         : mt_tokenize_lower(line, &s->tok, what, err);
     if (rc != 0) return -1;
-    s->stem.n = 0;
-    s->stem.used = 0;
-    if (s->tok.n + 1 > s->scap) {
-        int nc = s->tok.n + 1 > 2 * s->scap ? s->tok.n + 1 : 2 * s->scap;
-        int *x = realloc(s->sidx, sizeof(int) * (size_t)nc);
-        if (x) s->sidx = x;
-        int *y = realloc(s->tid, sizeof(int) * (size_t)nc);
-        if (y) s->tid = y;
-        if (!x || !y) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); return -1; }
-        s->scap = nc;
+    if (s->tok.n > s->cap) {
+        int nc = s->tok.n > 2 * s->cap ? s->tok.n : 2 * s->cap;
+        int *x = realloc(s->tid, sizeof(int) * (size_t)nc);
+        if (x) s->tid = x;
+        uint64_t *y = realloc(s->hash, sizeof(uint64_t) * (size_t)nc);
+        if (y) s->hash = y;
+        uint64_t *z = realloc(s->head8, sizeof(uint64_t) * (size_t)nc);
+        if (z) s->head8 = z;
+        if (!x || !y || !z) goto oom;
+        s->cap = nc;
     }
-    for (int i = 0; i < s->tok.n; i++) s->sidx[i] = -1;
+    for (int i = 0; i < s->tok.n; i++) {
+        uint64_t w, len = (uint64_t)s->tok.len[i];
+        memcpy(&w, s->tok.buf + s->tok.off[i], 8); /* (MT_TOKENS_PAD makes the 8 bytes readable) */
+        if (len < 8) w &= (1ULL << (8 * len)) - 1;
+        s->head8[i] = w;
+        s->hash[i] = (w ^ (len << 59)) * 0x9E3779B97F4A7C15ULL; /* the table uses the top bits */
+        s->tid[i] = -1;
+    }
     return 0;
+oom:
+    snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+    return -1;
 }
 
-/* stems token i (once); -1 when out of memory */
-static int side_stem(Side *s, int i, MtCache *c) {
-    if (s->sidx[i] >= 0) return 0;
-    char small[512];
-    size_t len = (size_t)s->tok.len[i], cap = 8 * len + 8;
-    char *out = cap <= sizeof small ? small : malloc(cap);
-    int rc = -1;
-    if (out && mt_stem_cached(c, s->tok.buf + s->tok.off[i], len, out, cap, &s->tid[i]) == 0 &&
-        mt_tokens_push(&s->stem, out, strlen(out)) == 0) {
-        s->sidx[i] = s->stem.n - 1;
-        rc = 0;
-    }
-    if (out != small) free(out);
-    return rc;
-}
-
-#define SSTR(s, i) ((s)->stem.buf + (s)->stem.off[(s)->sidx[i]])
-#define SLEN(s, i) ((s)->stem.len[(s)->sidx[i]])
-
-#define TOK(t, i) ((t)->buf + (t)->off[i])
-
-/* Scratch for one (hyp, ref) alignment. */
+/* Scratch for one (hyp, ref) alignment, by position. */
 typedef struct {
-    int *ref_of_hyp;   /* hyp position -> matched ref position or -1 */
-    int *ref_used;     /* ref position matched? */
-    int *head, *next;  /* per string id: top free ref position; ref position -> next one below */
-    MtIntern ids;
-    uint64_t *ktmp[2]; /* synset keys when there is no cache (hyp side, ref side) */
-    const uint64_t **tk; /* ref position -> its stem's index synsets (stage 3) */
+    int *ref_of_hyp, *hyp_stem; /* hyp position -> matched ref position or -1; -> its stem id */
+    int *ref_used, *ref_stem;   /* ref position matched?; -> its stem id */
+    int *next;                  /* ref position -> next free one below it with the same id */
+    const uint64_t **tk;        /* ref position -> the synsets listing its stem (stage 3) */
     int *nt;
-    uint64_t **tk_own;   /* ... owned copies when there is no cache */
-    uint64_t filter[4]; /* 256-bit filter of the hashes of the strings in ids */
+    int cap_h, cap_r;
+    /* stage 1's table, per distinct ref token: its hash, one position holding it (to compare
+     * strings) and the top of its stack of free positions. Small and per pair: it stays in L1,
+     * and the vocabulary is then consulted only for what stage 1 leaves. */
+    struct Exact { uint64_t hash; int rep, head; } *slot;
+    int nslot, nuse; /* allocated; used by this pair (a power of two, at most half full) */
+    int shift;       /* 64 - log2(nuse): a hash's slot is its top bits */
 } Scratch;
 
-/* Builds the per-string stacks of the free reference positions, keyed by their tokens (stage 1)
- * or stems (stage 2). */
-static int build_stacks(Scratch *w, const Side *r, int stage, int R) {
-    mt_intern_clear(&w->ids);
-    memset(w->filter, 0, sizeof w->filter);
-    for (int j = 0; j < R; j++) {
-        if (w->ref_used[j]) continue;
-        int before = w->ids.n;
-        const char *t = stage ? SSTR(r, j) : TOK(&r->tok, j);
-        int tl = stage ? SLEN(r, j) : r->tok.len[j];
-        uint64_t hs = mt_hash(t, (size_t)tl);
-        w->filter[(hs >> 56) & 3] |= 1ULL << ((hs >> 58) & 63);
-        int id = mt_intern_hashed(&w->ids, t, tl, hs, 1);
-        if (id < 0 || id >= R) return -1; /* (at most R distinct strings) */
-        if (w->ids.n > before) w->head[id] = -1; /* a new string: empty stack */
-        w->next[j] = w->head[id];
-        w->head[id] = j;
+/* token i of a equals token j of b */
+static inline int tok_eq(const Side *a, int i, const Side *b, int j) {
+    int len = a->tok.len[i];
+    return len == b->tok.len[j] && a->head8[i] == b->head8[j] &&
+           (len <= 8 || memcmp(a->tok.buf + a->tok.off[i] + 8, b->tok.buf + b->tok.off[j] + 8, (size_t)len - 8) == 0);
+}
+
+/* the slot of token i of side s (hyp or ref) in the table of r's tokens (rep < 0: a free slot,
+ * where it would go) */
+static struct Exact *exact_slot(const Scratch *w, const Side *r, const Side *s, int i) {
+    uint64_t hs = s->hash[i];
+    for (size_t q = hs >> w->shift;; q = (q + 1) & (size_t)(w->nuse - 1)) {
+        struct Exact *e = &w->slot[q];
+        if (e->rep < 0 || (e->hash == hs && tok_eq(s, i, r, e->rep))) return e;
     }
-    return 0;
 }
 
-/* top of the stack for string s (the right-most free ref position holding it), or -1; *id gets
- * the string's id. The filter skips most strings that no reference word has. */
-static int stack_top(Scratch *w, const char *s, int len, uint64_t hs, int *id) {
-    if (!(w->filter[(hs >> 56) & 3] & (1ULL << ((hs >> 58) & 63)))) return -1;
-    *id = mt_intern_hashed(&w->ids, s, len, hs, 0);
-    return *id < 0 ? -1 : w->head[*id];
-}
-
-static void stack_pop(Scratch *w, int id) { /* (stage 3 marks ref_used itself) */
-    int j = w->head[id];
-    w->head[id] = w->next[j];
-    w->ref_used[j] = 1;
+static int tid_of(MtVocab *v, const Side *s, int i) {
+    if (s->tid[i] < 0) {
+        const char *t = s->tok.buf + s->tok.off[i];
+        s->tid[i] = mt_vocab_token(v, t, s->tok.len[i], mt_hash(t, (size_t)s->tok.len[i]));
+    }
+    return s->tid[i];
 }
 
 /* A 1024-bit filter of a synset key list: most ref synsets are answered "not in hk" from it. */
@@ -162,7 +137,8 @@ static int common_synset_named(const WordNet *wn, const uint64_t *hk, int nh, co
     return 0;
 }
 
-static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, MeteorStats *st) {
+
+static int align(const WordNet *wn, MtVocab *v, const Side *h, const Side *r, Scratch *w, MeteorStats *st) {
     int H = h->tok.n, R = r->tok.n;
     memset(st, 0, sizeof *st);
     st->hyp_len = H;
@@ -170,54 +146,63 @@ static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, Me
     for (int i = 0; i < H; i++) w->ref_of_hyp[i] = -1;
     for (int j = 0; j < R; j++) w->ref_used[j] = 0;
     if (H == 0 || R == 0) return 0;
-    /* stage 1: exact (lowercased) tokens; stage 2: Porter stems of what is left */
     /* A later stage can match only while both sides have a free word; when one side is used up,
      * its stems and synsets would change nothing, so they are not computed. */
 #define ALL_MATCHED() (st->exact + st->stem + st->synonym == (H < R ? H : R))
-    for (int stage = 0; stage < 2; stage++) {
-        if (ALL_MATCHED()) goto chunks;
-        if (stage == 1) { /* stem what stage 1 left (before any pointer into the stems is taken) */
-            for (int i = 0; i < H; i++) if (w->ref_of_hyp[i] < 0 && side_stem(h, i, c)) return -1;
-            for (int j = 0; j < R; j++) if (!w->ref_used[j] && side_stem(r, j, c)) return -1;
-        }
-        if (build_stacks(w, r, stage, R)) return -1;
-        for (int i = H - 1; i >= 0; i--) {
-            if (w->ref_of_hyp[i] >= 0) continue;
-            const char *hs = stage ? SSTR(h, i) : TOK(&h->tok, i);
-            int hl = stage ? SLEN(h, i) : h->tok.len[i];
-            int id, j = stack_top(w, hs, hl, mt_hash(hs, (size_t)hl), &id);
-            if (j < 0) continue;
-            stack_pop(w, id);
-            w->ref_of_hyp[i] = j;
-            if (stage) st->stem++; else st->exact++;
-        }
+    /* stage 1, exact (lowercased) tokens: per token id a stack of its free ref positions (largest
+     * on top); the hyp is walked from the right and pops */
+    for (int q = 0; q < w->nuse; q++) w->slot[q].rep = -1;
+    for (int j = 0; j < R; j++) {
+        struct Exact *e = exact_slot(w, r, r, j);
+        if (e->rep < 0) *e = (struct Exact){r->hash[j], j, -1};
+        w->next[j] = e->head;
+        e->head = j;
     }
-    /* stage 3: a remaining ref STEM t matches the hyp STEM h if t == h or t is a lemma name of one
-     * of NLTK's synsets(h). Instead of listing every name of every synset of h (what NLTK does),
-     * intersect synsets(h) with the synsets whose index entry is t, and check the name's exact
-     * case only in the common ones: the same answer, without parsing most data lines. */
+    for (int i = H - 1; i >= 0; i--) {
+        struct Exact *e = exact_slot(w, r, h, i);
+        int j = e->head;
+        if (e->rep < 0 || j < 0) continue;
+        e->head = w->next[j];
+        w->ref_used[j] = 1;
+        w->ref_of_hyp[i] = j;
+        st->exact++;
+    }
+    if (ALL_MATCHED()) goto chunks;
+    /* stage 2: the same on the Porter stems of what stage 1 left, by stem id */
+    int gen = mt_vocab_next_gen(v);
+    for (int j = 0; j < R; j++) {
+        if (w->ref_used[j]) continue;
+        int t = tid_of(v, r, j);
+        int sid = w->ref_stem[j] = t < 0 ? -1 : mt_vocab_stem(v, t);
+        if (sid < 0) return -1;
+        w->next[j] = v->stem_mark[sid] == gen ? v->stem_head[sid] : -1;
+        v->stem_mark[sid] = gen;
+        v->stem_head[sid] = j;
+    }
+    for (int i = H - 1; i >= 0; i--) {
+        if (w->ref_of_hyp[i] >= 0) continue;
+        int t = tid_of(v, h, i), j;
+        int sid = w->hyp_stem[i] = t < 0 ? -1 : mt_vocab_stem(v, t);
+        if (sid < 0) return -1;
+        if (v->stem_mark[sid] != gen || (j = v->stem_head[sid]) < 0) continue;
+        v->stem_head[sid] = w->next[j];
+        w->ref_used[j] = 1;
+        w->ref_of_hyp[i] = j;
+        st->stem++;
+    }
+    /* stage 3: a remaining ref STEM t matches the hyp STEM h if t is a lemma name of one of NLTK's
+     * synsets(h) (t == h was stage 2). Instead of listing every name of every synset of h (what
+     * NLTK does), intersect synsets(h) with the synsets whose index entry is t, and check the
+     * name's exact case only in the common ones: the same answer, without parsing most data lines. */
     if (wn && !ALL_MATCHED()) {
-        /* the index synsets of each remaining ref stem, looked up once per pair */
         int any = 0;
         for (int j = 0; j < R; j++) {
             w->nt[j] = 0;
-            w->tk[j] = NULL;
             if (w->ref_used[j]) continue;
-            const char *t = SSTR(r, j);
-            int tl = SLEN(r, j);
-            if (memchr(t, '_', (size_t)tl)) continue; /* NLTK drops names with '_' */
-            const uint64_t *tk;
-            int nt;
-            uint64_t *own = NULL;
-            if (mt_keys_cached(wn, c, 1, t, tl, r->tid[j], &own, &tk, &nt)) { free(own); return -1; }
-            if (own && tk == own) { /* not in a cache: keep this ref's keys until the pair is done */
-                w->tk_own[j] = own;
-                own = NULL;
-            }
-            free(own);
-            w->tk[j] = tk;
-            w->nt[j] = nt;
-            any |= nt > 0;
+            int sid = w->ref_stem[j];
+            if (memchr(v->stem_str[sid], '_', (size_t)v->stem_len[sid])) continue; /* NLTK drops names with '_' */
+            if (mt_vocab_keys(wn, v, sid, 1, &w->tk[j], &w->nt[j])) return -1;
+            any |= w->nt[j] > 0;
         }
         /* the ref positions stage 3 can still use, right-most first (w->next is free by now) */
         int *cand = w->next, ncand = 0;
@@ -225,29 +210,27 @@ static int align(const WordNet *wn, MtCache *c, Side *h, Side *r, Scratch *w, Me
             if (!w->ref_used[j] && w->nt[j] > 0) cand[ncand++] = j;
         for (int i = H - 1; i >= 0 && ncand > 0; i--) {
             if (w->ref_of_hyp[i] >= 0) continue;
-            const char *s = SSTR(h, i);
-            int sl = SLEN(h, i), best = -1, nh = 0;
+            int best = -1, nh = 0, have_hk = 0;
             const uint64_t *hk = NULL;
             KeyBits hf;
-            int have_hk = 0;
-            /* (t == h cannot happen here: stage 2 matched every equal stem) */
             for (int q = 0; q < ncand && best < 0; q++) {
                 int j = cand[q];
                 if (w->ref_used[j]) continue;
                 if (!have_hk) { /* morphy(h) only when some t could match */
-                    if (mt_keys_cached(wn, c, 0, s, sl, h->tid[i], &w->ktmp[0], &hk, &nh)) return -1;
+                    if (mt_vocab_keys(wn, v, w->hyp_stem[i], 0, &hk, &nh)) return -1;
                     keybits_build(&hf, hk, nh);
                     have_hk = 1;
                 }
                 if (nh == 0) break;
-                if (common_synset_named(wn, hk, nh, &hf, w->tk[j], w->nt[j], SSTR(r, j), SLEN(r, j))) best = j;
+                int sid = w->ref_stem[j];
+                if (common_synset_named(wn, hk, nh, &hf, w->tk[j], w->nt[j], v->stem_str[sid], v->stem_len[sid]))
+                    best = j;
             }
             if (best < 0) continue;
             w->ref_used[best] = 1;
             w->ref_of_hyp[i] = best;
             st->synonym++;
         }
-        for (int j = 0; j < R; j++) { free(w->tk_own[j]); w->tk_own[j] = NULL; }
     }
 #undef ALL_MATCHED
 chunks:;
@@ -266,58 +249,53 @@ chunks:;
 }
 
 /* Everything one thread needs, kept across segments so that scoring a corpus does not allocate
- * per segment: the memo (corpus scoring only), both token lists, the alignment scratch. */
+ * per segment: the vocabulary, the tokenizer's buffers, both sides, the alignment scratch. */
 typedef struct {
-    MtCache cache;
-    int use_cache;
-    Side h, r;
+    MtVocab v;
     MtTreebank tb;
+    Side h, r;
     Scratch w;
-    int cap_h, cap_r;
 } Work;
 
 static void work_free(Work *k) {
-    mt_cache_free(&k->cache);
-    side_free(&k->h);
-    side_free(&k->r);
+    mt_vocab_free(&k->v);
     mt_treebank_free(&k->tb);
+    mt_tokens_free(&k->h.tok); free(k->h.tid); free(k->h.hash); free(k->h.head8);
+    mt_tokens_free(&k->r.tok); free(k->r.tid); free(k->r.hash); free(k->r.head8);
     Scratch *w = &k->w;
-    for (int j = 0; w->tk_own && j < k->cap_r; j++) free(w->tk_own[j]); /* (left over after an error) */
-    free(w->ref_of_hyp); free(w->ref_used); free(w->head); free(w->next);
-    free(w->tk); free(w->nt); free(w->tk_own);
-    mt_intern_free(&w->ids);
-    free(w->ktmp[0]);
-    free(w->ktmp[1]);
+    free(w->ref_of_hyp); free(w->hyp_stem); free(w->ref_used); free(w->ref_stem); free(w->next);
+    free(w->tk); free(w->nt); free(w->slot);
     memset(k, 0, sizeof *k);
 }
 
-static int work_reserve(Work *k, int H, int R) {
-    Scratch *w = &k->w;
-    if (H + 1 > k->cap_h) {
-        int nc = H + 1 > 2 * k->cap_h ? H + 1 : 2 * k->cap_h;
-        int *x = realloc(w->ref_of_hyp, sizeof(int) * (size_t)nc);
-        if (!x) return -1;
-        w->ref_of_hyp = x;
-        k->cap_h = nc;
+static int grow(void *pp, size_t elem, int n) {
+    void *x = realloc(*(void **)pp, elem * (size_t)n);
+    if (!x) return -1;
+    *(void **)pp = x;
+    return 0;
+}
+
+static int work_reserve(Scratch *w, int H, int R) {
+    if (H + 1 > w->cap_h) {
+        int nc = H + 1 > 2 * w->cap_h ? H + 1 : 2 * w->cap_h;
+        if (grow(&w->ref_of_hyp, sizeof(int), nc) || grow(&w->hyp_stem, sizeof(int), nc)) return -1;
+        w->cap_h = nc;
     }
-    if (R + 1 > k->cap_r) {
-        int nc = R + 1 > 2 * k->cap_r ? R + 1 : 2 * k->cap_r;
-        int *a = realloc(w->ref_used, sizeof(int) * (size_t)nc);
-        if (a) w->ref_used = a;
-        int *b = realloc(w->head, sizeof(int) * (size_t)nc);
-        if (b) w->head = b;
-        int *c = realloc(w->next, sizeof(int) * (size_t)nc);
-        if (c) w->next = c;
-        const uint64_t **d = realloc(w->tk, sizeof *d * (size_t)nc);
-        if (d) w->tk = d;
-        int *e = realloc(w->nt, sizeof(int) * (size_t)nc);
-        if (e) w->nt = e;
-        uint64_t **f = realloc(w->tk_own, sizeof *f * (size_t)nc);
-        if (f) w->tk_own = f;
-        if (!a || !b || !c || !d || !e || !f) return -1;
-        memset(w->tk_own, 0, sizeof *f * (size_t)nc);
-        k->cap_r = nc;
+    if (R + 1 > w->cap_r) {
+        int nc = R + 1 > 2 * w->cap_r ? R + 1 : 2 * w->cap_r;
+        if (grow(&w->ref_used, sizeof(int), nc) || grow(&w->ref_stem, sizeof(int), nc) ||
+            grow(&w->next, sizeof(int), nc) || grow(&w->tk, sizeof(uint64_t *), nc) || grow(&w->nt, sizeof(int), nc))
+            return -1;
+        w->cap_r = nc;
     }
+    int ns = 16;
+    w->shift = 60;
+    while (ns < 2 * R) ns *= 2, w->shift--;
+    if (ns > w->nslot) {
+        if (grow(&w->slot, sizeof *w->slot, ns)) return -1;
+        w->nslot = ns;
+    }
+    w->nuse = ns;
     return 0;
 }
 
@@ -325,7 +303,6 @@ static int sentence(const WordNet *wn, Work *k, const char *hyp, const char *con
                     MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
     memset(out, 0, sizeof *out);
     if (nrefs < 1) { snprintf(err, QB_ERRLEN, "meteor: no reference given"); return -1; }
-    MtCache *c = k->use_cache ? &k->cache : NULL;
     if (side_build(&k->h, hyp, tok, &k->tb, "hypothesis", err)) return -1;
     for (int r = 0; r < nrefs; r++) {
         char what[32] = "reference ", digits[12];
@@ -335,7 +312,7 @@ static int sentence(const WordNet *wn, Work *k, const char *hyp, const char *con
         what[10 + nd] = 0;
         if (side_build(&k->r, refs[r] ? refs[r] : "", tok, &k->tb, what, err)) return -1;
         MeteorStats st;
-        if (work_reserve(k, k->h.tok.n, k->r.tok.n) || align(wn, c, &k->h, &k->r, &k->w, &st)) {
+        if (work_reserve(&k->w, k->h.tok.n, k->r.tok.n) || align(wn, &k->v, &k->h, &k->r, &k->w, &st)) {
             snprintf(err, QB_ERRLEN, "meteor: out of memory");
             return -1;
         }
@@ -356,7 +333,7 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
     char bad_err[QB_ERRLEN] = "";
 #pragma omp parallel if (nseg > 16) /* (a few segments are not worth waking threads for) */
     {
-        Work work = {.use_cache = 1}; /* one per thread */
+        Work work = {0}; /* one per thread */
 #pragma omp for schedule(dynamic, 16)
         for (long i = 0; i < (long)nseg; i++) {
             const char *r[64], **rr = r;
@@ -391,7 +368,7 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
 
 int meteor_nltk_sentence(const WordNet *wn, const char *hyp, const char *const *refs, int nrefs,
                          MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
-    Work work = {0}; /* no memo: a single call would not reuse it */
+    Work work = {0};
     int rc = sentence(wn, &work, hyp, refs, nrefs, tok, out, err);
     work_free(&work);
     return rc;

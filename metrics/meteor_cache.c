@@ -1,155 +1,136 @@
-/* meteor_cache.c — the per-thread memo that meteor_nltk_corpus keeps while it scores a corpus:
- * token -> NLTK Porter stem, hyp stem -> its WordNet synsets, ref stem -> the synsets listing it.
- * Words repeat across segments and these lookups are most of METEOR's work; the memo changes only
- * the speed (its values are what the functions return). Keys and values live in blocks that never
- * move, so pointers handed out stay valid until mt_cache_free. */
+/* meteor_cache.c — the per-thread vocabulary of NLTK-mode METEOR: token -> id, token -> Porter
+ * stem id, stem -> NLTK's synsets(stem) (hyp side) and -> the synsets listing it (ref side).
+ * Words repeat across segments, so after the first segments a token costs one hash probe and the
+ * aligner compares ids. It changes only the speed: every value is what porter_stem_utf8 and the
+ * WordNet functions return. Strings and key lists live in blocks that never move, so pointers
+ * handed out stay valid until mt_vocab_free. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "metrics/meteor_internal.h"
 
-void mt_cache_free(MtCache *c) {
-    mt_intern_free(&c->stem_of); mt_intern_free(&c->syn_of); mt_intern_free(&c->lem_of);
-    free(c->stem); free(c->stem_len); free(c->tok_syn); free(c->tok_lem); free(c->syn_keys); free(c->syn_count);
-    free(c->lem_keys); free(c->lem_count);
-    for (int i = 0; i < c->nkblocks; i++) free(c->kblocks[i]);
-    free(c->kblocks);
-    for (int i = 0; i < c->nblocks; i++) free(c->blocks[i]);
-    free(c->blocks);
-    memset(c, 0, sizeof *c);
+void mt_vocab_free(MtVocab *v) {
+    mt_intern_free(&v->tok);
+    mt_intern_free(&v->stem);
+    free(v->tok_stem); free(v->tok_mark); free(v->tok_head);
+    free(v->stem_str); free(v->stem_len); free(v->stem_mark); free(v->stem_head);
+    free(v->syn_keys); free(v->syn_n); free(v->lem_keys); free(v->lem_n);
+    for (int i = 0; i < v->nblocks; i++) free(v->blocks[i]);
+    free(v->blocks);
+    memset(v, 0, sizeof *v);
 }
 
-static char *cache_store(MtCache *c, const char *s, size_t n) {
-    if (c->used + n + 1 > c->cap) {
-        size_t sz = n + 1 > 65536 ? n + 1 : 65536;
-        char **b = realloc(c->blocks, sizeof *b * (size_t)(c->nblocks + 1));
+/* n bytes (8-aligned) in the never-moving blocks */
+static void *vocab_alloc(MtVocab *v, size_t n) {
+    n = (n + 7) & ~(size_t)7;
+    if (v->used + n > v->cap || !v->nblocks) {
+        size_t sz = n > 65536 ? n : 65536;
+        char **b = realloc(v->blocks, sizeof *b * (size_t)(v->nblocks + 1));
         if (!b) return NULL;
-        c->blocks = b;
-        if (!(b[c->nblocks] = malloc(sz))) return NULL;
-        c->nblocks++;
-        c->used = 0;
-        c->cap = sz;
+        v->blocks = b;
+        if (!(b[v->nblocks] = malloc(sz))) return NULL;
+        v->nblocks++;
+        v->used = 0;
+        v->cap = sz;
     }
-    char *d = c->blocks[c->nblocks - 1] + c->used;
-    memcpy(d, s, n);
-    d[n] = 0;
-    c->used += n + 1;
+    void *p = v->blocks[v->nblocks - 1] + v->used;
+    v->used += n;
+    return p;
+}
+
+static char *vocab_strdup(MtVocab *v, const char *s, int len) {
+    char *d = vocab_alloc(v, (size_t)len + 1);
+    if (d) { memcpy(d, s, (size_t)len); d[len] = 0; }
     return d;
 }
 
-/* copies n keys into the never-moving key blocks */
-static uint64_t *cache_store_keys(MtCache *c, const uint64_t *k, int n) {
-    if (c->kused + (size_t)n > c->kcap || !c->nkblocks) {
-        size_t sz = (size_t)n > 8192 ? (size_t)n : 8192;
-        uint64_t **b = realloc(c->kblocks, sizeof *b * (size_t)(c->nkblocks + 1));
-        if (!b) return NULL;
-        c->kblocks = b;
-        if (!(b[c->nkblocks] = malloc(sizeof(uint64_t) * sz))) return NULL;
-        c->nkblocks++;
-        c->kused = 0;
-        c->kcap = sz;
-    }
-    uint64_t *d = c->kblocks[c->nkblocks - 1] + c->kused;
-    if (n) memcpy(d, k, sizeof *d * (size_t)n);
-    c->kused += (size_t)n;
-    c->nkeys += (size_t)n;
-    return d;
-}
-
-/* grows a (keys pointer, count) pair of arrays to hold index need - 1 */
-static int grow_keys(const uint64_t ***a, int **b, int *cap, int need) {
-    if (need <= *cap) return 0;
-    int nc = *cap ? 2 * *cap : 1024;
-    while (nc < need) nc *= 2;
-    const uint64_t **x = realloc(*a, sizeof *x * (size_t)nc);
+/* grows an int array to cap entries */
+static int grow_ints(int **a, int cap) {
+    int *x = realloc(*a, sizeof(int) * (size_t)cap);
     if (!x) return -1;
     *a = x;
-    int *y = realloc(*b, sizeof *y * (size_t)nc);
-    if (!y) return -1;
-    *b = y;
-    *cap = nc;
     return 0;
 }
 
-/* Porter stem of a token into out (cap bytes), through the cache when there is one */
-int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t cap, int *tid) {
-    int dummy;
-    if (!tid) tid = &dummy;
-    *tid = -1;
-    if (c) {
-        int id = mt_intern(&c->stem_of, tok, (int)len, 0);
-        if (id >= 0 && (size_t)c->stem_len[id] < cap) {
-            memcpy(out, c->stem[id], (size_t)c->stem_len[id] + 1);
-            *tid = id;
-            return 0;
-        }
+int mt_vocab_token(MtVocab *v, const char *s, int len, uint64_t hash) {
+    int id = mt_intern_hashed(&v->tok, s, len, hash, 0);
+    if (id >= 0) return id;
+    if (v->tok.n >= v->tok_cap) { /* room first: a failed allocation leaves no half-made entry */
+        int nc = v->tok_cap ? 2 * v->tok_cap : 4096;
+        if (grow_ints(&v->tok_stem, nc) || grow_ints(&v->tok_mark, nc) || grow_ints(&v->tok_head, nc)) return -1;
+        v->tok_cap = nc;
     }
-    if (porter_stem_utf8(tok, len, out, cap) != 0) return -1;
-    if (c && len < 256) { /* memoise (long tokens are rare; keep the arena small) */
-        /* room first, so that a failed allocation leaves no half-made entry (out of memory only
-         * loses the memo) */
-        if (c->stem_of.n >= c->stem_cap) {
-            int nc = c->stem_cap ? 2 * c->stem_cap : 1024;
-            const char **a = realloc(c->stem, sizeof *a * (size_t)nc);
-            if (a) c->stem = a;
-            int *l = realloc(c->stem_len, sizeof *l * (size_t)nc);
-            if (l) c->stem_len = l;
-            int *ts = realloc(c->tok_syn, sizeof *ts * (size_t)nc);
-            if (ts) c->tok_syn = ts;
-            int *tl = realloc(c->tok_lem, sizeof *tl * (size_t)nc);
-            if (tl) c->tok_lem = tl;
-            if (!a || !l || !ts || !tl) return 0;
-            c->stem_cap = nc;
+    char *k = vocab_strdup(v, s, len);
+    if (!k) return -1;
+    id = mt_intern_hashed(&v->tok, k, len, hash, 1);
+    if (id < 0) return -1;
+    v->tok_stem[id] = -1;
+    v->tok_mark[id] = 0;
+    return id;
+}
+
+int mt_vocab_stem(MtVocab *v, int tid) {
+    if (v->tok_stem[tid] >= 0) return v->tok_stem[tid];
+    const char *t = v->tok.key[tid];
+    size_t len = (size_t)v->tok.klen[tid], cap = 8 * len + 8;
+    char small[512], *out = cap <= sizeof small ? small : malloc(cap);
+    int sid = -1;
+    if (!out || porter_stem_utf8(t, len, out, cap) != 0) goto done;
+    int sl = (int)strlen(out);
+    uint64_t hs = mt_hash(out, (size_t)sl);
+    sid = mt_intern_hashed(&v->stem, out, sl, hs, 0);
+    if (sid < 0) {
+        if (v->stem.n >= v->stem_cap) {
+            int nc = v->stem_cap ? 2 * v->stem_cap : 4096;
+            const char **s = realloc(v->stem_str, sizeof *s * (size_t)nc);
+            if (s) v->stem_str = s;
+            const uint64_t **a = realloc(v->syn_keys, sizeof *a * (size_t)nc);
+            if (a) v->syn_keys = a;
+            const uint64_t **b = realloc(v->lem_keys, sizeof *b * (size_t)nc);
+            if (b) v->lem_keys = b;
+            if (!s || !a || !b || grow_ints(&v->stem_len, nc) || grow_ints(&v->stem_mark, nc) ||
+                grow_ints(&v->stem_head, nc) || grow_ints(&v->syn_n, nc) || grow_ints(&v->lem_n, nc))
+                goto done;
+            v->stem_cap = nc;
         }
-        int before = c->stem_of.n;
-        size_t sl = strlen(out);
-        char *k = cache_store(c, tok, len), *v = k ? cache_store(c, out, sl) : NULL;
-        if (!v) return 0;
-        int id = mt_intern(&c->stem_of, k, (int)len, 1);
-        if (id < 0 || id < before) return 0;
-        c->stem[id] = v;
-        c->stem_len[id] = (int)sl;
-        c->tok_syn[id] = c->tok_lem[id] = -1;
-        *tid = id;
+        char *k = vocab_strdup(v, out, sl);
+        if (!k || (sid = mt_intern_hashed(&v->stem, k, sl, hs, 1)) < 0) { sid = -1; goto done; }
+        v->stem_str[sid] = k;
+        v->stem_len[sid] = sl;
+        v->stem_mark[sid] = 0;
+        v->syn_n[sid] = v->lem_n[sid] = -1;
     }
+    v->tok_stem[tid] = sid;
+done:
+    if (out != small) free(out);
+    return sid;
+}
+
+int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint64_t **keys, int *n) {
+    int *cnt = lemma ? &v->lem_n[sid] : &v->syn_n[sid];
+    const uint64_t **slot = lemma ? &v->lem_keys[sid] : &v->syn_keys[sid];
+    if (*cnt < 0) {
+        uint64_t *tmp = NULL;
+        int m = 0, rc = lemma ? mt_wn_lemma_keys(wn, v->stem_str[sid], (size_t)v->stem_len[sid], &tmp, &m)
+                              : mt_wn_synset_keys(wn, v->stem_str[sid], (size_t)v->stem_len[sid], &tmp, &m);
+        uint64_t *stored = rc == 0 ? vocab_alloc(v, sizeof(uint64_t) * (size_t)(m ? m : 1)) : NULL;
+        if (stored && m) memcpy(stored, tmp, sizeof(uint64_t) * (size_t)m);
+        free(tmp);
+        if (!stored) return -1;
+        *slot = stored;
+        *cnt = m;
+    }
+    *keys = *slot;
+    *n = *cnt;
     return 0;
 }
 
-/* Synset keys of a string: lemma = 0, NLTK's synsets(s) (hyp side); lemma = 1, the synsets that
- * list s in the index (ref side). *keys points into the cache or into *tmp (caller frees). */
-int mt_keys_cached(const WordNet *wn, MtCache *c, int lemma, const char *s, int len, int tid, uint64_t **tmp,
-                   const uint64_t **keys, int *n) {
-    MtIntern *map = c ? (lemma ? &c->lem_of : &c->syn_of) : NULL;
-    int *memo = c && tid >= 0 && tid < c->stem_of.n ? (lemma ? &c->tok_lem[tid] : &c->tok_syn[tid]) : NULL;
-    if (c) {
-        int id = memo && *memo >= 0 ? *memo : mt_intern(map, s, len, 0);
-        if (id >= 0) {
-            if (memo) *memo = id;
-            *keys = lemma ? c->lem_keys[id] : c->syn_keys[id];
-            *n = lemma ? c->lem_count[id] : c->syn_count[id];
-            return 0;
-        }
+int mt_vocab_next_gen(MtVocab *v) {
+    if (v->gen == INT_MAX) { /* wrap: every mark back to "not this pair" */
+        if (v->tok_mark) memset(v->tok_mark, 0, sizeof(int) * (size_t)v->tok_cap);
+        if (v->stem_mark) memset(v->stem_mark, 0, sizeof(int) * (size_t)v->stem_cap);
+        v->gen = 0;
     }
-    free(*tmp);
-    *tmp = NULL;
-    int rc = lemma ? mt_wn_lemma_keys(wn, s, (size_t)len, tmp, n) : mt_wn_synset_keys(wn, s, (size_t)len, tmp, n);
-    if (rc) return -1;
-    *keys = *tmp;
-    if (c && len < 256 && c->nkeys + (size_t)*n < ((size_t)1 << 26)) {
-        /* room first, so that a failed allocation leaves no half-made entry */
-        if (lemma ? grow_keys(&c->lem_keys, &c->lem_count, &c->lem_cap, map->n + 1)
-                  : grow_keys(&c->syn_keys, &c->syn_count, &c->syn_cap, map->n + 1))
-            return 0;
-        uint64_t *stored = cache_store_keys(c, *tmp, *n);
-        char *k = stored ? cache_store(c, s, (size_t)len) : NULL;
-        if (!k) return 0;
-        int before = map->n, id = mt_intern(map, k, len, 1);
-        if (id < 0 || id < before) return 0;
-        if (lemma) { c->lem_keys[id] = stored; c->lem_count[id] = *n; }
-        else { c->syn_keys[id] = stored; c->syn_count[id] = *n; }
-        *keys = stored;
-        if (memo) *memo = id;
-    }
-    return 0;
+    return ++v->gen;
 }
-

@@ -10,7 +10,10 @@
 #include "metrics/pystr.h" /* utf8_decode, utf8_encode, py_isspace, py_lower */
 
 /* ---- token lists ---------------------------------------------------------------------------------- */
-/* Tokens stored as UTF-8 strings in one buffer: token i is buf[off[i] .. off[i]+len[i]). */
+/* Tokens stored as UTF-8 strings in one buffer: token i is buf[off[i] .. off[i]+len[i]), then a
+ * NUL. At least MT_TOKENS_PAD bytes follow the last token's NUL in buf, so that 8 bytes can be
+ * read from any token start (what they hold past the token is unspecified). */
+#define MT_TOKENS_PAD 8
 typedef struct {
     char *buf;
     size_t cap, used;
@@ -74,32 +77,33 @@ int mt_wn_lemma_keys(const WordNet *wn, const char *lemma, size_t len, uint64_t 
 /* Whether the synset's lemma names (marker stripped, case kept) include name exactly. */
 int mt_wn_synset_has_name(const WordNet *wn, uint64_t key, const char *name, int len);
 
-/* ---- the corpus memo (meteor_cache.c) --------------------------------------------------------- */
-/* A per-thread memo for corpus scoring: token -> Porter stem, hyp stem -> its synsets, ref stem ->
- * the synsets listing it. Words repeat across segments, and these lookups are most of the work.
- * It changes only speed: the values are what the functions return. Key strings live in arena
- * blocks that never move. */
+/* ---- the per-thread vocabulary (meteor_cache.c) ---------------------------------------------------- */
+/* Token -> id (tid), its Porter stem -> id (sid), a stem's synset lists; computed once per thread
+ * and kept, so that the aligner works on ids. Only the speed depends on it. The marks/heads are
+ * the aligner's per-id stacks, valid for the pair (stage) whose generation is in the mark. */
 typedef struct {
-    MtIntern stem_of, syn_of, lem_of;
-    const char **stem; int *stem_len; int stem_cap;
-    int *tok_syn, *tok_lem; /* stem_of id -> syn_of / lem_of id of its stem, -1 until looked up:
-                             * repeated tokens then skip the string lookups of stage 3 */
-    const uint64_t **syn_keys; int *syn_count; int syn_cap; /* syn_of id -> its keys */
-    const uint64_t **lem_keys; int *lem_count; int lem_cap; /* lem_of id -> its keys */
-    uint64_t **kblocks; int nkblocks; size_t kused, kcap;   /* key storage that never moves */
-    size_t nkeys;
-    char **blocks; int nblocks; size_t used, cap;
-} MtCache;
-void mt_cache_free(MtCache *c);
-/* Porter stem of a token into out (cap bytes), memoised when c is not NULL. *tid (may be NULL)
- * receives the token's memo id, or -1 when it is not memoised. */
-int mt_stem_cached(MtCache *c, const char *tok, size_t len, char *out, size_t cap, int *tid);
-/* Synset keys of a string: lemma = 0, NLTK's synsets(s) (hyp side); lemma = 1, the synsets that
- * list s in the index (ref side). *keys points into the cache (stable until mt_cache_free) or,
- * without a cache, into *tmp, which the caller frees. tid: the memo id of the token whose stem s
- * is (from mt_stem_cached), or -1. */
-int mt_keys_cached(const WordNet *wn, MtCache *c, int lemma, const char *s, int len, int tid, uint64_t **tmp,
-                   const uint64_t **keys, int *n);
+    MtIntern tok;                         /* token string -> tid */
+    int *tok_stem, *tok_mark, *tok_head;  /* tid -> sid (-1 until stemmed); stage-1 stacks */
+    int tok_cap;
+    MtIntern stem;                        /* stem string -> sid */
+    const char **stem_str; int *stem_len;
+    int *stem_mark, *stem_head;           /* stage-2 stacks */
+    const uint64_t **syn_keys, **lem_keys; /* sid -> synsets(stem) / synsets listing stem */
+    int *syn_n, *lem_n;                   /* their lengths, -1 until looked up */
+    int stem_cap;
+    int gen;
+    char **blocks; int nblocks; size_t used, cap; /* storage that never moves */
+} MtVocab;
+void mt_vocab_free(MtVocab *v);
+/* tid of the token s (hash = mt_hash(s, len)), added when new; -1 when out of memory */
+int mt_vocab_token(MtVocab *v, const char *s, int len, uint64_t hash);
+/* sid of token tid's Porter stem (porter_stem_utf8, computed once); -1 when out of memory */
+int mt_vocab_stem(MtVocab *v, int tid);
+/* lemma = 0: NLTK's synsets(stem) (hyp side); 1: the synsets whose index lists the stem (ref
+ * side). Sorted keys, valid until mt_vocab_free. -1 when out of memory. */
+int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint64_t **keys, int *n);
+/* a new generation for the tok/stem marks (a new pair or stage) */
+int mt_vocab_next_gen(MtVocab *v);
 
 /* ---- Meteor 1.5 resources (meteor_res15.c) --------------------------------------------------------- */
 struct Meteor15 {

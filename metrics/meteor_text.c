@@ -24,9 +24,9 @@ int mt_tokens_push(MtTokens *t, const char *s, size_t len) {
         t->len = l;
         t->ncap = nc;
     }
-    if (t->used + len + 1 > t->cap) {
+    if (t->used + len + 1 + MT_TOKENS_PAD > t->cap) {
         size_t nc = t->cap ? 2 * t->cap : 256;
-        while (nc < t->used + len + 1) nc *= 2;
+        while (nc < t->used + len + 1 + MT_TOKENS_PAD) nc *= 2;
         char *b = realloc(t->buf, nc);
         if (!b) return -1;
         t->buf = b;
@@ -42,18 +42,29 @@ int mt_tokens_push(MtTokens *t, const char *s, size_t len) {
     return 0;
 }
 
-/* the common case: an ASCII line split on whitespace needs no decoding. The tokens (lowercased)
- * are written straight into out's buffer: with their NULs they take at most n + 1 bytes, and
- * there are at most n / 2 + 1 of them. */
+/* ---- the ASCII fast path, 8 bytes at a time (SWAR) --------------------------------------------------- */
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+/* per byte of w (every byte < 0x80): 0x80 where the byte is >= c, else 0 (no carry crosses a byte:
+ * 0x7f + 0x80 - c <= 0xff) */
+static inline uint64_t ge(uint64_t w, unsigned c) { return (w + (0x80 - c) * ONES) & HIGH; }
+/* 0x80 lanes -> an 8-bit mask, lane k -> bit k */
+static inline unsigned lanes(uint64_t x) { return (unsigned)(((x >> 7) * 0x0102040810204080ULL) >> 56); }
+
+/* An ASCII line (the usual case), split on Python's ASCII whitespace (\t-\r, \x1c-\x1f, ' ') and
+ * lowercased in one pass over 8-byte words: the copy in out->buf keeps the line's layout with
+ * every whitespace byte turned into NUL, so each token ends with one; token starts and ends are
+ * then read off a bit mask of the token bytes (no branch per byte). Returns 1, leaving out to the
+ * general path, when the line has a byte >= 0x80; -1 when out of memory. */
 static int tokenize_ascii(const char *line, size_t n, MtTokens *out) {
     out->n = 0;
     out->used = 0;
-    if (n >= (size_t)INT32_MAX) return -1;
-    if (out->cap < n + 1) {
-        char *b = realloc(out->buf, n + 1);
+    size_t need = (n | 7) + 1 + MT_TOKENS_PAD; /* whole words, then the padding mt_tokens_push keeps */
+    if (out->cap < need) {
+        char *b = realloc(out->buf, need);
         if (!b) return -1;
         out->buf = b;
-        out->cap = n + 1;
+        out->cap = need;
     }
     int maxtok = (int)(n / 2 + 1);
     if (out->ncap < maxtok) {
@@ -66,33 +77,40 @@ static int tokenize_ascii(const char *line, size_t n, MtTokens *out) {
         out->ncap = maxtok;
     }
     char *d = out->buf;
-    size_t used = 0;
-    for (size_t i = 0; i < n;) {
-        while (i < n && py_isspace((unsigned char)line[i])) i++;
-        if (i == n) break;
-        size_t start = used;
-        for (; i < n && !py_isspace((unsigned char)line[i]); i++) {
-            char c = line[i];
-            d[used++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    int *off = out->off, *len = out->len, ns = 0, ne = 0;
+    uint64_t carry = 0; /* the byte before this block was a token byte */
+    for (size_t base = 0; base < n; base += 64) {
+        uint64_t m = 0; /* bit i: byte base + i is a token byte */
+        for (size_t k = base; k < base + 64 && k < n; k += 8) {
+            uint64_t w = 0;
+            memcpy(&w, line + k, n - k >= 8 ? 8 : n - k); /* (zero bytes past the end: whitespace) */
+            if (w & HIGH) return 1;
+            uint64_t upper = ge(w, 'A') & ~ge(w, 'Z' + 1);
+            uint64_t ws = (~ge(w, 1) | (ge(w, '\t') & ~ge(w, '\r' + 1)) | (ge(w, 0x1C) & ~ge(w, ' ' + 1))) & HIGH;
+            w = (w | (upper >> 2)) & ~((ws >> 7) * 0xFF);
+            memcpy(d + k, &w, 8);
+            m |= (uint64_t)lanes(~ws & HIGH) << (k - base);
         }
-        d[used++] = 0;
-        out->off[out->n] = (int)start;
-        out->len[out->n] = (int)(used - 1 - start);
-        out->n++;
+        uint64_t prev = (m << 1) | carry, starts = m & ~prev, ends = ~m & prev;
+        carry = m >> 63;
+        for (; starts; starts &= starts - 1) off[ns++] = (int)(base + (size_t)__builtin_ctzll(starts));
+        for (; ends; ends &= ends - 1, ne++) len[ne] = (int)(base + (size_t)__builtin_ctzll(ends)) - off[ne];
     }
-    out->used = used;
+    if (carry) { len[ne] = (int)n - off[ne]; ne++; } /* a token running to the end of a 64-byte block */
+    d[n] = 0;
+    out->n = ns;
+    out->used = n + 1;
     return 0;
 }
 
 int mt_tokenize_lower(const char *line, MtTokens *out, const char *what, char err[QB_ERRLEN]) {
     size_t n = strlen(line), bad = 0;
-    size_t i = 0;
-    while (i < n && (unsigned char)line[i] < 0x80) i++;
-    if (i == n) {
-        if (tokenize_ascii(line, n, out) == 0) return 0;
-        snprintf(err, QB_ERRLEN, "%s: out of memory", what);
-        return -1;
-    }
+    if (n >= (size_t)INT32_MAX) { snprintf(err, QB_ERRLEN, "%s: line too long", what); return -1; }
+    int fast = tokenize_ascii(line, n, out);
+    if (fast == 0) return 0;
+    if (fast < 0) { snprintf(err, QB_ERRLEN, "%s: out of memory", what); return -1; }
+    out->n = 0;
+    out->used = 0;
     uint32_t *cps = malloc(sizeof(uint32_t) * (n + 1));
     uint32_t *low = malloc(sizeof(uint32_t) * (2 * n + 1));
     char *u8 = malloc(8 * n + 1);
@@ -103,8 +121,6 @@ int mt_tokenize_lower(const char *line, MtTokens *out, const char *what, char er
         snprintf(err, QB_ERRLEN, "%s: invalid UTF-8 at byte %zu", what, bad);
         goto done;
     }
-    out->n = 0;
-    out->used = 0;
     for (size_t k = 0, N = (size_t)ncp; k < N;) {
         while (k < N && py_isspace(cps[k])) k++;
         if (k == N) break;
@@ -138,11 +154,17 @@ uint64_t mt_hash(const char *s, size_t len) {
         h = (h ^ w) * K;
         h ^= h >> 31;
     }
-    if (i < len) { /* the last 1..7 bytes: one overlapping load when the string is long enough */
-        uint64_t w = 0;
-        if (len >= 8) memcpy(&w, s + len - 8, 8);
-        else
-            for (size_t k = 0; k < len; k++) w |= (uint64_t)(unsigned char)s[k] << (8 * k);
+    if (i < len) { /* the last 1..7 bytes, zero-extended little-endian, in at most three loads */
+        size_t r = len - i;
+        const unsigned char *t = (const unsigned char *)s + i;
+        uint64_t w;
+        if (len >= 8) memcpy(&w, s + len - 8, 8); /* one overlapping load */
+        else if (r >= 4) {
+            uint32_t lo, hi;
+            memcpy(&lo, t, 4);
+            memcpy(&hi, t + r - 4, 4);
+            w = (uint64_t)lo | ((uint64_t)hi << (8 * (r - 4)));
+        } else w = (uint64_t)t[0] | ((uint64_t)t[r / 2] << (8 * (r / 2))) | ((uint64_t)t[r - 1] << (8 * (r - 1)));
         h = (h ^ w) * K;
         h ^= h >> 31;
     }
