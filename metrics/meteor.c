@@ -82,9 +82,10 @@ typedef struct {
     /* stage 1's table, per distinct ref token: its hash, one position holding it (to compare
      * strings) and the top of its stack of free positions. Small and per pair: it stays in L1,
      * and the vocabulary is then consulted only for what stage 1 leaves. */
-    struct Exact { uint64_t hash; int rep, head; } *slot;
-    int nslot, nuse; /* allocated; used by this pair (a power of two, at most half full) */
+    struct Exact { uint64_t hash; int rep, head; unsigned pair; } *slot; /* free unless pair == this pair */
+    int nslot, nuse; /* allocated; used by this pair (a power of two, at most a quarter full) */
     int shift;       /* 64 - log2(nuse): a hash's slot is its top bits */
+    unsigned pair;   /* counts the pairs aligned, from 1; 0 marks a never-used slot */
 } Scratch;
 
 /* token i of a equals token j of b */
@@ -94,13 +95,13 @@ static inline int tok_eq(const Side *a, int i, const Side *b, int j) {
            (len <= 8 || memcmp(a->tok.buf + a->tok.off[i] + 8, b->tok.buf + b->tok.off[j] + 8, (size_t)len - 8) == 0);
 }
 
-/* the slot of token i of side s (hyp or ref) in the table of r's tokens (rep < 0: a free slot,
- * where it would go) */
-static struct Exact *exact_slot(const Scratch *w, const Side *r, const Side *s, int i) {
+/* the slot of token i of side s (hyp or ref) in the table of r's tokens (a free one, where the
+ * token would go, when e->pair != w->pair) */
+static inline struct Exact *exact_slot(const Scratch *w, const Side *r, const Side *s, int i) {
     uint64_t hs = s->hash[i];
     for (size_t q = hs >> w->shift;; q = (q + 1) & (size_t)(w->nuse - 1)) {
         struct Exact *e = &w->slot[q];
-        if (e->rep < 0 || (e->hash == hs && tok_eq(s, i, r, e->rep))) return e;
+        if (e->pair != w->pair || (e->hash == hs && tok_eq(s, i, r, e->rep))) return e;
     }
 }
 
@@ -151,17 +152,20 @@ static int align(const WordNet *wn, MtVocab *v, const Side *h, const Side *r, Sc
 #define ALL_MATCHED() (st->exact + st->stem + st->synonym == (H < R ? H : R))
     /* stage 1, exact (lowercased) tokens: per token id a stack of its free ref positions (largest
      * on top); the hyp is walked from the right and pops */
-    for (int q = 0; q < w->nuse; q++) w->slot[q].rep = -1;
+    if (++w->pair == 0) { /* wrapped: forget every stamp */
+        memset(w->slot, 0, sizeof *w->slot * (size_t)w->nslot);
+        w->pair = 1;
+    }
     for (int j = 0; j < R; j++) {
         struct Exact *e = exact_slot(w, r, r, j);
-        if (e->rep < 0) *e = (struct Exact){r->hash[j], j, -1};
+        if (e->pair != w->pair) *e = (struct Exact){r->hash[j], j, -1, w->pair};
         w->next[j] = e->head;
         e->head = j;
     }
     for (int i = H - 1; i >= 0; i--) {
         struct Exact *e = exact_slot(w, r, h, i);
         int j = e->head;
-        if (e->rep < 0 || j < 0) continue;
+        if (e->pair != w->pair || j < 0) continue;
         e->head = w->next[j];
         w->ref_used[j] = 1;
         w->ref_of_hyp[i] = j;
@@ -288,11 +292,12 @@ static int work_reserve(Scratch *w, int H, int R) {
             return -1;
         w->cap_r = nc;
     }
-    int ns = 16;
-    w->shift = 60;
-    while (ns < 2 * R) ns *= 2, w->shift--;
+    int ns = 64;
+    w->shift = 58;
+    while (ns < 4 * R) ns *= 2, w->shift--;
     if (ns > w->nslot) {
         if (grow(&w->slot, sizeof *w->slot, ns)) return -1;
+        memset(w->slot + w->nslot, 0, sizeof *w->slot * (size_t)(ns - w->nslot)); /* pair 0: free */
         w->nslot = ns;
     }
     w->nuse = ns;
