@@ -630,6 +630,94 @@ static void test_meteor15_xray_published(void **state) {
     meteor15_free(m);
 }
 
+/* The segments of a WMT SGML file (one <doc docid="..."> ... <seg id="N"> text </seg> per line, as
+ * in Meteor's example test.sgm and ref.sgm), keyed "docid\tN"; the text is trimmed of the spaces around it. */
+static int sgml_segments(char *buf, char ***keys, char ***text) {
+    int n = 0, cap = 4096;
+    *keys = malloc(sizeof(char *) * (size_t)cap);
+    *text = malloc(sizeof(char *) * (size_t)cap);
+    char **lines;
+    int nl = split_lines(buf, &lines);
+    const char *doc = NULL;
+    for (int i = 0; i < nl && n < cap; i++) {
+        char *l = lines[i], *d = strstr(l, "docid=\""), *sg = strstr(l, "<seg id=");
+        if (d) { doc = d + 7; *strchr(doc, '"') = 0; continue; }
+        if (!sg || !doc) continue;
+        char *id = sg + 8 + (sg[8] == '"'), *gt = strchr(sg, '>'), *end = strstr(l, "</seg>");
+        assert_true(gt && end && end > gt);
+        *end = 0;
+        char *t = gt + 1;
+        while (*t == ' ') t++;
+        for (char *e = end; e > t && e[-1] == ' ';) *--e = 0;
+        (*keys)[n] = malloc(strlen(doc) + 16);
+        sprintf((*keys)[n], "%s\t%d", doc, atoi(id));
+        (*text)[n++] = t;
+    }
+    free(lines);
+    return n;
+}
+
+/* Meteor's own example run on WMT09 (example/meteor-seg.scr: newstest2009, system cmu-combo,
+ * test.sgm against ref.sgm, English, -norm), with the paraphrase table, which qbench does not have.
+ * A segment keeps its published score exactly when no paraphrase would change its alignment, so
+ * no exact count can be expected here; what is checked:
+ *   - at least 400 of the 2525 published scores are reproduced to 1e-12 (514 are): each one is an
+ *     independent check of normalisation, exact/stem/synonym matching, function-word weighting,
+ *     the beam search and the score formula on that segment;
+ *   - with delta 0.74 instead of 0.75 (or beta 0.21) fewer than a fifth as many are (18 and 52:
+ *     the segments those parameters cannot change, e.g. without matches or function words, or
+ *     with one-word chunks only): the agreement is not chance. */
+static void test_meteor15_wmt09_published(void **state) {
+    (void)state;
+    char *tb = slurp("assets/meteor-examples/wmt09-sgml/test.sgm"), *rb = slurp("assets/meteor-examples/wmt09-sgml/ref.sgm");
+    char *pb = slurp("assets/meteor-examples/wmt09-sgml/meteor-seg.scr");
+    char **tk, **tt, **rk, **rt, **pl;
+    int nt = sgml_segments(tb, &tk, &tt), nr = sgml_segments(rb, &rk, &rt), np = split_lines(pb, &pl);
+    assert_int_equal(nt, 2525);
+    assert_int_equal(nr, 2525);
+    assert_true(np >= 2525);
+    /* pair by (doc, seg) in the published file's order */
+    const char **hyp = malloc(sizeof(char *) * 2525), **ref = malloc(sizeof(char *) * 2525);
+    double *pub = malloc(sizeof(double) * 2525);
+    for (int i = 0; i < 2525; i++) {
+        char *f[5], *p = pl[i];
+        for (int k = 0; k < 5; k++) { f[k] = p; p = strchr(p, '\t'); if (p) *p++ = 0; else assert_int_equal(k, 4); }
+        char key[512];
+        snprintf(key, sizeof key, "%s\t%s", f[2], f[3]);
+        pub[i] = strtod(f[4], NULL);
+        hyp[i] = ref[i] = NULL;
+        for (int k = 0; k < 2525; k++) {
+            if (!hyp[i] && strcmp(tk[k], key) == 0) hyp[i] = tt[k];
+            if (!ref[i] && strcmp(rk[k], key) == 0) ref[i] = rt[k];
+        }
+        assert_non_null(hyp[i]);
+        assert_non_null(ref[i]);
+    }
+    double *sent = malloc(sizeof(double) * 2525);
+    int same[3] = {0, 0, 0};
+    for (int variant = 0; variant < 3; variant++) {
+        Meteor15Params p = meteor15_default_params();
+        if (variant == 1) p.delta = 0.74;
+        if (variant == 2) p.beta = 0.21;
+        char err[QB_ERRLEN];
+        Meteor15 *m = meteor15_open(NULL, NULL, &p, err);
+        assert_non_null(m);
+        Meteor15Stats tot;
+        assert_int_equal(meteor15_corpus(m, hyp, 2525, ref, 1, &tot, sent, err), 0);
+        for (int i = 0; i < 2525; i++) same[variant] += fabs(sent[i] - pub[i]) < 1e-12;
+        meteor15_free(m);
+    }
+    fprintf(stderr, "  meteor15 wmt09: %d of 2525 published segment scores reproduced (delta 0.74: %d, beta 0.21: %d)\n",
+            same[0], same[1], same[2]);
+    assert_true(same[0] >= 400);
+    assert_true(same[1] < same[0] / 5);
+    assert_true(same[2] < same[0] / 5);
+    for (int k = 0; k < 2525; k++) { free(tk[k]); free(rk[k]); }
+    free(tk); free(tt); free(rk); free(rt); free(pl);
+    free(hyp); free(ref); free(pub); free(sent);
+    free(tb); free(rb); free(pb);
+}
+
 /* Corpus scoring runs segments on several threads; 1 and 2 threads must give the same bits, and
  * the same bits as scoring each segment alone (meteor_nltk_sentence has no memo), summed in order.
  * xray system1 against two reference streams (reference, system2.hyp), both NLTK tokenisations,
@@ -776,6 +864,7 @@ int main(void) {
         cmocka_unit_test(test_meteor15_paraphrase_table),
         cmocka_unit_test(test_meteor15_bad_resources),
         cmocka_unit_test(test_meteor15_xray_published),
+        cmocka_unit_test(test_meteor15_wmt09_published),
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_cli),
     };
