@@ -387,6 +387,61 @@ static void test_treebank_tokens_match_nltk(void **state) {
     }
 }
 
+/* mt_tokenize_lower's ASCII path (64-byte blocks, bit masks) against the plain definition, written
+ * here byte by byte: split on Python's ASCII whitespace (\t \n \v \f \r, \x1c-\x1f, ' '), lowercase
+ * A-Z. Random lines over an alphabet with every whitespace byte, the control bytes that are NOT
+ * whitespace (\x01-\x08, \x0e-\x1b, \x7f), letters and punctuation, at lengths around the
+ * block size (63, 64, 65, 127, 128, 129 ...) so that tokens start, end and span block edges. */
+static void test_whitespace_tokens_ascii_path(void **state) {
+    (void)state;
+    static const char alpha[] = "\t\n\v\f\r\x1c\x1d\x1e\x1f    \x01\x08\x0e\x1b\x7f"
+                                "aZbYzA09_-.,'\"()!?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    uint64_t seed = 0x2545F4914F6CDD1DULL;
+    char line[300], want[300 * 2];
+    MtTokens t = {0};
+    char err[QB_ERRLEN];
+    int bad = 0;
+    for (int it = 0; it < 20000; it++) {
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+        static const int edge[] = {0, 1, 63, 64, 65, 127, 128, 129, 191, 192, 193, 255, 256, 257};
+        size_t n = it < 14 * 8 ? (size_t)edge[it % 14] : (size_t)(seed % 299);
+        uint64_t r = seed;
+        for (size_t i = 0; i < n; i++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            line[i] = alpha[(r >> 33) % (sizeof alpha - 1)];
+        }
+        line[n] = 0;
+        /* the definition */
+        size_t wl = 0;
+        int wn = 0;
+        for (size_t i = 0; i < n;) {
+            while (i < n && (line[i] == ' ' || (line[i] >= 9 && line[i] <= 13) || (line[i] >= 0x1c && line[i] <= 0x1f))) i++;
+            if (i == n) break;
+            if (wn) want[wl++] = '|';
+            wn++;
+            for (; i < n && !(line[i] == ' ' || (line[i] >= 9 && line[i] <= 13) || (line[i] >= 0x1c && line[i] <= 0x1f)); i++)
+                want[wl++] = line[i] >= 'A' && line[i] <= 'Z' ? (char)(line[i] + 32) : line[i];
+        }
+        want[wl] = 0;
+        assert_int_equal(mt_tokenize_lower(line, &t, "hypothesis", err), 0);
+        char got[300 * 2];
+        size_t gl = 0;
+        for (int k = 0; k < t.n; k++) {
+            if (k) got[gl++] = '|';
+            assert_int_equal((int)strlen(t.buf + t.off[k]), t.len[k]); /* each token ends with a NUL */
+            memcpy(got + gl, t.buf + t.off[k], (size_t)t.len[k]);
+            gl += (size_t)t.len[k];
+        }
+        got[gl] = 0;
+        if (t.n != wn || strcmp(got, want)) {
+            if (!bad) fprintf(stderr, "  line of %zu bytes: got %d tokens [%s], want %d [%s]\n", n, t.n, got, wn, want);
+            bad++;
+        }
+    }
+    mt_tokens_free(&t);
+    assert_int_equal(bad, 0);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     MeteorStats st;
@@ -856,6 +911,7 @@ int main(void) {
         cmocka_unit_test(test_xray_against_nltk),
         cmocka_unit_test(test_adversarial_cases_against_nltk),
         cmocka_unit_test(test_treebank_tokens_match_nltk),
+        cmocka_unit_test(test_whitespace_tokens_ascii_path),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_very_long_line),
         cmocka_unit_test(test_signature),
