@@ -31,17 +31,23 @@ int mt_tokenize_lower(const char *line, MtTokens *out, const char *what, char er
 /* nltk.word_tokenize(text, preserve_line=True) on code points, every regex pass in NLTK's order
  * (the reference form); pushes tokens (not lowercased). */
 int mt_treebank_tokenize(const uint32_t *cps, size_t n, MtTokens *out);
-/* Buffers the treebank tokenizer reuses from line to line; zero-initialise, mt_treebank_free. */
+/* A growable code-point buffer: the treebank cascade's text. */
+typedef struct { uint32_t *a; size_t n, cap; int oom; } MtCpBuf;
+/* What the treebank tokenizer keeps from line to line (buffers, and the tokens of recent spans);
+ * zero-initialise, mt_treebank_free. One per thread. */
 typedef struct {
-    uint32_t *cps, *low;
-    char *u8;
-    size_t cap; /* line length (bytes) the three buffers hold */
-    MtTokens raw;
+    MtCpBuf text, tmp;     /* the cascade's text, and the buffer each pass writes (then they swap) */
+    uint32_t *low;         /* one token lowercased (2 per code point) */
+    char *u8;              /* one token as UTF-8 */
+    char *lc;              /* the line with ASCII lowercased */
+    size_t low_cap, u8_cap, lc_cap;
+    struct MtTbMemo *memo; /* recent spans and their tokens (meteor_treebank.c) */
 } MtTreebank;
 void mt_treebank_free(MtTreebank *tb);
 /* word_tokenize(line, preserve_line=True) with every token lowercased by str.lower(), on a UTF-8
  * line of n bytes (validated: "<what>: invalid UTF-8 at byte N"); out is emptied first. The same
- * tokens as mt_treebank_tokenize followed by py_lower of each. */
+ * tokens as mt_treebank_tokenize followed by py_lower of each, but the passes run only on the
+ * runs of chunks they can change (a chunk of ASCII word characters is a token as it stands). */
 int mt_treebank_tokenize_lower(MtTreebank *tb, const char *line, size_t n, MtTokens *out, const char *what,
                                char err[QB_ERRLEN]);
 
