@@ -13,7 +13,7 @@
 void mt_vocab_free(MtVocab *v) {
     mt_intern_free(&v->tok);
     mt_intern_free(&v->stem);
-    free(v->tok_stem); free(v->tok_mark); free(v->tok_head);
+    free(v->tok_stem);
     free(v->stem_str); free(v->stem_len); free(v->stem_mark); free(v->stem_head);
     free(v->syn_keys); free(v->syn_n); free(v->lem_keys); free(v->lem_n);
     for (int i = 0; i < v->nblocks; i++) free(v->blocks[i]);
@@ -58,7 +58,7 @@ int mt_vocab_token(MtVocab *v, const char *s, int len, uint64_t hash) {
     if (id >= 0) return id;
     if (v->tok.n >= v->tok_cap) { /* room first: a failed allocation leaves no half-made entry */
         int nc = v->tok_cap ? 2 * v->tok_cap : 4096;
-        if (grow_ints(&v->tok_stem, nc) || grow_ints(&v->tok_mark, nc) || grow_ints(&v->tok_head, nc)) return -1;
+        if (grow_ints(&v->tok_stem, nc)) return -1;
         v->tok_cap = nc;
     }
     char *k = vocab_strdup(v, s, len);
@@ -66,7 +66,6 @@ int mt_vocab_token(MtVocab *v, const char *s, int len, uint64_t hash) {
     id = mt_intern_hashed(&v->tok, k, len, hash, 1);
     if (id < 0) return -1;
     v->tok_stem[id] = -1;
-    v->tok_mark[id] = 0;
     return id;
 }
 
@@ -127,8 +126,7 @@ int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint6
 }
 
 int mt_vocab_next_gen(MtVocab *v) {
-    if (v->gen == INT_MAX) { /* wrap: every mark back to "not this pair" */
-        if (v->tok_mark) memset(v->tok_mark, 0, sizeof(int) * (size_t)v->tok_cap);
+    if (v->gen == INT_MAX) { /* wrap: every mark back to "not this stage" */
         if (v->stem_mark) memset(v->stem_mark, 0, sizeof(int) * (size_t)v->stem_cap);
         v->gen = 0;
     }

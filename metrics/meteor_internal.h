@@ -59,6 +59,7 @@ int mt_meteor15_words(const uint32_t *cps, size_t n, int normalize, MtTokens *ou
 typedef struct {
     const char **key;
     int *klen;
+    uint64_t *hash;  /* of each key: growing the table hashes no key again */
     uint64_t *slot; /* hash slot -> (high 32 hash bits << 32) | (id + 1); 0 = empty. The hash
                      * bits let most probes skip the key comparison (one cache line per probe) */
     int n, cap, nslot;
@@ -85,11 +86,13 @@ int mt_wn_synset_has_name(const WordNet *wn, uint64_t key, const char *name, int
 
 /* ---- the per-thread vocabulary (meteor_cache.c) ---------------------------------------------------- */
 /* Token -> id (tid), its Porter stem -> id (sid), a stem's synset lists; computed once per thread
- * and kept, so that the aligner works on ids. Only the speed depends on it. The marks/heads are
- * the aligner's per-id stacks, valid for the pair (stage) whose generation is in the mark. */
+ * and kept, so that the aligner works on ids. Only the speed depends on it. The stem marks/heads
+ * are stage 2's per-stem stacks, valid while the mark holds the stage's generation. (Sharing one
+ * table between the threads was measured: the cache-line traffic of its lock cost more than the
+ * stems and synsets each thread computes again.) */
 typedef struct {
     MtIntern tok;                         /* token string -> tid */
-    int *tok_stem, *tok_mark, *tok_head;  /* tid -> sid (-1 until stemmed); stage-1 stacks */
+    int *tok_stem;                        /* tid -> sid, -1 until stemmed */
     int tok_cap;
     MtIntern stem;                        /* stem string -> sid */
     const char **stem_str; int *stem_len;
@@ -108,7 +111,7 @@ int mt_vocab_stem(MtVocab *v, int tid);
 /* lemma = 0: NLTK's synsets(stem) (hyp side); 1: the synsets whose index lists the stem (ref
  * side). Sorted keys, valid until mt_vocab_free. -1 when out of memory. */
 int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint64_t **keys, int *n);
-/* a new generation for the tok/stem marks (a new pair or stage) */
+/* a new generation for the stem marks (a new stage 2) */
 int mt_vocab_next_gen(MtVocab *v);
 
 /* ---- Meteor 1.5 resources (meteor_res15.c) --------------------------------------------------------- */

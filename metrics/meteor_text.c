@@ -212,7 +212,7 @@ uint64_t mt_hash(const char *s, size_t len) {
 }
 
 void mt_intern_free(MtIntern *h) {
-    free(h->key); free(h->klen); free(h->slot);
+    free(h->key); free(h->klen); free(h->hash); free(h->slot);
     memset(h, 0, sizeof *h);
 }
 
@@ -225,11 +225,10 @@ static int intern_grow(MtIntern *h) {
     int ns = h->nslot ? 2 * h->nslot : 64;
     uint64_t *slot = calloc((size_t)ns, sizeof *slot);
     if (!slot) return -1;
-    for (int id = 0; id < h->n; id++) {
-        uint64_t hs = mt_hash(h->key[id], (size_t)h->klen[id]);
-        size_t s = hs & (size_t)(ns - 1);
+    for (int id = 0; id < h->n; id++) { /* (the kept hashes: no key is hashed again) */
+        size_t s = h->hash[id] & (size_t)(ns - 1);
         while (slot[s]) s = (s + 1) & (size_t)(ns - 1);
-        slot[s] = (hs & 0xFFFFFFFF00000000ULL) | (uint64_t)(id + 1);
+        slot[s] = (h->hash[id] & 0xFFFFFFFF00000000ULL) | (uint64_t)(id + 1);
     }
     free(h->slot);
     h->slot = slot;
@@ -261,11 +260,15 @@ int mt_intern_hashed(MtIntern *h, const char *s, int len, uint64_t hash, int add
         int *l = realloc(h->klen, sizeof(int) * (size_t)nc);
         if (!l) return -1;
         h->klen = l;
+        uint64_t *hs = realloc(h->hash, sizeof(uint64_t) * (size_t)nc);
+        if (!hs) return -1;
+        h->hash = hs;
         h->cap = nc;
     }
     int id = h->n++;
     h->key[id] = s;
     h->klen[id] = len;
+    h->hash[id] = hash;
     size_t i = hash & (size_t)(h->nslot - 1);
     while (h->slot[i]) i = (i + 1) & (size_t)(h->nslot - 1);
     h->slot[i] = tag | (uint64_t)(id + 1);
