@@ -76,7 +76,7 @@ typedef struct {
     int *ref_of_hyp, *hyp_stem; /* hyp position -> matched ref position or -1; -> its stem id */
     int *ref_used, *ref_stem;   /* ref position matched?; -> its stem id */
     int *next;                  /* ref position -> next free one below it with the same id */
-    const uint64_t **tk;        /* ref position -> the synsets listing its stem (stage 3) */
+    const uint64_t **tk, **tbits; /* ref position -> the synsets listing its stem (stage 3), their filter */
     int *nt;
     int cap_h, cap_r;
     /* stage 1's table, per distinct ref token: its hash, one position holding it (to compare
@@ -113,21 +113,14 @@ static int tid_of(MtVocab *v, const Side *s, int i) {
     return s->tid[i];
 }
 
-/* A 1024-bit filter of a synset key list: most ref synsets are answered "not in hk" from it. */
-typedef struct { uint64_t w[16]; } KeyBits;
-static unsigned key_bit(uint64_t k) { return (unsigned)((k * 0x9E3779B97F4A7C15ULL) >> 54); }
-static void keybits_build(KeyBits *f, const uint64_t *k, int n) {
-    memset(f, 0, sizeof *f);
-    for (int i = 0; i < n; i++) { unsigned b = key_bit(k[i]); f->w[b >> 6] |= 1ULL << (b & 63); }
-}
-
-/* Is there a synset in hk (sorted, with its filter) and in tk whose lemma names include t exactly? */
-static int common_synset_named(const WordNet *wn, const uint64_t *hk, int nh, const KeyBits *hf,
+/* Is there a synset in hk (sorted, with its 256-bit filter) and in tk whose lemma names include t
+ * exactly? */
+static int common_synset_named(const WordNet *wn, const uint64_t *hk, int nh, const uint64_t *hf,
                                const uint64_t *tk, int nt, const char *t, int tl) {
     if (nh == 0 || nt == 0 || hk[0] > tk[nt - 1] || tk[0] > hk[nh - 1]) return 0;
     for (int k = 0; k < nt; k++) {
-        unsigned b = key_bit(tk[k]);
-        if (!(hf->w[b >> 6] >> (b & 63) & 1)) continue;
+        unsigned b = mt_key_bit(tk[k]);
+        if (!(hf[b >> 6] >> (b & 63) & 1)) continue;
         int lo = 0, hi = nh;
         while (lo < hi) {
             int mid = (lo + hi) / 2;
@@ -205,7 +198,7 @@ static int align(const WordNet *wn, MtVocab *v, const Side *h, const Side *r, Sc
             if (w->ref_used[j]) continue;
             int sid = w->ref_stem[j];
             if (memchr(v->stem_str[sid], '_', (size_t)v->stem_len[sid])) continue; /* NLTK drops names with '_' */
-            if (mt_vocab_keys(wn, v, sid, 1, &w->tk[j], &w->nt[j])) return -1;
+            if (mt_vocab_keys(wn, v, sid, 1, &w->tk[j], &w->nt[j], &w->tbits[j])) return -1;
             any |= w->nt[j] > 0;
         }
         /* the ref positions stage 3 can still use, right-most first (w->next is free by now) */
@@ -215,19 +208,19 @@ static int align(const WordNet *wn, MtVocab *v, const Side *h, const Side *r, Sc
         for (int i = H - 1; i >= 0 && ncand > 0; i--) {
             if (w->ref_of_hyp[i] >= 0) continue;
             int best = -1, nh = 0, have_hk = 0;
-            const uint64_t *hk = NULL;
-            KeyBits hf;
+            const uint64_t *hk = NULL, *hf = NULL;
             for (int q = 0; q < ncand && best < 0; q++) {
                 int j = cand[q];
                 if (w->ref_used[j]) continue;
                 if (!have_hk) { /* morphy(h) only when some t could match */
-                    if (mt_vocab_keys(wn, v, w->hyp_stem[i], 0, &hk, &nh)) return -1;
-                    keybits_build(&hf, hk, nh);
+                    if (mt_vocab_keys(wn, v, w->hyp_stem[i], 0, &hk, &nh, &hf)) return -1;
                     have_hk = 1;
                 }
                 if (nh == 0) break;
+                const uint64_t *tf = w->tbits[j];
+                if (!((hf[0] & tf[0]) | (hf[1] & tf[1]) | (hf[2] & tf[2]) | (hf[3] & tf[3]))) continue; /* no common key */
                 int sid = w->ref_stem[j];
-                if (common_synset_named(wn, hk, nh, &hf, w->tk[j], w->nt[j], v->stem_str[sid], v->stem_len[sid]))
+                if (common_synset_named(wn, hk, nh, hf, w->tk[j], w->nt[j], v->stem_str[sid], v->stem_len[sid]))
                     best = j;
             }
             if (best < 0) continue;
@@ -268,7 +261,7 @@ static void work_free(Work *k) {
     mt_tokens_free(&k->r.tok); free(k->r.tid); free(k->r.hash); free(k->r.head8);
     Scratch *w = &k->w;
     free(w->ref_of_hyp); free(w->hyp_stem); free(w->ref_used); free(w->ref_stem); free(w->next);
-    free(w->tk); free(w->nt); free(w->slot);
+    free(w->tk); free(w->tbits); free(w->nt); free(w->slot);
     memset(k, 0, sizeof *k);
 }
 
@@ -288,7 +281,7 @@ static int work_reserve(Scratch *w, int H, int R) {
     if (R + 1 > w->cap_r) {
         int nc = R + 1 > 2 * w->cap_r ? R + 1 : 2 * w->cap_r;
         if (grow(&w->ref_used, sizeof(int), nc) || grow(&w->ref_stem, sizeof(int), nc) ||
-            grow(&w->next, sizeof(int), nc) || grow(&w->tk, sizeof(uint64_t *), nc) || grow(&w->nt, sizeof(int), nc))
+            grow(&w->next, sizeof(int), nc) || grow(&w->tk, sizeof(uint64_t *), nc) || grow(&w->tbits, sizeof(uint64_t *), nc) || grow(&w->nt, sizeof(int), nc))
             return -1;
         w->cap_r = nc;
     }

@@ -106,22 +106,34 @@ done:
     return sid;
 }
 
-int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint64_t **keys, int *n) {
+unsigned mt_key_bit(uint64_t k) { return (unsigned)((k * 0x9E3779B97F4A7C15ULL) >> 56); }
+
+int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint64_t **keys, int *n,
+                  const uint64_t **bits) {
     int *cnt = lemma ? &v->lem_n[sid] : &v->syn_n[sid];
     const uint64_t **slot = lemma ? &v->lem_keys[sid] : &v->syn_keys[sid];
     if (*cnt < 0) {
         uint64_t *tmp = NULL;
         int m = 0, rc = lemma ? mt_wn_lemma_keys(wn, v->stem_str[sid], (size_t)v->stem_len[sid], &tmp, &m)
                               : mt_wn_synset_keys(wn, v->stem_str[sid], (size_t)v->stem_len[sid], &tmp, &m);
-        uint64_t *stored = rc == 0 ? vocab_alloc(v, sizeof(uint64_t) * (size_t)(m ? m : 1)) : NULL;
-        if (stored && m) memcpy(stored, tmp, sizeof(uint64_t) * (size_t)m);
+        /* stored as the 256-bit filter, then the keys */
+        uint64_t *stored = rc == 0 ? vocab_alloc(v, sizeof(uint64_t) * (size_t)(4 + m)) : NULL;
+        if (stored) {
+            memset(stored, 0, 4 * sizeof(uint64_t));
+            for (int k = 0; k < m; k++) {
+                unsigned b = mt_key_bit(tmp[k]);
+                stored[b >> 6] |= 1ULL << (b & 63);
+            }
+            if (m) memcpy(stored + 4, tmp, sizeof(uint64_t) * (size_t)m);
+        }
         free(tmp);
         if (!stored) return -1;
-        *slot = stored;
+        *slot = stored + 4;
         *cnt = m;
     }
     *keys = *slot;
     *n = *cnt;
+    if (bits) *bits = *slot - 4;
     return 0;
 }
 

@@ -109,8 +109,12 @@ int mt_vocab_token(MtVocab *v, const char *s, int len, uint64_t hash);
 /* sid of token tid's Porter stem (porter_stem_utf8, computed once); -1 when out of memory */
 int mt_vocab_stem(MtVocab *v, int tid);
 /* lemma = 0: NLTK's synsets(stem) (hyp side); 1: the synsets whose index lists the stem (ref
- * side). Sorted keys, valid until mt_vocab_free. -1 when out of memory. */
-int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint64_t **keys, int *n);
+ * side). Sorted keys, valid until mt_vocab_free; *bits (if not NULL) gets their 256-bit filter
+ * (bit mt_key_bit(key) set for each key): two lists with disjoint filters share no key.
+ * -1 when out of memory. */
+int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint64_t **keys, int *n,
+                  const uint64_t **bits);
+unsigned mt_key_bit(uint64_t key);
 /* a new generation for the stem marks (a new stage 2) */
 int mt_vocab_next_gen(MtVocab *v);
 
