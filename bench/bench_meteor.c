@@ -8,9 +8,13 @@
  * Resource loading (WordNet, Meteor files) is timed separately. The baseline is measured in the same
  * run: NLTK 3.8's meteor_score under /usr/bin/python3 (Debian's WordNet, loaded before the clock
  * starts) on the same segments, with str.split() tokens and with word_tokenize(preserve_line=True)
- * (Hugging Face evaluate's choice), and its mean is printed next to ours as a check. Wall seg/s
- * and seg per CPU-second are both shown: on a shared machine the CPU-second figure is the steadier
- * one for 1 thread; the all-cores figure can only be wall time. Figures only, never pass/fail. */
+ * (Hugging Face evaluate's choice), and its mean is printed next to ours as a check.
+ * Both sides keep what they learn between passes (NLTK its synset cache, qbench the vocabularies
+ * of stems and synset lists that the WordNet handle keeps), so two pairs are compared: NLTK's
+ * first pass in a fresh process against qbench's first call on a fresh WordNet handle, and NLTK's
+ * best later pass against qbench's later calls. Wall seg/s and seg per CPU-second are both shown:
+ * on a shared machine the CPU-second figure is the steadier one for 1 thread; the all-cores figure
+ * can only be wall time (the median whole-corpus call). Figures only, never pass/fail. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,13 +60,23 @@ static double cpu_now(void) {
 
 typedef struct { double wall, cpu, score; } Speed; /* seg/s wall, seg per CPU-second, corpus score */
 
-/* kind 0: NLTK whitespace, 1: NLTK treebank, 2: Meteor 1.5 (score of the summed statistics) */
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* kind 0: NLTK whitespace, 1: NLTK treebank, 2: Meteor 1.5 (score of the summed statistics).
+ * Whole-corpus calls, each timed, for at least 0.5 s and 7 calls; the wall figure is the median
+ * call (on a shared machine the mean is pulled by the calls another process interrupted). */
 static Speed run(const WordNet *wn, const Meteor15 *m15, const Corpus *c, int kind, int threads) {
     char err[QB_ERRLEN];
     omp_set_num_threads(threads);
-    int reps = 0;
-    double score = 0, t0 = omp_get_wtime(), c0 = cpu_now(), t;
+    enum { MAXCALLS = 4096 };
+    static double t[MAXCALLS];
+    int calls = 0;
+    double score = 0, start = omp_get_wtime(), c0 = cpu_now();
     do {
+        double t0 = omp_get_wtime();
         if (kind < 2) {
             MeteorCorpus mc;
             if (meteor_nltk_corpus(wn, c->hyps, c->n, c->refs, 1, kind ? METEOR_TOK_TREEBANK : METEOR_TOK_WHITESPACE,
@@ -73,11 +87,33 @@ static Speed run(const WordNet *wn, const Meteor15 *m15, const Corpus *c, int ki
             if (meteor15_corpus(m15, c->hyps, c->n, c->refs, 1, &st, NULL, err)) { fprintf(stderr, "%s\n", err); exit(1); }
             score = st.score;
         }
-        reps++;
-        t = omp_get_wtime() - t0;
-    } while (t < 0.5);
-    Speed s = {(double)c->n * reps / t, (double)c->n * reps / (cpu_now() - c0), score};
+        t[calls++] = omp_get_wtime() - t0;
+    } while (calls < MAXCALLS && (calls < 7 || omp_get_wtime() - start < 0.5));
+    double cpu = cpu_now() - c0;
+    qsort(t, (size_t)calls, sizeof *t, cmp_double);
+    Speed s = {(double)c->n / t[calls / 2], (double)c->n * calls / cpu, score};
     return s;
+}
+
+/* NLTK mode's first call on a fresh WordNet handle (whose vocabularies are empty: every stem and
+ * synset list is computed in the call), as a one-off `qbench score` does it: the best of 3 handles.
+ * Seg/s wall. */
+static double first_call(const Corpus *c, int kind, int threads) {
+    char err[QB_ERRLEN];
+    omp_set_num_threads(threads);
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        WordNet *wn = wordnet_open(NULL, err);
+        if (!wn) { fprintf(stderr, "%s\n", err); exit(1); }
+        MeteorCorpus mc;
+        double t0 = omp_get_wtime();
+        if (meteor_nltk_corpus(wn, c->hyps, c->n, c->refs, 1, kind ? METEOR_TOK_TREEBANK : METEOR_TOK_WHITESPACE,
+                               &mc, NULL, err)) { fprintf(stderr, "%s\n", err); exit(1); }
+        double t = omp_get_wtime() - t0;
+        if ((double)c->n / t > best) best = (double)c->n / t;
+        wordnet_free(wn);
+    }
+    return best;
 }
 
 static int write_lines(const char *path, const char *const *lines, size_t n) {
@@ -87,9 +123,12 @@ static int write_lines(const char *path, const char *const *lines, size_t n) {
     return fclose(f);
 }
 
-/* NLTK's meteor_score on every corpus, both tokenisations, in one python3 process (WordNet is
- * loaded once, before any clock starts). py[c][tok]; wall 0 when NLTK or WordNet is missing. */
-static void nltk_speed(const Corpus *cs, int nc, Speed py[][2]) {
+/* NLTK's baseline for one corpus and tokenisation, in a fresh python3 process (WordNet loaded
+ * before any clock starts): three passes over the corpus. The first pass is what a user who
+ * scores a corpus once gets (NLTK's WordNet reader fills its synset cache as it goes); the later
+ * ones run with that cache warm. */
+typedef struct { Speed cold, warm; } Baseline;
+static int nltk_speed(const Corpus *c, int treebank, Baseline *out) {
     static const char *script =
         "import os, shutil, sys, tempfile, time\n"
         "tmp = tempfile.mkdtemp()\n"
@@ -101,51 +140,47 @@ static void nltk_speed(const Corpus *cs, int nc, Speed py[][2]) {
         "from nltk.translate.meteor_score import meteor_score\n"
         "from nltk.tokenize import word_tokenize\n"
         "meteor_score([['a']], ['a'])  # loads WordNet\n"
-        "args = sys.argv[1:]\n"
-        "for k in range(0, len(args), 2):\n"
-        "    rd = lambda p: open(p, encoding='utf-8', newline='').read().split('\\n')[:-1]\n"
-        "    h, r = rd(args[k]), rd(args[k + 1])\n"
-        "    for tok in (str.split, lambda s: word_tokenize(s, preserve_line=True)):\n"
-        "        t, c = time.perf_counter(), time.process_time()\n"
-        "        s = sum(meteor_score([tok(b)], tok(a)) for a, b in zip(h, r))\n"
-        "        t, c = time.perf_counter() - t, time.process_time() - c\n"
-        "        print('segps %f cpu %f mean %.10f' % (len(h) / t, len(h) / c, s / len(h)), flush=True)\n"
+        "rd = lambda p: open(p, encoding='utf-8', newline='').read().split('\\n')[:-1]\n"
+        "h, r = rd(sys.argv[2]), rd(sys.argv[3])\n"
+        "tok = (lambda s: word_tokenize(s, preserve_line=True)) if sys.argv[1] == 'treebank' else str.split\n"
+        "for rep in range(3):\n"
+        "    t, c = time.perf_counter(), time.process_time()\n"
+        "    s = sum(meteor_score([tok(b)], tok(a)) for a, b in zip(h, r))\n"
+        "    t, c = time.perf_counter() - t, time.process_time() - c\n"
+        "    print('segps %f cpu %f mean %.10f' % (len(h) / t, len(h) / c, s / len(h)), flush=True)\n"
         "shutil.rmtree(tmp)\n";
-    memset(py, 0, sizeof(Speed) * 2 * (size_t)nc);
-    if (access("/usr/bin/python3", X_OK) != 0 || access("/usr/share/wordnet/index.noun", R_OK) != 0) return;
-    char sp[] = "/tmp/qbench_bench_meteor_XXXXXX";
-    char paths[4][40];
-    int fd = mkstemp(sp);
-    if (fd < 0) return;
-    FILE *f = fdopen(fd, "w");
-    fputs(script, f);
-    fclose(f);
-    char cmd[512];
-    int len = snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s", sp), ok = 1;
-    for (int c = 0; c < nc && c < 2; c++)
-        for (int side = 0; side < 2; side++) {
-            char *p = paths[2 * c + side];
-            snprintf(p, 40, "/tmp/qbench_bench_meteor_XXXXXX");
-            int pf = mkstemp(p);
-            if (pf < 0) { p[0] = 0; ok = 0; continue; }
-            close(pf);
-            if (write_lines(p, side ? cs[c].refs : cs[c].hyps, cs[c].n)) ok = 0;
-            len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s", p);
-        }
+    memset(out, 0, sizeof *out);
+    if (access("/usr/bin/python3", X_OK) != 0 || access("/usr/share/wordnet/index.noun", R_OK) != 0) return -1;
+    char sp[] = "/tmp/qbench_bench_meteor_XXXXXX", hp[] = "/tmp/qbench_bench_meteor_XXXXXX",
+         rp[] = "/tmp/qbench_bench_meteor_XXXXXX";
+    int fs = mkstemp(sp), fh = mkstemp(hp), fr = mkstemp(rp), ok = fs >= 0 && fh >= 0 && fr >= 0;
+    if (fh >= 0) close(fh);
+    if (fr >= 0) close(fr);
+    if (fs >= 0) {
+        FILE *f = fdopen(fs, "w");
+        if (f) { fputs(script, f); fclose(f); } else ok = 0;
+    }
+    if (ok && (write_lines(hp, c->hyps, c->n) || write_lines(rp, c->refs, c->n))) ok = 0;
     if (ok) {
-        snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>/dev/null");
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s %s %s 2>/dev/null", sp, treebank ? "treebank" : "split", hp, rp);
         FILE *p = popen(cmd, "r");
+        ok = 0;
         if (p) {
-            for (int c = 0; c < nc && c < 2; c++)
-                for (int t = 0; t < 2; t++)
-                    if (fscanf(p, " segps %lf cpu %lf mean %lf", &py[c][t].wall, &py[c][t].cpu, &py[c][t].score) != 3)
-                        py[c][t].wall = 0;
+            for (int rep = 0; rep < 3; rep++) {
+                Speed s;
+                if (fscanf(p, " segps %lf cpu %lf mean %lf", &s.wall, &s.cpu, &s.score) != 3) break;
+                if (rep == 0) out->cold = s;
+                else if (s.wall > out->warm.wall) out->warm = s;
+                ok = rep >= 1;
+            }
             pclose(p);
         }
     }
-    for (int k = 0; k < 2 * nc && k < 4; k++)
-        if (paths[k][0]) unlink(paths[k]);
-    unlink(sp);
+    if (fs >= 0) unlink(sp);
+    if (fh >= 0) unlink(hp);
+    if (fr >= 0) unlink(rp);
+    return ok ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
@@ -181,8 +216,6 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < en.n; i++) pert[i] = drop_every_fifth(en.lines[i]);
     Corpus cs[2] = {{"newstest2014 en (drop 5th)", (const char *const *)pert, (const char *const *)en.lines, en.n},
                     {"xray system1 vs reference", (const char *const *)xh.lines, (const char *const *)xr.lines, xh.n}};
-    Speed py[2][2];
-    nltk_speed(cs, 2, py);
     static const char *const names[] = {"NLTK mode, str.split tokens", "NLTK mode, treebank tokens", "Meteor 1.5 mode"};
     for (int c = 0; c < 2; c++)
         for (int k = 0; k < 3; k++) {
@@ -192,13 +225,19 @@ int main(int argc, char **argv) {
             printf("  qbench %2d threads: %8.0f seg/s wall %8.0f seg per CPU-s   (%.2fx the 1-thread wall)\n",
                    maxt, all.wall, all.cpu, all.wall / one.wall);
             if (k == 2) continue; /* no Meteor 1.5 (Java) here to compare with */
-            Speed b = py[c][k];
-            if (b.wall > 0) {
-                double d = b.score - one.score;
-                printf("  NLTK 3.8 meteor_score (python3%s): %6.0f seg/s wall %6.0f seg per CPU-s  mean %.6f%s\n",
-                       k ? ", word_tokenize" : "", b.wall, b.cpu, b.score, d < 1e-9 && d > -1e-9 ? " (agrees)" : " (DIFFERS)");
-                printf("  ratio vs NLTK: 1 thread %.0fx (per CPU-s), %.0fx (wall); %d threads %.0fx (wall)  "
-                       "[target >= 100x]\n", one.cpu / b.cpu, one.wall / b.wall, maxt, all.wall / b.wall);
+            double cold1 = first_call(&cs[c], k, 1), cold = first_call(&cs[c], k, maxt);
+            printf("  qbench first call on a fresh WordNet handle: 1 thread %8.0f seg/s, %d threads %8.0f seg/s\n",
+                   cold1, maxt, cold);
+            Baseline b;
+            if (nltk_speed(&cs[c], k, &b) == 0) {
+                double d = b.cold.score - one.score;
+                printf("  NLTK 3.8 meteor_score (python3%s): first pass %6.0f seg/s, best later pass %6.0f seg/s "
+                       "(%.0f per CPU-s)  mean %.6f%s\n", k ? ", word_tokenize" : "", b.cold.wall, b.warm.wall,
+                       b.warm.cpu, b.cold.score, d < 1e-9 && d > -1e-9 ? " (agrees)" : " (DIFFERS)");
+                printf("  ratio, later calls vs NLTK's best later pass: 1 thread %.0fx (per CPU-s); %d threads %.0fx (wall)"
+                       "  [target >= 100x]\n", one.cpu / b.warm.cpu, maxt, all.wall / b.warm.wall);
+                printf("  ratio, first call vs NLTK's first pass:         1 thread %.0fx (wall);      %d threads %.0fx (wall)"
+                       "  [target >= 100x]\n", cold1 / b.cold.wall, maxt, cold / b.cold.wall);
             } else printf("  NLTK baseline skipped (/usr/bin/python3 with nltk, /usr/share/wordnet needed)\n");
         }
     for (size_t i = 0; i < en.n; i++) free(pert[i]);

@@ -7,7 +7,8 @@
  * string, a stack of the free reference positions (largest on top), which picks the same word in
  * O(H + R) — so very long lines stay cheap. Stems are computed only for what stage 1 leaves, as in
  * NLTK; stage 3 intersects synset lists instead of listing every lemma name (same answer, see
- * align). meteor_nltk_corpus keeps a per-thread memo of stems and synsets (meteor_cache.c). Then
+ * align). Each thread works on ids from its vocabulary of tokens, stems and synset lists, which the
+ * WordNet handle keeps between calls (meteor_cache.c). Then
  *   P = m/H, R = m/R, Fmean = P·R / (α·P + (1−α)·R), frag = chunks/m,
  *   score = (1 − γ·frag^β)·Fmean     (0 when m, H or R is 0; no perfect-match special case).
  * Multiple references: the maximum, the first reference on ties (Python's max()). */
@@ -79,29 +80,28 @@ typedef struct {
     const uint64_t **tk, **tbits; /* ref position -> the synsets listing its stem (stage 3), their filter */
     int *nt;
     int cap_h, cap_r;
-    /* stage 1's table, per distinct ref token: its hash, one position holding it (to compare
-     * strings) and the top of its stack of free positions. Small and per pair: it stays in L1,
-     * and the vocabulary is then consulted only for what stage 1 leaves. */
-    struct Exact { uint64_t hash; int rep, head; unsigned pair; } *slot; /* free unless pair == this pair */
+    /* stage 1's table, per distinct ref token: a tag (its hash's high 48 bits, and the low 16 bits
+     * of the pair's number: a slot whose tag holds another pair is free), its first 8 bytes and
+     * length, one position holding it (for longer tokens) and the top of its stack of free
+     * positions. Small and per pair: it stays in L1, and the vocabulary is then consulted only for
+     * what stage 1 leaves. */
+    struct Exact { uint64_t tag, head8; int len, rep, head, pad; } *slot;
     int nslot, nuse; /* allocated; used by this pair (a power of two, at most a quarter full) */
     int shift;       /* 64 - log2(nuse): a hash's slot is its top bits */
-    unsigned pair;   /* counts the pairs aligned, from 1; 0 marks a never-used slot */
+    unsigned pair;   /* counts the pairs aligned, from 1 (16 bits); 0 marks a never-used slot */
 } Scratch;
 
-/* token i of a equals token j of b */
-static inline int tok_eq(const Side *a, int i, const Side *b, int j) {
-    int len = a->tok.len[i];
-    return len == b->tok.len[j] && a->head8[i] == b->head8[j] &&
-           (len <= 8 || memcmp(a->tok.buf + a->tok.off[i] + 8, b->tok.buf + b->tok.off[j] + 8, (size_t)len - 8) == 0);
-}
-
 /* the slot of token i of side s (hyp or ref) in the table of r's tokens (a free one, where the
- * token would go, when e->pair != w->pair) */
+ * token would go, when (e->tag & 0xFFFF) != w->pair) */
 static inline struct Exact *exact_slot(const Scratch *w, const Side *r, const Side *s, int i) {
-    uint64_t hs = s->hash[i];
+    uint64_t hs = s->hash[i], want = (hs & ~0xFFFFULL) | w->pair, h8 = s->head8[i];
+    int len = s->tok.len[i];
     for (size_t q = hs >> w->shift;; q = (q + 1) & (size_t)(w->nuse - 1)) {
         struct Exact *e = &w->slot[q];
-        if (e->pair != w->pair || (e->hash == hs && tok_eq(s, i, r, e->rep))) return e;
+        if (e->tag == want && e->head8 == h8 && e->len == len &&
+            (len <= 8 || memcmp(s->tok.buf + s->tok.off[i] + 8, r->tok.buf + r->tok.off[e->rep] + 8, (size_t)len - 8) == 0))
+            return e;
+        if ((e->tag & 0xFFFF) != w->pair) return e;
     }
 }
 
@@ -145,20 +145,21 @@ static int align(const WordNet *wn, MtVocab *v, const Side *h, const Side *r, Sc
 #define ALL_MATCHED() (st->exact + st->stem + st->synonym == (H < R ? H : R))
     /* stage 1, exact (lowercased) tokens: per token id a stack of its free ref positions (largest
      * on top); the hyp is walked from the right and pops */
-    if (++w->pair == 0) { /* wrapped: forget every stamp */
+    if (++w->pair > 0xFFFF) { /* wrapped: forget every stamp */
         memset(w->slot, 0, sizeof *w->slot * (size_t)w->nslot);
         w->pair = 1;
     }
     for (int j = 0; j < R; j++) {
         struct Exact *e = exact_slot(w, r, r, j);
-        if (e->pair != w->pair) *e = (struct Exact){r->hash[j], j, -1, w->pair};
+        if ((e->tag & 0xFFFF) != w->pair)
+            *e = (struct Exact){(r->hash[j] & ~0xFFFFULL) | w->pair, r->head8[j], r->tok.len[j], j, -1, 0};
         w->next[j] = e->head;
         e->head = j;
     }
     for (int i = H - 1; i >= 0; i--) {
         struct Exact *e = exact_slot(w, r, h, i);
         int j = e->head;
-        if (e->pair != w->pair || j < 0) continue;
+        if ((e->tag & 0xFFFF) != w->pair || j < 0) continue;
         e->head = w->next[j];
         w->ref_used[j] = 1;
         w->ref_of_hyp[i] = j;
@@ -246,16 +247,19 @@ chunks:;
 }
 
 /* Everything one thread needs, kept across segments so that scoring a corpus does not allocate
- * per segment: the vocabulary, the tokenizer's buffers, both sides, the alignment scratch. */
+ * per segment: the vocabulary (taken from the WordNet handle's pool and given back, so that it
+ * also outlives the call), the tokenizer's buffers, both sides, the alignment scratch. */
 typedef struct {
-    MtVocab v;
+    MtVocab *v;
     MtTreebank tb;
     Side h, r;
     Scratch w;
 } Work;
 
-static void work_free(Work *k) {
-    mt_vocab_free(&k->v);
+static Work work_new(const WordNet *wn) { return (Work){.v = mt_pool_take(mt_wn_pool(wn))}; }
+
+static void work_free(const WordNet *wn, Work *k) {
+    mt_pool_give(mt_wn_pool(wn), k->v);
     mt_treebank_free(&k->tb);
     mt_tokens_free(&k->h.tok); free(k->h.tid); free(k->h.hash); free(k->h.head8);
     mt_tokens_free(&k->r.tok); free(k->r.tid); free(k->r.hash); free(k->r.head8);
@@ -301,6 +305,7 @@ static int sentence(const WordNet *wn, Work *k, const char *hyp, const char *con
                     MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
     memset(out, 0, sizeof *out);
     if (nrefs < 1) { snprintf(err, QB_ERRLEN, "meteor: no reference given"); return -1; }
+    if (!k->v) { snprintf(err, QB_ERRLEN, "meteor: out of memory"); return -1; }
     if (side_build(&k->h, hyp, tok, &k->tb, "hypothesis", err)) return -1;
     for (int r = 0; r < nrefs; r++) {
         char what[32] = "reference ", digits[12];
@@ -310,7 +315,7 @@ static int sentence(const WordNet *wn, Work *k, const char *hyp, const char *con
         what[10 + nd] = 0;
         if (side_build(&k->r, refs[r] ? refs[r] : "", tok, &k->tb, what, err)) return -1;
         MeteorStats st;
-        if (work_reserve(&k->w, k->h.tok.n, k->r.tok.n) || align(wn, &k->v, &k->h, &k->r, &k->w, &st)) {
+        if (work_reserve(&k->w, k->h.tok.n, k->r.tok.n) || align(wn, k->v, &k->h, &k->r, &k->w, &st)) {
             snprintf(err, QB_ERRLEN, "meteor: out of memory");
             return -1;
         }
@@ -331,7 +336,7 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
     char bad_err[QB_ERRLEN] = "";
 #pragma omp parallel if (nseg > 16) /* (a few segments are not worth waking threads for) */
     {
-        Work work = {0}; /* one per thread */
+        Work work = work_new(wn); /* one per thread */
 #pragma omp for schedule(dynamic, 16)
         for (long i = 0; i < (long)nseg; i++) {
             const char *r[64], **rr = r;
@@ -350,7 +355,7 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
                 if (first_bad < 0 || i < first_bad) { first_bad = i; snprintf(bad_err, sizeof bad_err, "%s", e); }
             }
         }
-        work_free(&work);
+        work_free(wn, &work);
     }
     if (first_bad >= 0) {
         snprintf(err, QB_ERRLEN, "segment %ld: %.400s", first_bad + 1, bad_err);
@@ -366,9 +371,9 @@ int meteor_nltk_corpus(const WordNet *wn, const char *const *hyps, size_t nseg, 
 
 int meteor_nltk_sentence(const WordNet *wn, const char *hyp, const char *const *refs, int nrefs,
                          MeteorTokenize tok, MeteorStats *out, char err[QB_ERRLEN]) {
-    Work work = {0};
+    Work work = work_new(wn);
     int rc = sentence(wn, &work, hyp, refs, nrefs, tok, out, err);
-    work_free(&work);
+    work_free(wn, &work);
     return rc;
 }
 

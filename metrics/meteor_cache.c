@@ -5,6 +5,7 @@
  * WordNet functions return. Strings and key lists live in blocks that never move, so pointers
  * handed out stay valid until mt_vocab_free. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,4 +144,57 @@ int mt_vocab_next_gen(MtVocab *v) {
         v->gen = 0;
     }
     return ++v->gen;
+}
+
+/* ---- vocabularies kept between calls ----------------------------------------------------------- */
+/* A WordNet handle keeps the vocabularies its METEOR calls built, so that a later call (the next
+ * system of a sweep, the next batch) starts with every stem and synset list it has seen: a corpus
+ * call's threads each take one and give it back. The pool only holds them; any thread may use any
+ * (their contents are pure functions of the strings). */
+struct MtVocabPool {
+    pthread_mutex_t lock;
+    MtVocab **free_list;
+    int n, cap;
+};
+
+MtVocabPool *mt_pool_new(void) {
+    MtVocabPool *p = calloc(1, sizeof *p);
+    if (p && pthread_mutex_init(&p->lock, NULL) != 0) { free(p); p = NULL; }
+    return p;
+}
+
+void mt_pool_free(MtVocabPool *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) { mt_vocab_free(p->free_list[i]); free(p->free_list[i]); }
+    free(p->free_list);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+MtVocab *mt_pool_take(MtVocabPool *p) {
+    MtVocab *v = NULL;
+    if (p) {
+        pthread_mutex_lock(&p->lock);
+        if (p->n) v = p->free_list[--p->n];
+        pthread_mutex_unlock(&p->lock);
+    }
+    return v ? v : calloc(1, sizeof(MtVocab));
+}
+
+void mt_pool_give(MtVocabPool *p, MtVocab *v) {
+    if (!v) return;
+    /* a vocabulary past MT_POOL_MAX_TOKENS is dropped, not kept: memory stays bounded */
+    int keep = p && v->tok.n <= MT_POOL_MAX_TOKENS;
+    if (keep) {
+        pthread_mutex_lock(&p->lock);
+        if (p->n == p->cap) {
+            int nc = p->cap ? 2 * p->cap : 4;
+            MtVocab **x = realloc(p->free_list, sizeof *x * (size_t)nc);
+            if (x) { p->free_list = x; p->cap = nc; }
+        }
+        keep = p->n < p->cap;
+        if (keep) p->free_list[p->n++] = v;
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (!keep) { mt_vocab_free(v); free(v); }
 }

@@ -117,6 +117,17 @@ int mt_vocab_keys(const WordNet *wn, MtVocab *v, int sid, int lemma, const uint6
 unsigned mt_key_bit(uint64_t key);
 /* a new generation for the stem marks (a new stage 2) */
 int mt_vocab_next_gen(MtVocab *v);
+/* The vocabularies a WordNet handle keeps between METEOR calls (thread-safe): take one (a new one
+ * when none is free; NULL when out of memory), give it back when done (it is freed instead when it
+ * holds more than MT_POOL_MAX_TOKENS tokens, or p is NULL). */
+typedef struct MtVocabPool MtVocabPool;
+#define MT_POOL_MAX_TOKENS (1 << 21)
+MtVocabPool *mt_pool_new(void);
+void mt_pool_free(MtVocabPool *p);
+MtVocab *mt_pool_take(MtVocabPool *p);
+void mt_pool_give(MtVocabPool *p, MtVocab *v);
+/* the pool of a WordNet handle (wordnet.c) */
+MtVocabPool *mt_wn_pool(const WordNet *wn);
 
 /* ---- Meteor 1.5 resources (meteor_res15.c) --------------------------------------------------------- */
 struct Meteor15 {

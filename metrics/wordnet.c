@@ -25,6 +25,7 @@ static const char *const POS_FILE[N_POS] = {"noun", "verb", "adj", "adv"}; /* NL
 typedef struct { int start, count; } Span;
 
 struct WordNet {
+    MtVocabPool *pool;     /* METEOR's vocabularies, kept between calls (meteor_cache.c) */
     char *index[N_POS], *data[N_POS], *exc[N_POS];
     size_t data_len[N_POS];
     MtIntern lemma;        /* index lemma -> id */
@@ -194,7 +195,11 @@ WordNet *wordnet_open(const char *dir, char err[QB_ERRLEN]) {
     if (!dir) dir = getenv("QBENCH_WORDNET");
     if (!dir || !*dir) dir = "/usr/share/wordnet";
     WordNet *wn = calloc(1, sizeof *wn);
-    if (wn && !(wn->bloom = calloc((size_t)1 << (BLOOM_BITS - 6), sizeof(uint64_t)))) { free(wn); wn = NULL; }
+    if (wn && (!(wn->bloom = calloc((size_t)1 << (BLOOM_BITS - 6), sizeof(uint64_t))) || !(wn->pool = mt_pool_new()))) {
+        free(wn->bloom);
+        free(wn);
+        wn = NULL;
+    }
     if (!wn) { snprintf(err, QB_ERRLEN, "wordnet: out of memory"); return NULL; }
     char name[64], path[4096];
     for (int p = 0; p < N_POS; p++) {
@@ -216,8 +221,11 @@ fail:
     return NULL;
 }
 
+MtVocabPool *mt_wn_pool(const WordNet *wn) { return wn ? wn->pool : NULL; }
+
 void wordnet_free(WordNet *wn) {
     if (!wn) return;
+    mt_pool_free(wn->pool);
     for (int p = 0; p < N_POS; p++) {
         free(wn->index[p]); free(wn->data[p]); free(wn->exc[p]);
         mt_intern_free(&wn->excmap[p]);

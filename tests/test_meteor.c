@@ -773,8 +773,10 @@ static void test_meteor15_wmt09_published(void **state) {
     free(tb); free(rb); free(pb);
 }
 
-/* Corpus scoring runs segments on several threads; 1 and 2 threads must give the same bits, and
- * the same bits as scoring each segment alone (meteor_nltk_sentence has no memo), summed in order.
+/* Corpus scoring runs segments on several threads, with vocabularies that the WordNet handle keeps
+ * between calls: 1 and 2 threads, a fresh handle (first call: every stem and synset list computed
+ * there) and a warm one (the shared test handle, and the fresh one on its second call), must all
+ * give the same bits, and the same bits as scoring each segment alone, summed in order.
  * xray system1 against two reference streams (reference, system2.hyp), both NLTK tokenisations,
  * and Meteor 1.5's summed statistics. */
 static void test_threads_identical(void **state) {
@@ -792,14 +794,19 @@ static void test_threads_identical(void **state) {
     int saved = omp_get_max_threads();
     for (int tok = 0; tok < 2; tok++) {
         MeteorTokenize tk = tok ? METEOR_TOK_TREEBANK : METEOR_TOK_WHITESPACE;
-        MeteorCorpus c1, c2;
+        MeteorCorpus c1, c2, c3;
+        WordNet *fresh = wordnet_open(NULL, err);
+        assert_non_null(fresh);
         omp_set_num_threads(1);
-        assert_int_equal(meteor_nltk_corpus(WN, (const char *const *)hyp, (size_t)n, refs, 2, tk, &c1, s1, err), 0);
+        assert_int_equal(meteor_nltk_corpus(fresh, (const char *const *)hyp, (size_t)n, refs, 2, tk, &c1, s1, err), 0);
         omp_set_num_threads(2);
         assert_int_equal(meteor_nltk_corpus(WN, (const char *const *)hyp, (size_t)n, refs, 2, tk, &c2, s2, err), 0);
         assert_memory_equal(s1, s2, sizeof(double) * (size_t)n);
         assert_memory_equal(&c1.sum, &c2.sum, sizeof(double));
         assert_int_equal(c1.n, n);
+        assert_int_equal(meteor_nltk_corpus(fresh, (const char *const *)hyp, (size_t)n, refs, 2, tk, &c3, s2, err), 0);
+        assert_memory_equal(s1, s2, sizeof(double) * (size_t)n);
+        wordnet_free(fresh);
         double sum = 0;
         for (int i = 0; i < n; i++) {
             MeteorStats st;
