@@ -48,15 +48,11 @@ static int side_build(Side *s, const char *line, MeteorTokenize tok, MtTreebank 
                                         : mt_tokenize_lower(line, &s->tok, what, err);
     if (rc != 0) return -1;
     if (s->tok.n > s->cap) {
-        int nc = s->tok.n > 2 * s->cap ? s->tok.n : 2 * s->cap;
-        int *x = realloc(s->tid, sizeof(int) * (size_t)nc);
-        if (x) s->tid = x;
-        uint64_t *y = realloc(s->hash, sizeof(uint64_t) * (size_t)nc);
-        if (y) s->hash = y;
-        uint64_t *z = realloc(s->head8, sizeof(uint64_t) * (size_t)nc);
-        if (z) s->head8 = z;
-        if (!x || !y || !z) goto oom;
-        s->cap = nc;
+        size_t nc = (size_t)(s->tok.n > 2 * s->cap ? s->tok.n : 2 * s->cap);
+        if (mt_resize(&s->tid, sizeof(int), nc) || mt_resize(&s->hash, sizeof(uint64_t), nc) ||
+            mt_resize(&s->head8, sizeof(uint64_t), nc))
+            goto oom;
+        s->cap = (int)nc;
     }
     for (int i = 0; i < s->tok.n; i++) {
         uint64_t w, len = (uint64_t)s->tok.len[i];
@@ -269,31 +265,25 @@ static void work_free(const WordNet *wn, Work *k) {
     memset(k, 0, sizeof *k);
 }
 
-static int grow(void *pp, size_t elem, int n) {
-    void *x = realloc(*(void **)pp, elem * (size_t)n);
-    if (!x) return -1;
-    *(void **)pp = x;
-    return 0;
-}
-
 static int work_reserve(Scratch *w, int H, int R) {
     if (H + 1 > w->cap_h) {
-        int nc = H + 1 > 2 * w->cap_h ? H + 1 : 2 * w->cap_h;
-        if (grow(&w->ref_of_hyp, sizeof(int), nc) || grow(&w->hyp_stem, sizeof(int), nc)) return -1;
-        w->cap_h = nc;
+        size_t nc = (size_t)(H + 1 > 2 * w->cap_h ? H + 1 : 2 * w->cap_h);
+        if (mt_resize(&w->ref_of_hyp, sizeof(int), nc) || mt_resize(&w->hyp_stem, sizeof(int), nc)) return -1;
+        w->cap_h = (int)nc;
     }
     if (R + 1 > w->cap_r) {
-        int nc = R + 1 > 2 * w->cap_r ? R + 1 : 2 * w->cap_r;
-        if (grow(&w->ref_used, sizeof(int), nc) || grow(&w->ref_stem, sizeof(int), nc) ||
-            grow(&w->next, sizeof(int), nc) || grow(&w->tk, sizeof(uint64_t *), nc) || grow(&w->tbits, sizeof(uint64_t *), nc) || grow(&w->nt, sizeof(int), nc))
+        size_t nc = (size_t)(R + 1 > 2 * w->cap_r ? R + 1 : 2 * w->cap_r);
+        if (mt_resize(&w->ref_used, sizeof(int), nc) || mt_resize(&w->ref_stem, sizeof(int), nc) ||
+            mt_resize(&w->next, sizeof(int), nc) || mt_resize(&w->nt, sizeof(int), nc) ||
+            mt_resize(&w->tk, sizeof(uint64_t *), nc) || mt_resize(&w->tbits, sizeof(uint64_t *), nc))
             return -1;
-        w->cap_r = nc;
+        w->cap_r = (int)nc;
     }
     int ns = 64;
     w->shift = 58;
     while (ns < 4 * R) ns *= 2, w->shift--;
     if (ns > w->nslot) {
-        if (grow(&w->slot, sizeof *w->slot, ns)) return -1;
+        if (mt_resize(&w->slot, sizeof *w->slot, (size_t)ns)) return -1;
         memset(w->slot + w->nslot, 0, sizeof *w->slot * (size_t)(ns - w->nslot)); /* pair 0: free */
         w->nslot = ns;
     }

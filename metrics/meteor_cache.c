@@ -46,21 +46,13 @@ static char *vocab_strdup(MtVocab *v, const char *s, int len) {
     return d;
 }
 
-/* grows an int array to cap entries */
-static int grow_ints(int **a, int cap) {
-    int *x = realloc(*a, sizeof(int) * (size_t)cap);
-    if (!x) return -1;
-    *a = x;
-    return 0;
-}
-
 int mt_vocab_token(MtVocab *v, const char *s, int len, uint64_t hash) {
     int id = mt_intern_hashed(&v->tok, s, len, hash, 0);
     if (id >= 0) return id;
     if (v->tok.n >= v->tok_cap) { /* room first: a failed allocation leaves no half-made entry */
-        int nc = v->tok_cap ? 2 * v->tok_cap : 4096;
-        if (grow_ints(&v->tok_stem, nc)) return -1;
-        v->tok_cap = nc;
+        size_t nc = v->tok_cap ? 2 * (size_t)v->tok_cap : 4096;
+        if (mt_resize(&v->tok_stem, sizeof(int), nc)) return -1;
+        v->tok_cap = (int)nc;
     }
     char *k = vocab_strdup(v, s, len);
     if (!k) return -1;
@@ -82,17 +74,13 @@ int mt_vocab_stem(MtVocab *v, int tid) {
     sid = mt_intern_hashed(&v->stem, out, sl, hs, 0);
     if (sid < 0) {
         if (v->stem.n >= v->stem_cap) {
-            int nc = v->stem_cap ? 2 * v->stem_cap : 4096;
-            const char **s = realloc(v->stem_str, sizeof *s * (size_t)nc);
-            if (s) v->stem_str = s;
-            const uint64_t **a = realloc(v->syn_keys, sizeof *a * (size_t)nc);
-            if (a) v->syn_keys = a;
-            const uint64_t **b = realloc(v->lem_keys, sizeof *b * (size_t)nc);
-            if (b) v->lem_keys = b;
-            if (!s || !a || !b || grow_ints(&v->stem_len, nc) || grow_ints(&v->stem_mark, nc) ||
-                grow_ints(&v->stem_head, nc) || grow_ints(&v->syn_n, nc) || grow_ints(&v->lem_n, nc))
+            size_t nc = v->stem_cap ? 2 * (size_t)v->stem_cap : 4096;
+            if (mt_resize(&v->stem_str, sizeof *v->stem_str, nc) || mt_resize(&v->syn_keys, sizeof *v->syn_keys, nc) ||
+                mt_resize(&v->lem_keys, sizeof *v->lem_keys, nc) || mt_resize(&v->stem_len, sizeof(int), nc) ||
+                mt_resize(&v->stem_mark, sizeof(int), nc) || mt_resize(&v->stem_head, sizeof(int), nc) ||
+                mt_resize(&v->syn_n, sizeof(int), nc) || mt_resize(&v->lem_n, sizeof(int), nc))
                 goto done;
-            v->stem_cap = nc;
+            v->stem_cap = (int)nc;
         }
         char *k = vocab_strdup(v, out, sl);
         if (!k || (sid = mt_intern_hashed(&v->stem, k, sl, hs, 1)) < 0) { sid = -1; goto done; }

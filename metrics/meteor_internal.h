@@ -21,6 +21,8 @@ typedef struct {
     int n, ncap;
 } MtTokens;
 void mt_tokens_free(MtTokens *t);
+/* *(T **)pp resized to n elements of elem bytes; -1 (and *pp unchanged) when out of memory */
+int mt_resize(void *pp, size_t elem, size_t n);
 int mt_tokens_push(MtTokens *t, const char *s, size_t len);
 /* Splits a UTF-8 line (validated here) on Python's whitespace (str.split()) and lowercases every
  * token with Python's str.lower(); out is emptied first. what names the text in error messages

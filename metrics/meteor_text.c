@@ -12,6 +12,13 @@ void mt_tokens_free(MtTokens *t) {
     memset(t, 0, sizeof *t);
 }
 
+int mt_resize(void *pp, size_t elem, size_t n) {
+    void *x = realloc(*(void **)pp, elem * n);
+    if (!x) return -1;
+    *(void **)pp = x;
+    return 0;
+}
+
 int mt_tokens_push(MtTokens *t, const char *s, size_t len) {
     if (len > (size_t)1 << 30) return -1;
     if (t->n == t->ncap) {
