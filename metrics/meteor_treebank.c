@@ -3,8 +3,7 @@
  * uses for one-sentence segments. Each of NLTK's regex substitutions is one pass below, in NLTK's
  * order, scanning left to right with non-overlapping matches as re.sub does. Python's Unicode
  * classes: \w = letters, numbers and '_'; \d = decimal digits (Nd); \s = str.isspace(). The
- * (?i) contractions compare ASCII case-insensitively (Python's re also lets 'İ' and 'ı' match i and
- * 'ſ' match s there: "gİmme" is two tokens to NLTK, one here).
+ * (?i) contractions compare case-insensitively as Python's re does (lc below).
  * mt_treebank_tokenize runs every pass (the reference form). mt_treebank_tokenize_lower, which
  * METEOR calls per line, runs them only on the parts of the line they can change and skips the
  * passes that cannot match; tests/test_treebank.c checks the two against each other. */
@@ -41,7 +40,12 @@ static int is_digit(uint32_t c) {
     if (c < 0x80) return c >= '0' && c <= '9';
     return utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_ND;
 }
-static inline uint32_t lc(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+/* A character as the (?i) patterns compare it: Python's re folds A-Z, and also lets U+0130 'İ' and
+ * U+0131 'ı' match i, U+017F 'ſ' match s and U+212A (Kelvin) match k: NLTK splits "gİmme". */
+static inline uint32_t lc(uint32_t c) {
+    if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + 32 : c;
+    return c == 0x130 || c == 0x131 ? 'i' : c == 0x17F ? 's' : c == 0x212A ? 'k' : c;
+}
 
 /* text[i..] starts with the ASCII string s, case-insensitively when ci */
 static int at(const Buf *t, size_t i, const char *s, int ci) {
@@ -285,12 +289,12 @@ static int contraction(const Buf *in, Buf *out, const char *a, const char *b, in
     }
     return 1;
 }
-/* a 1024-bit filter of the text's adjacent pairs of ASCII characters, lowercased */
+/* a 1024-bit filter of the text's adjacent pairs of characters that lc() makes ASCII */
 static unsigned pair_bit(uint32_t c0, uint32_t c1) { return (lc(c0) * 131u + lc(c1)) & 1023u; }
 static void pair_filter(const Buf *t, uint64_t bits[16]) {
     memset(bits, 0, 16 * sizeof *bits);
     for (size_t i = 0; i + 1 < t->n; i++)
-        if (t->a[i] < 128 && t->a[i + 1] < 128) {
+        if (lc(t->a[i]) < 128 && lc(t->a[i + 1]) < 128) {
             unsigned h = pair_bit(t->a[i], t->a[i + 1]);
             bits[h >> 6] |= 1ULL << (h & 63);
         }

@@ -368,6 +368,9 @@ static void test_treebank_tokens_match_nltk(void **state) {
          "Mr. Smith went to D.C. on 3:15 , 1,000 times ."},
         {"Cannot CANNOT cannotx xcannot wanna  wannabe",
          "Can not CAN NOT cannotx xcannot wan na wannabe"},
+        /* Python's (?i) also folds U+0130, U+0131 to i and U+017F to s */
+        {"g\u0130mme g\u0131mme G\u0130MME 't\u0130s 'twa\u017f x '\u017f y it'\u017f done",
+         "g\u0130m me g\u0131m me G\u0130M ME 't \u0130s 't wa\u017f x '\u017f y it'\u017f done"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const char *s = cases[k][0];
