@@ -5,6 +5,7 @@
  * double where it is double, its summation order where a `<` comparison depends on a sum), so a
  * given W and H give the reference's bits. */
 #include <lapacke.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,76 @@ static void uniform_fit_row(const GridSpec *s, const float *x, int k, float *d, 
 
 static int allclose1(double a, double b) { return fabs(a - b) <= 1e-8 + 1e-5 * fabs(b); }
 
+/* In place: w[S] = sum over j of w[j] * prod over bits i in S of (bit i of j ? +1 : -1). */
+static void walsh_hadamard(double *w, int n) {
+    for (int len = 1; len < n; len <<= 1)
+        for (int j = 0; j < n; j += 2 * len)
+            for (int q = j; q < j + len; q++) {
+                double lo = w[q], hi = w[q + len];
+                w[q] = lo + hi;
+                w[q + len] = hi - lo;
+            }
+}
+
+/* The levels lev[j] = c + sum_i (bit i of j ? a_i : -a_i) of a BCQ fit with m bits, the sum in
+ * the order i = 0..m-1 as the reference computes it, sorted by value, equal values by j: val[] and
+ * their codes j[]. Built bit by bit, merging the sorted sums with bit i clear and set (the same
+ * additions in the same order), so 2^m m steps instead of an insertion sort's 4^m. */
+static void sorted_levels(double c, const double *a, int m, double *val, uint8_t *code) {
+    double va[256], vb[256];
+    int ja[256], jb[256];
+    double *v = va, *vn = vb;
+    int *jv = ja, *jn = jb, n = 1;
+    v[0] = 0;
+    jv[0] = 0;
+    for (int i = 0; i < m; i++, n *= 2) {
+        int p = 0, q = 0, o = 0;
+        while (p < n || q < n) {
+            double x = p < n ? v[p] + -a[i] : 0, y = q < n ? v[q] + a[i] : 0;
+            if (q >= n || (p < n && x <= y)) { vn[o] = x; jn[o++] = jv[p++]; }
+            else { vn[o] = y; jn[o++] = jv[q++] | 1 << i; }
+        }
+        double *t = v; v = vn; vn = t;
+        int *tj = jv; jv = jn; jn = tj;
+    }
+    for (int j = 0; j < n; j++) { /* (rounding can make sums equal out of j order: put runs in order) */
+        double x = c + v[j];
+        int p = j, code_j = jv[j];
+        while (p > 0 && val[p - 1] == x && code[p - 1] > code_j) { val[p] = val[p - 1]; code[p] = code[p - 1]; p--; }
+        val[p] = x;
+        code[p] = (uint8_t)code_j;
+    }
+}
+
+/* For each integer k with h[k] != 0, the first level j (in code order) whose |k - lev[j]| is
+ * smallest, and per level j: hj = sum of h[k], sj = sum of h[k] * k. The reference compares all 2^m
+ * levels for every k (2^m K steps); here the sorted levels are walked with k (2^m + K steps). The
+ * same answer: |k - lev| rounded is non-increasing up to the last level <= k and non-decreasing
+ * after it, so the smallest distance is found beside that point, and every level at that distance
+ * lies in the runs of equal distances on either side, where the smallest code is taken. */
+static void nearest_level_sums(const double *h, int K, double c, const double *a, int m, double *hj,
+                               double *sj) {
+    const int nl = 1 << m;
+    double lev[256];
+    uint8_t code[256];
+    sorted_levels(c, a, m, lev, code);
+    for (int j = 0; j < nl; j++) hj[j] = sj[j] = 0;
+    int below = -1; /* the last sorted level <= k */
+    for (int k = 0; k < K; k++) {
+        if (h[k] == 0) continue; /* contributes nothing to A or rhs */
+        double dk = (double)k;
+        while (below + 1 < nl && lev[below + 1] <= dk) below++;
+        double db = below >= 0 ? fabs(dk - lev[below]) : INFINITY;
+        double da = below + 1 < nl ? fabs(dk - lev[below + 1]) : INFINITY;
+        double dmin = db < da ? db : da;
+        int best = INT_MAX;
+        for (int q = below; q >= 0 && fabs(dk - lev[q]) == dmin; q--) best = code[q] < best ? code[q] : best;
+        for (int q = below + 1; q < nl && fabs(dk - lev[q]) == dmin; q++) best = code[q] < best ? code[q] : best;
+        hj[best] += h[k];
+        sj[best] += h[k] * dk;
+    }
+}
+
 /* The oracle's bcq_fit_int_hist, batched over rows because its stopping rule is batch-wide: all rows
  * iterate until every row's (c, a) stopped moving (torch.allclose over the batch). */
 int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, double *levels_sorted,
@@ -234,37 +305,23 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
         for (int row = 0; row < rows; row++) {
             const double *h = hist + (size_t)row * K;
             const double *ar = a + (size_t)row * m;
-            double lev[256];
-            for (int j = 0; j < nl; j++) {
-                double sacc = 0;
-                for (int i = 0; i < m; i++) sacc += ar[i] * ((j >> i) & 1 ? 1.0 : -1.0);
-                lev[j] = c[row] + sacc;
-            }
-            /* nearest level of every integer, then the normal equations of Dθ ≈ k weighted by h.
-             * Every term is an integer (h counts, k, D = ±1), so summing per level first is exact
-             * and gives the reference's A and rhs bit for bit with 2^m instead of 2^n outer products */
+            /* the nearest level of every integer k (the first level j on ties), summed per level:
+             * hj = sum of h[k], sj = sum of h[k] * k over the k whose nearest level is j */
             double hj[256], sj[256];
-            for (int j = 0; j < nl; j++) hj[j] = sj[j] = 0;
-            for (int k = 0; k < K; k++) {
-                if (h[k] == 0) continue; /* contributes nothing to A or rhs */
-                int best = 0;
-                double bd = fabs((double)k - lev[0]);
-                for (int j = 1; j < nl; j++) {
-                    double d = fabs((double)k - lev[j]);
-                    if (d < bd) { bd = d; best = j; }
-                }
-                hj[best] += h[k];
-                sj[best] += h[k] * (double)k;
-            }
-            double A[9 * 9] = {0}, rhs[9] = {0};
-            for (int j = 0; j < nl; j++) {
-                if (hj[j] == 0) continue;
-                double D[9];
-                D[0] = 1.0;
-                for (int i = 0; i < m; i++) D[i + 1] = (j >> i) & 1 ? 1.0 : -1.0;
-                for (int u = 0; u < P; u++) {
-                    rhs[u] += D[u] * sj[j];
-                    for (int v = 0; v < P; v++) A[u * P + v] += D[u] * D[v] * hj[j];
+            nearest_level_sums(h, K, c[row], ar, m, hj, sj);
+            /* the normal equations of D theta ~ k weighted by h, D = (1, +-1 per bit of the level).
+             * Every term is an integer (h counts, k, D = +-1) and every sum stays far below 2^53,
+             * so any order of summation gives the reference's A and rhs bit for bit: here a
+             * Walsh-Hadamard transform, 2^m m additions instead of 2^m (m+1)^2. */
+            double A[9 * 9], rhs[9];
+            walsh_hadamard(hj, nl);
+            walsh_hadamard(sj, nl);
+            for (int u = 0; u < P; u++) {
+                int bu = u ? 1 << (u - 1) : 0;
+                rhs[u] = sj[bu];
+                for (int v = 0; v < P; v++) {
+                    int bv = v ? 1 << (v - 1) : 0;
+                    A[u * P + v] = hj[bu ^ bv]; /* D_u D_v is the character of bits bu ^ bv */
                 }
             }
             double dsum = 0;
@@ -272,9 +329,12 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
             double lam = 1e-9 * (dsum / P + 1.0);
             for (int u = 0; u < P; u++) A[u * P + u] += lam;
             lapack_int ipiv[9];
-            /* A is symmetric, so row- and column-major agree; getrf+getrs like torch.linalg.solve */
+            /* getrf + getrs as torch.linalg.solve does them: torch hands LAPACK its row-major A as
+             * column-major, i.e. Aᵀ, and solves with 'T'. A is symmetric, so the factors are the
+             * same, but 'N' would apply them in another order: last-bit differences that the
+             * nearest-level steps grow to 3e-5 (test_gptqt_highbits has the oracle's 8-bit fits). */
             lapack_int info = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, P, P, A, P, ipiv);
-            if (info == 0) info = LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, 'N', P, 1, A, P, ipiv, rhs, P);
+            if (info == 0) info = LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, 'T', P, 1, A, P, ipiv, rhs, P);
             if (info != 0) { /* cannot happen with the ridge; keep the previous fit */
                 for (int u = 0; u < P; u++) rhs[u] = u == 0 ? c[row] : ar[u - 1];
             }
@@ -288,19 +348,8 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
         memcpy(a, an, (size_t)rows * m * sizeof(double));
         if (all_close) break;
     }
-    for (int row = 0; row < rows; row++) {
-        double *ls = levels_sorted + (size_t)row * nl;
-        uint8_t *cs = codes_sorted + (size_t)row * nl;
-        for (int j = 0; j < nl; j++) {
-            double sacc = 0;
-            for (int i = 0; i < m; i++) sacc += a[(size_t)row * m + i] * ((j >> i) & 1 ? 1.0 : -1.0);
-            double v = c[row] + sacc;
-            int p = j; /* stable insertion sort, carrying the code */
-            while (p > 0 && ls[p - 1] > v) { ls[p] = ls[p - 1]; cs[p] = cs[p - 1]; p--; }
-            ls[p] = v;
-            cs[p] = (uint8_t)j;
-        }
-    }
+    for (int row = 0; row < rows; row++) /* (a stable sort of the levels in code order) */
+        sorted_levels(c[row], a + (size_t)row * m, m, levels_sorted + (size_t)row * nl, codes_sorted + (size_t)row * nl);
     free(tot); free(cn); free(an);
     return 0;
 }
