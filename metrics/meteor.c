@@ -95,7 +95,8 @@ static inline struct Exact *exact_slot(const Scratch *w, const Side *r, const Si
     for (size_t q = hs >> w->shift;; q = (q + 1) & (size_t)(w->nuse - 1)) {
         struct Exact *e = &w->slot[q];
         if (e->tag == want && e->head8 == h8 && e->len == len &&
-            (len <= 8 || memcmp(s->tok.buf + s->tok.off[i] + 8, r->tok.buf + r->tok.off[e->rep] + 8, (size_t)len - 8) == 0))
+            (len <= 8 ||
+             memcmp(s->tok.buf + s->tok.off[i] + 8, r->tok.buf + r->tok.off[e->rep] + 8, (size_t)len - 8) == 0))
             return e;
         if ((e->tag & 0xFFFF) != w->pair) return e;
     }
@@ -127,7 +128,6 @@ static int common_synset_named(const WordNet *wn, const uint64_t *hk, int nh, co
     return 0;
 }
 
-
 static int align(const WordNet *wn, MtVocab *v, const Side *h, const Side *r, Scratch *w, MeteorStats *st) {
     int H = h->tok.n, R = r->tok.n;
     memset(st, 0, sizeof *st);
@@ -139,8 +139,8 @@ static int align(const WordNet *wn, MtVocab *v, const Side *h, const Side *r, Sc
     /* A later stage can match only while both sides have a free word; when one side is used up,
      * its stems and synsets would change nothing, so they are not computed. */
 #define ALL_MATCHED() (st->exact + st->stem + st->synonym == (H < R ? H : R))
-    /* stage 1, exact (lowercased) tokens: per token id a stack of its free ref positions (largest
-     * on top); the hyp is walked from the right and pops */
+    /* stage 1, exact (lowercased) tokens: per distinct ref token a stack of its free positions
+     * (largest on top); the hyp is walked from the right and pops */
     if (++w->pair > 0xFFFF) { /* wrapped: forget every stamp */
         memset(w->slot, 0, sizeof *w->slot * (size_t)w->nslot);
         w->pair = 1;
@@ -215,7 +215,8 @@ static int align(const WordNet *wn, MtVocab *v, const Side *h, const Side *r, Sc
                 }
                 if (nh == 0) break;
                 const uint64_t *tf = w->tbits[j];
-                if (!((hf[0] & tf[0]) | (hf[1] & tf[1]) | (hf[2] & tf[2]) | (hf[3] & tf[3]))) continue; /* no common key */
+                if (!((hf[0] & tf[0]) | (hf[1] & tf[1]) | (hf[2] & tf[2]) | (hf[3] & tf[3])))
+                    continue; /* no key in common */
                 int sid = w->ref_stem[j];
                 if (common_synset_named(wn, hk, nh, hf, w->tk[j], w->nt[j], v->stem_str[sid], v->stem_len[sid]))
                     best = j;

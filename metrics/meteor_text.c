@@ -56,17 +56,19 @@ int mt_tokens_push(MtTokens *t, const char *s, size_t len) {
  * ASCII). With SSE2, 16 bytes per step; else 8 per step in a 64-bit word (SWAR). */
 #if defined(__SSE2__)
 #include <emmintrin.h>
+/* 0xFF in the bytes of x within lo..hi (signed compares: every byte that matters is < 0x80) */
+static inline __m128i in_range(__m128i x, char lo, char hi) {
+    __m128i above = _mm_cmpgt_epi8(x, _mm_set1_epi8((char)(lo - 1)));
+    return _mm_and_si128(above, _mm_cmplt_epi8(x, _mm_set1_epi8((char)(hi + 1))));
+}
 static inline uint64_t ascii_block(const char *src, char *dst, unsigned *wide) {
     uint64_t m = 0;
     for (int k = 0; k < 64; k += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + k));
         *wide |= (unsigned)_mm_movemask_epi8(x);
-        /* (signed compares: every byte that matters is < 0x80) */
-        __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('Z' + 1)));
-        __m128i ws = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(x, _mm_setzero_si128())),
-            _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('\t' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('\r' + 1))),
-                         _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x1B)), _mm_cmplt_epi8(x, _mm_set1_epi8(' ')))));
+        __m128i upper = in_range(x, 'A', 'Z');
+        __m128i ws = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_setzero_si128()), /* (NUL: past the end) */
+                                  _mm_or_si128(in_range(x, '\t', '\r'), in_range(x, 0x1C, ' ')));
         x = _mm_andnot_si128(ws, _mm_or_si128(x, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
         _mm_storeu_si128((__m128i *)(void *)(dst + k), x);
         m |= (uint64_t)(~(unsigned)_mm_movemask_epi8(ws) & 0xFFFFu) << k;

@@ -349,7 +349,8 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
         if (all_close) break;
     }
     for (int row = 0; row < rows; row++) /* (a stable sort of the levels in code order) */
-        sorted_levels(c[row], a + (size_t)row * m, m, levels_sorted + (size_t)row * nl, codes_sorted + (size_t)row * nl);
+        sorted_levels(c[row], a + (size_t)row * m, m, levels_sorted + (size_t)row * nl,
+                      codes_sorted + (size_t)row * nl);
     free(tot); free(cn); free(an);
     return 0;
 }
