@@ -24,6 +24,15 @@ static void print_info_text(const Model *m) {
     printf("vocab_size        %d\n", c->vocab_size);
     printf("seq_len           %d\n", c->seq_len);
     printf("rope_theta        %g\n", (double)c->rope_theta);
+    const RopeScaling *rs = &c->rope_scaling;
+    if (rs->type == ROPE_SCALING_LLAMA3)
+        printf("rope_scaling      llama3 (factor %g, low_freq_factor %g, high_freq_factor %g, "
+               "original_max_position_embeddings %d)\n", (double)rs->factor, (double)rs->low_freq_factor,
+               (double)rs->high_freq_factor, rs->original_max_position_embeddings);
+    else if (rs->type == ROPE_SCALING_LINEAR)
+        printf("rope_scaling      linear (factor %g)\n", (double)rs->factor);
+    else
+        printf("rope_scaling      none\n");
     printf("norm_eps          %g\n", (double)c->norm_eps);
     printf("tied_embeddings   %s\n", c->tied_embeddings ? "yes" : "no");
     printf("qkv_bias          %s\n", c->qkv_bias ? "yes" : "no");
@@ -48,6 +57,18 @@ static int print_info_json(const Model *m) {
     cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
     cJSON_AddNumberToObject(j, "seq_len", c->seq_len);
     cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+    const RopeScaling *rs = &c->rope_scaling;
+    if (rs->type == ROPE_SCALING_NONE) cJSON_AddNullToObject(j, "rope_scaling");
+    else {
+        cJSON *r = cJSON_AddObjectToObject(j, "rope_scaling");
+        cJSON_AddStringToObject(r, "type", rope_scaling_name(rs->type));
+        cJSON_AddNumberToObject(r, "factor", rs->factor);
+        if (rs->type == ROPE_SCALING_LLAMA3) {
+            cJSON_AddNumberToObject(r, "low_freq_factor", rs->low_freq_factor);
+            cJSON_AddNumberToObject(r, "high_freq_factor", rs->high_freq_factor);
+            cJSON_AddNumberToObject(r, "original_max_position_embeddings", rs->original_max_position_embeddings);
+        }
+    }
     cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
     cJSON_AddBoolToObject(j, "tied_embeddings", c->tied_embeddings);
     cJSON_AddBoolToObject(j, "qkv_bias", c->qkv_bias);

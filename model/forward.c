@@ -40,6 +40,33 @@ static float *alloc_floats(size_t a, size_t b, int *fail) {
     return p;
 }
 
+/* transformers' _compute_llama3_parameters: wavelengths (2π/inv_freq) shorter than original/high_freq_factor
+ * are kept, longer than original/low_freq_factor are divided by factor, and those between blend the two
+ * linearly in original/wavelen. */
+static double llama3_inv_freq(const RopeScaling *rs, double inv) {
+    double old_ctx = rs->original_max_position_embeddings, lo = rs->low_freq_factor, hi = rs->high_freq_factor;
+    double wavelen = 2.0 * M_PI / inv;
+    if (wavelen < old_ctx / hi) return inv;
+    if (wavelen > old_ctx / lo) return inv / rs->factor;
+    double smooth = (old_ctx / wavelen - lo) / (hi - lo);
+    return (1.0 - smooth) * inv / rs->factor + smooth * inv;
+}
+
+/* inv_freq[i] = theta^(-2i/hd), then scaled as transformers' modeling_rope_utils.py does. transformers
+ * computes these in float32 (base ** (arange(0, dim, 2).float() / dim)); here they are double, which
+ * differs from its table by float32 rounding (~1e-7 relative), far inside the tests' 1e-4 on logits.
+ * The attention scaling factor of both linear and llama3 is 1, so only the frequencies change. */
+void model_rope_inv_freq(const ModelConfig *c, double *inv_freq) {
+    const RopeScaling *rs = &c->rope_scaling;
+    int hd = c->head_dim;
+    for (int i = 0; i < hd / 2; i++) {
+        double inv = pow((double)c->rope_theta, -(double)(2 * i) / (double)hd);
+        if (rs->type == ROPE_SCALING_LINEAR) inv /= rs->factor; /* HF: positions / factor, the same angles */
+        else if (rs->type == ROPE_SCALING_LLAMA3) inv = llama3_inv_freq(rs, inv);
+        inv_freq[i] = inv;
+    }
+}
+
 ModelState *model_state_new(const Model *m, int max_seq, int max_batch) {
     const ModelConfig *c = &m->cfg;
     if (max_seq < 1 || max_batch < 1) return NULL;
@@ -64,15 +91,18 @@ ModelState *model_state_new(const Model *m, int max_seq, int max_batch) {
     s->scores = alloc_floats(attention_scratch_floats(max_seq, c->n_heads, s->scratch_threads), 1, &fail);
     s->rope_cos = alloc_floats(T, hd / 2, &fail);
     s->rope_sin = alloc_floats(T, hd / 2, &fail);
-    if (fail) { model_state_free(s); return NULL; }
-    /* angles in double: pos * theta^(-2i/hd) loses digits in float at long positions */
+    double *inv_freq = fail ? NULL : malloc(hd / 2 * sizeof *inv_freq);
+    if (!inv_freq) { model_state_free(s); return NULL; }
+    model_rope_inv_freq(c, inv_freq);
+    /* angles in double: pos * inv_freq loses digits in float at long positions */
     for (size_t i = 0; i < hd / 2; i++) {
-        double freq = pow((double)c->rope_theta, -(double)(2 * i) / (double)hd);
+        double freq = inv_freq[i];
         for (size_t p = 0; p < T; p++) {
             s->rope_cos[p * (hd / 2) + i] = (float)cos((double)p * freq);
             s->rope_sin[p * (hd / 2) + i] = (float)sin((double)p * freq);
         }
     }
+    free(inv_freq);
     return s;
 }
 

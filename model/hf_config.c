@@ -1,5 +1,7 @@
 /* hf_config.c — reads a Hugging Face config.json into a ModelConfig. Only the Llama family is accepted
- * (same block, same RoPE, SiLU MLP); every field is type- and range-checked and named in errors. */
+ * (same block, same RoPE, SiLU MLP); RoPE scaling "linear" and "llama3" (Llama 3.1+) are read from
+ * "rope_scaling" or transformers 5's "rope_parameters". Every field is type- and range-checked and
+ * named in errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,113 @@ static int get_bool(const cJSON *root, const char *path, const char *key, int de
     return 0;
 }
 
+/* ---- RoPE scaling --------------------------------------------------------------------------------- */
+
+/* rope dict member `key` (named dict.key in errors): a positive finite number that stays so as a float. */
+static int rope_float(const cJSON *d, const char *path, const char *dict, const char *key, float *out,
+                      char err[QB_ERRLEN]) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(d, key);
+    if (!j || cJSON_IsNull(j)) {
+        snprintf(err, QB_ERRLEN, "%.300s: missing key '%s.%s'", path, dict, key);
+        return -1;
+    }
+    float v = cJSON_IsNumber(j) ? (float)j->valuedouble : NAN;
+    if (!(v > 0) || !isfinite(v)) {
+        snprintf(err, QB_ERRLEN, "%.300s: key '%s.%s' must be a positive finite number", path, dict, key);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* "rope_scaling" (or transformers 5's "rope_parameters", which also carries rope_theta) → rs. The type
+ * is "rope_type", or "type" in older configs; a rope_scaling without either is refused (transformers
+ * fails on it too), a rope_parameters without either is "default". */
+static int parse_rope_dict(const cJSON *d, const char *path, const char *dict, int is_parameters, RopeScaling *rs,
+                           float *theta, char err[QB_ERRLEN]) {
+    memset(rs, 0, sizeof *rs);
+    if (!cJSON_IsObject(d)) {
+        snprintf(err, QB_ERRLEN, "%.300s: key '%s' must be an object or null", path, dict);
+        return -1;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, d)
+        if (cJSON_IsObject(e)) { /* {"full_attention": {...}, "sliding_attention": {...}} */
+            snprintf(err, QB_ERRLEN, "%.300s: key '%s.%.60s': per-layer-type RoPE parameters are not supported", path,
+                     dict, e->string);
+            return -1;
+        }
+    const char *tkey = cJSON_HasObjectItem(d, "rope_type") ? "rope_type" : "type";
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, tkey);
+    if ((t && !cJSON_IsString(t)) || (!t && !is_parameters)) {
+        snprintf(err, QB_ERRLEN, "%.300s: key '%s.rope_type' must name the RoPE type (\"linear\", \"llama3\", ...)",
+                 path, dict);
+        return -1;
+    }
+    if (is_parameters) {
+        const cJSON *th = cJSON_GetObjectItemCaseSensitive(d, "rope_theta");
+        if (th && !cJSON_IsNull(th) && rope_float(d, path, dict, "rope_theta", theta, err)) return -1;
+        const cJSON *prf = cJSON_GetObjectItemCaseSensitive(d, "partial_rotary_factor");
+        if (prf && !cJSON_IsNull(prf) && !(cJSON_IsNumber(prf) && prf->valuedouble == 1.0)) {
+            snprintf(err, QB_ERRLEN, "%.300s: key '%s.partial_rotary_factor' other than 1 is not supported", path, dict);
+            return -1;
+        }
+    }
+    const char *type = t ? t->valuestring : "default";
+    if (!strcmp(type, "default")) return 0;
+    if (!strcmp(type, "linear")) rs->type = ROPE_SCALING_LINEAR;
+    else if (!strcmp(type, "llama3")) rs->type = ROPE_SCALING_LLAMA3;
+    else {
+        snprintf(err, QB_ERRLEN, "%.300s: key '%s.%s': RoPE scaling type '%.60s' is not supported (supported: linear, "
+                 "llama3, default)", path, dict, tkey, type);
+        return -1;
+    }
+    if (rope_float(d, path, dict, "factor", &rs->factor, err)) return -1;
+    if (rs->type == ROPE_SCALING_LINEAR) return 0;
+    if (rope_float(d, path, dict, "low_freq_factor", &rs->low_freq_factor, err) ||
+        rope_float(d, path, dict, "high_freq_factor", &rs->high_freq_factor, err))
+        return -1;
+    if (!(rs->low_freq_factor < rs->high_freq_factor)) {
+        snprintf(err, QB_ERRLEN, "%.300s: key '%s.low_freq_factor' (%g) must be less than '%s.high_freq_factor' (%g)",
+                 path, dict, (double)rs->low_freq_factor, dict, (double)rs->high_freq_factor);
+        return -1;
+    }
+    const char *ok = "original_max_position_embeddings";
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(d, ok);
+    if (!o || cJSON_IsNull(o)) {
+        snprintf(err, QB_ERRLEN, "%.300s: missing key '%s.%s'", path, dict, ok);
+        return -1;
+    }
+    double v = cJSON_IsNumber(o) ? o->valuedouble : NAN;
+    if (!(v >= 1 && v <= (1 << 24)) || v != floor(v)) {
+        snprintf(err, QB_ERRLEN, "%.300s: key '%s.%s' must be an integer in [1, %d]", path, dict, ok, 1 << 24);
+        return -1;
+    }
+    rs->original_max_position_embeddings = (int)v;
+    return 0;
+}
+
+/* Reads whichever of rope_scaling / rope_parameters is set (null or absent: no scaling); when both are,
+ * they must agree. */
+static int parse_rope(const cJSON *root, const char *path, ModelConfig *c, char err[QB_ERRLEN]) {
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling"),
+                *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    int has_rs = rs && !cJSON_IsNull(rs), has_rp = rp && !cJSON_IsNull(rp);
+    RopeScaling a = {0}, b = {0};
+    float theta = c->rope_theta;
+    if ((has_rs && parse_rope_dict(rs, path, "rope_scaling", 0, &a, &theta, err)) ||
+        (has_rp && parse_rope_dict(rp, path, "rope_parameters", 1, &b, &theta, err)))
+        return -1;
+    if (has_rs && has_rp && memcmp(&a, &b, sizeof a) != 0) {
+        snprintf(err, QB_ERRLEN, "%.300s: keys 'rope_scaling' and 'rope_parameters' describe different RoPE scalings",
+                 path);
+        return -1;
+    }
+    c->rope_scaling = has_rp ? b : a;
+    c->rope_theta = theta;
+    return 0;
+}
+
 int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[QB_ERRLEN]) {
     size_t len;
     char *text = qb_read_file(path, &len, err);
@@ -79,11 +188,6 @@ int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[Q
         snprintf(err, QB_ERRLEN, "%.300s: key 'hidden_act' must be \"silu\"", path);
         goto out;
     }
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs)) {
-        snprintf(err, QB_ERRLEN, "%.300s: key 'rope_scaling' is set; RoPE scaling is not supported", path);
-        goto out;
-    }
     int mlp_bias = 0;
     if (get_int(root, path, "hidden_size", 0, 0, 1, 1 << 16, &c->dim, err) ||
         get_int(root, path, "intermediate_size", 0, 0, 1, 1 << 18, &c->hidden_dim, err) ||
@@ -99,7 +203,8 @@ int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[Q
         get_float(root, path, "rms_norm_eps", 1e-6, &c->norm_eps, err) ||
         get_bool(root, path, "tie_word_embeddings", 0, &c->tied_embeddings, err) ||
         get_bool(root, path, "attention_bias", 0, attn_bias, err) ||
-        get_bool(root, path, "mlp_bias", 0, &mlp_bias, err))
+        get_bool(root, path, "mlp_bias", 0, &mlp_bias, err) ||
+        parse_rope(root, path, c, err))
         goto out;
     if (mlp_bias) { snprintf(err, QB_ERRLEN, "%.300s: key 'mlp_bias' true is not supported", path); goto out; }
     /* Mistral-style sliding-window attention equals full attention while the context fits the window,

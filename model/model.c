@@ -2,6 +2,7 @@
  * mappings and buffers, config sanity checks, linear layer names/shapes and parameter counts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,73 @@ void model_free(Model *m) {
     free(m);
 }
 
+const char *rope_scaling_name(RopeScalingType t) {
+    switch (t) {
+    case ROPE_SCALING_NONE: return "none";
+    case ROPE_SCALING_LINEAR: return "linear";
+    case ROPE_SCALING_LLAMA3: return "llama3";
+    }
+    return "?";
+}
+
+/* The shortest decimal that reads back as v, with a decimal point: Python's json then gives a float,
+ * which transformers' rope validation wants ("8.0", not "8"). */
+static const char *float_literal(float v, char out[32]) {
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(out, 32, "%.*g", digits, (double)v);
+        if (strtof(out, NULL) == v) break;
+    }
+    if (!strpbrk(out, ".eEnN")) strcat(out, ".0");
+    return out;
+}
+
+int model_rope_scaling_json(const RopeScaling *s, char *buf, size_t n) {
+    char f[32], lo[32], hi[32];
+    int k;
+    switch (s->type) {
+    case ROPE_SCALING_NONE: k = snprintf(buf, n, "null"); break;
+    case ROPE_SCALING_LINEAR:
+        k = snprintf(buf, n, "{\"rope_type\": \"linear\", \"factor\": %s}", float_literal(s->factor, f));
+        break;
+    case ROPE_SCALING_LLAMA3:
+        k = snprintf(buf, n, "{\"rope_type\": \"llama3\", \"factor\": %s, \"low_freq_factor\": %s, "
+                     "\"high_freq_factor\": %s, \"original_max_position_embeddings\": %d}", float_literal(s->factor, f),
+                     float_literal(s->low_freq_factor, lo), float_literal(s->high_freq_factor, hi),
+                     s->original_max_position_embeddings);
+        break;
+    default: return -1;
+    }
+    return k >= 0 && (size_t)k < n ? 0 : -1;
+}
+
+static int positive(float v) { return v > 0 && isfinite(v); }
+
+/* The values the RoPE table is built from must make sense whatever source they came from (config.json
+ * checks them with key names first; a quantized checkpoint's JSON only here). */
+static int check_rope_scaling(const RopeScaling *s, const char *what, char err[QB_ERRLEN]) {
+    if (s->type == ROPE_SCALING_NONE) return 0;
+    if (s->type != ROPE_SCALING_LINEAR && s->type != ROPE_SCALING_LLAMA3) {
+        snprintf(err, QB_ERRLEN, "%s: rope_scaling type %d is unknown", what, (int)s->type);
+        return -1;
+    }
+    if (!positive(s->factor)) {
+        snprintf(err, QB_ERRLEN, "%s: rope_scaling.factor = %g must be a positive finite number", what, (double)s->factor);
+        return -1;
+    }
+    if (s->type == ROPE_SCALING_LINEAR) return 0;
+    if (!positive(s->low_freq_factor) || !positive(s->high_freq_factor) || !(s->low_freq_factor < s->high_freq_factor)) {
+        snprintf(err, QB_ERRLEN, "%s: rope_scaling.low_freq_factor = %g and high_freq_factor = %g must be positive with "
+                 "low < high", what, (double)s->low_freq_factor, (double)s->high_freq_factor);
+        return -1;
+    }
+    if (s->original_max_position_embeddings < 1) {
+        snprintf(err, QB_ERRLEN, "%s: rope_scaling.original_max_position_embeddings = %d must be positive", what,
+                 s->original_max_position_embeddings);
+        return -1;
+    }
+    return 0;
+}
+
 int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]) {
     /* Generous upper bounds: big enough for any real Llama, small enough that products of two of
      * them cannot overflow and a lying header cannot make us allocate terabytes. */
@@ -125,7 +193,7 @@ int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLE
                  (double)c->rope_theta, (double)c->norm_eps);
         return -1;
     }
-    return 0;
+    return check_rope_scaling(&c->rope_scaling, what, err);
 }
 
 void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols) {

@@ -18,6 +18,18 @@
 
 #define QB_ERRLEN 512
 
+/* RoPE frequency scaling, as Hugging Face's config.json "rope_scaling" describes it (transformers'
+ * modeling_rope_utils.py). NONE is zero, so a zeroed config has no scaling; llama2.c never has any. */
+typedef enum { ROPE_SCALING_NONE = 0, ROPE_SCALING_LINEAR, ROPE_SCALING_LLAMA3 } RopeScalingType;
+
+typedef struct {
+    RopeScalingType type;
+    float factor;           /* linear, llama3: how much the context was stretched (inv_freq / factor) */
+    float low_freq_factor;  /* llama3: wavelengths above original/low_freq_factor are divided by factor */
+    float high_freq_factor; /* llama3: wavelengths below original/high_freq_factor are kept */
+    int original_max_position_embeddings; /* llama3: the context before the extension */
+} RopeScaling;
+
 typedef struct {
     int dim;          /* model width */
     int hidden_dim;   /* FFN width */
@@ -28,6 +40,7 @@ typedef struct {
     int vocab_size;
     int seq_len;      /* max positions the checkpoint was trained for */
     float rope_theta; /* 10000 for llama2.c */
+    RopeScaling rope_scaling; /* type NONE unless config.json sets one */
     float norm_eps;   /* 1e-5 for llama2.c */
     int tied_embeddings; /* classifier == token embedding */
     int qkv_bias;        /* Qwen2-style biases on q, k, v */
@@ -135,6 +148,12 @@ Model *model_alloc(void);
 float *model_own_floats(Model *m, size_t n);
 /* Checks cfg for sane, mutually consistent values (names `what` in the error). */
 int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]);
+/* "none", "linear", "llama3" */
+const char *rope_scaling_name(RopeScalingType t);
+/* HF config.json's "rope_scaling" value for s as JSON text ({"rope_type": "llama3", "factor": 8.0, ...}),
+ * factors written with a decimal point as transformers' checks expect floats; "null" for NONE.
+ * Returns 0, or -1 when it does not fit in n bytes. */
+int model_rope_scaling_json(const RopeScaling *s, char *buf, size_t n);
 /* Shapes of the seven linear layers of a block: rows (out) and cols (in). */
 void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
 

@@ -24,6 +24,9 @@ Model *model_load_hf(const char *path, char err[QB_ERRLEN]);
 /* config.json → cfg (hf_config.c); *attn_bias: Llama's attention_bias (biases on q, k, v and o). */
 int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[QB_ERRLEN]);
 
+/* RoPE inverse frequencies of the head_dim/2 pairs, with c->rope_scaling applied (forward.c). */
+void model_rope_inv_freq(const ModelConfig *c, double *inv_freq);
+
 /* RoPE layouts of the rows of q/k (and of their biases): `heads` heads of `head_dim` rows, each row
  * `cols` wide (cols = 1 for a bias). HF rotate-half pairs row i with row i + head_dim/2 of a head;
  * the interleaved layout pairs rows 2i and 2i+1:  inter[h*hd + 2i + c] = hf[h*hd + c*hd/2 + i]. */

@@ -29,6 +29,15 @@ static int write_config(const Model *m, const char *path, char err[QB_ERRLEN]) {
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->seq_len);
     cJSON_AddNumberToObject(j, "rms_norm_eps", c->norm_eps);
     cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+    char rs[512]; /* raw JSON: keeps "8.0" a float for transformers */
+    if (c->rope_scaling.type != ROPE_SCALING_NONE) {
+        if (model_rope_scaling_json(&c->rope_scaling, rs, sizeof rs)) {
+            cJSON_Delete(j);
+            snprintf(err, QB_ERRLEN, "%.300s: rope_scaling cannot be written", path);
+            return -1;
+        }
+        cJSON_AddItemToObject(j, "rope_scaling", cJSON_CreateRaw(rs));
+    }
     cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied_embeddings);
     cJSON_AddBoolToObject(j, "attention_bias", m->blocks[0].lin[LIN_O].bias != NULL);
     cJSON_AddStringToObject(j, "hidden_act", "silu");

@@ -69,8 +69,9 @@ static int put(FILE *f, const void *p, size_t size, size_t n) { return fwrite(p,
 /* llama2.c legacy (v0) layout, freq_cis tables included so karpathy's run.c reads it too. */
 static int write_llama2c(const Model *m, const char *path, char err[QB_ERRLEN]) {
     const ModelConfig *c = &m->cfg;
-    if (c->qkv_bias || c->head_dim * c->n_heads != c->dim) {
-        snprintf(err, QB_ERRLEN, "%.300s: llama2.c format cannot hold q/k/v biases or head_dim != dim/n_heads", path);
+    if (c->qkv_bias || c->head_dim * c->n_heads != c->dim || c->rope_scaling.type != ROPE_SCALING_NONE) {
+        snprintf(err, QB_ERRLEN, "%.300s: llama2.c format cannot hold q/k/v biases, head_dim != dim/n_heads or RoPE "
+                 "scaling", path);
         return -1;
     }
     char tmp[1200];

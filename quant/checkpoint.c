@@ -1,8 +1,8 @@
 /* checkpoint.c — qbench's own quantized checkpoint: packed codes + grid parameters of every quantized
  * layer and the float tensors, so a quantized model can be stored, checked and loaded again.
  *
- * File layout (all integers little-endian, version 1):
- *   bytes 0..127   header: magic "QBQCKPT\0" (8) | u32 version = 1 | u32 header size = 128 |
+ * File layout (all integers little-endian, version 1 or 2):
+ *   bytes 0..127   header: magic "QBQCKPT\0" (8) | u32 version | u32 header size = 128 |
  *                  u64 payload bytes | 64 hex chars: SHA-256 of the payload | zeros
  *   payload        u64 json_len | JSON metadata (json_len bytes) | zero padding to a 64-byte file
  *                  offset | data section (tensors at the JSON's offsets, 64-byte aligned)
@@ -10,6 +10,10 @@
  * QuantOptions field + true_sequential + quantize_head), "source" (path, sha256 of the unquantized model),
  * "bits_per_weight", "packed_bytes", "tensors" {name: {dtype F32|I32|U32, shape, offset, bytes}} and
  * "layers" [{name, layer, kind, rows, cols, bits, n_groups, grid: "uniform"|"binary"}].
+ * Version 2 is version 1 plus "config"."rope_scaling" {type: "linear"|"llama3", factor, low_freq_factor,
+ * high_freq_factor, original_max_position_embeddings}; it is written only for models with RoPE scaling,
+ * so a build that predates it refuses such a file instead of loading it without the scaling, and files
+ * of unscaled models keep the version-1 bytes. A file without the key has no scaling.
  * Float tensors: tok_emb, classifier (untied only), final_norm, blk.L.attn_norm, blk.L.ffn_norm,
  * blk.L.attn.{q,k,v}.bias. Each quantized layer "blk.L.<kind>" stores:
  *   .codes  U32 [words]   its rows x cols codes (row-major) as pack_codes' little-endian bit stream
@@ -45,7 +49,7 @@
 #include "quant/quant.h"
 
 #define CK_MAGIC "QBQCKPT"
-#define CK_VERSION 1
+#define CK_VERSION 2 /* the newest this build reads; 1 when the model has no RoPE scaling */
 #define CK_HEADER 128
 #define CK_ALIGN 64
 
@@ -109,8 +113,21 @@ static cJSON *config_json(const ModelConfig *c) {
     cJSON_AddNumberToObject(j, "bos_id", c->bos_id);
     cJSON_AddNumberToObject(j, "eos_id", c->eos_id);
     cJSON_AddStringToObject(j, "arch", c->arch);
+    const RopeScaling *rs = &c->rope_scaling;
+    if (rs->type != ROPE_SCALING_NONE) {
+        cJSON *r = cJSON_AddObjectToObject(j, "rope_scaling");
+        cJSON_AddStringToObject(r, "type", rope_scaling_name(rs->type));
+        cJSON_AddNumberToObject(r, "factor", rs->factor);
+        if (rs->type == ROPE_SCALING_LLAMA3) {
+            cJSON_AddNumberToObject(r, "low_freq_factor", rs->low_freq_factor);
+            cJSON_AddNumberToObject(r, "high_freq_factor", rs->high_freq_factor);
+            cJSON_AddNumberToObject(r, "original_max_position_embeddings", rs->original_max_position_embeddings);
+        }
+    }
     return j;
 }
+
+static uint32_t file_version(const ModelConfig *c) { return c->rope_scaling.type != ROPE_SCALING_NONE ? 2 : 1; }
 
 static cJSON *options_json(const PipelineOptions *po) {
     const QuantOptions *o = &po->opt;
@@ -305,7 +322,7 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
     }
     const size_t data_bytes = off;
     cJSON_AddStringToObject(root, "format", "qbench-quantized");
-    cJSON_AddNumberToObject(root, "version", CK_VERSION);
+    cJSON_AddNumberToObject(root, "version", file_version(c));
     cJSON *src = cJSON_AddObjectToObject(root, "source");
     cJSON_AddStringToObject(src, "path", m->path);
     cJSON_AddStringToObject(src, "sha256", m->sha256);
@@ -333,7 +350,7 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
     }
     unsigned char hdr[CK_HEADER] = {0}, lenbuf[8];
     memcpy(hdr, CK_MAGIC, 8);
-    put_u32(hdr + 8, CK_VERSION);
+    put_u32(hdr + 8, file_version(c));
     put_u32(hdr + 12, CK_HEADER);
     put_u64(hdr + 16, payload);
     put_u64(lenbuf, json_len);
@@ -464,6 +481,40 @@ static int json_int(const cJSON *obj, const char *key, long lo, long hi, int *ou
     return 0;
 }
 
+static int json_float(const cJSON *obj, const char *key, float *out, const char *path, const char *where,
+                      char err[QB_ERRLEN]) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v)) {
+        snprintf(err, QB_ERRLEN, "%.400s: %s.%s is missing or not a number", path, where, key);
+        return -1;
+    }
+    *out = (float)v->valuedouble;
+    return 0;
+}
+
+/* config.rope_scaling → rs; absent (every version-1 file) means none. model_check_config checks the values. */
+static int load_rope_scaling(const cJSON *cj, const char *path, RopeScaling *rs, char err[QB_ERRLEN]) {
+    const char *where = "config.rope_scaling";
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(cj, "rope_scaling");
+    memset(rs, 0, sizeof *rs);
+    if (!r || cJSON_IsNull(r)) return 0;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "type");
+    if (cJSON_IsString(t) && !strcmp(t->valuestring, "linear")) rs->type = ROPE_SCALING_LINEAR;
+    else if (cJSON_IsString(t) && !strcmp(t->valuestring, "llama3")) rs->type = ROPE_SCALING_LLAMA3;
+    else {
+        snprintf(err, QB_ERRLEN, "%.400s: %s.type should be \"linear\" or \"llama3\"", path, where);
+        return -1;
+    }
+    if (json_float(r, "factor", &rs->factor, path, where, err)) return -1;
+    if (rs->type == ROPE_SCALING_LINEAR) return 0;
+    return json_float(r, "low_freq_factor", &rs->low_freq_factor, path, where, err) ||
+                   json_float(r, "high_freq_factor", &rs->high_freq_factor, path, where, err) ||
+                   json_int(r, "original_max_position_embeddings", 1, 1L << 30, &rs->original_max_position_embeddings,
+                            path, where, err)
+               ? -1
+               : 0;
+}
+
 static float *load_floats(Model *m, const Reader *rd, const char *name, int ndim, const long *shape,
                           char err[QB_ERRLEN]) {
     const void *p = tensor_get(rd, name, "F32", ndim, shape, err);
@@ -550,9 +601,9 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     }
     uint32_t version = get_u32(buf + 8), hsize = get_u32(buf + 12);
     uint64_t payload = get_u64(buf + 16);
-    if (version != CK_VERSION || hsize != CK_HEADER) {
-        snprintf(err, QB_ERRLEN, "%.400s: unsupported checkpoint version %u (header %u bytes); this build reads version %d",
-                 path, version, hsize, CK_VERSION);
+    if (version < 1 || version > CK_VERSION || hsize != CK_HEADER) {
+        snprintf(err, QB_ERRLEN, "%.400s: unsupported checkpoint version %u (header %u bytes); this build reads versions "
+                 "1 to %d", path, version, hsize, CK_VERSION);
         goto fail;
     }
     if (payload != len - CK_HEADER) {
@@ -621,7 +672,7 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     c->rope_theta = (float)th->valuedouble;
     c->norm_eps = (float)ep->valuedouble;
     snprintf(c->arch, sizeof c->arch, "%s", ar->valuestring);
-    if (model_check_config(c, path, err)) goto fail;
+    if (load_rope_scaling(cj, path, &c->rope_scaling, err) || model_check_config(c, path, err)) goto fail;
     if (cJSON_GetArraySize(layers) != c->n_layers * LIN_COUNT) {
         snprintf(err, QB_ERRLEN, "%.400s: %d layer records, expected %d", path, cJSON_GetArraySize(layers),
                  c->n_layers * LIN_COUNT);

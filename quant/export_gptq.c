@@ -206,6 +206,9 @@ static cJSON *hf_config(const Model *m, const PipelineOptions *po) {
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->seq_len);
     cJSON_AddNumberToObject(j, "rms_norm_eps", short_decimal(c->norm_eps));
     cJSON_AddNumberToObject(j, "rope_theta", short_decimal(c->rope_theta));
+    char rs[512]; /* HF's form, raw so that factors stay floats ("8.0") for transformers */
+    if (c->rope_scaling.type != ROPE_SCALING_NONE && model_rope_scaling_json(&c->rope_scaling, rs, sizeof rs) == 0)
+        cJSON_AddItemToObject(j, "rope_scaling", cJSON_CreateRaw(rs));
     cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied_embeddings);
     cJSON_AddBoolToObject(j, "attention_bias", c->qkv_bias);
     cJSON_AddStringToObject(j, "hidden_act", "silu");

@@ -1,6 +1,7 @@
 /* test_checkpoint.c — qbench quantized checkpoints (write → load gives the same logits, same seed →
  * same bytes, corrupt / truncated / hostile files are clear errors) and the AutoGPTQ export, read
- * back with an independent decoder written here (safetensors + int32 bit unpacking + fp16). */
+ * back with an independent decoder written here (safetensors + int32 bit unpacking + fp16); RoPE
+ * scaling survives both. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -257,10 +258,11 @@ static void test_corrupt_and_truncated(void **state) {
     assert_int_equal(quant_checkpoint_detect(bad), 0);
     expect_load_error(bad, "bad magic");
     b[0] = 'Q';
-    b[8] = 2;
+    assert_int_equal(b[8], 1); /* no RoPE scaling: the version-1 layout */
+    b[8] = 3;
     spit(bad, b, len);
     assert_int_equal(quant_checkpoint_detect(bad), 1);
-    expect_load_error(bad, "unsupported checkpoint version 2");
+    expect_load_error(bad, "unsupported checkpoint version 3");
     b[8] = 1;
     /* hostile metadata under a valid checksum: a config that disagrees with the tensors, a tensor
      * pointing past the data, a g_idx outside its groups */
@@ -590,6 +592,102 @@ static void test_biases_and_untied_head(void **state) {
     model_free(m);
 }
 
+/* ---- RoPE scaling (Llama 3.1's "llama3" block) through the checkpoint and the export ----------------- */
+
+static const char *ROPE_L3 = "tests/fixtures/rope/llama3";
+
+static void test_rope_scaling_checkpoint_and_export(void **state) {
+    (void)state;
+    char err[QB_ERRLEN], path[512], bad[512], dir[512], p[600];
+    /* quantize → write → load: config (rope_scaling included) equal, logits bit-identical */
+    QuantOptions o;
+    quant_options_default(&o, QM_GPTQ, 4);
+    o.group_size = 32;
+    assert_int_equal(roundtrip(ROPE_L3, &o, "rope.qbq"), 2 * LIN_COUNT);
+    tmp_path(path, sizeof path, "rope.qbq");
+    tmp_path(bad, sizeof bad, "rope_bad.qbq");
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    assert_int_equal(b[8], 2); /* version 2: builds without RoPE scaling refuse it */
+    uint64_t json_len = 0;
+    for (int i = 7; i >= 0; i--) json_len = json_len << 8 | b[128 + i];
+    char *json = (char *)b + 136;
+    cJSON *root = cJSON_ParseWithLength(json, json_len);
+    const cJSON *rs = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "config"), "rope_scaling");
+    assert_string_equal(cJSON_GetObjectItem(rs, "type")->valuestring, "llama3");
+    assert_true(cJSON_GetObjectItem(rs, "factor")->valuedouble == 8.0);
+    assert_true(cJSON_GetObjectItem(rs, "low_freq_factor")->valuedouble == 1.0);
+    assert_true(cJSON_GetObjectItem(rs, "high_freq_factor")->valuedouble == 4.0);
+    assert_int_equal(cJSON_GetObjectItem(rs, "original_max_position_embeddings")->valueint, 8192);
+    cJSON_Delete(root);
+    /* hostile values under a valid checksum */
+    char *t = memmem(json, json_len, "\"type\":\"llama3\"", 15);
+    assert_non_null(t);
+    t[13] = '4';
+    resign(b, len);
+    spit(bad, b, len);
+    expect_load_error(bad, "config.rope_scaling.type");
+    t[13] = '3';
+    char *f = memmem(json, json_len, "\"factor\":8,", 11);
+    assert_non_null(f);
+    f[9] = '0';
+    resign(b, len);
+    spit(bad, b, len);
+    expect_load_error(bad, "rope_scaling.factor");
+    f[9] = '8';
+    char *lo = memmem(json, json_len, "\"low_freq_factor\":1,", 20);
+    assert_non_null(lo);
+    lo[18] = '5';
+    resign(b, len);
+    spit(bad, b, len);
+    expect_load_error(bad, "low_freq_factor");
+    free(b);
+    /* an unscaled model's checkpoint has no rope_scaling key (the layout before it existed) */
+    tmp_path(p, sizeof p, "plain.qbq");
+    write_rtn_checkpoint(p);
+    b = slurp(p, &len);
+    assert_int_equal(b[8], 1);
+    assert_null(memmem(b + 136, len - 136, "rope_scaling", 12));
+    free(b);
+
+    /* --export gptq: config.json carries rope_scaling in transformers' form */
+    quant_options_default(&o, QM_RTN, 4);
+    o.group_size = 32;
+    PipelineOptions po;
+    PipelineReport rep;
+    Model *m = quantize(ROPE_L3, &o, NULL, &rep, &po);
+    tmp_path(dir, sizeof dir, "rope_export");
+    assert_int_equal(quant_export_gptq(m, &rep, &po, dir, err), 0);
+    check_export(m, &rep, 4, dir, "tests/fixtures/rope/llama3/model.safetensors");
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    char *text = qb_read_file(p, NULL, err);
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    rs = cJSON_GetObjectItem(j, "rope_scaling");
+    assert_string_equal(cJSON_GetObjectItem(rs, "rope_type")->valuestring, "llama3");
+    assert_true(cJSON_GetObjectItem(rs, "factor")->valuedouble == 8.0);
+    assert_true(cJSON_GetObjectItem(rs, "low_freq_factor")->valuedouble == 1.0);
+    assert_true(cJSON_GetObjectItem(rs, "high_freq_factor")->valuedouble == 4.0);
+    assert_int_equal(cJSON_GetObjectItem(rs, "original_max_position_embeddings")->valueint, 8192);
+    assert_true(cJSON_GetObjectItem(j, "rope_theta")->valuedouble == 500000.0);
+    assert_non_null(strstr(text, "\"factor\": 8.0,")); /* a float, as transformers' validation wants */
+    cJSON_Delete(j);
+    free(text);
+    pipeline_report_free(&rep);
+    model_free(m);
+    /* and an unscaled export has none */
+    m = quantize(S656, &o, NULL, &rep, &po);
+    tmp_path(dir, sizeof dir, "plain_export");
+    assert_int_equal(quant_export_gptq(m, &rep, &po, dir, err), 0);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    text = qb_read_file(p, NULL, err);
+    assert_null(strstr(text, "rope_scaling"));
+    free(text);
+    pipeline_report_free(&rep);
+    model_free(m);
+}
+
 /* `qbench quantize` end to end (QBENCH_BIN, set by `make test`; defaults to bin/qbench). */
 static int run_cli(const char *args, const char *out_file) {
     const char *bin = getenv("QBENCH_BIN") ? getenv("QBENCH_BIN") : "bin/qbench";
@@ -641,6 +739,7 @@ int main(void) {
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_export_gptq),
         cmocka_unit_test(test_biases_and_untied_head),
+        cmocka_unit_test(test_rope_scaling_checkpoint_and_export),
         cmocka_unit_test(test_cli_quantize),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

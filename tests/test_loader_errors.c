@@ -277,7 +277,6 @@ static void test_config_errors(void **state) {
     config_case("heads5", "num_attention_heads", "5", "config.json", "multiple");
     config_case("theta", "rope_theta", "-1", "config.json", "'rope_theta'");
     config_case("act", "hidden_act", "\"gelu\"", "config.json", "hidden_act");
-    config_case("scaling", "rope_scaling", "{\"type\": \"linear\", \"factor\": 2}", "config.json", "rope_scaling");
     config_case("tie", "tie_word_embeddings", "\"yes\"", "config.json", "tie_word_embeddings");
     config_case("window", "sliding_window", "\"wide\"", "config.json", "sliding_window");
     /* a sliding window shorter than the context caps the context (full attention is exact within it) */
@@ -302,6 +301,180 @@ static void test_config_errors(void **state) {
     expect_fail(make_variant("badjson", NULL, "{\"architectures\": [", 0), "badjson/config.json", "not a JSON object");
     mkdir(path_in("emptydir"), 0777);
     expect_fail(path_in("emptydir"), "emptydir", "model.safetensors");
+}
+
+static void logits_of(const Model *m, float *out) {
+    int tok[12] = {1, 5, 7, 19, 3, 3, 0, 11, 2, 9, 14, 8};
+    char err[QB_ERRLEN];
+    ModelState *s = model_state_new(m, 12, 12);
+    assert_int_equal(model_forward(m, s, tok, 12, 0, out, err), 0);
+    model_state_free(s);
+}
+
+/* ---- RoPE scaling ------------------------------------------------------------------------------------ */
+
+/* config.json with `key` set to `value` must be refused with a message naming config.json, `what` (the
+ * key) and `also`. */
+static void rope_refused(const char *name, const char *key, const char *value, const char *what, const char *also) {
+    char *cfg = base_config_with(key, value);
+    char err[QB_ERRLEN] = "";
+    Model *m = model_load(make_variant(name, NULL, cfg, 0), err);
+    free(cfg);
+    if (m) { model_free(m); fail_msg("%s: %s = %s loaded but should not have", name, key, value); }
+    if (!strstr(err, "config.json")) fail_msg("error '%s' lacks 'config.json'", err);
+    if (!strstr(err, what)) fail_msg("error '%s' lacks '%s'", err, what);
+    if (also && !strstr(err, also)) fail_msg("error '%s' lacks '%s'", err, also);
+}
+
+/* Loads base with `key` set to `value` (NULL: removed); returns the model. */
+static Model *rope_loads(const char *name, const char *key, const char *value) {
+    char *cfg = base_config_with(key, value);
+    char err[QB_ERRLEN] = "";
+    Model *m = model_load(make_variant(name, NULL, cfg, 0), err);
+    free(cfg);
+    if (!m) fail_msg("%s: %s = %s: %s", name, key, value ? value : "(removed)", err);
+    return m;
+}
+
+#define L3 "\"rope_type\": \"llama3\""
+#define L3_ALL L3 ", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, " \
+               "\"original_max_position_embeddings\": 8192"
+
+static void test_rope_scaling_errors(void **state) {
+    (void)state;
+    const char *RS = "rope_scaling";
+    /* types qbench does not implement: refused by name, with what is supported */
+    rope_refused("yarn", RS, "{\"rope_type\": \"yarn\", \"factor\": 4.0}", "'rope_scaling.rope_type'",
+                 "'yarn' is not supported (supported: linear, llama3");
+    rope_refused("dynamic", RS, "{\"type\": \"dynamic\", \"factor\": 2.0}", "'rope_scaling.type'", "'dynamic'");
+    rope_refused("longrope", RS, "{\"rope_type\": \"longrope\", \"short_factor\": [1], \"long_factor\": [1]}",
+                 "'rope_scaling.rope_type'", "'longrope'");
+    rope_refused("su", RS, "{\"type\": \"su\"}", "'rope_scaling.type'", "'su'");
+    rope_refused("notype", RS, "{\"factor\": 2.0}", "'rope_scaling.rope_type'", NULL);
+    rope_refused("numtype", RS, "{\"rope_type\": 3, \"factor\": 2.0}", "'rope_scaling.rope_type'", NULL);
+    rope_refused("notobj", RS, "\"linear\"", "'rope_scaling'", "object");
+    /* factor: 0, negative, NaN as a string (JSON has no NaN), overflowing a float, missing */
+    rope_refused("f0", RS, "{\"type\": \"linear\", \"factor\": 0}", "'rope_scaling.factor'", "positive");
+    rope_refused("fneg", RS, "{\"type\": \"linear\", \"factor\": -2}", "'rope_scaling.factor'", "positive");
+    rope_refused("fnan", RS, "{\"type\": \"linear\", \"factor\": \"NaN\"}", "'rope_scaling.factor'", "positive");
+    rope_refused("fbig", RS, "{\"type\": \"linear\", \"factor\": 1e39}", "'rope_scaling.factor'", "finite");
+    rope_refused("fnone", RS, "{\"type\": \"linear\"}", "missing key 'rope_scaling.factor'", NULL);
+    rope_refused("l3f0", RS, "{" L3 ", \"factor\": 0.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, "
+                 "\"original_max_position_embeddings\": 8192}", "'rope_scaling.factor'", NULL);
+    /* llama3: each key missing */
+    static const char *keys[4] = {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"};
+    for (int k = 0; k < 4; k++) {
+        char *cfg = base_config_with(RS, "{" L3_ALL "}");
+        cJSON *j = cJSON_Parse(cfg);
+        free(cfg);
+        cJSON_DeleteItemFromObject(cJSON_GetObjectItem(j, RS), keys[k]);
+        cfg = cJSON_Print(j);
+        cJSON_Delete(j);
+        char name[32], want[96], err[QB_ERRLEN];
+        snprintf(name, sizeof name, "l3miss%d", k);
+        snprintf(want, sizeof want, "missing key 'rope_scaling.%s'", keys[k]);
+        Model *m = model_load(make_variant(name, NULL, cfg, 0), err);
+        free(cfg);
+        assert_null(m);
+        if (!strstr(err, want) || !strstr(err, "config.json")) fail_msg("error '%s' lacks '%s'", err, want);
+    }
+    /* llama3: low_freq_factor must be below high_freq_factor, both positive; the context a positive integer */
+    rope_refused("l3eq", RS, "{" L3 ", \"factor\": 8.0, \"low_freq_factor\": 4.0, \"high_freq_factor\": 4.0, "
+                 "\"original_max_position_embeddings\": 8192}", "'rope_scaling.low_freq_factor'",
+                 "'rope_scaling.high_freq_factor'");
+    rope_refused("l3gt", RS, "{" L3 ", \"factor\": 8.0, \"low_freq_factor\": 4.0, \"high_freq_factor\": 1.0, "
+                 "\"original_max_position_embeddings\": 8192}", "'rope_scaling.low_freq_factor'", "less than");
+    rope_refused("l3low0", RS, "{" L3 ", \"factor\": 8.0, \"low_freq_factor\": 0, \"high_freq_factor\": 4.0, "
+                 "\"original_max_position_embeddings\": 8192}", "'rope_scaling.low_freq_factor'", "positive");
+    rope_refused("l3ctx0", RS, "{" L3 ", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, "
+                 "\"original_max_position_embeddings\": 0}", "'rope_scaling.original_max_position_embeddings'", NULL);
+    rope_refused("l3ctxf", RS, "{" L3 ", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, "
+                 "\"original_max_position_embeddings\": 8192.5}", "'rope_scaling.original_max_position_embeddings'",
+                 "integer");
+    rope_refused("l3ctxs", RS, "{" L3 ", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, "
+                 "\"original_max_position_embeddings\": \"8192\"}",
+                 "'rope_scaling.original_max_position_embeddings'", NULL);
+    /* transformers 5's rope_parameters: same checks, its own name; per-layer-type dicts refused */
+    const char *RP = "rope_parameters";
+    rope_refused("rpyarn", RP, "{\"rope_type\": \"yarn\", \"factor\": 4.0, \"rope_theta\": 10000.0}",
+                 "'rope_parameters.rope_type'", "'yarn'");
+    rope_refused("rpf0", RP, "{\"rope_type\": \"linear\", \"factor\": 0}", "'rope_parameters.factor'", NULL);
+    rope_refused("rptheta", RP, "{\"rope_type\": \"default\", \"rope_theta\": -5}", "'rope_parameters.rope_theta'",
+                 NULL);
+    rope_refused("rpprf", RP, "{\"rope_type\": \"default\", \"rope_theta\": 1e4, \"partial_rotary_factor\": 0.5}",
+                 "'rope_parameters.partial_rotary_factor'", NULL);
+    rope_refused("rplayers", RP, "{\"full_attention\": {\"rope_type\": \"default\", \"rope_theta\": 1e4}}",
+                 "'rope_parameters.full_attention'", "per-layer-type");
+    /* both set, and they disagree */
+    char *cfg = base_config_with(RS, "{\"type\": \"linear\", \"factor\": 2.0}");
+    cJSON *j = cJSON_Parse(cfg);
+    free(cfg);
+    cJSON_AddItemToObject(j, RP, cJSON_Parse("{\"rope_type\": \"linear\", \"factor\": 3.0}"));
+    cfg = cJSON_Print(j);
+    cJSON_Delete(j);
+    expect_fail(make_variant("rpboth", NULL, cfg, 0), "config.json", "'rope_scaling' and 'rope_parameters'");
+    free(cfg);
+}
+
+static void test_rope_scaling_accepted(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    Model *base_m = model_load(base, err);
+    assert_non_null(base_m);
+    assert_int_equal(base_m->cfg.rope_scaling.type, ROPE_SCALING_NONE);
+    float lb[12 * 20], l[12 * 20];
+    logits_of(base_m, lb);
+    /* null, "default" and linear factor 1 are the unscaled model, bit for bit */
+    const char *same[] = {"null", "{\"rope_type\": \"default\"}", "{\"type\": \"linear\", \"factor\": 1.0}"};
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "same%d", i);
+        Model *m = rope_loads(name, "rope_scaling", same[i]);
+        logits_of(m, l);
+        assert_memory_equal(l, lb, sizeof l);
+        model_free(m);
+    }
+    Model *m = rope_loads("lin2", "rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 2}");
+    assert_int_equal(m->cfg.rope_scaling.type, ROPE_SCALING_LINEAR);
+    assert_true(m->cfg.rope_scaling.factor == 2.0f);
+    logits_of(m, l);
+    assert_true(memcmp(l, lb, sizeof l) != 0);
+    model_free(m);
+    /* Llama 3.1's block, with unknown extra keys ignored as transformers does */
+    m = rope_loads("l3", "rope_scaling", "{" L3_ALL ", \"attention_factor\": 1.0}");
+    const RopeScaling want = {ROPE_SCALING_LLAMA3, 8.0f, 1.0f, 4.0f, 8192};
+    assert_memory_equal(&m->cfg.rope_scaling, &want, sizeof want);
+    model_free(m);
+    /* transformers 5: rope_parameters carries rope_theta (and wins over a top-level one) */
+    char *cfg = base_config_with("rope_theta", NULL);
+    cJSON *j = cJSON_Parse(cfg);
+    free(cfg);
+    cJSON_AddItemToObject(j, "rope_parameters", cJSON_Parse("{" L3_ALL ", \"rope_theta\": 500000.0}"));
+    cfg = cJSON_Print(j);
+    cJSON_Delete(j);
+    m = model_load(make_variant("rp", NULL, cfg, 0), err);
+    free(cfg);
+    if (!m) fail_msg("%s", err);
+    assert_memory_equal(&m->cfg.rope_scaling, &want, sizeof want);
+    assert_true(m->cfg.rope_theta == 500000.0f);
+    model_free(m);
+    m = rope_loads("rptheta_only", "rope_parameters", "{\"rope_type\": \"default\", \"rope_theta\": 1234.0}");
+    assert_int_equal(m->cfg.rope_scaling.type, ROPE_SCALING_NONE);
+    assert_true(m->cfg.rope_theta == 1234.0f);
+    model_free(m);
+    /* both keys, the same scaling: fine */
+    cfg = base_config_with("rope_scaling", "{" L3_ALL "}");
+    j = cJSON_Parse(cfg);
+    free(cfg);
+    cJSON_AddItemToObject(j, "rope_parameters", cJSON_Parse("{" L3_ALL ", \"rope_theta\": 10000.0}"));
+    cfg = cJSON_Print(j);
+    cJSON_Delete(j);
+    m = model_load(make_variant("rpboth_same", NULL, cfg, 0), err);
+    free(cfg);
+    if (!m) fail_msg("%s", err);
+    assert_memory_equal(&m->cfg.rope_scaling, &want, sizeof want);
+    model_free(m);
+    model_free(base_m);
 }
 
 /* ---- sharded checkpoints ----------------------------------------------------------------------------- */
@@ -362,14 +535,6 @@ static const char *make_sharded(const char *name, const char *second_name_in_ind
     cJSON_Delete(h);
     free(st);
     return dir;
-}
-
-static void logits_of(const Model *m, float *out) {
-    int tok[12] = {1, 5, 7, 19, 3, 3, 0, 11, 2, 9, 14, 8};
-    char err[QB_ERRLEN];
-    ModelState *s = model_state_new(m, 12, 12);
-    assert_int_equal(model_forward(m, s, tok, 12, 0, out, err), 0);
-    model_state_free(s);
 }
 
 static void test_sharded_loads_and_its_errors(void **state) {
@@ -593,6 +758,8 @@ int main(void) {
         cmocka_unit_test(test_safetensors_bad_headers),
         cmocka_unit_test(test_safetensors_truncated_and_garbage),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_rope_scaling_errors),
+        cmocka_unit_test(test_rope_scaling_accepted),
         cmocka_unit_test(test_sharded_loads_and_its_errors),
         cmocka_unit_test(test_f16_bf16_weights),
         cmocka_unit_test(test_mutation_fuzz),

@@ -1,7 +1,9 @@
 /* test_model.c — the model runtime against independent oracles: karpathy's llama2.c greedy output for
  * stories260K, the float64 numpy teacher-forced references for stories260K and TinyStories-656K (HF,
- * rotate-half RoPE), plus self-consistency: prefill vs decode, block hooks vs forward, llama2.c vs
- * safetensors of the same weights, the RoPE permutation vs llama2.c export.py's `permute`, F16/BF16. */
+ * rotate-half RoPE), the plain-torch float64 references of the RoPE-scaled fixtures (llama3, linear;
+ * tests/fixtures/make_rope_fixtures.py), plus self-consistency: prefill vs decode, block hooks vs
+ * forward, llama2.c vs safetensors of the same weights, the RoPE permutation vs llama2.c export.py's
+ * `permute`, F16/BF16. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,6 +23,8 @@
 
 #define S260K "assets/stories260K/stories260K.bin"
 #define T656K "assets/tinystories-656K"
+#define ROPE_LLAMA3 "tests/fixtures/rope/llama3"
+#define ROPE_LINEAR "tests/fixtures/rope/linear"
 
 static int read_ids(const char *path, int *ids, int cap) {
     FILE *f = fopen(path, "r");
@@ -137,6 +141,180 @@ static void test_reference_logits_tinystories656k(void **state) {
     assert_true(check_reference_logits(T656K, "assets/tinystories-656K/reference_logits_64.json") < 1e-4);
 }
 
+/* ---- RoPE scaling: tests/fixtures/make_rope_fixtures.py's plain-torch float64 forward ---------------- */
+
+typedef struct { cJSON *j; int n, vocab; int ids[64]; float *logits; } RopeRef;
+
+static void rope_ref_load(const char *dir, RopeRef *r) {
+    char p[256], err[QB_ERRLEN];
+    size_t len;
+    snprintf(p, sizeof p, "%s/reference.json", dir);
+    char *text = qb_read_file(p, &len, err);
+    assert_non_null(text);
+    r->j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(r->j);
+    const cJSON *ids = cJSON_GetObjectItem(r->j, "ids");
+    r->n = cJSON_GetObjectItem(r->j, "n")->valueint;
+    r->vocab = cJSON_GetObjectItem(r->j, "vocab")->valueint;
+    assert_int_equal(r->n, 40);
+    assert_int_equal(cJSON_GetArraySize(ids), r->n);
+    for (int i = 0; i < r->n; i++) r->ids[i] = cJSON_GetArrayItem(ids, i)->valueint;
+    snprintf(p, sizeof p, "%s/%s", dir, cJSON_GetObjectItem(r->j, "logits_file")->valuestring);
+    unsigned char *raw = (unsigned char *)qb_read_file(p, &len, err);
+    assert_non_null(raw);
+    assert_int_equal(len, (size_t)r->n * r->vocab * 4);
+    r->logits = malloc(len);
+    for (size_t i = 0; i < len / 4; i++) { /* little-endian float32, whatever the host */
+        uint32_t b = (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 | (uint32_t)raw[4 * i + 2] << 16 |
+                     (uint32_t)raw[4 * i + 3] << 24;
+        memcpy(&r->logits[i], &b, 4);
+    }
+    free(raw);
+}
+
+static void rope_ref_free(RopeRef *r) {
+    cJSON_Delete(r->j);
+    free(r->logits);
+}
+
+/* Loads a fixture, checks its inv_freq against transformers' float32 table (the script wrote it) and
+ * its teacher-forced logits against the reference; returns the largest logit difference. Dropping the
+ * scaling must move the logits far past the tolerance, or the comparison would prove nothing. */
+static double check_rope_fixture(const char *dir, RopeScalingType type) {
+    Model *m = load_ok(dir);
+    assert_int_equal(m->cfg.rope_scaling.type, type);
+    RopeRef r;
+    rope_ref_load(dir, &r);
+    assert_int_equal(r.vocab, m->cfg.vocab_size);
+    const cJSON *hf = cJSON_GetObjectItem(r.j, "inv_freq_hf");
+    int half = m->cfg.head_dim / 2;
+    assert_int_equal(cJSON_GetArraySize(hf), half);
+    double inv[64], worst_inv = 0;
+    model_rope_inv_freq(&m->cfg, inv);
+    for (int i = 0; i < half; i++) {
+        double want = cJSON_GetArrayItem(hf, i)->valuedouble;
+        worst_inv = fmax(worst_inv, fabs(inv[i] - want) / want);
+    }
+    assert_true(worst_inv < 1e-6); /* float32 rounding of transformers' table, nothing more */
+    float *lg = prefill_logits(m, r.ids, r.n);
+    double d = max_abs_diff(lg, r.logits, (size_t)r.n * r.vocab);
+    print_message("%s: inv_freq max rel diff vs transformers %.2g; logits max |diff| vs reference %.3g\n", dir,
+                  worst_inv, d);
+    assert_true(d < 1e-4);
+    m->cfg.rope_scaling.type = ROPE_SCALING_NONE;
+    float *plain = prefill_logits(m, r.ids, r.n);
+    assert_true(max_abs_diff(plain, r.logits, (size_t)r.n * r.vocab) > 1e-2);
+    free(lg);
+    free(plain);
+    rope_ref_free(&r);
+    model_free(m);
+    return d;
+}
+
+static void test_rope_scaling_llama3_matches_torch_reference(void **state) {
+    (void)state;
+    Model *m = load_ok(ROPE_LLAMA3);
+    const RopeScaling *rs = &m->cfg.rope_scaling;
+    assert_true(rs->factor == 8.0f && rs->low_freq_factor == 1.0f && rs->high_freq_factor == 4.0f);
+    assert_int_equal(rs->original_max_position_embeddings, 8192);
+    assert_true(m->cfg.rope_theta == 500000.0f);
+    /* the script put all three bands into this head_dim: kept, blended, divided by 8 */
+    RopeRef r;
+    rope_ref_load(ROPE_LLAMA3, &r);
+    const cJSON *bands = cJSON_GetObjectItem(r.j, "bands");
+    double inv[8];
+    model_rope_inv_freq(&m->cfg, inv);
+    int seen[3] = {0};
+    for (int i = 0; i < 8; i++) {
+        const char *b = cJSON_GetArrayItem(bands, i)->valuestring;
+        double plain = pow(500000.0, -2.0 * i / 16), ratio = inv[i] / plain;
+        if (!strcmp(b, "high")) { seen[0]++; assert_true(ratio == 1.0); }
+        else if (!strcmp(b, "low")) { seen[2]++; assert_true(fabs(ratio - 0.125) < 1e-15); }
+        else { seen[1]++; assert_true(ratio > 0.125 && ratio < 1.0); }
+    }
+    assert_true(seen[0] && seen[1] && seen[2]);
+    rope_ref_free(&r);
+    model_free(m);
+    assert_true(check_rope_fixture(ROPE_LLAMA3, ROPE_SCALING_LLAMA3) < 1e-4);
+}
+
+static void test_rope_scaling_linear_matches_torch_reference(void **state) {
+    (void)state;
+    Model *m = load_ok(ROPE_LINEAR); /* the older {"type": "linear"} spelling */
+    assert_true(m->cfg.rope_scaling.factor == 4.0f);
+    assert_false(m->cfg.tied_embeddings);
+    model_free(m);
+    assert_true(check_rope_fixture(ROPE_LINEAR, ROPE_SCALING_LINEAR) < 1e-4);
+}
+
+/* Every way a model leaves qbench keeps the scaling: HF directory (convert), synth; llama2.c cannot. */
+static char tmpdir[64];
+
+static void test_rope_scaling_survives_save_and_synth(void **state) {
+    (void)state;
+    char err[QB_ERRLEN], dir[128], p[160];
+    Model *a = load_ok(ROPE_LLAMA3);
+    snprintf(dir, sizeof dir, "%s/rope_saved", tmpdir);
+    assert_int_equal(model_save_safetensors(a, dir, err), 0);
+    Model *b = load_ok(dir);
+    assert_memory_equal(&b->cfg.rope_scaling, &a->cfg.rope_scaling, sizeof(RopeScaling));
+    assert_true(b->cfg.rope_theta == a->cfg.rope_theta);
+    RopeRef r;
+    rope_ref_load(ROPE_LLAMA3, &r);
+    float *la = prefill_logits(a, r.ids, r.n), *lb = prefill_logits(b, r.ids, r.n);
+    assert_memory_equal(la, lb, sizeof(float) * (size_t)r.n * r.vocab);
+    free(la); free(lb);
+    rope_ref_free(&r);
+    /* HF's own form, factors as floats: what transformers reads without a warning */
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    char *text = qb_read_file(p, NULL, err);
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    const cJSON *rs = cJSON_GetObjectItem(j, "rope_scaling");
+    assert_string_equal(cJSON_GetObjectItem(rs, "rope_type")->valuestring, "llama3");
+    assert_true(cJSON_GetObjectItem(rs, "factor")->valuedouble == 8.0);
+    assert_true(cJSON_GetObjectItem(rs, "low_freq_factor")->valuedouble == 1.0);
+    assert_true(cJSON_GetObjectItem(rs, "high_freq_factor")->valuedouble == 4.0);
+    assert_int_equal(cJSON_GetObjectItem(rs, "original_max_position_embeddings")->valueint, 8192);
+    assert_non_null(strstr(text, "\"factor\": 8.0,"));
+    assert_non_null(strstr(text, "\"original_max_position_embeddings\": 8192}"));
+    cJSON_Delete(j);
+    free(text);
+    model_free(b);
+    model_free(a);
+    /* an unscaled model's config.json has no rope_scaling key at all */
+    Model *s = load_ok(S260K);
+    snprintf(dir, sizeof dir, "%s/plain_saved", tmpdir);
+    assert_int_equal(model_save_safetensors(s, dir, err), 0);
+    model_free(s);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    text = qb_read_file(p, NULL, err);
+    assert_null(strstr(text, "rope_scaling"));
+    free(text);
+    /* synth: the HF directory carries it, the llama2.c format refuses it */
+    ModelConfig c = {.dim = 32, .hidden_dim = 48, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .vocab_size = 40,
+                     .seq_len = 64, .rope_theta = 500000.0f, .tied_embeddings = 1, .bos_id = 1, .eos_id = 2,
+                     .rope_scaling = {ROPE_SCALING_LINEAR, 2.5f, 0, 0, 0}};
+    snprintf(dir, sizeof dir, "%s/rope_synth", tmpdir);
+    assert_int_equal(model_synth_write(&c, 4, SYNTH_SAFETENSORS, dir, err), 0);
+    Model *y = load_ok(dir);
+    assert_int_equal(y->cfg.rope_scaling.type, ROPE_SCALING_LINEAR);
+    assert_true(y->cfg.rope_scaling.factor == 2.5f);
+    model_free(y);
+    snprintf(p, sizeof p, "%s/rope_synth.bin", tmpdir);
+    assert_int_equal(model_synth_write(&c, 4, SYNTH_LLAMA2C, p, err), -1);
+    assert_non_null(strstr(err, "RoPE scaling"));
+    assert_int_equal(access(p, F_OK), -1);
+    /* bad values are refused however the config was made */
+    c.rope_scaling.factor = 0;
+    assert_int_equal(model_synth_write(&c, 4, SYNTH_SAFETENSORS, dir, err), -1);
+    assert_non_null(strstr(err, "rope_scaling.factor"));
+    c.rope_scaling = (RopeScaling){ROPE_SCALING_LLAMA3, 8, 4, 1, 8192};
+    assert_int_equal(model_synth_write(&c, 4, SYNTH_SAFETENSORS, dir, err), -1);
+    assert_non_null(strstr(err, "low_freq_factor"));
+}
+
 static void test_tinystories656k_greedy_first_59(void **state) {
     (void)state;
     int want[128];
@@ -206,6 +384,7 @@ static void test_prefill_equals_decode(void **state) {
     (void)state;
     assert_true(check_prefill_vs_decode(S260K) < 1e-4);
     assert_true(check_prefill_vs_decode(T656K) < 1e-4);
+    assert_true(check_prefill_vs_decode(ROPE_LLAMA3) < 1e-4); /* scaled table, cached positions */
 }
 
 typedef struct { int calls[LIN_COUNT]; const float *qkv_ptr, *gu_ptr; int shared_ok; } TapLog;
@@ -242,8 +421,6 @@ static void test_block_chain_equals_forward(void **state) {
     free(x); free(got); free(want);
     model_free(m);
 }
-
-static char tmpdir[64];
 
 static void test_convert_to_safetensors_same_logits(void **state) {
     (void)state;
@@ -512,7 +689,21 @@ static void test_cli_info_synth_convert(void **state) {
     assert_int_equal((int)cJSON_GetObjectItem(j, "n_kv_heads")->valuedouble, 4);
     assert_string_equal(cJSON_GetObjectItem(j, "sha256")->valuestring,
                         "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "rope_scaling")));
     cJSON_Delete(j);
+    assert_int_equal(run_cli("info " ROPE_LLAMA3 " --json", out), 0);
+    text = qb_read_file(out, &len, err);
+    j = cJSON_Parse(text);
+    free(text);
+    const cJSON *rs = cJSON_GetObjectItem(j, "rope_scaling");
+    assert_string_equal(cJSON_GetObjectItem(rs, "type")->valuestring, "llama3");
+    assert_true(cJSON_GetObjectItem(rs, "factor")->valuedouble == 8.0);
+    assert_int_equal(cJSON_GetObjectItem(rs, "original_max_position_embeddings")->valueint, 8192);
+    cJSON_Delete(j);
+    assert_int_equal(run_cli("info " ROPE_LINEAR, out), 0);
+    text = qb_read_file(out, &len, err);
+    assert_non_null(strstr(text, "rope_scaling      linear (factor 4)"));
+    free(text);
     assert_int_equal(run_cli("info " T656K, out), 0);
     text = qb_read_file(out, &len, err);
     assert_non_null(strstr(text, "LlamaForCausalLM"));
@@ -567,6 +758,9 @@ int main(void) {
         cmocka_unit_test(test_stories260k_greedy_200_matches_llama2c),
         cmocka_unit_test(test_reference_logits_stories260k),
         cmocka_unit_test(test_reference_logits_tinystories656k),
+        cmocka_unit_test(test_rope_scaling_llama3_matches_torch_reference),
+        cmocka_unit_test(test_rope_scaling_linear_matches_torch_reference),
+        cmocka_unit_test(test_rope_scaling_survives_save_and_synth),
         cmocka_unit_test(test_tinystories656k_greedy_first_59),
         cmocka_unit_test(test_param_counts),
         cmocka_unit_test(test_prefill_equals_decode),
