@@ -185,14 +185,9 @@ static int nltk_speed(const Corpus *c, int treebank, Baseline *out) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    /* Waiting OpenMP threads spin by default. On a shared, busy machine a spinning thread takes
-     * the core its partner needs, and the all-cores figure measures that fight instead of the
-     * code; "passive" makes them sleep. libgomp reads the setting only at start-up, hence the
-     * re-exec. (An explicit OMP_WAIT_POLICY is respected.) */
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv); /* on failure: go on with the default */
-    }
+    /* Waiting OpenMP threads spin by default: on a shared, busy machine a spinning thread takes the
+     * core its partner needs, and the all-cores figure would measure that fight instead of the code. */
+    qb_prefer_passive_wait(argv);
     char err[QB_ERRLEN];
     TextFile en, xh, xr;
     if (textfile_read("assets/wmt14-ende/newstest2014-filtered.en.tok", &en, err) ||

@@ -13,24 +13,18 @@
 #include "harness/runner.h"
 #include "harness/sweep.h"
 
-/* libgomp reads OMP_WAIT_POLICY once, when it is loaded, so setting it here is too late for this
- * process: when neither it nor GOMP_SPINCOUNT is set, set PASSIVE and re-exec ourselves (once: the
- * child sees it set). Why: the quantizers run many short parallel regions; with the default spinning
- * wait, a thread that finishes first spins while its partner is descheduled by any other process,
- * taking the core that partner needs. Measured on a 2-core machine shared with other jobs (load
- * 2-5), two runs each, in seconds — demo.yaml's GPTQT 8-bit per-row point: 1 thread 52, 47;
- * 2 threads spinning 157, 27; 2 threads passive 28, 36. Its other 36 points: 86, 56 / 123, 266 /
+/* Sleeping OpenMP waits (qb_prefer_passive_wait). Measured on a 2-core machine shared with other
+ * jobs (load 2-5), two runs each, in seconds — demo.yaml's GPTQT 8-bit per-row point: 1 thread 52,
+ * 47; 2 threads spinning 157, 27; 2 threads passive 28, 36. Its other 36 points: 86, 56 / 123, 266 /
  * 59, 54. Spinning only wins when the machine happens to be idle; passive is never the slowest.
  * Setting OMP_WAIT_POLICY yourself (e.g. ACTIVE on a dedicated machine) skips this. */
 static void prefer_passive_wait(int argc, char **argv) {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1)) return;
     char **args = calloc((size_t)argc + 2, sizeof *args);
     if (!args) return;
     args[0] = "qbench";
     for (int i = 0; i < argc; i++) args[i + 1] = argv[i]; /* argv[0] is "run" */
-    execv("/proc/self/exe", args);
-    free(args); /* exec failed (no /proc): run on with the default wait */
+    qb_prefer_passive_wait(args);
+    free(args); /* nothing re-executed: run on */
 }
 
 static void usage(FILE *f) {

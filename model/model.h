@@ -191,5 +191,9 @@ char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
 
 /* Sets both the OpenMP and the OpenBLAS thread counts; n <= 0 means all cores. Returns the count. */
 int model_set_threads(int n);
+/* Unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set: sets OMP_WAIT_POLICY=PASSIVE and re-executes the
+ * program with argv (NULL-terminated, argv[0] the program name), so that waiting OpenMP threads
+ * sleep instead of spinning. Returns only when nothing was re-executed. */
+void qb_prefer_passive_wait(char **argv);
 
 #endif

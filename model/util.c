@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/model.h"
 
@@ -157,4 +158,18 @@ char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]) {
     buf[n] = '\0';
     if (len) *len = n;
     return buf;
+}
+
+/* ---- OpenMP wait policy ------------------------------------------------------------------------ */
+
+/* libgomp reads OMP_WAIT_POLICY once, when it is loaded, so setting it later is too late for this
+ * process: set PASSIVE and re-execute once (the new image sees it set). Why: qbench runs many short
+ * parallel regions; with the default spinning wait a thread that finishes first spins while its
+ * partner is descheduled by another process, taking the core that partner needs. On a 2-core
+ * machine shared with other jobs, 2-thread sweeps were up to 3x slower spinning than passive
+ * (measured in harness/cmd_sweep.c's history: GPTQT 8-bit point, 157 s spinning, 28 s passive). */
+void qb_prefer_passive_wait(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1)) return;
+    execv("/proc/self/exe", argv); /* returns only on failure (no /proc): run on with the default */
 }
