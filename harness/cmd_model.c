@@ -57,18 +57,9 @@ static int print_info_json(const Model *m) {
     cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
     cJSON_AddNumberToObject(j, "seq_len", c->seq_len);
     cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
-    const RopeScaling *rs = &c->rope_scaling;
-    if (rs->type == ROPE_SCALING_NONE) cJSON_AddNullToObject(j, "rope_scaling");
-    else {
-        cJSON *r = cJSON_AddObjectToObject(j, "rope_scaling");
-        cJSON_AddStringToObject(r, "type", rope_scaling_name(rs->type));
-        cJSON_AddNumberToObject(r, "factor", rs->factor);
-        if (rs->type == ROPE_SCALING_LLAMA3) {
-            cJSON_AddNumberToObject(r, "low_freq_factor", rs->low_freq_factor);
-            cJSON_AddNumberToObject(r, "high_freq_factor", rs->high_freq_factor);
-            cJSON_AddNumberToObject(r, "original_max_position_embeddings", rs->original_max_position_embeddings);
-        }
-    }
+    char rs[256]; /* as config.json has it ("null" when none) */
+    if (model_rope_scaling_json(&c->rope_scaling, rs, sizeof rs)) snprintf(rs, sizeof rs, "null");
+    cJSON_AddItemToObject(j, "rope_scaling", cJSON_CreateRaw(rs));
     cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
     cJSON_AddBoolToObject(j, "tied_embeddings", c->tied_embeddings);
     cJSON_AddBoolToObject(j, "qkv_bias", c->qkv_bias);

@@ -696,7 +696,7 @@ static void test_cli_info_synth_convert(void **state) {
     j = cJSON_Parse(text);
     free(text);
     const cJSON *rs = cJSON_GetObjectItem(j, "rope_scaling");
-    assert_string_equal(cJSON_GetObjectItem(rs, "type")->valuestring, "llama3");
+    assert_string_equal(cJSON_GetObjectItem(rs, "rope_type")->valuestring, "llama3"); /* as config.json has it */
     assert_true(cJSON_GetObjectItem(rs, "factor")->valuedouble == 8.0);
     assert_int_equal(cJSON_GetObjectItem(rs, "original_max_position_embeddings")->valueint, 8192);
     cJSON_Delete(j);
