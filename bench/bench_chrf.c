@@ -18,39 +18,9 @@
 
 #include "metrics/chrf.h"
 #include "metrics/textfile.h"
+#include "bench/bench_common.h"
 
 #define PORT "bench/sacrebleu_chrf_port.py"
-
-/* Copies line without every 5th space-separated token. */
-static char *drop_every_fifth(const char *line) {
-    size_t n = strlen(line);
-    char *out = malloc(n + 1), *o = out;
-    int tok = 0;
-    const char *p = line;
-    while (*p) {
-        while (*p == ' ') p++;
-        if (!*p) break;
-        const char *q = p;
-        while (*q && *q != ' ') q++;
-        if (++tok % 5 != 0) {
-            if (o != out) *o++ = ' ';
-            memcpy(o, p, (size_t)(q - p));
-            o += q - p;
-        }
-        p = q;
-    }
-    *o = 0;
-    return out;
-}
-
-/* CPU seconds of the whole process (all threads) */
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-typedef struct { double wall, cpu, score; } Speed; /* seg/s wall, seg per CPU-second, corpus score */
 
 static Speed run_c(const char *const *hyps, const char *const *refs, size_t n, int word_order, int threads) {
     chrf_opts o = chrf_defaults(word_order);
@@ -67,13 +37,6 @@ static Speed run_c(const char *const *hyps, const char *const *refs, size_t n, i
     } while (t < 0.5);
     Speed s = {(double)n * reps / t, (double)n * reps / (cpu_now() - c0), r.score};
     return s;
-}
-
-static int write_lines(const char *path, const char *const *lines, size_t n) {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    for (size_t i = 0; i < n; i++) fprintf(f, "%s\n", lines[i]);
-    return fclose(f);
 }
 
 /* The Python port on the same segments; wall 0 when python3 or the script is missing. */

@@ -24,41 +24,13 @@
 
 #include "metrics/meteor.h"
 #include "metrics/textfile.h"
-
-
-static char *drop_every_fifth(const char *line) {
-    size_t n = strlen(line);
-    char *out = malloc(n + 1), *o = out;
-    int tok = 0;
-    for (const char *p = line; *p;) {
-        while (*p == ' ') p++;
-        if (!*p) break;
-        const char *q = p;
-        while (*q && *q != ' ') q++;
-        if (++tok % 5 != 0) {
-            if (o != out) *o++ = ' ';
-            memcpy(o, p, (size_t)(q - p));
-            o += q - p;
-        }
-        p = q;
-    }
-    *o = 0;
-    return out;
-}
+#include "bench/bench_common.h"
 
 typedef struct {
     const char *label;
     const char *const *hyps, *const *refs;
     size_t n;
 } Corpus;
-
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-typedef struct { double wall, cpu, score; } Speed; /* seg/s wall, seg per CPU-second, corpus score */
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -114,13 +86,6 @@ static double first_call(const Corpus *c, int kind, int threads) {
         wordnet_free(wn);
     }
     return best;
-}
-
-static int write_lines(const char *path, const char *const *lines, size_t n) {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    for (size_t i = 0; i < n; i++) fprintf(f, "%s\n", lines[i]);
-    return fclose(f);
 }
 
 /* NLTK's baseline for one corpus and tokenisation, in a fresh python3 process (WordNet loaded
