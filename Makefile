@@ -37,7 +37,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 # --- sources: every .c in a module folder goes into libqbench.a --------------------------------------
-LIB_DIRS  := model datasets metrics quant harness
+LIB_DIRS  := base model datasets metrics quant harness
 LIB_SRCS  := $(filter-out harness/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libqbench.a

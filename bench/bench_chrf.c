@@ -19,6 +19,7 @@
 #include "metrics/chrf.h"
 #include "metrics/textfile.h"
 #include "bench/bench_common.h"
+#include "harness/cli.h"
 
 #define PORT "bench/sacrebleu_chrf_port.py"
 

@@ -25,6 +25,7 @@
 #include "metrics/meteor.h"
 #include "metrics/textfile.h"
 #include "bench/bench_common.h"
+#include "harness/cli.h"
 
 typedef struct {
     const char *label;

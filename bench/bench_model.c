@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include "model/model.h"
+#include "harness/cli.h"
 
 static double now(void) {
     struct timespec t;
@@ -102,7 +103,7 @@ out:
 }
 
 int main(int argc, char **argv) {
-    int threads = model_set_threads(argc > 1 ? atoi(argv[1]) : 0);
+    int threads = qb_set_threads(argc > 1 ? atoi(argv[1]) : 0);
     double peak = sgemm_peak_gflops();
     printf("threads %d, sgemm peak (2048^3, best of 4) %.1f GFLOP/s wall, %.1f GFLOP per CPU-second\n", threads,
            peak, peak_per_cpu_s);

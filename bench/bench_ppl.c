@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include "metrics/ppl.h"
+#include "harness/cli.h"
 
 #define LLAMA_CPP_TOK_S 7000.0
 #define DATA "assets/tinystories/tinystories_v1_validation_head.txt"
@@ -59,7 +60,7 @@ static int bench(const char *name, const char *model_path, const char *tok_path,
 int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 3;
     if (runs < 1 || runs > 15) runs = 3;
-    int threads = model_set_threads(0);
+    int threads = qb_set_threads(0);
     char err[QB_ERRLEN];
     size_t len;
     char *text = qb_read_file(DATA, &len, err);

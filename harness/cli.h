@@ -1,4 +1,4 @@
-/* cli.h — small helpers the subcommands share for reading option values. */
+/* cli.h — what the subcommands share: reading option values, and the thread settings. */
 #ifndef QBENCH_CLI_H
 #define QBENCH_CLI_H
 
@@ -7,5 +7,12 @@
 int cli_parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out);
 /* The same for a number in [lo, hi] ("needs a number in ..."). */
 int cli_parse_double(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
+
+/* Sets both the OpenMP and the OpenBLAS thread counts; n <= 0 means all cores. Returns the count. */
+int qb_set_threads(int n);
+/* Unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set: sets OMP_WAIT_POLICY=PASSIVE and re-executes the
+ * program with argv (NULL-terminated, argv[0] the program name), so that waiting OpenMP threads
+ * sleep instead of spinning. Returns only when nothing was re-executed. */
+void qb_prefer_passive_wait(char **argv);
 
 #endif

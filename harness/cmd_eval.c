@@ -108,7 +108,7 @@ int cmd_ppl(int argc, char **argv) {
     o.seqlen = (int)seqlen;
     o.stride = o.mode == PPL_STRIDE ? (int)(have_stride ? stride : (seqlen / 2 > 0 ? seqlen / 2 : 1)) : 0;
     o.max_windows = (int)max_windows;
-    int nthreads = model_set_threads((int)threads);
+    int nthreads = qb_set_threads((int)threads);
 
     char err[QB_ERRLEN], tok_used[2048];
     size_t len;
@@ -239,7 +239,7 @@ int cmd_generate(int argc, char **argv) {
         gen_usage(stderr);
         return 2;
     }
-    model_set_threads((int)threads);
+    qb_set_threads((int)threads);
     Model *m;
     Tokenizer *t;
     char err[QB_ERRLEN], tok_used[2048];

@@ -12,6 +12,7 @@
 #include "harness/config.h"
 #include "harness/runner.h"
 #include "harness/sweep.h"
+#include "harness/cli.h"
 
 /* Sleeping OpenMP waits (qb_prefer_passive_wait). Measured on a 2-core machine shared with other
  * jobs (load 2-5), two runs each, in seconds — demo.yaml's GPTQT 8-bit per-row point: 1 thread 52,

@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "model/model.h" /* QB_ERRLEN */
+#include "base/base.h"
 
 #define STORE_SCHEMA_VERSION 2 /* PRAGMA user_version after store_open() */
 

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "model/model.h" /* QB_ERRLEN */
+#include "base/base.h"
 
 #define CHRF_MAX_CHAR_ORDER 32
 #define CHRF_MAX_WORD_ORDER 32

@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "model/model.h" /* QB_ERRLEN */
+#include "base/base.h"
 
 /* ---- tokenisation ---------------------------------------------------------------------------- */
 typedef enum {

@@ -15,7 +15,7 @@
 #define QBENCH_TEXTFILE_H
 
 #include <stddef.h>
-#include "model/model.h" /* QB_ERRLEN */
+#include "base/base.h"
 
 typedef struct {
     char *buf;    /* the file's bytes, each line NUL-terminated in place */

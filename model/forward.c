@@ -25,13 +25,6 @@ struct ModelState {
     float *rope_cos, *rope_sin; /* (max_seq, head_dim/2) */
 };
 
-int model_set_threads(int n) {
-    if (n <= 0) n = omp_get_num_procs();
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
-    return n;
-}
-
 static float *alloc_floats(size_t a, size_t b, int *fail) {
     size_t n;
     if (mul_size(a, b, &n) || mul_size(n ? n : 1, sizeof(float), &n)) { *fail = 1; return NULL; }

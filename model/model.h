@@ -2,9 +2,8 @@
  * safetensors + config.json), the transformer forward pass (batched prefill, KV-cache decode),
  * block-level hooks for the quantization pipeline, and generation.
  *
- * Conventions (shared by every module of qbench):
- *   - Functions that can fail return 0 on success and -1 on error, writing a one-line message that
- *     names the file / tensor / field into `err` (QB_ERRLEN bytes). Nothing here prints or exits.
+ * Conventions (errors as in base/base.h: 0 / -1 and a message in err[QB_ERRLEN]; nothing here
+ * prints or exits):
  *   - Matrices are row-major float32. A linear layer's weight is W[rows=out][cols=in]; y = x Wᵀ (+ b).
  *   - RoPE: every model is held in the llama2.c *interleaved* pair layout (pairs (2i, 2i+1) of each
  *     head are rotated together). HF checkpoints store q/k in the rotate-half layout; the loader
@@ -16,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QB_ERRLEN 512
+#include "base/base.h"
 
 /* RoPE frequency scaling, as Hugging Face's config.json "rope_scaling" describes it (transformers'
  * modeling_rope_utils.py). NONE is zero, so a zeroed config has no scaling; llama2.c never has any. */
@@ -169,31 +168,5 @@ int model_synth_write(const ModelConfig *cfg, uint64_t seed, SynthFormat fmt, co
 /* Writes m (any source) as a Hugging Face directory: config.json + model.safetensors (F32), q/k rows
  * permuted back to the rotate-half layout. Used to convert llama2.c checkpoints. */
 int model_save_safetensors(const Model *m, const char *dir, char err[QB_ERRLEN]);
-
-/* ---- small shared utilities ------------------------------------------------------------------- */
-
-/* SHA-256 of a buffer / of a file, as 64 hex chars + NUL. */
-void qb_sha256_hex(const void *data, size_t len, char out[65]);
-int qb_sha256_file(const char *path, char out[65], char err[QB_ERRLEN]);
-
-/* Deterministic PRNG (xoshiro256**), seeded; every random choice in qbench comes from one of these. */
-typedef struct { uint64_t s[4]; } QbRng;
-void qb_rng_seed(QbRng *r, uint64_t seed);
-uint64_t qb_rng_next(QbRng *r);
-double qb_rng_uniform(QbRng *r);            /* [0, 1) */
-uint64_t qb_rng_below(QbRng *r, uint64_t n); /* [0, n), unbiased */
-float qb_rng_normal(QbRng *r);
-
-/* Whole file into a NUL-terminated buffer; NULL with err naming the file on failure. */
-char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
-
-/* ---- threads (added by the model runtime) ------------------------------------------------------ */
-
-/* Sets both the OpenMP and the OpenBLAS thread counts; n <= 0 means all cores. Returns the count. */
-int model_set_threads(int n);
-/* Unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set: sets OMP_WAIT_POLICY=PASSIVE and re-executes the
- * program with argv (NULL-terminated, argv[0] the program name), so that waiting OpenMP threads
- * sleep instead of spinning. Returns only when nothing was re-executed. */
-void qb_prefer_passive_wait(char **argv);
 
 #endif

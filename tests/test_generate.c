@@ -21,6 +21,7 @@
 #include "harness/progress.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "harness/cli.h"
 
 static int read_ids(const char *path, int *ids, int cap) {
     FILE *f = fopen(path, "r");
@@ -282,7 +283,7 @@ static void test_progress(void **state) {
 }
 
 int main(void) {
-    model_set_threads(0);
+    qb_set_threads(0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories260k_greedy_library),
         cmocka_unit_test(test_656k_greedy_prefix),

@@ -20,6 +20,7 @@
 #include "model/model.h"
 #include "model/model_internal.h"
 #include "model/kernels.h"
+#include "harness/cli.h"
 
 #define S260K "assets/stories260K/stories260K.bin"
 #define T656K "assets/tinystories-656K"
@@ -653,12 +654,12 @@ static void test_threads_deterministic(void **state) {
     Model *m = load_ok(bin);
     int n = 600, tok[600];
     for (int i = 0; i < n; i++) tok[i] = (i * 31 + 1) % 1000;
-    model_set_threads(2);
+    qb_set_threads(2);
     float *a = prefill_logits(m, tok, n), *b = prefill_logits(m, tok, n);
     assert_memory_equal(a, b, sizeof(float) * (size_t)n * 1000);
-    model_set_threads(1);
+    qb_set_threads(1);
     float *one = prefill_logits(m, tok, n);
-    model_set_threads(0);
+    qb_set_threads(0);
     assert_true(max_abs_diff(a, one, (size_t)n * 1000) < 1e-5);
     free(a); free(b); free(one);
     model_free(m);

@@ -17,6 +17,7 @@
 #include <cJSON.h>
 
 #include "metrics/ppl.h"
+#include "harness/cli.h"
 
 static Model *m260;
 static Tokenizer *t260;
@@ -30,7 +31,7 @@ static int setup(void **state) {
     if (!m260) { fprintf(stderr, "%s\n", err); return -1; }
     t260 = tokenizer_load("assets/stories260K/tok512.bin", m260->cfg.vocab_size, err);
     story = qb_read_file("assets/tinystories/tinystories_v1_validation_head.txt", &story_len, err);
-    model_set_threads(0);
+    qb_set_threads(0);
     return t260 && story ? 0 : -1;
 }
 
@@ -208,11 +209,11 @@ static void test_thread_count_invariance(void **state) {
     char err[QB_ERRLEN];
     PplOptions o = {.mode = PPL_LLAMACPP, .seqlen = 128, .max_windows = 24};
     PplStats a = {0}, b = {0};
-    model_set_threads(1);
+    qb_set_threads(1);
     assert_int_equal(ppl_eval_text(m260, t260, story, story_len, &o, &a, err), 0);
-    model_set_threads(2);
+    qb_set_threads(2);
     assert_int_equal(ppl_eval_text(m260, t260, story, story_len, &o, &b, err), 0);
-    model_set_threads(0);
+    qb_set_threads(0);
     assert_int_equal(a.n_windows, 24);
     assert_memory_equal(&a.sum_nll, &b.sum_nll, sizeof(double));
     assert_memory_equal(&a.sum_nll2, &b.sum_nll2, sizeof(double));
@@ -345,11 +346,11 @@ static void test_agreement_same_model(void **state) {
     Linear *wq = &pert->blocks[0].lin[LIN_Q];
     for (int i = 0; i < wq->rows * wq->cols; i += 3) wq->w[i] *= 0.5f;
     AgreementStats p1 = {0}, p2 = {0};
-    model_set_threads(1);
+    qb_set_threads(1);
     assert_int_equal(agreement_eval_tokens(m260, pert, ids, n, 1, &o, &p1, err), 0);
-    model_set_threads(2);
+    qb_set_threads(2);
     assert_int_equal(agreement_eval_tokens(m260, pert, ids, n, 1, &o, &p2, err), 0);
-    model_set_threads(0);
+    qb_set_threads(0);
     assert_int_equal(p1.n, st.n);
     assert_true(p1.kl_sum > 1e-4);
     assert_true(p1.top1_agree > p1.n / 2 && p1.top1_agree <= p1.n);

@@ -1,0 +1,52 @@
+/* base.h — what every qbench module shares, beneath the model runtime in the layering
+ * (harness → quant, metrics, datasets → model → base): the error convention, SHA-256, the seeded
+ * random number generator, whole-file reads and growable arrays. Nothing here knows about models.
+ *
+ * The error convention, used by every module:
+ *   - Functions that can fail return 0 on success and -1 on error (or NULL), writing a one-line
+ *     message into `err` (QB_ERRLEN bytes) that names the file, line, tensor or field at fault.
+ *   - Library code never prints and never exits; the command line prints the message and exits 2.
+ */
+#ifndef QBENCH_BASE_H
+#define QBENCH_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QB_ERRLEN 512
+
+/* ---- SHA-256 (FIPS 180-4): asset, model and experiment identity ------------------------------ */
+
+/* Incremental form, for data that arrives in pieces. */
+typedef struct { uint32_t h[8]; uint64_t len; uint8_t buf[64]; size_t nbuf; } QbSha256;
+void qb_sha256_init(QbSha256 *c);
+void qb_sha256_update(QbSha256 *c, const void *data, size_t n);
+void qb_sha256_final_hex(QbSha256 *c, char out[65]); /* 64 hex chars + NUL */
+
+/* SHA-256 of a buffer / of a file, as 64 hex chars + NUL. */
+void qb_sha256_hex(const void *data, size_t len, char out[65]);
+int qb_sha256_file(const char *path, char out[65], char err[QB_ERRLEN]);
+
+/* ---- deterministic PRNG (xoshiro256** seeded through splitmix64) -------------------------------- */
+/* Every random choice in qbench comes from one of these, so a seed fixes a run. */
+typedef struct { uint64_t s[4]; } QbRng;
+void qb_rng_seed(QbRng *r, uint64_t seed);
+uint64_t qb_rng_next(QbRng *r);
+double qb_rng_uniform(QbRng *r);            /* [0, 1) */
+uint64_t qb_rng_below(QbRng *r, uint64_t n); /* [0, n), unbiased */
+float qb_rng_normal(QbRng *r);
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+/* Whole file into a NUL-terminated buffer (the NUL is not counted in *len); NULL with err naming
+ * the file on failure. */
+char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
+
+/* ---- growable arrays --------------------------------------------------------------------------- */
+
+/* Makes *p (an array of `elem`-byte items with capacity *cap) hold at least `need` items, growing
+ * geometrically; new items are uninitialised. Returns 0, or -1 on overflow or out of memory (then
+ * *p and *cap are unchanged). Use: if (qb_grow((void **)&v, &cap, n + 1, sizeof *v)) goto oom; */
+int qb_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+#endif

@@ -1,0 +1,32 @@
+/* file.c — whole-file reads with errors that name the file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+
+/* ---- files --------------------------------------------------------------------------------------- */
+
+char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, QB_ERRLEN, "%s: %s", path, strerror(errno)); return NULL; }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) { fclose(f); snprintf(err, QB_ERRLEN, "%s: out of memory", path); return NULL; }
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (!nb) { free(buf); fclose(f); snprintf(err, QB_ERRLEN, "%s: out of memory", path); return NULL; }
+        buf = nb; cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); snprintf(err, QB_ERRLEN, "%s: read error", path); return NULL; }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
