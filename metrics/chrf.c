@@ -57,16 +57,6 @@ struct chrf_ws {
     uint32_t stamp;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap : 64;
-    while (nc < need) nc *= 2;
-    void *q = realloc(*p, nc * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
 
 chrf_opts chrf_defaults(int word_order) {
     chrf_opts o = {6, word_order, 2.0, 0, 0, 0, 0};
@@ -122,7 +112,7 @@ static uint64_t hash_cps(const uint32_t *c, size_t n) {
 
 static int push_token(Prep *p, size_t off, size_t len) {
     size_t old = p->cap_tok;
-    if (grow((void **)&p->toff, &p->cap_tok, p->ntok + 1, sizeof(uint32_t))) return -1;
+    if (qb_grow((void **)&p->toff, &p->cap_tok, p->ntok + 1, sizeof(uint32_t))) return -1;
     if (p->cap_tok != old) { /* tlen and th follow toff's capacity */
         uint32_t *tl = realloc(p->tlen, p->cap_tok * sizeof(uint32_t));
         if (tl) p->tlen = tl;
@@ -144,17 +134,17 @@ static int prep_text(Prep *p, const char *s, const chrf_opts *o, const char *wha
         snprintf(err, QB_ERRLEN, "%s: %zu bytes is too long", what, n);
         return -1;
     }
-    if (grow((void **)&p->raw, &p->cap_raw, n + 1, sizeof(uint32_t))) goto oom;
+    if (qb_grow((void **)&p->raw, &p->cap_raw, n + 1, sizeof(uint32_t))) goto oom;
     long ncp = utf8_decode(s, n, p->raw, &bad);
     if (ncp < 0) {
         snprintf(err, QB_ERRLEN, "%s: invalid UTF-8 at byte %zu", what, bad);
         return -1;
     }
     if (o->lowercase) {
-        if (grow((void **)&p->cp, &p->cap_cp, 2 * (size_t)ncp + 1, sizeof(uint32_t))) goto oom;
+        if (qb_grow((void **)&p->cp, &p->cap_cp, 2 * (size_t)ncp + 1, sizeof(uint32_t))) goto oom;
         p->ncp = py_lower(p->raw, (size_t)ncp, p->cp);
     } else {
-        if (grow((void **)&p->cp, &p->cap_cp, (size_t)ncp + 1, sizeof(uint32_t))) goto oom;
+        if (qb_grow((void **)&p->cp, &p->cap_cp, (size_t)ncp + 1, sizeof(uint32_t))) goto oom;
         memcpy(p->cp, p->raw, (size_t)ncp * sizeof(uint32_t));
         p->ncp = (size_t)ncp;
     }
@@ -162,7 +152,7 @@ static int prep_text(Prep *p, const char *s, const chrf_opts *o, const char *wha
     size_t N = p->ncp;
 
     /* characters */
-    if (grow((void **)&p->ch, &p->cap_ch, N + 1, sizeof(uint32_t))) goto oom;
+    if (qb_grow((void **)&p->ch, &p->cap_ch, N + 1, sizeof(uint32_t))) goto oom;
     p->nch = 0;
     if (o->popovic) {
         /* chrF++.py: line.strip().replace(" ", "") */
@@ -313,11 +303,11 @@ static int kind_stats(chrf_ws *ws, int kind, int norder, int64_t *v) {
     size_t lh = kind ? H->ntok : H->nch, lr = kind ? R->ntok : R->nch;
     const uint32_t *xh = H->ch, *xr = R->ch;
     if (norder == 0) return 0;
-    if (grow((void **)&ws->hh, &ws->cap_hh, lh + 1, sizeof(uint64_t)) ||
-        grow((void **)&ws->rh, &ws->cap_rh, lr + 1, sizeof(uint64_t)) ||
-        grow((void **)&ws->live_h, &ws->cap_lh, lh + 1, sizeof(uint32_t)) ||
-        grow((void **)&ws->live_r, &ws->cap_lr, lr + 1, sizeof(uint32_t)) ||
-        grow((void **)&ws->rslot, &ws->cap_rs, lr + 1, sizeof(uint32_t)))
+    if (qb_grow((void **)&ws->hh, &ws->cap_hh, lh + 1, sizeof(uint64_t)) ||
+        qb_grow((void **)&ws->rh, &ws->cap_rh, lr + 1, sizeof(uint64_t)) ||
+        qb_grow((void **)&ws->live_h, &ws->cap_lh, lh + 1, sizeof(uint32_t)) ||
+        qb_grow((void **)&ws->live_r, &ws->cap_lr, lr + 1, sizeof(uint32_t)) ||
+        qb_grow((void **)&ws->rslot, &ws->cap_rs, lr + 1, sizeof(uint32_t)))
         return -1;
     for (size_t i = 0; i < lh; i++) ws->live_h[i] = (uint32_t)i;
     for (size_t i = 0; i < lr; i++) ws->live_r[i] = (uint32_t)i;

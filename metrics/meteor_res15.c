@@ -32,16 +32,8 @@ static char *read_res(const char *dir, const char *name, size_t *len, char *path
     return b;
 }
 
-static int grow_int(int **a, int *cap, int need) {
-    if (need <= *cap) return 0;
-    int nc = *cap ? *cap : 1024;
-    while (nc < need) nc *= 2;
-    int *x = realloc(*a, sizeof(int) * (size_t)nc);
-    if (!x) return -1;
-    *a = x;
-    *cap = nc;
-    return 0;
-}
+/* The growable int arrays of the resource tables. */
+static int grow_int(int **a, size_t *cap, int need) { return qb_grow((void **)a, cap, (size_t)need, sizeof **a); }
 
 static int cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
@@ -53,7 +45,8 @@ static int load_synsets(Meteor15 *m, const char *dir, char err[QB_ERRLEN]) {
     size_t len;
     if (!(m->syn_buf = read_res(dir, "english.synsets", &len, path, sizeof path, err))) return -1;
     char *p = m->syn_buf, *end = p + len, *w, *ids;
-    int wl, il, line = 0, cap_ids = 0, cap_s = 0, cap_c = 0, nids = 0;
+    int wl, il, line = 0, nids = 0;
+    size_t cap_ids = 0, cap_s = 0, cap_c = 0;
     while (next_line(&p, end, &w, &wl)) {
         line++;
         if (!next_line(&p, end, &ids, &il)) {
@@ -96,12 +89,13 @@ static int load_exceptions(Meteor15 *m, const char *dir, char err[QB_ERRLEN]) {
     size_t len;
     if (!(m->exc_buf = read_res(dir, "english.exceptions", &len, path, sizeof path, err))) return -1;
     /* pass 1: (form, base) pairs in file order */
-    int npair = 0, cap = 0, cap2 = 0, line = 0;
+    int npair = 0, line = 0;
+    size_t cap = 0, cap2 = 0;
     int *pform = NULL, *pbase_off = NULL;
     char *p = m->exc_buf, *end = p + len, *base, *forms;
     int bl, fl;
     int *pbase_len = NULL;
-    int cap3 = 0;
+    size_t cap3 = 0;
     while (next_line(&p, end, &base, &bl)) {
         line++;
         if (!next_line(&p, end, &forms, &fl)) {
@@ -309,7 +303,7 @@ static int morph(const Meteor15 *m, const char *w, int len, char *out) {
     return 0;
 }
 
-static int append_syn(const Meteor15 *m, int id, int **ids, int *n, int *cap) {
+static int append_syn(const Meteor15 *m, int id, int **ids, int *n, size_t *cap) {
     if (id < 0) return 0;
     int c = m->syn_count[id];
     if (grow_int(ids, cap, *n + c)) return -1;
@@ -319,7 +313,7 @@ static int append_syn(const Meteor15 *m, int id, int **ids, int *n, int *cap) {
 }
 
 int m15_synsets(const Meteor15 *m, const char *w, int len, int **ids, int *n) {
-    int cap = 0;
+    size_t cap = 0;
     *ids = NULL;
     *n = 0;
     if (append_syn(m, syn_id(m, w, len), ids, n, &cap)) return -1;

@@ -508,17 +508,7 @@ static int cascade(Buf *text, Buf *scratch, int anchors, int every) {
     return text->oom || scratch->oom ? -1 : 0;
 }
 
-static int reserve(void *pp, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? 2 * *cap : 256;
-    while (nc < need) nc *= 2;
-    void *p = realloc(*(void **)pp, nc * elem);
-    if (!p) return -1;
-    *(void **)pp = p;
-    *cap = nc;
-    return 0;
-}
-static int buf_reserve(Buf *b, size_t n) { return reserve(&b->a, &b->cap, n, sizeof *b->a); }
+static int buf_reserve(Buf *b, size_t n) { return qb_grow((void **)&b->a, &b->cap, n, sizeof *b->a); }
 
 /* text.split() of the cascade's result: pushes every token as UTF-8, lowercased by str.lower()
  * when lower is set (each token on its own: the final-sigma rule looks only inside it). */
@@ -532,7 +522,7 @@ static int push_split(MtTreebank *tb, int lower, MtTokens *out) {
         if (j == i) break;
         size_t len = j - i, nb = 0;
         const uint32_t *cp = t->a + i;
-        if (reserve(&tb->low, &tb->low_cap, 2 * len, sizeof *tb->low) || reserve(&tb->u8, &tb->u8_cap, 8 * len, 1))
+        if (qb_grow((void **)&tb->low, &tb->low_cap, 2 * len, sizeof *tb->low) || qb_grow((void **)&tb->u8, &tb->u8_cap, 8 * len, 1))
             return -1;
         if (lower && any < 0x80) /* ASCII: str.lower() is A-Z only */
             for (; nb < len; nb++) tb->u8[nb] = (char)(cp[nb] + (cp[nb] - 'A' < 26u ? 32 : 0));
@@ -708,7 +698,7 @@ int mt_treebank_tokenize_lower(MtTreebank *tb, const char *line, size_t n, MtTok
     const unsigned char *s = (const unsigned char *)line;
     out->n = 0;
     out->used = 0;
-    if (reserve(&tb->lc, &tb->lc_cap, n + 8, 1) != 0) goto oom;
+    if (qb_grow((void **)&tb->lc, &tb->lc_cap, n + 8, 1) != 0) goto oom;
     if (!all_ascii(s, n)) { /* validate once; from here on the line is valid UTF-8 */
         size_t bad = 0;
         if (buf_reserve(&tb->text, n) != 0) goto oom;
