@@ -20,6 +20,7 @@
 #include "datasets/datasets.h"
 #include "model/tokenizer.h"
 #include "quant/quant.h"
+#include "tests/common.h"
 
 static const char *S260 = "assets/stories260K/stories260K.bin";
 static const char *S656 = "assets/tinystories-656K";
@@ -34,9 +35,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return t_rm_rf(tmpdir);
 }
 
 static void tmp_path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", tmpdir, name); }
@@ -144,13 +143,6 @@ static void test_roundtrip_binary_methods(void **state) {
     assert_int_equal(roundtrip(S656, &o, "rtnt.qbq"), 2 * LIN_COUNT);
 }
 
-static unsigned char *slurp(const char *path, size_t *len) {
-    char err[QB_ERRLEN];
-    unsigned char *b = (unsigned char *)qb_read_file(path, len, err);
-    assert_non_null(b);
-    return b;
-}
-
 static void spit(const char *path, const unsigned char *b, size_t len) {
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
@@ -184,7 +176,7 @@ static void test_same_seed_same_bytes(void **state) {
         calib_free(&cw);
     }
     size_t la, lb, lc;
-    unsigned char *a = slurp(p[0], &la), *b = slurp(p[1], &lb), *c = slurp(p[2], &lc);
+    unsigned char *a = (unsigned char *)t_slurp(p[0], &la), *b = (unsigned char *)t_slurp(p[1], &lb), *c = (unsigned char *)t_slurp(p[2], &lc);
     assert_int_equal(la, lb);
     assert_memory_equal(a, b, la);
     assert_true(la != lc || memcmp(a, c, la) != 0);
@@ -227,7 +219,7 @@ static void test_corrupt_and_truncated(void **state) {
     tmp_path(bad, sizeof bad, "bad.qbq");
     write_rtn_checkpoint(good);
     size_t len;
-    unsigned char *b = slurp(good, &len);
+    unsigned char *b = (unsigned char *)t_slurp(good, &len);
     Model *ok = quant_checkpoint_load(good, err);
     assert_non_null(ok);
     model_free(ok);
@@ -359,7 +351,7 @@ typedef struct {
 } St;
 
 static void st_read(St *s, const char *path) {
-    s->buf = slurp(path, &s->len);
+    s->buf = (unsigned char *)t_slurp(path, &s->len);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = hl << 8 | s->buf[i];
     assert_true(8 + hl <= s->len);
@@ -607,7 +599,7 @@ static void test_rope_scaling_checkpoint_and_export(void **state) {
     tmp_path(path, sizeof path, "rope.qbq");
     tmp_path(bad, sizeof bad, "rope_bad.qbq");
     size_t len;
-    unsigned char *b = slurp(path, &len);
+    unsigned char *b = (unsigned char *)t_slurp(path, &len);
     assert_int_equal(b[8], 2); /* version 2: builds without RoPE scaling refuse it */
     uint64_t json_len = 0;
     for (int i = 7; i >= 0; i--) json_len = json_len << 8 | b[128 + i];
@@ -645,7 +637,7 @@ static void test_rope_scaling_checkpoint_and_export(void **state) {
     /* an unscaled model's checkpoint has no rope_scaling key (the layout before it existed) */
     tmp_path(p, sizeof p, "plain.qbq");
     write_rtn_checkpoint(p);
-    b = slurp(p, &len);
+    b = (unsigned char *)t_slurp(p, &len);
     assert_int_equal(b[8], 1);
     assert_null(memmem(b + 136, len - 136, "rope_scaling", 12));
     free(b);
@@ -688,28 +680,15 @@ static void test_rope_scaling_checkpoint_and_export(void **state) {
     model_free(m);
 }
 
-/* `qbench quantize` end to end (QBENCH_BIN, set by `make test`; defaults to bin/qbench). */
-static int run_cli(const char *args, const char *out_file) {
-    const char *bin = getenv("QBENCH_BIN") ? getenv("QBENCH_BIN") : "bin/qbench";
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s quantize %s > '%s' 2>&1", bin, args, out_file);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_cli_quantize(void **state) {
     (void)state;
-    const char *bin = getenv("QBENCH_BIN") ? getenv("QBENCH_BIN") : "bin/qbench";
-    if (access(bin, X_OK) != 0) skip();
-    char out[512], log[512], args[1500], err[QB_ERRLEN];
+    if (access(t_qbench_bin(), X_OK) != 0) skip();
+    char out[512], args[1500], err[QB_ERRLEN], *text;
     tmp_path(out, sizeof out, "cli.qbq");
-    tmp_path(log, sizeof log, "cli.log");
     snprintf(args, sizeof args,
-             "--model %s --method gptq --bits 4 --group-size 32 --act-order --calib tinystories-calib --nsamples 4 "
+             "quantize --model %s --method gptq --bits 4 --group-size 32 --act-order --calib tinystories-calib --nsamples 4 "
              "--seqlen 32 --seed 3 --quiet -o %s", S260, out);
-    assert_int_equal(run_cli(args, log), 0);
-    char *text = qb_read_file(log, NULL, err);
-    assert_non_null(text);
+    assert_int_equal(t_run_qbench(args, &text, NULL), 0);
     assert_non_null(strstr(text, "calibration: tinystories-calib, 4 windows x 32 tokens, seed 3"));
     assert_non_null(strstr(text, "blk.4.mlp.down"));
     assert_non_null(strstr(text, "bits/weight"));
@@ -723,8 +702,8 @@ static void test_cli_quantize(void **state) {
                          "--model x --method rtn --bits 4", "--model x --method rtn --bits 4 -o y --export awq",
                          "--model /nonexistent --method rtn --bits 4 -o y", "--bogus"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(run_cli(bad[i], log), 2);
-        text = qb_read_file(log, NULL, err);
+        snprintf(args, sizeof args, "quantize %s", bad[i]);
+        assert_int_equal(t_run_qbench(args, &text, NULL), 2);
         assert_non_null(strstr(text, "qbench quantize"));
         free(text);
     }

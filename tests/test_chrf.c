@@ -22,6 +22,7 @@
 #include "metrics/chrf.h"
 #include "metrics/textfile.h"
 #include "metrics/pystr.h"
+#include "tests/common.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 static double pair_score(const char *hyp, const char *ref, const chrf_opts *o) {
@@ -656,43 +657,21 @@ static void test_textfile_rules(void **state) {
     assert_int_equal(textfile_read("assets", &tf, err), -1); /* a directory */
 }
 
-/* ---- qbench score (the CLI) ------------------------------------------------------------------ */
-static const char *qbench_bin(void) {
-    const char *b = getenv("QBENCH_BIN");
-    return b && *b ? b : "bin/qbench";
-}
-
 /* Runs `qbench score <args>`; stdout into out, stderr into errout. Returns the exit status. */
 static int run_score(const char *args, char *out, size_t cap, char *errout, size_t ecap) {
-    char errpath[] = "/tmp/qbench_chrf_errXXXXXX";
-    int fd = mkstemp(errpath);
-    assert_true(fd >= 0);
-    close(fd);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s score %s 2>%s", qbench_bin(), args, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    FILE *e = fopen(errpath, "r");
-    n = e ? fread(errout, 1, ecap - 1, e) : 0;
-    errout[n] = 0;
-    if (e) fclose(e);
-    unlink(errpath);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void write_file(const char *path, const char *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    fclose(f);
+    char cmd[2048], *o, *e;
+    snprintf(cmd, sizeof cmd, "score %s", args);
+    int rc = t_run_qbench(cmd, &o, &e);
+    snprintf(out, cap, "%s", o);
+    snprintf(errout, ecap, "%s", e);
+    free(o);
+    free(e);
+    return rc;
 }
 
 static void test_cli(void **state) {
     (void)state;
-    if (access(qbench_bin(), X_OK) != 0) skip();
+    if (access(t_qbench_bin(), X_OK) != 0) skip();
     static char out[1 << 16], eout[1 << 12];
     const char *ex = "--hyp assets/chrf-examples/example.hyp.en --ref assets/chrf-examples/example.ref.en";
     char args[1024];
@@ -726,10 +705,10 @@ static void test_cli(void **state) {
     snprintf(badp, sizeof badp, "%s/bad", dir); snprintf(emptyp, sizeof emptyp, "%s/empty", dir);
     char buf[512];
     int n = snprintf(buf, sizeof buf, "%s\r\n%s\r\n", HF_HYP[0], HF_HYP[1]); /* CRLF hypothesis file */
-    write_file(hp, buf, (size_t)n);
+    t_write_file(hp, buf, (size_t)n);
     n = snprintf(buf, sizeof buf, "%s\n%s", HF_REF[0], HF_REF[1]); /* no final newline */
-    write_file(rp, buf, (size_t)n);
-    write_file(r2, "zzz\nzzz\n", 8);
+    t_write_file(rp, buf, (size_t)n);
+    t_write_file(r2, "zzz\nzzz\n", 8);
     snprintf(args, sizeof args, "chrf++ --hyp %s --ref %s --ref %s --lowercase --json", hp, rp, r2);
     assert_int_equal(run_score(args, out, sizeof out, eout, sizeof eout), 0);
     j = cJSON_Parse(out);
@@ -739,17 +718,17 @@ static void test_cli(void **state) {
                         "nrefs:2|case:lc|eff:yes|nc:6|nw:2|space:no|version:2.6.0");
     cJSON_Delete(j);
     /* mismatched line counts -> 2, naming both files */
-    write_file(shortp, "one line\n", 9);
+    t_write_file(shortp, "one line\n", 9);
     snprintf(args, sizeof args, "chrf --hyp %s --ref %s", hp, shortp);
     assert_int_equal(run_score(args, out, sizeof out, eout, sizeof eout), 2);
     assert_non_null(strstr(eout, "short")); assert_non_null(strstr(eout, "lines"));
     /* invalid UTF-8 -> 2, naming file and line */
-    write_file(badp, "fine\nbro\xC3\x28ken\n", 14);
+    t_write_file(badp, "fine\nbro\xC3\x28ken\n", 14);
     snprintf(args, sizeof args, "chrf --hyp %s --ref %s", badp, hp);
     assert_int_equal(run_score(args, out, sizeof out, eout, sizeof eout), 2);
     assert_non_null(strstr(eout, "bad:2")); assert_non_null(strstr(eout, "UTF-8"));
     /* empty files: 0 segments, score 0 with a note */
-    write_file(emptyp, "", 0);
+    t_write_file(emptyp, "", 0);
     snprintf(args, sizeof args, "chrf --hyp %s --ref %s", emptyp, emptyp);
     assert_int_equal(run_score(args, out, sizeof out, eout, sizeof eout), 0);
     assert_non_null(strstr(out, "= 0.0000\n")); assert_non_null(strstr(eout, "0 segments"));

@@ -22,6 +22,7 @@
 #include "model/model.h"
 #include "model/tokenizer.h"
 #include "harness/cli.h"
+#include "tests/common.h"
 
 static int read_ids(const char *path, int *ids, int cap) {
     FILE *f = fopen(path, "r");
@@ -91,39 +92,10 @@ static void test_656k_greedy_prefix(void **state) {
 
 /* ---- CLI ---------------------------------------------------------------------------------------- */
 
-static const char *qbench_bin(void) {
-    const char *b = getenv("QBENCH_BIN");
-    return b && b[0] ? b : "bin/qbench";
-}
-
-/* Runs `qbench args`, stdout into *out (malloc'd), stderr into *errout; returns the exit status. */
-static int run_cli(const char *args, char **out, char **errout) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>/tmp/qbench_test_generate_stderr.%d", qbench_bin(), args, (int)getpid());
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while ((k = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += k;
-        if (len + 1 >= cap) buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = 0;
-    int st = pclose(p);
-    *out = buf;
-    char path[128], err[QB_ERRLEN];
-    snprintf(path, sizeof path, "/tmp/qbench_test_generate_stderr.%d", (int)getpid());
-    size_t elen;
-    *errout = qb_read_file(path, &elen, err);
-    remove(path);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void test_cli_generate_empty_prompt(void **state) {
     (void)state;
     char *out, *err, e2[QB_ERRLEN];
-    int rc = run_cli("generate --model assets/stories260K/stories260K.bin --max-new-tokens 200 --prompt ''", &out, &err);
+    int rc = t_run_qbench("generate --model assets/stories260K/stories260K.bin --max-new-tokens 200 --prompt ''", &out, &err);
     if (rc) fprintf(stderr, "stderr: %s\n", err);
     assert_int_equal(rc, 0);
     size_t elen;
@@ -134,7 +106,7 @@ static void test_cli_generate_empty_prompt(void **state) {
     free(out);
     free(err);
     /* a prompt is echoed, then continued; --json carries ids and settings */
-    rc = run_cli("generate --model assets/stories260K/stories260K.bin --tokenizer assets/stories260K/tok512.bin "
+    rc = t_run_qbench("generate --model assets/stories260K/stories260K.bin --tokenizer assets/stories260K/tok512.bin "
                  "--prompt 'Once upon a time' --max-new-tokens 5 --json", &out, &err);
     assert_int_equal(rc, 0);
     cJSON *j = cJSON_Parse(out);
@@ -154,7 +126,7 @@ static void test_cli_generate_empty_prompt(void **state) {
 static void test_cli_ppl_json(void **state) {
     (void)state;
     char *out, *err;
-    int rc = run_cli("ppl --model assets/stories260K/stories260K.bin --data assets/tinystories/tinystories_v1_validation_head.txt "
+    int rc = t_run_qbench("ppl --model assets/stories260K/stories260K.bin --data assets/tinystories/tinystories_v1_validation_head.txt "
                      "--seqlen 256 --mode llamacpp --max-windows 20 --json --quiet", &out, &err);
     if (rc) fprintf(stderr, "stderr: %s\n", err);
     assert_int_equal(rc, 0);
@@ -172,7 +144,7 @@ static void test_cli_ppl_json(void **state) {
     free(out);
     free(err);
     /* --no-prepend-space is recorded */
-    rc = run_cli("ppl --model assets/tinystories-656K --data assets/tinystories/tinystories_v1_validation_head.txt "
+    rc = t_run_qbench("ppl --model assets/tinystories-656K --data assets/tinystories/tinystories_v1_validation_head.txt "
                  "--seqlen 128 --max-windows 2 --no-prepend-space --json --quiet", &out, &err);
     assert_int_equal(rc, 0);
     j = cJSON_Parse(out);
@@ -187,7 +159,7 @@ static void test_cli_ppl_json(void **state) {
 
 static void expect_cli_error(const char *args, const char *needle) {
     char *out, *err;
-    int rc = run_cli(args, &out, &err);
+    int rc = t_run_qbench(args, &out, &err);
     if (rc != 2 || !strstr(err, needle)) fprintf(stderr, "qbench %s -> %d, stderr: %s\n", args, rc, err);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, needle));

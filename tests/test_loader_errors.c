@@ -17,23 +17,10 @@
 #include <cJSON.h>
 
 #include "model/model.h"
+#include "tests/common.h"
 
 static char tmp[64];
 static char base[128]; /* a valid synthetic HF directory every HF case starts from */
-
-static void write_file(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *slurp(const char *path, size_t *len) {
-    char err[QB_ERRLEN];
-    char *p = qb_read_file(path, len, err);
-    assert_non_null(p);
-    return p;
-}
 
 /* Loading `path` must fail with an error containing every one of the given substrings. */
 static void expect_fail(const char *path, const char *s1, const char *s2) {
@@ -58,16 +45,16 @@ static void write_header_file(const char *name, const int32_t h[7], size_t n_flo
     size_t len = 28 + 4 * n_floats;
     char *buf = calloc(1, len);
     memcpy(buf, h, 28);
-    write_file(path_in(name), buf, len);
+    t_write_file(path_in(name), buf, len);
     free(buf);
 }
 
 static void test_llama2c_bad_headers(void **state) {
     (void)state;
     expect_fail(path_in("does_not_exist.bin"), "does_not_exist.bin", "No such file");
-    write_file(path_in("empty.bin"), "", 0);
+    t_write_file(path_in("empty.bin"), "", 0);
     expect_fail(path_in("empty.bin"), "empty.bin", "truncated header");
-    write_file(path_in("short.bin"), "0123456789", 10);
+    t_write_file(path_in("short.bin"), "0123456789", 10);
     expect_fail(path_in("short.bin"), "short.bin", "truncated header");
     int32_t magic[7] = {0x616b3432, 1, 0, 0, 0, 0, 0};
     write_header_file("v1.bin", magic, 64);
@@ -95,27 +82,27 @@ static void test_llama2c_bad_headers(void **state) {
 static void test_llama2c_truncated_and_lying(void **state) {
     (void)state;
     size_t len;
-    char *orig = slurp("assets/stories260K/stories260K.bin", &len);
+    char *orig = t_slurp("assets/stories260K/stories260K.bin", &len);
     assert_int_equal(len, 1056540);
     /* floats: tok_emb 32768, rms_att 320, wq 20480 → byte 28 + 4*40000 falls inside wq */
-    write_file(path_in("trunc_wq.bin"), orig, 28 + 4 * 40000);
+    t_write_file(path_in("trunc_wq.bin"), orig, 28 + 4 * 40000);
     expect_fail(path_in("trunc_wq.bin"), "trunc_wq.bin", "'wq'");
-    write_file(path_in("trunc_last.bin"), orig, len - 4);
+    t_write_file(path_in("trunc_last.bin"), orig, len - 4);
     expect_fail(path_in("trunc_last.bin"), "trunc_last.bin", "'freq_cis_imag'");
     char *longer = calloc(1, len + 8);
     memcpy(longer, orig, len);
-    write_file(path_in("longer.bin"), longer, len + 8);
+    t_write_file(path_in("longer.bin"), longer, len + 8);
     expect_fail(path_in("longer.bin"), "longer.bin", "after the last tensor");
     /* a header that lies about dim: the weights no longer fit */
     int32_t dim128 = 128;
     memcpy(longer, &dim128, 4);
-    write_file(path_in("lying_dim.bin"), longer, len);
+    t_write_file(path_in("lying_dim.bin"), longer, len);
     expect_fail(path_in("lying_dim.bin"), "lying_dim.bin", "truncated");
     /* a negative vocab promises a separate classifier the file does not have */
     memcpy(longer, orig, len);
     int32_t negv = -512;
     memcpy(longer + 20, &negv, 4);
-    write_file(path_in("untied_missing.bin"), longer, len);
+    t_write_file(path_in("untied_missing.bin"), longer, len);
     expect_fail(path_in("untied_missing.bin"), "untied_missing.bin", "'wcls'");
     free(longer);
     free(orig);
@@ -133,13 +120,13 @@ static const char *make_variant(const char *name, HeaderEdit edit, const char *c
     char p[300];
     size_t len;
     snprintf(p, sizeof p, "%s/config.json", base);
-    char *cfg = slurp(p, &len);
+    char *cfg = t_slurp(p, &len);
     snprintf(p, sizeof p, "%s/config.json", dir);
-    if (config) write_file(p, config, strlen(config));
-    else write_file(p, cfg, len);
+    if (config) t_write_file(p, config, strlen(config));
+    else t_write_file(p, cfg, len);
     free(cfg);
     snprintf(p, sizeof p, "%s/model.safetensors", base);
-    char *st = slurp(p, &len);
+    char *st = t_slurp(p, &len);
     uint64_t hlen;
     memcpy(&hlen, st, 8);
     cJSON *h = cJSON_ParseWithLength(st + 8, hlen);
@@ -154,7 +141,7 @@ static const char *make_variant(const char *name, HeaderEdit edit, const char *c
     memcpy(out + 8, hs, nh);
     memcpy(out + 8 + nh, st + 8 + hlen, data);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    write_file(p, out, keep ? keep : total);
+    t_write_file(p, out, keep ? keep : total);
     free(out); free(hs); free(st);
     return dir;
 }
@@ -250,7 +237,7 @@ static char *base_config_with(const char *key, const char *json_value) {
     char p[300];
     size_t len;
     snprintf(p, sizeof p, "%s/config.json", base);
-    char *text = slurp(p, &len);
+    char *text = t_slurp(p, &len);
     cJSON *j = cJSON_Parse(text);
     free(text);
     if (json_value && cJSON_HasObjectItem(j, key)) cJSON_ReplaceItemInObject(j, key, cJSON_Parse(json_value));
@@ -486,12 +473,12 @@ static const char *make_sharded(const char *name, const char *second_name_in_ind
     char p[300];
     size_t len;
     snprintf(p, sizeof p, "%s/config.json", base);
-    char *cfg = slurp(p, &len);
+    char *cfg = t_slurp(p, &len);
     snprintf(p, sizeof p, "%s/config.json", dir);
-    write_file(p, cfg, len);
+    t_write_file(p, cfg, len);
     free(cfg);
     snprintf(p, sizeof p, "%s/model.safetensors", base);
-    char *st = slurp(p, &len);
+    char *st = t_slurp(p, &len);
     uint64_t hlen;
     memcpy(&hlen, st, 8);
     cJSON *h = cJSON_ParseWithLength(st + 8, hlen);
@@ -529,7 +516,7 @@ static const char *make_sharded(const char *name, const char *second_name_in_ind
     }
     char *is = cJSON_Print(index);
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
-    write_file(p, is, strlen(is));
+    t_write_file(p, is, strlen(is));
     free(is);
     cJSON_Delete(index);
     cJSON_Delete(h);
@@ -561,7 +548,7 @@ static void test_sharded_loads_and_its_errors(void **state) {
     const char *d = make_sharded("wrongshard", "model-00001-of-00002.safetensors");
     expect_fail(d, "model-00001-of-00002.safetensors", "missing tensor 'model.layers.1.");
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", make_sharded("nomap", "x"));
-    write_file(p, "{\"metadata\": {}}", 16);
+    t_write_file(p, "{\"metadata\": {}}", 16);
     expect_fail(path_in("nomap"), "index.json", "weight_map");
 }
 
@@ -575,12 +562,12 @@ static const char *make_half(const char *name, int bf16) {
     char p[300];
     size_t len;
     snprintf(p, sizeof p, "%s/config.json", base);
-    char *cfg = slurp(p, &len);
+    char *cfg = t_slurp(p, &len);
     snprintf(p, sizeof p, "%s/config.json", dir);
-    write_file(p, cfg, len);
+    t_write_file(p, cfg, len);
     free(cfg);
     snprintf(p, sizeof p, "%s/model.safetensors", base);
-    char *st = slurp(p, &len);
+    char *st = t_slurp(p, &len);
     uint64_t hlen;
     memcpy(&hlen, st, 8);
     cJSON *h = cJSON_ParseWithLength(st + 8, hlen), *e;
@@ -651,9 +638,9 @@ static void test_mutation_fuzz(void **state) {
     char p[300], err[QB_ERRLEN];
     size_t st_len, cfg_len;
     snprintf(p, sizeof p, "%s/model.safetensors", base);
-    char *st = slurp(p, &st_len);
+    char *st = t_slurp(p, &st_len);
     snprintf(p, sizeof p, "%s/config.json", base);
-    char *cfg = slurp(p, &cfg_len);
+    char *cfg = t_slurp(p, &cfg_len);
     uint64_t hlen;
     memcpy(&hlen, st, 8);
     const char *dir = path_in("fuzz");
@@ -676,8 +663,8 @@ static void test_mutation_fuzz(void **state) {
             else if (it % 7 == 0) a[qb_rng_below(&r, 8)] = (char)qb_rng_next(&r); /* header length */
             else a[8 + qb_rng_below(&r, hlen)] = ch;                        /* header JSON */
         }
-        write_file(st_path, a, st_len);
-        write_file(cfg_path, b, cfg_len);
+        t_write_file(st_path, a, st_len);
+        t_write_file(cfg_path, b, cfg_len);
         err[0] = '\0';
         Model *m = model_load(dir, err);
         if (m) {
@@ -706,7 +693,7 @@ static void test_unaligned_data_is_copied(void **state) {
     char p[300], err[QB_ERRLEN];
     size_t len;
     snprintf(p, sizeof p, "%s/model.safetensors", base);
-    char *st = slurp(p, &len);
+    char *st = t_slurp(p, &len);
     uint64_t hlen;
     memcpy(&hlen, st, 8);
     size_t pad = 1 + (8 - (hlen + 1) % 8) % 8; /* new header length ≡ 1 (mod 8)... */
@@ -719,7 +706,7 @@ static void test_unaligned_data_is_copied(void **state) {
     memcpy(out + 8 + nh, st + 8 + hlen, len - 8 - hlen);
     const char *dir = make_variant("unaligned", NULL, NULL, 0);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    write_file(p, out, len + pad);
+    t_write_file(p, out, len + pad);
     Model *a = model_load(base, err), *b = model_load(dir, err);
     assert_non_null(a);
     if (!b) fail_msg("%s", err);
@@ -746,9 +733,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    return t_rm_rf(tmp);
 }
 
 int main(void) {

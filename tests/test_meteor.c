@@ -19,6 +19,7 @@
 
 #include "metrics/meteor.h"
 #include "metrics/meteor_internal.h" /* mt_treebank_tokenize, utf8_decode */
+#include "tests/common.h"
 
 static WordNet *WN;
 
@@ -51,15 +52,6 @@ static int split_lines(char *buf, char ***lines) {
     return n;
 }
 
-static char *slurp(const char *path) {
-    char err[QB_ERRLEN];
-    size_t len;
-    char *b = qb_read_file(path, &len, err);
-    if (!b) fprintf(stderr, "%s\n", err);
-    assert_non_null(b);
-    return b;
-}
-
 static double score1(const char *hyp, const char *ref, MeteorTokenize tok) {
     MeteorStats st;
     char err[QB_ERRLEN];
@@ -70,7 +62,7 @@ static double score1(const char *hyp, const char *ref, MeteorTokenize tok) {
 /* ---- Porter ------------------------------------------------------------------------------ */
 static void test_porter_matches_nltk_fixture(void **state) {
     (void)state;
-    char *buf = slurp("tests/data/porter_nltk.tsv"), **lines;
+    char *buf = t_slurp("tests/data/porter_nltk.tsv", NULL), **lines;
     int n = split_lines(buf, &lines), bad = 0;
     assert_true(n > 1500);
     for (int i = 0; i < n; i++) {
@@ -111,7 +103,7 @@ static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const 
 
 static void test_wordnet_matches_nltk_fixture(void **state) {
     (void)state;
-    char *buf = slurp("tests/data/wordnet_nltk.tsv"), **lines;
+    char *buf = t_slurp("tests/data/wordnet_nltk.tsv", NULL), **lines;
     int n = split_lines(buf, &lines), bad = 0;
     assert_true(n > 400);
     WordNetNames names = {0};
@@ -272,8 +264,8 @@ static void test_hand_worked_quirks(void **state) {
 
 static void test_xray_against_nltk(void **state) {
     (void)state;
-    char *hb = slurp("assets/meteor-examples/xray/system1.hyp"), *rb = slurp("assets/meteor-examples/xray/reference");
-    char *h2b = slurp("assets/meteor-examples/xray/system2.hyp");
+    char *hb = t_slurp("assets/meteor-examples/xray/system1.hyp", NULL), *rb = t_slurp("assets/meteor-examples/xray/reference", NULL);
+    char *h2b = t_slurp("assets/meteor-examples/xray/system2.hyp", NULL);
     char **hyp, **ref, **hyp2;
     int nh = split_lines(hb, &hyp), nr = split_lines(rb, &ref), nh2 = split_lines(h2b, &hyp2);
     assert_int_equal(nh, 2489);
@@ -294,7 +286,7 @@ static void test_xray_against_nltk(void **state) {
         assert_int_equal(meteor_nltk_sentence(WN, hyp2[i], &r, 1, METEOR_TOK_WHITESPACE, &st, err), 0);
         c2.sum += st.score; c2.n++;
     }
-    char *fb = slurp("tests/data/meteor_nltk_xray.tsv"), **fl;
+    char *fb = t_slurp("tests/data/meteor_nltk_xray.tsv", NULL), **fl;
     int nf = split_lines(fb, &fl), rows = 0, bad = 0;
     for (int k = 0; k < nf; k++) {
         double v;
@@ -318,7 +310,7 @@ static void test_xray_against_nltk(void **state) {
 
 static void test_adversarial_cases_against_nltk(void **state) {
     (void)state;
-    char *buf = slurp("tests/data/meteor_nltk_cases.jsonl"), **lines;
+    char *buf = t_slurp("tests/data/meteor_nltk_cases.jsonl", NULL), **lines;
     int n = split_lines(buf, &lines), bad = 0;
     assert_true(n > 70);
     for (int i = 0; i < n; i++) {
@@ -658,7 +650,7 @@ static void test_meteor15_bad_resources(void **state) {
 static void test_meteor15_xray_published(void **state) {
     (void)state;
     Meteor15 *m = open15(NULL);
-    char *hb = slurp("assets/meteor-examples/xray/system1.hyp"), *rb = slurp("assets/meteor-examples/xray/reference");
+    char *hb = t_slurp("assets/meteor-examples/xray/system1.hyp", NULL), *rb = t_slurp("assets/meteor-examples/xray/reference", NULL);
     char **hyp, **ref;
     int n = split_lines(hb, &hyp);
     assert_int_equal(split_lines(rb, &ref), n);
@@ -727,8 +719,8 @@ static int sgml_segments(char *buf, char ***keys, char ***text) {
  *     with one-word chunks only): the agreement is not chance. */
 static void test_meteor15_wmt09_published(void **state) {
     (void)state;
-    char *tb = slurp("assets/meteor-examples/wmt09-sgml/test.sgm"), *rb = slurp("assets/meteor-examples/wmt09-sgml/ref.sgm");
-    char *pb = slurp("assets/meteor-examples/wmt09-sgml/meteor-seg.scr");
+    char *tb = t_slurp("assets/meteor-examples/wmt09-sgml/test.sgm", NULL), *rb = t_slurp("assets/meteor-examples/wmt09-sgml/ref.sgm", NULL);
+    char *pb = t_slurp("assets/meteor-examples/wmt09-sgml/meteor-seg.scr", NULL);
     char **tk, **tt, **rk, **rt, **pl;
     int nt = sgml_segments(tb, &tk, &tt), nr = sgml_segments(rb, &rk, &rt), np = split_lines(pb, &pl);
     assert_int_equal(nt, 2525);
@@ -784,8 +776,8 @@ static void test_meteor15_wmt09_published(void **state) {
  * and Meteor 1.5's summed statistics. */
 static void test_threads_identical(void **state) {
     (void)state;
-    char *hb = slurp("assets/meteor-examples/xray/system1.hyp"), *rb = slurp("assets/meteor-examples/xray/reference");
-    char *h2b = slurp("assets/meteor-examples/xray/system2.hyp");
+    char *hb = t_slurp("assets/meteor-examples/xray/system1.hyp", NULL), *rb = t_slurp("assets/meteor-examples/xray/reference", NULL);
+    char *h2b = t_slurp("assets/meteor-examples/xray/system2.hyp", NULL);
     char **hyp, **ref, **hyp2;
     int n = split_lines(hb, &hyp);
     assert_int_equal(split_lines(rb, &ref), n);
@@ -834,33 +826,18 @@ static void test_threads_identical(void **state) {
     free(s1); free(s2); free(refs); free(hyp); free(ref); free(hyp2); free(hb); free(rb); free(h2b);
 }
 
-/* ---- the CLI (needs $QBENCH_BIN or bin/qbench) ------------------------------------------------------ */
-static const char *qbench_bin(void) {
-    const char *b = getenv("QBENCH_BIN");
-    return b ? b : "bin/qbench";
-}
-
 static int run_cli(const char *args, char *out, size_t cap) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s score %s 2>&1", qbench_bin(), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void write_file(const char *path, const char *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fwrite(data, 1, n, f);
-    fclose(f);
+    char cmd[2048], *o;
+    snprintf(cmd, sizeof cmd, "score %s", args);
+    int rc = t_run_qbench(cmd, &o, NULL);
+    snprintf(out, cap, "%s", o);
+    free(o);
+    return rc;
 }
 
 static void test_cli(void **state) {
     (void)state;
-    if (access(qbench_bin(), X_OK) != 0) { fprintf(stderr, "  (skipped: no %s)\n", qbench_bin()); return; }
+    if (access(t_qbench_bin(), X_OK) != 0) { fprintf(stderr, "  (skipped: no %s)\n", t_qbench_bin()); return; }
     static char out[1 << 16];
     const char *A = "assets/meteor-examples/xray";
     char args[1024];
@@ -888,20 +865,20 @@ static void test_cli(void **state) {
     snprintf(args, sizeof args, "meteor --hyp %s/system1.hyp --ref assets/wmt14-ende/newstest2014-filtered.en.tok", A);
     assert_int_equal(run_cli(args, out, sizeof out), 2);
     assert_non_null(strstr(out, "2489 lines"));
-    write_file("/tmp/qbench_meteor_h.txt", "ok\nbad \xc3\x28 byte\n", 15);
-    write_file("/tmp/qbench_meteor_r.txt", "ok\nfine\n", 8);
+    t_write_file("/tmp/qbench_meteor_h.txt", "ok\nbad \xc3\x28 byte\n", 15);
+    t_write_file("/tmp/qbench_meteor_r.txt", "ok\nfine\n", 8);
     assert_int_equal(run_cli("meteor --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt", out, sizeof out), 2);
     assert_non_null(strstr(out, "/tmp/qbench_meteor_h.txt:2:")); /* file and line */
     assert_int_equal(run_cli("meteor15 --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt --tokenize treebank", out, sizeof out), 2);
     assert_non_null(strstr(out, "unknown option"));
-    write_file("/tmp/qbench_meteor_h.txt", "a b\n", 4);
-    write_file("/tmp/qbench_meteor_r.txt", "a b\n", 4);
+    t_write_file("/tmp/qbench_meteor_h.txt", "a b\n", 4);
+    t_write_file("/tmp/qbench_meteor_r.txt", "a b\n", 4);
     assert_int_equal(run_cli("meteor --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt --wordnet /nonexistent", out, sizeof out), 2);
     assert_non_null(strstr(out, "apt-get install wordnet-base"));
     assert_int_equal(run_cli("meteor --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt --sentence", out, sizeof out), 0);
     assert_non_null(strstr(out, "1\t0.9375")); /* 1 - 0.5/2^3 */
-    write_file("/tmp/qbench_meteor_h.txt", "", 0);
-    write_file("/tmp/qbench_meteor_r.txt", "", 0);
+    t_write_file("/tmp/qbench_meteor_h.txt", "", 0);
+    t_write_file("/tmp/qbench_meteor_r.txt", "", 0);
     assert_int_equal(run_cli("meteor15 --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt", out, sizeof out), 0);
     assert_non_null(strstr(out, "0 segments"));
     assert_non_null(strstr(out, "= 0.0000"));

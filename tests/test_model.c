@@ -21,6 +21,7 @@
 #include "model/model_internal.h"
 #include "model/kernels.h"
 #include "harness/cli.h"
+#include "tests/common.h"
 
 #define S260K "assets/stories260K/stories260K.bin"
 #define T656K "assets/tinystories-656K"
@@ -668,11 +669,11 @@ static void test_threads_deterministic(void **state) {
 /* ---- CLI: info / synth / convert through bin/qbench (QBENCH_BIN, set by `make test`) ---------------- */
 
 static int run_cli(const char *args, const char *out_file) {
-    const char *bin = getenv("QBENCH_BIN");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s > '%s' 2>&1", bin, args, out_file);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    char *o;
+    int rc = t_run_qbench(args, &o, NULL);
+    t_write_text(out_file, o);
+    free(o);
+    return rc;
 }
 
 static void test_cli_info_synth_convert(void **state) {
@@ -749,9 +750,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return t_rm_rf(tmpdir);
 }
 
 int main(void) {

@@ -22,6 +22,7 @@
 #include "harness/commands.h"
 #include "harness/results.h"
 #include "harness/store.h"
+#include "tests/common.h"
 
 static char g_dir[64];
 static char g_db[128];
@@ -135,20 +136,6 @@ static int capture(int (*fn)(int, char **), int argc, char **argv) {
     fclose(f);
     g_captured = buf;
     return rc;
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = 0;
-    fclose(f);
-    if (len) *len = got;
-    return b;
 }
 
 /* ---- report --------------------------------------------------------------------------------------- */
@@ -267,7 +254,7 @@ static void test_report_command_errors(void **state) {
 
 static void assert_file_starts(const char *path, const char *magic, size_t n) {
     size_t len = 0;
-    char *b = slurp(path, &len);
+    char *b = t_slurp(path, &len);
     assert_non_null(b);
     assert_true(len > 1000);
     assert_memory_equal(b, magic, n);
@@ -294,14 +281,14 @@ static void test_plot_writes_png_svg_scripts_and_data(void **state) {
     assert_file_starts(p, "\x89PNG\r\n\x1a\n", 8);
     snprintf(p, sizeof p, "%s/chrf_vs_bpw__tinystories-continuation__vs_reference.svg", dir);
     size_t len;
-    char *svg = slurp(p, &len);
+    char *svg = t_slurp(p, &len);
     assert_non_null(svg);
     assert_non_null(strstr(svg, "<svg"));
     assert_non_null(strstr(svg, "</svg>"));
     free(svg);
 
     snprintf(p, sizeof p, "%s/ppl_vs_bpw__tinystories-valid.gp", dir);
-    char *gp = slurp(p, NULL);
+    char *gp = t_slurp(p, NULL);
     assert_non_null(gp);
     assert_non_null(strstr(gp, "set logscale y"));
     assert_non_null(strstr(gp, "set xlabel 'bits per weight"));
@@ -313,13 +300,13 @@ static void test_plot_writes_png_svg_scripts_and_data(void **state) {
     assert_non_null(strstr(gp, "set ytics (10, 19.7, 39, 77, 152, 300)"));
     free(gp);
     snprintf(p, sizeof p, "%s/ppl_vs_bytes__tinystories-valid.gp", dir);
-    gp = slurp(p, NULL);
+    gp = t_slurp(p, NULL);
     assert_non_null(strstr(gp, "(KiB)")); /* largest point 77000 bytes */
     free(gp);
 
     /* The Pareto front is the last index of the data file: 5 points (see POINTS). */
     snprintf(p, sizeof p, "%s/ppl_vs_bpw__tinystories-valid.dat", dir);
-    char *dat = slurp(p, NULL);
+    char *dat = t_slurp(p, NULL);
     char *front = strstr(dat, "# index 3: Pareto front\n");
     assert_non_null(front); /* three series before it: gptq g32 act-order, gptq g32, rtn per-row */
     double want[5][2] = {{2.0625, 300}, {3.0625, 50}, {3.25, 14}, {4.0625, 11.5}, {4.25, 10.5}};
@@ -442,7 +429,7 @@ static void test_check_ppl_threshold_pass_and_fail(void **state) {
     char *a_default[] = {"check", (char *)y, NULL};
     assert_int_equal(capture(cmd_check, 2, a_default), 0);
     assert_valid_xml(path_in("default-junit.xml"));
-    char *x = slurp(junit, NULL);
+    char *x = t_slurp(junit, NULL);
     assert_non_null(strstr(x, "<testsuites name=\"qbench check\" tests=\"1\" failures=\"0\" errors=\"0\">"));
     free(x);
 
@@ -453,7 +440,7 @@ static void test_check_ppl_threshold_pass_and_fail(void **state) {
     assert_int_equal(run_check(y, junit), 1);
     assert_non_null(strstr(g_captured, "FAIL "));
     assert_valid_xml(junit);
-    x = slurp(junit, NULL);
+    x = t_slurp(junit, NULL);
     assert_non_null(strstr(x, "tests=\"1\" failures=\"1\" errors=\"0\""));
     assert_non_null(strstr(x, "<failure type=\"threshold\""));
     assert_non_null(strstr(x, "+5.000%"));
@@ -464,7 +451,7 @@ static void test_check_ppl_threshold_pass_and_fail(void **state) {
                    "  - {metric: ppl, dataset: tinystories-valid, max_increase_pct: 10, where: {bits: 4}}\n");
     junit = path_in("mixed.xml");
     assert_int_equal(run_check(y, junit), 1);
-    x = slurp(junit, NULL);
+    x = t_slurp(junit, NULL);
     assert_non_null(strstr(x, "tests=\"3\" failures=\"1\" errors=\"0\""));
     assert_non_null(strstr(x, "+15.000%"));
     free(x);
@@ -491,7 +478,7 @@ static void test_check_other_metrics(void **state) {
                                "  - {metric: bits_per_weight, max: 4.1, where: {method: rtn, bits: 4}}\n");
     const char *junit = path_in("others.xml");
     assert_int_equal(run_check(y, junit), 1);
-    char *x = slurp(junit, NULL);
+    char *x = t_slurp(junit, NULL);
     assert_non_null(strstr(x, "tests=\"7\" failures=\"3\" errors=\"0\""));
     free(x);
     /* Each line names the outcome; count them. */
@@ -514,7 +501,7 @@ static void test_check_could_not_run(void **state) {
     y = write_yaml("nomatch.yaml", "ci-gate",
                    "  - {metric: ppl, dataset: tinystories-valid, max_increase_pct: 10, where: {bits: 5}}\n");
     assert_int_equal(run_check(y, path_in("nomatch.xml")), 2);
-    char *x = slurp(path_in("nomatch.xml"), NULL);
+    char *x = t_slurp(path_in("nomatch.xml"), NULL);
     assert_non_null(strstr(x, "errors=\"1\""));
     assert_non_null(strstr(x, "no finished point matches"));
     free(x);
@@ -560,7 +547,7 @@ static void test_check_junit_escapes_text(void **state) {
     /* 12 vs 10 = +20 % > 10 %. */
     assert_int_equal(capture(cmd_check, 6, argv), 1);
     assert_valid_xml(path_in("esc.xml"));
-    char *x = slurp(path_in("esc.xml"), NULL);
+    char *x = t_slurp(path_in("esc.xml"), NULL);
     assert_non_null(strstr(x, "a&lt;b&amp;c w4 row [&lt;&amp;&quot;&apos;&gt;?zz]"));
     free(x);
 }

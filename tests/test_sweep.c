@@ -15,6 +15,7 @@
 #include "datasets/datasets.h"
 #include "harness/config.h"
 #include "harness/sweep.h"
+#include "tests/common.h"
 
 static Experiment *parse(const char *yaml) {
     Experiment *e = malloc(sizeof *e);
@@ -301,19 +302,12 @@ static void test_tasks(void **state) {
     dataset_task_free(&t);
 }
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_task_jsonl_hostile(void **state) {
     (void)state;
     char err[QB_ERRLEN], path[64];
     TaskSet t;
     snprintf(path, sizeof path, "/tmp/qb_task_%d.jsonl", (int)getpid());
-    write_file(path, "{\"prompt\": \"a\", \"references\": [\"x\", \"y\"]}\n\n{\"prompt\": \"b\", \"reference\": \"z\"}\n");
+    t_write_text(path, "{\"prompt\": \"a\", \"references\": [\"x\", \"y\"]}\n\n{\"prompt\": \"b\", \"reference\": \"z\"}\n");
     assert_int_equal(dataset_load_task(path, 0, &t, err), 0);
     assert_int_equal(t.n, 2);
     assert_int_equal(t.pairs[0].n_refs, 2);
@@ -329,11 +323,11 @@ static void test_task_jsonl_hostile(void **state) {
         {"\n\n", "no prompt/reference pairs"},                                            /* empty */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        write_file(path, bad[i][0]);
+        t_write_text(path, bad[i][0]);
         assert_int_equal(dataset_load_task(path, 0, &t, err), -1);
         if (!strstr(err, bad[i][1]) || !strstr(err, path)) fail_msg("case %zu: %s", i, err);
     }
-    write_file(path, "{\"text\": \"one\"}\n{\"text\": 5}\n");
+    t_write_text(path, "{\"text\": \"one\"}\n{\"text\": 5}\n");
     TextDataset d;
     assert_int_equal(dataset_load_text(path, &d, err), -1);
     assert_non_null(strstr(err, ":2:"));
@@ -357,7 +351,7 @@ static void test_checksum_mismatch(void **state) {
     snprintf(file, sizeof file, "%s/ptb.test.txt", sub);
     mkdir(dir, 0755);
     mkdir(sub, 0755);
-    write_file(file, "not the real file\n");
+    t_write_text(file, "not the real file\n");
     dataset_set_assets_dir(dir);
     TextDataset d;
     assert_int_equal(dataset_load_text("ptb-test", &d, err), -1);

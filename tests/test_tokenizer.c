@@ -17,15 +17,9 @@
 
 #include "model/tokenizer.h"
 #include "model/tokenizer_internal.h"
+#include "tests/common.h"
 
 static char tmpdir[256];
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
 
 static char *tmp_path(const char *name) {
     static char p[512];
@@ -238,7 +232,7 @@ static const char *SPM_FIXTURE =
 
 static Tokenizer *load_fixture(const char *name, const char *json, char err[QB_ERRLEN]) {
     char *p = tmp_path(name);
-    write_file(p, json, strlen(json));
+    t_write_file(p, json, strlen(json));
     return tokenizer_load(p, 0, err);
 }
 
@@ -400,7 +394,7 @@ static void test_bytelevel_split(void **state) {
 static void expect_load_error(const char *name, const void *data, size_t n, int vocab, const char *needle) {
     char err[QB_ERRLEN] = "";
     char *p = tmp_path(name);
-    write_file(p, data, n);
+    t_write_file(p, data, n);
     Tokenizer *t = tokenizer_load(p, vocab, err);
     if (t) fprintf(stderr, "%s loaded but should not\n", name);
     assert_null(t);
@@ -443,7 +437,7 @@ static void test_malformed_llama2c(void **state) {
         memcpy(tiny + 8 + 9 * i, &one, 4);
         tiny[12 + 9 * i] = (unsigned char)("ab "[i]);
     }
-    write_file(tmp_path("tiny.bin"), tiny, sizeof tiny);
+    t_write_file(tmp_path("tiny.bin"), tiny, sizeof tiny);
     Tokenizer *t = tokenizer_load(tmp_path("tiny.bin"), 0, err);
     assert_non_null(t);
     int *ids, n;
@@ -496,7 +490,7 @@ static void test_malformed_json(void **state) {
     expect_load_error("j_bos.json", v, strlen(v), 0, "<s>");
     /* a character missing from a vocabulary without unk or byte fallback: encode error, no crash */
     v = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0}}}";
-    write_file(tmp_path("j_nounk.json"), v, strlen(v));
+    t_write_file(tmp_path("j_nounk.json"), v, strlen(v));
     Tokenizer *t = tokenizer_load(tmp_path("j_nounk.json"), 0, err);
     assert_non_null(t);
     int *ids, n;
@@ -518,13 +512,13 @@ static void test_fuzz_truncations(void **state) {
     char *p = tmp_path("fuzz.bin");
     for (int i = 0; i < 200; i++) {
         size_t cut = (size_t)qb_rng_below(&r, len);
-        write_file(p, good, cut);
+        t_write_file(p, good, cut);
         Tokenizer *t = tokenizer_load(p, 512, err);
         assert_null(t); /* any prefix is short of 512 tokens */
         char *bad = malloc(len);
         memcpy(bad, good, len);
         bad[qb_rng_below(&r, len)] ^= (char)(1 + qb_rng_below(&r, 255));
-        write_file(p, bad, len);
+        t_write_file(p, bad, len);
         t = tokenizer_load(p, 0, err);
         if (t) {
             int *ids, n;
@@ -544,12 +538,12 @@ static void test_fuzz_truncations(void **state) {
     p = tmp_path("fuzz.json");
     for (int i = 0; i < 60; i++) {
         size_t cut = (size_t)qb_rng_below(&r, len);
-        write_file(p, good, cut);
+        t_write_file(p, good, cut);
         assert_null(tokenizer_load(p, 0, err));
         char *bad = malloc(len);
         memcpy(bad, good, len);
         for (int k = 0; k < 3; k++) bad[qb_rng_below(&r, len)] = (char)qb_rng_below(&r, 256);
-        write_file(p, bad, len);
+        t_write_file(p, bad, len);
         Tokenizer *t = tokenizer_load(p, 2048, err);
         if (t) {
             int *ids, n;
@@ -587,9 +581,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return t_rm_rf(tmpdir);
 }
 
 int main(void) {

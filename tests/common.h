@@ -1,0 +1,29 @@
+/* common.h — what the test suites share: running the qbench binary, reading and writing files,
+ * temporary directories. Every helper asserts through cmocka, so a test reads as its checks. */
+#ifndef QBENCH_TESTS_COMMON_H
+#define QBENCH_TESTS_COMMON_H
+
+#include <stddef.h>
+
+/* $QBENCH_BIN, or bin/qbench when it is unset or empty. */
+const char *t_qbench_bin(void);
+
+/* Runs `qbench ARGS` through the shell. Its stdout goes to *out and its stderr to *err (malloc'd,
+ * NUL-terminated); with err NULL, stderr is merged into *out; with out NULL too, both are dropped.
+ * Returns the exit status (-1 when it did not exit normally). */
+int t_run_qbench(const char *args, char **out, char **err);
+
+/* The whole file, NUL-terminated (*len excludes the NUL; len may be NULL). Fails the test when the
+ * file cannot be read. */
+char *t_slurp(const char *path, size_t *len);
+/* Writes exactly len bytes to path, failing the test on any error. */
+void t_write_file(const char *path, const void *data, size_t len);
+/* The same for a NUL-terminated text. */
+void t_write_text(const char *path, const char *text);
+
+/* A fresh directory /tmp/PREFIX_XXXXXX into buf; 0 or -1. */
+int t_mkdtemp(char *buf, size_t n, const char *prefix);
+/* Removes dir and everything below it; 0 or -1. */
+int t_rm_rf(const char *dir);
+
+#endif
