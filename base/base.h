@@ -41,6 +41,15 @@ float qb_rng_normal(QbRng *r);
 /* Whole file into a NUL-terminated buffer (the NUL is not counted in *len); NULL with err naming
  * the file on failure. */
 char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
+/* Writes text and a final newline to path (created or truncated); -1 with err naming the file. A NULL
+ * text (what a JSON printer returns when out of memory) is an error too. */
+int qb_write_text_file(const char *path, const char *text, char err[QB_ERRLEN]);
+
+/* ---- numbers ----------------------------------------------------------------------------------- */
+
+/* The shortest decimal (6 to 9 significant digits) that reads back as the same float, so a JSON file
+ * says 1e-05 rather than 9.99999975e-06. */
+double qb_short_decimal(float f);
 
 /* ---- growable arrays --------------------------------------------------------------------------- */
 

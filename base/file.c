@@ -30,3 +30,12 @@ char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]) {
     return buf;
 }
 
+
+int qb_write_text_file(const char *path, const char *text, char err[QB_ERRLEN]) {
+    if (!text) { snprintf(err, QB_ERRLEN, "%.400s: out of memory", path); return -1; }
+    FILE *f = fopen(path, "wb");
+    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) { snprintf(err, QB_ERRLEN, "%.400s: cannot write: %s", path, strerror(errno)); return -1; }
+    return 0;
+}

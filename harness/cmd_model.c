@@ -45,29 +45,22 @@ static void print_info_text(const Model *m) {
 
 static int print_info_json(const Model *m) {
     const ModelConfig *c = &m->cfg;
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", m->path);
-    cJSON_AddStringToObject(j, "architecture", c->arch);
-    cJSON_AddNumberToObject(j, "dim", c->dim);
-    cJSON_AddNumberToObject(j, "hidden_dim", c->hidden_dim);
-    cJSON_AddNumberToObject(j, "n_layers", c->n_layers);
-    cJSON_AddNumberToObject(j, "n_heads", c->n_heads);
-    cJSON_AddNumberToObject(j, "n_kv_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
-    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(j, "seq_len", c->seq_len);
-    cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
-    char rs[256]; /* as config.json has it ("null" when none) */
+    cJSON *j = model_config_json(c);
+    char rs[256]; /* rope_scaling as config.json has it ("null" when none) */
     if (model_rope_scaling_json(&c->rope_scaling, rs, sizeof rs)) snprintf(rs, sizeof rs, "null");
-    cJSON_AddItemToObject(j, "rope_scaling", cJSON_CreateRaw(rs));
-    cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
-    cJSON_AddBoolToObject(j, "tied_embeddings", c->tied_embeddings);
-    cJSON_AddBoolToObject(j, "qkv_bias", c->qkv_bias);
-    cJSON_AddNumberToObject(j, "bos_id", c->bos_id);
-    cJSON_AddNumberToObject(j, "eos_id", c->eos_id);
-    cJSON_AddNumberToObject(j, "linear_params", (double)model_linear_params(m));
-    cJSON_AddNumberToObject(j, "total_params", (double)model_total_params(m));
-    cJSON_AddStringToObject(j, "sha256", m->sha256);
+    cJSON *raw = cJSON_CreateRaw(rs);
+    if (j) cJSON_DeleteItemFromObject(j, "rope_scaling");
+    int ok = j && raw && cJSON_AddItemToObject(j, "rope_scaling", raw);
+    if (!ok) cJSON_Delete(raw); /* not owned by j */
+    ok = ok && cJSON_AddStringToObject(j, "model", m->path) &&
+         cJSON_AddNumberToObject(j, "linear_params", (double)model_linear_params(m)) &&
+         cJSON_AddNumberToObject(j, "total_params", (double)model_total_params(m)) &&
+         cJSON_AddStringToObject(j, "sha256", m->sha256);
+    if (!ok) {
+        cJSON_Delete(j);
+        fprintf(stderr, "qbench info: out of memory\n");
+        return 2;
+    }
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
     if (!s) { fprintf(stderr, "qbench info: out of memory\n"); return 2; }

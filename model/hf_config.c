@@ -1,7 +1,8 @@
-/* hf_config.c — reads a Hugging Face config.json into a ModelConfig. Only the Llama family is accepted
- * (same block, same RoPE, SiLU MLP); RoPE scaling "linear" and "llama3" (Llama 3.1+) are read from
- * "rope_scaling" or transformers 5's "rope_parameters". Every field is type- and range-checked and
- * named in errors. */
+/* hf_config.c — model configs as JSON. Reads a Hugging Face config.json into a ModelConfig: only the
+ * Llama family is accepted (same block, same RoPE, SiLU MLP); RoPE scaling "linear" and "llama3"
+ * (Llama 3.1+) are read from "rope_scaling" or transformers 5's "rope_parameters"; every field is type-
+ * and range-checked and named in errors. Writes the one config.json every exporter uses, and qbench's
+ * own config object (checkpoints, `info --json`). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,4 +221,89 @@ int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[Q
 out:
     cJSON_Delete(root);
     return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------------------------ */
+
+/* Adds to `j` and remembers whether every addition succeeded (cJSON returns NULL when out of memory). */
+typedef struct { cJSON *j; int ok; } JsonOut;
+static void add_num(JsonOut *o, const char *k, double v) { o->ok &= cJSON_AddNumberToObject(o->j, k, v) != NULL; }
+static void add_bool(JsonOut *o, const char *k, int v) { o->ok &= cJSON_AddBoolToObject(o->j, k, v) != NULL; }
+static void add_str(JsonOut *o, const char *k, const char *v) { o->ok &= cJSON_AddStringToObject(o->j, k, v) != NULL; }
+static cJSON *finish(JsonOut *o) {
+    if (o->ok) return o->j;
+    cJSON_Delete(o->j);
+    return NULL;
+}
+
+cJSON *model_config_json(const ModelConfig *c) {
+    JsonOut o = {cJSON_CreateObject(), 1};
+    if (!o.j) return NULL;
+    add_num(&o, "dim", c->dim);
+    add_num(&o, "hidden_dim", c->hidden_dim);
+    add_num(&o, "n_layers", c->n_layers);
+    add_num(&o, "n_heads", c->n_heads);
+    add_num(&o, "n_kv_heads", c->n_kv_heads);
+    add_num(&o, "head_dim", c->head_dim);
+    add_num(&o, "vocab_size", c->vocab_size);
+    add_num(&o, "seq_len", c->seq_len);
+    add_num(&o, "rope_theta", qb_short_decimal(c->rope_theta));
+    add_num(&o, "norm_eps", qb_short_decimal(c->norm_eps));
+    add_bool(&o, "tied_embeddings", c->tied_embeddings);
+    add_bool(&o, "qkv_bias", c->qkv_bias);
+    add_num(&o, "bos_id", c->bos_id);
+    add_num(&o, "eos_id", c->eos_id);
+    add_str(&o, "arch", c->arch);
+    const RopeScaling *rs = &c->rope_scaling;
+    if (rs->type != ROPE_SCALING_NONE) {
+        JsonOut r = {cJSON_AddObjectToObject(o.j, "rope_scaling"), 1};
+        if (!r.j) return finish(&(JsonOut){o.j, 0});
+        add_str(&r, "type", rope_scaling_name(rs->type));
+        add_num(&r, "factor", qb_short_decimal(rs->factor));
+        if (rs->type == ROPE_SCALING_LLAMA3) {
+            add_num(&r, "low_freq_factor", qb_short_decimal(rs->low_freq_factor));
+            add_num(&r, "high_freq_factor", qb_short_decimal(rs->high_freq_factor));
+            add_num(&r, "original_max_position_embeddings", rs->original_max_position_embeddings);
+        }
+        o.ok &= r.ok;
+    }
+    return finish(&o);
+}
+
+cJSON *model_hf_config_json(const Model *m, const char *torch_dtype) {
+    const ModelConfig *c = &m->cfg;
+    const char *arch = "LlamaForCausalLM"; /* llama2.c checkpoints are Llama models */
+    for (size_t i = 0; i < sizeof KNOWN_ARCHS / sizeof KNOWN_ARCHS[0]; i++)
+        if (!strcmp(c->arch, KNOWN_ARCHS[i])) arch = KNOWN_ARCHS[i];
+    const char *type = !strcmp(arch, "Qwen2ForCausalLM") ? "qwen2" : !strcmp(arch, "MistralForCausalLM") ? "mistral" : "llama";
+    JsonOut o = {cJSON_CreateObject(), 1};
+    if (!o.j) return NULL;
+    cJSON *a = cJSON_AddArrayToObject(o.j, "architectures"), *s = cJSON_CreateString(arch);
+    o.ok &= a && s && cJSON_AddItemToArray(a, s);
+    if (!a || !o.ok) cJSON_Delete(s);
+    add_str(&o, "model_type", type);
+    add_num(&o, "hidden_size", c->dim);
+    add_num(&o, "intermediate_size", c->hidden_dim);
+    add_num(&o, "num_hidden_layers", c->n_layers);
+    add_num(&o, "num_attention_heads", c->n_heads);
+    add_num(&o, "num_key_value_heads", c->n_kv_heads);
+    add_num(&o, "head_dim", c->head_dim);
+    add_num(&o, "vocab_size", c->vocab_size);
+    add_num(&o, "max_position_embeddings", c->seq_len);
+    add_num(&o, "rms_norm_eps", qb_short_decimal(c->norm_eps));
+    add_num(&o, "rope_theta", qb_short_decimal(c->rope_theta));
+    if (c->rope_scaling.type != ROPE_SCALING_NONE) {
+        char rs[512]; /* raw JSON: keeps "8.0" a float for transformers */
+        cJSON *r = model_rope_scaling_json(&c->rope_scaling, rs, sizeof rs) ? NULL : cJSON_CreateRaw(rs);
+        o.ok &= r && cJSON_AddItemToObject(o.j, "rope_scaling", r);
+    }
+    add_bool(&o, "tie_word_embeddings", c->tied_embeddings);
+    /* transformers' Llama puts a bias on q, k, v and o together; Qwen2's q/k/v biases are implied by
+     * its model_type */
+    add_bool(&o, "attention_bias", c->n_layers > 0 && m->blocks[0].lin[LIN_O].bias != NULL);
+    add_str(&o, "hidden_act", "silu");
+    if (c->bos_id >= 0) add_num(&o, "bos_token_id", c->bos_id);
+    if (c->eos_id >= 0) add_num(&o, "eos_token_id", c->eos_id);
+    add_str(&o, "torch_dtype", torch_dtype);
+    return finish(&o);
 }

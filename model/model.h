@@ -153,6 +153,12 @@ const char *rope_scaling_name(RopeScalingType t);
  * factors written with a decimal point as transformers' checks expect floats; "null" for NONE.
  * Returns 0, or -1 when it does not fit in n bytes. */
 int model_rope_scaling_json(const RopeScaling *s, char *buf, size_t n);
+/* qbench's own form of a config (the "config" object of a .qbq checkpoint, and `qbench info --json`):
+ * dim, hidden_dim, n_layers, ..., arch, rope_scaling {type, factor, ...} when set. NULL when out of memory. */
+struct cJSON *model_config_json(const ModelConfig *c);
+/* Hugging Face config.json for m as transformers writes it (architectures, model_type, sizes, floats as
+ * their shortest decimal, rope_scaling in HF form), with the given torch_dtype. NULL when out of memory. */
+struct cJSON *model_hf_config_json(const Model *m, const char *torch_dtype);
 /* Shapes of the seven linear layers of a block: rows (out) and cols (in). */
 void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
 

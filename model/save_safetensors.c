@@ -13,46 +13,12 @@
 typedef struct { char name[128]; const float *p; int rows, cols, heads; } OutTensor;
 
 static int write_config(const Model *m, const char *path, char err[QB_ERRLEN]) {
-    const ModelConfig *c = &m->cfg;
-    const char *arch = strcmp(c->arch, "llama2c") == 0 || c->arch[0] == '\0' ? "LlamaForCausalLM" : c->arch;
-    const char *type = !strcmp(arch, "Qwen2ForCausalLM") ? "qwen2" : !strcmp(arch, "MistralForCausalLM") ? "mistral" : "llama";
-    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "architectures");
-    cJSON_AddItemToArray(a, cJSON_CreateString(arch));
-    cJSON_AddStringToObject(j, "model_type", type);
-    cJSON_AddNumberToObject(j, "hidden_size", c->dim);
-    cJSON_AddNumberToObject(j, "intermediate_size", c->hidden_dim);
-    cJSON_AddNumberToObject(j, "num_hidden_layers", c->n_layers);
-    cJSON_AddNumberToObject(j, "num_attention_heads", c->n_heads);
-    cJSON_AddNumberToObject(j, "num_key_value_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
-    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(j, "max_position_embeddings", c->seq_len);
-    cJSON_AddNumberToObject(j, "rms_norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
-    char rs[512]; /* raw JSON: keeps "8.0" a float for transformers */
-    if (c->rope_scaling.type != ROPE_SCALING_NONE) {
-        if (model_rope_scaling_json(&c->rope_scaling, rs, sizeof rs)) {
-            cJSON_Delete(j);
-            snprintf(err, QB_ERRLEN, "%.300s: rope_scaling cannot be written", path);
-            return -1;
-        }
-        cJSON_AddItemToObject(j, "rope_scaling", cJSON_CreateRaw(rs));
-    }
-    cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied_embeddings);
-    cJSON_AddBoolToObject(j, "attention_bias", m->blocks[0].lin[LIN_O].bias != NULL);
-    cJSON_AddStringToObject(j, "hidden_act", "silu");
-    cJSON_AddStringToObject(j, "torch_dtype", "float32");
-    if (c->bos_id >= 0) cJSON_AddNumberToObject(j, "bos_token_id", c->bos_id);
-    if (c->eos_id >= 0) cJSON_AddNumberToObject(j, "eos_token_id", c->eos_id);
-    char *text = cJSON_Print(j);
+    cJSON *j = model_hf_config_json(m, "float32");
+    char *text = j ? cJSON_Print(j) : NULL;
     cJSON_Delete(j);
-    if (!text) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", path); return -1; }
-    FILE *f = fopen(path, "wb");
-    int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f) != 0) ok = 0;
+    int rc = qb_write_text_file(path, text, err);
     free(text);
-    if (!ok) { snprintf(err, QB_ERRLEN, "%.300s: cannot write: %s", path, strerror(errno)); return -1; }
-    return 0;
+    return rc;
 }
 
 static int collect(const Model *m, OutTensor **out, int *n) {

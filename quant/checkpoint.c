@@ -96,37 +96,6 @@ static void pieces_free(Pieces *ps) {
     free(ps->p);
 }
 
-static cJSON *config_json(const ModelConfig *c) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "dim", c->dim);
-    cJSON_AddNumberToObject(j, "hidden_dim", c->hidden_dim);
-    cJSON_AddNumberToObject(j, "n_layers", c->n_layers);
-    cJSON_AddNumberToObject(j, "n_heads", c->n_heads);
-    cJSON_AddNumberToObject(j, "n_kv_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
-    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(j, "seq_len", c->seq_len);
-    cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
-    cJSON_AddNumberToObject(j, "norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(j, "tied_embeddings", c->tied_embeddings);
-    cJSON_AddNumberToObject(j, "qkv_bias", c->qkv_bias);
-    cJSON_AddNumberToObject(j, "bos_id", c->bos_id);
-    cJSON_AddNumberToObject(j, "eos_id", c->eos_id);
-    cJSON_AddStringToObject(j, "arch", c->arch);
-    const RopeScaling *rs = &c->rope_scaling;
-    if (rs->type != ROPE_SCALING_NONE) {
-        cJSON *r = cJSON_AddObjectToObject(j, "rope_scaling");
-        cJSON_AddStringToObject(r, "type", rope_scaling_name(rs->type));
-        cJSON_AddNumberToObject(r, "factor", rs->factor);
-        if (rs->type == ROPE_SCALING_LLAMA3) {
-            cJSON_AddNumberToObject(r, "low_freq_factor", rs->low_freq_factor);
-            cJSON_AddNumberToObject(r, "high_freq_factor", rs->high_freq_factor);
-            cJSON_AddNumberToObject(r, "original_max_position_embeddings", rs->original_max_position_embeddings);
-        }
-    }
-    return j;
-}
-
 static uint32_t file_version(const ModelConfig *c) { return c->rope_scaling.type != ROPE_SCALING_NONE ? 2 : 1; }
 
 static cJSON *options_json(const PipelineOptions *po) {
@@ -326,7 +295,7 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
     cJSON *src = cJSON_AddObjectToObject(root, "source");
     cJSON_AddStringToObject(src, "path", m->path);
     cJSON_AddStringToObject(src, "sha256", m->sha256);
-    cJSON_AddItemToObject(root, "config", config_json(c));
+    cJSON_AddItemToObject(root, "config", model_config_json(c));
     cJSON_AddItemToObject(root, "options", options_json(po));
     cJSON_AddNumberToObject(root, "bits_per_weight", rep->bits_per_weight);
     cJSON_AddNumberToObject(root, "packed_bytes", (double)rep->packed_bytes);
@@ -472,6 +441,10 @@ static const void *tensor_get(const Reader *rd, const char *name, const char *dt
 static int json_int(const cJSON *obj, const char *key, long lo, long hi, int *out, const char *path,
                     const char *where, char err[QB_ERRLEN]) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (cJSON_IsBool(v) && lo == 0 && hi == 1) { /* flags are written as booleans, were numbers before */
+        *out = cJSON_IsTrue(v);
+        return 0;
+    }
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)lo ||
         v->valuedouble > (double)hi) {
         snprintf(err, QB_ERRLEN, "%.400s: %s.%s is missing or not an integer in [%ld, %ld]", path, where, key, lo, hi);

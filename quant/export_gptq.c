@@ -148,18 +148,12 @@ oom:
 }
 
 /* a float option as the short decimal people wrote (0.01, not 0.00999999977648258) */
-static double short_decimal(float f) {
-    char b[32];
-    snprintf(b, sizeof b, "%.7g", (double)f);
-    return strtod(b, NULL);
-}
-
 static cJSON *quantize_config(const PipelineOptions *po) {
     const QuantOptions *o = &po->opt;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "bits", o->bits);
     cJSON_AddNumberToObject(j, "group_size", o->group_size);
-    cJSON_AddNumberToObject(j, "damp_percent", short_decimal(o->percdamp));
+    cJSON_AddNumberToObject(j, "damp_percent", qb_short_decimal(o->percdamp));
     cJSON_AddBoolToObject(j, "desc_act", o->act_order);
     cJSON_AddBoolToObject(j, "static_groups", o->static_groups);
     cJSON_AddBoolToObject(j, "sym", o->sym);
@@ -175,47 +169,19 @@ static cJSON *quantize_config(const PipelineOptions *po) {
 static int write_json(const char *dir, const char *file, cJSON *j, char err[QB_ERRLEN]) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    char *s = cJSON_Print(j);
-    FILE *f = s ? fopen(path, "wb") : NULL;
-    int ok = f && fputs(s, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f) != 0) ok = 0;
+    char *s = j ? cJSON_Print(j) : NULL;
+    int rc = qb_write_text_file(path, s, err);
     free(s);
-    if (!ok) {
-        snprintf(err, QB_ERRLEN, "%.400s: cannot write: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static cJSON *hf_config(const Model *m, const PipelineOptions *po) {
-    const ModelConfig *c = &m->cfg;
-    const char *arch = strncmp(c->arch, "Qwen2", 5) == 0 || strncmp(c->arch, "Mistral", 7) == 0 ? c->arch
-                                                                                                 : "LlamaForCausalLM";
-    const char *type = arch[0] == 'Q' ? "qwen2" : arch[0] == 'M' ? "mistral" : "llama";
-    cJSON *j = cJSON_CreateObject();
-    cJSON *a = cJSON_AddArrayToObject(j, "architectures");
-    cJSON_AddItemToArray(a, cJSON_CreateString(arch));
-    cJSON_AddStringToObject(j, "model_type", type);
-    cJSON_AddNumberToObject(j, "hidden_size", c->dim);
-    cJSON_AddNumberToObject(j, "intermediate_size", c->hidden_dim);
-    cJSON_AddNumberToObject(j, "num_hidden_layers", c->n_layers);
-    cJSON_AddNumberToObject(j, "num_attention_heads", c->n_heads);
-    cJSON_AddNumberToObject(j, "num_key_value_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(j, "head_dim", c->head_dim);
-    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(j, "max_position_embeddings", c->seq_len);
-    cJSON_AddNumberToObject(j, "rms_norm_eps", short_decimal(c->norm_eps));
-    cJSON_AddNumberToObject(j, "rope_theta", short_decimal(c->rope_theta));
-    char rs[512]; /* HF's form, raw so that factors stay floats ("8.0") for transformers */
-    if (c->rope_scaling.type != ROPE_SCALING_NONE && model_rope_scaling_json(&c->rope_scaling, rs, sizeof rs) == 0)
-        cJSON_AddItemToObject(j, "rope_scaling", cJSON_CreateRaw(rs));
-    cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied_embeddings);
-    cJSON_AddBoolToObject(j, "attention_bias", c->qkv_bias);
-    cJSON_AddStringToObject(j, "hidden_act", "silu");
-    if (c->bos_id >= 0) cJSON_AddNumberToObject(j, "bos_token_id", c->bos_id);
-    if (c->eos_id >= 0) cJSON_AddNumberToObject(j, "eos_token_id", c->eos_id);
-    cJSON_AddStringToObject(j, "torch_dtype", "float16");
-    cJSON_AddItemToObject(j, "quantization_config", quantize_config(po));
+    cJSON *j = model_hf_config_json(m, "float16"), *q = quantize_config(po);
+    if (!j || !q || !cJSON_AddItemToObject(j, "quantization_config", q)) {
+        cJSON_Delete(j);
+        cJSON_Delete(q);
+        return NULL;
+    }
     return j;
 }
 
