@@ -5,7 +5,7 @@ cannot be installed on this machine): the functions below follow sacrebleu/metri
 (extract_all_char_ngrams, extract_word_ngrams, sum_of_lists) and sacrebleu/metrics/chrf.py
 (CHRF._remove_punctuation, _get_match_statistics, _compute_f_score, _extract_reference_info,
 _compute_segment_statistics, the corpus_score flow of Metric), with the same Counter-based data
-structures and loops, so its speed is representative of sacrebleu's. shared/design/metrics.md §1
+structures and loops, so its speed is representative of sacrebleu's. docs/metrics.md §1
 states the algorithm.
 
 usage: sacrebleu_chrf_port.py HYP_FILE REF_FILE [WORD_ORDER]

@@ -60,7 +60,7 @@ typedef struct {
     int block;
     const char *name;       /* "attn.q", ... (required) */
     int rows, cols;
-    double error;           /* e.g. relative output error ||(W-Q)X|| / ||WX|| */
+    double error;           /* ‖WXᵀ − QXᵀ‖²/n over the calibration inputs (QuantResult.error) */
     double gptq_loss;       /* the solver's own loss; NAN if not applicable */
     double damp_used;
     int retries;            /* Cholesky retries with more damping */

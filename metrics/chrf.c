@@ -1,4 +1,4 @@
-/* chrf.c — chrF / chrF++ statistics and scores (sacrebleu 2.x CHRF; metrics.md §1).
+/* chrf.c — chrF / chrF++ statistics and scores (sacrebleu 2.x CHRF; docs/metrics.md §1).
  *
  * A segment is decoded to code points once, optionally lowercased (Python str.lower), then split
  * two ways: the character stream (whitespace removed unless kept) and the word tokens (str.split()

@@ -1,5 +1,5 @@
 /* chrf.h — chrF and chrF++ (character / word n-gram F-scores) as sacrebleu 2.x's CHRF computes
- * them, bit for bit (shared/design/metrics.md §1), plus a compatibility mode for Popović's
+ * them, bit for bit (docs/metrics.md §1), plus a compatibility mode for Popović's
  * chrF++.py, the metric author's script (§1.9).
  *
  * Everything works on Unicode code points of UTF-8 input (invalid UTF-8 is an error). A score

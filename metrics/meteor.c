@@ -1,4 +1,4 @@
-/* meteor.c — METEOR exactly as NLTK 3.8's nltk.translate.meteor_score computes it (metrics.md §2).
+/* meteor.c — METEOR exactly as NLTK 3.8's nltk.translate.meteor_score computes it (docs/metrics.md §2).
  *
  * Per reference: lowercase the tokens; stage 1 matches equal tokens, stage 2 equal Porter stems of
  * what is left, stage 3 a remaining hyp stem's WordNet synonyms against the remaining ref stems.

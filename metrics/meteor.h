@@ -4,7 +4,7 @@
  *   - NLTK mode: nltk.translate.meteor_score 3.8 (what Hugging Face `evaluate` wraps), bit for bit:
  *     exact, NLTK-Porter-stem and WordNet-synonym stages, each greedy from the right; alpha 0.9,
  *     beta 3, gamma 0.5; max over references; corpus = mean of segment scores.
- *     (shared/design/metrics.md §2.)
+ *     (docs/metrics.md §2.)
  *   - Meteor 1.5 mode (Denkowski & Lavie 2014): Snowball stems, Meteor's own synonym and function
  *     word files, an optional paraphrase table, weighted matches, beam-searched alignment; corpus =
  *     score of the summed statistics.

@@ -1,6 +1,6 @@
 /* wordnet.c — WordNet 3.0 read straight from Debian's wordnet-base files (index.*, data.*, *.exc)
  * and NLTK 3.8's synsets()/_morphy() rules, as far as METEOR needs them: the lemma names of every
- * synset of a word (metrics.md §2.2, §2.6). index.* and *.exc are parsed at open time into hash
+ * synset of a word (docs/metrics.md §2.2, §2.6). index.* and *.exc are parsed at open time into hash
  * tables; data.* is read whole and a synset line is parsed when asked for (by byte offset, as
  * NLTK does). After wordnet_open nothing is written, so lookups are thread-safe. */
 #include <ctype.h>

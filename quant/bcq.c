@@ -1,4 +1,4 @@
-/* bcq.c — plain binary-coding quantization (quant.md §2.3; Xu et al. 2018, LUT-GEMM's bcq.py):
+/* bcq.c — plain binary-coding quantization (docs/quant.md §2.3; Xu et al. 2018, LUT-GEMM's bcq.py):
  * w ≈ Σ_{i<m} α_i b_i with b_i ∈ {−1,+1}, α per row or per (row, group), no offset and no error
  * compensation. Solvers:
  *   greedy      α_i = mean|r|, b_i = sign(r) (sign(0) = +1), r ← r − α_i b_i;

@@ -12,8 +12,9 @@
  * "layers" [{name, layer, kind, rows, cols, bits, n_groups, grid: "uniform"|"binary"}].
  * Version 2 is version 1 plus "config"."rope_scaling" {type: "linear"|"llama3", factor, low_freq_factor,
  * high_freq_factor, original_max_position_embeddings}; it is written only for models with RoPE scaling,
- * so a build that predates it refuses such a file instead of loading it without the scaling, and files
- * of unscaled models keep the version-1 bytes. A file without the key has no scaling.
+ * so a build that predates it refuses such a file instead of loading it without the scaling. A file
+ * without the key has no scaling. "config" is model_config_json's object; its flags were 0/1 numbers in
+ * files written before they became booleans, and both read.
  * Float tensors: tok_emb, classifier (untied only), final_norm, blk.L.attn_norm, blk.L.ffn_norm,
  * blk.L.attn.{q,k,v}.bias. Each quantized layer "blk.L.<kind>" stores:
  *   .codes  U32 [words]   its rows x cols codes (row-major) as pack_codes' little-endian bit stream
@@ -21,7 +22,7 @@
  *   .zeros  F32 [rows, n_groups] zero points (uniform) or offsets (binary)
  *   .g_idx  I32 [cols]    group of each column
  *   .levels F32 [rows, n_groups, 2^bits] (binary only): the real level of each sign-bit code
- * quantize_head (issue 2): tok_emb / classifier are then stored as F32 tensors holding the
+ * quantize_head: tok_emb / classifier are then stored as F32 tensors holding the
  * dequantized weights, with "options": {"quantize_head": true}. Their codes are not packed here: the
  * round trip is exact either way, and the size accounting (bits_per_weight, packed_bytes) already
  * counts them quantized in the pipeline report this file records.

@@ -1,4 +1,4 @@
-/* gptq.c — the GPTQ core of quant.md §1.4, for any grid (uniform for GPTQ, two-step levels for
+/* gptq.c — the GPTQ core of docs/quant.md §1.4, for any grid (uniform for GPTQ, two-step levels for
  * GPTQT). Steps in the reference's order, because the order decides the last bits:
  * initial params on the untouched rows → dead columns → static groups → act-order permutation →
  * damping λ = percdamp·mean(diag H) → U = chol(chol_inverse(chol(H)), upper) → lazy blocks of B
@@ -60,7 +60,7 @@ static void mirror_lower_to_upper(float *a, int n) {
         }
 }
 
-/* H (n,n) → a (n,n) column-major whose upper triangle is U with UᵀU = H⁻¹ (quant.md §1.4 step 7:
+/* H (n,n) → a (n,n) column-major whose upper triangle is U with UᵀU = H⁻¹ (docs/quant.md §1.4 step 7:
  * L = chol(H), Hinv = cholesky_inverse(L), U = chol(Hinv, upper), the reference's three LAPACK calls
  * in its order, so U has its bits). Returns LAPACK's info (> 0: not positive definite). These are the
  * only calls that run on OpenBLAS's threads (blas_threads.c). */
@@ -77,7 +77,7 @@ static int inverse_cholesky_upper(const float *H, const int *perm, const float *
     return (int)info;
 }
 
-/* perm = indices sorted by descending key, ties by ascending index (quant.md §1.4 step 5): a stable
+/* perm = indices sorted by descending key, ties by ascending index (docs/quant.md §1.4 step 5): a stable
  * bottom-up merge sort, so equal keys (dead columns, diag 1) keep their original order. */
 static int stable_argsort_desc(const float *key, int n, int *perm) {
     int *tmp = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
@@ -120,7 +120,7 @@ typedef struct {
     int fit_failed;
 } BlockCtx;
 
-/* Block b0..b0+bw-1 for the rows r0..r1-1 of one 64-row chunk: quant.md §1.4 step 8's inner loop.
+/* Block b0..b0+bw-1 for the rows r0..r1-1 of one 64-row chunk: docs/quant.md §1.4 step 8's inner loop.
  * The scaled errors go to E (bw, ldE), columns from 0, and to k->Efull when that is set. */
 static void block_chunk(BlockCtx *k, int b0, int bw, int r0, int r1, float *E, int ldE) {
     const int cols = k->cols, nr = r1 - r0, G = k->G;

@@ -1,4 +1,4 @@
-/* gptqt.c — GPTQT, our reading of arXiv 2407.02891 (quant.md §2.4; the paper's text is not public).
+/* gptqt.c — GPTQT, our reading of arXiv 2407.02891 (docs/quant.md §2.4; the paper's text is not public).
  *
  * MERGED (the main reading): GPTQ's loop unchanged, with find_params = "n-bit linear grid → m-bit
  * binary code with offset fitted to the integer histogram → real levels, scale re-explored over

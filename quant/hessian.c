@@ -1,4 +1,4 @@
-/* hessian.c — GPTQ's running Hessian proxy (quant.md §1.2): H = (2/n) Σ_samples xᵀx, where n counts
+/* hessian.c — GPTQ's running Hessian proxy (docs/quant.md §1.2): H = (2/n) Σ_samples xᵀx, where n counts
  * samples (sequences), not tokens, accumulated in float32 as `add_batch` does:
  *   H ← H·n/(n+s), n ← n+s, H ← H + (2/n)·xᵀx   — one tiled XᵀX (xtx.c, C = α XᵀX + β C) per batch of
  * s samples. The pipeline stacks several samples per call: one sample of a short window is too small

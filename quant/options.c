@@ -1,4 +1,4 @@
-/* options.c — QuantOptions: defaults (quant.md §1.8 IST column for GPTQ, §2.4 for GPTQT, §2.3 for
+/* options.c — QuantOptions: defaults (docs/quant.md §1.8 IST column for GPTQ, §2.4 for GPTQT, §2.3 for
  * BCQ), method names, and validation of ranges and combinations before any work starts. */
 #include <math.h>
 #include <stdio.h>

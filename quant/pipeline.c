@@ -1,4 +1,4 @@
-/* pipeline.c — quantizes a whole model block by block on calibration windows (quant.md §1.6).
+/* pipeline.c — quantizes a whole model block by block on calibration windows (docs/quant.md §1.6).
  *
  * Memory: the model (mmapped, overwritten in place) + the calibration activations
  * (n_samples x seqlen x dim floats, `acts`) + one sample's scratch + the Hessians of one block + the

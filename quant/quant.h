@@ -1,6 +1,6 @@
 /* quant.h — weight quantizers (RTN, GPTQ, GPTQT, BCQ), Hessian accumulation, packing and
  * bits-per-weight accounting, the block-by-block calibration pipeline, and quantized checkpoints.
- * ../shared/design/quant.md states the algorithms; section numbers below refer to it.
+ * docs/quant.md states the algorithms; section numbers below refer to it.
  *
  * The per-layer core is pure: quantize_layer() reads W and H and writes only into its result.
  * Errors follow model.h: return 0 / -1 and a message in err[QB_ERRLEN]. */
@@ -138,7 +138,7 @@ typedef struct {
     size_t packed_bytes;    /* quantized layers packed + everything left in float (fp16 accounting documented in README) */
     double seconds;
     QuantResult *results;   /* n_layers results (codes/scales kept for export); may be NULL if not requested */
-    /* quantize_head (issue 2): the classifier (vocab x dim) is quantized after the last block, with H
+    /* quantize_head: the classifier (vocab x dim) is quantized after the last block, with H
      * from the final-norm hidden states; an untied tok_emb too, without H. Kept out of layers/results
      * (whose consumers expect n_layers x LIN_COUNT linear layers); counted in bits_per_weight and
      * packed_bytes. */
@@ -155,7 +155,7 @@ void pipeline_report_free(PipelineReport *r);
 
 /* ---- quantized checkpoints ------------------------------------------------------------------------ */
 
-/* qbench's own packed format (documented in README): writes the quantized layers + float tensors. */
+/* qbench's own packed format (laid out at the top of checkpoint.c): writes the quantized layers + float tensors. */
 int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
                            const char *path, char err[QB_ERRLEN]);
 /* Returns 1 if path is a qbench quantized checkpoint, 0 if not, -1 on I/O error. */

@@ -1,4 +1,4 @@
-/* quantizer.c — GPTQ's find_params for every grid qbench uses (quant.md §1.3 and §2.4):
+/* quantizer.c — GPTQ's find_params for every grid qbench uses (docs/quant.md §1.3 and §2.4):
  *   uniform min-max per row (asym / sym with the no-negative-values quirk, the MSE shrink search),
  *   and GPTQT's two-step grid (n-bit linear ints → m-bit binary code with offset, re-explored scale).
  * Arithmetic follows the PyTorch reference operation by operation (float32 where it is float32,

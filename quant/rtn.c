@@ -1,4 +1,4 @@
-/* rtn.c — round to nearest (quant.md §1.3 step 7): per row or per group, params fitted on the
+/* rtn.c — round to nearest (docs/quant.md §1.3 step 7): per row or per group, params fitted on the
  * untouched weights, every weight rounded to its grid. Works with any grid, so the same loop is
  * RTN (uniform) and RTNT (GPTQT's two-step grid without error compensation, §2.4 step 6). */
 #include <stdio.h>

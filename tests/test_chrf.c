@@ -3,7 +3,7 @@
  *     copied in shared/assets/SOURCES.md), document "F" and macro "avgF", in --popovic mode;
  *   - sacrebleu's own test values (test/test_chrf.py of mjpost/sacrebleu 2.x) and the values in
  *     Hugging Face evaluate's chrF doctests (which run sacrebleu 2.x);
- *   - hand-worked cases for every quirk of metrics.md §1 (the n-gram counts are in the comments);
+ *   - hand-worked cases for every quirk of docs/metrics.md §1 (the n-gram counts are in the comments);
  * plus the line-reading rules of metrics/textfile.c and the `qbench score` command line. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -191,7 +191,7 @@ static void test_sacrebleu_test_suite_values(void **state) {
                  57.15704367, 1e-4);
 }
 
-/* ---- hand-worked quirks (metrics.md §1) ------------------------------------------------------- */
+/* ---- hand-worked quirks (docs/metrics.md §1) ------------------------------------------------------- */
 /* §1.5: an order the reference lacks contributes no hypothesis n-grams either. */
 static void test_hyp_count_zero_when_ref_lacks_order(void **state) {
     (void)state;
@@ -339,7 +339,7 @@ static void test_multi_reference_choice(void **state) {
     assert_int_equal(chrf_segment_stats(NULL, "ab", r1, 2, &o, &st, &s, err), 0);
     assert_true(s == 0.0);
     assert_int_equal(st.v[0], 2); assert_int_equal(st.v[1], 2); assert_int_equal(st.v[2], 0);
-    /* metrics.md example: refs ["abc", ""] for "xyz": the first ref's non-zero hyp counts stay */
+    /* docs/metrics.md example: refs ["abc", ""] for "xyz": the first ref's non-zero hyp counts stay */
     const char *r2[2] = {"abc", ""};
     assert_int_equal(chrf_segment_stats(NULL, "xyz", r2, 2, &o, &st, &s, err), 0);
     assert_int_equal(st.v[0], 3); assert_int_equal(st.v[3], 2); assert_int_equal(st.v[6], 1);

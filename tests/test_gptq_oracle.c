@@ -2,11 +2,11 @@
  * (../shared/oracles/gptq_ref.py). tests/fixtures/make_gptq_fixtures.py ran the reference once and
  * wrote W, X, the reference's H and its Q for each configuration below; here the C solvers get W
  * and the reference's own H and must give its Q exactly, or within 1 ulp per entry where the
- * Cholesky/GEMM summation order may differ (quant.md §1.11). The Hessian built from X by
+ * Cholesky/GEMM summation order may differ (docs/quant.md §1.11). The Hessian built from X by
  * hessian_add_sample is compared separately (relative Frobenius).
  *
  * OpenBLAS adds in a different order with another thread count or CPU kernel, and one flipped
- * rounding cascades (quant.md §1.11). The fixtures record the core and thread count the reference
+ * rounding cascades (docs/quant.md §1.11). The fixtures record the core and thread count the reference
  * ran with (file BLAS); the test pins OpenBLAS to that thread count and asserts bit-exactness when
  * the core matches too. Otherwise it asserts §1.11's end-to-end check (layer error within 5%). */
 #include <stdarg.h>

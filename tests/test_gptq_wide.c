@@ -143,7 +143,7 @@ static double h_distance(const Hessian *h, const float *Href) {
 }
 
 /* The pipeline adds several samples per call: all four at once, or 1 + 3, give the reference's H
- * (quant.md §1.11: within 1e-6), exactly symmetric; a non-finite input is flagged. */
+ * (docs/quant.md §1.11: within 1e-6), exactly symmetric; a non-finite input is flagged. */
 static void test_batched_hessian_matches_oracle(void **state) {
     (void)state;
     float *X = load_f32("C_X", (size_t)NTOK * COLS), *Href = load_f32("C_H", (size_t)COLS * COLS);

@@ -1,6 +1,6 @@
 /* test_meteor.c — METEOR against NLTK 3.8 (fixtures made by tests/data/make_meteor_fixture.py,
  * which runs NLTK offline), NLTK's documented example, hand-worked cases for each quirk of
- * metrics.md §2, the Porter stemmer and WordNet lookups on NLTK's outputs, Meteor 1.5 against the
+ * docs/metrics.md §2, the Porter stemmer and WordNet lookups on NLTK's outputs, Meteor 1.5 against the
  * published xray match counts, and every error path. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,7 +82,7 @@ static void test_porter_matches_nltk_fixture(void **state) {
 
 static void test_porter_hand_cases(void **state) {
     (void)state;
-    /* metrics.md §2.4 observations and Porter (1980) examples */
+    /* docs/metrics.md §2.4 observations and Porter (1980) examples */
     const char *cases[][2] = {{"running", "run"}, {"flies", "fli"}, {"fly", "fli"}, {"general", "gener"},
                               {"generous", "gener"}, {"quickly", "quickli"}, {"dies", "die"},
                               {"enjoy", "enjoy"}, {"és", "és"}, {"sky", "sky"}, {"dying", "die"},

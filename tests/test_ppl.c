@@ -1,6 +1,6 @@
 /* test_ppl.c — perplexity and agreement against independent figures:
  *   - llama.cpp's llama-perplexity on stories260K (F32), tinystories_v1_validation_head.txt:
- *     4.8752 at c=256 and 4.9744 at c=512 (published figures, issue 5) — to 4 decimals;
+ *     4.8752 at c=256 and 4.9744 at c=512 (llama.cpp's published figures) — to 4 decimals;
  *   - the float64 numpy teacher-forced oracle (reference_logits_64.json, sum_nll_next) for both models;
  *   - window and scored-token counts of each mode worked out by hand from the definitions in ppl.h;
  *   - standard error, bits per byte, KL and top-1 on hand-computed small cases;
