@@ -277,7 +277,7 @@ int runner_baselines(Run *r, char err[QB_ERRLEN]) {
             for (int s = 0; s < nsc; s++)
                 snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s\"%s\":%.6f", s ? "," : "", sc[s].kind, sc[s].sent[k]);
             strncat(buf, "}", sizeof buf - strlen(buf) - 1);
-            sj[k] = strdup(buf);
+            if (!(sj[k] = strdup(buf))) { snprintf(err, QB_ERRLEN, "out of memory"); rc = -1; }
             ss[k] = (StoreSample){ge->task, k, gd->ts.pairs[k].prompt, gd->base_out[k], gd->ts.pairs[k].refs[0], sj[k]};
         }
         if (!rc) rc = store_put_baseline_samples(r->st, sha, ge->task, gd->sig, ss, n, err);

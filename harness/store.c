@@ -544,7 +544,13 @@ int store_get_baseline(Store *s, const char *model_sha256, const char *kind, con
         found = 1;
         if (value) *value = col_real(st, 0);
         if (count) *count = sqlite3_column_int64(st, 1);
-        if (stats_json) *stats_json = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : col_dup(st, 2);
+        if (stats_json) {
+            *stats_json = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : col_dup(st, 2);
+            if (sqlite3_column_type(st, 2) != SQLITE_NULL && !*stats_json) {
+                errf(s, err, "out of memory reading baseline");
+                found = -1;
+            }
+        }
     } else if (rc != SQLITE_DONE) {
         fail_db(s, err, "reading baseline");
         found = -1;
@@ -627,6 +633,12 @@ int store_get_baseline_samples(Store *s, const char *model_sha256, const char *t
         x->output = col_dup(st, 3);
         x->reference = col_dup(st, 4);
         x->scores_json = col_dup(st, 5);
+        if (!x->task || !x->prompt || !x->output || !x->reference || !x->scores_json) {
+            errf(s, err, "out of memory reading baseline samples");
+            sqlite3_finalize(st);
+            store_free_samples(rows, cnt);
+            return -1;
+        }
     }
     if (rc != SQLITE_DONE) {
         fail_db(s, err, "reading baseline samples");
@@ -695,6 +707,10 @@ static int load_metrics(Store *s, sqlite3_stmt *st, StoreRunRow *r, char err[QB_
         m->stats_json = col_dup(st, 4);
         m->value = col_real(st, 5);
         m->count = sqlite3_column_int64(st, 6);
+        if (!m->kind || !m->dataset || !m->against || !m->signature || !m->stats_json) {
+            errf(s, err, "out of memory reading metrics");
+            return -1;
+        }
     }
     if (rc != SQLITE_DONE) return fail_db(s, err, "reading metrics");
     return 0;
@@ -758,6 +774,11 @@ int store_load_runs(Store *s, const char *experiment, const char *status, StoreR
         r->peak_rss_bytes = sqlite3_column_int64(st, 21);
         r->packed_bytes = sqlite3_column_int64(st, 22);
         r->bits_per_weight = col_real(st, 23);
+        if (!r->key || !r->experiment || !r->model_path || !r->model_sha256 || !r->method || !r->params_json ||
+            !r->status || !r->error || !r->host || !r->started || !r->finished) {
+            errf(s, err, "out of memory reading runs");
+            goto bad;
+        }
         if (load_metrics(s, mst, r, err)) goto bad;
     }
     if (rc != SQLITE_DONE) {
@@ -814,6 +835,12 @@ int store_load_baselines(Store *s, StoreBaselineRow **out, int *n, char err[QB_E
         b->m.stats_json = col_dup(st, 5);
         b->m.value = col_real(st, 6);
         b->m.count = sqlite3_column_int64(st, 7);
+        if (!b->model_sha256 || !b->m.kind || !b->m.dataset || !b->m.against || !b->m.signature || !b->m.stats_json) {
+            errf(s, err, "out of memory reading baselines");
+            sqlite3_finalize(st);
+            store_free_baselines(rows, cnt);
+            return -1;
+        }
     }
     if (rc != SQLITE_DONE) {
         fail_db(s, err, "reading baselines");
