@@ -2,6 +2,7 @@
  * seeded random Llama-shaped model in either format) and `convert` (any model → HF safetensors). */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "model/model.h"
+#include "quant/quant.h"
 
 static void print_info_text(const Model *m) {
     const ModelConfig *c = &m->cfg;
@@ -43,7 +45,8 @@ static void print_info_text(const Model *m) {
     printf("sha256            %s\n", m->sha256);
 }
 
-static int print_info_json(const Model *m) {
+/* checkpoint: the .qbq description to include (owned from here on), or NULL. */
+static int print_info_json(const Model *m, cJSON *checkpoint) {
     const ModelConfig *c = &m->cfg;
     cJSON *j = model_config_json(c);
     char rs[256]; /* rope_scaling as config.json has it ("null" when none) */
@@ -52,6 +55,10 @@ static int print_info_json(const Model *m) {
     if (j) cJSON_DeleteItemFromObject(j, "rope_scaling");
     int ok = j && raw && cJSON_AddItemToObject(j, "rope_scaling", raw);
     if (!ok) cJSON_Delete(raw); /* not owned by j */
+    if (checkpoint && !(ok && cJSON_AddItemToObject(j, "checkpoint", checkpoint))) {
+        cJSON_Delete(checkpoint);
+        ok = 0;
+    }
     ok = ok && cJSON_AddStringToObject(j, "model", m->path) &&
          cJSON_AddNumberToObject(j, "linear_params", (double)model_linear_params(m)) &&
          cJSON_AddNumberToObject(j, "total_params", (double)model_total_params(m)) &&
@@ -69,70 +76,117 @@ static int print_info_json(const Model *m) {
     return 0;
 }
 
-int cmd_info(int argc, char **argv) {
-    const char *path = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "usage: qbench info MODEL [--json]\n");
-            return 2;
-        } else path = argv[i];
-    }
-    if (!path) { fprintf(stderr, "usage: qbench info MODEL [--json]\n"); return 2; }
+/* The checkpoint half of `info` on a qbench .qbq: what was quantized, how, and from what. */
+static int print_checkpoint(const char *path, int json, cJSON *into) {
     char err[QB_ERRLEN];
-    Model *m = model_load(path, err);
+    char *meta = quant_checkpoint_describe(path, err);
+    if (!meta) { fprintf(stderr, "qbench info: %s\n", err); return -1; }
+    cJSON *j = cJSON_Parse(meta);
+    free(meta);
+    if (!j) { fprintf(stderr, "qbench info: %s: unreadable metadata\n", path); return -1; }
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "config"); /* printed as the model's configuration */
+    if (json) {
+        cJSON_AddItemToObject(into, "checkpoint", j);
+        return 0;
+    }
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "options"), *src = cJSON_GetObjectItemCaseSensitive(j, "source");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version"), *bpw = cJSON_GetObjectItemCaseSensitive(j, "bits_per_weight"),
+                *pb = cJSON_GetObjectItemCaseSensitive(j, "packed_bytes");
+#define STR(obj, k) (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj, k)) ? cJSON_GetObjectItemCaseSensitive(obj, k)->valuestring : "?")
+#define NUM(obj, k) (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, k)) ? cJSON_GetObjectItemCaseSensitive(obj, k)->valuedouble : NAN)
+    printf("checkpoint        qbench quantized, version %g\n", cJSON_IsNumber(ver) ? ver->valuedouble : NAN);
+    printf("method            %s\n", STR(o, "method"));
+    printf("bits              %g\n", NUM(o, "bits"));
+    double g = NUM(o, "group_size");
+    if (g <= 0) printf("group_size        %g (one group per row)\n", g);
+    else printf("group_size        %g\n", g);
+    printf("bits_per_weight   %.4f\n", cJSON_IsNumber(bpw) ? bpw->valuedouble : NAN);
+    printf("packed_bytes      %.0f\n", cJSON_IsNumber(pb) ? pb->valuedouble : NAN);
+    printf("source_model      %s\n", STR(src, "path"));
+    printf("source_sha256     %s\n", STR(src, "sha256"));
+    printf("options          ");
+    for (const cJSON *it = o ? o->child : NULL; it; it = it->next) {
+        if (cJSON_IsString(it)) printf(" %s=%s", it->string, it->valuestring);
+        else if (cJSON_IsBool(it)) printf(" %s=%s", it->string, cJSON_IsTrue(it) ? "true" : "false");
+        else if (cJSON_IsNumber(it)) printf(" %s=%g", it->string, it->valuedouble);
+    }
+    printf("\n");
+#undef STR
+#undef NUM
+    cJSON_Delete(j);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv) {
+    const char *pos[1] = {0};
+    int n_pos = 0, json = 0;
+    const CliOpt opts[] = {
+        {"--json", NULL, CLI_FLAG, &json, NULL, "print one JSON object instead of text", NULL, 0, 0, NULL, NULL},
+    };
+    const CliSpec spec = {"info", "qbench info MODEL [--json]",
+                          "  MODEL: llama2.c .bin, HF directory or .safetensors, or a qbench quantized checkpoint\n"
+                          "  (.qbq: method, bits, group size, bits per weight, source model and hash, options first).\n",
+                          opts, CLI_N(opts), pos, 1, &n_pos, NULL};
+    int pr = cli_parse(&spec, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (!n_pos) { cli_usage(&spec, stderr); return 2; }
+    const char *path = pos[0];
+    int is_ckpt = quant_checkpoint_detect(path) == 1;
+    char err[QB_ERRLEN];
+    Model *m = quant_or_model_load(path, err);
     if (!m) { fprintf(stderr, "qbench info: %s\n", err); return 2; }
     int rc = 0;
-    if (json) rc = print_info_json(m);
-    else print_info_text(m);
+    if (json) {
+        cJSON *holder = cJSON_CreateObject(), *ck = NULL;
+        if (!holder || (is_ckpt && print_checkpoint(path, 1, holder))) rc = 2;
+        else {
+            ck = cJSON_DetachItemFromObject(holder, "checkpoint");
+            rc = print_info_json(m, ck);
+        }
+        cJSON_Delete(holder);
+    } else {
+        if (is_ckpt && print_checkpoint(path, 0, NULL)) rc = 2;
+        else print_info_text(m);
+    }
     model_free(m);
     return rc;
 }
 
-static const char *SYNTH_USAGE =
-    "usage: qbench synth [--format llama2c|hf] [--dim N] [--hidden N] [--layers N] [--heads N]\n"
-    "                    [--kv-heads N] [--vocab N] [--seq-len N] [--seed N] [--untied] [--qkv-bias] -o PATH\n"
-    "  defaults: llama2c, dim 64, hidden 172, layers 5, heads 8, kv-heads = heads, vocab 512, seq-len 512, seed 0\n";
-
 int cmd_synth(int argc, char **argv) {
     ModelConfig c = {.dim = 64, .hidden_dim = 172, .n_layers = 5, .n_heads = 8, .vocab_size = 512,
                      .seq_len = 512, .tied_embeddings = 1, .bos_id = 1, .eos_id = 2};
-    SynthFormat fmt = SYNTH_LLAMA2C;
-    const char *out = NULL;
-    long seed = 0, v;
-    struct { const char *flag; int *dst; long hi; } ints[] = {
-        {"--dim", &c.dim, 1 << 16}, {"--hidden", &c.hidden_dim, 1 << 18}, {"--layers", &c.n_layers, 1024},
-        {"--heads", &c.n_heads, 1024}, {"--kv-heads", &c.n_kv_heads, 1024},
-        {"--vocab", &c.vocab_size, 1 << 22}, {"--seq-len", &c.seq_len, 1 << 22}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int done = 0;
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
-            if (!strcmp(a, ints[k].flag)) {
-                if (cli_parse_long("synth", a, val, 1, ints[k].hi, &v)) return 2;
-                *ints[k].dst = (int)v;
-                i++;
-                done = 1;
-            }
-        if (done) continue;
-        if (!strcmp(a, "--seed")) {
-            if (cli_parse_long("synth", a, val, 0, LONG_MAX, &seed)) return 2;
-            i++;
-        } else if (!strcmp(a, "--format") && val) {
-            if (!strcmp(val, "llama2c")) fmt = SYNTH_LLAMA2C;
-            else if (!strcmp(val, "hf") || !strcmp(val, "safetensors")) fmt = SYNTH_SAFETENSORS;
-            else { fprintf(stderr, "qbench synth: --format must be llama2c or hf, got '%s'\n", val); return 2; }
-            i++;
-        } else if (!strcmp(a, "-o") && val) {
-            out = val;
-            i++;
-        } else if (!strcmp(a, "--untied")) c.tied_embeddings = 0;
-        else if (!strcmp(a, "--qkv-bias")) c.qkv_bias = 1;
-        else { fprintf(stderr, "qbench synth: unknown argument '%s'\n%s", a, SYNTH_USAGE); return 2; }
-    }
-    if (!out) { fprintf(stderr, "%s", SYNTH_USAGE); return 2; }
-    if (c.n_kv_heads == 0) c.n_kv_heads = c.n_heads;
+    const char *fmt_s = "llama2c", *out = NULL;
+    long seed = 0, dim = 64, hidden = 172, layers = 5, heads = 8, kv_heads = 0, vocab = 512, seq_len = 512;
+    int untied = 0, qkv_bias = 0;
+    const CliOpt opts[] = {
+        {"--format", NULL, CLI_STR, &fmt_s, "F", "output format: llama2.c .bin or an HF safetensors directory", "llama2c", 0, 0, "llama2c|hf|safetensors", NULL},
+        {"--dim", NULL, CLI_INT, &dim, "N", "model width", "64", 1, 1 << 16, NULL, NULL},
+        {"--hidden", NULL, CLI_INT, &hidden, "N", "FFN width", "172", 1, 1 << 18, NULL, NULL},
+        {"--layers", NULL, CLI_INT, &layers, "N", "transformer blocks", "5", 1, 1024, NULL, NULL},
+        {"--heads", NULL, CLI_INT, &heads, "N", "attention heads (must divide --dim)", "8", 1, 1024, NULL, NULL},
+        {"--kv-heads", NULL, CLI_INT, &kv_heads, "N", "key/value heads", "= --heads", 1, 1024, NULL, NULL},
+        {"--vocab", NULL, CLI_INT, &vocab, "N", "vocabulary size", "512", 1, 1 << 22, NULL, NULL},
+        {"--seq-len", NULL, CLI_INT, &seq_len, "N", "context length", "512", 1, 1 << 22, NULL, NULL},
+        {"--seed", NULL, CLI_INT, &seed, "S", "weight seed", "0", 0, 1e15, NULL, NULL},
+        {"--untied", NULL, CLI_FLAG, &untied, NULL, "a separate classifier matrix", "tied", 0, 0, NULL, NULL},
+        {"--qkv-bias", NULL, CLI_FLAG, &qkv_bias, NULL, "biases on q, k and v (Qwen2-style)", "none", 0, 0, NULL, NULL},
+        {"-o", "--out", CLI_STR, &out, "PATH", "where to write (required)", NULL, 0, 0, NULL, NULL},
+    };
+    const CliSpec spec = {"synth", "qbench synth [options] -o PATH",
+                          "  Writes a Llama-shaped model with seeded random weights.\n", opts, CLI_N(opts), NULL, 0, NULL, NULL};
+    int pr = cli_parse(&spec, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (!out) { fprintf(stderr, "qbench synth: -o PATH is required\n"); cli_usage(&spec, stderr); return 2; }
+    SynthFormat fmt = !strcmp(fmt_s, "llama2c") ? SYNTH_LLAMA2C : SYNTH_SAFETENSORS;
+    c.dim = (int)dim;
+    c.hidden_dim = (int)hidden;
+    c.n_layers = (int)layers;
+    c.n_heads = (int)heads;
+    c.n_kv_heads = (int)(kv_heads ? kv_heads : heads);
+    c.vocab_size = (int)vocab;
+    c.seq_len = (int)seq_len;
+    c.tied_embeddings = !untied;
+    c.qkv_bias = qkv_bias;
     if (c.dim % c.n_heads != 0) {
         fprintf(stderr, "qbench synth: --dim %d is not a multiple of --heads %d\n", c.dim, c.n_heads);
         return 2;
@@ -144,15 +198,20 @@ int cmd_synth(int argc, char **argv) {
 }
 
 int cmd_convert(int argc, char **argv) {
-    const char *in = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] != '-' && !in) in = argv[i];
-        else { fprintf(stderr, "usage: qbench convert MODEL -o DIR\n"); return 2; }
-    }
-    if (!in || !out) { fprintf(stderr, "usage: qbench convert MODEL -o DIR\n"); return 2; }
+    const char *pos[1] = {0}, *out = NULL;
+    int n_pos = 0;
+    const CliOpt opts[] = {
+        {"-o", "--out", CLI_STR, &out, "DIR", "output directory: config.json + model.safetensors (required)", NULL, 0, 0, NULL, NULL},
+    };
+    const CliSpec spec = {"convert", "qbench convert MODEL -o DIR",
+                          "  Converts any model qbench reads (llama2.c .bin, HF, a .qbq dequantized) to a Hugging Face\n"
+                          "  safetensors directory.\n", opts, CLI_N(opts), pos, 1, &n_pos, NULL};
+    int pr = cli_parse(&spec, argc, argv);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (!n_pos || !out) { cli_usage(&spec, stderr); return 2; }
+    const char *in = pos[0];
     char err[QB_ERRLEN];
-    Model *m = model_load(in, err);
+    Model *m = quant_or_model_load(in, err);
     if (!m) { fprintf(stderr, "qbench convert: %s\n", err); return 2; }
     int rc = model_save_safetensors(m, out, err);
     model_free(m);

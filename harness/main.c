@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "datasets/datasets.h"
+#include "harness/cli.h"
 #include "harness/commands.h"
 
 typedef struct {
@@ -34,6 +36,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+    dataset_set_assets_dir(cli_assets_dir()); /* named datasets work from any working directory */
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "qbench: unknown command '%s'\n", argv[1]);

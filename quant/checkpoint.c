@@ -497,7 +497,7 @@ static float *load_floats(Model *m, const Reader *rd, const char *name, int ndim
     for (int d = 0; d < ndim; d++) n *= (size_t)shape[d];
     float *f = model_own_floats(m, n);
     if (!f) {
-        snprintf(err, QB_ERRLEN, "%.400s: out of memory for %s", rd->path, name);
+        snprintf(err, QB_ERRLEN, "%.400s: out of memory for %.90s", rd->path, name);
         return NULL;
     }
     memcpy(f, p, n * sizeof(float));
@@ -562,11 +562,13 @@ static int load_layer(const Reader *rd, const cJSON *lj, int l, LinearKind k, Li
     return 0;
 }
 
-Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
+/* Reads path and checks its header, checksum and metadata JSON: on success *buf (the file), *root
+ * (the metadata) and *data_start are the caller's. */
+static int read_verified(const char *path, unsigned char **bufp, size_t *lenp, cJSON **rootp, size_t *data_startp,
+                         char err[QB_ERRLEN]) {
     size_t len = 0;
     unsigned char *buf = (unsigned char *)qb_read_file(path, &len, err);
-    if (!buf) return NULL;
-    Model *m = NULL;
+    if (!buf) return -1;
     cJSON *root = NULL;
     if (len < CK_HEADER + 8 || memcmp(buf, CK_MAGIC, 8)) {
         snprintf(err, QB_ERRLEN, "%.400s: not a qbench quantized checkpoint (%s)", path,
@@ -610,6 +612,37 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
         snprintf(err, QB_ERRLEN, "%.400s: metadata is not valid qbench-quantized JSON", path);
         goto fail;
     }
+    *bufp = buf;
+    *lenp = len;
+    *rootp = root;
+    *data_startp = data_start;
+    return 0;
+fail:
+    cJSON_Delete(root);
+    free(buf);
+    return -1;
+}
+
+char *quant_checkpoint_describe(const char *path, char err[QB_ERRLEN]) {
+    unsigned char *buf;
+    size_t len, data_start;
+    cJSON *root;
+    if (read_verified(path, &buf, &len, &root, &data_start, err)) return NULL;
+    free(buf);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "tensors"); /* per-tensor detail: not a description */
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "layers");
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!s) snprintf(err, QB_ERRLEN, "%.400s: out of memory", path);
+    return s;
+}
+
+Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
+    unsigned char *buf;
+    size_t len, data_start;
+    cJSON *root;
+    if (read_verified(path, &buf, &len, &root, &data_start, err)) return NULL;
+    Model *m = NULL;
     Reader rd = {path, buf + data_start, len - data_start, cJSON_GetObjectItemCaseSensitive(root, "tensors")};
     const cJSON *cj = cJSON_GetObjectItemCaseSensitive(root, "config"),
                 *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");

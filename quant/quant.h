@@ -160,6 +160,9 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
                            const char *path, char err[QB_ERRLEN]);
 /* Returns 1 if path is a qbench quantized checkpoint, 0 if not, -1 on I/O error. */
 int quant_checkpoint_detect(const char *path);
+/* The checkpoint's metadata as one JSON object (format, version, source {path, sha256}, config,
+ * options, bits_per_weight, packed_bytes), after checking its header and checksum; malloc'd. */
+char *quant_checkpoint_describe(const char *path, char err[QB_ERRLEN]);
 /* Loads a quantized checkpoint as a Model with dequantized weights. */
 Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]);
 /* AutoGPTQ/GPTQModel-style safetensors (qweight/qzeros/scales/g_idx int32-packed) + quantize_config.json. */
