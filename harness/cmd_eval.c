@@ -9,6 +9,7 @@
 #include <time.h>
 #include <cJSON.h>
 
+#include "datasets/datasets.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/progress.h"
@@ -47,60 +48,36 @@ static int load_model_and_tokenizer(const char *cmd, const char *model_path, con
     return 0;
 }
 
-static void ppl_usage(FILE *f) {
-    fprintf(f,
-            "usage: qbench ppl --model M --data FILE --seqlen N [options]\n"
-            "  --model M            llama2.c .bin, HF directory or .safetensors\n"
-            "  --tokenizer T        tokenizer.bin / tokenizer.json (default: found beside the model)\n"
-            "  --data FILE          UTF-8 text to score\n"
-            "  --seqlen N           window length (the context c of llamacpp mode)\n"
-            "  --mode M             gptq (default) | llamacpp | stride\n"
-            "  --stride S           stride mode: step between windows (default seqlen/2)\n"
-            "  --max-windows K      score only the first K windows\n"
-            "  --no-prepend-space   do not add the tokenizer's leading space (recorded in the signature)\n"
-            "  --threads N          threads (default: all cores)\n"
-            "  --json               results as one JSON object\n"
-            "  --quiet              no progress on stderr\n");
-}
-
 int cmd_ppl(int argc, char **argv) {
-    const char *model_path = NULL, *tok_path = NULL, *data = NULL;
+    const char *model_path = NULL, *tok_path = NULL, *data = NULL, *mode_s = "gptq";
     long seqlen = 0, stride = 0, max_windows = 0, threads = 0;
     int json = 0, quiet = 0, no_prepend = 0, have_stride = 0;
     PplOptions o = {.mode = PPL_GPTQ};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--tokenizer")) tok_path = v;
-        else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--seqlen")) { if (cli_parse_long("ppl", a, v, 2, 1 << 20, &seqlen)) return 2; }
-        else if (!strcmp(a, "--stride")) { if (cli_parse_long("ppl", a, v, 1, 1 << 20, &stride)) return 2; have_stride = 1; }
-        else if (!strcmp(a, "--max-windows")) { if (cli_parse_long("ppl", a, v, 1, 1L << 30, &max_windows)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (cli_parse_long("ppl", a, v, 1, 4096, &threads)) return 2; }
-        else if (!strcmp(a, "--mode")) {
-            if (ppl_mode_parse(v, &o.mode)) {
-                fprintf(stderr, "qbench ppl: --mode must be gptq, llamacpp or stride, got '%s'\n", v ? v : "");
-                return 2;
-            }
-        } else {
-            takes = 0;
-            if (!strcmp(a, "--json")) json = 1;
-            else if (!strcmp(a, "--quiet")) quiet = 1;
-            else if (!strcmp(a, "--no-prepend-space")) no_prepend = 1;
-            else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { ppl_usage(stdout); return 0; }
-            else { fprintf(stderr, "qbench ppl: unknown option '%s'\n", a); ppl_usage(stderr); return 2; }
-        }
-        if (takes) {
-            if (!v) { fprintf(stderr, "qbench ppl: %s needs a value\n", a); return 2; }
-            i++;
-        }
-    }
+    const CliOpt opts[] = {
+        {"--model", NULL, CLI_STR, &model_path, "M", "llama2.c .bin, HF directory, .safetensors or .qbq (required)", NULL, 0, 0, NULL, NULL},
+        {"--tokenizer", NULL, CLI_STR, &tok_path, "T", "tokenizer.bin / tokenizer.json", "found beside the model", 0, 0, NULL, NULL},
+        {"--data", NULL, CLI_STR, &data, "DATA", "text to score: a dataset name (wikitext2-test, ptb-test, tinystories-valid, ...) "
+         "or a path (.txt as is, .jsonl \"text\" fields) (required)", NULL, 0, 0, NULL, NULL},
+        {"--seqlen", NULL, CLI_INT, &seqlen, "N", "window length (the context c of llamacpp mode) (required)", NULL, 2, 1 << 20, NULL, NULL},
+        {"--mode", NULL, CLI_STR, &mode_s, "M", "window scheme", "gptq", 0, 0, "gptq|llamacpp|stride", NULL},
+        {"--stride", NULL, CLI_INT, &stride, "S", "stride mode: step between windows", "seqlen/2", 1, 1 << 20, NULL, &have_stride},
+        {"--max-windows", NULL, CLI_INT, &max_windows, "K", "score only the first K windows", "all", 1, 1L << 30, NULL, NULL},
+        {"--no-prepend-space", NULL, CLI_FLAG, &no_prepend, NULL, "do not add the tokenizer's leading space (in the signature)", NULL, 0, 0, NULL, NULL},
+        {"--threads", NULL, CLI_INT, &threads, "N", "threads", "all cores", 1, 4096, NULL, NULL},
+        {"--json", NULL, CLI_FLAG, &json, NULL, "results as one JSON object", NULL, 0, 0, NULL, NULL},
+        {"--quiet", NULL, CLI_FLAG, &quiet, NULL, "no progress on stderr", NULL, 0, 0, NULL, NULL},
+    };
+    const CliSpec spec = {"ppl", "qbench ppl --model M --data DATA --seqlen N [options]",
+                          "  Perplexity of a model on a text (gptq, llamacpp or stride windows).\n", opts, CLI_N(opts), NULL, 0,
+                          NULL, NULL};
+    int parsed = cli_parse(&spec, argc, argv);
+    if (parsed) return parsed > 0 ? 0 : 2;
     if (!model_path || !data || !seqlen) {
         fprintf(stderr, "qbench ppl: --model, --data and --seqlen are required\n");
-        ppl_usage(stderr);
+        cli_usage(&spec, stderr);
         return 2;
     }
+    ppl_mode_parse(mode_s, &o.mode); /* the table checked the choice */
     if (have_stride && o.mode != PPL_STRIDE) {
         fprintf(stderr, "qbench ppl: --stride only applies to --mode stride\n");
         return 2;
@@ -111,13 +88,14 @@ int cmd_ppl(int argc, char **argv) {
     int nthreads = qb_set_threads((int)threads);
 
     char err[QB_ERRLEN], tok_used[2048];
-    size_t len;
-    char *text = qb_read_file(data, &len, err);
-    if (!text) { fprintf(stderr, "qbench ppl: %s\n", err); return 2; }
+    TextDataset td; /* a dataset name or a path, as --calib takes */
+    if (dataset_load_text(data, &td, err)) { fprintf(stderr, "qbench ppl: %s\n", err); return 2; }
+    char *text = td.text;
+    size_t len = td.len;
     Model *m;
     Tokenizer *t;
     if (load_model_and_tokenizer("ppl", model_path, tok_path, no_prepend, &m, &t, tok_used, sizeof tok_used)) {
-        free(text);
+        dataset_text_free(&td);
         return 2;
     }
     if (o.seqlen > m->cfg.seq_len && !quiet)
@@ -147,6 +125,7 @@ int cmd_ppl(int argc, char **argv) {
         cJSON_AddStringToObject(j, "model_sha256", m->sha256);
         cJSON_AddStringToObject(j, "tokenizer", tok_used);
         cJSON_AddStringToObject(j, "data", data);
+        cJSON_AddStringToObject(j, "data_source", td.source);
         cJSON_AddNumberToObject(j, "data_bytes", (double)len);
         cJSON_AddStringToObject(j, "mode", ppl_mode_name(o.mode));
         cJSON_AddNumberToObject(j, "seqlen", o.seqlen);
@@ -173,7 +152,8 @@ int cmd_ppl(int argc, char **argv) {
     } else if (rc == 0) {
         printf("model        %s\n", m->path);
         printf("tokenizer    %s\n", tok_used);
-        printf("data         %s (%zu bytes)\n", data, len);
+        if (strcmp(data, td.source)) printf("data         %s: %s (%zu bytes)\n", data, td.source, len);
+        else printf("data         %s (%zu bytes)\n", data, len);
         printf("tokens       %ld (%ld windows, %ld scored)\n", st.n_text_tokens, st.n_windows, st.n_scored);
         printf("mean NLL     %.6f\n", ppl_mean_nll(&st));
         printf("ppl          %.4f +/- %.5f\n", ppl_value(&st), ppl_stderr(&st));
@@ -183,25 +163,8 @@ int cmd_ppl(int argc, char **argv) {
     }
     tokenizer_free(t);
     model_free(m);
-    free(text);
+    dataset_text_free(&td);
     return rc ? 2 : 0;
-}
-
-static void gen_usage(FILE *f) {
-    fprintf(f,
-            "usage: qbench generate --model M [--prompt TEXT] [options]\n"
-            "  --model M             llama2.c .bin, HF directory or .safetensors\n"
-            "  --tokenizer T         default: found beside the model\n"
-            "  --prompt TEXT         text to continue; empty or absent = start from BOS alone\n"
-            "  --max-new-tokens N    default 256 (stops earlier at EOS or the model's context)\n"
-            "  --temperature T       0 = greedy (default)\n"
-            "  --top-k K             0 = off (default)\n"
-            "  --top-p P             1 = off (default)\n"
-            "  --seed S              sampling seed (default 0)\n"
-            "  --no-prepend-space    do not add the tokenizer's leading space to the prompt\n"
-            "  --threads N           threads (default: all cores)\n"
-            "  --json                prompt, text, ids and settings as one JSON object\n"
-            "  --quiet               no timing line on stderr\n");
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -209,34 +172,27 @@ int cmd_generate(int argc, char **argv) {
     long max_new = 256, top_k = 0, threads = 0, seed = 0;
     double temperature = 0, top_p = 1;
     int json = 0, quiet = 0, no_prepend = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--tokenizer")) tok_path = v;
-        else if (!strcmp(a, "--prompt")) prompt = v;
-        else if (!strcmp(a, "--max-new-tokens")) { if (cli_parse_long("generate", a, v, 0, 1 << 24, &max_new)) return 2; }
-        else if (!strcmp(a, "--top-k")) { if (cli_parse_long("generate", a, v, 0, 1 << 30, &top_k)) return 2; }
-        else if (!strcmp(a, "--seed")) { if (cli_parse_long("generate", a, v, 0, 0x7fffffffffffffffL, &seed)) return 2; }
-        else if (!strcmp(a, "--threads")) { if (cli_parse_long("generate", a, v, 1, 4096, &threads)) return 2; }
-        else if (!strcmp(a, "--temperature")) { if (cli_parse_double("generate", a, v, 0, 100, &temperature)) return 2; }
-        else if (!strcmp(a, "--top-p")) { if (cli_parse_double("generate", a, v, 1e-9, 1, &top_p)) return 2; }
-        else {
-            takes = 0;
-            if (!strcmp(a, "--json")) json = 1;
-            else if (!strcmp(a, "--quiet")) quiet = 1;
-            else if (!strcmp(a, "--no-prepend-space")) no_prepend = 1;
-            else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { gen_usage(stdout); return 0; }
-            else { fprintf(stderr, "qbench generate: unknown option '%s'\n", a); gen_usage(stderr); return 2; }
-        }
-        if (takes) {
-            if (!v) { fprintf(stderr, "qbench generate: %s needs a value\n", a); return 2; }
-            i++;
-        }
-    }
+    const CliOpt opts[] = {
+        {"--model", NULL, CLI_STR, &model_path, "M", "llama2.c .bin, HF directory, .safetensors or .qbq (required)", NULL, 0, 0, NULL, NULL},
+        {"--tokenizer", NULL, CLI_STR, &tok_path, "T", "tokenizer.bin / tokenizer.json", "found beside the model", 0, 0, NULL, NULL},
+        {"--prompt", NULL, CLI_STR, &prompt, "TEXT", "text to continue; empty = start from BOS alone", "empty", 0, 0, NULL, NULL},
+        {"--max-new-tokens", NULL, CLI_INT, &max_new, "N", "stops earlier at EOS or the model's context", "256", 0, 1 << 24, NULL, NULL},
+        {"--temperature", NULL, CLI_NUM, &temperature, "T", "0 = greedy", "0", 0, 100, NULL, NULL},
+        {"--top-k", NULL, CLI_INT, &top_k, "K", "0 = off", "0", 0, 1 << 30, NULL, NULL},
+        {"--top-p", NULL, CLI_NUM, &top_p, "P", "1 = off", "1", 1e-9, 1, NULL, NULL},
+        {"--seed", NULL, CLI_INT, &seed, "S", "sampling seed", "0", 0, 1e15, NULL, NULL},
+        {"--no-prepend-space", NULL, CLI_FLAG, &no_prepend, NULL, "do not add the tokenizer's leading space to the prompt", NULL, 0, 0, NULL, NULL},
+        {"--threads", NULL, CLI_INT, &threads, "N", "threads", "all cores", 1, 4096, NULL, NULL},
+        {"--json", NULL, CLI_FLAG, &json, NULL, "prompt, text, ids and settings as one JSON object", NULL, 0, 0, NULL, NULL},
+        {"--quiet", NULL, CLI_FLAG, &quiet, NULL, "no timing line on stderr", NULL, 0, 0, NULL, NULL},
+    };
+    const CliSpec spec = {"generate", "qbench generate --model M [--prompt TEXT] [options]",
+                          "  Continues a prompt, greedy or sampled.\n", opts, CLI_N(opts), NULL, 0, NULL, NULL};
+    int parsed = cli_parse(&spec, argc, argv);
+    if (parsed) return parsed > 0 ? 0 : 2;
     if (!model_path) {
         fprintf(stderr, "qbench generate: --model is required\n");
-        gen_usage(stderr);
+        cli_usage(&spec, stderr);
         return 2;
     }
     qb_set_threads((int)threads);

@@ -127,8 +127,8 @@ int cmd_info(int argc, char **argv) {
                           "  MODEL: llama2.c .bin, HF directory or .safetensors, or a qbench quantized checkpoint\n"
                           "  (.qbq: method, bits, group size, bits per weight, source model and hash, options first).\n",
                           opts, CLI_N(opts), pos, 1, &n_pos, NULL};
-    int pr = cli_parse(&spec, argc, argv);
-    if (pr) return pr > 0 ? 0 : 2;
+    int parsed = cli_parse(&spec, argc, argv);
+    if (parsed) return parsed > 0 ? 0 : 2;
     if (!n_pos) { cli_usage(&spec, stderr); return 2; }
     const char *path = pos[0];
     int is_ckpt = quant_checkpoint_detect(path) == 1;
@@ -174,8 +174,8 @@ int cmd_synth(int argc, char **argv) {
     };
     const CliSpec spec = {"synth", "qbench synth [options] -o PATH",
                           "  Writes a Llama-shaped model with seeded random weights.\n", opts, CLI_N(opts), NULL, 0, NULL, NULL};
-    int pr = cli_parse(&spec, argc, argv);
-    if (pr) return pr > 0 ? 0 : 2;
+    int parsed = cli_parse(&spec, argc, argv);
+    if (parsed) return parsed > 0 ? 0 : 2;
     if (!out) { fprintf(stderr, "qbench synth: -o PATH is required\n"); cli_usage(&spec, stderr); return 2; }
     SynthFormat fmt = !strcmp(fmt_s, "llama2c") ? SYNTH_LLAMA2C : SYNTH_SAFETENSORS;
     c.dim = (int)dim;
@@ -206,8 +206,8 @@ int cmd_convert(int argc, char **argv) {
     const CliSpec spec = {"convert", "qbench convert MODEL -o DIR",
                           "  Converts any model qbench reads (llama2.c .bin, HF, a .qbq dequantized) to a Hugging Face\n"
                           "  safetensors directory.\n", opts, CLI_N(opts), pos, 1, &n_pos, NULL};
-    int pr = cli_parse(&spec, argc, argv);
-    if (pr) return pr > 0 ? 0 : 2;
+    int parsed = cli_parse(&spec, argc, argv);
+    if (parsed) return parsed > 0 ? 0 : 2;
     if (!n_pos || !out) { cli_usage(&spec, stderr); return 2; }
     const char *in = pos[0];
     char err[QB_ERRLEN];

@@ -11,50 +11,10 @@
 
 #include "datasets/calib.h"
 #include "datasets/datasets.h"
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "model/tokenizer.h"
 #include "quant/quant.h"
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: qbench quantize --model M --method rtn|gptq|gptqt|rtnt|bcq --bits B -o OUT [options]\n"
-            "  --tokenizer T          tokenizer (default: found beside the model)\n"
-            "  --group-size G         -1 = one group per row (default), or a positive size\n"
-            "  --act-order --static-groups --sym --mse\n"
-            "  --damp P               percdamp (default 0.01)\n"
-            "  --no-true-sequential   collect all Hessians of a block in one pass\n"
-            "  --high-bits N          gptqt/rtnt: bits of the first, linear step (default bits+1)\n"
-            "  --objective weight|hdiag|output   --variant merged|twopass   (gptqt/rtnt)\n"
-            "  --calib FILE|DATASET   calibration text (.txt, .jsonl, or a dataset name such as\n"
-            "                         tinystories-calib); needed by gptq/gptqt; optional for the others\n"
-            "                         (then used only to report each layer's error)\n"
-            "  --calib-mode auto|documents|joined  (see datasets/calib.h; default auto)\n"
-            "  --nsamples N (128)  --seqlen L (min(2048, model seq_len))  --seed S (0)\n"
-            "  --quantize-head        also quantize the classifier (GPTQ'd on final-norm hidden states)\n"
-            "                         and an untied tok_emb (same grid, no Hessian); default: keep them float\n"
-            "  --export gptq          write an AutoGPTQ/GPTQModel directory at OUT instead of a checkpoint\n"
-            "  --quiet                no progress on stderr\n");
-}
-
-static int parse_int(const char *s, long lo, long hi, int *out) {
-    if (!s || !*s) return -1;
-    errno = 0;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_float(const char *s, float *out) {
-    if (!s || !*s) return -1;
-    errno = 0;
-    char *end;
-    float v = strtof(s, &end);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
-}
 
 typedef struct { double t0; int tty; } Progress;
 
@@ -80,106 +40,100 @@ static void progress(void *vctx, int layer, LinearKind kind, int done, int total
 
 int cmd_quantize(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *method_s = NULL, *out_path = NULL, *calib_s = NULL,
-               *export_s = NULL, *objective_s = NULL, *variant_s = NULL, *mode_s = "auto";
-    int bits = 0, group_size = -1, act_order = 0, static_groups = 0, sym = 0, mse = 0, true_seq = 1;
-    int high_bits = 0, nsamples = 128, seqlen = 0, quiet = 0, seed = 0, have_damp = 0, quantize_head = 0;
-    float damp = 0.01f;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1, bad = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--tokenizer")) tok_path = v;
-        else if (!strcmp(a, "--method")) method_s = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out_path = v;
-        else if (!strcmp(a, "--calib")) calib_s = v;
-        else if (!strcmp(a, "--calib-mode")) mode_s = v;
-        else if (!strcmp(a, "--export")) export_s = v;
-        else if (!strcmp(a, "--objective")) objective_s = v;
-        else if (!strcmp(a, "--variant")) variant_s = v;
-        else if (!strcmp(a, "--bits")) bad = parse_int(v, 2, 8, &bits);
-        else if (!strcmp(a, "--group-size")) bad = parse_int(v, -1, INT_MAX, &group_size);
-        else if (!strcmp(a, "--high-bits")) bad = parse_int(v, 0, 16, &high_bits);
-        else if (!strcmp(a, "--nsamples")) bad = parse_int(v, 1, 1 << 20, &nsamples);
-        else if (!strcmp(a, "--seqlen")) bad = parse_int(v, 1, 1 << 22, &seqlen);
-        else if (!strcmp(a, "--seed")) bad = parse_int(v, 0, INT_MAX, &seed);
-        else if (!strcmp(a, "--damp")) { bad = parse_float(v, &damp); have_damp = 1; }
-        else {
-            takes = 0;
-            if (!strcmp(a, "--act-order")) act_order = 1;
-            else if (!strcmp(a, "--static-groups")) static_groups = 1;
-            else if (!strcmp(a, "--sym")) sym = 1;
-            else if (!strcmp(a, "--mse")) mse = 1;
-            else if (!strcmp(a, "--no-true-sequential")) true_seq = 0;
-            else if (!strcmp(a, "--quiet")) quiet = 1;
-            else if (!strcmp(a, "--quantize-head")) quantize_head = 1;
-            else {
-                fprintf(stderr, "qbench quantize: unknown option '%s'\n", a);
-                usage(stderr);
-                return 2;
-            }
-        }
-        if (takes && (!v || bad)) {
-            fprintf(stderr, "qbench quantize: %s needs a %svalue%s%s\n", a, v ? "valid " : "", v ? ", got " : "",
-                    v ? v : "");
-            return 2;
-        }
-        i += takes;
-    }
+               *export_s = NULL, *objective_s = NULL, *variant_s = NULL, *mode_s = "auto", *solver_s = NULL;
+    long bits = 0, group_size = -1, high_bits = 0, nsamples = 128, seqlen = 0, seed = 0, threads = 0, blocksize = 128,
+         mse_grid = 100, retries = 10, re_steps = 36, bcq_iters = 20, bcq_rounds = 15;
+    double damp = 0.01, mse_norm = 2.4, mse_maxshrink = 0.8, re_lo = 0.6, re_hi = 1.3;
+    int act_order = 0, static_groups = 0, sym = 0, mse = 0, true_seq = 1, quiet = 0, quantize_head = 0;
+    const CliOpt opts[] = {
+        {"--model", NULL, CLI_STR, &model_path, "M", "llama2.c .bin, HF directory or .safetensors (required)", NULL, 0, 0, NULL, NULL},
+        {"--method", NULL, CLI_STR, &method_s, "METHOD", "quantizer (required)", NULL, 0, 0, "rtn|gptq|gptqt|rtnt|bcq", NULL},
+        {"--bits", NULL, CLI_INT, &bits, "B", "bits per weight code, the target bits of gptqt/rtnt/bcq (required)", NULL, 2, 8, NULL, NULL},
+        {"-o", "--out", CLI_STR, &out_path, "OUT", "checkpoint file (or directory with --export gptq) (required)", NULL, 0, 0, NULL, NULL},
+        {"--tokenizer", NULL, CLI_STR, &tok_path, "T", "tokenizer for the calibration text", "found beside the model", 0, 0, NULL, NULL},
+        {"--group-size", NULL, CLI_INT, &group_size, "G", "-1 = one group per row, or a positive size", "-1", -1, 1 << 20, NULL, NULL},
+        {"--act-order", NULL, CLI_FLAG, &act_order, NULL, "gptq/gptqt: columns in decreasing Hessian diagonal order", "off", 0, 0, NULL, NULL},
+        {"--static-groups", NULL, CLI_FLAG, &static_groups, NULL, "gptq/gptqt: group grids fixed before the solve", "off", 0, 0, NULL, NULL},
+        {"--sym", NULL, CLI_FLAG, &sym, NULL, "symmetric grid", "asymmetric", 0, 0, NULL, NULL},
+        {"--mse", NULL, CLI_FLAG, &mse, NULL, "rtn/gptq: MSE grid search for each group's range", "off", 0, 0, NULL, NULL},
+        {"--mse-norm", NULL, CLI_NUM, &mse_norm, "P", "--mse: the error norm |w - q|^P", "2.4", 0.1, 100, NULL, NULL},
+        {"--mse-grid", NULL, CLI_INT, &mse_grid, "N", "--mse: shrink steps tried", "100", 1, 10000, NULL, NULL},
+        {"--mse-maxshrink", NULL, CLI_NUM, &mse_maxshrink, "F", "--mse: largest fraction of the range cut", "0.8", 0.01, 1, NULL, NULL},
+        {"--damp", NULL, CLI_NUM, &damp, "P", "percdamp: diagonal dampening as a fraction of mean(diag H)", "0.01", 1e-9, 1, NULL, NULL},
+        {"--max-damp-retries", NULL, CLI_INT, &retries, "N", "raise the dampening this often when H is not positive definite", "10", 0, 1000, NULL, NULL},
+        {"--blocksize", NULL, CLI_INT, &blocksize, "N", "gptq/gptqt: columns per lazy-batch block", "128", 1, 1 << 20, NULL, NULL},
+        {"--no-true-sequential", NULL, CLI_OFF, &true_seq, NULL, "collect all Hessians of a block in one pass", "true sequential", 0, 0, NULL, NULL},
+        {"--high-bits", NULL, CLI_INT, &high_bits, "N", "gptqt/rtnt: bits of the first, linear step; 0 = bits+1 (8 at 8)", "0", 0, 8, NULL, NULL},
+        {"--objective", NULL, CLI_STR, &objective_s, "O", "gptqt/rtnt: what the re-exploration minimises", "weight", 0, 0, "weight|hdiag|output", NULL},
+        {"--variant", NULL, CLI_STR, &variant_s, "V", "gptqt: one merged pass or two passes", "merged", 0, 0, "merged|twopass", NULL},
+        {"--reexplore-lo", NULL, CLI_NUM, &re_lo, "F", "gptqt/rtnt: smallest scale factor re-explored", "0.6", 1e-3, 100, NULL, NULL},
+        {"--reexplore-hi", NULL, CLI_NUM, &re_hi, "F", "gptqt/rtnt: largest scale factor re-explored", "1.3", 1e-3, 100, NULL, NULL},
+        {"--reexplore-steps", NULL, CLI_INT, &re_steps, "N", "gptqt/rtnt: scale factors tried", "36", 1, 10000, NULL, NULL},
+        {"--bcq-iters", NULL, CLI_INT, &bcq_iters, "N", "gptqt/rtnt/bcq: binary-coding iterations", "20", 1, 10000, NULL, NULL},
+        {"--bcq-solver", NULL, CLI_STR, &solver_s, "S", "bcq: the binary-coding solver", "alternating", 0, 0, "greedy|refined|alternating", NULL},
+        {"--bcq-rounds", NULL, CLI_INT, &bcq_rounds, "N", "bcq alternating: rounds", "15", 1, 10000, NULL, NULL},
+        {"--calib", NULL, CLI_STR, &calib_s, "DATA", "calibration text: a dataset name (tinystories-calib, c4-calib, ...) or a path "
+         "(.txt, .jsonl); needed by gptq/gptqt, optional for the others (then only each layer's error is reported)", NULL, 0, 0, NULL, NULL},
+        {"--calib-mode", NULL, CLI_STR, &mode_s, "M", "how windows are cut from the text (datasets/calib.h)", "auto", 0, 0, "auto|documents|joined", NULL},
+        {"--nsamples", NULL, CLI_INT, &nsamples, "N", "calibration windows", "128", 1, 1 << 20, NULL, NULL},
+        {"--seqlen", NULL, CLI_INT, &seqlen, "L", "tokens per calibration window", "min(2048, model seq_len)", 1, 1 << 22, NULL, NULL},
+        {"--seed", NULL, CLI_INT, &seed, "S", "calibration sampling seed", "0", 0, 2147483647, NULL, NULL},
+        {"--quantize-head", NULL, CLI_FLAG, &quantize_head, NULL, "also quantize the classifier (GPTQ'd on final-norm hidden states) "
+         "and an untied tok_emb (same grid, no Hessian)", "kept float", 0, 0, NULL, NULL},
+        {"--export", NULL, CLI_STR, &export_s, "gptq", "write an AutoGPTQ/GPTQModel directory at OUT instead of a checkpoint", NULL, 0, 0, "gptq", NULL},
+        {"--threads", NULL, CLI_INT, &threads, "N", "OpenMP and OpenBLAS threads (results are identical for any count)", "all cores", 1, 4096, NULL, NULL},
+        {"--quiet", NULL, CLI_FLAG, &quiet, NULL, "no progress on stderr", NULL, 0, 0, NULL, NULL},
+    };
+    const CliSpec spec = {"quantize", "qbench quantize --model M --method METHOD --bits B -o OUT [options]",
+                          "  Quantizes every linear layer block by block and writes a qbench checkpoint (.qbq).\n", opts,
+                          CLI_N(opts), NULL, 0, NULL, NULL};
+    int parsed = cli_parse(&spec, argc, argv);
+    if (parsed) return parsed > 0 ? 0 : 2;
     if (!model_path || !method_s || !bits || !out_path) {
         fprintf(stderr, "qbench quantize: --model, --method, --bits and -o are required\n");
-        usage(stderr);
+        cli_usage(&spec, stderr);
         return 2;
     }
     QuantMethod method;
-    if (quant_method_parse(method_s, &method)) {
-        fprintf(stderr, "qbench quantize: unknown method '%s' (rtn, gptq, gptqt, rtnt, bcq)\n", method_s);
-        return 2;
-    }
-    if (export_s && strcmp(export_s, "gptq")) {
-        fprintf(stderr, "qbench quantize: --export supports only 'gptq' (got '%s')\n", export_s);
-        return 2;
-    }
+    quant_method_parse(method_s, &method); /* the table checked the choice */
     CalibMode cmode;
-    if (calib_mode_parse(mode_s, &cmode)) {
-        fprintf(stderr, "qbench quantize: --calib-mode must be auto, documents or joined (got '%s')\n", mode_s);
-        return 2;
-    }
+    calib_mode_parse(mode_s, &cmode);
+    model_set_threads((int)threads);
     PipelineOptions po;
     memset(&po, 0, sizeof po);
-    quant_options_default(&po.opt, method, bits);
-    po.opt.group_size = group_size;
+    quant_options_default(&po.opt, method, (int)bits);
+    po.opt.group_size = (int)group_size;
     po.opt.act_order = act_order;
     po.opt.static_groups = static_groups;
     po.opt.sym = sym;
     po.opt.mse = mse;
-    if (have_damp) po.opt.percdamp = damp;
-    po.opt.high_bits = high_bits;
+    po.opt.mse_norm = (float)mse_norm;
+    po.opt.mse_grid = (int)mse_grid;
+    po.opt.mse_maxshrink = (float)mse_maxshrink;
+    po.opt.percdamp = (float)damp;
+    po.opt.max_damp_retries = (int)retries;
+    po.opt.blocksize = (int)blocksize;
+    po.opt.high_bits = (int)high_bits;
+    po.opt.reexplore_lo = (float)re_lo;
+    po.opt.reexplore_hi = (float)re_hi;
+    po.opt.reexplore_steps = (int)re_steps;
+    po.opt.bcq_iters = (int)bcq_iters;
+    po.opt.bcq_rounds = (int)bcq_rounds;
+    if (solver_s) po.opt.bcq_solver = !strcmp(solver_s, "greedy") ? BCQ_GREEDY : !strcmp(solver_s, "refined") ? BCQ_REFINED
+                                                                                                          : BCQ_ALTERNATING;
     if (objective_s) {
         if (!strcmp(objective_s, "weight")) po.opt.objective = QT_OBJ_WEIGHT;
         else if (!strcmp(objective_s, "hdiag")) po.opt.objective = QT_OBJ_HDIAG;
         else if (!strcmp(objective_s, "output")) po.opt.objective = QT_OBJ_OUTPUT;
-        else {
-            fprintf(stderr, "qbench quantize: --objective must be weight, hdiag or output\n");
-            return 2;
-        }
+
     }
     if (variant_s) {
         if (!strcmp(variant_s, "merged")) po.opt.variant = QT_VARIANT_MERGED;
         else if (!strcmp(variant_s, "twopass")) po.opt.variant = QT_VARIANT_TWOPASS;
-        else {
-            fprintf(stderr, "qbench quantize: --variant must be merged or twopass\n");
-            return 2;
-        }
+
     }
     po.true_sequential = true_seq;
     po.quantize_head = quantize_head;
-    if (quantize_head && export_s) { /* refuse before the work; quant_export_gptq refuses too */
-        fprintf(stderr, "qbench quantize: --export gptq cannot store a quantized head (AutoGPTQ keeps lm_head and "
-                        "embeddings in float); drop --quantize-head\n");
-        return 2;
-    }
     Progress prog = {now_s(), isatty(fileno(stderr))};
     if (!quiet) {
         po.progress = progress;
@@ -205,6 +159,11 @@ int cmd_quantize(int argc, char **argv) {
     PipelineReport rep = {0};
     if (!m) {
         fprintf(stderr, "qbench quantize: %s\n", err);
+        return 2;
+    }
+    if (export_s && quant_export_gptq_check(&m->cfg, &po, err)) { /* refuse before the work, not after */
+        fprintf(stderr, "qbench quantize: %s\n", err);
+        model_free(m);
         return 2;
     }
     CalibrationSet cs = {0};
@@ -241,7 +200,7 @@ int cmd_quantize(int argc, char **argv) {
         cs.n_samples = cw.n_samples;
         cs.seqlen = cw.seqlen;
         cs.windows = cw.windows;
-        printf("calibration: %s, %d windows x %d tokens, seed %d, %s (%d documents, %d with >= %d tokens, %ld tokens)\n",
+        printf("calibration: %s, %d windows x %d tokens, seed %ld, %s (%d documents, %d with >= %ld tokens, %ld tokens)\n",
                calib_s, cw.n_samples, cw.seqlen, seed, calib_mode_name(cw.mode), cw.n_docs, cw.n_long, seqlen + 1,
                cw.n_tokens);
     }
@@ -272,7 +231,7 @@ int cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "qbench quantize: %s\n", err);
         goto done;
     }
-    printf("summary: method %s, bits %d, group size %d%s%s%s, %.4f bits/weight over %zu %s weights, "
+    printf("summary: method %s, bits %ld, group size %ld%s%s%s, %.4f bits/weight over %zu %s weights, "
            "%zu packed bytes, %.2f s; wrote %s%s\n",
            method_s, bits, group_size, act_order ? ", act-order" : "", static_groups ? ", static groups" : "",
            sym ? ", sym" : "", rep.bits_per_weight, n_weights, rep.head_quantized ? "linear + head" : "linear",

@@ -162,7 +162,18 @@ static cJSON *quantize_config(const PipelineOptions *po) {
     cJSON_AddStringToObject(j, "model_file_base_name", "model");
     cJSON_AddStringToObject(j, "quant_method", "gptq");
     cJSON_AddStringToObject(j, "checkpoint_format", "gptq");
-    cJSON_AddStringToObject(j, "qbench_method", quant_method_name(o->method));
+    cJSON_AddStringToObject(j, "pack_dtype", "int32");
+    cJSON_AddBoolToObject(j, "lm_head", 0);
+    /* GPTQModel's provenance block: the tool that quantized, then the settings it keeps there */
+    cJSON *meta = cJSON_AddObjectToObject(j, "meta");
+    cJSON *qz = cJSON_AddArrayToObject(meta, "quantizer");
+    char who[64];
+    snprintf(who, sizeof who, "qbench:%s", quant_method_name(o->method));
+    cJSON_AddItemToArray(qz, cJSON_CreateString(who));
+    cJSON_AddNumberToObject(meta, "damp_percent", short_decimal(o->percdamp));
+    cJSON_AddBoolToObject(meta, "static_groups", o->static_groups);
+    cJSON_AddBoolToObject(meta, "true_sequential", po->true_sequential);
+    cJSON_AddNumberToObject(meta, "mse", o->mse ? short_decimal(o->mse_norm) : 0.0);
     return j;
 }
 
@@ -185,9 +196,7 @@ static cJSON *hf_config(const Model *m, const PipelineOptions *po) {
     return j;
 }
 
-int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
-                      const char *dir, char err[QB_ERRLEN]) {
-    const ModelConfig *c = &m->cfg;
+int quant_export_gptq_check(const ModelConfig *c, const PipelineOptions *po, char err[QB_ERRLEN]) {
     const QuantOptions *o = &po->opt;
     if (o->method != QM_RTN && o->method != QM_GPTQ) {
         snprintf(err, QB_ERRLEN, "--export gptq: method %s stores binary codes; only rtn and gptq (uniform grids) "
@@ -204,6 +213,70 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
         snprintf(err, QB_ERRLEN, "--export gptq: AutoGPTQ supports bits 2, 3, 4, 8 (got %d)", o->bits);
         return -1;
     }
+    for (int k = 0; k < LIN_COUNT; k++) { /* every block has the same shapes */
+        int rows, cols;
+        model_linear_shape(c, (LinearKind)k, &rows, &cols);
+        if (((long)cols * o->bits) % 32 || ((long)rows * o->bits) % 32) {
+            snprintf(err, QB_ERRLEN, "--export gptq: %s is %dx%d; AutoGPTQ needs in and out features x %d bits to be "
+                     "multiples of 32 (%ld and %ld are not all)", linear_kind_name((LinearKind)k), rows, cols, o->bits,
+                     (long)cols * o->bits, (long)rows * o->bits);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Copies src to dst byte for byte. */
+static int copy_file(const char *src, const char *dst, char err[QB_ERRLEN]) {
+    size_t len;
+    char *b = qb_read_file(src, &len, err);
+    if (!b) return -1;
+    FILE *f = fopen(dst, "wb");
+    int ok = f && fwrite(b, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = 0;
+    free(b);
+    if (!ok) snprintf(err, QB_ERRLEN, "%.400s: cannot write: %s", dst, strerror(errno));
+    return ok ? 0 : -1;
+}
+
+/* The tokenizer and generation config beside the source model travel with the export, as
+ * GPTQModel's save copies them, so the directory loads with AutoTokenizer alone. Without a
+ * generation_config.json next to the source, one is written from the model's BOS/EOS. */
+static int copy_side_files(const Model *m, const char *dir, char err[QB_ERRLEN]) {
+    static const char *FILES[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                  "tokenizer.model", "generation_config.json"};
+    char src_dir[1100], src[1200], dst[1200];
+    struct stat st;
+    if (!stat(m->path, &st) && S_ISDIR(st.st_mode)) snprintf(src_dir, sizeof src_dir, "%s", m->path);
+    else {
+        const char *slash = strrchr(m->path, '/');
+        if (slash) snprintf(src_dir, sizeof src_dir, "%.*s", (int)(slash - m->path), m->path);
+        else snprintf(src_dir, sizeof src_dir, ".");
+    }
+    int have_gen = 0;
+    for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
+        snprintf(src, sizeof src, "%s/%s", src_dir, FILES[i]);
+        if (stat(src, &st) || !S_ISREG(st.st_mode)) continue;
+        snprintf(dst, sizeof dst, "%s/%s", dir, FILES[i]);
+        if (copy_file(src, dst, err)) return -1;
+        if (i == 4) have_gen = 1;
+    }
+    if (have_gen) return 0;
+    cJSON *g = cJSON_CreateObject();
+    if (!g) { snprintf(err, QB_ERRLEN, "%.400s: out of memory", dir); return -1; }
+    if (m->cfg.bos_id >= 0) cJSON_AddNumberToObject(g, "bos_token_id", m->cfg.bos_id);
+    if (m->cfg.eos_id >= 0) cJSON_AddNumberToObject(g, "eos_token_id", m->cfg.eos_id);
+    cJSON_AddBoolToObject(g, "_from_model_config", 1);
+    int rc = write_json(dir, "generation_config.json", g, err);
+    cJSON_Delete(g);
+    return rc;
+}
+
+int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
+                      const char *dir, char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    const QuantOptions *o = &po->opt;
+    if (quant_export_gptq_check(c, po, err)) return -1;
     if (!rep || !rep->results || rep->n_layers != c->n_layers * LIN_COUNT) {
         snprintf(err, QB_ERRLEN, "--export gptq: no per-layer results (run quant_model with keep_results)");
         return -1;
@@ -328,7 +401,7 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
     int wrc = write_json(dir, "quantize_config.json", qc, err) || write_json(dir, "config.json", cfg, err);
     cJSON_Delete(qc);
     cJSON_Delete(cfg);
-    if (wrc) goto done;
+    if (wrc || copy_side_files(m, dir, err)) goto done;
     rc = 0;
     goto done;
 oom:

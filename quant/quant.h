@@ -165,7 +165,13 @@ int quant_checkpoint_detect(const char *path);
 char *quant_checkpoint_describe(const char *path, char err[QB_ERRLEN]);
 /* Loads a quantized checkpoint as a Model with dequantized weights. */
 Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]);
-/* AutoGPTQ/GPTQModel-style safetensors (qweight/qzeros/scales/g_idx int32-packed) + quantize_config.json. */
+/* What quant_export_gptq refuses, checked from the configuration alone, before any work: method
+ * (rtn, gptq), bits (2, 3, 4, 8), no quantized head, and every layer's in/out features x bits a
+ * multiple of 32. */
+int quant_export_gptq_check(const ModelConfig *c, const PipelineOptions *po, char err[QB_ERRLEN]);
+/* AutoGPTQ/GPTQModel-style safetensors (qweight/qzeros/scales/g_idx int32-packed) + quantize_config.json (GPTQModel's
+ * layout: AutoGPTQ's keys plus meta.quantizer), with the tokenizer files and generation_config.json
+ * found beside the source model (or a generation_config.json written from its BOS/EOS). */
 int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
                       const char *dir, char err[QB_ERRLEN]);
 
