@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "metrics/chrf.h"
 #include "metrics/textfile.h"
@@ -22,30 +23,12 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: qbench score chrf|chrf++|meteor|meteor15 --hyp FILE --ref FILE [--ref FILE2 ...]\n"
-            "                    [--sentence] [--json] [options]\n"
-            "chrF options (sacrebleu 2.x CHRF semantics):\n"
-            "  --char-order N     character n-gram order (6)\n"
-            "  --word-order N     word n-gram order (chrf: 0, chrf++: 2)\n"
-            "  --beta B           recall weight (2)\n"
-            "  --lowercase        Python str.lower() first\n"
-            "  --whitespace       keep whitespace in character n-grams\n"
-            "  --eps-smoothing    average per-order F over all orders (chrF++.py / NLTK style)\n"
-            "  --popovic          chrF++.py compatibility (its whitespace rule and averaging)\n"
-            "  --width N          decimals printed (4)\n"
-            "Files: one segment per line, UTF-8; CRLF read as LF; a final newline ends the last line.\n"
-            "Exit status: 0 scored, 2 usage error or unreadable / mismatched input.\n");
-}
-
-static int parse_int(const char *flag, const char *s, int lo, int hi, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "qbench score: %s '%s': expected an integer in %d..%d\n", flag, s, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
+            "usage: qbench score chrf|chrf++|meteor|meteor15 --hyp FILE --ref FILE [--ref FILE2 ...] [options]\n"
+            "  chrf, chrf++   sacrebleu 2.x CHRF (qbench score chrf --help)\n"
+            "  meteor         NLTK 3.8 meteor_score, as Hugging Face evaluate reports it (qbench score meteor --help)\n"
+            "  meteor15       Meteor 1.5, English (qbench score meteor15 --help)\n"
+            "--hyp and --ref take a file (one segment per line) or a dataset name (a task's references, e.g.\n"
+            "wmt14-ende). Exit status: 0 scored, 2 usage error or unreadable / mismatched input.\n");
 }
 
 /* cJSON prints doubles with a tolerance (the last bits can change); print them round-trip exact. */
@@ -105,45 +88,43 @@ int cmd_score(int argc, char **argv) {
         return 2;
     }
 
-    const char *hyp_path = NULL, *ref_paths[MAX_REFS];
-    int nrefs = 0, sentence = 0, json = 0, width = 4;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--sentence")) sentence = 1;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--lowercase")) o.lowercase = 1;
-        else if (!strcmp(a, "--whitespace")) o.whitespace = 1;
-        else if (!strcmp(a, "--eps-smoothing")) o.eps_smoothing = 1;
-        else if (!strcmp(a, "--popovic")) o.popovic = 1;
-        else if (!has_val && (!strcmp(a, "--hyp") || !strcmp(a, "--ref") || !strcmp(a, "--char-order") ||
-                              !strcmp(a, "--word-order") || !strcmp(a, "--beta") || !strcmp(a, "--width"))) {
-            fprintf(stderr, "qbench score: %s needs a value\n", a);
-            return 2;
-        } else if (!strcmp(a, "--hyp")) {
-            if (hyp_path) { fprintf(stderr, "qbench score: --hyp given twice\n"); return 2; }
-            hyp_path = argv[++i];
-        } else if (!strcmp(a, "--ref")) {
-            if (nrefs == MAX_REFS) { fprintf(stderr, "qbench score: more than %d --ref files\n", MAX_REFS); return 2; }
-            ref_paths[nrefs++] = argv[++i];
-        } else if (!strcmp(a, "--char-order")) {
-            if (parse_int(a, argv[++i], 0, CHRF_MAX_CHAR_ORDER, &o.char_order)) return 2;
-        } else if (!strcmp(a, "--word-order")) {
-            if (parse_int(a, argv[++i], 0, CHRF_MAX_WORD_ORDER, &o.word_order)) return 2;
-        } else if (!strcmp(a, "--width")) {
-            if (parse_int(a, argv[++i], 0, 17, &width)) return 2;
-        } else if (!strcmp(a, "--beta")) {
-            char *end;
-            const char *s = argv[++i];
-            o.beta = strtod(s, &end);
-            if (!*s || *end) { fprintf(stderr, "qbench score: --beta '%s' is not a number\n", s); return 2; }
-        } else {
-            fprintf(stderr, "qbench score: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    const char *hyp_path = NULL, *ref_v[MAX_REFS];
+    CliList refl = {ref_v, 0, MAX_REFS};
+    const char **ref_paths = ref_v;
+    long char_order = o.char_order, word_order = o.word_order, width_l = 4, threads = 0;
+    double beta = o.beta;
+    int sentence = 0, json = 0;
+    char wdef[8];
+    snprintf(wdef, sizeof wdef, "%d", o.word_order);
+    const CliOpt opts[] = {
+        {"--hyp", NULL, CLI_STR, &hyp_path, "FILE", "hypotheses, one segment per line, or a dataset name (required)", NULL, 0, 0, NULL, NULL},
+        {"--ref", NULL, CLI_LIST, &refl, "FILE", "references, as --hyp; a task name gives its references (at least one)", NULL, 0, 0, NULL, NULL},
+        {"--char-order", NULL, CLI_INT, &char_order, "N", "character n-gram order", "6", 0, CHRF_MAX_CHAR_ORDER, NULL, NULL},
+        {"--word-order", NULL, CLI_INT, &word_order, "N", "word n-gram order (chrf: 0, chrf++: 2)", wdef, 0, CHRF_MAX_WORD_ORDER, NULL, NULL},
+        {"--beta", NULL, CLI_NUM, &beta, "B", "recall weight", "2", 0, 1e6, NULL, NULL},
+        {"--lowercase", NULL, CLI_FLAG, &o.lowercase, NULL, "Python str.lower() first", "off", 0, 0, NULL, NULL},
+        {"--whitespace", NULL, CLI_FLAG, &o.whitespace, NULL, "keep whitespace in character n-grams", "off", 0, 0, NULL, NULL},
+        {"--eps-smoothing", NULL, CLI_FLAG, &o.eps_smoothing, NULL, "average per-order F over all orders (chrF++.py / NLTK style)", "off", 0, 0, NULL, NULL},
+        {"--popovic", NULL, CLI_FLAG, &o.popovic, NULL, "chrF++.py compatibility (its whitespace rule and averaging)", "off", 0, 0, NULL, NULL},
+        {"--sentence", NULL, CLI_FLAG, &sentence, NULL, "also print each segment's score", NULL, 0, 0, NULL, NULL},
+        {"--json", NULL, CLI_FLAG, &json, NULL, "one JSON object: score, signature, statistics", NULL, 0, 0, NULL, NULL},
+        {"--width", NULL, CLI_INT, &width_l, "N", "decimals printed", "4", 0, 17, NULL, NULL},
+        {"--threads", NULL, CLI_INT, &threads, "N", "threads (scores are identical for any count)", "all cores", 1, 4096, NULL, NULL},
+    };
+    char cmdname[32];
+    snprintf(cmdname, sizeof cmdname, "score %s", metric);
+    const CliSpec spec = {cmdname, "qbench score chrf|chrf++ --hyp FILE --ref FILE [--ref FILE2 ...] [options]",
+                          "  chrF / chrF++ with sacrebleu 2.x CHRF semantics, printed with its signature.\n", opts,
+                          CLI_N(opts), NULL, 0, NULL,
+                          "Files: one segment per line, UTF-8; CRLF read as LF; a final newline ends the last line.\n"
+                          "Exit status: 0 scored, 2 usage error or unreadable / mismatched input.\n"};
+    int parsed = cli_parse(&spec, argc - 1, argv + 1);
+    if (parsed) return parsed > 0 ? 0 : 2;
+    int nrefs = refl.n, width = (int)width_l;
+    o.char_order = (int)char_order;
+    o.word_order = (int)word_order;
+    o.beta = beta;
+    model_set_threads((int)threads);
     if (!hyp_path || nrefs == 0) {
         fprintf(stderr, "qbench score: need --hyp FILE and at least one --ref FILE\n");
         return 2;
@@ -156,9 +137,9 @@ int cmd_score(int argc, char **argv) {
     const char **flat = NULL;
     double *sent = NULL;
     int rc = 2;
-    if (textfile_read(hyp_path, &hyp, err)) { fprintf(stderr, "qbench score: %s\n", err); goto done; }
+    if (cli_read_lines(hyp_path, 0, &hyp, err)) { fprintf(stderr, "qbench score: %s\n", err); goto done; }
     for (int r = 0; r < nrefs; r++) {
-        if (textfile_read(ref_paths[r], &refs[r], err)) { fprintf(stderr, "qbench score: %s\n", err); goto done; }
+        if (cli_read_lines(ref_paths[r], 1, &refs[r], err)) { fprintf(stderr, "qbench score: %s\n", err); goto done; }
         if (refs[r].n != hyp.n) {
             fprintf(stderr, "qbench score: %s has %zu lines but %s has %zu\n", hyp_path, hyp.n,
                     ref_paths[r], refs[r].n);

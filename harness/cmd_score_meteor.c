@@ -3,12 +3,14 @@
  * signature. argv[0] is the metric name.
  *
  *   meteor    NLTK 3.8 meteor_score (what Hugging Face `evaluate` reports), 0..1; corpus = mean of
- *             the segment scores; WordNet from /usr/share/wordnet (--wordnet DIR overrides).
+ *             the segment scores; treebank tokens by default, as evaluate and the sweeps use
+ *             (--tokenize whitespace for str.split()); WordNet from /usr/share/wordnet (--wordnet DIR).
  *   meteor15  Meteor 1.5 (English, task rank, -norm); corpus = the score of the summed
- *             statistics; resources from assets/meteor-examples/resources-en (--resources DIR).
+ *             statistics; resources from <assets>/meteor-examples/resources-en, found from any
+ *             working directory (cli_assets_dir), or --resources DIR.
  *
  * Output (text):  [i<TAB>segment score, with --sentence]
- *                 METEOR|nrefs:1|tok:whitespace|...|version:nltk-3.8 = 0.4672
+ *                 METEOR|nrefs:1|tok:treebank|...|version:nltk-3.8 = 0.5429
  * --json prints one object: name, score, signature, nseg, sentences (with --sentence) and, for
  * meteor15, the summed statistics. 0 segments (empty files) score 0.0, with a note on stderr.
  * Exit status: 0 scored, 2 usage error or unreadable / mismatched input. */
@@ -17,26 +19,12 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "metrics/meteor.h"
 #include "metrics/textfile.h"
 
 #define MAX_REFS 64
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: qbench score meteor|meteor15 --hyp FILE --ref FILE [--ref FILE2 ...]\n"
-            "                    [--sentence] [--json] [--width N] [options]\n"
-            "meteor (NLTK 3.8 meteor_score):\n"
-            "  --tokenize whitespace|treebank   str.split() (default) or nltk.word_tokenize\n"
-            "  --wordnet DIR                    WordNet dict folder (default /usr/share/wordnet)\n"
-            "meteor15 (Meteor 1.5, English):\n"
-            "  --resources DIR   english.synsets/.exceptions/.function-words\n"
-            "                    (default assets/meteor-examples/resources-en)\n"
-            "  --paraphrase FILE paraphrase table, lines \"[prob |||] phrase ||| paraphrase\"\n"
-            "  --no-norm         split on whitespace only (no tokenisation, no lowercasing)\n"
-            "Files: one segment per line, UTF-8; CRLF read as LF.\n");
-}
 
 static cJSON *exact_number(double x) {
     char b[40];
@@ -65,48 +53,48 @@ static void add_stats15(cJSON *j, const Meteor15Stats *t) {
 
 int cmd_score_meteor(int argc, char **argv, int meteor15) {
     const char *name = meteor15 ? "Meteor1.5" : "METEOR";
-    const char *hyp_path = NULL, *ref_paths[MAX_REFS], *wordnet_dir = NULL, *resources = NULL, *para = NULL;
-    int nrefs = 0, sentence = 0, json = 0, width = 4, norm = 1;
-    MeteorTokenize tok = METEOR_TOK_WHITESPACE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        int takes_val = !strcmp(a, "--hyp") || !strcmp(a, "--ref") || !strcmp(a, "--tokenize") ||
-                        !strcmp(a, "--wordnet") || !strcmp(a, "--resources") || !strcmp(a, "--paraphrase") ||
-                        !strcmp(a, "--width");
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (takes_val && !has_val) { fprintf(stderr, "qbench score %s: %s needs a value\n", argv[0], a); return 2; }
-        if (!strcmp(a, "--sentence")) sentence = 1;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--no-norm") && meteor15) norm = 0;
-        else if (!strcmp(a, "--hyp")) {
-            if (hyp_path) { fprintf(stderr, "qbench score %s: --hyp given twice\n", argv[0]); return 2; }
-            hyp_path = argv[++i];
-        } else if (!strcmp(a, "--ref")) {
-            if (nrefs == MAX_REFS) { fprintf(stderr, "qbench score %s: more than %d --ref files\n", argv[0], MAX_REFS); return 2; }
-            ref_paths[nrefs++] = argv[++i];
-        } else if (!strcmp(a, "--tokenize") && !meteor15) {
-            const char *v = argv[++i];
-            if (!strcmp(v, "whitespace")) tok = METEOR_TOK_WHITESPACE;
-            else if (!strcmp(v, "treebank")) tok = METEOR_TOK_TREEBANK;
-            else { fprintf(stderr, "qbench score meteor: --tokenize '%s': expected whitespace or treebank\n", v); return 2; }
-        } else if (!strcmp(a, "--wordnet") && !meteor15) wordnet_dir = argv[++i];
-        else if (!strcmp(a, "--resources") && meteor15) resources = argv[++i];
-        else if (!strcmp(a, "--paraphrase") && meteor15) para = argv[++i];
-        else if (!strcmp(a, "--width")) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (!*argv[i] || *end || v < 0 || v > 17) {
-                fprintf(stderr, "qbench score %s: --width '%s': expected an integer in 0..17\n", argv[0], argv[i]);
-                return 2;
-            }
-            width = (int)v;
-        } else {
-            fprintf(stderr, "qbench score %s: unknown option '%s'\n", argv[0], a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    const char *hyp_path = NULL, *ref_v[MAX_REFS], *wordnet_dir = NULL, *resources = NULL, *para = NULL,
+               *tok_s = "treebank";
+    const char **ref_paths = ref_v;
+    CliList refl = {ref_v, 0, MAX_REFS};
+    long width_l = 4, threads = 0;
+    int sentence = 0, json = 0, norm = 1;
+    char res_def[1200];
+    snprintf(res_def, sizeof res_def, "%s/meteor-examples/resources-en", cli_assets_dir());
+    const CliOpt common[] = {
+        {"--hyp", NULL, CLI_STR, &hyp_path, "FILE", "hypotheses, one segment per line, or a dataset name (required)", NULL, 0, 0, NULL, NULL},
+        {"--ref", NULL, CLI_LIST, &refl, "FILE", "references, as --hyp; a task name gives its references (at least one)", NULL, 0, 0, NULL, NULL},
+        {"--sentence", NULL, CLI_FLAG, &sentence, NULL, "also print each segment's score", NULL, 0, 0, NULL, NULL},
+        {"--json", NULL, CLI_FLAG, &json, NULL, "one JSON object: score, signature, nseg (meteor15: statistics)", NULL, 0, 0, NULL, NULL},
+        {"--width", NULL, CLI_INT, &width_l, "N", "decimals printed", "4", 0, 17, NULL, NULL},
+        {"--threads", NULL, CLI_INT, &threads, "N", "threads (scores are identical for any count)", "all cores", 1, 4096, NULL, NULL},
+    };
+    const CliOpt nltk[] = {
+        common[0], common[1], common[2], common[3], common[4], common[5],
+        {"--tokenize", NULL, CLI_STR, &tok_s, "T", "nltk.word_tokenize (as Hugging Face evaluate) or str.split(); in the signature",
+         "treebank", 0, 0, "treebank|whitespace", NULL},
+        {"--wordnet", NULL, CLI_STR, &wordnet_dir, "DIR", "WordNet dict folder", "/usr/share/wordnet", 0, 0, NULL, NULL},
+    };
+    const CliOpt opts15[] = {
+        common[0], common[1], common[2], common[3], common[4], common[5],
+        {"--resources", NULL, CLI_STR, &resources, "DIR", "english.synsets/.exceptions/.function-words; found from any "
+         "working directory ($QBENCH_ASSETS or assets/ beside bin/)", res_def, 0, 0, NULL, NULL},
+        {"--paraphrase", NULL, CLI_STR, &para, "FILE", "paraphrase table, lines \"[prob |||] phrase ||| paraphrase\"", "none", 0, 0, NULL, NULL},
+        {"--no-norm", NULL, CLI_OFF, &norm, NULL, "split on whitespace only (no tokenisation, no lowercasing)", "normalise", 0, 0, NULL, NULL},
+    };
+    const CliSpec spec = meteor15
+        ? (CliSpec){"score meteor15", "qbench score meteor15 --hyp FILE --ref FILE [--ref FILE2 ...] [options]",
+                    "  Meteor 1.5 (English, task rank, -norm); corpus score from the summed statistics.\n", opts15, CLI_N(opts15),
+                    NULL, 0, NULL, "Files: one segment per line, UTF-8; CRLF read as LF.\n"}
+        : (CliSpec){"score meteor", "qbench score meteor --hyp FILE --ref FILE [--ref FILE2 ...] [options]",
+                    "  NLTK 3.8 meteor_score (what Hugging Face evaluate reports), 0..1; corpus = mean of the segments.\n",
+                    nltk, CLI_N(nltk), NULL, 0, NULL, "Files: one segment per line, UTF-8; CRLF read as LF.\n"};
+    int parsed = cli_parse(&spec, argc, argv);
+    if (parsed) return parsed > 0 ? 0 : 2;
+    int nrefs = refl.n, width = (int)width_l;
+    MeteorTokenize tok = !strcmp(tok_s, "whitespace") ? METEOR_TOK_WHITESPACE : METEOR_TOK_TREEBANK;
+    if (!resources) resources = res_def;
+    model_set_threads((int)threads);
     if (!hyp_path || nrefs == 0) {
         fprintf(stderr, "qbench score %s: need --hyp FILE and at least one --ref FILE\n", argv[0]);
         return 2;
@@ -119,9 +107,9 @@ int cmd_score_meteor(int argc, char **argv, int meteor15) {
     WordNet *wn = NULL;
     Meteor15 *m15 = NULL;
     int rc = 2;
-    if (textfile_read(hyp_path, &hyp, err)) { fprintf(stderr, "qbench score %s: %s\n", argv[0], err); goto done; }
+    if (cli_read_lines(hyp_path, 0, &hyp, err)) { fprintf(stderr, "qbench score %s: %s\n", argv[0], err); goto done; }
     for (int r = 0; r < nrefs; r++) {
-        if (textfile_read(ref_paths[r], &refs[r], err)) { fprintf(stderr, "qbench score %s: %s\n", argv[0], err); goto done; }
+        if (cli_read_lines(ref_paths[r], 1, &refs[r], err)) { fprintf(stderr, "qbench score %s: %s\n", argv[0], err); goto done; }
         if (refs[r].n != hyp.n) {
             fprintf(stderr, "qbench score %s: %s has %zu lines but %s has %zu\n", argv[0], hyp_path, hyp.n,
                     ref_paths[r], refs[r].n);
