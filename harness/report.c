@@ -89,88 +89,219 @@ static void fmt_num(char *buf, size_t n, double v, int precise) {
     else snprintf(buf, n, precise ? "%.17g" : "%.5g", v);
 }
 
-/* The cells of a row as strings (markdown/csv share them). */
-static void row_cells(const Row *r, int show_sym, int show_static, int precise, char cells[][64], int *nc) {
-    int k = 0;
+/* The configuration columns --columns can name, in their default order. Metric columns follow,
+ * named kind:dataset[:against] ("metrics" = all of them). */
+typedef enum {
+    C_POINT, C_METHOD, C_BITS, C_HIGH, C_GROUP, C_ACT, C_SYM, C_STATIC, C_BPW, C_BYTES, C_S_CALIB, C_S_QUANT,
+    C_S_EVAL, C_STATUS, C_KEY, C_NCFG
+} CfgCol;
+static const struct {
+    const char *name, *md_head, *csv_head;
+    int right;
+    const char *help;
+} CFG[C_NCFG] = {
+    {"point", "point", "point", 0, "short label: method, bits, group, flags"},
+    {"method", "method", "method", 0, "rtn, gptq, gptqt, rtnt, bcq"},
+    {"bits", "bits", "bits", 1, "bits per code (GPTQT/BCQ: the target bits)"},
+    {"high_bits", "high", "high_bits", 1, "GPTQT/RTNT: bits of the first, linear step"},
+    {"group", "group", "group_size", 1, "group size (row = one group per row)"},
+    {"act_order", "act_order", "act_order", 0, "true/false"},
+    {"sym", "sym", "sym", 0, "true/false"},
+    {"static_groups", "static", "static_groups", 0, "true/false"},
+    {"bpw", "bits/w", "bits_per_weight", 1, "bits per weight, scales and zeros included"},
+    {"bytes", "bytes", "packed_bytes", 1, "packed bytes of the quantized layers"},
+    {"seconds_calibration", "s calib", "seconds_calibration", 1, "calibration forward passes"},
+    {"seconds_quantize", "s quant", "seconds_quantize", 1, "quantization solves"},
+    {"seconds_eval", "s eval", "seconds_eval", 1, "evaluation"},
+    {"status", "status", "status", 0, "done, failed, running, or baseline"},
+    {"key", "key", "key", 0, "the point's key (baselines: model sha256)"},
+};
+
+/* A chosen column: a configuration column, or metric column m (index into cols). */
+typedef struct {
+    int cfg, metric;
+} Pick;
+
+static const char *TF(int v) { return v ? "true" : "false"; }
+
+static void cfg_cell(const Row *r, CfgCol c, int precise, char *b, size_t n) {
     const StoreRunRow *x = r->run;
-    if (x) {
-        snprintf(cells[k++], 64, "%s", x->method);
-        snprintf(cells[k++], 64, "%d", x->bits);
-        if (x->group_size > 0) snprintf(cells[k++], 64, "%d", x->group_size);
-        else snprintf(cells[k++], 64, "%s", precise ? "-1" : "row");
-        snprintf(cells[k++], 64, "%s", x->act_order ? "yes" : "no");
-        if (show_sym) snprintf(cells[k++], 64, "%s", x->sym ? "yes" : "no");
-        if (show_static) snprintf(cells[k++], 64, "%s", x->static_groups ? "yes" : "no");
-        fmt_num(cells[k++], 64, x->bits_per_weight, precise);
-        snprintf(cells[k++], 64, "%lld", (long long)x->packed_bytes);
-    } else {
-        snprintf(cells[k++], 64, "unquantized %.8s", r->model_sha256);
-        int n_blank = 5 + show_sym + show_static;
-        for (int i = 0; i < n_blank; i++) snprintf(cells[k++], 64, "%s", precise ? "" : "-");
+    const char *blank = precise ? "" : "-";
+    if (!x) { /* a baseline row: its label, status and key; the rest blank */
+        if (c == C_POINT || (c == C_METHOD)) snprintf(b, n, "unquantized %.8s", r->model_sha256);
+        else if (c == C_STATUS) snprintf(b, n, "baseline");
+        else if (c == C_KEY) snprintf(b, n, "%s", r->model_sha256);
+        else snprintf(b, n, "%s", blank);
+        return;
     }
-    *nc = k;
+    int hb;
+    switch (c) {
+    case C_POINT: results_point_label(x, b, n); break;
+    case C_METHOD: snprintf(b, n, "%s", x->method); break;
+    case C_BITS: snprintf(b, n, "%d", x->bits); break;
+    case C_HIGH:
+        hb = results_high_bits(x);
+        if (hb) snprintf(b, n, "%d", hb);
+        else snprintf(b, n, "%s", blank);
+        break;
+    case C_GROUP:
+        if (x->group_size > 0) snprintf(b, n, "%d", x->group_size);
+        else snprintf(b, n, "%s", precise ? "-1" : "row");
+        break;
+    case C_ACT: snprintf(b, n, "%s", TF(x->act_order)); break;
+    case C_SYM: snprintf(b, n, "%s", TF(x->sym)); break;
+    case C_STATIC: snprintf(b, n, "%s", TF(x->static_groups)); break;
+    case C_BPW: fmt_num(b, n, x->bits_per_weight, precise); break;
+    case C_BYTES: snprintf(b, n, "%lld", (long long)x->packed_bytes); break;
+    case C_S_CALIB: fmt_num(b, n, x->seconds_calibration, precise); break;
+    case C_S_QUANT: fmt_num(b, n, x->seconds_quantize, precise); break;
+    case C_S_EVAL: fmt_num(b, n, x->seconds_eval, precise); break;
+    case C_STATUS: snprintf(b, n, "%s", x->status); break;
+    case C_KEY: snprintf(b, n, "%s", x->key); break;
+    default: b[0] = 0;
+    }
 }
 
-static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, const Col *cols, int ncols,
-                       int show_sym, int show_static) {
-    int precise = fmt == REPORT_CSV;
-    const char *heads[] = {"method", "bits", precise ? "group_size" : "group", "act_order", "sym", "static_groups",
-                           precise ? "bits_per_weight" : "bpw", precise ? "packed_bytes" : "bytes"};
-    /* Markdown alignment per column: text left, numbers right. */
-    static const char head_right[8] = {0, 1, 1, 0, 0, 0, 1, 1};
-    char align[1024];
-    int na = 0, first = 1;
-    for (int i = 0; i < 8; i++) {
-        if ((i == 4 && !show_sym) || (i == 5 && !show_static)) continue;
-        if (fmt == REPORT_MARKDOWN) md_cell(out, heads[i]);
-        else csv_cell(out, heads[i], first);
-        first = 0;
-        align[na++] = head_right[i];
+static void metric_name(const Col *c, char *b, size_t n) {
+    int vs = strcmp(c->against, "-") != 0;
+    snprintf(b, n, "%s:%s%s%s", c->kind, c->dataset, vs ? ":" : "", vs ? c->against : "");
+}
+
+/* Parses --columns into picks; "help" prints what this database offers and returns 1. */
+static int parse_columns(const char *spec, const Col *cols, int ncols, Pick *picks, int *np, int maxp,
+                         char err[QB_ERRLEN]) {
+    *np = 0;
+    if (!strcmp(spec, "help")) {
+        printf("configuration columns:\n");
+        for (int c = 0; c < C_NCFG; c++) printf("  %-20s %s\n", CFG[c].name, CFG[c].help);
+        printf("metric columns of this database (\"metrics\" = all; \"all\" = every column):\n");
+        for (int c = 0; c < ncols; c++) {
+            char nm[600];
+            metric_name(&cols[c], nm, sizeof nm);
+            printf("  %s\n", nm);
+        }
+        return 1;
     }
-    for (int c = 0; c < ncols; c++) {
+    const char *p = spec;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char tok[600];
+        snprintf(tok, sizeof tok, "%.*s", (int)(len < sizeof tok ? len : sizeof tok - 1), p);
+        int found = 0;
+        if (!strcmp(tok, "all") || !strcmp(tok, "metrics")) {
+            if (!strcmp(tok, "all"))
+                for (int c = 0; c < C_NCFG && *np < maxp; c++) picks[(*np)++] = (Pick){c, -1};
+            for (int c = 0; c < ncols && *np < maxp; c++) picks[(*np)++] = (Pick){-1, c};
+            found = 1;
+        }
+        for (int c = 0; c < C_NCFG && !found; c++)
+            if (!strcmp(tok, CFG[c].name)) {
+                if (*np < maxp) picks[(*np)++] = (Pick){c, -1};
+                found = 1;
+            }
+        for (int c = 0; c < ncols && !found; c++) {
+            char nm[600];
+            metric_name(&cols[c], nm, sizeof nm);
+            /* kind:dataset, or the kind alone when only one column has it */
+            int kind_only = !strchr(tok, ':') && !strcmp(tok, cols[c].kind);
+            if (!strcmp(tok, nm) || kind_only) {
+                if (*np < maxp) picks[(*np)++] = (Pick){-1, c};
+                found = 1;
+            }
+        }
+        if (!found) {
+            snprintf(err, QB_ERRLEN, "report: unknown column '%.200s' (--columns help lists them)", tok);
+            return -1;
+        }
+        p += len + (comma ? 1 : 0);
+    }
+    if (!*np) {
+        snprintf(err, QB_ERRLEN, "report: --columns names no column");
+        return -1;
+    }
+    return 0;
+}
+
+/* The default columns: markdown stays narrow (no bytes, seconds, key; sym/static/high only where
+ * some point sets them; status only where some point is not done); csv has everything. */
+static int default_picks(ReportFormat fmt, const Row *rows, int nrows, int ncols, Pick *picks) {
+    int np = 0, any_sym = 0, any_static = 0, any_high = 0, any_undone = 0;
+    for (int i = 0; i < nrows; i++) {
+        const StoreRunRow *x = rows[i].run;
+        if (!x) continue;
+        any_sym |= x->sym;
+        any_static |= x->static_groups;
+        any_high |= results_high_bits(x) > 0;
+        any_undone |= strcmp(x->status, "done") != 0;
+    }
+    for (int c = 0; c < C_NCFG; c++) {
+        if (fmt == REPORT_MARKDOWN) {
+            if (c == C_POINT || c == C_BYTES || c == C_S_CALIB || c == C_S_QUANT || c == C_S_EVAL || c == C_KEY) continue;
+            if ((c == C_SYM && !any_sym) || (c == C_STATIC && !any_static) || (c == C_HIGH && !any_high)) continue;
+            if (c == C_STATUS) continue; /* after the metrics */
+        } else if (c == C_POINT || c == C_STATUS || c == C_KEY) continue;
+        picks[np++] = (Pick){c, -1};
+    }
+    for (int c = 0; c < ncols; c++) picks[np++] = (Pick){-1, c};
+    if (fmt != REPORT_MARKDOWN || any_undone) picks[np++] = (Pick){C_STATUS, -1};
+    if (fmt != REPORT_MARKDOWN) picks[np++] = (Pick){C_KEY, -1};
+    return np;
+}
+
+static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, const Col *cols, const Pick *picks,
+                       int np) {
+    int precise = fmt == REPORT_CSV;
+    for (int k = 0; k < np; k++) {
         char h[600];
-        int vs = strcmp(cols[c].against, "-") != 0;
-        if (fmt == REPORT_MARKDOWN)
-            snprintf(h, sizeof h, "%s %s%s%s", cols[c].kind, cols[c].dataset, vs ? " vs " : "", vs ? cols[c].against : "");
-        else
-            snprintf(h, sizeof h, "%s:%s%s%s", cols[c].kind, cols[c].dataset, vs ? ":" : "", vs ? cols[c].against : "");
+        if (picks[k].cfg >= 0) snprintf(h, sizeof h, "%s", precise ? CFG[picks[k].cfg].csv_head : CFG[picks[k].cfg].md_head);
+        else if (precise) metric_name(&cols[picks[k].metric], h, sizeof h);
+        else {
+            const Col *c = &cols[picks[k].metric];
+            int vs = strcmp(c->against, "-") != 0;
+            snprintf(h, sizeof h, "%s %s%s%s", c->kind, c->dataset, vs ? " vs " : "", vs ? c->against : "");
+        }
         if (fmt == REPORT_MARKDOWN) md_cell(out, h);
-        else csv_cell(out, h, 0);
-        if (na < (int)sizeof align - 1) align[na++] = 1;
+        else csv_cell(out, h, k == 0);
+        /* csv: the standard error beside each metric that carries one */
+        if (precise && picks[k].metric >= 0 && !strcmp(cols[picks[k].metric].kind, "ppl")) {
+            char se[640];
+            snprintf(se, sizeof se, "%s:se", h);
+            csv_cell(out, se, 0);
+        }
     }
     if (fmt == REPORT_MARKDOWN) {
-        md_cell(out, "status");
         fputs("|\n", out);
-        for (int i = 0; i < na; i++) fputs(align[i] ? "|--:" : "|---", out);
-        fputs("|---|\n", out);
+        /* alignment: text left, numbers right */
+        for (int k = 0; k < np; k++) fputs(picks[k].metric >= 0 || CFG[picks[k].cfg].right ? "|--:" : "|---", out);
+        fputs("|\n", out);
     } else {
-        csv_cell(out, "status", 0);
-        csv_cell(out, "key", 0);
         fputc('\n', out);
     }
     for (int i = 0; i < nrows; i++) {
-        char cells[8][64];
-        int nc = 0;
-        row_cells(&rows[i], show_sym, show_static, precise, cells, &nc);
-        for (int k = 0; k < nc; k++) {
-            if (fmt == REPORT_MARKDOWN) md_cell(out, cells[k]);
-            else csv_cell(out, cells[k], k == 0);
-        }
-        for (int c = 0; c < ncols; c++) {
-            char v[64];
-            fmt_num(v, sizeof v, rows[i].vals[c] ? rows[i].vals[c]->value : NAN, precise);
+        for (int k = 0; k < np; k++) {
+            char v[160];
+            if (picks[k].cfg >= 0) {
+                cfg_cell(&rows[i], (CfgCol)picks[k].cfg, precise, v, sizeof v);
+            } else {
+                const StoreMetricRow *m = rows[i].vals[picks[k].metric];
+                double val = m ? m->value : NAN, se = results_metric_se(m);
+                fmt_num(v, sizeof v, val, precise);
+                if (precise && !strcmp(cols[picks[k].metric].kind, "ppl")) {
+                    csv_cell(out, v, k == 0);
+                    fmt_num(v, sizeof v, se, 1);
+                } else if (!precise && !isnan(val) && !isnan(se)) {
+                    /* ppl ± SE, both to the SE's first two significant digits */
+                    int dec = se > 0 ? (int)ceil(-log10(se)) + 1 : 4;
+                    if (dec < 0) dec = 0;
+                    if (dec > 8) dec = 8;
+                    snprintf(v, sizeof v, "%.*f ± %.*f", dec, val, dec, se);
+                }
+            }
             if (fmt == REPORT_MARKDOWN) md_cell(out, v);
-            else csv_cell(out, v, 0);
+            else csv_cell(out, v, k == 0);
         }
-        const char *status = rows[i].run ? rows[i].run->status : "baseline";
-        if (fmt == REPORT_MARKDOWN) {
-            md_cell(out, status);
-            fputs("|\n", out);
-        } else {
-            csv_cell(out, status, 0);
-            csv_cell(out, rows[i].run ? rows[i].run->key : rows[i].model_sha256, 0);
-            fputc('\n', out);
-        }
+        fputs(fmt == REPORT_MARKDOWN ? "|\n" : "\n", out);
     }
     return ferror(out) ? -1 : 0;
 }
@@ -238,7 +369,7 @@ static int write_json(FILE *out, const StoreRunRow *runs, int nr, const StoreBas
     return ferror(out) ? -1 : 0;
 }
 
-int report_write(Store *s, FILE *out, ReportFormat fmt, char err[QB_ERRLEN]) {
+int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, char err[QB_ERRLEN]) {
     StoreRunRow *runs = NULL;
     StoreBaselineRow *bl = NULL;
     int nr = 0, nb = 0, rc = -1;
@@ -246,15 +377,14 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, char err[QB_ERRLEN]) {
     Row *rows = NULL;
     const StoreMetricRow **vals = NULL;
     if (store_load_runs(s, NULL, NULL, &runs, &nr, err) || store_load_baselines(s, &bl, &nb, err)) goto done;
-    if (fmt == REPORT_JSON) {
+    if (fmt == REPORT_JSON && !(columns && !strcmp(columns, "help"))) {
         rc = write_json(out, runs, nr, bl, nb);
         if (rc) snprintf(err, QB_ERRLEN, "report: writing JSON failed");
         goto done;
     }
-    int ncols = 0, cap = 0, show_sym = 0, show_static = 0;
+    int ncols = 0, cap = 0;
+    Pick *picks = NULL;
     for (int i = 0; i < nr; i++) {
-        show_sym |= runs[i].sym;
-        show_static |= runs[i].static_groups;
         for (int k = 0; k < runs[i].n_metrics; k++) {
             const StoreMetricRow *m = &runs[i].metrics[k];
             if (col_add(&cols, &ncols, &cap, m->kind, m->dataset, m->against)) goto oom;
@@ -283,7 +413,20 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, char err[QB_ERRLEN]) {
         for (int c = 0; c < ncols; c++) r->vals[c] = store_run_metric(&runs[i], cols[c].kind, cols[c].dataset, cols[c].against);
         nrows++;
     }
-    rc = write_table(out, fmt, rows, nrows, cols, ncols, show_sym, show_static);
+    int maxp = 2 * (C_NCFG + ncols) + 4, np;
+    if (!(picks = calloc((size_t)maxp, sizeof *picks))) goto oom;
+    if (columns) {
+        int pc = parse_columns(columns, cols, ncols, picks, &np, maxp, err);
+        if (pc) {
+            rc = pc > 0 ? 0 : -1;
+            free(picks);
+            goto done;
+        }
+    } else {
+        np = default_picks(fmt, rows, nrows, ncols, picks);
+    }
+    rc = write_table(out, fmt, rows, nrows, cols, picks, np);
+    free(picks);
     if (rc) snprintf(err, QB_ERRLEN, "report: writing the table failed");
     goto done;
 oom:

@@ -2,8 +2,13 @@
  * unquantized baseline that a point's metric is compared against. */
 #include "harness/results.h"
 
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "metrics/ppl.h"
 
 void results_point_label(const StoreRunRow *r, char *out, size_t outlen) {
     char group[32];
@@ -32,4 +37,34 @@ const StoreBaselineRow *results_find_baseline(const StoreBaselineRow *b, int nb,
     }
     /* Without a signature to decide, only an unambiguous single candidate will do. */
     return candidates == 1 ? only : NULL;
+}
+
+double results_metric_se(const StoreMetricRow *m) {
+    if (!m || strcmp(m->kind, "ppl") || !m->stats_json) return NAN;
+    cJSON *j = cJSON_Parse(m->stats_json);
+    if (!j) return NAN;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_scored"), *s1 = cJSON_GetObjectItemCaseSensitive(j, "sum_nll"),
+                *s2 = cJSON_GetObjectItemCaseSensitive(j, "sum_nll2");
+    double se = NAN;
+    if (cJSON_IsNumber(n) && cJSON_IsNumber(s1) && cJSON_IsNumber(s2)) {
+        PplStats st = {0};
+        st.n_scored = (long)n->valuedouble;
+        st.sum_nll = s1->valuedouble;
+        st.sum_nll2 = s2->valuedouble;
+        se = ppl_stderr(&st);
+    }
+    cJSON_Delete(j);
+    return se;
+}
+
+int results_high_bits(const StoreRunRow *r) {
+    if (strcmp(r->method, "gptqt") && strcmp(r->method, "rtnt")) return 0;
+    int hb = 0;
+    cJSON *j = r->params_json ? cJSON_Parse(r->params_json) : NULL;
+    const cJSON *h = j ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "params"), "high_bits") : NULL;
+    if (cJSON_IsNumber(h)) hb = (int)h->valuedouble; /* absolute */
+    else hb = r->bits + (cJSON_IsString(h) ? atoi(h->valuestring) : 1); /* "+k" relative, default +1 */
+    cJSON_Delete(j);
+    if (hb > 8) hb = 8; /* as sweep_high_bits caps it */
+    return hb;
 }

@@ -19,12 +19,21 @@ const StoreBaselineRow *results_find_baseline(const StoreBaselineRow *b, int nb,
                                               const char *kind, const char *dataset, const char *against,
                                               const char *signature);
 
+/* The standard error a metric carries (perplexity: from its stored NLL sums, as ppl_stderr); NAN
+ * when it carries none. */
+double results_metric_se(const StoreMetricRow *m);
+/* GPTQT/RTNT's high bit count n of a point (its high_bits parameter, else bits+1 capped at 8);
+ * 0 for other methods. */
+int results_high_bits(const StoreRunRow *r);
+
 typedef enum { REPORT_MARKDOWN, REPORT_CSV, REPORT_JSON } ReportFormat;
 /* Every run (the unquantized baselines first) as a table: method, bits, group, act_order, bits per
- * weight, bytes, one column per (metric, dataset, against), status. */
-int report_write(Store *s, FILE *out, ReportFormat fmt, char err[QB_ERRLEN]);
+ * weight, bytes, one column per (metric, dataset, against), status. columns: NULL for the default
+ * (markdown: narrow), else a comma-separated list of column names ("help" prints them). JSON
+ * ignores columns and writes everything. Perplexity shows as value ± SE (csv: a :se column). */
+int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, char err[QB_ERRLEN]);
 
-enum { PLOT_PNG = 1, PLOT_SVG = 2 };
+enum { PLOT_PNG = 1, PLOT_SVG = 2, PLOT_PDF = 4 };
 typedef struct {
     char **paths; /* every file written (.dat, .gp, .png, .svg), in order */
     int n;

@@ -144,7 +144,7 @@ static char *report_text(Store *s, ReportFormat fmt) {
     char *buf = NULL, err[QB_ERRLEN];
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    assert_int_equal(report_write(s, f, fmt, err), 0);
+    assert_int_equal(report_write(s, f, fmt, NULL, err), 0);
     fclose(f);
     return buf;
 }
@@ -156,15 +156,16 @@ static void test_report_markdown(void **state) {
     Store *s = store_open(g_db, err);
     assert_non_null(s);
     char *md = report_text(s, REPORT_MARKDOWN);
-    /* Columns: 6 fixed, ppl, chrf vs baseline, chrf vs reference, top1 vs baseline, status. */
-    assert_non_null(strstr(md, "| method | bits | group | act_order | bpw | bytes | ppl tinystories-valid "
+    /* Narrow default: method, bits, group, act_order, bits/w, then ppl, chrf vs baseline, chrf vs
+     * reference, top1 vs baseline; no bytes, and no status while every point is done. */
+    assert_non_null(strstr(md, "| method | bits | group | act_order | bits/w | ppl tinystories-valid "
                                "| chrf tinystories-continuation vs baseline | chrf tinystories-continuation vs reference "
-                               "| top1 tinystories-valid vs baseline | status |\n"));
-    assert_non_null(strstr(md, "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|---|\n"));
-    assert_non_null(strstr(md, "| gptq | 4 | 32 | yes | 4.25 | 40000 | 10.5 | 80 | 52 | 0.9 | done |\n"));
-    assert_non_null(strstr(md, "| rtn | 2 | row | no | 2.0625 | 20000 | 300 | - | - | - | done |\n"));
+                               "| top1 tinystories-valid vs baseline |\n"));
+    assert_non_null(strstr(md, "|---|--:|--:|---|--:|--:|--:|--:|--:|\n"));
+    assert_non_null(strstr(md, "| gptq | 4 | 32 | true | 4.25 | 10.5 | 80 | 52 | 0.9 |\n"));
+    assert_non_null(strstr(md, "| rtn | 2 | row | false | 2.0625 | 300 | - | - | - |\n"));
     /* The baseline row comes first, with the values it has. */
-    char *base = strstr(md, "| unquantized modelsha | - | - | - | - | - | 10 | - | 55 | - | baseline |\n");
+    char *base = strstr(md, "| unquantized modelsha | - | - | - | - | 10 | - | 55 | - |\n");
     assert_non_null(base);
     assert_true(base < strstr(md, "| gptq |"));
     /* 1 header + 1 separator + 1 baseline + 7 points */
@@ -181,11 +182,15 @@ static void test_report_csv_and_json(void **state) {
     Store *s = store_open(g_db, err);
     assert_non_null(s);
     char *csv = report_text(s, REPORT_CSV);
-    assert_non_null(strstr(csv, "method,bits,group_size,act_order,bits_per_weight,packed_bytes,ppl:tinystories-valid,"
-                                "chrf:tinystories-continuation:baseline,chrf:tinystories-continuation:reference,"
-                                "top1:tinystories-valid:baseline,status,key\n"));
-    assert_non_null(strstr(csv, "\ngptq,4,32,yes,4.25,40000,10.5,80,52,0.90000000000000002,done,p1-key-gptq4\n"));
-    assert_non_null(strstr(csv, "\nrtn,3,-1,no,3.0625,29000,50,,,,done,p5-key-rtn3\n"));
+    /* csv: every configuration column, each ppl with its standard error beside it, status and key */
+    assert_non_null(strstr(csv, "method,bits,high_bits,group_size,act_order,sym,static_groups,bits_per_weight,"
+                                "packed_bytes,seconds_calibration,seconds_quantize,seconds_eval,ppl:tinystories-valid,"
+                                "ppl:tinystories-valid:se,chrf:tinystories-continuation:baseline,"
+                                "chrf:tinystories-continuation:reference,top1:tinystories-valid:baseline,status,key\n"));
+    assert_non_null(strstr(csv, "\ngptq,4,,32,true,false,false,4.25,40000,"));
+    assert_non_null(strstr(csv, ",10.5,,80,52,0.90000000000000002,done,p1-key-gptq4\n"));
+    assert_non_null(strstr(csv, "\nrtn,3,,-1,false,false,false,3.0625,29000,"));
+    assert_non_null(strstr(csv, ",50,,,,,done,p5-key-rtn3\n"));
     free(csv);
 
     char *js = report_text(s, REPORT_JSON);
@@ -227,12 +232,65 @@ static void test_report_quotes_odd_text(void **state) {
     assert_int_equal(store_write_point(s, &pt, err), 0);
     char *csv = report_text(s, REPORT_CSV);
     assert_non_null(strstr(csv, ",\"ppl:a|b,c\","));
-    assert_non_null(strstr(csv, "\n\"we,ird\"\"m|x\",4,8,no,"));
+    assert_non_null(strstr(csv, "\n\"we,ird\"\"m|x\",4,,8,false,"));
     free(csv);
     char *md = report_text(s, REPORT_MARKDOWN);
     assert_non_null(strstr(md, "| ppl a\\|b,c |"));
     assert_non_null(strstr(md, "| we,ird\"m\\|x | 4 | 8 |"));
     free(md);
+    store_close(s);
+}
+
+static char *report_cols(Store *s, ReportFormat fmt, const char *cols, int want_rc) {
+    char *buf = NULL, err[QB_ERRLEN] = "";
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(report_write(s, f, fmt, cols, err), want_rc);
+    fclose(f);
+    if (want_rc) {
+        free(buf);
+        return strdup(err);
+    }
+    return buf;
+}
+
+static void test_report_columns_se_and_high_bits(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    Store *s = store_open(path_in("cols.db"), err);
+    assert_non_null(s);
+    /* four scored tokens with NLL 1, 2, 3, 4: mean 2.5, population variance 30/4 - 2.5^2 = 1.25;
+     * ppl = e^2.5 = 12.18249..., SE = e^2.5 * sqrt(1.25 / 3) = 7.8637... (ppl_stderr's definition) */
+    StoreMetric m = {.kind = "ppl", .dataset = "d", .value = exp(2.5), .count = 4, .signature = "s",
+                     .stats_json = "{\"n_scored\":4,\"n_windows\":1,\"sum_nll\":10,\"sum_nll2\":30,\"n_bytes\":8}"};
+    StorePoint pt = {.run = {.key = "t8", .method = "gptqt", .bits = 8, .group_size = -1, .act_order = 1,
+                             .params_json = "{\"params\":{\"method\":\"gptqt\",\"bits\":8,\"high_bits\":\"+1\"}}",
+                             .bits_per_weight = 12.6, .packed_bytes = 1},
+                     .metrics = &m, .n_metrics = 1};
+    assert_int_equal(store_write_point(s, &pt, err), 0);
+    StorePoint p2 = {.run = {.key = "t3", .method = "gptqt", .bits = 3, .group_size = 32,
+                             .params_json = "{\"params\":{\"method\":\"gptqt\",\"bits\":3,\"high_bits\":6}}",
+                             .bits_per_weight = 6.5, .packed_bytes = 1},
+                     .metrics = &m, .n_metrics = 1};
+    assert_int_equal(store_write_point(s, &p2, err), 0);
+    char *md = report_text(s, REPORT_MARKDOWN);
+    /* high bits shown for GPTQT (8 + 1 capped at 8; an absolute 6), ppl as value ± SE to the SE's
+     * first two significant digits */
+    assert_non_null(strstr(md, "| method | bits | high | group | act_order | bits/w | ppl d |\n"));
+    assert_non_null(strstr(md, "| gptqt | 8 | 8 | row | true | 12.6 | 12.2 ± 7.9 |\n"));
+    assert_non_null(strstr(md, "| gptqt | 3 | 6 | 32 | false | 6.5 | 12.2 ± 7.9 |\n"));
+    free(md);
+    md = report_cols(s, REPORT_MARKDOWN, "point,bpw,ppl", 0);
+    assert_non_null(strstr(md, "| point | bits/w | ppl d |\n|---|--:|--:|\n"));
+    assert_non_null(strstr(md, "| gptqt w8 row act | 12.6 | 12.2 ± 7.9 |\n"));
+    free(md);
+    char *csv = report_cols(s, REPORT_CSV, "key,ppl:d", 0);
+    assert_non_null(strstr(csv, "key,ppl:d,ppl:d:se\n"));
+    assert_non_null(strstr(csv, "t8,12.182493960703473,7.86"));
+    free(csv);
+    char *e = report_cols(s, REPORT_MARKDOWN, "method,nonsense", -1);
+    assert_non_null(strstr(e, "unknown column 'nonsense'"));
+    free(e);
     store_close(s);
 }
 
@@ -557,6 +615,7 @@ int main(void) {
         cmocka_unit_test(test_report_markdown), /* creates the shared database */
         cmocka_unit_test(test_report_csv_and_json),
         cmocka_unit_test(test_report_quotes_odd_text),
+        cmocka_unit_test(test_report_columns_se_and_high_bits),
         cmocka_unit_test(test_report_command_errors),
         cmocka_unit_test(test_plot_writes_png_svg_scripts_and_data),
         cmocka_unit_test(test_plot_command_formats_and_errors),
