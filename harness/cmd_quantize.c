@@ -73,14 +73,14 @@ int cmd_quantize(int argc, char **argv) {
         {"--bcq-solver", NULL, CLI_STR, &solver_s, "S", "bcq: the binary-coding solver", "alternating", 0, 0, "greedy|refined|alternating", NULL},
         {"--bcq-rounds", NULL, CLI_INT, &bcq_rounds, "N", "bcq alternating: rounds", "15", 1, 10000, NULL, NULL},
         {"--calib", NULL, CLI_STR, &calib_s, "DATA", "calibration text: a dataset name (tinystories-calib, c4-calib, ...) or a path "
-         "(.txt, .jsonl); needed by gptq/gptqt, optional for the others (then only each layer's error is reported)", NULL, 0, 0, NULL, NULL},
+         "(.txt, .jsonl); needed by gptq/gptqt, optional for the others (then only each layer's error is reported)", "none", 0, 0, NULL, NULL},
         {"--calib-mode", NULL, CLI_STR, &mode_s, "M", "how windows are cut from the text (datasets/calib.h)", "auto", 0, 0, "auto|documents|joined", NULL},
         {"--nsamples", NULL, CLI_INT, &nsamples, "N", "calibration windows", "128", 1, 1 << 20, NULL, NULL},
         {"--seqlen", NULL, CLI_INT, &seqlen, "L", "tokens per calibration window", "min(2048, model seq_len)", 1, 1 << 22, NULL, NULL},
         {"--seed", NULL, CLI_INT, &seed, "S", "calibration sampling seed", "0", 0, 2147483647, NULL, NULL},
         {"--quantize-head", NULL, CLI_FLAG, &quantize_head, NULL, "also quantize the classifier (GPTQ'd on final-norm hidden states) "
          "and an untied tok_emb (same grid, no Hessian)", "kept float", 0, 0, NULL, NULL},
-        {"--export", NULL, CLI_STR, &export_s, "gptq", "write an AutoGPTQ/GPTQModel directory at OUT instead of a checkpoint", NULL, 0, 0, "gptq", NULL},
+        {"--export", NULL, CLI_STR, &export_s, "gptq", "write an AutoGPTQ/GPTQModel directory at OUT instead of a checkpoint", "a .qbq checkpoint", 0, 0, "gptq", NULL},
         {"--threads", NULL, CLI_INT, &threads, "N", "OpenMP and OpenBLAS threads (results are identical for any count)", "all cores", 1, 4096, NULL, NULL},
         {"--quiet", NULL, CLI_FLAG, &quiet, NULL, "no progress on stderr", NULL, 0, 0, NULL, NULL},
     };

@@ -1,5 +1,5 @@
 /* cmd_sweep.c — `qbench run EXP.yaml [--dry-run] [--shard i/n] [--threads N] [--quiet] [--db PATH]
- * [--print-db]`: validates the experiment completely, then runs every point not already done
+ * [--print-db]` (options in the table below): validates the experiment completely, then runs every point not already done
  * (runner.c). --print-db lets scripts (experiments/sweep.sbatch) find the experiment's database. */
 #include <cblas.h>
 #include <omp.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/config.h"
 #include "harness/runner.h"
@@ -28,42 +29,35 @@ static void prefer_passive_wait(int argc, char **argv) {
     free(args); /* nothing re-executed: run on */
 }
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: qbench run EXP.yaml [--dry-run] [--shard i/n] [--threads N] [--quiet] [--db PATH] [--print-db]\n"
-            "  Runs every sweep point of EXP.yaml that is not already done in its results database.\n"
-            "  --dry-run     list the points (done / to do) with a rough time estimate; run nothing\n"
-            "  --shard i/n   only points k with k mod n == i (0 <= i < n), e.g. i = $SLURM_ARRAY_TASK_ID\n"
-            "  --threads N   OpenMP and OpenBLAS threads (default: all cores)\n"
-            "  --quiet       no progress on stderr\n"
-            "  --db PATH     write to PATH instead of the experiment's output.db (e.g. one file per shard)\n"
-            "  --print-db    print the database path the run would write (output.db, or --db) and exit\n"
-            "exit status: 0 every point done, 1 some point failed (recorded, retried next run), 2 error\n");
-}
-
 int cmd_run(int argc, char **argv) {
-    const char *file = NULL;
+    const char *pos[1] = {0}, *shard = NULL;
     RunOptions o = {.shard_n = 1, .out = stdout, .progress = stderr};
-    int print_db = 0;
+    int print_db = 0, quiet = 0, n_pos = 0;
+    long threads = 0;
     char err[QB_ERRLEN];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
-        else if (!strcmp(a, "--quiet")) o.progress = NULL;
-        else if (!strcmp(a, "--print-db")) print_db = 1;
-        else if (!strcmp(a, "--shard") && i + 1 < argc) {
-            if (sweep_parse_shard(argv[++i], &o.shard_i, &o.shard_n, err)) { fprintf(stderr, "qbench run: %s\n", err); return 2; }
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            char *end;
-            long t = strtol(argv[++i], &end, 10);
-            if (*end || t < 1 || t > 4096) { fprintf(stderr, "qbench run: --threads %s: expected 1..4096\n", argv[i]); return 2; }
-            o.threads = (int)t;
-        } else if (!strcmp(a, "--db") && i + 1 < argc) o.db_path = argv[++i];
-        else if (a[0] == '-' || file) { fprintf(stderr, "qbench run: unexpected argument '%s'\n", a); usage(stderr); return 2; }
-        else file = a;
-    }
-    if (!file) { usage(stderr); return 2; }
+    const CliOpt opts[] = {
+        {"--dry-run", NULL, CLI_FLAG, &o.dry_run, NULL, "list the points (done / to do) with a time estimate and what it is "
+         "based on; run nothing", NULL, 0, 0, NULL, NULL},
+        {"--shard", NULL, CLI_STR, &shard, "i/n", "only points k with k mod n == i (0 <= i < n), e.g. i = $SLURM_ARRAY_TASK_ID",
+         "0/1", 0, 0, NULL, NULL},
+        {"--threads", NULL, CLI_INT, &threads, "N", "OpenMP and OpenBLAS threads (results are identical for any count)",
+         "all cores", 1, 4096, NULL, NULL},
+        {"--quiet", NULL, CLI_FLAG, &quiet, NULL, "no progress on stderr", NULL, 0, 0, NULL, NULL},
+        {"--db", NULL, CLI_STR, &o.db_path, "PATH", "write to PATH instead (e.g. one file per shard)", "the experiment's output.db",
+         0, 0, NULL, NULL},
+        {"--print-db", NULL, CLI_FLAG, &print_db, NULL, "print the database path the run would write and exit", NULL, 0, 0, NULL, NULL},
+    };
+    const CliSpec spec = {"run", "qbench run EXP.yaml [options]",
+                          "  Runs every sweep point of EXP.yaml that is not already done in its results database.\n",
+                          opts, CLI_N(opts), pos, 1, &n_pos,
+                          "exit status: 0 every point done, 1 some point failed (recorded, retried next run), 2 error\n"};
+    int parsed = cli_parse(&spec, argc, argv);
+    if (parsed) return parsed > 0 ? 0 : 2;
+    if (shard && sweep_parse_shard(shard, &o.shard_i, &o.shard_n, err)) { fprintf(stderr, "qbench run: %s\n", err); return 2; }
+    if (quiet) o.progress = NULL;
+    o.threads = (int)threads;
+    const char *file = n_pos ? pos[0] : NULL;
+    if (!file) { cli_usage(&spec, stderr); return 2; }
     if (!o.dry_run && !print_db) prefer_passive_wait(argc, argv);
     if (o.threads > 0) {
         omp_set_num_threads(o.threads);
