@@ -1,13 +1,22 @@
 /* plot.c — `qbench plot DB`: accuracy-vs-size figures drawn by gnuplot. For every perplexity
- * dataset: perplexity (log y) against bits per weight and against packed bytes; for every
- * generation task: chrF, chrF++ and METEOR against bits per weight (top-1 agreement and KL too
- * when logged). One series per method × group size (× act-order / sym / static groups), the
- * unquantized baseline as a horizontal line, the Pareto front (smallest size for the best
- * accuracy) drawn over the points.
+ * dataset: perplexity against bits per weight and against packed bytes; for every generation task:
+ * chrF, chrF++ and METEOR against bits per weight (top-1 agreement and KL too when logged). The
+ * unquantized baseline is a horizontal line, the Pareto front (smallest size for the best
+ * accuracy) is drawn over the points.
  *
- * Each figure FIG is four files in the output directory: FIG.dat (gnuplot data: one index per
- * series, the Pareto front last), FIG.gp (the script; `cd DIR && gnuplot FIG.gp` redraws it, so
- * a figure can be restyled by hand), FIG.png and/or FIG.svg. */
+ * Styled for a paper: one colour per method (the Okabe–Ito palette, safe for colour-blind
+ * readers), one marker and dash pattern per variant (group size, act-order, sym, static groups),
+ * and a compact legend below the plot listing methods and variants once each rather than every
+ * combination. The y range stays within what the metric can take (top-1 and METEOR <= 1, chrF <=
+ * 100, KL >= 0, perplexity >= 1); perplexity is cut at the top of the >= 3-bit points so that 3 to
+ * 8 bits stay readable, and points above the cut are drawn on the top edge with their value.
+ * Error bars show the uncertainty a metric carries (perplexity: its standard error). The title
+ * names the model.
+ *
+ * Each figure FIG is written to the output directory as FIG.dat (gnuplot data: one index per
+ * series, then the Pareto front, then the off-scale points), FIG.gp (the script; `cd DIR &&
+ * gnuplot FIG.gp` redraws it, so a figure can be restyled by hand) and FIG.png, FIG.svg and/or
+ * FIG.pdf. */
 #include "harness/results.h"
 
 #include <errno.h>
@@ -20,10 +29,13 @@
 typedef struct {
     double x, y;
     double bytes;
+    double se; /* the metric's standard error, NAN when it carries none */
 } Pt;
 
 typedef struct {
     char label[96];
+    int color;   /* 0xRRGGBB: the method's */
+    int variant; /* index into the variant styles */
     Pt *pts;
     int n, cap;
 } Series;
@@ -186,7 +198,7 @@ static int pt_cmp(const void *pa, const void *pb) {
     return a->x < b->x ? -1 : a->x > b->x ? 1 : a->y < b->y ? -1 : a->y > b->y ? 1 : 0;
 }
 
-static int series_add(Series **ss, int *ns, const char *label, Pt p) {
+static int series_add(Series **ss, int *ns, const char *label, int color, int variant, Pt p) {
     int i = 0;
     while (i < *ns && strcmp((*ss)[i].label, label)) i++;
     if (i == *ns) {
@@ -195,6 +207,8 @@ static int series_add(Series **ss, int *ns, const char *label, Pt p) {
         *ss = g;
         memset(&g[i], 0, sizeof g[i]);
         snprintf(g[i].label, sizeof g[i].label, "%s", label);
+        g[i].color = color;
+        g[i].variant = variant;
         (*ns)++;
     }
     Series *s = &(*ss)[i];
@@ -250,47 +264,131 @@ static int baseline_drawn(const Figure *fg, const StoreBaselineRow *bl, int i) {
 }
 
 /* Log-axis tics: gnuplot labels only whole decades, so a perplexity range inside one decade would
- * show no numbers at all. Six geometrically spaced values rounded to 3 digits instead. */
+ * show no numbers at all. Round numbers instead (1 2 5, then 1 1.5 2 3 5 7, then every mantissa
+ * of 1 1.2 1.5 2 2.5 3 4 5 6 7 8 per decade): the sparsest set that puts 4 or more tics in range. */
 static void log_tics(FILE *f, double lo, double hi) {
-    if (!(lo > 0) || !(hi > lo) || hi / lo >= 100) return;
-    fputs("set ytics (", f);
-    double prev = 0;
-    int first = 1;
-    for (int i = 0; i < 6; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.3g", lo * pow(hi / lo, i / 5.0));
-        double v = strtod(buf, NULL);
-        if (v == prev) continue;
-        fprintf(f, "%s%s", first ? "" : ", ", buf);
-        prev = v;
-        first = 0;
+    if (!(lo > 0) || !(hi > lo) || hi / lo > 1000) return; /* several decades: gnuplot's own */
+    static const double SETS[3][11] = {{1, 2, 5}, {1, 1.5, 2, 3, 5, 7}, {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8}};
+    static const int SET_N[3] = {3, 6, 11};
+    double tics[64];
+    int nt = 0;
+    for (int set = 0; set < 3; set++) {
+        nt = 0;
+        for (int e = (int)floor(log10(lo)); e <= (int)ceil(log10(hi)) && nt < 64; e++)
+            for (int k = 0; k < SET_N[set] && nt < 64; k++) {
+                double v = SETS[set][k] * pow(10, e);
+                if (v >= lo && v <= hi) tics[nt++] = v;
+            }
+        if (nt >= 4) break;
     }
+    if (nt < 2) return; /* gnuplot's own then */
+    fputs("set ytics (", f);
+    for (int i = 0; i < nt; i++) fprintf(f, "%s%.3g", i ? ", " : "", tics[i]);
     fputs(")\nset mytics 1\n", f);
 }
+
+/* ---- styles ---------------------------------------------------------------------------------------- */
+
+/* Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
+ * deficiency. Known methods keep their colour in every figure; yellow is left out (unreadable on
+ * white). */
+static int method_color(const char *method) {
+    static const struct { const char *m; int c; } KNOWN[] = {
+        {"rtn", 0xE69F00}, {"gptq", 0x0072B2}, {"gptqt", 0x009E73}, {"rtnt", 0xCC79A7}, {"bcq", 0xD55E00},
+    };
+    for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
+        if (!strcmp(method, KNOWN[i].m)) return KNOWN[i].c;
+    unsigned h = 0;
+    for (const char *p = method; *p; p++) h = h * 31u + (unsigned char)*p;
+    static const int OTHER[] = {0x56B4E9, 0x000000, 0x999999};
+    return OTHER[h % 3];
+}
+
+/* Marker and dash per variant: filled circle, square, triangle, inverted triangle, diamond,
+ * pentagon; solid, dashed, dash-dot, dotted, long dash. */
+static const int VARIANT_PT[] = {7, 5, 9, 11, 13, 15};
+static const int VARIANT_DT[] = {1, 2, 4, 3, 5};
+
+typedef struct {
+    char (*names)[64];
+    int n;
+} Variants;
+
+static void variant_name(const StoreRunRow *r, char *out, size_t n) {
+    char group[24];
+    if (r->group_size > 0) snprintf(group, sizeof group, "g%d", r->group_size);
+    else snprintf(group, sizeof group, "per-row");
+    snprintf(out, n, "%s%s%s%s", group, r->act_order ? " act-order" : "", r->sym ? " sym" : "",
+             r->static_groups ? " static" : "");
+}
+
+static int variant_index(const Variants *v, const char *name) {
+    for (int i = 0; i < v->n; i++)
+        if (!strcmp(v->names[i], name)) return i;
+    return 0;
+}
+
+/* "stories260K" from ".../stories260K.bin"; a directory's own name for an HF folder. */
+static void model_name(const char *path, char *out, size_t n) {
+    const char *p = path;
+    size_t len = strlen(p);
+    while (len > 1 && p[len - 1] == '/') len--;
+    const char *slash = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] == '/') slash = p + i;
+    const char *b = slash ? slash + 1 : p;
+    size_t bl = len - (size_t)(b - p);
+    const char *dot = NULL;
+    for (size_t i = 0; i < bl; i++)
+        if (b[i] == '.') dot = b + i;
+    if (dot && dot > b) bl = (size_t)(dot - b);
+    snprintf(out, n, "%.*s", (int)bl, b);
+}
+
+/* What the metric can take: the y range never goes past it. */
+static void metric_bounds(const char *kind, double *lo, double *hi) {
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (!strcmp(kind, "top1") || !strcmp(kind, "meteor")) *lo = 0, *hi = 1;
+    else if (!strcmp(kind, "chrf") || !strcmp(kind, "chrf++")) *lo = 0, *hi = 100;
+    else if (!strcmp(kind, "kl")) *lo = 0;
+    else if (!strcmp(kind, "ppl")) *lo = 1;
+}
+
+typedef struct {
+    const char *term, *ext;
+} Term;
 
 /* ---- one figure ------------------------------------------------------------------------------------ */
 
 static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *runs, int nr, const StoreBaselineRow *bl,
-                        int nb, int formats, const char *png_term, PlotFiles *files, char err[QB_ERRLEN]) {
+                        int nb, const Variants *vars, const Term *terms, int nterms, PlotFiles *files,
+                        char err[QB_ERRLEN]) {
     Series *ss = NULL;
     int ns = 0, rc = -1;
     Pt *front = NULL;
     FILE *f = NULL;
-    double max_bytes = 0;
+    double max_bytes = 0, y3_hi = -INFINITY; /* y3_hi: the highest point of >= 3 bits (perplexity cut) */
+    char model[128] = "", path[1500];
+    int n_models = 0;
     for (int i = 0; i < nr; i++) {
         const StoreRunRow *r = &runs[i];
         const StoreMetricRow *m = store_run_metric(r, fg->kind, fg->dataset, fg->against);
         if (!m || !isfinite(m->value) || (fg->vs_bytes ? r->packed_bytes <= 0 : !isfinite(r->bits_per_weight))) continue;
         if (!strcmp(fg->kind, "ppl") && m->value <= 0) continue; /* cannot sit on a log axis */
-        char label[96];
-        char group[24];
-        if (r->group_size > 0) snprintf(group, sizeof group, "g%d", r->group_size);
-        else snprintf(group, sizeof group, "per-row");
-        snprintf(label, sizeof label, "%s %s%s%s%s", r->method, group, r->act_order ? " act-order" : "",
-                 r->sym ? " sym" : "", r->static_groups ? " static" : "");
-        Pt p = {fg->vs_bytes ? (double)r->packed_bytes : r->bits_per_weight, m->value, (double)r->packed_bytes};
+        char vname[64], label[96], mn[128];
+        variant_name(r, vname, sizeof vname);
+        snprintf(label, sizeof label, "%s %s", r->method, vname);
+        model_name(r->model_path && *r->model_path ? r->model_path : r->model_sha256, mn, sizeof mn);
+        if (!n_models || strcmp(mn, model)) {
+            if (n_models == 0) snprintf(model, sizeof model, "%s", mn);
+            n_models += !n_models || strcmp(mn, model) != 0;
+        }
+        Pt p = {fg->vs_bytes ? (double)r->packed_bytes : r->bits_per_weight, m->value, (double)r->packed_bytes,
+                results_metric_se(m)};
         if ((double)r->packed_bytes > max_bytes) max_bytes = (double)r->packed_bytes;
-        if (series_add(&ss, &ns, label, p)) goto oom;
+        if (r->bits >= 3) y3_hi = fmax(y3_hi, m->value + (isnan(p.se) ? 0 : p.se));
+        if (series_add(&ss, &ns, label, method_color(r->method), variant_index(vars, vname), p)) goto oom;
     }
     if (ns == 0) {
         rc = 0; /* nothing to draw for this figure */
@@ -305,7 +403,42 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     int nf = pareto(ss, ns, lower_is_better(fg->kind), &front);
     if (nf < 0) goto oom;
 
-    char ds[200], fig[300], path[1500];
+    /* the y range: the data (error bars and baselines included) with a margin, kept inside what the
+     * metric can take; perplexity cut above the >= 3-bit points */
+    double ylo = INFINITY, yhi = -INFINITY, blo, bhi;
+    for (int i = 0; i < ns; i++)
+        for (int j = 0; j < ss[i].n; j++) {
+            const Pt *q = &ss[i].pts[j];
+            double e = isnan(q->se) ? 0 : q->se;
+            ylo = fmin(ylo, q->y - e);
+            yhi = fmax(yhi, q->y + e);
+        }
+    for (int i = 0; i < nb; i++)
+        if (baseline_drawn(fg, bl, i)) ylo = fmin(ylo, bl[i].m.value), yhi = fmax(yhi, bl[i].m.value);
+    int is_ppl = !strcmp(fg->kind, "ppl"), clipped = 0;
+    double ycut = INFINITY;
+    if (is_ppl && isfinite(y3_hi) && yhi > y3_hi * 1.1) {
+        ycut = y3_hi * 1.06; /* off-scale points are drawn here, just under the top edge */
+        yhi = ycut * 1.02;
+        clipped = 1;
+    }
+    metric_bounds(fg->kind, &blo, &bhi);
+    /* perplexity is exp(mean NLL): log shows NLL steps evenly; KL spanning decades (2 to 8 bits)
+     * is only readable on a log axis */
+    int logy = ylo > 0 && ((is_ppl && yhi / ylo > 1.5) || (!strcmp(fg->kind, "kl") && yhi / ylo > 100));
+    if (logy) {
+        if (!clipped) yhi *= 1.04;
+        ylo /= 1.04;
+    } else {
+        double pad = (yhi - ylo) * 0.06;
+        if (!(pad > 0)) pad = fabs(yhi) * 0.02 + 1e-3;
+        if (!clipped) yhi += pad;
+        ylo -= pad;
+    }
+    ylo = fmax(ylo, blo);
+    yhi = fmin(yhi, bhi);
+
+    char ds[200], fig[300];
     safe_name(fg->dataset, ds, sizeof ds);
     char kind[32];
     safe_name(fg->kind, kind, sizeof kind);
@@ -316,15 +449,68 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     snprintf(path, sizeof path, "%s/%s.dat", dir, fig);
     if (!(f = fopen(path, "w"))) goto io;
     fprintf(f, "# qbench plot data: %s vs %s. One index per series (blank-line pairs separate them),\n"
-               "# the Pareto front last. Columns: x y packed_bytes\n",
+               "# then the Pareto front, then the points above the y cut (drawn on the edge).\n"
+               "# Columns: x y packed_bytes y_low y_high (y -/+ standard error; y y when none)\n",
             fg->kind, fg->vs_bytes ? "packed size" : "bits per weight");
+    int any_se = 0;
     for (int i = 0; i <= ns; i++) {
         const Pt *pts = i < ns ? ss[i].pts : front;
         int n = i < ns ? ss[i].n : nf;
         fprintf(f, "# index %d: %s\n", i, i < ns ? ss[i].label : "Pareto front");
-        for (int j = 0; j < n; j++) fprintf(f, "%.17g %.17g %.0f\n", pts[j].x, pts[j].y, pts[j].bytes);
+        for (int j = 0; j < n; j++) {
+            double e = isnan(pts[j].se) ? 0 : pts[j].se;
+            any_se |= e > 0;
+            fprintf(f, "%.17g %.17g %.0f %.17g %.17g\n", pts[j].x, pts[j].y, pts[j].bytes, pts[j].y - e, pts[j].y + e);
+        }
         fputs("\n\n", f);
     }
+    fprintf(f, "# index %d: above the y cut: x y_edge colour value\n", ns + 1);
+    int n_off = 0;
+    Pt *off = NULL;
+    int *off_color = NULL;
+    for (int i = 0; i < ns; i++)
+        for (int j = 0; j < ss[i].n; j++) n_off += ss[i].pts[j].y > ycut;
+    if (n_off) {
+        off = malloc((size_t)n_off * sizeof *off);
+        off_color = malloc((size_t)n_off * sizeof *off_color);
+        if (!off || !off_color) {
+            free(off);
+            free(off_color);
+            goto oom;
+        }
+        int k = 0;
+        for (int i = 0; i < ns; i++)
+            for (int j = 0; j < ss[i].n; j++)
+                if (ss[i].pts[j].y > ycut) off[k] = ss[i].pts[j], off[k].bytes = ss[i].color, k++;
+        qsort(off, (size_t)n_off, sizeof *off, pt_cmp);
+        for (int i = 0; i < n_off; i++)
+            fprintf(f, "%.17g %.17g %d %.3g\n", off[i].x, ycut, (int)off[i].bytes, off[i].y);
+        /* the values as vertical labels hanging under the edge; points closer in x than a line of
+         * text share one label ("487/271") instead of printing over each other */
+        double xmin = INFINITY, xmax = -INFINITY;
+        for (int i = 0; i < ns; i++)
+            for (int j = 0; j < ss[i].n; j++) xmin = fmin(xmin, ss[i].pts[j].x), xmax = fmax(xmax, ss[i].pts[j].x);
+        double near = (xmax - xmin) * 0.018;
+        fprintf(f, "\n\n# index %d: labels of the points above the y cut: x y text\n", ns + 2);
+        double ylab = logy ? exp(log(ycut) - 0.015 * (log(yhi) - log(ylo))) : ycut - 0.015 * (yhi - ylo);
+        for (int i = 0; i < n_off;) {
+            int j = i;
+            double xs = 0;
+            char text[256] = "";
+            while (j < n_off && (j == i || off[j].x - off[i].x < near)) {
+                size_t l = strlen(text);
+                snprintf(text + l, sizeof text - l, "%s%.3g", l ? "/" : "", off[j].y);
+                xs += off[j].x;
+                j++;
+            }
+            fprintf(f, "%.17g %.17g \"%s\"\n", xs / (j - i), ylab, text);
+            i = j;
+        }
+        free(off);
+        free(off_color);
+    }
+    if (!n_off) fputs("nan nan 0 nan\n\n\nnan nan \"\"\n", f); /* an empty index is an error to gnuplot */
+    fputs("\n\n", f);
     if (fclose(f)) { f = NULL; goto io; }
     f = NULL;
     if (add_path(files, path)) goto oom;
@@ -332,13 +518,18 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     /* script */
     snprintf(path, sizeof path, "%s/%s.gp", dir, fig);
     if (!(f = fopen(path, "w"))) goto io;
-    char title[700], ylab[700], xlab[200];
-    title_of(fg, title, sizeof title);
+    char title[900], ylab[700], xlab[200], what[700];
+    title_of(fg, what, sizeof what);
+    if (n_models > 1) snprintf(title, sizeof title, "%d models: %s", n_models, what);
+    else snprintf(title, sizeof title, "%s: %s", model, what);
     y_label(fg, ylab, sizeof ylab);
+    if (!logy && is_ppl) /* drawn linear when the range is narrow */
+        snprintf(ylab, sizeof ylab, "perplexity on %s (lower is better)", fg->dataset);
+    if (logy && !is_ppl) snprintf(ylab + strlen(ylab), sizeof ylab - strlen(ylab), ", log scale");
     if (fg->vs_bytes) snprintf(xlab, sizeof xlab, "packed size of the quantized layers (%s)", unit_name);
     else snprintf(xlab, sizeof xlab, "bits per weight (including scales and zeros)");
     fprintf(f, "# qbench plot: %s\n# Redraw after editing: cd into this directory, then `gnuplot %s.gp`.\n"
-               "# Data: %s.dat (one index per series, the Pareto front last).\n",
+               "# Data: %s.dat (one index per series, then the Pareto front, then the off-scale points).\n",
             title, fig, fig);
     fputs("set encoding utf8\nset title ", f);
     gp_str(f, title);
@@ -346,36 +537,47 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     gp_str(f, xlab);
     fputs("\nset ylabel ", f);
     gp_str(f, ylab);
-    /* offsets keep the baseline line and extreme points off the frame */
-    fprintf(f, "\nset grid\nset key outside right top\nset offsets graph 0.02, graph 0.02, graph 0.05, graph 0.05\n%s",
-            /* yfix: a log axis autoscaled to whole decades squashes a 5 % difference flat */
-            !strcmp(fg->kind, "ppl") ? "set logscale y\nset autoscale yfix\n" : "");
-    if (!strcmp(fg->kind, "ppl")) {
-        double lo = INFINITY, hi = -INFINITY;
-        for (int i = 0; i < ns; i++)
-            for (int j = 0; j < ss[i].n; j++) lo = fmin(lo, ss[i].pts[j].y), hi = fmax(hi, ss[i].pts[j].y);
-        for (int i = 0; i < nb; i++)
-            if (baseline_drawn(fg, bl, i)) lo = fmin(lo, bl[i].m.value), hi = fmax(hi, bl[i].m.value);
-        log_tics(f, lo, hi);
-    }
-    /* The first format is drawn by `plot`; the second by `replot` on the other terminal. */
-    int first_svg = !(formats & PLOT_PNG);
-    if (first_svg)
-        fprintf(f, "set terminal svg size 1000,620 dynamic noenhanced font 'sans,10'\nset output '%s.svg'\n", fig);
-    else
-        fprintf(f, "set terminal %s size 1000,620 noenhanced font 'sans,10'\nset output '%s.png'\n", png_term, fig);
-    fputs("plot \\\n", f);
+    fprintf(f, "\nset grid lc rgb '#dddddd'\nset border lw 1\n"
+               /* the legend in a band under the x label: no width taken from the plot */
+               "set bmargin at screen 0.19\nset key at screen 0.5, screen 0.005 center bottom horizontal Left reverse "
+               "maxrows 4 samplen 2 spacing 1.0 width -1\n"
+               "set autoscale xfix\nset offsets graph 0.03, graph 0.03, 0, 0\n");
+    if (logy) fputs("set logscale y\nset format y '%g'\n", f);
+    fprintf(f, "set yrange [%.10g:%.10g]\n", ylo, yhi);
+    if (logy) log_tics(f, ylo, yhi);
+    fprintf(f, "set terminal %s\nset output '%s.%s'\nplot \\\n", terms[0].term, fig, terms[0].ext);
+    /* legend: methods (colour), then variants (marker and dash) */
     for (int i = 0; i < ns; i++) {
-        /* filled markers and squares/triangles; the open circle (pt 6) is reserved for the front */
-        static const int point_types[] = {7, 5, 9, 11, 13, 15, 4, 8, 10, 12};
-        fprintf(f, "  '%s.dat' index %d using 1:2 with linespoints lw 1.5 pt %d ps 1.2 title ", fig, i,
-                point_types[i % 10]);
-        gp_str(f, ss[i].label);
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = ss[j].color == ss[i].color;
+        if (seen) continue;
+        char meth[96];
+        snprintf(meth, sizeof meth, "%.*s", (int)strcspn(ss[i].label, " "), ss[i].label);
+        fprintf(f, "  NaN with lines lw 4 lc rgb '#%06X' title ", ss[i].color);
+        gp_str(f, meth);
         fputs(", \\\n", f);
     }
-    fprintf(f, "  '%s.dat' index %d using 1:2 with linespoints dt 2 lw 1 lc rgb 'black' pt 6 ps 2.4 title "
+    for (int v = 0; v < vars->n; v++) {
+        int used = 0;
+        for (int i = 0; i < ns && !used; i++) used = ss[i].variant == v;
+        if (!used) continue;
+        fprintf(f, "  NaN with linespoints lw 1.6 lc rgb 'gray20' pt %d ps 1.5 dt %d title ", VARIANT_PT[v % 6],
+                VARIANT_DT[v % 5]);
+        gp_str(f, vars->names[v]);
+        fputs(", \\\n", f);
+    }
+    /* the series: colour = method, marker and dash = variant; the legend below lists each once */
+    for (int i = 0; i < ns && any_se; i++) /* error bars first: the markers are drawn over them */
+        fprintf(f, "  '%s.dat' index %d using 1:2:4:5 with yerrorbars lw 1 lc rgb '#%06X' pt 7 ps 0 notitle, \\\n",
+                fig, i, ss[i].color);
+    for (int i = 0; i < ns; i++) {
+        int v = ss[i].variant;
+        fprintf(f, "  '%s.dat' index %d using 1:2 with linespoints lw 1.6 lc rgb '#%06X' pt %d ps 1.5 dt %d notitle, \\\n",
+                fig, i, ss[i].color, VARIANT_PT[v % 6], VARIANT_DT[v % 5]);
+    }
+    fprintf(f, "  '%s.dat' index %d using 1:2 with linespoints dt 2 lw 1 lc rgb 'black' pt 6 ps 1.9 title "
                "'Pareto front'", fig, ns);
-    /* The unquantized baseline(s): one horizontal line per model. */
+    /* the unquantized baseline(s): one horizontal line per model */
     int nbl = 0;
     for (int i = 0; i < nb; i++) {
         if (!baseline_drawn(fg, bl, i)) continue;
@@ -384,10 +586,15 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
                 b->m.value, nbl ? " " : "", nbl ? b->model_sha256 : "");
         nbl++;
     }
-    fputs("\nunset output\n", f);
-    if ((formats & PLOT_PNG) && (formats & PLOT_SVG))
-        fprintf(f, "set terminal svg size 1000,620 dynamic noenhanced font 'sans,10'\nset output '%s.svg'\nreplot\n"
-                   "unset output\n", fig);
+    if (n_off)
+        fprintf(f, ", \\\n  '%s.dat' index %d using 1:2:3 with points pt 9 ps 1.4 lc rgb variable notitle, \\\n"
+                   "  NaN with points pt 9 ps 1.4 lc rgb 'gray20' title 'off scale (value printed)', \\\n  '%s.dat' index %d using 1:2:3 with labels rotate by 90 right font ',8' "
+                   "notitle", fig, ns + 1, fig, ns + 2);
+    fputs("\n", f);
+    /* the first format is drawn by `plot`, each other one by a terminal and a replot */
+    fputs("unset output\n", f);
+    for (int t = 1; t < nterms; t++)
+        fprintf(f, "set terminal %s\nset output '%s.%s'\nreplot\nunset output\n", terms[t].term, fig, terms[t].ext);
     if (fclose(f)) { f = NULL; goto io; }
     f = NULL;
     if (add_path(files, path)) goto oom;
@@ -404,10 +611,8 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
         snprintf(err, QB_ERRLEN, "plot: gnuplot failed on %.250s/%.100s.gp (status %d): %.80s", dir, fig, st, first);
         goto done;
     }
-    const char *exts[2] = {"png", "svg"};
-    for (int k = 0; k < 2; k++) {
-        if (!(formats & (k ? PLOT_SVG : PLOT_PNG))) continue;
-        snprintf(path, sizeof path, "%s/%s.%s", dir, fig, exts[k]);
+    for (int t = 0; t < nterms; t++) {
+        snprintf(path, sizeof path, "%s/%s.%s", dir, fig, terms[t].ext);
         struct stat sb;
         if (stat(path, &sb) != 0 || sb.st_size == 0) {
             snprintf(err, QB_ERRLEN, "plot: gnuplot wrote no %.400s", path);
@@ -440,25 +645,67 @@ static int plotted_kind(const char *k) {
 int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[QB_ERRLEN]) {
     files->paths = NULL;
     files->n = 0;
-    if (!(formats & (PLOT_PNG | PLOT_SVG))) {
+    if (!(formats & (PLOT_PNG | PLOT_SVG | PLOT_PDF))) {
         snprintf(err, QB_ERRLEN, "plot: no output format");
         return -1;
     }
-    /* pngcairo draws antialiased text; the libgd png terminal is the fallback. */
+    /* pngcairo draws antialiased text; the libgd png terminal is the fallback. PDF needs pdfcairo. */
     char first[400];
     int st = run_capture("gnuplot -e 'set terminal pngcairo' 2>&1", first, sizeof first);
     if (st == 127 || st < 0) {
         snprintf(err, QB_ERRLEN, "plot: cannot run gnuplot (is it installed and on PATH?)");
         return -1;
     }
-    const char *png_term = st == 0 && !first[0] ? "pngcairo" : "png";
+    int have_cairo = st == 0 && !first[0];
+    if ((formats & PLOT_PDF) && !have_cairo) {
+        if (formats == PLOT_PDF) {
+            snprintf(err, QB_ERRLEN, "plot: this gnuplot has no pdfcairo terminal for PDF output");
+            return -1;
+        }
+        formats &= ~PLOT_PDF; /* the default asks for every format: draw the others */
+    }
+    Term terms[3];
+    int nterms = 0;
+    if (formats & PLOT_PNG)
+        terms[nterms++] = (Term){have_cairo ? "pngcairo size 1000,720 noenhanced font 'sans,11'"
+                                            : "png size 1000,720 noenhanced font 'sans,11'", "png"};
+    if (formats & PLOT_SVG) terms[nterms++] = (Term){"svg size 1000,720 dynamic noenhanced font 'sans,11'", "svg"};
+    if (formats & PLOT_PDF) terms[nterms++] = (Term){"pdfcairo size 6in,4.3in noenhanced font 'sans,8'", "pdf"};
     if (make_dirs(dir, err)) return -1;
 
     StoreRunRow *runs = NULL;
     StoreBaselineRow *bl = NULL;
     int nr = 0, nb = 0, rc = -1, nfig = 0;
     Figure *figs = NULL;
+    Variants vars = {NULL, 0};
     if (store_load_runs(s, NULL, "done", &runs, &nr, err) || store_load_baselines(s, &bl, &nb, err)) goto done;
+    /* the variants of the whole database, so a variant keeps its marker in every figure: per-row
+     * first, then by group size, plain before act-order (runs come ordered by group size) */
+    vars.names = calloc((size_t)nr + 1, sizeof *vars.names);
+    if (!vars.names) {
+        snprintf(err, QB_ERRLEN, "plot: out of memory");
+        goto done;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < nr; i++) {
+            if ((runs[i].group_size > 0) != pass) continue;
+            char vn[64];
+            variant_name(&runs[i], vn, sizeof vn);
+            int seen = 0;
+            for (int k = 0; k < vars.n && !seen; k++) seen = !strcmp(vars.names[k], vn);
+            if (!seen) snprintf(vars.names[vars.n++], 64, "%s", vn);
+        }
+    for (int a = 1; a < vars.n; a++) /* insertion sort: group size, then name */
+        for (int b = a; b > 0; b--) {
+            int ga = atoi(vars.names[b - 1] + 1), gb = atoi(vars.names[b] + 1);
+            int pa = vars.names[b - 1][0] == 'p', pb = vars.names[b][0] == 'p';
+            int swap = pa != pb ? pb : ga != gb ? ga > gb : strcmp(vars.names[b - 1], vars.names[b]) > 0;
+            if (!swap) break;
+            char t[64];
+            memcpy(t, vars.names[b], 64);
+            memcpy(vars.names[b], vars.names[b - 1], 64);
+            memcpy(vars.names[b - 1], t, 64);
+        }
     for (int i = 0; i < nr; i++)
         for (int k = 0; k < runs[i].n_metrics; k++) {
             const StoreMetricRow *m = &runs[i].metrics[k];
@@ -483,9 +730,10 @@ int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[
         goto done;
     }
     for (int i = 0; i < nfig; i++)
-        if (write_figure(dir, &figs[i], runs, nr, bl, nb, formats, png_term, files, err)) goto done;
+        if (write_figure(dir, &figs[i], runs, nr, bl, nb, &vars, terms, nterms, files, err)) goto done;
     rc = 0;
 done:
+    free(vars.names);
     free(figs);
     store_free_runs(runs, nr);
     store_free_baselines(bl, nb);

@@ -307,7 +307,9 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
                      ns, T, (double)ns * (double)per * 4 / 1048576.0);
             goto done;
         }
+        double tc0 = now_s();
         for (int i = 0; i < ns; i++) model_embed(m, calib->windows + (size_t)i * T, T, acts + (size_t)i * per);
+        rep->calib_seconds += now_s() - tc0;
     }
 
     double bits_sum = 0, params = 0;
@@ -335,8 +337,10 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
                     if (hessian_init(&H[g], b->lin[INPUT_FIRST[g]].cols, err)) goto done;
                     tc.h[g] = &H[g];
                 }
+                double tc0 = now_s();
                 int crc = tap_init(&tc, ns, T, err) || collect(m, s, l, acts, tmp, ns, T, &tc, err);
                 tap_free(&tc);
+                rep->calib_seconds += now_s() - tc0;
                 if (crc) goto done;
             }
             for (int k = 0; k < LIN_COUNT; k++) {
@@ -386,9 +390,12 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
             free_hessians(H);
         }
         /* the quantized block produces the next block's inputs (after the last block: the head's) */
-        if (have_calib && (l + 1 < nl || po->quantize_head))
+        if (have_calib && (l + 1 < nl || po->quantize_head)) {
+            double tc0 = now_s();
             for (int i = 0; i < ns; i++)
                 if (model_block_forward(m, s, l, acts + (size_t)i * per, T, NULL, NULL, err)) goto done;
+            rep->calib_seconds += now_s() - tc0;
+        }
     }
     if (po->quantize_head && quant_head(m, acts, ns, T, o, &bits_sum, &params, &packed, rep, err)) goto done;
     /* everything left in float, counted at fp16 (2 bytes): embeddings and classifier unless quantized,

@@ -136,7 +136,9 @@ typedef struct {
     LayerRecord *layers; int n_layers;
     double bits_per_weight; /* over all quantized linear layers */
     size_t packed_bytes;    /* quantized layers packed + everything left in float (fp16 accounting documented in README) */
-    double seconds;
+    double seconds;         /* all of quant_model, calib_seconds included */
+    double calib_seconds;   /* the calibration forward passes in it (embedding, Hessian-collecting and
+                             * next-input block forwards): calibration time, not quantization */
     QuantResult *results;   /* n_layers results (codes/scales kept for export); may be NULL if not requested */
     /* quantize_head: the classifier (vocab x dim) is quantized after the last block, with H
      * from the final-norm hidden states; an untied tok_emb too, without H. Kept out of layers/results

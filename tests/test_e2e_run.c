@@ -192,6 +192,9 @@ static void test_full_run_database(void **state) {
     assert_true(kl >= 0);
     /* timings logged per point */
     assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE seconds_quantize >= 0 AND seconds_eval > 0 AND finished IS NOT NULL"), 4);
+    /* every GPTQ point's Hessian forward passes are calibration time, not quantization time (each
+     * point runs them again even though the calibration windows are sampled once) */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE method = 'gptq' AND seconds_calibration > 0"), 2);
     /* the baseline was computed once: one ppl row, one set of baseline generations */
     assert_int_equal(db_int(db, "SELECT count(*) FROM baselines WHERE kind = 'ppl'"), 1);
     assert_int_equal(db_int(db, "SELECT count(*) FROM baseline_samples"), 2);
@@ -436,6 +439,23 @@ static void test_check_exit_codes_and_plot(void **state) {
     }
     closedir(d);
     assert_true(pngs >= 1);
+    /* report and plot take the experiment file: its output.db, and its output.plots (DIR/plots) */
+    char out[512], expplots[512];
+    path(out, sizeof out, "report.md");
+    path(expplots, sizeof expplots, "plots/ppl_vs_bpw__tinystories-valid.png");
+    const char *rep[] = {"qbench", "report", pass, NULL};
+    assert_int_equal(run(rep), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", plots);
+    assert_int_equal(system(cmd), 0);
+    const char *plot_exp[] = {"qbench", "plot", pass, NULL};
+    assert_int_equal(run(plot_exp), 0);
+    assert_int_equal(access(expplots, F_OK), 0);
+    /* given the database alone, the plots go to the output.plots of the experiment recorded in it */
+    assert_int_equal(system(cmd), 0);
+    const char *plot_db[] = {"qbench", "plot", db, NULL};
+    assert_int_equal(run(plot_db), 0);
+    assert_int_equal(access(expplots, F_OK), 0);
 }
 
 /* experiments/sweep.sbatch outside Slurm: the two array tasks run by hand with Slurm's variables,

@@ -352,10 +352,15 @@ static void test_plot_writes_png_svg_scripts_and_data(void **state) {
     assert_non_null(strstr(gp, "set xlabel 'bits per weight"));
     assert_non_null(strstr(gp, "title 'Pareto front'"));
     assert_non_null(strstr(gp, "10 with lines")); /* the baseline at perplexity 10 */
-    assert_non_null(strstr(gp, "title 'gptq g32 act-order'"));
-    assert_non_null(strstr(gp, "title 'rtn per-row'"));
-    /* Labelled tics on the log axis: 6 steps of (300/10)^(1/5) from 10 to 300, to 3 digits. */
-    assert_non_null(strstr(gp, "set ytics (10, 19.7, 39, 77, 152, 300)"));
+    /* the legend lists each method (its colour) and each variant (marker and dash) once */
+    assert_non_null(strstr(gp, "title 'gptq'"));
+    assert_non_null(strstr(gp, "title 'rtn'"));
+    assert_non_null(strstr(gp, "title 'g32 act-order'"));
+    assert_non_null(strstr(gp, "title 'per-row'"));
+    assert_non_null(strstr(gp, "set title 'm: Perplexity")); /* the model's name (m.bin) */
+    /* the axis is cut above the >= 3-bit points (50 x 1.06, + 2 %), so the 2-bit 300 is drawn on
+     * the edge; round labelled tics on the log axis in between */
+    assert_non_null(strstr(gp, "set ytics (10, 15, 20, 30, 50)"));
     free(gp);
     snprintf(p, sizeof p, "%s/ppl_vs_bytes__tinystories-valid.gp", dir);
     gp = t_slurp(p, NULL);
@@ -379,6 +384,95 @@ static void test_plot_writes_png_svg_scripts_and_data(void **state) {
     free(dat);
 }
 
+/* The y range of a figure: "set yrange [lo:hi]" in its script. */
+static void gp_yrange(const char *gp, double *lo, double *hi) {
+    const char *r = strstr(gp, "set yrange [");
+    assert_non_null(r);
+    assert_int_equal(sscanf(r, "set yrange [%lf:%lf]", lo, hi), 2);
+}
+
+static void test_plot_ranges_colours_errorbars_pdf(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    Store *s = store_open(path_in("ranges.db"), err);
+    assert_non_null(s);
+    /* gptq w3: four scored tokens with NLL 1, 2, 3, 4 -> ppl e^2.5, SE e^2.5 sqrt(1.25/3) = 7.8637
+     * (ppl_stderr's definition, by hand) */
+    const char *sj = "{\"n_scored\":4,\"n_windows\":1,\"sum_nll\":10,\"sum_nll2\":30,\"n_bytes\":8}";
+    struct { const char *key, *method; int bits, group; double bpw, ppl, top1, kl; const char *stats; } R[] = {
+        {"a", "rtn", 2, -1, 2.1, 500, 0.30, 2.0, NULL},
+        {"b", "rtn", 4, -1, 4.1, 10.2, 0.999, 0.001, NULL},
+        {"c", "gptq", 4, 32, 4.6, 10.1, 0.9995, 0.0005, NULL},
+        {"d", "gptq", 3, 32, 3.6, 12.182493960703473, 0.95, 0.05, sj},
+    };
+    for (int i = 0; i < 4; i++) {
+        StoreMetric m[3] = {
+            {.kind = "ppl", .dataset = "d", .value = R[i].ppl, .count = 4, .stats_json = R[i].stats},
+            {.kind = "top1", .dataset = "d", .against = "baseline", .value = R[i].top1, .count = 4},
+            {.kind = "kl", .dataset = "d", .against = "baseline", .value = R[i].kl, .count = 4},
+        };
+        StorePoint pt = {.run = {.key = R[i].key, .model_path = "models/tiny.bin", .model_sha256 = "sha",
+                                 .method = R[i].method, .bits = R[i].bits, .group_size = R[i].group,
+                                 .bits_per_weight = R[i].bpw, .packed_bytes = 100},
+                         .metrics = m, .n_metrics = 3};
+        assert_int_equal(store_write_point(s, &pt, err), 0);
+    }
+    const char *dir = path_in("ranges");
+    PlotFiles files;
+    int fmt = PLOT_PNG | PLOT_PDF;
+    assert_int_equal(plot_all(s, dir, fmt, &files, err), 0);
+    plot_files_free(&files);
+    store_close(s);
+    char p[512];
+    double lo, hi;
+    /* top-1 agreement never above 1 */
+    snprintf(p, sizeof p, "%s/top1_vs_bpw__d__vs_baseline.gp", dir);
+    char *gp = slurp(p, NULL);
+    assert_non_null(gp);
+    gp_yrange(gp, &lo, &hi);
+    assert_true(hi == 1.0 && lo >= 0 && lo < 0.30);
+    /* Okabe-Ito: rtn orange, gptq blue; the title names the model */
+    assert_non_null(strstr(gp, "lc rgb '#E69F00'"));
+    assert_non_null(strstr(gp, "lc rgb '#0072B2'"));
+    assert_non_null(strstr(gp, "set title 'tiny: Top-1 agreement"));
+    free(gp);
+    /* KL over three and a half decades: a log axis above 0 */
+    snprintf(p, sizeof p, "%s/kl_vs_bpw__d__vs_baseline.gp", dir);
+    gp = slurp(p, NULL);
+    assert_non_null(strstr(gp, "set logscale y"));
+    gp_yrange(gp, &lo, &hi);
+    assert_true(lo > 0 && lo < 0.0005 && hi > 2.0);
+    free(gp);
+    /* perplexity: cut above the >= 3-bit points (the highest is 12.18 + its SE 7.86), the 2-bit
+     * 500 drawn on the edge with its value; error bars from the SE */
+    snprintf(p, sizeof p, "%s/ppl_vs_bpw__d.gp", dir);
+    gp = slurp(p, NULL);
+    gp_yrange(gp, &lo, &hi);
+    assert_true(hi < 500 && hi > 20.04 * 1.06);
+    assert_non_null(strstr(gp, "with yerrorbars"));
+    assert_non_null(strstr(gp, "title 'off scale (value printed)'"));
+    free(gp);
+    snprintf(p, sizeof p, "%s/ppl_vs_bpw__d.dat", dir);
+    char *dat = slurp(p, NULL);
+    assert_non_null(dat);
+    char *off = strstr(dat, ": above the y cut");
+    assert_non_null(off);
+    double x, y, v;
+    int col;
+    assert_int_equal(sscanf(strchr(off, '\n') + 1, "%lf %lf %d %lf", &x, &y, &col, &v), 4);
+    assert_true(x == 2.1 && v == 500 && col == 0xE69F00 && y < hi);
+    assert_non_null(strstr(dat, "\"500\""));
+    char *d3 = strstr(dat, "# index 0: gptq g32\n"); /* gptq first: series in method order */
+    assert_non_null(d3);
+    double bytes, ylo, yhi;
+    assert_int_equal(sscanf(strchr(d3, '\n') + 1, "%lf %lf %lf %lf %lf", &x, &y, &bytes, &ylo, &yhi), 5);
+    assert_true(x == 3.6 && fabs((yhi - y) - 7.8637) < 1e-3 && fabs((y - ylo) - 7.8637) < 1e-3);
+    free(dat);
+    /* the PDF beside the PNG */
+    snprintf(p, sizeof p, "%s/ppl_vs_bpw__d.pdf", dir);
+    assert_file_starts(p, "%PDF-", 5);
+}
+
 static void test_plot_command_formats_and_errors(void **state) {
     (void)state;
     const char *dir = path_in("pngonly");
@@ -389,7 +483,7 @@ static void test_plot_command_formats_and_errors(void **state) {
     char p[512];
     snprintf(p, sizeof p, "%s/ppl_vs_bpw__tinystories-valid.svg", dir);
     assert_int_equal(access(p, F_OK), -1);
-    char *a2[] = {"plot", g_db, "--format", "pdf", NULL};
+    char *a2[] = {"plot", g_db, "--format", "gif", NULL};
     assert_int_equal(cmd_plot(4, a2), 2);
     char *a3[] = {"plot", (char *)path_in("nope.db"), NULL};
     assert_int_equal(cmd_plot(2, a3), 2);
@@ -618,6 +712,7 @@ int main(void) {
         cmocka_unit_test(test_report_columns_se_and_high_bits),
         cmocka_unit_test(test_report_command_errors),
         cmocka_unit_test(test_plot_writes_png_svg_scripts_and_data),
+        cmocka_unit_test(test_plot_ranges_colours_errorbars_pdf),
         cmocka_unit_test(test_plot_command_formats_and_errors),
         cmocka_unit_test(test_merge_command),
         cmocka_unit_test(test_check_ppl_threshold_pass_and_fail),
