@@ -25,6 +25,7 @@ void progress_init_stream(Progress *p, FILE *out, int tty, const char *label, lo
     p->interval = tty ? 0.1 : 10.0;
     p->now = mono_now;
     p->t0 = p->last = p->now();
+    p->eta = -1;
 }
 
 void progress_init(Progress *p, const char *label, long total, const char *unit, int quiet) {
@@ -51,7 +52,8 @@ static void draw(Progress *p, int final) {
     char rs[32], es[16], eta[16] = "?";
     rate_str(rate, p->unit[0] ? p->unit : "it", rs, sizeof rs);
     progress_format_duration(el, es, sizeof es);
-    if (p->total > 0 && rate > 0) progress_format_duration((double)(p->total - p->done) / rate, eta, sizeof eta);
+    if (p->total > 0 && p->eta >= 0) progress_format_duration(p->eta, eta, sizeof eta);
+    else if (p->total > 0 && rate > 0) progress_format_duration((double)(p->total - p->done) / rate, eta, sizeof eta);
     double frac = p->total > 0 ? (double)p->done / (double)p->total : 0;
     if (frac > 1) frac = 1;
     if (p->tty) {

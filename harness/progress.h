@@ -18,6 +18,7 @@ typedef struct {
     double t0, last;
     int drawn;          /* a tty line is on screen and needs a newline at the end */
     double (*now)(void); /* clock, seconds; replaceable for tests */
+    double eta;          /* seconds left as the caller estimates them; < 0 (the default): from the rate */
 } Progress;
 
 /* stderr; tty from isatty(2). total <= 0: unknown (no percentage, no ETA). */

@@ -40,22 +40,47 @@ static void fmt_secs(double s, char *out, size_t n) {
     else snprintf(out, n, "%.0fh%02.0fm", floor(s / 3600), fmod(floor(s / 60), 60));
 }
 
-/* --dry-run's per-point estimate. With finished points of the same method in the database, their
- * mean time; otherwise a rough model scaled by this machine's measured forward speed (seconds per
- * token of a batched window): evaluation windows, token-by-token decoding (~GEN_COST times a
- * batched token), and for gptq/gptqt the calibration passes plus the solves (~CALIB_COST per
- * calibration token). The constants were fitted on stories260K runs of experiments/demo.yaml. */
+/* Time estimates, for --dry-run and the live ETA. A point's time is estimated, in order of
+ * preference, from
+ *   1. the mean time of finished points of the same method and bits (this run's and the database's);
+ *   2. finished points of the same method at the nearest other bits, scaled by the cost model's
+ *      ratio between the two bit widths;
+ *   3. the cost model alone: this machine's measured forward speed (seconds per token of a batched
+ *      window) times the tokens a point pushes through the model — evaluation windows, token-by-token
+ *      decoding (~GEN_COST times a batched token) and for calibrated methods the calibration passes
+ *      (~CALIB_COST per calibration token). GPTQT/RTNT's re-exploration grows with the grid of the
+ *      high step: x (1 + GPTQT_COST * 2^(high_bits - 4)). Fitted on experiments/demo.yaml
+ *      (stories260K, 64 x 256 calibration tokens, a loaded 2-core machine measuring ~85 us/token):
+ *      the calibration passes took ~3.5 s (2.5 forward tokens per calibration token), GPTQT's solve
+ *      0.2-0.5 s at 3 high bits, 0.5-1.2 s at 4, 1.9-3.7 s at 5 and 15 s at 8. */
 #define GEN_COST 6.0
-#define CALIB_COST 25.0
-#define GPTQT_COST 1.6
+#define CALIB_COST 2.5
+#define GPTQT_COST 0.27
 
-typedef struct { char method[16]; double sum; int n; } MethodTime;
+typedef struct { char method[16]; int bits; double sum; int n; } TimeObs;
+typedef struct { TimeObs o[64]; int n; int n_points; } TimeModel;
+enum { EST_SAME, EST_SCALED, EST_MODEL };
+static const char *const EST_TAG[] = {"same", "scaled", "model"};
 
-static double estimate_point(const Run *r, const SweepPoint *p, double sec_per_token, const MethodTime *hist, int nh) {
+static void tm_add(TimeModel *tm, const char *method, int bits, double secs) {
+    if (!isfinite(secs) || secs < 0) return;
+    int h = 0;
+    while (h < tm->n && (strcmp(tm->o[h].method, method) || tm->o[h].bits != bits)) h++;
+    if (h == tm->n) {
+        if (tm->n == (int)(sizeof tm->o / sizeof tm->o[0])) return;
+        memset(&tm->o[h], 0, sizeof tm->o[h]);
+        snprintf(tm->o[h].method, sizeof tm->o[h].method, "%s", method);
+        tm->o[h].bits = bits;
+        tm->n++;
+    }
+    tm->o[h].sum += secs;
+    tm->o[h].n++;
+    tm->n_points++;
+}
+
+static double model_cost(const Run *r, const SweepPoint *p, double sec_per_token) {
     const Experiment *e = r->e;
     const char *method = sweep_get_str(p, "method", "");
-    for (int i = 0; i < nh; i++)
-        if (!strcmp(hist[i].method, method) && hist[i].n > 0) return hist[i].sum / hist[i].n;
     double tokens = 0;
     for (int i = 0; i < e->n_ppl; i++) {
         long w = r->ppl[i].tk.n / e->ppl[i].seqlen;
@@ -64,9 +89,56 @@ static double estimate_point(const Run *r, const SweepPoint *p, double sec_per_t
     }
     for (int i = 0; i < e->n_agree; i++) tokens += 2.0 * e->agree[i].windows * e->agree[i].seqlen;
     for (int i = 0; i < e->n_gen; i++) tokens += GEN_COST * e->gen[i].prompts * e->gen[i].max_new_tokens;
-    if (sweep_needs_calibration(p))
-        tokens += CALIB_COST * e->calibration.samples * e->calibration.seqlen * (!strcmp(method, "gptqt") ? GPTQT_COST : 1.0);
+    if (sweep_needs_calibration(p)) {
+        long hb = sweep_high_bits(p);
+        double solve = hb > 0 ? 1.0 + GPTQT_COST * pow(2.0, (double)hb - 4.0) : 1.0;
+        tokens += CALIB_COST * e->calibration.samples * e->calibration.seqlen * solve;
+    } else if (!strcmp(method, "gptqt") || !strcmp(method, "rtnt")) {
+        tokens *= 1.0 + GPTQT_COST * pow(2.0, (double)sweep_high_bits(p) - 4.0) / 4.0;
+    }
     return tokens * sec_per_token;
+}
+
+static double estimate_point(const Run *r, const SweepPoint *p, double sec_per_token, const TimeModel *tm, int *basis) {
+    const char *method = sweep_get_str(p, "method", "");
+    int bits = (int)sweep_get_int(p, "bits", 0);
+    const TimeObs *near = NULL;
+    for (int i = 0; i < tm->n; i++) {
+        const TimeObs *o = &tm->o[i];
+        if (strcmp(o->method, method) || o->n == 0) continue;
+        if (o->bits == bits) {
+            *basis = EST_SAME;
+            return o->sum / o->n;
+        }
+        int d = abs(o->bits - bits), dn = near ? abs(near->bits - bits) : 1 << 30;
+        if (d < dn || (d == dn && o->bits > near->bits)) near = o;
+    }
+    double here = model_cost(r, p, sec_per_token);
+    if (near) {
+        /* the same point at the observed bits, through the cost model */
+        SweepPoint q = *p;
+        q.v[param_index("bits")].i = near->bits;
+        double there = model_cost(r, &q, sec_per_token);
+        *basis = EST_SCALED;
+        return there > 0 ? near->sum / near->n * here / there : near->sum / near->n;
+    }
+    *basis = EST_MODEL;
+    return here;
+}
+
+/* What the estimates rest on: "based on 30 same method and bits, 2 scaled from other bits, 8 cost
+ * model (no finished point of the method); 40 finished points observed". */
+static void basis_text(const int counts[3], int n_obs, char *out, size_t n) {
+    const char *what[3] = {"same method and bits", "scaled from other bits", "cost model (no finished point of the method)"};
+    size_t k = (size_t)snprintf(out, n, "based on");
+    int any = 0;
+    for (int b = 0; b < 3 && k < n; b++) {
+        if (!counts[b]) continue;
+        k += (size_t)snprintf(out + k, n - k, "%s %d %s", any ? "," : "", counts[b], what[b]);
+        any = 1;
+    }
+    if (!any && k < n) k += (size_t)snprintf(out + k, n - k, " nothing (no point left)");
+    if (k < n) snprintf(out + k, n - k, "; %d finished point%s observed", n_obs, n_obs == 1 ? "" : "s");
 }
 
 /* Seconds per token of one batched forward over a 128-token window (best of three, after a warm-up). */
@@ -90,6 +162,18 @@ static double measure_forward(const Model *m, const int *ids, long n) {
     free(lg);
     model_state_free(s);
     return best;
+}
+
+/* Every finished point's time in the database, by method and bits. */
+static int runner_load_times(Run *r, TimeModel *tm, char err[QB_ERRLEN]) {
+    StoreRunRow *rows = NULL;
+    int nr = 0;
+    if (store_load_runs(r->st, NULL, "done", &rows, &nr, err)) return -1;
+    for (int i = 0; i < nr; i++)
+        tm_add(tm, rows[i].method, rows[i].bits,
+               rows[i].seconds_calibration + rows[i].seconds_quantize + rows[i].seconds_eval);
+    store_free_runs(rows, nr);
+    return 0;
 }
 
 int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char err[QB_ERRLEN]) {
@@ -147,46 +231,31 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
         if (access(db, F_OK) == 0 && !(r.st = store_open(db, err))) goto out;
         const EvalTokens *tk = r.ppl[0].tk.ids ? &r.ppl[0].tk : &r.agree[0].tk;
         double spt = measure_forward(r.base, tk->ids, tk->n);
-        MethodTime hist[8];
-        int nh = 0;
-        if (r.st) { /* finished points' timings, per method */
-            StoreRunRow *rows = NULL;
-            int nr = 0;
-            if (store_load_runs(r.st, NULL, "done", &rows, &nr, err)) goto out;
-            for (int i = 0; i < nr; i++) {
-                int h = 0;
-                while (h < nh && strcmp(hist[h].method, rows[i].method)) h++;
-                if (h == nh) {
-                    if (nh == 8) continue;
-                    snprintf(hist[nh].method, sizeof hist[nh].method, "%s", rows[i].method);
-                    hist[nh].sum = 0;
-                    hist[nh++].n = 0;
-                }
-                hist[h].sum += rows[i].seconds_calibration + rows[i].seconds_quantize + rows[i].seconds_eval;
-                hist[h].n++;
-            }
-            store_free_runs(rows, nr);
-        }
+        TimeModel tm = {0};
+        if (r.st && runner_load_times(&r, &tm, err)) goto out;
         double total = 0;
+        int counts[3] = {0, 0, 0};
         FILE *f = o->out ? o->out : stdout;
-        fprintf(f, "%-5s %-28s %-8s %-9s %s\n", "#", "point", "status", "estimate", "key");
+        fprintf(f, "%-5s %-28s %-8s %-9s %-7s %s\n", "#", "point", "status", "estimate", "basis", "key");
         for (int i = 0; i < n; i++) {
             if (!sweep_in_shard(&pts[i], o->shard_i, o->shard_n)) continue;
-            int done = 0;
+            int done = 0, basis = EST_MODEL;
             if (r.st && (done = store_point_is_done(r.st, keys[i], err)) < 0) goto out;
             char label[96], est[32];
             sweep_label(&pts[i], label, sizeof label);
-            double t = done ? 0 : estimate_point(&r, &pts[i], spt, hist, nh);
+            double t = done ? 0 : estimate_point(&r, &pts[i], spt, &tm, &basis);
+            if (!done) counts[basis]++;
             total += t;
             fmt_secs(t, est, sizeof est);
-            fprintf(f, "%-5d %-28s %-8s %-9s %.16s\n", i, label, done ? "done" : "todo", done ? "-" : est, keys[i]);
+            fprintf(f, "%-5d %-28s %-8s %-9s %-7s %.16s\n", i, label, done ? "done" : "todo", done ? "-" : est,
+                    done ? "-" : EST_TAG[basis], keys[i]);
             sum->skipped += done;
         }
-        char tot[32];
+        char tot[32], why[400];
         fmt_secs(total, tot, sizeof tot);
-        fprintf(f, "%d points in this shard, %d already done; estimated %s for the rest (%s; forward %.2f us/token)\n",
-                in_shard, sum->skipped, tot, nh ? "mean time of finished points per method" : "rough, from one forward pass",
-                spt * 1e6);
+        basis_text(counts, tm.n_points, why, sizeof why);
+        fprintf(f, "%d points in this shard, %d already done; estimated %s for the rest, %s (forward %.2f us/token)\n",
+                in_shard, sum->skipped, tot, why, spt * 1e6);
         rc = 0;
         goto out;
     }
@@ -210,7 +279,13 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
     if (todo > 0 && runner_baselines(&r, err)) goto out;
 
     int k = 0;
-    double t_start = runner_now();
+    /* the live ETA: each point left, estimated from the finished ones (database and this run) */
+    TimeModel tm = {0};
+    if (runner_load_times(&r, &tm, err)) goto out;
+    double spt = -1;
+    unsigned char *left = calloc((size_t)n + 1, 1);
+    if (!left) { snprintf(err, QB_ERRLEN, "out of memory"); goto out; }
+    for (int i = 0; i < n; i++) left[i] = sweep_in_shard(&pts[i], o->shard_i, o->shard_n);
     progress_init_stream(&r.bar, o->progress, o->progress && isatty(fileno(o->progress)), "run", todo, "points", !o->progress);
     for (int i = 0; i < n; i++) {
         if (!sweep_in_shard(&pts[i], o->shard_i, o->shard_n)) continue;
@@ -218,6 +293,7 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
         if (d < 0) goto out;
         if (d) continue;
         k++;
+        left[i] = 0;
         char label[96], summary[1024], perr[QB_ERRLEN];
         sweep_label(&pts[i], label, sizeof label);
         StoreRun run = {
@@ -245,15 +321,30 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
             if (store_fail_point(r.st, &run, perr, err)) goto out;
         } else {
             sum->done++;
-            double el = runner_now() - t_start, eta = el / k * (todo - k);
-            char ets[32], pts_s[32];
+            tm_add(&tm, run.method, run.bits, run.seconds_calibration + run.seconds_quantize + run.seconds_eval);
+            double eta = 0;
+            int counts[3] = {0, 0, 0};
+            for (int j = i + 1; j < n; j++) {
+                if (!left[j]) continue;
+                int basis = EST_MODEL;
+                if (spt < 0) { /* the cost model needs the forward speed: measured once, when first needed */
+                    const EvalTokens *tk = r.ppl[0].tk.ids ? &r.ppl[0].tk : &r.agree[0].tk;
+                    spt = measure_forward(r.base, tk->ids, tk->n);
+                }
+                eta += estimate_point(&r, &pts[j], spt, &tm, &basis);
+                counts[basis]++;
+            }
+            char ets[32], pts_s[32], why[400];
             fmt_secs(eta, ets, sizeof ets);
             fmt_secs(runner_now() - tp, pts_s, sizeof pts_s);
-            runner_progress(&r, "[%d/%d] %s done in %s (ETA %s):%s\n", k, todo, label, pts_s, ets, summary);
+            basis_text(counts, tm.n_points, why, sizeof why);
+            r.bar.eta = eta;
+            runner_progress(&r, "[%d/%d] %s done in %s (ETA %s %s):%s\n", k, todo, label, pts_s, ets, why, summary);
         }
         progress_update(&r.bar, k);
     }
     if (todo > 0) progress_finish(&r.bar);
+    free(left);
     rc = 0;
 out:
     for (int i = 0; i < n && keys; i++) free(keys[i]);

@@ -384,6 +384,45 @@ static void test_dry_run_lists_without_working(void **state) {
     while (fgets(line, sizeof line, f)) done += strstr(line, " done ") != NULL;
     fclose(f);
     assert_int_equal(done, 4);
+    /* the estimate says what it rests on: with nothing finished, the cost model for every point */
+    f = fopen(log, "r");
+    char all[16384];
+    size_t got = fread(all, 1, sizeof all - 1, f);
+    all[got] = 0;
+    fclose(f);
+    assert_non_null(strstr(all, "based on nothing (no point left); 4 finished points observed"));
+    /* 3 bits in the sweep beside the finished 8: rtn and gptq at 3 bits are estimated from the same
+     * methods' finished 4- and 8-bit points, scaled */
+    char more[512], text[2048];
+    path(more, sizeof more, "more.yaml");
+    FILE *src = fopen(e_exp, "r");
+    assert_non_null(src);
+    got = fread(text, 1, sizeof text - 1, src);
+    text[got] = 0;
+    fclose(src);
+    char *b = strstr(text, "bits: [4, 8]");
+    assert_non_null(b);
+    memcpy(b, "bits: [3, 8]", 12);
+    f = fopen(more, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    const char *m3[] = {"qbench", "run", more, "--dry-run", "--db", one, NULL};
+    unlink(log);
+    assert_int_equal(run(m3), 0);
+    f = fopen(log, "r");
+    got = fread(all, 1, sizeof all - 1, f);
+    all[got] = 0;
+    fclose(f);
+    int scaled = 0;
+    for (char *l = all; (l = strstr(l, " w3 ")); l++) {
+        char *eol = strchr(l, '\n');
+        char line3[256];
+        snprintf(line3, sizeof line3, "%.*s", (int)(eol ? eol - l : 0), l);
+        scaled += strstr(line3, " todo ") && strstr(line3, " scaled ");
+    }
+    assert_int_equal(scaled, 2);
+    assert_non_null(strstr(all, "based on 2 scaled from other bits; 4 finished points observed"));
     const char *bad[] = {"qbench", "run", e_exp, "--shard", "2/2", NULL};
     assert_int_equal(run(bad), 2);
     const char *missing[] = {"qbench", "run", "no/such/file.yaml", NULL};
