@@ -6,16 +6,24 @@
 #   make demo     the main job on the default model
 #   make assets   fill assets/ from $(ASSETS_MIRROR) or the upstream URLs, checking sha256
 #   make deps     install the Debian packages qbench needs (apt-get)
+# Knobs:
+#   NATIVE=0      portable code: no -march=native (for a binary that runs on other CPUs)
+#   QB_NO_APT=1   never run apt-get from a plain `make`: a missing dependency is an error instead
+#   OPT=...       optimisation flags (default -O2, plus -march=native unless NATIVE=0)
 
 BUILD ?= build
 BIN   ?= bin
 SAN   ?=
 
 # --- dependencies: installed on demand so a fresh Debian machine needs only `make test` ------------
+QB_NO_APT ?= 0
 ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
 NEED_DEPS := $(shell sh scripts/check_deps.sh >/dev/null 2>&1 || echo yes)
 ifeq ($(NEED_DEPS),yes)
-$(info qbench: some dependencies are missing; installing them with scripts/deps.sh (apt-get))
+ifeq ($(QB_NO_APT),1)
+$(error some dependencies are missing ($(shell sh scripts/check_deps.sh 2>&1)); QB_NO_APT=1 keeps make from installing them: run 'make deps' or install them yourself)
+endif
+$(info qbench: some dependencies are missing; installing them with scripts/deps.sh (apt-get); QB_NO_APT=1 turns this off)
 DEPS_OK := $(shell sh scripts/deps.sh 1>&2 && echo ok)
 $(if $(DEPS_OK),,$(error dependency installation failed; run 'make deps' and read its output))
 endif
@@ -28,8 +36,17 @@ STEMMER_LIBS := $(shell pkg-config --libs libstemmer 2>/dev/null || echo -lstemm
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(STEMMER_LIBS) -lm
 
 CC      ?= cc
+NATIVE  ?= 1
+ifeq ($(NATIVE),0)
+OPT     ?= -O2
+else
 OPT     ?= -O2 -march=native
-CFLAGS  := -std=c17 $(OPT) -g -fopenmp -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+endif
+# -ffp-contract=off: no fused multiply-adds the source does not write. Results are compared bit for
+# bit across thread counts, runs and shards, and against references computed without contraction;
+# with -march=native the compiler could otherwise fuse a*b+c differently in two copies of the same
+# sum (GCC contracts by default in GNU modes; -std=c17 happens to turn it off, this says so).
+CFLAGS  := -std=c17 $(OPT) -ffp-contract=off -g -fopenmp -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -fopenmp $(EXTRA_LDFLAGS)
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -93,7 +110,7 @@ clean:
 	rm -rf build build-asan bin
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,13p' Makefile
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/harness/main.d $(TEST_BINS:=.d) $(BENCH_BINS:=.d)
 .SECONDARY:
