@@ -98,7 +98,7 @@ int cmd_quantize(int argc, char **argv) {
     quant_method_parse(method_s, &method); /* the table checked the choice */
     CalibMode cmode;
     calib_mode_parse(mode_s, &cmode);
-    model_set_threads((int)threads);
+    qb_set_threads((int)threads);
     PipelineOptions po;
     memset(&po, 0, sizeof po);
     quant_options_default(&po.opt, method, (int)bits);

@@ -124,7 +124,7 @@ int cmd_score(int argc, char **argv) {
     o.char_order = (int)char_order;
     o.word_order = (int)word_order;
     o.beta = beta;
-    model_set_threads((int)threads);
+    qb_set_threads((int)threads);
     if (!hyp_path || nrefs == 0) {
         fprintf(stderr, "qbench score: need --hyp FILE and at least one --ref FILE\n");
         return 2;

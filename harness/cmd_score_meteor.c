@@ -94,7 +94,7 @@ int cmd_score_meteor(int argc, char **argv, int meteor15) {
     int nrefs = refl.n, width = (int)width_l;
     MeteorTokenize tok = !strcmp(tok_s, "whitespace") ? METEOR_TOK_WHITESPACE : METEOR_TOK_TREEBANK;
     if (!resources) resources = res_def;
-    model_set_threads((int)threads);
+    qb_set_threads((int)threads);
     if (!hyp_path || nrefs == 0) {
         fprintf(stderr, "qbench score %s: need --hyp FILE and at least one --ref FILE\n", argv[0]);
         return 2;

@@ -170,10 +170,10 @@ static cJSON *quantize_config(const PipelineOptions *po) {
     char who[64];
     snprintf(who, sizeof who, "qbench:%s", quant_method_name(o->method));
     cJSON_AddItemToArray(qz, cJSON_CreateString(who));
-    cJSON_AddNumberToObject(meta, "damp_percent", short_decimal(o->percdamp));
+    cJSON_AddNumberToObject(meta, "damp_percent", qb_short_decimal(o->percdamp));
     cJSON_AddBoolToObject(meta, "static_groups", o->static_groups);
     cJSON_AddBoolToObject(meta, "true_sequential", po->true_sequential);
-    cJSON_AddNumberToObject(meta, "mse", o->mse ? short_decimal(o->mse_norm) : 0.0);
+    cJSON_AddNumberToObject(meta, "mse", o->mse ? qb_short_decimal(o->mse_norm) : 0.0);
     return j;
 }
 

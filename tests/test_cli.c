@@ -19,54 +19,38 @@
 #include <cmocka.h>
 #include <cJSON.h>
 
-#include "model/model.h"
+#include "tests/common.h"
 
 static char g_root[1024], g_bin[1300], g_tmp[64];
 
 static int setup(void **state) {
     (void)state;
     if (!getcwd(g_root, sizeof g_root)) return -1;
-    const char *b = getenv("QBENCH_BIN");
-    if (b && b[0] == '/') snprintf(g_bin, sizeof g_bin, "%s", b);
-    else snprintf(g_bin, sizeof g_bin, "%s/%s", g_root, b && *b ? b : "bin/qbench");
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/qbench_cli_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
+    const char *b = t_qbench_bin();
+    if (b[0] == '/') snprintf(g_bin, sizeof g_bin, "%s", b);
+    else snprintf(g_bin, sizeof g_bin, "%s/%s", g_root, b);
+    return t_mkdtemp(g_tmp, sizeof g_tmp, "qbench_cli");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    return t_rm_rf(g_tmp);
 }
 
-/* Runs `cd DIR && qbench ARGS` (DIR NULL: the repository root); stdout and stderr into *out and
- * *err (malloc'd); returns the exit status. */
+static int run(const char *args, char **out, char **err) { return t_run_qbench(args, out, err); }
+
+/* `qbench ARGS` with DIR as the working directory. */
 static int run_in(const char *dir, const char *args, char **out, char **err) {
-    char cmd[8192], errpath[128];
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", g_tmp);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>%s", dir ? dir : g_root, g_bin, args, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 1 << 16, len = 0, k;
-    char *buf = malloc(cap);
-    while ((k = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += k;
-        if (len + 1 >= cap) buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = 0;
-    int st = pclose(p);
-    char e[QB_ERRLEN];
-    size_t elen;
-    char *eb = qb_read_file(errpath, &elen, e);
-    if (err) *err = eb ? eb : strdup("");
-    else free(eb);
-    if (out) *out = buf;
-    else free(buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char *old = getenv("QBENCH_BIN") ? strdup(getenv("QBENCH_BIN")) : NULL;
+    setenv("QBENCH_BIN", g_bin, 1);
+    assert_int_equal(chdir(dir), 0);
+    int rc = t_run_qbench(args, out, err);
+    assert_int_equal(chdir(g_root), 0);
+    if (old) setenv("QBENCH_BIN", old, 1);
+    else unsetenv("QBENCH_BIN");
+    free(old);
+    return rc;
 }
-
-static int run(const char *args, char **out, char **err) { return run_in(NULL, args, out, err); }
 
 static int have_assets(void) { return access("assets/stories260K/stories260K.bin", R_OK) == 0; }
 
@@ -125,11 +109,9 @@ static void test_every_command_help(void **state) {
     free(out);
     free(err);
     for (size_t s = 0; s < sizeof SOURCES / sizeof SOURCES[0]; s++) {
-        char e[QB_ERRLEN];
-        size_t len;
-        char *src = qb_read_file(SOURCES[s].source, &len, e);
-        if (!src && SOURCES[s].alt_source) src = qb_read_file(SOURCES[s].alt_source, &len, e);
-        assert_non_null(src);
+        const char *file = access(SOURCES[s].source, R_OK) == 0 || !SOURCES[s].alt_source ? SOURCES[s].source
+                                                                                          : SOURCES[s].alt_source;
+        char *src = t_slurp(file, NULL);
         static char names[128][64];
         int nn = option_literals(src, names, 128);
         free(src);
@@ -313,10 +295,9 @@ static void test_info_describes_checkpoint(void **state) {
 }
 
 static int same_file(const char *a, const char *b) {
-    char e[QB_ERRLEN];
     size_t la, lb;
-    char *x = qb_read_file(a, &la, e), *y = qb_read_file(b, &lb, e);
-    int same = x && y && la == lb && !memcmp(x, y, la);
+    char *x = t_slurp(a, &la), *y = t_slurp(b, &lb);
+    int same = la == lb && !memcmp(x, y, la);
     free(x);
     free(y);
     return same;
@@ -350,10 +331,9 @@ static void test_export_gptq_checks_first_and_carries_files(void **state) {
         snprintf(b, sizeof b, "%s/ok/%s", g_tmp, files[i]);
         assert_true(same_file(a, b));
     }
-    char qc[512], e[QB_ERRLEN];
+    char qc[512];
     snprintf(qc, sizeof qc, "%s/ok/quantize_config.json", g_tmp);
-    char *t = qb_read_file(qc, NULL, e);
-    assert_non_null(t);
+    char *t = t_slurp(qc, NULL);
     cJSON *j = cJSON_Parse(t);
     assert_non_null(j);
     /* GPTQModel's layout: the quantizer named in meta.quantizer, not a top-level key */

@@ -427,7 +427,7 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
     double lo, hi;
     /* top-1 agreement never above 1 */
     snprintf(p, sizeof p, "%s/top1_vs_bpw__d__vs_baseline.gp", dir);
-    char *gp = slurp(p, NULL);
+    char *gp = t_slurp(p, NULL);
     assert_non_null(gp);
     gp_yrange(gp, &lo, &hi);
     assert_true(hi == 1.0 && lo >= 0 && lo < 0.30);
@@ -438,7 +438,7 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
     free(gp);
     /* KL over three and a half decades: a log axis above 0 */
     snprintf(p, sizeof p, "%s/kl_vs_bpw__d__vs_baseline.gp", dir);
-    gp = slurp(p, NULL);
+    gp = t_slurp(p, NULL);
     assert_non_null(strstr(gp, "set logscale y"));
     gp_yrange(gp, &lo, &hi);
     assert_true(lo > 0 && lo < 0.0005 && hi > 2.0);
@@ -446,14 +446,14 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
     /* perplexity: cut above the >= 3-bit points (the highest is 12.18 + its SE 7.86), the 2-bit
      * 500 drawn on the edge with its value; error bars from the SE */
     snprintf(p, sizeof p, "%s/ppl_vs_bpw__d.gp", dir);
-    gp = slurp(p, NULL);
+    gp = t_slurp(p, NULL);
     gp_yrange(gp, &lo, &hi);
     assert_true(hi < 500 && hi > 20.04 * 1.06);
     assert_non_null(strstr(gp, "with yerrorbars"));
     assert_non_null(strstr(gp, "title 'off scale (value printed)'"));
     free(gp);
     snprintf(p, sizeof p, "%s/ppl_vs_bpw__d.dat", dir);
-    char *dat = slurp(p, NULL);
+    char *dat = t_slurp(p, NULL);
     assert_non_null(dat);
     char *off = strstr(dat, ": above the y cut");
     assert_non_null(off);
