@@ -252,14 +252,45 @@ static int default_picks(ReportFormat fmt, const Row *rows, int nrows, int ncols
 static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, const Col *cols, const Pick *picks,
                        int np) {
     int precise = fmt == REPORT_CSV;
+    /* markdown headers stay short: "chrf/ref", "ppl"; the dataset is named in the header only when
+     * the table has that metric on two datasets, otherwise once in a line above the table */
+    if (!precise) {
+        char note[2048] = "";
+        size_t nl = 0;
+        for (int k = 0; k < np && nl < sizeof note - 1; k++) { /* each dataset once, with its metrics */
+            if (picks[k].metric < 0) continue;
+            const char *ds = cols[picks[k].metric].dataset;
+            int seen = 0;
+            for (int q = 0; q < k; q++) seen |= picks[q].metric >= 0 && !strcmp(cols[picks[q].metric].dataset, ds);
+            if (seen) continue;
+            size_t start = nl;
+            for (int q = k; q < np && nl < sizeof note - 1; q++) {
+                if (picks[q].metric < 0 || strcmp(cols[picks[q].metric].dataset, ds)) continue;
+                const char *kind = cols[picks[q].metric].kind;
+                int again = 0;
+                for (int r = k; r < q; r++) again |= picks[r].metric >= 0 && !strcmp(cols[picks[r].metric].dataset, ds) &&
+                                                     !strcmp(cols[picks[r].metric].kind, kind);
+                if (!again) nl += (size_t)snprintf(note + nl, sizeof note - nl, "%s%s", nl > start ? ", " : (nl ? "; " : ""), kind);
+            }
+            if (nl < sizeof note - 1) nl += (size_t)snprintf(note + nl, sizeof note - nl, " on %s", ds);
+        }
+        if (nl) fprintf(out, "Metrics: %s (/ref: against the references, /base: against the unquantized model).\n\n", note);
+    }
     for (int k = 0; k < np; k++) {
         char h[600];
         if (picks[k].cfg >= 0) snprintf(h, sizeof h, "%s", precise ? CFG[picks[k].cfg].csv_head : CFG[picks[k].cfg].md_head);
         else if (precise) metric_name(&cols[picks[k].metric], h, sizeof h);
         else {
             const Col *c = &cols[picks[k].metric];
-            int vs = strcmp(c->against, "-") != 0;
-            snprintf(h, sizeof h, "%s %s%s%s", c->kind, c->dataset, vs ? " vs " : "", vs ? c->against : "");
+            int dup = 0;
+            for (int q = 0; q < np; q++)
+                if (picks[q].metric >= 0 && !strcmp(cols[picks[q].metric].kind, c->kind) &&
+                    strcmp(cols[picks[q].metric].dataset, c->dataset))
+                    dup = 1;
+            const char *vs = !strcmp(c->against, "-") ? "" : !strcmp(c->against, "baseline") ? "/base"
+                           : !strcmp(c->against, "reference") ? "/ref" : NULL;
+            snprintf(h, sizeof h, "%s%s%s%s%s", c->kind, dup ? " " : "", dup ? c->dataset : "", vs ? vs : "/",
+                     vs ? "" : c->against);
         }
         if (fmt == REPORT_MARKDOWN) md_cell(out, h);
         else csv_cell(out, h, k == 0);
