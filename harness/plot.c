@@ -154,15 +154,15 @@ static int run_capture(const char *cmd, char *first_line, size_t n) {
 
 static int lower_is_better(const char *kind) { return !strcmp(kind, "ppl") || !strcmp(kind, "kl"); }
 
-static void y_label(const Figure *fg, char *out, size_t n) {
-    const char *vs = !strcmp(fg->against, "baseline") ? " vs unquantized outputs"
-                     : !strcmp(fg->against, "reference") ? " vs references" : "";
-    if (!strcmp(fg->kind, "ppl")) snprintf(out, n, "perplexity on %s (log scale, lower is better)", fg->dataset);
-    else if (!strcmp(fg->kind, "chrf")) snprintf(out, n, "chrF%s (0-100, higher is better)", vs);
-    else if (!strcmp(fg->kind, "chrf++")) snprintf(out, n, "chrF++%s (0-100, higher is better)", vs);
-    else if (!strcmp(fg->kind, "meteor")) snprintf(out, n, "METEOR%s (0-1, higher is better)", vs);
-    else if (!strcmp(fg->kind, "top1")) snprintf(out, n, "top-1 agreement with unquantized (fraction of tokens)");
-    else if (!strcmp(fg->kind, "kl")) snprintf(out, n, "KL(unquantized || quantized) (nats per token, lower is better)");
+/* Short enough to fit beside a paper-sized plot; the title names the dataset and what is compared. */
+static void y_label(const Figure *fg, int logy, char *out, size_t n) {
+    const char *scale = logy ? "log scale, " : "";
+    if (!strcmp(fg->kind, "ppl")) snprintf(out, n, "perplexity (%slower is better)", scale);
+    else if (!strcmp(fg->kind, "chrf")) snprintf(out, n, "chrF (0-100, higher is better)");
+    else if (!strcmp(fg->kind, "chrf++")) snprintf(out, n, "chrF++ (0-100, higher is better)");
+    else if (!strcmp(fg->kind, "meteor")) snprintf(out, n, "METEOR (0-1, higher is better)");
+    else if (!strcmp(fg->kind, "top1")) snprintf(out, n, "top-1 agreement (fraction of tokens)");
+    else if (!strcmp(fg->kind, "kl")) snprintf(out, n, "KL, nats per token (%slower is better)", scale);
     else snprintf(out, n, "%s", fg->kind);
 }
 
@@ -522,10 +522,7 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     title_of(fg, what, sizeof what);
     if (n_models > 1) snprintf(title, sizeof title, "%d models: %s", n_models, what);
     else snprintf(title, sizeof title, "%s: %s", model, what);
-    y_label(fg, ylab, sizeof ylab);
-    if (!logy && is_ppl) /* drawn linear when the range is narrow */
-        snprintf(ylab, sizeof ylab, "perplexity on %s (lower is better)", fg->dataset);
-    if (logy && !is_ppl) snprintf(ylab + strlen(ylab), sizeof ylab - strlen(ylab), ", log scale");
+    y_label(fg, logy, ylab, sizeof ylab);
     if (fg->vs_bytes) snprintf(xlab, sizeof xlab, "packed size of the quantized layers (%s)", unit_name);
     else snprintf(xlab, sizeof xlab, "bits per weight (including scales and zeros)");
     fprintf(f, "# qbench plot: %s\n# Redraw after editing: cd into this directory, then `gnuplot %s.gp`.\n"
@@ -537,11 +534,25 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     gp_str(f, xlab);
     fputs("\nset ylabel ", f);
     gp_str(f, ylab);
+    int entries = 1 + (n_off > 0); /* Pareto front, off scale */
+    for (int i = 0; i < nb; i++) entries += baseline_drawn(fg, bl, i);
+    for (int i = 0; i < ns; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = ss[j].color == ss[i].color;
+        entries += !seen;
+    }
+    for (int v = 0; v < vars->n; v++) {
+        int used = 0;
+        for (int i = 0; i < ns && !used; i++) used = ss[i].variant == v;
+        entries += used;
+    }
+    int legend_rows = (entries + 1) / 2; /* at least two columns fit even at paper size */
     fprintf(f, "\nset grid lc rgb '#dddddd'\nset border lw 1\n"
-               /* the legend in a band under the x label: no width taken from the plot */
-               "set bmargin at screen 0.19\nset key at screen 0.5, screen 0.005 center bottom horizontal Left reverse "
-               "maxrows 4 samplen 2 spacing 1.0 width -1\n"
-               "set autoscale xfix\nset offsets graph 0.03, graph 0.03, 0, 0\n");
+               /* the legend in a band under the x label, no width taken from the plot; the band is
+                * sized in character heights so it fits at every terminal's font size */
+               "set bmargin %d\nset key at screen 0.5, screen 0.005 center bottom horizontal Left reverse "
+               "maxcols 3 samplen 2 spacing 1.0 width -1\n"
+               "set autoscale xfix\nset offsets graph 0.03, graph 0.03, 0, 0\n", legend_rows + 4);
     if (logy) fputs("set logscale y\nset format y '%g'\n", f);
     fprintf(f, "set yrange [%.10g:%.10g]\n", ylo, yhi);
     if (logy) log_tics(f, ylo, yhi);
@@ -582,13 +593,13 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     for (int i = 0; i < nb; i++) {
         if (!baseline_drawn(fg, bl, i)) continue;
         const StoreBaselineRow *b = &bl[i];
-        fprintf(f, ", \\\n  %.17g with lines dt 3 lw 2 lc rgb 'gray40' title 'unquantized %.5g%s%.8s'", b->m.value,
+        fprintf(f, ", \\\n  %.17g with lines dt 3 lw 2 lc rgb 'gray40' title 'unquantized %.4g%s%.8s'", b->m.value,
                 b->m.value, nbl ? " " : "", nbl ? b->model_sha256 : "");
         nbl++;
     }
     if (n_off)
         fprintf(f, ", \\\n  '%s.dat' index %d using 1:2:3 with points pt 9 ps 1.4 lc rgb variable notitle, \\\n"
-                   "  NaN with points pt 9 ps 1.4 lc rgb 'gray20' title 'off scale (value printed)', \\\n  '%s.dat' index %d using 1:2:3 with labels rotate by 90 right font ',8' "
+                   "  NaN with points pt 9 ps 1.4 lc rgb 'gray20' title 'off scale (value)', \\\n  '%s.dat' index %d using 1:2:3 with labels rotate by 90 right font ',8' "
                    "notitle", fig, ns + 1, fig, ns + 2);
     fputs("\n", f);
     /* the first format is drawn by `plot`, each other one by a terminal and a replot */
@@ -670,7 +681,7 @@ int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[
         terms[nterms++] = (Term){have_cairo ? "pngcairo size 1000,720 noenhanced font 'sans,11'"
                                             : "png size 1000,720 noenhanced font 'sans,11'", "png"};
     if (formats & PLOT_SVG) terms[nterms++] = (Term){"svg size 1000,720 dynamic noenhanced font 'sans,11'", "svg"};
-    if (formats & PLOT_PDF) terms[nterms++] = (Term){"pdfcairo size 6in,4.3in noenhanced font 'sans,8'", "pdf"};
+    if (formats & PLOT_PDF) terms[nterms++] = (Term){"pdfcairo size 6in,4.5in noenhanced font 'sans,8'", "pdf"};
     if (make_dirs(dir, err)) return -1;
 
     StoreRunRow *runs = NULL;

@@ -451,7 +451,7 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
     gp_yrange(gp, &lo, &hi);
     assert_true(hi < 500 && hi > 20.04 * 1.06);
     assert_non_null(strstr(gp, "with yerrorbars"));
-    assert_non_null(strstr(gp, "title 'off scale (value printed)'"));
+    assert_non_null(strstr(gp, "title 'off scale (value)'"));
     free(gp);
     snprintf(p, sizeof p, "%s/ppl_vs_bpw__d.dat", dir);
     char *dat = t_slurp(p, NULL);
