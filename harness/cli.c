@@ -177,12 +177,14 @@ const char *cli_assets_dir(void) {
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0; /* the binary's folder (bin/); assets/ sits beside it */
+        /* from the binary's folder upwards: bin/../assets, build-asan/bin/../../assets, ... */
+        for (int up = 0; up < 4; up++) {
+            char *slash = strrchr(exe, '/');
+            if (!slash) break;
+            *slash = 0;
             char cand[1024];
-            snprintf(cand, sizeof cand, "%s/../assets", exe);
-            if (is_dir(cand)) {
+            snprintf(cand, sizeof cand, "%s/assets", exe[0] ? exe : "");
+            if (up > 0 && is_dir(cand)) {
                 snprintf(dir, sizeof dir, "%s", cand);
                 return dir;
             }

@@ -71,8 +71,8 @@ int qb_set_threads(int n);
 void qb_prefer_passive_wait(char **argv);
 
 /* The repository's assets folder, found from any working directory: $QBENCH_ASSETS, else ./assets
- * when it exists, else assets/ beside the folder holding the qbench binary (bin/../assets), else
- * "assets". Computed once. */
+ * when it exists, else the first assets/ in a folder above the binary (bin/../assets,
+ * build-asan/bin/../../assets), else "assets". Computed once. */
 const char *cli_assets_dir(void);
 
 /* Reads a segment-per-line input (--hyp, --ref): with refs set a task dataset name gives its
