@@ -7,7 +7,6 @@ set -e
 Q=${1:-bin/qbench}
 EXP=experiments/demo.yaml
 DB=$($Q run $EXP --print-db)
-PLOTS=results/demo-plots
 mkdir -p "$(dirname "$DB")"
 start=$(date +%s)
 # Threads: every core by default (qbench run sets a passive OpenMP wait, which keeps two threads
@@ -21,7 +20,7 @@ fi
 echo
 echo "== check"
 $Q check $EXP || echo "(a check threshold failed: see above)"
-plots=$($Q plot "$DB" -o $PLOTS)
+plots=$($Q plot $EXP)   # into the experiment's output.plots
 echo
 echo "== report ($DB)"
 $Q report "$DB"
