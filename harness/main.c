@@ -5,6 +5,7 @@
 #include "datasets/datasets.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "model/model.h"
 
 typedef struct {
     const char *name;
@@ -35,6 +36,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
+    qb_blas_select_core(argv); /* before any BLAS call; may re-execute this program once */
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     dataset_set_assets_dir(cli_assets_dir()); /* named datasets work from any working directory */
     for (size_t i = 0; i < N_COMMANDS; i++)

@@ -143,15 +143,17 @@ static void swiglu_post(void *ctx, int job, int c0, int c1) {
     for (int i = 0; i < g->n; i++) swiglu_row(g->gate + (size_t)i * g->H + c0, g->up + (size_t)i * g->H + c0, c1 - c0);
 }
 
-/* One block on x (n, dim) in place, positions pos0 .. pos0+n-1. K, V (pos0+n, kv_dim) already hold
- * positions < pos0; this block's keys/values for the n new positions are written at rows pos0.. */
-static void block(const Model *m, ModelState *s, int layer, float *x, int n, int pos0, float *K, float *V,
-                  LinearTap tap, void *ctx) {
+/* The block in four parts, so that the calibration pipeline can run each alone (model_block_part);
+ * block() is the four in order. Every part makes the same calls whoever runs it, so a part's output
+ * has the same bits in both. */
+
+// att (n, q_dim) = attention(rmsnorm(x)) for positions pos0.., this block's keys/values written at K, V rows pos0..
+static void part_attn(const Model *m, ModelState *s, int layer, const float *x, float *att, int n, int pos0,
+                      float *K, float *V, LinearTap tap, void *ctx) {
     const ModelConfig *c = &m->cfg;
     const Block *b = &m->blocks[layer];
-    int dim = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd, H = c->hidden_dim;
+    int dim = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     float *Kn = K + (size_t)pos0 * kvd, *Vn = V + (size_t)pos0 * kvd;
-
     rmsnorm_rows(s->xb, x, b->attn_norm, n, dim, c->norm_eps);
     if (tap) for (int k = LIN_Q; k <= LIN_V; k++) tap(ctx, layer, (LinearKind)k, s->xb, n, dim);
     // q (n,qd), k (n,kvd), v (n,kvd) = xb (n,dim) @ W{q,k,v}ᵀ (+ b); k, v straight into the cache rows
@@ -159,20 +161,44 @@ static void block(const Model *m, ModelState *s, int layer, float *x, int n, int
                       {&b->lin[LIN_V], s->xb, Vn, kvd, 0.0f}};
     RopeCtx rc = {s, s->q, Kn, n, pos0, hd, qd, kvd};
     gemm_jobs(qkv, 3, n, rope_post, &rc);
-    attention_causal(s->q, K, V, s->att, n, pos0, c->n_heads, c->n_kv_heads, hd, s->scores, s->scratch_threads);
-    if (tap) tap(ctx, layer, LIN_O, s->att, n, qd);
-    GemmJob o = {&b->lin[LIN_O], s->att, x, dim, 1.0f}; // x += att (n,qd) @ Woᵀ
-    gemm_jobs(&o, 1, n, NULL, NULL);
+    attention_causal(s->q, K, V, att, n, pos0, c->n_heads, c->n_kv_heads, hd, s->scores, s->scratch_threads);
+}
 
+// x (n, dim) += att (n, q_dim) @ Woᵀ
+static void part_attn_out(const Model *m, int layer, float *x, const float *att, int n) {
+    GemmJob o = {&m->blocks[layer].lin[LIN_O], att, x, m->cfg.dim, 1.0f};
+    gemm_jobs(&o, 1, n, NULL, NULL);
+}
+
+// h (n, hidden) = silu(xb @ Wgateᵀ) * (xb @ Wupᵀ), xb = rmsnorm(x); hb2 scratch for up
+static void part_mlp(const Model *m, ModelState *s, int layer, const float *x, float *h, int n, LinearTap tap,
+                     void *ctx) {
+    const ModelConfig *c = &m->cfg;
+    const Block *b = &m->blocks[layer];
+    int dim = c->dim, H = c->hidden_dim;
     rmsnorm_rows(s->xb, x, b->ffn_norm, n, dim, c->norm_eps);
     if (tap) for (int k = LIN_GATE; k <= LIN_UP; k++) tap(ctx, layer, (LinearKind)k, s->xb, n, dim);
-    // hb (n,H) = silu(xb @ Wgateᵀ) * (xb @ Wupᵀ)
-    GemmJob gu[2] = {{&b->lin[LIN_GATE], s->xb, s->hb, H, 0.0f}, {&b->lin[LIN_UP], s->xb, s->hb2, H, 0.0f}};
-    SwigluCtx sc = {s->hb, s->hb2, n, H};
+    GemmJob gu[2] = {{&b->lin[LIN_GATE], s->xb, h, H, 0.0f}, {&b->lin[LIN_UP], s->xb, s->hb2, H, 0.0f}};
+    SwigluCtx sc = {h, s->hb2, n, H};
     gemm_jobs(gu, 2, n, swiglu_post, &sc);
-    if (tap) tap(ctx, layer, LIN_DOWN, s->hb, n, H);
-    GemmJob down = {&b->lin[LIN_DOWN], s->hb, x, dim, 1.0f}; // x += hb (n,H) @ Wdownᵀ
+}
+
+// x (n, dim) += h (n, hidden) @ Wdownᵀ
+static void part_mlp_out(const Model *m, int layer, float *x, const float *h, int n) {
+    GemmJob down = {&m->blocks[layer].lin[LIN_DOWN], h, x, m->cfg.dim, 1.0f};
     gemm_jobs(&down, 1, n, NULL, NULL);
+}
+
+/* One block on x (n, dim) in place, positions pos0 .. pos0+n-1. K, V (pos0+n, kv_dim) already hold
+ * positions < pos0; this block's keys/values for the n new positions are written at rows pos0.. */
+static void block(const Model *m, ModelState *s, int layer, float *x, int n, int pos0, float *K, float *V,
+                  LinearTap tap, void *ctx) {
+    part_attn(m, s, layer, x, s->att, n, pos0, K, V, tap, ctx);
+    if (tap) tap(ctx, layer, LIN_O, s->att, n, m->cfg.n_heads * m->cfg.head_dim);
+    part_attn_out(m, layer, x, s->att, n);
+    part_mlp(m, s, layer, x, s->hb, n, tap, ctx);
+    if (tap) tap(ctx, layer, LIN_DOWN, s->hb, n, m->cfg.hidden_dim);
+    part_mlp_out(m, layer, x, s->hb, n);
 }
 
 void model_embed(const Model *m, const int *tokens, int n, float *x) {
@@ -248,6 +274,28 @@ int model_block_forward(const Model *m, ModelState *s, int layer, float *x, int 
     BlasSingle bs;
     blas_single_begin(&bs);
     block(m, s, layer, x, n, 0, s->k_tmp, s->v_tmp, tap, tap_ctx);
+    blas_single_end(&bs);
+    return 0;
+}
+
+int model_block_part(const Model *m, ModelState *s, int layer, BlockPart part, float *x, float *y, int n,
+                     char err[QB_ERRLEN]) {
+    if (layer < 0 || layer >= m->cfg.n_layers || n < 1 || n > s->max_batch || part < 0 || part > BLOCK_MLP_OUT) {
+        snprintf(err, QB_ERRLEN, "%.300s: block %d part %d with %d positions: out of range (layers %d, max_batch %d)",
+                 m->path, layer, (int)part, n, m->cfg.n_layers, s->max_batch);
+        return -1;
+    }
+    const Block *b = &m->blocks[layer];
+    BlasSingle bs;
+    blas_single_begin(&bs);
+    switch (part) {
+    case BLOCK_ATTN_NORM: rmsnorm_rows(y, x, b->attn_norm, n, m->cfg.dim, m->cfg.norm_eps); break;
+    case BLOCK_ATTN: part_attn(m, s, layer, x, y, n, 0, s->k_tmp, s->v_tmp, NULL, NULL); break;
+    case BLOCK_ATTN_OUT: part_attn_out(m, layer, x, y, n); break;
+    case BLOCK_FFN_NORM: rmsnorm_rows(y, x, b->ffn_norm, n, m->cfg.dim, m->cfg.norm_eps); break;
+    case BLOCK_MLP: part_mlp(m, s, layer, x, y, n, NULL, NULL); break;
+    case BLOCK_MLP_OUT: part_mlp_out(m, layer, x, y, n); break;
+    }
     blas_single_end(&bs);
     return 0;
 }

@@ -197,11 +197,16 @@ static int load_weights(Source *s, int attn_bias, char err[QB_ERRLEN]) {
 }
 
 static void source_sha256(const Source *s, char out[65]) {
-    if (s->n_files == 1) { qb_sha256_hex(s->files[0].map, s->files[0].size, out); return; }
+    /* each file's hash comes from the hash cache when the file is unchanged (hash_cache.c) */
+    if (s->n_files == 1) { model_file_sha256(s->files[0].path, s->files[0].map, s->files[0].size, out); return; }
     /* several shards: hash of the shards' hashes, in weight_map order of first appearance */
     char *cat = malloc((size_t)s->n_files * 64 + 1);
     if (!cat) { snprintf(out, 65, "%064d", 0); return; }
-    for (int i = 0; i < s->n_files; i++) qb_sha256_hex(s->files[i].map, s->files[i].size, cat + 64 * i);
+    for (int i = 0; i < s->n_files; i++) {
+        char h[65];
+        model_file_sha256(s->files[i].path, s->files[i].map, s->files[i].size, h);
+        memcpy(cat + 64 * i, h, 64);
+    }
     qb_sha256_hex(cat, (size_t)s->n_files * 64, out);
     free(cat);
 }

@@ -101,7 +101,7 @@ Model *model_load_llama2c(const char *path, char err[QB_ERRLEN]) {
     m->final_norm = t[10].p;
     m->classifier = c->tied_embeddings ? m->tok_emb : t[13].p;
     snprintf(m->path, sizeof m->path, "%s", path);
-    qb_sha256_hex(map, size, m->sha256);
+    model_file_sha256(path, map, size, m->sha256);
     return m;
 fail:
     model_free(m);

@@ -120,6 +120,18 @@ void model_embed(const Model *m, const int *tokens, int n, float *x);
 int model_block_forward(const Model *m, ModelState *s, int layer, float *x, int n, LinearTap tap,
                         void *tap_ctx, char err[QB_ERRLEN]);
 
+/* One part of block `layer` on a window of n positions (0..n-1, no cache), for the staged calibration
+ * pipeline; the parts in this order are model_block_forward (same calls, same bits):
+ *   ATTN_NORM  y (n, dim)    = rmsnorm(x)                  the input of q, k, v
+ *   ATTN       y (n, q_dim)  = attention(rmsnorm(x))       the input of o
+ *   ATTN_OUT   x            += y (n, q_dim) @ Woᵀ
+ *   FFN_NORM   y (n, dim)    = rmsnorm(x)                  the input of gate, up
+ *   MLP        y (n, hidden) = silu(gate) * up             the input of down
+ *   MLP_OUT    x            += y (n, hidden) @ Wdownᵀ */
+typedef enum { BLOCK_ATTN_NORM, BLOCK_ATTN, BLOCK_ATTN_OUT, BLOCK_FFN_NORM, BLOCK_MLP, BLOCK_MLP_OUT } BlockPart;
+int model_block_part(const Model *m, ModelState *s, int layer, BlockPart part, float *x, float *y, int n,
+                     char err[QB_ERRLEN]);
+
 /* logits[n][vocab] ← classifier(final_norm(x[n][dim])) */
 void model_head(const Model *m, const float *x, int n, float *logits);
 
@@ -174,5 +186,14 @@ int model_synth_write(const ModelConfig *cfg, uint64_t seed, SynthFormat fmt, co
 /* Writes m (any source) as a Hugging Face directory: config.json + model.safetensors (F32), q/k rows
  * permuted back to the rotate-half layout. Used to convert llama2.c checkpoints. */
 int model_save_safetensors(const Model *m, const char *dir, char err[QB_ERRLEN]);
+
+/* ---- OpenBLAS kernels --------------------------------------------------------------------------- */
+
+/* Unless OPENBLAS_CORETYPE is set: when OpenBLAS picked weaker kernels than the CPU supports (a CPU
+ * newer than the library falls back to SSE3), sets OPENBLAS_CORETYPE from the CPU's feature bits
+ * and re-executes argv once (blas_core.c). Results do not depend on it beyond float rounding. */
+void qb_blas_select_core(char **argv);
+/* The OpenBLAS kernel family this CPU's features allow ("SkylakeX", "Haswell"), or NULL. */
+const char *qb_blas_wanted_core(void);
 
 #endif

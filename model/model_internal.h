@@ -34,6 +34,11 @@ void rope_rows_hf_to_interleaved(const float *src, float *dst, int heads, int he
 void rope_rows_interleaved_to_hf(const float *src, float *dst, int heads, int head_dim, int cols);
 
 
+/* sha256 of the file at path, mapped at map (size bytes), as 64 hex chars: from the hash cache when
+ * the file's device, inode, size, mtime and ctime match a cached entry, else hashed and cached
+ * (hash_cache.c). */
+void model_file_sha256(const char *path, const void *map, size_t size, char out[65]);
+
 /* a*b with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
 int mul_size(size_t a, size_t b, size_t *out);
 

@@ -86,16 +86,21 @@ static void hessian_tap(void *vctx, int layer, LinearKind kind, const float *x, 
     if (++c->stacked[g] == c->cap) flush_stack(c, g);
 }
 
+/* Samples per Hessian update for an input `cols` wide: STACK_TOKENS tokens, at most STACK_BYTES. */
+static int stack_cap(int n_samples, int seqlen, size_t cols) {
+    size_t per_sample = (size_t)seqlen * cols * sizeof(float);
+    int cap = (STACK_TOKENS + seqlen - 1) / seqlen;
+    while (cap > 1 && (size_t)cap * per_sample > STACK_BYTES) cap--;
+    if (cap > n_samples) cap = n_samples;
+    return cap < 1 ? 1 : cap;
+}
+
 /* Sets up the stacks of the inputs whose Hessian is collected (tc->h[g] set). */
 static int tap_init(TapCtx *tc, int n_samples, int seqlen, char err[QB_ERRLEN]) {
     size_t widest = 0;
     for (int g = 0; g < N_INPUTS; g++)
         if (tc->h[g] && (size_t)tc->h[g]->cols > widest) widest = (size_t)tc->h[g]->cols;
-    size_t per_sample = (size_t)seqlen * widest * sizeof(float);
-    int cap = (STACK_TOKENS + seqlen - 1) / seqlen;
-    while (cap > 1 && (size_t)cap * per_sample > STACK_BYTES) cap--;
-    if (cap > n_samples) cap = n_samples;
-    if (cap < 1) cap = 1;
+    int cap = stack_cap(n_samples, seqlen, widest);
     tc->cap = cap;
     tc->seqlen = seqlen;
     for (int g = 0; g < N_INPUTS; g++) {
@@ -256,6 +261,168 @@ done:
     return rc;
 }
 
+/* What quant_model sums over the layers it quantizes. */
+typedef struct {
+    const QuantOptions *o;
+    const PipelineOptions *po;
+    PipelineReport *rep;
+    int keep_results, done_layers, total;
+    double bits_sum, params;
+    size_t packed;
+} Tally;
+
+/* Quantizes the layers of block l that read input g (q/k/v, o, gate/up or down) in place, with that
+ * input's Hessian (NULL without calibration), and records them. */
+static int quant_input(Model *m, int l, int g, const Hessian *Hg, Tally *t, char err[QB_ERRLEN]) {
+    Block *b = &m->blocks[l];
+    if (Hg && t->po->hessian_hook) t->po->hessian_hook(t->po->hessian_ctx, l, g, Hg->H, Hg->cols);
+    for (int k = 0; k < LIN_COUNT; k++) {
+        if (input_of((LinearKind)k) != g) continue;
+        Linear *lin = &b->lin[k];
+        const float *Hk = Hg ? Hg->H : NULL;
+        char lname[64];
+        snprintf(lname, sizeof lname, "blk.%d.%s", l, linear_kind_name((LinearKind)k));
+        if (Hk && check_inputs(Hg, lname, err)) return -1;
+        QuantResult r;
+        char qerr[QB_ERRLEN];
+        double ts = now_s();
+        /* given H, every method reports its layer error on it */
+        if (quantize_layer(lin->w, Hk, lin->rows, lin->cols, t->o, &r, qerr)) {
+            snprintf(err, QB_ERRLEN, "blk.%d.%s: %.400s", l, linear_kind_name((LinearKind)k), qerr);
+            return -1;
+        }
+        r.seconds = now_s() - ts;
+        memcpy(lin->w, r.q, (size_t)lin->rows * (size_t)lin->cols * sizeof(float));
+        int idx = l * LIN_COUNT + k;
+        LayerRecord *rec = &t->rep->layers[idx];
+        rec->layer = l;
+        rec->kind = (LinearKind)k;
+        rec->rows = lin->rows;
+        rec->cols = lin->cols;
+        rec->error = Hk ? r.error : NAN;
+        rec->gptq_loss = r.gptq_loss;
+        rec->seconds = r.seconds;
+        rec->damp_used = r.damp_used;
+        rec->damp_retries = r.damp_retries;
+        double np = (double)lin->rows * (double)lin->cols;
+        t->bits_sum += quant_bits_per_weight(&r, t->o) * np;
+        t->params += np;
+        t->packed += quant_packed_bytes(&r, t->o);
+        if (t->keep_results) {
+            /* the dequantized weights now live in the model: drop the second copy */
+            free(r.q);
+            r.q = NULL;
+            t->rep->results[idx] = r;
+        } else {
+            quant_result_free(&r);
+        }
+        t->done_layers++;
+        if (t->po->progress) t->po->progress(t->po->progress_ctx, l, (LinearKind)k, t->done_layers, t->total);
+    }
+    return 0;
+}
+
+/* The staged true-sequential block (the default). Each stage computes only what its layers' inputs
+ * need, once, with every earlier stage already quantized:
+ *   q/k/v   rmsnorm(x)                          (ns windows, stacked a few at a time)
+ *   o       att = attention(rmsnorm(x)), kept   (one pass with the new q/k/v)
+ *   gate/up x += att·Woᵀ in place, rmsnorm(x)   (the new o)
+ *   down    h = silu(gate)·up, kept if it fits  (the new gate/up)
+ *   next    x += h·Wdownᵀ                       (the new down; h recomputed if it was not kept)
+ * — one block forward in all, where the reference path (one full forward per stage, plus one) runs
+ * five. Each window runs the same model_block_part calls as model_block_forward, and each Hessian is
+ * updated with the same sample batches as the reference path's taps, so both give the same bits
+ * (tests/test_pipeline.c checks it). */
+#define KEEP_H_BYTES ((size_t)512 << 20) /* the down input is kept for the last step up to this size */
+
+static int add_batches(Hessian *h, const float *x, int ns, int T, int cap) {
+    for (int i0 = 0; i0 < ns; i0 += cap) {
+        int k = ns - i0 < cap ? ns - i0 : cap;
+        hessian_add_samples(h, x + (size_t)i0 * T * h->cols, k * T, k);
+    }
+    return 0;
+}
+
+static int staged_block(Model *m, ModelState *s, int l, float *acts, int ns, int T, int last, Hessian *H,
+                        Tally *t, char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    const int D = c->dim, QD = c->n_heads * c->head_dim, HD = c->hidden_dim;
+    const size_t per = (size_t)T * D;
+    float *buf = NULL, *stack = NULL;
+    int rc = -1, cap;
+#define PART(p, x, y) if (model_block_part(m, s, l, (p), (x), (y), T, err)) goto out
+    /* q/k/v: rmsnorm of the block input */
+    cap = stack_cap(ns, T, (size_t)D);
+    stack = malloc((size_t)cap * per * sizeof(float));
+    if (!stack || hessian_init(&H[0], D, err)) goto oom;
+    for (int i0 = 0; i0 < ns; i0 += cap) {
+        int k = ns - i0 < cap ? ns - i0 : cap;
+        for (int i = 0; i < k; i++) PART(BLOCK_ATTN_NORM, acts + (size_t)(i0 + i) * per, stack + (size_t)i * per);
+        hessian_add_samples(&H[0], stack, k * T, k);
+    }
+    if (quant_input(m, l, 0, &H[0], t, err)) goto out;
+    free_hessians(H);
+    /* o: attention with the new q/k/v */
+    buf = malloc((size_t)ns * T * QD * sizeof(float));
+    if (!buf || hessian_init(&H[1], QD, err)) goto oom;
+    for (int i = 0; i < ns; i++) PART(BLOCK_ATTN, acts + (size_t)i * per, buf + (size_t)i * T * QD);
+    add_batches(&H[1], buf, ns, T, stack_cap(ns, T, (size_t)QD));
+    if (quant_input(m, l, 1, &H[1], t, err)) goto out;
+    free_hessians(H);
+    /* gate/up: the residual after the new o, normed */
+    if (hessian_init(&H[2], D, err)) goto oom;
+    for (int i0 = 0; i0 < ns; i0 += cap) {
+        int k = ns - i0 < cap ? ns - i0 : cap;
+        for (int i = 0; i < k; i++) {
+            float *x = acts + (size_t)(i0 + i) * per;
+            PART(BLOCK_ATTN_OUT, x, buf + (size_t)(i0 + i) * T * QD);
+            PART(BLOCK_FFN_NORM, x, stack + (size_t)i * per);
+        }
+        hessian_add_samples(&H[2], stack, k * T, k);
+    }
+    free(buf);
+    buf = NULL;
+    free(stack);
+    stack = NULL;
+    if (quant_input(m, l, 2, &H[2], t, err)) goto out;
+    free_hessians(H);
+    /* down: the new gate/up's product, kept for the next block's inputs when it fits */
+    const size_t hbytes = (size_t)ns * T * HD * sizeof(float);
+    const int keep = !last && hbytes <= KEEP_H_BYTES;
+    cap = stack_cap(ns, T, (size_t)HD);
+    buf = malloc(keep ? hbytes : (size_t)cap * T * HD * sizeof(float));
+    if (!buf || hessian_init(&H[3], HD, err)) goto oom;
+    for (int i0 = 0; i0 < ns; i0 += cap) {
+        int k = ns - i0 < cap ? ns - i0 : cap;
+        float *h0 = keep ? buf + (size_t)i0 * T * HD : buf;
+        for (int i = 0; i < k; i++) PART(BLOCK_MLP, acts + (size_t)(i0 + i) * per, h0 + (size_t)i * T * HD);
+        hessian_add_samples(&H[3], h0, k * T, k);
+    }
+    if (quant_input(m, l, 3, &H[3], t, err)) goto out;
+    free_hessians(H);
+    /* the next block's inputs, with the new down */
+    if (!last)
+        for (int i = 0; i < ns; i++) {
+            float *x = acts + (size_t)i * per, *h = buf + (size_t)i * T * HD;
+            if (!keep) {
+                h = buf;
+                PART(BLOCK_MLP, x, h);
+            }
+            PART(BLOCK_MLP_OUT, x, h);
+        }
+    rc = 0;
+    goto out;
+oom:
+    if (!err[0])
+        snprintf(err, QB_ERRLEN, "blk.%d: out of memory for the calibration activations (%d windows of %d tokens)", l,
+                 ns, T);
+out:
+#undef PART
+    free(buf);
+    free(stack);
+    return rc;
+}
+
 int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po, int keep_results,
                 PipelineReport *rep, char err[QB_ERRLEN]) {
     memset(rep, 0, sizeof *rep);
@@ -312,13 +479,12 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
         rep->calib_seconds += now_s() - tc0;
     }
 
-    double bits_sum = 0, params = 0;
-    size_t packed = 0;
-    int done_layers = 0;
+    Tally t = {.o = o, .po = po, .rep = rep, .keep_results = keep_results, .total = total};
     static const int STAGES_SEQ[][N_INPUTS] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}};
     static const int STAGES_ONE[][N_INPUTS] = {{1, 1, 1, 1}};
     const int (*stages)[N_INPUTS] = po->true_sequential ? STAGES_SEQ : STAGES_ONE;
     const int n_stages = po->true_sequential ? 4 : 1;
+    const int staged = have_calib && po->true_sequential && !po->reference_path;
 
     for (int l = 0; l < nl; l++) {
         Block *b = &m->blocks[l];
@@ -329,6 +495,12 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
                          l, linear_kind_name(LIN_Q), i / per, i % per / (size_t)c->dim);
                 goto done;
             }
+        if (staged) {
+            err[0] = 0;
+            if (staged_block(m, s, l, acts, ns, T, l + 1 == nl && !po->quantize_head, H, &t, err)) goto done;
+            continue;
+        }
+        /* the reference path: every stage runs the whole block on every window with a tap */
         for (int st = 0; st < n_stages; st++) {
             TapCtx tc = {0};
             if (have_calib) {
@@ -343,50 +515,8 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
                 rep->calib_seconds += now_s() - tc0;
                 if (crc) goto done;
             }
-            for (int k = 0; k < LIN_COUNT; k++) {
-                int g = input_of((LinearKind)k);
-                if (!stages[st][g]) continue;
-                Linear *lin = &b->lin[k];
-                const float *Hk = have_calib ? H[g].H : NULL;
-                char lname[64];
-                snprintf(lname, sizeof lname, "blk.%d.%s", l, linear_kind_name((LinearKind)k));
-                if (Hk && check_inputs(&H[g], lname, err)) goto done;
-                QuantResult r;
-                char qerr[QB_ERRLEN];
-                double ts = now_s();
-                /* given H, every method reports its layer error on it */
-                if (quantize_layer(lin->w, Hk, lin->rows, lin->cols, o, &r, qerr)) {
-                    snprintf(err, QB_ERRLEN, "blk.%d.%s: %.400s", l, linear_kind_name((LinearKind)k), qerr);
-                    goto done;
-                }
-                r.seconds = now_s() - ts;
-                memcpy(lin->w, r.q, (size_t)lin->rows * (size_t)lin->cols * sizeof(float));
-                int idx = l * LIN_COUNT + k;
-                LayerRecord *rec = &rep->layers[idx];
-                rec->layer = l;
-                rec->kind = (LinearKind)k;
-                rec->rows = lin->rows;
-                rec->cols = lin->cols;
-                rec->error = Hk ? r.error : NAN;
-                rec->gptq_loss = r.gptq_loss;
-                rec->seconds = r.seconds;
-                rec->damp_used = r.damp_used;
-                rec->damp_retries = r.damp_retries;
-                double np = (double)lin->rows * (double)lin->cols;
-                bits_sum += quant_bits_per_weight(&r, o) * np;
-                params += np;
-                packed += quant_packed_bytes(&r, o);
-                if (keep_results) {
-                    /* the dequantized weights now live in the model: drop the second copy */
-                    free(r.q);
-                    r.q = NULL;
-                    rep->results[idx] = r;
-                } else {
-                    quant_result_free(&r);
-                }
-                done_layers++;
-                if (po->progress) po->progress(po->progress_ctx, l, (LinearKind)k, done_layers, total);
-            }
+            for (int g = 0; g < N_INPUTS; g++)
+                if (stages[st][g] && quant_input(m, l, g, have_calib ? &H[g] : NULL, &t, err)) goto done;
             free_hessians(H);
         }
         /* the quantized block produces the next block's inputs (after the last block: the head's) */
@@ -397,7 +527,7 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
             rep->calib_seconds += now_s() - tc0;
         }
     }
-    if (po->quantize_head && quant_head(m, acts, ns, T, o, &bits_sum, &params, &packed, rep, err)) goto done;
+    if (po->quantize_head && quant_head(m, acts, ns, T, o, &t.bits_sum, &t.params, &t.packed, rep, err)) goto done;
     /* everything left in float, counted at fp16 (2 bytes): embeddings and classifier unless quantized,
      * norms, biases */
     size_t floats = (po->quantize_head ? 0 : (size_t)c->vocab_size * c->dim * (c->tied_embeddings ? 1 : 2)) +
@@ -405,8 +535,8 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
     for (int l = 0; l < nl; l++)
         for (int k = 0; k < LIN_COUNT; k++)
             if (m->blocks[l].lin[k].bias) floats += (size_t)m->blocks[l].lin[k].rows;
-    rep->bits_per_weight = params > 0 ? bits_sum / params : 0;
-    rep->packed_bytes = packed + 2 * floats;
+    rep->bits_per_weight = t.params > 0 ? t.bits_sum / t.params : 0;
+    rep->packed_bytes = t.packed + 2 * floats;
     rc = 0;
 done:
     free_hessians(H);

@@ -129,6 +129,11 @@ typedef struct {
     QuantOptions opt;
     int true_sequential;   /* default 1 */
     int quantize_head;     /* embeddings/classifier stay float unless asked (0) */
+    int reference_path;    /* 1: the straightforward pipeline (a whole block forward per true-sequential
+                            * stage), kept to test the staged one against: same bits, slower */
+    /* when set, called with each Hessian (cols x cols) before the layers reading input `input` (0 q/k/v,
+     * 1 o, 2 gate/up, 3 down) of block `layer` are quantized with it: lets tests compare paths */
+    void (*hessian_hook)(void *ctx, int layer, int input, const float *H, int cols); void *hessian_ctx;
     QuantProgress progress; void *progress_ctx;
 } PipelineOptions;
 

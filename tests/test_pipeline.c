@@ -21,6 +21,8 @@
 #include "metrics/ppl.h"
 #include "model/tokenizer.h"
 #include "quant/quant.h"
+#include "quant/quant_internal.h"
+#include <omp.h>
 
 /* ---- calibration sampling on hand-made documents -------------------------------------------------- */
 
@@ -452,6 +454,147 @@ static void test_true_sequential_changes_inputs(void **state) {
     model_free(m2);
 }
 
+/* ---- the staged pipeline against the reference path, and thread counts ---------------------------- */
+
+/* Hessian accumulation: the same bits for 1, 2 and 3 threads, and (up to float rounding) the definition
+ * H = (2/n) Σ_samples XᵀX computed here in double. 300 columns: tiles that do not divide evenly. */
+static void test_hessian_threads(void **state) {
+    (void)state;
+    enum { C = 300, T = 200, NS = 5 };
+    float *X = malloc((size_t)NS * T * C * sizeof(float));
+    assert_non_null(X);
+    QbRng r;
+    qb_rng_seed(&r, 3);
+    for (size_t i = 0; i < (size_t)NS * T * C; i++) X[i] = qb_rng_normal(&r) + (i % C == 7 ? 2.0f : 0.0f);
+    const int saved = omp_get_max_threads();
+    float *ref = NULL;
+    char err[QB_ERRLEN];
+    for (int th = 1; th <= 3; th++) {
+        omp_set_num_threads(th);
+        Hessian h;
+        assert_int_equal(hessian_init(&h, C, err), 0);
+        hessian_add_samples(&h, X, 2 * T, 2);           /* batches of 2, 1 and 2 samples */
+        hessian_add_sample(&h, X + (size_t)2 * T * C, T);
+        hessian_add_samples(&h, X + (size_t)3 * T * C, 2 * T, 2);
+        if (!ref) {
+            ref = h.H;
+            for (int a = 0; a < C; a += 37)
+                for (int b = 0; b < C; b += 41) {
+                    double d = 0;
+                    for (int t = 0; t < NS * T; t++) d += (double)X[(size_t)t * C + a] * X[(size_t)t * C + b];
+                    d *= 2.0 / NS;
+                    if (fabs(ref[(size_t)a * C + b] - d) > 1e-4 * (fabs(d) + 10 * T))
+                        fail_msg("H[%d][%d] = %g, by definition %g", a, b, ref[(size_t)a * C + b], d);
+                    assert_true(ref[(size_t)a * C + b] == ref[(size_t)b * C + a]);
+                }
+        } else {
+            assert_memory_equal(h.H, ref, (size_t)C * C * sizeof(float));
+            hessian_free(&h);
+        }
+    }
+    omp_set_num_threads(saved);
+    free(ref);
+    free(X);
+}
+
+typedef struct { char sha[64][65]; int layer[64], input[64], n; } HessianLog;
+
+static void log_hessian(void *ctx, int layer, int input, const float *H, int cols) {
+    HessianLog *log = ctx;
+    if (log->n >= 64) fail_msg("more Hessians than expected");
+    qb_sha256_hex(H, (size_t)cols * cols * sizeof(float), log->sha[log->n]);
+    log->layer[log->n] = layer;
+    log->input[log->n++] = input;
+}
+
+/* Quantizes a fresh copy of path with GPTQ 4-bit g32 act-order, true-sequential, head included. */
+static Model *staged_run(const char *path, const CalibrationSet *cs, int reference, int threads, HessianLog *log,
+                         PipelineReport *rep) {
+    char err[QB_ERRLEN];
+    Model *m = model_load(path, err);
+    assert_non_null(m);
+    PipelineOptions po = {0};
+    quant_options_default(&po.opt, QM_GPTQ, 4);
+    po.opt.group_size = 32;
+    po.opt.act_order = 1;
+    po.true_sequential = 1;
+    po.quantize_head = 1;
+    po.reference_path = reference;
+    memset(log, 0, sizeof *log);
+    po.hessian_hook = log_hessian;
+    po.hessian_ctx = log;
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    int rc = quant_model(m, cs, &po, 0, rep, err);
+    omp_set_num_threads(saved);
+    if (rc) fail_msg("quant_model: %s", err);
+    return m;
+}
+
+static void assert_same_model(const Model *a, const Model *b) {
+    for (int l = 0; l < a->cfg.n_layers; l++)
+        for (int k = 0; k < LIN_COUNT; k++) {
+            const Linear *x = &a->blocks[l].lin[k], *y = &b->blocks[l].lin[k];
+            if (memcmp(x->w, y->w, (size_t)x->rows * x->cols * sizeof(float)))
+                fail_msg("blk.%d.%s: quantized weights differ", l, linear_kind_name((LinearKind)k));
+        }
+    assert_memory_equal(a->classifier, b->classifier, (size_t)a->cfg.vocab_size * a->cfg.dim * sizeof(float));
+}
+
+/* The staged true-sequential pipeline computes each stage's inputs once, the reference path runs the
+ * whole block per stage: every Hessian and every quantized weight must have the same bits, for 1, 2
+ * and 3 threads. A synthetic GQA model (4 heads on 2 key/value heads) with windows long enough for the
+ * blocked attention, and 20 windows, so Hessians are updated in two batches (16 + 4); then stories260K. */
+static void staged_vs_reference(const char *path, const CalibrationSet *cs, int n_hessians) {
+    HessianLog lr, ls;
+    PipelineReport rr, rs;
+    Model *mr = staged_run(path, cs, 1, 2, &lr, &rr);
+    assert_int_equal(lr.n, n_hessians);
+    for (int th = 1; th <= 3; th++) {
+        Model *ms = staged_run(path, cs, 0, th, &ls, &rs);
+        assert_int_equal(ls.n, lr.n);
+        for (int i = 0; i < lr.n; i++) {
+            assert_int_equal(ls.layer[i], lr.layer[i]);
+            assert_int_equal(ls.input[i], lr.input[i]);
+            if (strcmp(ls.sha[i], lr.sha[i]))
+                fail_msg("%d threads: blk.%d input %d: the Hessian differs from the reference path's", th, lr.layer[i],
+                         lr.input[i]);
+        }
+        assert_same_model(ms, mr);
+        for (int i = 0; i < rr.n_layers; i++) assert_true(rs.layers[i].error == rr.layers[i].error);
+        assert_true(rs.head_error == rr.head_error);
+        pipeline_report_free(&rs);
+        model_free(ms);
+    }
+    pipeline_report_free(&rr);
+    model_free(mr);
+}
+
+static void test_staged_matches_reference(void **state) {
+    (void)state;
+    enum { V = 300, NS = 20, T = 128 };
+    ModelConfig c = {.dim = 64, .hidden_dim = 96, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = V,
+                     .seq_len = T, .tied_embeddings = 0, .bos_id = 1, .eos_id = 2};
+    char err[QB_ERRLEN], dir[] = "/tmp/qb_stagedXXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/syn.bin", dir);
+    assert_int_equal(model_synth_write(&c, 5, SYNTH_LLAMA2C, path, err), 0);
+    int *windows = malloc((size_t)12 * 256 * sizeof(int)); /* room for both sets below */
+    assert_non_null(windows);
+    QbRng rng;
+    qb_rng_seed(&rng, 11);
+    for (int i = 0; i < NS * T; i++) windows[i] = (int)qb_rng_below(&rng, V);
+    CalibrationSet cs = {NS, T, windows};
+    staged_vs_reference(path, &cs, 2 * 4);
+    unlink(path);
+    rmdir(dir);
+    /* stories260K: 5 blocks, tied head; windows of 256 real-vocabulary tokens */
+    for (int i = 0; i < 12 * 256; i++) windows[i] = (int)qb_rng_below(&rng, 512);
+    CalibrationSet c2 = {12, 256, windows};
+    staged_vs_reference("assets/stories260K/stories260K.bin", &c2, 5 * 4);
+    free(windows);
+}
+
 /* ---- quantize_head (issue 2) ------------------------------------------------------------------------ */
 
 /* Per-row asymmetric RTN puts every weight within half a step of itself, step = (max − min)/(2^bits − 1)
@@ -660,6 +803,8 @@ int main(void) {
         cmocka_unit_test(test_rtn_without_calibration_sizes),
         cmocka_unit_test(test_pipeline_errors),
         cmocka_unit_test(test_true_sequential_changes_inputs),
+        cmocka_unit_test(test_hessian_threads),
+        cmocka_unit_test(test_staged_matches_reference),
         cmocka_unit_test(test_quantize_head_tied),
         cmocka_unit_test(test_quantize_head_untied),
         cmocka_unit_test(test_gptq_beats_rtn_stories260k),
