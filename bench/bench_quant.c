@@ -32,6 +32,8 @@
 #include "quant/quant.h"
 #include "quant/quant_internal.h"
 
+char *openblas_get_corename(void);
+
 typedef struct { const char *name; int rows, cols, per_block; } Shape;
 
 /* dim 768, hidden 2048: q,k,v,o (768x768), gate,up (2048x768), down (768x2048); 3072x768 is the
@@ -128,6 +130,7 @@ static double run_reference(const char *ref, const float *W, const float *H, int
 }
 
 int main(int argc, char **argv) {
+    qb_blas_select_core(argv); /* the reference inherits OPENBLAS_CORETYPE: both sides get the same kernels */
     int use_ref = 1, reps = 3, ref_omp = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-ref")) use_ref = 0;
@@ -154,8 +157,9 @@ int main(int argc, char **argv) {
         use_ref = 0;
     }
     printf("GPTQ 4-bit g128 asym, blocksize 128, percdamp 0.01 (median of %d; a shared machine is noisy)\n", reps);
-    printf("threads: OpenMP %d, OpenBLAS %d; the reference: OPENBLAS_NUM_THREADS=%d, OMP_NUM_THREADS=%d\n",
-           omp_get_max_threads(), openblas_get_num_threads(), g_threads, ref_omp);
+    printf("threads: OpenMP %d, OpenBLAS %d; the reference: OPENBLAS_NUM_THREADS=%d, OMP_NUM_THREADS=%d; OpenBLAS "
+           "kernels %s (OPENBLAS_CORETYPE=%s, the reference's too)\n", omp_get_max_threads(), openblas_get_num_threads(),
+           g_threads, ref_omp, openblas_get_corename(), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset");
     printf("%-18s %10s %10s %10s %8s %8s\n", "layer", "solve s", "total s", "torch s", "ratio", "per blk");
     double model_c = 0, model_total = 0, model_t = 0, worst_ratio = INFINITY, solve_3072 = -1;
     int model_t_ok = use_ref;
