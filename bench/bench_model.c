@@ -95,8 +95,8 @@ static double llama_bench(const char *exe, const char *gguf, int c, int threads)
     while (fgets(line, sizeof line, p)) {
         char *save = NULL, *f = strtok_r(line, ",\n", &save);
         for (int i = 0; f; i++, f = strtok_r(NULL, ",\n", &save)) {
-            if (col < 0 && !strcmp(f, "\"avg_ts\"")) col = i;
-            else if (col >= 0 && i == col && f[0] == '"') v = atof(f + 1);
+            if (col < 0 && (!strcmp(f, "avg_ts") || !strcmp(f, "\"avg_ts\""))) col = i;
+            else if (col >= 0 && i == col) v = atof(f[0] == '"' ? f + 1 : f);
         }
     }
     if (pclose(p) != 0) return -1;
