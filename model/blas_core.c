@@ -40,5 +40,10 @@ void qb_blas_select_core(char **argv) {
     const char *want = qb_blas_wanted_core();
     if (!want || core_rank(openblas_get_corename()) >= core_rank(want)) return;
     if (setenv("OPENBLAS_CORETYPE", want, 1)) return;
-    execv("/proc/self/exe", argv); /* returns only on failure (no /proc): run on with the slow kernels */
+    /* the program's own path rather than /proc/self/exe, so that ps still shows its name */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || n >= (ssize_t)sizeof self - 1) return;
+    self[n] = '\0';
+    execv(self, argv); /* returns only on failure: run on with the slow kernels */
 }
