@@ -753,6 +753,62 @@ static int teardown(void **state) {
     return t_rm_rf(tmpdir);
 }
 
+/* The weight file's sha256 comes from the hash cache while the file is unchanged, and is computed
+ * again when it changes (hash_cache.c). The expected hash is qb_sha256_file's (reads the file). */
+static void test_hash_cache(void **state) {
+    (void)state;
+    char dir[256], path[300], cache[300], err[QB_ERRLEN], want[65], got[65];
+    assert_int_equal(t_mkdtemp(dir, sizeof dir, "qb_hashcache"), 0);
+    snprintf(path, sizeof path, "%s/m.bin", dir);
+    snprintf(cache, sizeof cache, "%s/cache/sha256-cache.tsv", dir);
+    ModelConfig c = {.dim = 16, .hidden_dim = 32, .n_layers = 1, .n_heads = 2, .n_kv_heads = 2, .vocab_size = 40,
+                     .seq_len = 8, .tied_embeddings = 1, .bos_id = 1, .eos_id = 2};
+    assert_int_equal(model_synth_write(&c, 3, SYNTH_LLAMA2C, path, err), 0);
+    char cdir[300];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    setenv("QBENCH_CACHE_DIR", cdir, 1);
+    unsetenv("QBENCH_HASH_CACHE");
+    assert_int_equal(qb_sha256_file(path, want, err), 0);
+    Model *m = model_load(path, err);
+    assert_non_null(m);
+    assert_string_equal(m->sha256, want);
+    model_free(m);
+    /* one line, keyed by the file: a changed hash in it is what the next load reports */
+    size_t len;
+    char *text = t_slurp(cache, &len);
+    assert_non_null(text);
+    assert_int_equal(strncmp(text, want, 64), 0);
+    assert_non_null(strstr(text, "/m.bin\n"));
+    memset(text, 'a', 64);
+    t_write_file(cache, text, len);
+    free(text);
+    m = model_load(path, err);
+    assert_non_null(m);
+    memset(got, 'a', 64);
+    got[64] = 0;
+    assert_string_equal(m->sha256, got);
+    model_free(m);
+    /* QBENCH_HASH_CACHE=0: hashed, whatever the cache says */
+    setenv("QBENCH_HASH_CACHE", "0", 1);
+    m = model_load(path, err);
+    assert_string_equal(m->sha256, want);
+    model_free(m);
+    unsetenv("QBENCH_HASH_CACHE");
+    /* the file changes (same size): its ctime moves, the cache misses, the new hash is computed */
+    usleep(20000);
+    text = t_slurp(path, &len);
+    text[len - 1] ^= 0x40;
+    t_write_file(path, text, len);
+    free(text);
+    assert_int_equal(qb_sha256_file(path, want, err), 0);
+    m = model_load(path, err);
+    assert_non_null(m);
+    assert_string_equal(m->sha256, want);
+    model_free(m);
+    unsetenv("QBENCH_CACHE_DIR");
+    t_rm_rf(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories260k_greedy_200_matches_llama2c),
@@ -776,6 +832,7 @@ int main(void) {
         cmocka_unit_test(test_fast_expf_accuracy),
         cmocka_unit_test(test_threads_deterministic),
         cmocka_unit_test(test_cli_info_synth_convert),
+        cmocka_unit_test(test_hash_cache),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
