@@ -2,15 +2,20 @@
  *
  * Memory: the model (mmapped, overwritten in place) + the calibration activations
  * (n_samples x seqlen x dim floats, `acts`) + one sample's scratch + the Hessians of one block + the
- * stacked layer inputs waiting for their Hessian (at most 16 MiB per input).
+ * stacked layer inputs waiting for their Hessian (at most 16 MiB per input); the staged path also
+ * keeps o's inputs (n_samples x seqlen x q_dim) during its o and gate/up stages, then down's inputs
+ * (n_samples x seqlen x hidden, unless over 512 MiB).
  *
  * For block l:
  *   acts holds block l's inputs (the embeddings for l = 0, else block l-1's output computed with the
- *   already-quantized block l-1). Each true-sequential stage ([q,k,v] → [o] → [gate,up] → [down])
- *   runs every sample through block l with a LinearTap that adds the sample to the Hessian of that
- *   stage's input, then quantizes the stage's layers, so later stages see the earlier stages
- *   quantized. Without true_sequential one pass collects all four Hessians first. Then block l, now
- *   quantized, is re-run on acts in place to give block l+1's inputs.
+ *   already-quantized block l-1). The true-sequential stages ([q,k,v] → [o] → [gate,up] → [down])
+ *   quantize a stage's layers before the next stage's inputs are computed, so later stages see the
+ *   earlier stages quantized. By default (staged_block) each stage computes only its own inputs, with
+ *   block parts (model_block_part), and the last step turns acts into block l+1's inputs: one block
+ *   forward in all. The reference path (PipelineOptions.reference_path, and the only path without
+ *   true_sequential, where one pass collects all four Hessians) runs every sample through the whole
+ *   block with a LinearTap that adds it to the stage's Hessian, then re-runs the quantized block on
+ *   acts in place. Both give the same bits (tests/test_pipeline.c).
  * q/k/v share one input and gate/up share one, so they share one Hessian (GPTQ computes identical
  * copies). Methods without error compensation (rtn, bcq, rtnt with the weight objective) need no
  * calibration: given none, they skip the forward passes; given some, the passes run only to report
