@@ -274,11 +274,21 @@ typedef struct {
     int keep_results, done_layers, total;
     double bits_sum, params;
     size_t packed;
+    double quant_s; /* seconds inside quant_input */
 } Tally;
 
 /* Quantizes the layers of block l that read input g (q/k/v, o, gate/up or down) in place, with that
  * input's Hessian (NULL without calibration), and records them. */
+static int quant_input_layers(Model *m, int l, int g, const Hessian *Hg, Tally *t, char err[QB_ERRLEN]);
+
 static int quant_input(Model *m, int l, int g, const Hessian *Hg, Tally *t, char err[QB_ERRLEN]) {
+    double t0 = now_s();
+    int rc = quant_input_layers(m, l, g, Hg, t, err);
+    t->quant_s += now_s() - t0;
+    return rc;
+}
+
+static int quant_input_layers(Model *m, int l, int g, const Hessian *Hg, Tally *t, char err[QB_ERRLEN]) {
     Block *b = &m->blocks[l];
     if (Hg && t->po->hessian_hook) t->po->hessian_hook(t->po->hessian_ctx, l, g, Hg->H, Hg->cols);
     for (int k = 0; k < LIN_COUNT; k++) {
@@ -502,7 +512,10 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
             }
         if (staged) {
             err[0] = 0;
-            if (staged_block(m, s, l, acts, ns, T, l + 1 == nl && !po->quantize_head, H, &t, err)) goto done;
+            double tc0 = now_s(), q0 = t.quant_s;
+            int src = staged_block(m, s, l, acts, ns, T, l + 1 == nl && !po->quantize_head, H, &t, err);
+            rep->calib_seconds += now_s() - tc0 - (t.quant_s - q0); /* all but the layers' quantization */
+            if (src) goto done;
             continue;
         }
         /* the reference path: every stage runs the whole block on every window with a tap */
