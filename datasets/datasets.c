@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "datasets/datasets.h"
+#include "datasets/datasets_internal.h"
 
 typedef struct {
     const char *name;
@@ -98,6 +99,12 @@ static char *read_named(const NamedFile *nf, size_t *len, char source[1024], cha
     return buf;
 }
 
+char *dataset_read_asset(const char *file, const char *sha256, size_t *len, char source[1024], char err[QB_ERRLEN]) {
+    NamedFile nf = {file, file, sha256};
+    char sha[65];
+    return read_named(&nf, len, source, sha, err);
+}
+
 /* ---- the tinystories split ------------------------------------------------------------------- */
 
 static int starts_paragraph(const char *text, size_t i) {
@@ -113,10 +120,7 @@ size_t dataset_tinystories_cut(const char *text, size_t len) {
 
 /* ---- jsonl ------------------------------------------------------------------------------------ */
 
-typedef int (*JsonlLine)(void *ctx, cJSON *obj, const char *file, int line, char err[QB_ERRLEN]);
-
-/* Calls fn for each non-blank line parsed as a JSON object; stops early when fn returns 1. */
-static int jsonl_each(const char *buf, size_t len, const char *file, JsonlLine fn, void *ctx, char err[QB_ERRLEN]) {
+int dataset_jsonl_each(const char *buf, size_t len, const char *file, JsonlLine fn, void *ctx, char err[QB_ERRLEN]) {
     size_t pos = 0;
     int line = 0;
     while (pos < len) {
@@ -173,7 +177,7 @@ static int text_line(void *ctx, cJSON *obj, const char *file, int line, char err
 
 static char *jsonl_text(const char *buf, size_t len, const char *file, size_t *out_len, char err[QB_ERRLEN]) {
     Buf b = {0};
-    if (jsonl_each(buf, len, file, text_line, &b, err)) { free(b.out); return NULL; }
+    if (dataset_jsonl_each(buf, len, file, text_line, &b, err)) { free(b.out); return NULL; }
     if (!b.out && buf_append(&b, "", 0)) { snprintf(err, QB_ERRLEN, "%.200s: out of memory", file); return NULL; }
     *out_len = b.len;
     return b.out;
@@ -388,7 +392,7 @@ int dataset_load_task(const char *name, int max_pairs, TaskSet *t, char err[QB_E
         rc = buf2 ? parallel_pairs(buf, len, buf2, len2, &b, err) : -1;
         free(buf2);
     } else {
-        rc = jsonl_each(buf, len, t->source, task_line, &b, err);
+        rc = dataset_jsonl_each(buf, len, t->source, task_line, &b, err);
     }
     free(buf);
     if (rc == 0 && t->n == 0) {

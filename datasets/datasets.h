@@ -71,6 +71,10 @@ void dataset_text_free(TextDataset *d);
 int dataset_load_task(const char *name_or_path, int max_pairs, TaskSet *t, char err[QB_ERRLEN]);
 void dataset_task_free(TaskSet *t);
 
+/* Reads assets/<file> (under the assets dir) and checks it against sha256 (hex); NULL with err
+ * naming the file (and `make assets`) otherwise. source receives the path read. */
+char *dataset_read_asset(const char *file, const char *sha256, size_t *len, char source[1024], char err[QB_ERRLEN]);
+
 /* The tinystories split point (exposed for tests): byte offset `cut` in text[len]. */
 size_t dataset_tinystories_cut(const char *text, size_t len);
 

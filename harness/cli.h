@@ -80,4 +80,12 @@ const char *cli_assets_dir(void);
  * lines, anything else is a file path (textfile.h rules). 0, or -1 with the message in err. */
 int cli_read_lines(const char *name_or_path, int refs, TextFile *tf, char err[QB_ERRLEN]);
 
+/* Loads a model (a qbench checkpoint or any model) and its tokenizer (tok_path, or the one found beside
+ * the model; its path into tok_used); no_prepend turns off the leading space. Prints the error for
+ * `qbench CMD` and returns -1. (harness/cmd_eval.c) */
+#include <stddef.h>
+#include "model/tokenizer.h"
+int load_model_and_tokenizer(const char *cmd, const char *model_path, const char *tok_path, int no_prepend, Model **m,
+                             Tokenizer **t, char *tok_used, size_t tok_len);
+
 #endif

@@ -24,5 +24,7 @@ int cmd_merge(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* zero-shot tasks: harness/cmd_tasks.c */
+int cmd_tasks(int argc, char **argv);
 
 #endif

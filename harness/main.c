@@ -25,6 +25,7 @@ static const Command COMMANDS[] = {
     {"merge", cmd_merge, "merge shard databases into one"},
     {"plot", cmd_plot, "draw accuracy-vs-size plots from a results database (gnuplot)"},
     {"report", cmd_report, "print a table of every point in a results database"},
+    {"tasks", cmd_tasks, "zero-shot task accuracy as lm-evaluation-harness computes it; paired tests"},
     {"check", cmd_check, "evaluate an experiment's regression thresholds (exit 0 pass, 1 fail, 2 error)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

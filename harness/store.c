@@ -1,7 +1,7 @@
 /* store.c — the results database (SQLite): schema, forward migrations, and the one-transaction
  * writes of finished sweep points and baselines. See store.h for the API contract.
  *
- * ---- Schema (PRAGMA user_version = 2) -------------------------------------------------------------
+ * ---- Schema (PRAGMA user_version = 3) -------------------------------------------------------------
  * experiments      one row per (experiment name, experiment-file sha256)
  *   id INTEGER PK, name TEXT, file_path TEXT, file_sha256 TEXT, created TEXT (ISO-8601 UTC)
  * runs             one row per sweep point
@@ -25,6 +25,9 @@
  * baseline_samples the unquantized model's generations:
  *   id, model_sha256, task, signature, idx, prompt, output, reference, scores_json
  *   UNIQUE(model_sha256, task, signature, idx)
+ * task_items       per-item results of a run's zero-shot tasks: id, run_id, task, signature, idx, gold,
+ *                  pred, pred_norm, correct, correct_norm, ll/ntok/greedy (JSON arrays, one per request)
+ * baseline_task_items  the same for the unquantized model, keyed by model_sha256 instead of run_id
  * Example: SELECT r.method, r.bits, r.group_size, r.bits_per_weight, m.value FROM runs r
  *          JOIN metrics m ON m.run_id = r.id WHERE r.status = 'done' AND m.kind = 'ppl';
  * ------------------------------------------------------------------------------------------------
@@ -89,6 +92,16 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     " signature TEXT NOT NULL DEFAULT '', idx INTEGER NOT NULL, prompt TEXT, output TEXT,"
     " reference TEXT, scores_json TEXT, UNIQUE(model_sha256, task, signature, idx));"
     "CREATE INDEX runs_experiment ON runs(experiment_id);",
+    /* 2 -> 3: per-item results of zero-shot tasks (paired tests between points; harness/store_tasks.c) */
+    "CREATE TABLE task_items("
+    " id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " task TEXT NOT NULL, signature TEXT NOT NULL DEFAULT '', idx INTEGER NOT NULL, gold INTEGER, pred INTEGER,"
+    " pred_norm INTEGER, correct INTEGER, correct_norm INTEGER, ll TEXT, ntok TEXT, greedy TEXT,"
+    " UNIQUE(run_id, task, signature, idx));"
+    "CREATE TABLE baseline_task_items("
+    " id INTEGER PRIMARY KEY, model_sha256 TEXT NOT NULL, task TEXT NOT NULL, signature TEXT NOT NULL DEFAULT '',"
+    " idx INTEGER NOT NULL, gold INTEGER, pred INTEGER, pred_norm INTEGER, correct INTEGER, correct_norm INTEGER,"
+    " ll TEXT, ntok TEXT, greedy TEXT, UNIQUE(model_sha256, task, signature, idx));",
 };
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
@@ -497,6 +510,8 @@ int store_write_point(Store *s, const StorePoint *p, char err[QB_ERRLEN]) {
             return rollback(s);
         }
     sqlite3_finalize(st);
+
+    if (p->n_task_items && store_insert_task_items(s, run_id, p->task_items, p->n_task_items, err)) return rollback(s);
 
     if (exec_sql(s, "COMMIT", err, "committing point")) return rollback(s);
     return 0;

@@ -19,7 +19,7 @@
 
 #include "base/base.h"
 
-#define STORE_SCHEMA_VERSION 2 /* PRAGMA user_version after store_open() */
+#define STORE_SCHEMA_VERSION 3 /* PRAGMA user_version after store_open() */
 
 typedef struct Store Store;
 
@@ -75,12 +75,28 @@ typedef struct {
     const char *scores_json; /* per-sample scores, e.g. {"chrf":51.2,"meteor":0.43}; may be NULL */
 } StoreSample;
 
+/* Per-item results of a zero-shot task (harness/store_tasks.c): what a paired test between two
+ * points (McNemar on correct, paired bootstrap) needs. Arrays have n_req entries. */
+typedef struct {
+    int idx, gold, pred, pred_norm, correct, correct_norm, n_req;
+    const double *ll;            /* log-likelihood of each request */
+    const int *ntok;             /* continuation tokens of each request */
+    const unsigned char *greedy; /* each request's continuation was greedy */
+} StoreTaskItem;
+
+typedef struct {
+    const char *task, *signature; /* as in the task's metrics */
+    const StoreTaskItem *items;
+    int n;
+} StoreTaskItems;
+
 /* Everything store_write_point() writes in one transaction. */
 typedef struct {
     StoreRun run;
     const StoreMetric *metrics; int n_metrics;
     const StoreLayer *layers;   int n_layers;
     const StoreSample *samples; int n_samples;
+    const StoreTaskItems *task_items; int n_task_items; /* zero-shot tasks' per-item rows */
 } StorePoint;
 
 /* Opens (creating if needed) a results database, applies forward migrations up to
@@ -138,6 +154,22 @@ typedef struct {
 int store_get_baseline_samples(Store *s, const char *model_sha256, const char *task, const char *signature,
                                StoreSampleRow **out, int *n, char err[QB_ERRLEN]);
 void store_free_samples(StoreSampleRow *rows, int n);
+
+/* --- zero-shot task items (harness/store_tasks.c) --------------------------------------------- */
+/* Inserts the sets for run_id (inside the caller's transaction; used by store_write_point). */
+int store_insert_task_items(Store *s, int64_t run_id, const StoreTaskItems *sets, int n, char err[QB_ERRLEN]);
+/* The unquantized model's items of one task/signature, replacing any stored before (own transaction). */
+int store_put_baseline_task_items(Store *s, const char *model_sha256, const StoreTaskItems *set, char err[QB_ERRLEN]);
+typedef struct {
+    int idx, gold, pred, pred_norm, correct, correct_norm, n_req;
+    double *ll; int *ntok; unsigned char *greedy; /* malloc'd, n_req each */
+} StoreTaskItemRow;
+/* Items of a run (run_id > 0) or of a model's baseline (run_id == 0, model_sha256), one task and
+ * signature (NULL: the only one stored; more than one is an error), ordered by idx. *sig_out (may be
+ * NULL) receives the signature found, malloc'd. */
+int store_get_task_items(Store *s, int64_t run_id, const char *model_sha256, const char *task, const char *signature,
+                         StoreTaskItemRow **rows, int *n, char **sig_out, char err[QB_ERRLEN]);
+void store_free_task_items(StoreTaskItemRow *rows, int n);
 
 /* --- queries for report / plot / check ------------------------------------------------------ */
 typedef struct {

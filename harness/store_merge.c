@@ -87,10 +87,16 @@ static int copy_run(sqlite3 *db, sqlite3_int64 src_id) {
               " FROM src.layers WHERE run_id = ?2 ORDER BY id",
               id, src_id))
         return -1;
+    if (exec2(db,
+              "INSERT INTO main.samples(run_id, task, idx, prompt, output, reference, scores_json)"
+              " SELECT ?1, task, idx, prompt, output, reference, scores_json FROM src.samples"
+              " WHERE run_id = ?2 ORDER BY id",
+              id, src_id))
+        return -1;
     return exec2(db,
-                 "INSERT INTO main.samples(run_id, task, idx, prompt, output, reference, scores_json)"
-                 " SELECT ?1, task, idx, prompt, output, reference, scores_json FROM src.samples"
-                 " WHERE run_id = ?2 ORDER BY id",
+                 "INSERT INTO main.task_items(run_id, task, signature, idx, gold, pred, pred_norm, correct,"
+                 " correct_norm, ll, ntok, greedy) SELECT ?1, task, signature, idx, gold, pred, pred_norm, correct,"
+                 " correct_norm, ll, ntok, greedy FROM src.task_items WHERE run_id = ?2 ORDER BY id",
                  id, src_id);
 }
 
@@ -168,7 +174,11 @@ static int merge_attached(sqlite3 *db, const char *src_path, int *runs_added, in
                  " count, stats_json, created FROM src.baselines ORDER BY id") ||
         exec(db, "INSERT OR IGNORE INTO main.baseline_samples(model_sha256, task, signature, idx, prompt, output,"
                  " reference, scores_json) SELECT model_sha256, task, signature, idx, prompt, output, reference,"
-                 " scores_json FROM src.baseline_samples ORDER BY id"))
+                 " scores_json FROM src.baseline_samples ORDER BY id") ||
+        exec(db, "INSERT OR IGNORE INTO main.baseline_task_items(model_sha256, task, signature, idx, gold, pred,"
+                 " pred_norm, correct, correct_norm, ll, ntok, greedy) SELECT model_sha256, task, signature, idx,"
+                 " gold, pred, pred_norm, correct, correct_norm, ll, ntok, greedy FROM src.baseline_task_items"
+                 " ORDER BY id"))
         return merr(err, "%s: copying baselines: %s", src_path, sqlite3_errmsg(db));
     return 0;
 }

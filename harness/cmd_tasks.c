@@ -1,0 +1,306 @@
+/* cmd_tasks.c — `qbench tasks`: zero-shot task accuracy of one model the way lm-evaluation-harness
+ * computes it (datasets/tasks.h, metrics/loglik.h), and `qbench tasks compare`: McNemar and a paired
+ * bootstrap between two points of a results database on the same items. Results on stdout (text or
+ * --json), progress on stderr. Exit 0 success, 2 usage error or failure to run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cJSON.h>
+
+#include "harness/cli.h"
+#include "harness/commands.h"
+#include "harness/progress.h"
+#include "harness/store.h"
+#include "harness/tasks_eval.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: qbench tasks --model M --task T [--task T2 ...] [options]\n"
+            "       qbench tasks compare DB RUN_A RUN_B --task T [--iters N] [--seed S] [--json]\n"
+            "       qbench tasks --list\n"
+            "Zero-shot accuracy as lm-evaluation-harness computes it (0-shot, its loglikelihood rules).\n"
+            "  --model M            llama2.c .bin, HF directory, .safetensors or a qbench checkpoint\n"
+            "  --tokenizer T        tokenizer.bin / tokenizer.json (default: found beside the model)\n"
+            "  --task T             lambada_openai piqa arc_easy arc_challenge winogrande boolq copa\n"
+            "                       hellaswag-llamacpp tinystories-cloze, or a .jsonl file of\n"
+            "                       {\"context\", \"choices\", \"gold\"} (repeatable)\n"
+            "  --limit N            only the first N items (lm-eval's --limit)\n"
+            "  --max-length N       the window (default: the model's context); longer inputs are\n"
+            "                       truncated from the left as lm-eval does\n"
+            "  --bos auto|yes|no    BOS before every encoding (default auto: when the tokenizer adds one)\n"
+            "  --bootstrap-iters N  resamples for the perplexity's standard error (default 100000, 0 = none)\n"
+            "  --no-prepend-space   encode without the tokenizer's leading space\n"
+            "  --threads N          threads (default: all cores; results do not depend on it)\n"
+            "  --json               results as one JSON object\n"
+            "  --quiet              no progress on stderr\n"
+            "compare: run ids as `qbench report --format json` shows them, or 'base' for the unquantized\n"
+            "model's stored items; McNemar (exact binomial p) on acc and a paired bootstrap of the\n"
+            "difference in acc (and acc_norm, perplexity's mean log-likelihood where the task has them).\n");
+}
+
+static int cmd_list(void) {
+    for (const char *const *n = task_names(); *n; n++) printf("%s\n", *n);
+    return 0;
+}
+
+/* ---- compare ------------------------------------------------------------------------------------ */
+
+static int load_side(Store *st, const char *which, const char *task, const char *sig, StoreTaskItemRow **rows, int *n,
+                     char **sig_out, char err[QB_ERRLEN]) {
+    char *e;
+    long id = strtol(which, &e, 10);
+    if (*e || id < 1) { snprintf(err, QB_ERRLEN, "'%s' is not a run id", which); return -1; }
+    return store_get_task_items(st, id, NULL, task, sig, rows, n, sig_out, err);
+}
+
+static int cmd_compare(int argc, char **argv) {
+    const char *pos[3] = {NULL, NULL, NULL}, *task = NULL, *base_model = NULL;
+    long iters = 10000, seed = 0;
+    int np = 0, json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--task")) { if (!v) goto need; task = v; i++; }
+        else if (!strcmp(a, "--model-sha256")) { if (!v) goto need; base_model = v; i++; }
+        else if (!strcmp(a, "--iters")) { if (cli_parse_long("tasks compare", a, v, 1, 10000000, &iters)) return 2; i++; }
+        else if (!strcmp(a, "--seed")) { if (cli_parse_long("tasks compare", a, v, 0, 0x7fffffffL, &seed)) return 2; i++; }
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "qbench tasks compare: unknown option '%s'\n", a); return 2; }
+        else if (np < 3) pos[np++] = a;
+        else { fprintf(stderr, "qbench tasks compare: too many arguments\n"); return 2; }
+        continue;
+    need:
+        fprintf(stderr, "qbench tasks compare: %s needs a value\n", a);
+        return 2;
+    }
+    if (np != 3 || !task) { fprintf(stderr, "qbench tasks compare: DB RUN_A RUN_B and --task are required\n"); usage(stderr); return 2; }
+    char err[QB_ERRLEN];
+    Store *st = store_open(pos[0], err);
+    if (!st) { fprintf(stderr, "qbench tasks compare: %s\n", err); return 2; }
+    StoreTaskItemRow *r[2] = {NULL, NULL};
+    int n[2] = {0, 0}, rc = 2;
+    char *sig[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        const char *which = pos[1 + k];
+        int lr;
+        if (!strcmp(which, "base")) {
+            if (!base_model) { fprintf(stderr, "qbench tasks compare: 'base' needs --model-sha256 H (the model's sha256, see report)\n"); goto done; }
+            lr = store_get_task_items(st, 0, base_model, task, k ? sig[0] : NULL, &r[k], &n[k], &sig[k], err);
+        } else {
+            lr = load_side(st, which, task, k ? sig[0] : NULL, &r[k], &n[k], &sig[k], err);
+        }
+        if (lr) { fprintf(stderr, "qbench tasks compare: %s: %s\n", which, err); goto done; }
+    }
+    if (n[0] != n[1]) { fprintf(stderr, "qbench tasks compare: %d items against %d: not the same item set\n", n[0], n[1]); goto done; }
+    for (int i = 0; i < n[0]; i++)
+        if (r[0][i].idx != r[1][i].idx || r[0][i].gold != r[1][i].gold || r[0][i].n_req != r[1][i].n_req) {
+            fprintf(stderr, "qbench tasks compare: item %d differs in index, gold or choices: not the same item set\n", i);
+            goto done;
+        }
+    {
+        int N = n[0];
+        unsigned char *ca = malloc((size_t)N + 1), *cb = malloc((size_t)N + 1);
+        double *xa = malloc(((size_t)N + 1) * sizeof *xa), *xb = malloc(((size_t)N + 1) * sizeof *xb);
+        if (!ca || !cb || !xa || !xb) { free(ca); free(cb); free(xa); free(xb); fprintf(stderr, "out of memory\n"); goto done; }
+        for (int i = 0; i < N; i++) {
+            ca[i] = (unsigned char)r[0][i].correct;
+            cb[i] = (unsigned char)r[1][i].correct;
+            xa[i] = ca[i];
+            xb[i] = cb[i];
+        }
+        McNemar mc;
+        loglik_mcnemar(ca, cb, N, &mc);
+        PairedBootstrap pb, pn, pl;
+        loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &pb);
+        int have_norm = 0;
+        for (int i = 0; i < N; i++) have_norm |= r[0][i].pred_norm != r[0][i].pred || r[1][i].pred_norm != r[1][i].pred;
+        for (int i = 0; i < N; i++) { xa[i] = r[0][i].correct_norm; xb[i] = r[1][i].correct_norm; }
+        loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &pn);
+        /* the gold request's log-likelihood: the target's for lambada-style tasks */
+        for (int i = 0; i < N; i++) { xa[i] = r[0][i].ll[r[0][i].gold]; xb[i] = r[1][i].ll[r[1][i].gold]; }
+        loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &pl);
+        if (json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "task", task);
+            cJSON_AddStringToObject(j, "signature", sig[0]);
+            cJSON_AddStringToObject(j, "a", pos[1]);
+            cJSON_AddStringToObject(j, "b", pos[2]);
+            cJSON_AddNumberToObject(j, "n", N);
+            cJSON *m = cJSON_AddObjectToObject(j, "mcnemar");
+            cJSON_AddNumberToObject(m, "a_only", (double)mc.b);
+            cJSON_AddNumberToObject(m, "b_only", (double)mc.c);
+            cJSON_AddNumberToObject(m, "chi2", mc.chi2);
+            cJSON_AddNumberToObject(m, "p", mc.p);
+            const char *names[3] = {"acc", "acc_norm", "gold_loglik"};
+            PairedBootstrap *bs[3] = {&pb, &pn, &pl};
+            for (int k = 0; k < 3; k++) {
+                if (k == 1 && !have_norm) continue;
+                cJSON *b = cJSON_AddObjectToObject(j, names[k]);
+                cJSON_AddNumberToObject(b, "diff", bs[k]->diff);
+                cJSON_AddNumberToObject(b, "ci_lo", bs[k]->lo);
+                cJSON_AddNumberToObject(b, "ci_hi", bs[k]->hi);
+                cJSON_AddNumberToObject(b, "p", bs[k]->p);
+                cJSON_AddNumberToObject(b, "iters", bs[k]->iters);
+            }
+            char *s = cJSON_Print(j);
+            if (s) printf("%s\n", s);
+            free(s);
+            cJSON_Delete(j);
+        } else {
+            printf("%s: %s vs %s on %d items (%s)\n", task, pos[1], pos[2], N, sig[0]);
+            printf("McNemar: right only under %s %ld, only under %s %ld, chi2 %.4f, exact p %.4g\n", pos[1], mc.b, pos[2],
+                   mc.c, mc.chi2, mc.p);
+            printf("paired bootstrap (%ld resamples, seed %ld): acc %s - %s = %+.4f [%+.4f, %+.4f] p %.4g\n", iters, seed,
+                   pos[2], pos[1], pb.diff, pb.lo, pb.hi, pb.p);
+            if (have_norm) printf("  acc_norm %+.4f [%+.4f, %+.4f] p %.4g\n", pn.diff, pn.lo, pn.hi, pn.p);
+            printf("  gold log-likelihood %+.4f [%+.4f, %+.4f] p %.4g\n", pl.diff, pl.lo, pl.hi, pl.p);
+        }
+        free(ca);
+        free(cb);
+        free(xa);
+        free(xb);
+        rc = 0;
+    }
+done:
+    for (int k = 0; k < 2; k++) { store_free_task_items(r[k], n[k]); free(sig[k]); }
+    store_close(st);
+    return rc;
+}
+
+/* ---- evaluate --------------------------------------------------------------------------------- */
+
+int cmd_tasks(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_compare(argc - 1, argv + 1);
+    const char *model_path = NULL, *tok_path = NULL, *tasks[32];
+    int n_tasks = 0, json = 0, quiet = 0, no_prepend = 0;
+    long limit = 0, max_length = 0, threads = 0, iters = TASK_BOOTSTRAP_ITERS;
+    LoglikOptions o = {.bos = -1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--tokenizer")) tok_path = v;
+        else if (!strcmp(a, "--task")) {
+            if (n_tasks == 32) { fprintf(stderr, "qbench tasks: at most 32 --task\n"); return 2; }
+            if (v) tasks[n_tasks++] = v;
+        } else if (!strcmp(a, "--limit")) { if (cli_parse_long("tasks", a, v, 1, 1L << 30, &limit)) return 2; }
+        else if (!strcmp(a, "--max-length")) { if (cli_parse_long("tasks", a, v, 2, 1 << 20, &max_length)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (cli_parse_long("tasks", a, v, 1, 4096, &threads)) return 2; }
+        else if (!strcmp(a, "--bootstrap-iters")) { if (cli_parse_long("tasks", a, v, 0, 10000000, &iters)) return 2; }
+        else if (!strcmp(a, "--bos")) {
+            if (v && !strcmp(v, "auto")) o.bos = -1;
+            else if (v && !strcmp(v, "yes")) o.bos = 1;
+            else if (v && !strcmp(v, "no")) o.bos = 0;
+            else { fprintf(stderr, "qbench tasks: --bos must be auto, yes or no, got '%s'\n", v ? v : ""); return 2; }
+        } else {
+            takes = 0;
+            if (!strcmp(a, "--json")) json = 1;
+            else if (!strcmp(a, "--quiet")) quiet = 1;
+            else if (!strcmp(a, "--no-prepend-space")) no_prepend = 1;
+            else if (!strcmp(a, "--list")) return cmd_list();
+            else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+            else { fprintf(stderr, "qbench tasks: unknown option '%s'\n", a); usage(stderr); return 2; }
+        }
+        if (takes) {
+            if (!v) { fprintf(stderr, "qbench tasks: %s needs a value\n", a); return 2; }
+            i++;
+        }
+    }
+    if (!model_path || !n_tasks) {
+        fprintf(stderr, "qbench tasks: --model and --task are required\n");
+        usage(stderr);
+        return 2;
+    }
+    char err[QB_ERRLEN], tok_used[2048];
+    for (int k = 0; k < n_tasks; k++) /* every task name checked before the model loads */
+        if (task_check(tasks[k], err)) { fprintf(stderr, "qbench tasks: %s\n", err); return 2; }
+    int nthreads = model_set_threads((int)threads);
+    Model *m;
+    Tokenizer *t;
+    if (load_model_and_tokenizer("tasks", model_path, tok_path, no_prepend, &m, &t, tok_used, sizeof tok_used)) return 2;
+    o.max_length = (int)max_length;
+    if (o.max_length > m->cfg.seq_len) {
+        fprintf(stderr, "qbench tasks: --max-length %d is beyond the model's %d positions\n", o.max_length, m->cfg.seq_len);
+        model_free(m);
+        tokenizer_free(t);
+        return 2;
+    }
+    int max_len = o.max_length ? o.max_length : m->cfg.seq_len, bos = loglik_uses_bos(&o, t), rc = 0;
+    cJSON *jroot = json ? cJSON_CreateObject() : NULL, *jt = NULL;
+    if (jroot) {
+        cJSON_AddStringToObject(jroot, "model", m->path);
+        cJSON_AddStringToObject(jroot, "model_sha256", m->sha256);
+        cJSON_AddStringToObject(jroot, "tokenizer", tok_used);
+        cJSON_AddNumberToObject(jroot, "threads", nthreads);
+        jt = cJSON_AddArrayToObject(jroot, "tasks");
+    }
+    for (int k = 0; k < n_tasks && rc == 0; k++) {
+        EvalTask et;
+        if (eval_task_load(tasks[k], (int)limit, &et, err)) { fprintf(stderr, "qbench tasks: %s\n", err); rc = 2; break; }
+        eval_task_signature(&et, tok_used, bos, max_len, tokenizer_prepend_space(t));
+        Progress pr;
+        progress_init(&pr, et.data.name, et.data.n, "items", quiet);
+        o.progress = progress_callback;
+        o.progress_ctx = &pr;
+        TaskScores sc;
+        double t0 = now_s();
+        if (loglik_eval_task(m, t, &et.view, &o, &sc, err)) {
+            if (pr.drawn) fputc('\n', stderr);
+            fprintf(stderr, "qbench tasks: %s: %s\n", et.data.name, err);
+            eval_task_free(&et);
+            rc = 2;
+            break;
+        }
+        double secs = now_s() - t0;
+        progress_finish(&pr);
+        TaskSummary s;
+        loglik_summarize(&et.view, &sc, (int)iters, &s);
+        if (jt) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "task", et.data.name);
+            cJSON_AddStringToObject(x, "signature", et.sig);
+            cJSON_AddNumberToObject(x, "n", (double)s.n);
+            cJSON_AddNumberToObject(x, "acc", s.acc);
+            cJSON_AddNumberToObject(x, "acc_stderr", isfinite(s.acc_stderr) ? s.acc_stderr : 0);
+            if (et.data.has_acc_norm) {
+                cJSON_AddNumberToObject(x, "acc_norm", s.acc_norm);
+                cJSON_AddNumberToObject(x, "acc_norm_stderr", isfinite(s.acc_norm_stderr) ? s.acc_norm_stderr : 0);
+            }
+            if (et.data.kind == TASK_GREEDY) {
+                cJSON_AddNumberToObject(x, "perplexity", s.ppl);
+                if (isfinite(s.ppl_stderr)) cJSON_AddNumberToObject(x, "perplexity_stderr", s.ppl_stderr);
+            }
+            cJSON_AddNumberToObject(x, "chance", s.chance);
+            cJSON_AddNumberToObject(x, "seconds", secs);
+            cJSON_AddNumberToObject(x, "items_per_second", secs > 0 ? s.n / secs : 0);
+            cJSON_AddItemToArray(jt, x);
+        } else {
+            char line[512];
+            eval_task_summary_line(&et, &s, line, sizeof line);
+            printf("%s = %s\n", et.sig, line);
+        }
+        if (!quiet) fprintf(stderr, "qbench tasks: %s: %ld items in %.1fs (%.1f items/s, %ld positions run)\n", et.data.name, s.n,
+                            secs, secs > 0 ? s.n / secs : 0, sc.tokens_run);
+        loglik_scores_free(&sc);
+        eval_task_free(&et);
+    }
+    if (jroot) {
+        if (rc == 0) {
+            char *s = cJSON_Print(jroot);
+            if (s) printf("%s\n", s);
+            free(s);
+        }
+        cJSON_Delete(jroot);
+    }
+    model_free(m);
+    tokenizer_free(t);
+    return rc;
+}
