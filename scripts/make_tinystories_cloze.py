@@ -20,6 +20,8 @@ Construction (deterministic, no model in the loop):
      after the last '.', '!' or '?' (optionally followed by a quote) followed by whitespace.
   5. the item text is at most 1600 bytes.
 Usage: make_tinystories_cloze.py assets/tinystories/tinystories_v1_validation_head.txt > items.jsonl
+       make_tinystories_cloze.py --digest FILE   prints the item count and the sha256 of the item
+                                                 texts joined by NUL bytes (tests/fixtures/tasks/)
 """
 import json
 import re
@@ -84,7 +86,8 @@ def item(story):
 
 
 def main():
-    data = open(sys.argv[1], "rb").read()
+    digest = sys.argv[1] == "--digest"
+    data = open(sys.argv[-1], "rb").read()
     text = data[:split_cut(data)]
     out = []
     for s in stories(text):
@@ -95,6 +98,11 @@ def main():
             t = item(b"\n\n".join(paras[:k]))
             if t is not None:
                 out.append(t)
+    if digest:
+        import hashlib
+        print(f"count {len(out)}")
+        print("sha256 " + hashlib.sha256("\0".join(out).encode("utf-8")).hexdigest())
+        return
     for t in out:
         sys.stdout.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
     print(f"tinystories-cloze v1: {len(out)} items", file=sys.stderr)
