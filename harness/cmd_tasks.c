@@ -287,6 +287,10 @@ int cmd_tasks(int argc, char **argv) {
             eval_task_summary_line(&et, &s, line, sizeof line);
             printf("%s = %s\n", et.sig, line);
         }
+        if (sc.cont_truncated)
+            fprintf(stderr, "qbench tasks: %s: warning: %ld continuation(s) longer than the window of %d tokens: only "
+                            "their last %d tokens were scored (lm-eval cannot score these)\n", et.data.name,
+                    sc.cont_truncated, max_len, max_len);
         if (!quiet) fprintf(stderr, "qbench tasks: %s: %ld items in %.1fs (%.1f items/s, %ld positions run)\n", et.data.name, s.n,
                             secs, secs > 0 ? s.n / secs : 0, sc.tokens_run);
         loglik_scores_free(&sc);

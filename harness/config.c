@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "datasets/datasets.h"
+#include "datasets/tasks.h"
 #include "harness/config.h"
 #include "harness/sweep.h"
 
@@ -424,8 +425,9 @@ static int parse_eval(Ctx *c, yaml_node_t *n, Experiment *e) {
             e->eval_seed = (uint64_t)v;
             continue;
         }
-        int kind = !strcmp(k, "perplexity") ? 0 : !strcmp(k, "generation") ? 1 : !strcmp(k, "agreement") ? 2 : -1;
-        if (kind < 0) return unknown_key(c, kn, "eval", "perplexity, generation, agreement, seed");
+        int kind = !strcmp(k, "perplexity") ? 0 : !strcmp(k, "generation") ? 1 : !strcmp(k, "agreement") ? 2
+                 : !strcmp(k, "tasks") ? 3 : -1;
+        if (kind < 0) return unknown_key(c, kn, "eval", "perplexity, generation, agreement, tasks, seed");
         char key[32];
         snprintf(key, sizeof key, "eval.%s", k);
         if (want_seq(c, vn, key)) return -1;
@@ -475,6 +477,26 @@ static int parse_eval(Ctx *c, yaml_node_t *n, Experiment *e) {
                     else return unknown_key(c, fk, key, "task, prompts, max_new_tokens, metrics, against");
                 }
                 if (!g->task[0]) return fail(c, en, "eval.generation.task", "required");
+            } else if (kind == 3) {
+                if (e->n_task >= CFG_MAX_EVAL) return fail(c, en, key, "more than %d entries", CFG_MAX_EVAL);
+                TaskEvalCfg *t = &e->task[e->n_task++];
+                *t = (TaskEvalCfg){.bootstrap_iters = 100000, .line = line_of(en)};
+                for (yaml_node_pair_t *pair_f = en->data.mapping.pairs.start;
+                     pair_f < en->data.mapping.pairs.top; pair_f++) {
+                    yaml_node_t *fk = node(c, pair_f->key), *fv = node(c, pair_f->value);
+                    const char *f = scalar(fk); /* want_map() checked keys are scalars */
+                    if (!strcmp(f, "task")) {
+                        if (get_str(c, fv, "eval.tasks.task", t->task, sizeof t->task)) return -1;
+                        if (task_check(t->task, derr)) return fail(c, fv, "eval.tasks.task", "%s", derr);
+                        for (int j = 0; j < e->n_task - 1; j++)
+                            if (!strcmp(e->task[j].task, t->task)) return fail(c, fv, "eval.tasks.task", "'%s' is listed twice", t->task);
+                    } else if (!strcmp(f, "limit")) { if (get_int32(c, fv, "eval.tasks.limit", 1, 1 << 30, &t->limit)) return -1; }
+                    else if (!strcmp(f, "max_length")) { if (get_int32(c, fv, "eval.tasks.max_length", 2, 1 << 20, &t->max_length)) return -1; }
+                    else if (!strcmp(f, "bootstrap_iters")) {
+                        if (get_int32(c, fv, "eval.tasks.bootstrap_iters", 0, 10000000, &t->bootstrap_iters)) return -1;
+                    } else return unknown_key(c, fk, key, "task, limit, max_length, bootstrap_iters");
+                }
+                if (!t->task[0]) return fail(c, en, "eval.tasks.task", "required");
             } else {
                 if (e->n_agree >= CFG_MAX_EVAL) return fail(c, en, key, "more than %d entries", CFG_MAX_EVAL);
                 AgreeEval *a = &e->agree[e->n_agree++];
@@ -497,7 +519,8 @@ static int parse_eval(Ctx *c, yaml_node_t *n, Experiment *e) {
     return 0;
 }
 
-static const char *const CHECK_METRICS[] = {"ppl", "chrf", "chrf++", "meteor", "top1", "kl", "bits_per_weight", NULL};
+static const char *const CHECK_METRICS[] = {"ppl", "chrf", "chrf++", "meteor", "top1", "kl", "bits_per_weight",
+                                            "acc", "acc_norm", "perplexity", NULL};
 static const char *const CHECK_KINDS[] = {"max_increase_pct", "max_decrease_pct", "min", "max"};
 
 static int parse_check(Ctx *c, yaml_node_t *n, Experiment *e) {
@@ -520,7 +543,7 @@ static int parse_check(Ctx *c, yaml_node_t *n, Experiment *e) {
                 const char *s = scalar(fv);
                 int ok = 0;
                 for (int i = 0; CHECK_METRICS[i] && s; i++) ok |= !strcmp(CHECK_METRICS[i], s);
-                if (!ok) return fail(c, fv, "check.metric", "unknown metric '%s' (ppl, chrf, chrf++, meteor, top1, kl, bits_per_weight)",
+                if (!ok) return fail(c, fv, "check.metric", "unknown metric '%s' (ppl, chrf, chrf++, meteor, top1, kl, bits_per_weight, acc, acc_norm, perplexity)",
                                      s ? s : type_name(fv));
                 snprintf(k->metric, sizeof k->metric, "%s", s);
             } else if (!strcmp(f, "dataset") || !strcmp(f, "task")) {
@@ -568,6 +591,8 @@ static int parse_check(Ctx *c, yaml_node_t *n, Experiment *e) {
             if (!k->against) k->against = AGAINST_REFERENCE;
             for (int i = 0; i < e->n_gen; i++)
                 found |= !strcmp(e->gen[i].task, k->dataset) && (e->gen[i].metrics & mbit) && (e->gen[i].against & k->against);
+        } else if (!strcmp(k->metric, "acc") || !strcmp(k->metric, "acc_norm") || !strcmp(k->metric, "perplexity")) {
+            for (int i = 0; i < e->n_task; i++) found |= !strcmp(e->task[i].task, k->dataset);
         } else {
             for (int i = 0; i < e->n_agree; i++) found |= !strcmp(e->agree[i].dataset, k->dataset);
             if (k->has[CHECK_MAX_INCREASE_PCT] || k->has[CHECK_MAX_DECREASE_PCT])
@@ -719,8 +744,8 @@ int config_parse(const char *yaml, size_t len, const char *file, Experiment *e, 
                 goto done;
             }
     if (eval && (rc = parse_eval(&c, eval, e))) goto done;
-    if (e->n_ppl + e->n_gen + e->n_agree == 0) {
-        rc = fail(&c, eval ? eval : root, "eval", "nothing to evaluate (perplexity, generation or agreement)");
+    if (e->n_ppl + e->n_gen + e->n_agree + e->n_task == 0) {
+        rc = fail(&c, eval ? eval : root, "eval", "nothing to evaluate (perplexity, generation, agreement or tasks)");
         goto done;
     }
     if (check && (rc = parse_check(&c, check, e))) goto done;
@@ -782,6 +807,12 @@ int config_validate_model(const Experiment *e, const ModelConfig *cfg, char err[
         if (e->agree[i].seqlen > cfg->seq_len) {
             snprintf(err, QB_ERRLEN, "%.200s:%d: eval.agreement.seqlen: %d is above the model's context %d", e->file,
                      e->agree[i].line, e->agree[i].seqlen, cfg->seq_len);
+            return -1;
+        }
+    for (int i = 0; i < e->n_task; i++)
+        if (e->task[i].max_length > cfg->seq_len) {
+            snprintf(err, QB_ERRLEN, "%.200s:%d: eval.tasks.max_length: %d is above the model's context %d", e->file,
+                     e->task[i].line, e->task[i].max_length, cfg->seq_len);
             return -1;
         }
     for (int i = 0; i < e->n_gen; i++)

@@ -18,6 +18,7 @@
  *     generation: [{task: tinystories-continuation, prompts: 8, max_new_tokens: 32,
  *                   metrics: [chrf, chrf++, meteor], against: [reference, baseline]}]
  *     agreement:  [{dataset: tinystories-valid, seqlen: 128, windows: 4}]     # top-1 and KL vs baseline
+ *     tasks:      [{task: piqa, limit: 500}, {task: tinystories-cloze}]      # zero-shot accuracy
  *   check:
  *     - {metric: ppl, dataset: tinystories-valid, max_increase_pct: 10, where: {bits: 4}}
  *     - {metric: chrf, task: tinystories-continuation, against: baseline, min: 40}
@@ -126,12 +127,23 @@ typedef struct {
     int line;
 } AgreeEval;
 
+/* eval.tasks: a zero-shot task (datasets/tasks.h), scored with lm-eval's rules (metrics/loglik.h) */
+typedef struct {
+    char task[CFG_PATH];  /* a named task or a .jsonl user task */
+    int limit;            /* first N items; 0 = all */
+    int max_length;       /* window; 0 = the model's context */
+    int bootstrap_iters;  /* resamples for the perplexity's standard error; default 100000 (lm-eval's) */
+    int line;
+} TaskEvalCfg;
+
 /* ---- checks ----------------------------------------------------------------------------------- */
 
 /* Metric names as written in checks and as logged in the results database:
  *   "ppl"                       per perplexity dataset
  *   "chrf", "chrf++", "meteor"  per generation task, against reference or baseline
  *   "top1", "kl"                per agreement dataset (against the baseline by definition)
+ *   "acc", "acc_norm", "perplexity"  per zero-shot task (eval.tasks; acc_norm and perplexity where the
+ *                               task has them; accuracies as fractions)
  *   "bits_per_weight"           per point (no dataset) */
 typedef enum { CHECK_MAX_INCREASE_PCT, CHECK_MAX_DECREASE_PCT, CHECK_MIN, CHECK_MAX } CheckKind;
 
@@ -170,6 +182,7 @@ typedef struct {
     int n_ppl;   PplEval ppl[CFG_MAX_EVAL];
     int n_gen;   GenEval gen[CFG_MAX_EVAL];
     int n_agree; AgreeEval agree[CFG_MAX_EVAL];
+    int n_task;  TaskEvalCfg task[CFG_MAX_EVAL];
     uint64_t eval_seed; /* eval.seed: sampling seed for anything random in evaluation; default 0 */
 
     int n_checks;

@@ -59,6 +59,7 @@ void runner_progress(Run *r, const char *fmt, ...) {
 }
 
 void runner_free(Run *r) {
+    runner_tasks_free(r);
     for (int i = 0; i < CFG_MAX_EVAL; i++) {
         eval_tokens_free(&r->ppl[i].tk);
         eval_tokens_free(&r->agree[i].tk);
@@ -182,7 +183,7 @@ int runner_prepare_data(Run *r, const char *tokpath, char err[QB_ERRLEN]) {
         }
         eval_gen_signature(ge, r->gen[i].ts.sha256, r->gen[i].sig, sizeof r->gen[i].sig);
     }
-    return 0;
+    return runner_tasks_prepare(r, tokpath, err);
 }
 
 int runner_calibration(Run *r, double *seconds, char err[QB_ERRLEN]) {
@@ -297,6 +298,6 @@ int runner_baselines(Run *r, char err[QB_ERRLEN]) {
         if (rc) return -1;
         runner_progress(r, "baseline: %d generations for %s (%.1fs)\n", n, ge->task, runner_now() - t0);
     }
-    return 0;
+    return runner_tasks_baselines(r, err);
 }
 

@@ -13,6 +13,7 @@
 #include "harness/runner.h"
 #include "harness/store.h"
 #include "harness/sweep.h"
+#include "harness/tasks_eval.h"
 #include "metrics/meteor.h"
 
 /* ---- per-run state ----------------------------------------------------------------------------- */
@@ -35,6 +36,11 @@ typedef struct {
 } GenData;
 
 typedef struct {
+    EvalTask et;
+    int loaded;
+} TaskRunData;
+
+typedef struct {
     const Experiment *e;
     const RunOptions *o;
     Model *base;
@@ -44,6 +50,7 @@ typedef struct {
     PplData ppl[CFG_MAX_EVAL];
     AgreeData agree[CFG_MAX_EVAL];
     GenData gen[CFG_MAX_EVAL];
+    TaskRunData task[CFG_MAX_EVAL];
     WordNet *wn;
     CalibWindows calib;
     int have_calib;
@@ -79,6 +86,24 @@ int runner_score_generations(Run *r, const char *const *outs, const char *const 
                              int n, int mask, GenScore *sc, int *nsc, char err[QB_ERRLEN]);
 void runner_free_scores(GenScore *sc, int n);
 void runner_free(Run *r);
+
+/* runner_tasks.c: zero-shot tasks (eval.tasks) — loaded once, the baseline's results from the database
+ * or computed and stored (metrics and per-item rows), each point's into TaskPointResults. */
+typedef struct {
+    int n;
+    TaskScores sc[CFG_MAX_EVAL];
+    StoreTaskItem *items[CFG_MAX_EVAL];
+    StoreTaskItems sets[CFG_MAX_EVAL];
+    StoreMetric metrics[CFG_MAX_EVAL * 3];
+    char stats[CFG_MAX_EVAL * 3][512];
+    int n_metrics;
+} TaskPointResults;
+int runner_tasks_prepare(Run *r, const char *tokpath, char err[QB_ERRLEN]);
+int runner_tasks_baselines(Run *r, char err[QB_ERRLEN]);
+/* Evaluates every task on m into *out (free with runner_tasks_point_free); appends to summary. */
+int runner_tasks_point(Run *r, const Model *m, TaskPointResults *out, char *summary, size_t sumlen, char err[QB_ERRLEN]);
+void runner_tasks_point_free(TaskPointResults *out);
+void runner_tasks_free(Run *r);
 
 /* runner_point.c: quantizes and evaluates one point; on success it is in the database as 'done' and
  * summary holds a one-line digest for the progress line. */

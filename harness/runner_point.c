@@ -136,6 +136,8 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     char **gen_out[CFG_MAX_EVAL] = {0};
     GenScore scores[CFG_MAX_EVAL][6];
     int n_scores[CFG_MAX_EVAL] = {0};
+    TaskPointResults *tres = calloc(1, sizeof *tres);
+    if (!tres) { model_free(m); snprintf(err, QB_ERRLEN, "out of memory"); return -1; }
 
     double t0 = runner_now();
     CalibrationSet cs = {0, 0, NULL};
@@ -171,6 +173,12 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
         if (point_generations(r, i, m, &gen_out[i], scores[i], &n_scores[i], &ml, summary, sumlen, err)) goto done;
         n_samples += r->gen[i].ts.n;
     }
+    if (runner_tasks_point(r, m, tres, summary, sumlen, err)) goto done;
+    for (int k = 0; k < tres->n_metrics; k++) {
+        const StoreMetric *tm = &tres->metrics[k];
+        if (add_metric(&ml, tm->kind, tm->dataset, tm->against, tm->value, (long)tm->count, tm->signature, tm->stats_json))
+            goto oom;
+    }
     double t_eval = runner_now() - t0;
 
     /* per-layer stats and samples */
@@ -203,7 +211,7 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     run->peak_rss_bytes = peak_rss_bytes();
     run->bits_per_weight = rep.bits_per_weight;
     run->packed_bytes = (int64_t)rep.packed_bytes;
-    StorePoint sp = {*run, ml.m, ml.n, layers, rep.n_layers, samples, n_samples, NULL, 0};
+    StorePoint sp = {*run, ml.m, ml.n, layers, rep.n_layers, samples, n_samples, tres->sets, tres->n};
     if (store_write_point(r->st, &sp, err)) goto done;
     snprintf(summary + strlen(summary), sumlen - strlen(summary), " | %.2f bits/w | cal %.1fs quant %.1fs eval %.1fs",
              rep.bits_per_weight, t_cal, t_quant, t_eval);
@@ -223,6 +231,8 @@ done:
     free(samples);
     free(layers);
     metric_list_free(&ml);
+    runner_tasks_point_free(tres);
+    free(tres);
     pipeline_report_free(&rep);
     model_free(m);
     return rc;

@@ -79,7 +79,7 @@ typedef struct {
 
 /* Builds an item's requests as token sequences (lm-eval's or llama.cpp's rule). */
 static int item_requests(const Tokenizer *t, int bos, int max_len, const LoglikTask *task, const LoglikItem *it, int idx,
-                         Req *rq, char err[QB_ERRLEN]) {
+                         Req *rq, long *cont_cut, char err[QB_ERRLEN]) {
     for (int r = 0; r < it->n; r++) rq[r] = (Req){0};
     if (task->kind == LL_LLAMACPP_HS) {
         for (int r = 0; r < it->n; r++) {
@@ -120,13 +120,6 @@ static int item_requests(const Tokenizer *t, int bos, int max_len, const LoglikT
             snprintf(err, QB_ERRLEN, "item %d, request %d: the continuation has no tokens", idx, r);
             return -1;
         }
-        if (no > max_len) {
-            free(c);
-            free(o);
-            snprintf(err, QB_ERRLEN, "item %d, request %d: a continuation of %d tokens does not fit the window of %d",
-                     idx, r, no, max_len);
-            return -1;
-        }
         /* (ctx + cont)[-(max_len+1):]; the model reads all but the last token */
         int total = nc + no, start = total > max_len + 1 ? total - (max_len + 1) : 0;
         rq[r].n = total - start;
@@ -134,6 +127,10 @@ static int item_requests(const Tokenizer *t, int bos, int max_len, const LoglikT
         if (!rq[r].full) { free(c); free(o); snprintf(err, QB_ERRLEN, "loglik: out of memory"); return -1; }
         for (int k = start; k < total; k++) rq[r].full[k - start] = k < nc ? c[k] : o[k - nc];
         rq[r].first = rq[r].n - no;
+        if (rq[r].first < 1 && nc + no > max_len + 1) { /* lm-eval fails here; we score the last max_len tokens */
+            rq[r].first = 1;
+            (*cont_cut)++;
+        }
         free(c);
         if (rq[r].first < 1) {
             free(o);
@@ -269,7 +266,7 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
         return -1;
     }
     int failed = 0;
-    long done = 0, run_total = 0;
+    long done = 0, run_total = 0, cut_total = 0;
     char ferr[QB_ERRLEN] = "";
     /* one BLAS thread inside the workers: each item is computed by one thread (thread-count invariance) */
     int saved_blas = openblas_get_num_threads();
@@ -282,7 +279,7 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
         w.st = model_state_new(m, max_len, B);
         w.logits = malloc((size_t)B * m->cfg.vocab_size * sizeof(float));
         w.cached = malloc((size_t)(max_len + 1) * sizeof(int));
-        long run = 0;
+        long run = 0, cut = 0;
         int ok = rq && w.st && w.logits && w.cached;
         if (!ok) {
 #pragma omp critical(loglik_err)
@@ -295,7 +292,7 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
             stop = failed;
             if (!ok || stop) continue;
             const LoglikItem *it = &task->items[i];
-            int rc = item_requests(t, bos, max_len, task, it, i, rq, werr);
+            int rc = item_requests(t, bos, max_len, task, it, i, rq, &cut, werr);
             w.n_cached = 0; /* every item starts from an empty cache */
             for (int r = 0; rc == 0 && r < it->n; r++) {
                 size_t k = (size_t)i * R + r;
@@ -317,6 +314,8 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
         }
 #pragma omp atomic
         run_total += run;
+#pragma omp atomic
+        cut_total += cut;
         free(rq);
         free(w.logits);
         free(w.cached);
@@ -329,6 +328,7 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
         return -1;
     }
     sc->tokens_run = run_total;
+    sc->cont_truncated = cut_total;
     loglik_decide(task, sc);
     return 0;
 }

@@ -9,7 +9,8 @@
  *     (EOS without one) and cont = enc(continuation) without BOS;
  *   - the model reads (ctx + cont)[-(max_length+1):][:-1] (truncated from the left) and the last
  *     len(cont) positions score cont: ll = Σ log p(token), greedy = every token is the argmax
- *     (first index on ties). A continuation longer than the window is an error.
+ *     (first index on ties). A continuation longer than the window (lm-eval fails on it) has only
+ *     its last max_length tokens scored; such requests are counted in TaskScores.cont_truncated.
  * hellaswag-llamacpp requests follow llama.cpp instead: enc(context + continuation) whole, with
  * BOS as above, scored from the end of the common prefix of the item's sequences (tasks.h).
  *
@@ -81,6 +82,7 @@ typedef struct {
     int *pred, *pred_norm;  /* chosen request (acc / acc_norm; pred_norm = pred without acc_norm) */
     unsigned char *correct, *correct_norm;
     long tokens_run;        /* positions run through the model (speed accounting) */
+    long cont_truncated;    /* requests whose continuation alone exceeded the window (see above) */
 } TaskScores;
 
 /* The effective BOS rule of o with tokenizer t: 1 if encodings start with BOS. */
