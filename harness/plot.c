@@ -152,7 +152,9 @@ static int run_capture(const char *cmd, char *first_line, size_t n) {
 
 /* ---- what a metric means ------------------------------------------------------------------------- */
 
-static int lower_is_better(const char *kind) { return !strcmp(kind, "ppl") || !strcmp(kind, "kl"); }
+static int lower_is_better(const char *kind) {
+    return !strcmp(kind, "ppl") || !strcmp(kind, "kl") || !strcmp(kind, "perplexity");
+}
 
 /* Short enough to fit beside a paper-sized plot; the title names the dataset and what is compared. */
 static void y_label(const Figure *fg, int logy, char *out, size_t n) {
@@ -163,6 +165,9 @@ static void y_label(const Figure *fg, int logy, char *out, size_t n) {
     else if (!strcmp(fg->kind, "meteor")) snprintf(out, n, "METEOR (0-1, higher is better)");
     else if (!strcmp(fg->kind, "top1")) snprintf(out, n, "top-1 agreement (fraction of tokens)");
     else if (!strcmp(fg->kind, "kl")) snprintf(out, n, "KL, nats per token (%slower is better)", scale);
+    else if (!strcmp(fg->kind, "acc") || !strcmp(fg->kind, "acc_norm"))
+        snprintf(out, n, "%s (0-1, ± standard error, higher is better)", fg->kind);
+    else if (!strcmp(fg->kind, "perplexity")) snprintf(out, n, "target perplexity (%slower is better)", scale);
     else snprintf(out, n, "%s", fg->kind);
 }
 
@@ -173,6 +178,9 @@ static const char *kind_title(const char *kind) {
     if (!strcmp(kind, "meteor")) return "METEOR";
     if (!strcmp(kind, "top1")) return "Top-1 agreement";
     if (!strcmp(kind, "kl")) return "KL divergence";
+    if (!strcmp(kind, "acc")) return "Zero-shot accuracy";
+    if (!strcmp(kind, "acc_norm")) return "Zero-shot accuracy (length-normalized)";
+    if (!strcmp(kind, "perplexity")) return "Task perplexity";
     return kind;
 }
 
@@ -349,10 +357,10 @@ static void model_name(const char *path, char *out, size_t n) {
 static void metric_bounds(const char *kind, double *lo, double *hi) {
     *lo = -INFINITY;
     *hi = INFINITY;
-    if (!strcmp(kind, "top1") || !strcmp(kind, "meteor")) *lo = 0, *hi = 1;
+    if (!strcmp(kind, "top1") || !strcmp(kind, "meteor") || !strcmp(kind, "acc") || !strcmp(kind, "acc_norm")) *lo = 0, *hi = 1;
     else if (!strcmp(kind, "chrf") || !strcmp(kind, "chrf++")) *lo = 0, *hi = 100;
     else if (!strcmp(kind, "kl")) *lo = 0;
-    else if (!strcmp(kind, "ppl")) *lo = 1;
+    else if (!strcmp(kind, "ppl") || !strcmp(kind, "perplexity")) *lo = 1;
 }
 
 typedef struct {
@@ -425,7 +433,8 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     metric_bounds(fg->kind, &blo, &bhi);
     /* perplexity is exp(mean NLL): log shows NLL steps evenly; KL spanning decades (2 to 8 bits)
      * is only readable on a log axis */
-    int logy = ylo > 0 && ((is_ppl && yhi / ylo > 1.5) || (!strcmp(fg->kind, "kl") && yhi / ylo > 100));
+    int logy = ylo > 0 && ((is_ppl && yhi / ylo > 1.5) || (!strcmp(fg->kind, "kl") && yhi / ylo > 100) ||
+                           (!strcmp(fg->kind, "perplexity") && yhi / ylo > 1.5));
     if (logy) {
         if (!clipped) yhi *= 1.04;
         ylo /= 1.04;
@@ -650,7 +659,8 @@ done:
 
 static int plotted_kind(const char *k) {
     return !strcmp(k, "ppl") || !strcmp(k, "chrf") || !strcmp(k, "chrf++") || !strcmp(k, "meteor") ||
-           !strcmp(k, "top1") || !strcmp(k, "kl");
+           !strcmp(k, "top1") || !strcmp(k, "kl") || !strcmp(k, "acc") ||
+           !strcmp(k, "acc_norm") || !strcmp(k, "perplexity");
 }
 
 int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[QB_ERRLEN]) {

@@ -40,6 +40,14 @@ const StoreBaselineRow *results_find_baseline(const StoreBaselineRow *b, int nb,
 }
 
 double results_metric_se(const StoreMetricRow *m) {
+    if (m && m->stats_json && (!strcmp(m->kind, "acc") || !strcmp(m->kind, "acc_norm"))) {
+        /* zero-shot task accuracies store lm-eval's standard error (harness/tasks_eval.c) */
+        cJSON *j = cJSON_Parse(m->stats_json);
+        const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, "stderr") : NULL;
+        double se = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        cJSON_Delete(j);
+        return se;
+    }
     if (!m || strcmp(m->kind, "ppl") || !m->stats_json) return NAN;
     cJSON *j = cJSON_Parse(m->stats_json);
     if (!j) return NAN;
