@@ -23,6 +23,8 @@
 
 #include "datasets/datasets.h"
 #include "datasets/tasks.h"
+#include "harness/config.h"
+#include "harness/runner.h"
 #include "harness/store.h"
 #include "harness/tasks_eval.h"
 #include "metrics/loglik.h"
@@ -471,6 +473,124 @@ static void test_store_items(void **state) {
     unlink(path);
 }
 
+/* ---- eval.tasks in experiment files --------------------------------------------------------------- */
+
+#define EXP_HEAD "name: t\nmodel: {path: assets/stories260K/stories260K.bin, tokenizer: assets/stories260K/tok512.bin}\n" \
+                 "sweep: {method: [rtn], bits: [4, 8]}\nfixed: {group_size: 32}\n"
+
+static void test_config_tasks(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    Experiment *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+    const char *good = EXP_HEAD "eval:\n  tasks: [{task: copa}, {task: piqa, limit: 50, max_length: 128, bootstrap_iters: 0}]\n"
+                                "check: [{metric: acc, task: copa, min: 0.5}, {metric: acc_norm, task: piqa, max_decrease_pct: 5}]\n";
+    int rc = config_parse(good, strlen(good), "t.yaml", e, err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(e->n_task, 2);
+    assert_string_equal(e->task[0].task, "copa");
+    assert_int_equal(e->task[0].limit, 0);
+    assert_int_equal(e->task[0].bootstrap_iters, 100000);
+    assert_int_equal(e->task[1].limit, 50);
+    assert_int_equal(e->task[1].max_length, 128);
+    assert_int_equal(e->task[1].bootstrap_iters, 0);
+    assert_int_equal(e->task[1].line, 6);
+    static const struct { const char *yaml, *want; } BAD[] = {
+        {EXP_HEAD "eval: {tasks: [{task: nope}]}\n", "t.yaml:5: eval.tasks.task"},
+        {EXP_HEAD "eval: {tasks: [{task: copa, limit: 0}]}\n", "eval.tasks.limit"},
+        {EXP_HEAD "eval: {tasks: [{task: copa, shots: 5}]}\n", "shots"},
+        {EXP_HEAD "eval: {tasks: [{limit: 5}]}\n", "eval.tasks.task: required"},
+        {EXP_HEAD "eval: {tasks: [{task: copa}, {task: copa}]}\n", "listed twice"},
+        {EXP_HEAD "eval: {tasks: [{task: copa}]}\ncheck: [{metric: acc, task: piqa, min: 0.5}]\n", "not evaluated"},
+        {EXP_HEAD "eval: {tasks: {task: copa}}\n", "eval.tasks"},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        memset(e, 0, sizeof *e);
+        assert_int_equal(config_parse(BAD[i].yaml, strlen(BAD[i].yaml), "t.yaml", e, err), -1);
+        if (!strstr(err, BAD[i].want)) fprintf(stderr, "case %zu: %s\n", i, err);
+        assert_non_null(strstr(err, BAD[i].want));
+    }
+    const char *longer = EXP_HEAD "eval: {tasks: [{task: copa, max_length: 4096}]}\n";
+    memset(e, 0, sizeof *e);
+    assert_int_equal(config_parse(longer, strlen(longer), "t.yaml", e, err), 0);
+    assert_int_equal(config_validate_model(e, &m260->cfg, err), -1); /* beyond the model's 512 positions */
+    assert_non_null(strstr(err, "eval.tasks.max_length"));
+    free(e);
+}
+
+/* A two-point run: task metrics, baselines and per-item rows land in the database; rerunning does
+ * nothing; the stored rows give McNemar's counts recomputed here from the correct flags. */
+static void test_run_tasks(void **state) {
+    (void)state;
+    char err[QB_ERRLEN], db[] = "/tmp/qb_test_tasks_run_XXXXXX";
+    int fd = mkstemp(db);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(db);
+    Experiment *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+    char yp[] = "/tmp/qb_test_tasks_exp_XXXXXX.yaml";
+    fd = mkstemps(yp, 5);
+    assert_true(fd >= 0);
+    FILE *yf = fdopen(fd, "w");
+    fputs(EXP_HEAD "eval: {tasks: [{task: copa, limit: 30}, {task: tinystories-cloze, limit: 40, bootstrap_iters: 100}]}\n", yf);
+    fclose(yf);
+    assert_int_equal(config_load(yp, e, err), 0);
+    RunOptions o = {.db_path = db, .out = stderr, .progress = NULL};
+    RunSummary sum;
+    int rc = runner_run(e, &o, &sum, err);
+    if (rc) fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sum.done, 2);
+    Store *st = store_open(db, err);
+    assert_non_null(st);
+    StoreRunRow *runs;
+    int nr;
+    assert_int_equal(store_load_runs(st, NULL, "done", &runs, &nr, err), 0);
+    assert_int_equal(nr, 2);
+    for (int i = 0; i < nr; i++) {
+        const StoreMetricRow *acc = store_run_metric(&runs[i], "acc", "copa", NULL);
+        const StoreMetricRow *ppl = store_run_metric(&runs[i], "perplexity", "tinystories-cloze", NULL);
+        assert_non_null(acc);
+        assert_non_null(ppl);
+        assert_int_equal(acc->count, 30);
+        assert_non_null(strstr(acc->signature, "task:copa|version:1.0|limit:30|num_fewshot:0"));
+        StoreTaskItemRow *rows;
+        int n;
+        assert_int_equal(store_get_task_items(st, runs[i].id, NULL, "copa", NULL, &rows, &n, NULL, err), 0);
+        assert_int_equal(n, 30);
+        int correct = 0;
+        for (int k = 0; k < n; k++) correct += rows[k].correct;
+        assert_true(fabs(acc->value - correct / 30.0) < 1e-12); /* the metric is the mean of the stored items */
+        store_free_task_items(rows, n);
+    }
+    StoreBaselineRow *bl;
+    int nb;
+    assert_int_equal(store_load_baselines(st, &bl, &nb, err), 0);
+    int seen = 0;
+    for (int i = 0; i < nb; i++) seen += !strcmp(bl[i].m.kind, "acc") || !strcmp(bl[i].m.kind, "perplexity");
+    assert_int_equal(seen, 3); /* acc copa, acc and perplexity tinystories-cloze */
+    StoreTaskItemRow *rows;
+    int n;
+    assert_int_equal(store_get_task_items(st, 0, runs[0].model_sha256, "tinystories-cloze", NULL, &rows, &n, NULL, err), 0);
+    assert_int_equal(n, 40);
+    store_free_task_items(rows, n);
+    store_free_baselines(bl, nb);
+    store_free_runs(runs, nr);
+    store_close(st);
+    assert_int_equal(runner_run(e, &o, &sum, err), 0);
+    assert_int_equal(sum.skipped, 2);
+    free(e);
+    unlink(yp);
+    unlink(db);
+    char side[64];
+    snprintf(side, sizeof side, "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    unlink(side);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_piqa_strings),
@@ -486,6 +606,8 @@ int main(void) {
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_decide),
         cmocka_unit_test(test_store_items),
+        cmocka_unit_test(test_config_tasks),
+        cmocka_unit_test(test_run_tasks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
