@@ -296,6 +296,7 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
             w.n_cached = 0; /* every item starts from an empty cache */
             for (int r = 0; rc == 0 && r < it->n; r++) {
                 size_t k = (size_t)i * R + r;
+                if (o->no_prefix_reuse) w.n_cached = 0;
                 rc = score_request(m, &w, B, &rq[r], &sc->ll[k], &sc->greedy[k], &run, werr);
                 sc->ntok[k] = rq[r].n - rq[r].first;
             }

@@ -68,6 +68,7 @@ typedef struct {
     int max_length;      /* lm-eval's max_length; 0 = the model's seq_len */
     int bos;             /* 1 / 0: prepend BOS to every encoding; -1 = as the tokenizer does (default) */
     int max_batch;       /* positions per forward call; 0 = 256 */
+    int no_prefix_reuse; /* every request from an empty cache (one forward per request; for benchmarks) */
     LoglikProgressFn progress;
     void *progress_ctx;
 } LoglikOptions;
