@@ -115,7 +115,7 @@ void loglik_summarize(const LoglikTask *task, const TaskScores *sc, int bootstra
     s->n = n;
     s->chance = task->chance;
     s->acc_norm = s->acc_norm_stderr = s->ppl = s->ppl_stderr = NAN;
-    double *x = malloc((size_t)(n + 1) * sizeof *x);
+    double *x = calloc((size_t)n + 1, sizeof *x);
     if (!x) { s->acc = s->acc_stderr = NAN; return; }
     double sum = 0;
     for (long i = 0; i < n; i++) sum += x[i] = sc->correct[i];
