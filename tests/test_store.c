@@ -101,18 +101,20 @@ static void test_fresh_database_has_current_schema_wal_and_timeout(void **state)
     Store *s = store_open(path_in("fresh.db"), err);
     assert_non_null(s);
     sqlite3 *db = store_db(s);
-    assert_int_equal(query_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_string_equal(query1(db, "PRAGMA journal_mode"), "wal");
     assert_int_equal(query_int(db, "PRAGMA foreign_keys"), 1);
     assert_int_equal(query_int(db, "PRAGMA busy_timeout"), 10000);
     assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                                    " ('experiments','runs','metrics','layers','samples','baselines',"
                                    "'baseline_samples')"), 7);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+                                   " ('task_items','baseline_task_items')"), 2);
     store_close(s);
     /* Reopening does not migrate again or lose anything. */
     s = store_open(path_in("fresh.db"), err);
     assert_non_null(s);
-    assert_int_equal(query_int(store_db(s), "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(store_db(s), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     store_close(s);
 }
 
@@ -150,7 +152,7 @@ static void test_migrates_hand_written_v1_database(void **state) {
     char err[QB_ERRLEN];
     Store *s = store_open(path_in("v1.db"), err);
     assert_non_null(s);
-    assert_int_equal(query_int(store_db(s), "PRAGMA user_version"), 2);
+    assert_int_equal(query_int(store_db(s), "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     assert_int_equal(store_point_is_done(s, "old-key", err), 1);
     StoreRunRow *rows;
     int n;
