@@ -11,6 +11,7 @@
 #include <string.h>
 #include <omp.h>
 
+#include "harness/cli.h"
 #include "harness/tasks_eval.h"
 
 static double loadavg(void) {
@@ -24,7 +25,7 @@ static double loadavg(void) {
 static int measure(const Model *m, const Tokenizer *t, EvalTask *et, int threads, int reuse, double *ips, double *acc,
                    long *run, double *maxdiff, double **ref) {
     char err[QB_ERRLEN];
-    model_set_threads(threads);
+    qb_set_threads(threads);
     LoglikOptions o = {.bos = -1, .no_prefix_reuse = !reuse};
     TaskScores sc;
     double t0 = omp_get_wtime();

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
-#include "model/model.h"
+#include "base/base.h"
 
 typedef int (*JsonlLine)(void *ctx, cJSON *obj, const char *file, int line, char err[QB_ERRLEN]);
 

@@ -29,7 +29,7 @@
 
 #include <stddef.h>
 
-#include "model/model.h"
+#include "base/base.h"
 
 typedef enum {
     TASK_MULTIPLE_CHOICE, /* one context, one continuation per choice: acc, acc_norm */

@@ -222,7 +222,7 @@ int cmd_tasks(int argc, char **argv) {
     char err[QB_ERRLEN], tok_used[2048];
     for (int k = 0; k < n_tasks; k++) /* every task name checked before the model loads */
         if (task_check(tasks[k], err)) { fprintf(stderr, "qbench tasks: %s\n", err); return 2; }
-    int nthreads = model_set_threads((int)threads);
+    int nthreads = qb_set_threads((int)threads);
     Model *m;
     Tokenizer *t;
     if (load_model_and_tokenizer("tasks", model_path, tok_path, no_prepend, &m, &t, tok_used, sizeof tok_used)) return 2;

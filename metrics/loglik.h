@@ -93,7 +93,7 @@ int loglik_uses_bos(const LoglikOptions *o, const Tokenizer *t);
 int loglik_encode_pair(const Tokenizer *t, int bos, const char *ctx, const char *cont, int **ctx_ids, int *n_ctx,
                        int **cont_ids, int *n_cont, char err[QB_ERRLEN]);
 
-/* Scores every item of the task. Threads: the OpenMP count (model_set_threads). */
+/* Scores every item of the task. Threads: the OpenMP count (the harness sets it). */
 int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task, const LoglikOptions *o, TaskScores *sc,
                      char err[QB_ERRLEN]);
 void loglik_scores_free(TaskScores *sc);

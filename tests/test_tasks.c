@@ -23,6 +23,7 @@
 
 #include "datasets/datasets.h"
 #include "datasets/tasks.h"
+#include "harness/cli.h"
 #include "harness/config.h"
 #include "harness/runner.h"
 #include "harness/store.h"
@@ -39,7 +40,7 @@ static int setup(void **state) {
     m260 = model_load("assets/stories260K/stories260K.bin", err);
     if (!m260) { fprintf(stderr, "%s\n", err); return -1; }
     t260 = tokenizer_load("assets/stories260K/tok512.bin", m260->cfg.vocab_size, err);
-    model_set_threads(0);
+    qb_set_threads(0);
     return t260 ? 0 : -1;
 }
 
@@ -363,11 +364,11 @@ static void test_threads(void **state) {
     load("winogrande", 24, &et);
     TaskScores a, b;
     LoglikOptions o = {.bos = -1, .max_batch = 8}; /* small batches: several prefill chunks */
-    model_set_threads(1);
+    qb_set_threads(1);
     assert_int_equal(loglik_eval_task(m260, t260, &et.view, &o, &a, err), 0);
-    model_set_threads(2);
+    qb_set_threads(2);
     assert_int_equal(loglik_eval_task(m260, t260, &et.view, &o, &b, err), 0);
-    model_set_threads(0);
+    qb_set_threads(0);
     assert_memory_equal(a.ll, b.ll, (size_t)a.n_items * a.max_req * sizeof(double));
     assert_memory_equal(a.correct, b.correct, (size_t)a.n_items);
     loglik_scores_free(&a);
