@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cJSON.h>
 
 #include "harness/cli.h"
@@ -83,6 +84,7 @@ static int cmd_compare(int argc, char **argv) {
     }
     if (np != 3 || !task) { fprintf(stderr, "qbench tasks compare: DB RUN_A RUN_B and --task are required\n"); usage(stderr); return 2; }
     char err[QB_ERRLEN];
+    if (access(pos[0], R_OK) != 0) { fprintf(stderr, "qbench tasks compare: %s: no such results database\n", pos[0]); return 2; }
     Store *st = store_open(pos[0], err);
     if (!st) { fprintf(stderr, "qbench tasks compare: %s\n", err); return 2; }
     StoreTaskItemRow *r[2] = {NULL, NULL};

@@ -30,6 +30,7 @@
 #include "harness/tasks_eval.h"
 #include "metrics/loglik.h"
 #include "model/tokenizer.h"
+#include "tests/common.h"
 
 static Model *m260;
 static Tokenizer *t260;
@@ -582,6 +583,36 @@ static void test_run_tasks(void **state) {
     store_close(st);
     assert_int_equal(runner_run(e, &o, &sum, err), 0);
     assert_int_equal(sum.skipped, 2);
+    /* qbench tasks compare on the two points: McNemar's counts equal the ones from the stored rows */
+    {
+        Store *s2 = store_open(db, err);
+        assert_non_null(s2);
+        StoreTaskItemRow *ra, *rb;
+        int na, nb2;
+        assert_int_equal(store_get_task_items(s2, 1, NULL, "copa", NULL, &ra, &na, NULL, err), 0);
+        assert_int_equal(store_get_task_items(s2, 2, NULL, "copa", NULL, &rb, &nb2, NULL, err), 0);
+        long a_only = 0, b_only = 0;
+        for (int k = 0; k < na; k++) {
+            a_only += ra[k].correct && !rb[k].correct;
+            b_only += !ra[k].correct && rb[k].correct;
+        }
+        store_free_task_items(ra, na);
+        store_free_task_items(rb, nb2);
+        store_close(s2);
+        char args[256], *out = NULL;
+        snprintf(args, sizeof args, "tasks compare %s 1 2 --task copa --json --iters 200", db);
+        assert_int_equal(t_run_qbench(args, &out, NULL), 0);
+        cJSON *j = cJSON_Parse(out);
+        assert_non_null(j);
+        const cJSON *mc = cJSON_GetObjectItem(j, "mcnemar");
+        assert_int_equal((long)cJSON_GetObjectItem(mc, "a_only")->valuedouble, a_only);
+        assert_int_equal((long)cJSON_GetObjectItem(mc, "b_only")->valuedouble, b_only);
+        assert_int_equal(cJSON_GetObjectItem(j, "n")->valueint, 30);
+        cJSON_Delete(j);
+        free(out);
+        snprintf(args, sizeof args, "tasks compare %s 1 2 --task piqa", db); /* not evaluated there */
+        assert_int_equal(t_run_qbench(args, NULL, NULL), 2);
+    }
     free(e);
     unlink(yp);
     unlink(db);
@@ -590,6 +621,36 @@ static void test_run_tasks(void **state) {
     unlink(side);
     snprintf(side, sizeof side, "%s-shm", db);
     unlink(side);
+}
+
+/* ---- the command line ----------------------------------------------------------------------------- */
+
+static void test_cli(void **state) {
+    (void)state;
+    char *out = NULL, *err = NULL;
+    assert_int_equal(t_run_qbench("tasks --help", &out, NULL), 0);
+    assert_non_null(strstr(out, "--limit"));
+    free(out);
+    assert_int_equal(t_run_qbench("tasks --model assets/stories260K/stories260K.bin --task nope", NULL, &err), 2);
+    assert_non_null(strstr(err, "nope"));
+    free(err);
+    err = NULL;
+    assert_int_equal(t_run_qbench("tasks --model assets/stories260K/stories260K.bin --task copa --limit 0", NULL, NULL), 2);
+    assert_int_equal(t_run_qbench("tasks --model assets/stories260K/stories260K.bin --task copa --limit 12 --json "
+                                  "--quiet --threads 2", &out, NULL), 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tasks"), 0);
+    assert_string_equal(cJSON_GetObjectItem(t, "task")->valuestring, "copa");
+    assert_int_equal(cJSON_GetObjectItem(t, "n")->valueint, 12);
+    double acc = cJSON_GetObjectItem(t, "acc")->valuedouble, se = cJSON_GetObjectItem(t, "acc_stderr")->valuedouble;
+    assert_true(fabs(se - sqrt(acc * (1 - acc) / 11)) < 1e-12); /* lm-eval's sqrt(p(1-p)/(n-1)) */
+    cJSON_Delete(j);
+    free(out);
+    out = NULL;
+    assert_int_equal(t_run_qbench("tasks --list", &out, NULL), 0);
+    assert_non_null(strstr(out, "hellaswag-llamacpp"));
+    free(out);
 }
 
 int main(void) {
@@ -609,6 +670,7 @@ int main(void) {
         cmocka_unit_test(test_store_items),
         cmocka_unit_test(test_config_tasks),
         cmocka_unit_test(test_run_tasks),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
