@@ -289,6 +289,9 @@ int cmd_tasks(int argc, char **argv) {
             eval_task_summary_line(&et, &s, line, sizeof line);
             printf("%s = %s\n", et.sig, line);
         }
+        if (sc.cont_empty)
+            fprintf(stderr, "qbench tasks: %s: warning: %ld continuation(s) got no tokens of their own (merged into the "
+                            "context's): scored ll 0 and greedy, as lm-eval does\n", et.data.name, sc.cont_empty);
         if (sc.cont_truncated)
             fprintf(stderr, "qbench tasks: %s: warning: %ld continuation(s) longer than the window of %d tokens: only "
                             "their last %d tokens were scored (lm-eval cannot score these)\n", et.data.name,

@@ -46,6 +46,9 @@ static int score_task(Run *r, int i, const Model *m, TaskPointResults *out, Task
     int k = out->n;
     if (loglik_eval_task(m, r->tok, &et->view, &o, &out->sc[k], err)) return -1;
     out->n++;
+    if (out->sc[k].cont_empty)
+        runner_progress(r, "%s: warning: %ld continuation(s) got no tokens of their own: scored ll 0, greedy (as lm-eval)\n",
+                        et->data.name, out->sc[k].cont_empty);
     if (out->sc[k].cont_truncated)
         runner_progress(r, "%s: warning: %ld continuation(s) longer than the window: only their last tokens scored\n",
                         et->data.name, out->sc[k].cont_truncated);

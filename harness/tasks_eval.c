@@ -19,7 +19,8 @@ int eval_task_load(const char *name, int limit, EvalTask *et, char err[QB_ERRLEN
     }
     static const LoglikKind KIND[] = {[TASK_MULTIPLE_CHOICE] = LL_MULTIPLE_CHOICE, [TASK_PARTIAL] = LL_PARTIAL,
                                       [TASK_GREEDY] = LL_GREEDY, [TASK_LLAMACPP_HS] = LL_LLAMACPP_HS};
-    et->view = (LoglikTask){KIND[et->data.kind], et->data.has_acc_norm, et->items, et->data.n, et->data.chance};
+    et->view = (LoglikTask){KIND[et->data.kind], !strcmp(et->data.name, "tinystories-cloze"), et->data.has_acc_norm,
+                            et->items, et->data.n, et->data.chance};
     return 0;
 }
 

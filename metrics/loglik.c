@@ -70,6 +70,35 @@ fail:
     return -1;
 }
 
+/* The divergence rule (LoglikTask.from_divergence): context = whole[:d], continuation = whole[d:],
+ * d = the longest common prefix of enc(context) and enc(context + continuation). */
+static int encode_divergent(const Tokenizer *t, int bos, const char *ctx, const char *cont, int **c, int *nc, int **o,
+                            int *no, char err[QB_ERRLEN]) {
+    size_t lc = strlen(ctx), lt = strlen(cont);
+    char *whole = malloc(lc + lt + 1);
+    int *w = NULL, *e = NULL, nw = 0, ne = 0;
+    if (!whole) { snprintf(err, QB_ERRLEN, "loglik: out of memory"); return -1; }
+    memcpy(whole, ctx, lc);
+    memcpy(whole + lc, cont, lt + 1);
+    size_t sp = trailing_space(ctx, lc);
+    int rc = tokenizer_encode(t, whole, lc + lt, bos, &w, &nw, err);
+    if (!rc) rc = tokenizer_encode(t, ctx, lc - sp, bos, &e, &ne, err);
+    free(whole);
+    if (rc) { free(w); return -1; }
+    int d = 0;
+    while (d < ne && d < nw && e[d] == w[d]) d++;
+    free(e);
+    *c = malloc((size_t)(d > 0 ? d : 1) * sizeof(int));
+    *o = malloc((size_t)(nw - d > 0 ? nw - d : 1) * sizeof(int));
+    if (!*c || !*o) { free(*c); free(*o); free(w); snprintf(err, QB_ERRLEN, "loglik: out of memory"); return -1; }
+    memcpy(*c, w, (size_t)d * sizeof(int));
+    memcpy(*o, w + d, (size_t)(nw - d) * sizeof(int));
+    *nc = d;
+    *no = nw - d;
+    free(w);
+    return 0;
+}
+
 /* ---- one request as token ids: the model reads full[0..n-1); tokens full[first..n) are scored --- */
 
 typedef struct {
@@ -79,7 +108,7 @@ typedef struct {
 
 /* Builds an item's requests as token sequences (lm-eval's or llama.cpp's rule). */
 static int item_requests(const Tokenizer *t, int bos, int max_len, const LoglikTask *task, const LoglikItem *it, int idx,
-                         Req *rq, long *cont_cut, char err[QB_ERRLEN]) {
+                         Req *rq, long *cont_cut, long *cont_empty, char err[QB_ERRLEN]) {
     for (int r = 0; r < it->n; r++) rq[r] = (Req){0};
     if (task->kind == LL_LLAMACPP_HS) {
         for (int r = 0; r < it->n; r++) {
@@ -113,12 +142,14 @@ static int item_requests(const Tokenizer *t, int bos, int max_len, const LoglikT
     }
     for (int r = 0; r < it->n; r++) {
         int *c, *o, nc, no;
-        if (loglik_encode_pair(t, bos, it->ctx[r], it->cont[r], &c, &nc, &o, &no, err)) return -1;
-        if (no == 0) {
+        if (task->from_divergence ? encode_divergent(t, bos, it->ctx[r], it->cont[r], &c, &nc, &o, &no, err)
+                                  : loglik_encode_pair(t, bos, it->ctx[r], it->cont[r], &c, &nc, &o, &no, err))
+            return -1;
+        if (no == 0) { /* the context's tokens swallowed it: lm-eval scores ll 0, greedy (empty sums) */
             free(c);
             free(o);
-            snprintf(err, QB_ERRLEN, "item %d, request %d: the continuation has no tokens", idx, r);
-            return -1;
+            (*cont_empty)++;
+            continue;
         }
         /* (ctx + cont)[-(max_len+1):]; the model reads all but the last token */
         int total = nc + no, start = total > max_len + 1 ? total - (max_len + 1) : 0;
@@ -153,6 +184,11 @@ typedef struct {
 /* Scores one request, reusing the cached prefix; results into *ll, *greedy, *ntok. */
 static int score_request(const Model *m, Worker *w, int max_batch, const Req *q, double *ll, unsigned char *greedy,
                          long *run, char err[QB_ERRLEN]) {
+    if (q->n == 0) { /* an empty continuation: nothing to run (the cache is left as it is) */
+        *ll = 0;
+        *greedy = 1;
+        return 0;
+    }
     int V = m->cfg.vocab_size, T = q->n - 1, P = q->first - 1; /* inputs 0..T-1; rows P..T-1 score */
     int c = 0;
     while (c < w->n_cached && c < T && w->cached[c] == q->full[c]) c++;
@@ -266,7 +302,7 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
         return -1;
     }
     int failed = 0;
-    long done = 0, run_total = 0, cut_total = 0;
+    long done = 0, run_total = 0, cut_total = 0, empty_total = 0;
     char ferr[QB_ERRLEN] = "";
     /* one BLAS thread inside the workers: each item is computed by one thread (thread-count invariance) */
     int saved_blas = openblas_get_num_threads();
@@ -279,7 +315,7 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
         w.st = model_state_new(m, max_len, B);
         w.logits = malloc((size_t)B * m->cfg.vocab_size * sizeof(float));
         w.cached = malloc((size_t)(max_len + 1) * sizeof(int));
-        long run = 0, cut = 0;
+        long run = 0, cut = 0, empty = 0;
         int ok = rq && w.st && w.logits && w.cached;
         if (!ok) {
 #pragma omp critical(loglik_err)
@@ -292,13 +328,13 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
             stop = failed;
             if (!ok || stop) continue;
             const LoglikItem *it = &task->items[i];
-            int rc = item_requests(t, bos, max_len, task, it, i, rq, &cut, werr);
+            int rc = item_requests(t, bos, max_len, task, it, i, rq, &cut, &empty, werr);
             w.n_cached = 0; /* every item starts from an empty cache */
             for (int r = 0; rc == 0 && r < it->n; r++) {
                 size_t k = (size_t)i * R + r;
                 if (o->no_prefix_reuse) w.n_cached = 0;
                 rc = score_request(m, &w, B, &rq[r], &sc->ll[k], &sc->greedy[k], &run, werr);
-                sc->ntok[k] = rq[r].n - rq[r].first;
+                sc->ntok[k] = rq[r].n ? rq[r].n - rq[r].first : 0;
             }
             for (int r = 0; r < it->n; r++) { free(rq[r].full); rq[r].full = NULL; }
             sc->n_req[i] = it->n;
@@ -317,6 +353,8 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
         run_total += run;
 #pragma omp atomic
         cut_total += cut;
+#pragma omp atomic
+        empty_total += empty;
         free(rq);
         free(w.logits);
         free(w.cached);
@@ -330,6 +368,7 @@ int loglik_eval_task(const Model *m, const Tokenizer *t, const LoglikTask *task,
     }
     sc->tokens_run = run_total;
     sc->cont_truncated = cut_total;
+    sc->cont_empty = empty_total;
     loglik_decide(task, sc);
     return 0;
 }

@@ -11,6 +11,8 @@
  *     len(cont) positions score cont: ll = Σ log p(token), greedy = every token is the argmax
  *     (first index on ties). A continuation longer than the window (lm-eval fails on it) has only
  *     its last max_length tokens scored; such requests are counted in TaskScores.cont_truncated.
+ *     A continuation that gets no tokens (a tokenizer whose pieces span spaces can fold it into the
+ *     context's last token) scores as lm-eval's empty sums do: ll 0, greedy; counted in cont_empty.
  * hellaswag-llamacpp requests follow llama.cpp instead: enc(context + continuation) whole, with
  * BOS as above, scored from the end of the common prefix of the item's sequences (tasks.h).
  *
@@ -56,6 +58,10 @@ typedef struct {
 
 typedef struct {
     LoglikKind kind;
+    int from_divergence; /* continuation = whole[d:] at the first token where enc(context) and
+                            enc(context + continuation) differ, instead of whole[len(enc(context)):]
+                            (tinystories-cloze: the same wherever enc(context) is a prefix of the
+                            whole's tokens; never empty where pieces span spaces) */
     int has_acc_norm;
     const LoglikItem *items;
     int n;
@@ -84,6 +90,7 @@ typedef struct {
     unsigned char *correct, *correct_norm;
     long tokens_run;        /* positions run through the model (speed accounting) */
     long cont_truncated;    /* requests whose continuation alone exceeded the window (see above) */
+    long cont_empty;        /* requests whose continuation got no tokens (see above) */
 } TaskScores;
 
 /* The effective BOS rule of o with tokenizer t: 1 if encodings start with BOS. */

@@ -356,6 +356,40 @@ static void test_encode_pair_rules(void **state) {
     free(c1); free(o1);
 }
 
+/* TinyStories-656K's pieces span spaces ("was happy to "), so enc(context) can swallow the target:
+ * lm-eval's whole[len(ctx):] is then empty (ll 0, greedy, as its empty sums give); tinystories-cloze
+ * scores from the first token where the two encodings differ instead. */
+static void test_empty_continuation(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    Model *m = model_load("assets/tinystories-656K", err);
+    assert_non_null(m);
+    Tokenizer *t = tokenizer_load("assets/tinystories-656K/tokenizer.json", m->cfg.vocab_size, err);
+    assert_non_null(t);
+    const char *ctx[1] = {"Sue was happy to"}, *cont[1] = {" help"};
+    int *c, *o, nc, no;
+    assert_int_equal(loglik_encode_pair(t, 1, ctx[0], cont[0], &c, &nc, &o, &no, err), 0);
+    assert_int_equal(no, 0); /* "to" + " help" → "to " + "help": as many tokens as the context alone */
+    free(c);
+    free(o);
+    LoglikItem it = {1, ctx, cont, NULL, 0};
+    LoglikTask task = {.kind = LL_GREEDY, .items = &it, .n = 1};
+    LoglikOptions opt = {.bos = -1};
+    TaskScores sc;
+    assert_int_equal(loglik_eval_task(m, t, &task, &opt, &sc, err), 0);
+    assert_int_equal(sc.cont_empty, 1);
+    assert_true(sc.ll[0] == 0 && sc.greedy[0] == 1 && sc.ntok[0] == 0);
+    loglik_scores_free(&sc);
+    task.from_divergence = 1;
+    assert_int_equal(loglik_eval_task(m, t, &task, &opt, &sc, err), 0);
+    assert_int_equal(sc.cont_empty, 0);
+    assert_int_equal(sc.ntok[0], 2); /* "to " and "help" */
+    assert_true(sc.ll[0] < 0);
+    loglik_scores_free(&sc);
+    tokenizer_free(t);
+    model_free(m);
+}
+
 /* ---- numbers independent of the thread count ---------------------------------------------------- */
 
 static void test_threads(void **state) {
@@ -415,7 +449,7 @@ static void test_decide(void **state) {
     const char *ctx[2] = {"c", "c"}, *cont[2] = {" short", " much longer"};
     long chars[2] = {5, 11};
     LoglikItem it = {2, ctx, cont, chars, 1};
-    LoglikTask t = {LL_MULTIPLE_CHOICE, 1, &it, 1, 0.5};
+    LoglikTask t = {.kind = LL_MULTIPLE_CHOICE, .has_acc_norm = 1, .items = &it, .n = 1, .chance = 0.5};
     double ll[2] = {-10, -12};
     int ntok[2] = {2, 6}, pred, pn, nreq = 2;
     unsigned char g[2] = {0, 0}, corr, corrn;
@@ -664,6 +698,7 @@ int main(void) {
         cmocka_unit_test(test_user_jsonl),
         cmocka_unit_test(test_oracle),
         cmocka_unit_test(test_encode_pair_rules),
+        cmocka_unit_test(test_empty_continuation),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_decide),
