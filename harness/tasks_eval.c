@@ -81,6 +81,7 @@ void eval_task_summary_line(const EvalTask *et, const TaskSummary *s, char *out,
     if (et->data.has_acc_norm && k > 0 && (size_t)k < n)
         k += snprintf(out + k, n - (size_t)k, ", acc_norm = %.4f ± %.4f", s->acc_norm, s->acc_norm_stderr);
     if (et->data.kind == TASK_GREEDY && k > 0 && (size_t)k < n)
-        k += snprintf(out + k, n - (size_t)k, ", perplexity = %.4f ± %.4f", s->ppl, s->ppl_stderr);
+        k += isfinite(s->ppl_stderr) ? snprintf(out + k, n - (size_t)k, ", perplexity = %.4f ± %.4f", s->ppl, s->ppl_stderr)
+                                     : snprintf(out + k, n - (size_t)k, ", perplexity = %.4f", s->ppl);
     if (k > 0 && (size_t)k < n) snprintf(out + k, n - (size_t)k, " (n = %ld, chance %.4f)", s->n, s->chance);
 }
