@@ -1,6 +1,6 @@
 /* test_tasks.c — zero-shot tasks against independent sources:
- *   - prompt construction: items worked out by hand from each task's definition (lm-eval's yaml /
- *     utils.py as quoted in the zero-shot SOURCES; llama.cpp's hellaswag format), exact strings;
+ *   - prompt construction: items worked out by hand from each task's definition (lm-eval's task
+ *     yaml / utils.py; llama.cpp's hellaswag format), exact strings;
  *   - tinystories-cloze v1: the item set equals the one scripts/make_tinystories_cloze.py (an
  *     independent Python implementation) builds: count and sha256 of the texts;
  *   - tokenization (lm-eval's _encode_pair) and log-likelihoods: a plain-torch float64 llama2.c forward
@@ -123,7 +123,7 @@ static void test_copa_strings(void **state) {
     assert_false(et.data.has_acc_norm);
     int gold1 = 0;
     for (int i = 0; i < et.data.n; i++) gold1 += et.data.items[i].gold;
-    assert_int_equal(gold1, 45); /* SOURCES: gold 55x0 / 45x1 */
+    assert_int_equal(gold1, 45); /* the COPA validation split: 55 x gold 0, 45 x gold 1 */
     eval_task_free(&et);
 }
 
@@ -151,7 +151,7 @@ static void test_boolq_lambada_hellaswag_strings(void **state) {
     assert_int_equal(et.data.n, 3270);
     int yes = 0;
     for (int i = 0; i < et.data.n; i++) yes += et.data.items[i].gold;
-    assert_int_equal(yes, 2033); /* SOURCES: 2033 true */
+    assert_int_equal(yes, 2033); /* BoolQ dev: 2033 of 3270 answers are true */
     const char *c = et.data.items[0].ctx[0];
     const char *head = "Ethanol fuel -- All biomass goes through at least some of these steps:";
     assert_true(!strncmp(c, head, strlen(head)));
