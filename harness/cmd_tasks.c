@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cJSON.h>
+#include <sqlite3.h>
 
 #include "harness/cli.h"
 #include "harness/commands.h"
@@ -42,8 +43,8 @@ static void usage(FILE *f) {
             "  --threads N          threads (default: all cores; results do not depend on it)\n"
             "  --json               results as one JSON object\n"
             "  --quiet              no progress on stderr\n"
-            "compare: run ids as `qbench report --format json` shows them, or 'base' for the unquantized\n"
-            "model's stored items; McNemar (exact binomial p) on acc and a paired bootstrap of the\n"
+            "compare: points by run id or key prefix (8+ hex digits, as report and check show keys), or\n"
+            "'base' with --model-sha256 H for the unquantized model's stored items; McNemar (exact binomial p) on acc and a paired bootstrap of the\n"
             "difference in acc (and acc_norm, perplexity's mean log-likelihood where the task has them).\n");
 }
 
@@ -54,11 +55,29 @@ static int cmd_list(void) {
 
 /* ---- compare ------------------------------------------------------------------------------------ */
 
+/* A point named by its run id or by a prefix (8+ hex digits) of its key, as report and check print it. */
 static int load_side(Store *st, const char *which, const char *task, const char *sig, StoreTaskItemRow **rows, int *n,
                      char **sig_out, char err[QB_ERRLEN]) {
     char *e;
     long id = strtol(which, &e, 10);
-    if (*e || id < 1) { snprintf(err, QB_ERRLEN, "'%s' is not a run id", which); return -1; }
+    size_t len = strlen(which);
+    if (*e || id < 1) {
+        int hex = len >= 8 && len <= 64;
+        for (size_t i = 0; i < len && hex; i++) hex = strchr("0123456789abcdef", which[i]) != NULL;
+        if (!hex) { snprintf(err, QB_ERRLEN, "'%s' is neither a run id nor a key prefix (8+ hex digits)", which); return -1; }
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(store_db(st), "SELECT id FROM runs WHERE substr(key, 1, ?2) = ?1 LIMIT 2", -1, &q, NULL) !=
+            SQLITE_OK) {
+            snprintf(err, QB_ERRLEN, "reading runs: %s", sqlite3_errmsg(store_db(st)));
+            return -1;
+        }
+        sqlite3_bind_text(q, 1, which, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(q, 2, (int)len);
+        int found = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) { id = (long)sqlite3_column_int64(q, 0); found++; }
+        sqlite3_finalize(q);
+        if (found != 1) { snprintf(err, QB_ERRLEN, "key prefix '%s' matches %s", which, found ? "several runs" : "no run"); return -1; }
+    }
     return store_get_task_items(st, id, NULL, task, sig, rows, n, sig_out, err);
 }
 

@@ -644,6 +644,24 @@ static void test_run_tasks(void **state) {
         assert_int_equal(cJSON_GetObjectItem(j, "n")->valueint, 30);
         cJSON_Delete(j);
         free(out);
+        /* the same with point 2 named by its key prefix */
+        Store *s3 = store_open(db, err);
+        assert_non_null(s3);
+        StoreRunRow *rr;
+        int nrr;
+        assert_int_equal(store_load_runs(s3, NULL, "done", &rr, &nrr, err), 0);
+        char prefix[9] = "";
+        for (int k = 0; k < nrr; k++)
+            if (rr[k].id == 2) snprintf(prefix, sizeof prefix, "%.8s", rr[k].key);
+        store_free_runs(rr, nrr);
+        store_close(s3);
+        snprintf(args, sizeof args, "tasks compare %s 1 %s --task copa --json --iters 200", db, prefix);
+        assert_int_equal(t_run_qbench(args, &out, NULL), 0);
+        j = cJSON_Parse(out);
+        assert_non_null(j);
+        assert_int_equal((long)cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mcnemar"), "a_only")->valuedouble, a_only);
+        cJSON_Delete(j);
+        free(out);
         snprintf(args, sizeof args, "tasks compare %s 1 2 --task piqa", db); /* not evaluated there */
         assert_int_equal(t_run_qbench(args, NULL, NULL), 2);
     }
