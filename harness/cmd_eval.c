@@ -26,7 +26,7 @@ static double now_s(void) {
 
 /* Loads the model and its tokenizer (given, or found beside the model). Prints the error. */
 int load_model_and_tokenizer(const char *cmd, const char *model_path, const char *tok_path, int no_prepend,
-                                    Model **m, Tokenizer **t, char *tok_used, size_t tok_len) {
+                             Model **m, Tokenizer **t, char *tok_used, size_t tok_len) {
     char err[QB_ERRLEN];
     *m = quant_or_model_load(model_path, err); /* a qbench quantized checkpoint or any model */
     if (!*m) { fprintf(stderr, "qbench %s: %s\n", cmd, err); return -1; }
