@@ -19,8 +19,8 @@ const StoreBaselineRow *results_find_baseline(const StoreBaselineRow *b, int nb,
                                               const char *kind, const char *dataset, const char *against,
                                               const char *signature);
 
-/* The standard error a metric carries (perplexity: from its stored NLL sums, as ppl_stderr); NAN
- * when it carries none. */
+/* The standard error a metric carries (perplexity: from its stored NLL sums, as ppl_stderr; acc and
+ * acc_norm: their stored "stderr"); NAN when it carries none. */
 double results_metric_se(const StoreMetricRow *m);
 /* GPTQT/RTNT's high bit count n of a point (its high_bits parameter, else bits+1 capped at 8);
  * 0 for other methods. */

@@ -70,6 +70,7 @@ static const SourceCmds SOURCES[] = {
     {"harness/cmd_score_meteor.c", NULL, {"score meteor", "score meteor15"}},
     {"harness/cmd_sweep.c", "harness/cmd_run.c", {"run"}},
     {"harness/cmd_results.c", NULL, {"merge", "plot", "report", "check"}},
+    {"harness/cmd_tasks.c", NULL, {"tasks", "tasks compare"}},
 };
 
 /* Every "--name" string literal in src (a parser entry or a comparison), deduplicated. */
