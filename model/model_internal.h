@@ -5,6 +5,7 @@
 #define QBENCH_MODEL_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "model/model.h"
 
 /* Everything a Model points into: private (copy-on-write) file mappings and owned heap buffers. */
@@ -38,6 +39,9 @@ void rope_rows_interleaved_to_hf(const float *src, float *dst, int heads, int he
  * the file's device, inode, size, mtime and ctime match a cached entry, else hashed and cached
  * (hash_cache.c). */
 void model_file_sha256(const char *path, const void *map, size_t size, char out[65]);
+
+/* IEEE half (binary16) → float, exact (safetensors.c; also the GGUF reader's). */
+float model_half_to_float(uint16_t h);
 
 /* a*b with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
 int mul_size(size_t a, size_t b, size_t *out);
