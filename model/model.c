@@ -232,6 +232,7 @@ Model *model_load(const char *path, char err[QB_ERRLEN]) {
         return NULL;
     }
     size_t n = strlen(path);
+    if (n >= 5 && strcmp(path + n - 5, ".gguf") == 0) return model_load_gguf(path, err);
     const char *hf_suffix[] = {".safetensors", ".json"};
     int hf = S_ISDIR(st.st_mode);
     for (int i = 0; i < 2 && !hf; i++) {

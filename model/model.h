@@ -69,6 +69,16 @@ typedef struct {
 
 typedef struct ModelStorage ModelStorage; /* private: mmaps and owned buffers */
 
+/* How the weights were stored, for checkpoints that arrive quantized (GGUF, AutoGPTQ directories);
+ * format "" for float checkpoints. The weights themselves are dequantized to float32 at load. */
+typedef struct {
+    char format[16];       /* "gguf", "autogptq", "" */
+    double linear_bits;    /* stored bits of the block linear layers (with their scales, zeros, indices) / their weights */
+    size_t linear_bytes;   /* those stored bytes */
+    size_t file_bytes;     /* the weight file(s) */
+    char types[256];       /* stored type of the linear layers and its tensor count: "Q4_K 12, Q6_K 2" */
+} ModelStoredAs;
+
 typedef struct {
     ModelConfig cfg;
     float *tok_emb;     /* vocab x dim */
@@ -78,10 +88,13 @@ typedef struct {
     char path[1024];    /* what was loaded */
     char sha256[65];    /* hash of the weight file(s), hex; identifies the model in results */
     ModelStorage *storage;
+    ModelStoredAs stored;
 } Model;
 
 /* Loads a llama2.c checkpoint (.bin), a Hugging Face directory (config.json + model.safetensors or
- * model.safetensors.index.json), or a single .safetensors file with config.json beside it.
+ * model.safetensors.index.json), or a single .safetensors file with config.json beside it, a llama.cpp
+ * .gguf file (architecture llama), or an AutoGPTQ / GPTQModel directory (quantize_config.json or a
+ * quantization_config in config.json; qweight/qzeros/scales/g_idx), the last two dequantized.
  * F32 weights are mmapped privately (copy-on-write: quantizers may overwrite Linear.w in place
  * without touching the file); F16/BF16 are converted once. Every header, shape, dtype and offset
  * is checked against the file size and the config. Returns NULL with `err` set on failure. */

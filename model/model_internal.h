@@ -22,6 +22,7 @@ int model_map_file(Model *m, const char *path, void **addr, size_t *len, char er
 
 Model *model_load_llama2c(const char *path, char err[QB_ERRLEN]);
 Model *model_load_hf(const char *path, char err[QB_ERRLEN]);
+Model *model_load_gguf(const char *path, char err[QB_ERRLEN]);
 /* config.json → cfg (hf_config.c); *attn_bias: Llama's attention_bias (biases on q, k, v and o). */
 int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[QB_ERRLEN]);
 

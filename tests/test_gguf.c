@@ -81,9 +81,71 @@ static void test_dequant_all_reference(void **state) {
     print_message("dequantized %d tensors of %d files bit-exactly\n", tensors, files);
 }
 
+static Model *load_ok(const char *path) {
+    char err[QB_ERRLEN] = "";
+    Model *m = model_load(path, err);
+    if (!m) fail_msg("load %s: %s", path, err);
+    return m;
+}
+
+static float *logits_of(const Model *m, const int *tok, int n) {
+    char err[QB_ERRLEN];
+    ModelState *s = model_state_new(m, n, n);
+    assert_non_null(s);
+    float *lg = malloc(sizeof(float) * (size_t)n * m->cfg.vocab_size);
+    assert_non_null(lg);
+    if (model_forward(m, s, tok, n, 0, lg, err)) fail_msg("%s", err);
+    model_state_free(s);
+    return lg;
+}
+
+/* The same weights through two loaders give the same logits. synth256: llama.cpp's convert_hf_to_gguf
+ * output against the HF directory it came from (rotate-half rows permuted by qbench's HF loader; GGUF
+ * rows as llama.cpp stores them), so a wrong RoPE layout on either side shows. stories260K: llama.cpp's
+ * llama2.c converter against the llama2.c checkpoint. Exact equality: same float32 values, same code. */
+static void check_same_logits(const char *a, const char *b) {
+    Model *ma = load_ok(a), *mb = load_ok(b);
+    assert_int_equal(ma->cfg.vocab_size, mb->cfg.vocab_size);
+    assert_int_equal(ma->cfg.head_dim, mb->cfg.head_dim);
+    assert_int_equal(ma->cfg.n_kv_heads, mb->cfg.n_kv_heads);
+    assert_true(ma->cfg.norm_eps == mb->cfg.norm_eps && ma->cfg.rope_theta == mb->cfg.rope_theta);
+    int tok[24];
+    for (int i = 0; i < 24; i++) tok[i] = i == 0 ? 1 : (int)((i * 7919u + 13u) % (unsigned)ma->cfg.vocab_size);
+    float *la = logits_of(ma, tok, 24), *lb = logits_of(mb, tok, 24);
+    size_t n = (size_t)24 * ma->cfg.vocab_size, diff = 0;
+    for (size_t i = 0; i < n; i++) diff += la[i] != lb[i];
+    if (diff) fail_msg("%s vs %s: %zu of %zu logits differ", a, b, diff, n);
+    free(la);
+    free(lb);
+    model_free(ma);
+    model_free(mb);
+}
+
+static void test_logits_synth256_gguf_vs_hf(void **state) {
+    (void)state;
+    if (access(GG "/synth256-f32.gguf", R_OK) || access(GG "/synth256-hf/model.safetensors", R_OK)) skip();
+    check_same_logits(GG "/synth256-f32.gguf", GG "/synth256-hf");
+    Model *m = load_ok(GG "/synth256-f32.gguf");
+    assert_true(m->cfg.tied_embeddings); /* no output.weight in the file */
+    assert_int_equal(m->cfg.head_dim, 64);
+    assert_int_equal(m->cfg.n_kv_heads, 2);
+    assert_string_equal(m->stored.format, "gguf");
+    assert_string_equal(m->stored.types, "F32 14");
+    assert_true(m->stored.linear_bits == 32.0);
+    model_free(m);
+}
+
+static void test_logits_s260k_gguf_vs_llama2c(void **state) {
+    (void)state;
+    if (access(GG "/s260k-f32.gguf", R_OK) || access("assets/stories260K/stories260K.bin", R_OK)) skip();
+    check_same_logits(GG "/s260k-f32.gguf", "assets/stories260K/stories260K.bin");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dequant_all_reference),
+        cmocka_unit_test(test_logits_synth256_gguf_vs_hf),
+        cmocka_unit_test(test_logits_s260k_gguf_vs_llama2c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
