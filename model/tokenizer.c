@@ -149,8 +149,10 @@ Tokenizer *tokenizer_load(const char *path, int vocab_size, char err[QB_ERRLEN])
     size_t i = 0;
     while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) i++;
     int json = i < len && (buf[i] == '{' || buf[i] == '['); /* a tokenizer.bin starts with a small int32 */
+    int gguf = len >= 4 && memcmp(buf, "GGUF", 4) == 0;
     free(buf);
     if (json) return tokenizer_load_hf(path, vocab_size, err);
+    if (gguf) return tokenizer_load_gguf(path, vocab_size, err);
     buf = qb_read_file(path, &len, err);
     if (!buf) return NULL;
     Tokenizer *t = load_llama2c(path, (const unsigned char *)buf, len, vocab_size, err);
@@ -169,7 +171,8 @@ static int llama2c_pair(const Tokenizer *t, int a, int b, int *new_id, double *p
 
 static int push_bytes(const Tokenizer *t, IntVec *out, const unsigned char *s, size_t n, char err[QB_ERRLEN]) {
     for (size_t i = 0; i < n; i++) {
-        int id = s[i] + 3; /* run.c: byte fallback id = byte + 3 */
+        /* the <0xNN> token; run.c assumes it is byte + 3, which holds for llama2.c's vocabularies */
+        int id = t->byte_id[s[i]] >= 0 ? t->byte_id[s[i]] : s[i] + 3;
         if (id >= t->vocab_size) {
             snprintf(err, QB_ERRLEN, "tokenizer: byte 0x%02X has no token (vocab of %d)", s[i], t->vocab_size);
             return -1;
@@ -334,6 +337,12 @@ static int exists_file(const char *p) {
 int tokenizer_find_for_model(const char *model_path, char *out, size_t outlen) {
     struct stat st;
     if (!model_path || stat(model_path, &st) != 0) return -1;
+    size_t ml = strlen(model_path);
+    if (S_ISREG(st.st_mode) && ml >= 5 && strcmp(model_path + ml - 5, ".gguf") == 0) {
+        if (ml + 1 > outlen) return -1; /* a GGUF file carries its own vocabulary */
+        memcpy(out, model_path, ml + 1);
+        return 0;
+    }
     char dir[4096];
     if (S_ISDIR(st.st_mode)) {
         snprintf(dir, sizeof dir, "%s", model_path);

@@ -8,13 +8,13 @@
 
 typedef struct Tokenizer Tokenizer;
 
-/* path: a tokenizer.bin (llama2.c) or a tokenizer.json (HF). vocab_size is the model's (used to
+/* path: a tokenizer.bin (llama2.c), a tokenizer.json (HF) or a .gguf file (its tokenizer.ggml.* keys). vocab_size is the model's (used to
  * check the file; pass 0 to skip the check). NULL with err set on failure. */
 Tokenizer *tokenizer_load(const char *path, int vocab_size, char err[QB_ERRLEN]);
 void tokenizer_free(Tokenizer *t);
 
 /* Finds the tokenizer that belongs with a model path: tokenizer.json in an HF directory, or a
- * tokenizer.bin / tok*.bin beside a llama2.c .bin. Writes the path into out; -1 if none. */
+ * tokenizer.bin / tok*.bin beside a llama2.c .bin, or the .gguf file itself. Writes the path into out; -1 if none. */
 int tokenizer_find_for_model(const char *model_path, char *out, size_t outlen);
 
 int tokenizer_vocab_size(const Tokenizer *t);

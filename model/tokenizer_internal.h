@@ -102,6 +102,7 @@ int split_pretokens(SplitKind kind, const char *s, size_t len, int (*fn)(void *c
 
 /* ---- loaders ---- */
 Tokenizer *tokenizer_load_hf(const char *path, int vocab_size, char err[QB_ERRLEN]);
+Tokenizer *tokenizer_load_gguf(const char *path, int vocab_size, char err[QB_ERRLEN]); /* tokenizer_gguf.c */
 int tokenizer_encode_hf(const Tokenizer *t, const char *text, size_t len, IntVec *out, char err[QB_ERRLEN]);
 
 #endif

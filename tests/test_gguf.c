@@ -17,8 +17,17 @@
 #include "model/model.h"
 #include "model/gguf.h"
 #include "model/tokenizer.h"
+#include "metrics/ppl.h"
 
 #define GG "assets/gguf"
+
+/* Under AddressSanitizer the perplexity of all 21 files costs minutes: the sanitizer build runs two of
+ * them (memory checking), the normal build checks every figure. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_BUILD 1
+#else
+#define SANITIZER_BUILD 0
+#endif
 
 static cJSON *read_json(const char *path) {
     char err[QB_ERRLEN];
@@ -141,11 +150,131 @@ static void test_logits_s260k_gguf_vs_llama2c(void **state) {
     check_same_logits(GG "/s260k-f32.gguf", "assets/stories260K/stories260K.bin");
 }
 
+#define TS_TEXT "assets/tinystories/tinystories_v1_validation_head.txt"
+
+static char *read_text(const char *path, size_t *len) {
+    char err[QB_ERRLEN];
+    return qb_read_file(path, len, err);
+}
+
+/* llama.cpp copied tok512.bin's vocabulary into s260k-f32.gguf (and convert_hf_to_gguf the same
+ * SentencePiece model into synth256): encoding the TinyStories text through the GGUF vocabulary gives
+ * the ids of the llama2.c tokenizer (run.c's algorithm, tested against run.c elsewhere), and decoding
+ * gives the text back. */
+static void test_tokenizer_from_gguf(void **state) {
+    (void)state;
+    if (access(GG "/s260k-f32.gguf", R_OK) || access("assets/stories260K/tok512.bin", R_OK) || access(TS_TEXT, R_OK)) skip();
+    size_t len;
+    char *text = read_text(TS_TEXT, &len);
+    assert_non_null(text);
+    char err[QB_ERRLEN] = "", found[512];
+    assert_int_equal(tokenizer_find_for_model(GG "/s260k-Q4_K_M.gguf", found, sizeof found), 0);
+    assert_string_equal(found, GG "/s260k-Q4_K_M.gguf");
+    Tokenizer *ref = tokenizer_load("assets/stories260K/tok512.bin", 512, err);
+    assert_non_null(ref);
+    const char *files[] = {GG "/s260k-f32.gguf", GG "/synth256-Q4_K_S.gguf"};
+    for (int f = 0; f < 2; f++) {
+        Tokenizer *t = tokenizer_load(files[f], 512, err);
+        if (!t) fail_msg("%s", err);
+        assert_int_equal(tokenizer_vocab_size(t), 512);
+        assert_int_equal(tokenizer_bos(t), 1);
+        assert_int_equal(tokenizer_eos(t), 2);
+        int *a, *b, na, nb;
+        assert_int_equal(tokenizer_encode(ref, text, len, 1, &a, &na, err), 0);
+        assert_int_equal(tokenizer_encode(t, text, len, 1, &b, &nb, err), 0);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, (size_t)na * sizeof(int));
+        char *dec = tokenizer_decode(t, b + 1, 2000);
+        char *dec_ref = tokenizer_decode(ref, a + 1, 2000);
+        assert_string_equal(dec, dec_ref);
+        assert_true(strlen(dec) > 1000 && strncmp(dec, text, strlen(dec)) == 0);
+        /* text outside the vocabulary goes through the <0xNN> byte tokens */
+        const char *odd = "caf\xc3\xa9 \xe2\x82\xac 7";
+        free(a);
+        free(b);
+        assert_int_equal(tokenizer_encode(t, odd, strlen(odd), 0, &b, &nb, err), 0);
+        char *back = tokenizer_decode(t, b, nb);
+        assert_string_equal(back, odd);
+        free(back);
+        free(b);
+        free(dec);
+        free(dec_ref);
+        tokenizer_free(t);
+    }
+    tokenizer_free(ref);
+    free(text);
+}
+
+/* llama.cpp's own llama-perplexity figures (-c 256 -b 256, default mode; assets/gguf/SOURCES.md):
+ * file, chunks, PPL, ±. */
+static const struct { const char *file; int chunks; double ppl, se; int quantized; } LLAMA_CPP_PPL[] = {
+    {"s260k-f32.gguf", 100, 3.8867, 0.06301, 0},      {"s260k-F16.gguf", 100, 3.8864, 0.06300, 0},
+    {"s260k-Q6_K.gguf", 100, 3.8929, 0.06320, 1},     {"s260k-Q5_K_M.gguf", 100, 3.9046, 0.06238, 1},
+    {"s260k-Q4_K_M.gguf", 100, 3.9414, 0.06445, 1},   {"s260k-IQ4_XS.gguf", 100, 4.1317, 0.06804, 1},
+    {"synth256-f32.gguf", 20, 520.3764, 3.69248, 0},  {"synth256-F16.gguf", 20, 520.3750, 3.69242, 0},
+    {"synth256-BF16.gguf", 20, 520.4003, 3.69201, 0}, {"synth256-Q8_0.gguf", 20, 520.4940, 3.69364, 1},
+    {"synth256-Q6_K.gguf", 20, 520.4591, 3.69820, 1}, {"synth256-Q5_K_S.gguf", 20, 520.5752, 3.70015, 1},
+    {"synth256-Q5_1.gguf", 20, 519.2427, 3.69685, 1}, {"synth256-Q5_0.gguf", 20, 517.8939, 3.66386, 1},
+    {"synth256-Q4_K_S.gguf", 20, 520.9115, 3.71300, 1}, {"synth256-Q4_1.gguf", 20, 522.9785, 3.69801, 1},
+    {"synth256-Q4_0.gguf", 20, 520.5269, 3.73354, 1}, {"synth256-IQ4_NL.gguf", 20, 521.6564, 3.68158, 1},
+    {"synth256-IQ4_XS.gguf", 20, 521.0308, 3.68831, 1}, {"synth256-Q3_K_S.gguf", 20, 528.3383, 3.78722, 1},
+    {"synth256-Q2_K.gguf", 20, 520.9793, 3.73635, 1},
+};
+
+/* ppl --mode llamacpp on every GGUF file against llama.cpp's number. Bounds (SOURCES.md): float types
+ * agree to about 1e-4 relative (summation order; the table's 4 decimals add 1e-5); for quantized types
+ * llama.cpp quantizes the activations to 8 bits inside its matmuls while qbench multiplies dequantized
+ * weights by float32 activations, so the two land near each other, well under 0.5% apart. */
+static void test_ppl_llamacpp_every_file(void **state) {
+    (void)state;
+    if (access(TS_TEXT, R_OK) || access(GG "/s260k-f32.gguf", R_OK)) skip();
+    size_t len;
+    char *text = read_text(TS_TEXT, &len);
+    assert_non_null(text);
+    /* 100 chunks of 256 use the first ~25,600 tokens (~60 KB): tokenize a 300 KB prefix cut at a newline,
+     * far enough from the chunks that the cut cannot change their tokens */
+    if (len > 300000) {
+        len = 300000;
+        while (len > 0 && text[len - 1] != '\n') len--;
+    }
+    double worst_float = 0, worst_quant = 0;
+    for (size_t i = 0; i < sizeof LLAMA_CPP_PPL / sizeof LLAMA_CPP_PPL[0]; i++) {
+        char path[256], err[QB_ERRLEN] = "";
+        if (SANITIZER_BUILD && i != 0 && i != 14) continue; /* memory checks need one float and one quantized file */
+        snprintf(path, sizeof path, GG "/%s", LLAMA_CPP_PPL[i].file);
+        Model *m = load_ok(path);
+        Tokenizer *t = tokenizer_load(path, m->cfg.vocab_size, err);
+        if (!t) fail_msg("%s", err);
+        PplOptions o = {.mode = PPL_LLAMACPP, .seqlen = 256, .max_windows = LLAMA_CPP_PPL[i].chunks};
+        PplStats st;
+        memset(&st, 0, sizeof st);
+        if (ppl_eval_text(m, t, text, len, &o, &st, err)) fail_msg("%s: %s", path, err);
+        double p = ppl_value(&st), rel = fabs(p - LLAMA_CPP_PPL[i].ppl) / LLAMA_CPP_PPL[i].ppl;
+        double rel_se = fabs(ppl_stderr(&st) - LLAMA_CPP_PPL[i].se) / LLAMA_CPP_PPL[i].se;
+        print_message("%-22s ppl %.4f +/- %.5f  llama.cpp %.4f +/- %.5f  rel %.2e\n", LLAMA_CPP_PPL[i].file, p,
+                      ppl_stderr(&st), LLAMA_CPP_PPL[i].ppl, LLAMA_CPP_PPL[i].se, rel);
+        assert_int_equal(st.n_windows, LLAMA_CPP_PPL[i].chunks);
+        if (LLAMA_CPP_PPL[i].quantized) {
+            worst_quant = fmax(worst_quant, rel);
+            if (rel > 5e-3 || rel_se > 2e-2) fail_msg("%s: ppl %.4f vs llama.cpp %.4f", path, p, LLAMA_CPP_PPL[i].ppl);
+        } else {
+            worst_float = fmax(worst_float, rel);
+            if (rel > 1e-4 || rel_se > 1e-3) fail_msg("%s: ppl %.4f vs llama.cpp %.4f", path, p, LLAMA_CPP_PPL[i].ppl);
+        }
+        tokenizer_free(t);
+        model_free(m);
+    }
+    print_message("worst relative difference: float %.2e, quantized %.2e\n", worst_float, worst_quant);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dequant_all_reference),
         cmocka_unit_test(test_logits_synth256_gguf_vs_hf),
         cmocka_unit_test(test_logits_s260k_gguf_vs_llama2c),
+        cmocka_unit_test(test_tokenizer_from_gguf),
+        cmocka_unit_test(test_ppl_llamacpp_every_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
