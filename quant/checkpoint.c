@@ -46,7 +46,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "quant/pack.h"
+#include "model/model.h"
 #include "quant/quant.h"
 
 #define CK_MAGIC "QBQCKPT"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/pack.h"
+#include "model/model.h"
 #include "quant/quant.h"
 
 /* ---- helpers ------------------------------------------------------------------------------------ */
