@@ -15,6 +15,8 @@
 
 typedef struct {
     Model *m;
+    GptqFormat gptq;          /* AutoGPTQ directory: linear layers are qweight/qzeros/scales/g_idx */
+    size_t gptq_bytes, gptq_weights;
     StFile *files;
     int n_files;
     cJSON *index;             /* parsed index JSON, NULL for a single file */
@@ -84,6 +86,43 @@ static float *load_tensor(Source *s, const char *name, int rows, int cols, int p
         rope_rows_hf_to_interleaved(tmp, out, permute_heads, rows / permute_heads, cols1);
         free(tmp);
     }
+    return out;
+}
+
+/* An AutoGPTQ layer `base` (rows x cols), dequantized, q/k rows permuted to interleaved when heads > 0. */
+static float *load_gptq_linear(Source *s, const char *base, int rows, int cols, int permute_heads, char err[QB_ERRLEN]) {
+    GptqTensors in;
+    char name[200];
+    const char *suffix[4] = {"qweight", "qzeros", "scales", "g_idx"};
+    const StFile **fs[4] = {&in.qweight_f, &in.qzeros_f, &in.scales_f, &in.g_idx_f};
+    const StTensor **ts[4] = {&in.qweight, &in.qzeros, &in.scales, &in.g_idx};
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.%s", base, suffix[i]);
+        *ts[i] = source_find(s, name, fs[i]);
+        if (!*ts[i] && i < 3) {
+            snprintf(err, QB_ERRLEN, "%.250s: missing tensor '%.120s' (AutoGPTQ: qweight, qzeros, scales per layer)",
+                     *fs[i] ? (*fs[i])->path : s->index_path, name);
+            return NULL;
+        }
+    }
+    size_t n = (size_t)rows * cols, bytes;
+    float *out = model_own_floats(s->m, n);
+    float *tmp = permute_heads ? malloc(n * sizeof(float)) : out;
+    if (!out || !tmp) {
+        if (tmp != out) free(tmp);
+        snprintf(err, QB_ERRLEN, "%.300s: out of memory for '%.120s'", in.qweight_f->path, base);
+        return NULL;
+    }
+    if (autogptq_dequant(&s->gptq, base, &in, rows, cols, tmp, &bytes, err)) {
+        if (tmp != out) free(tmp);
+        return NULL;
+    }
+    if (permute_heads) {
+        rope_rows_hf_to_interleaved(tmp, out, permute_heads, rows / permute_heads, cols);
+        free(tmp);
+    }
+    s->gptq_bytes += bytes;
+    s->gptq_weights += n;
     return out;
 }
 
@@ -183,8 +222,13 @@ static int load_weights(Source *s, int attn_bias, char err[QB_ERRLEN]) {
             Linear *lin = &b->lin[k];
             model_linear_shape(c, (LinearKind)k, &lin->rows, &lin->cols);
             int heads = k == LIN_Q ? c->n_heads : k == LIN_K ? c->n_kv_heads : 0;
-            snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, lin_names[k]);
-            if (!(lin->w = load_tensor(s, name, lin->rows, lin->cols, heads, 1, NULL, err))) return -1;
+            if (s->gptq.present) {
+                snprintf(name, sizeof name, "model.layers.%d.%s", l, lin_names[k]);
+                if (!(lin->w = load_gptq_linear(s, name, lin->rows, lin->cols, heads, err))) return -1;
+            } else {
+                snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, lin_names[k]);
+                if (!(lin->w = load_tensor(s, name, lin->rows, lin->cols, heads, 1, NULL, err))) return -1;
+            }
             int has_bias = (k <= LIN_V && c->qkv_bias) || (k == LIN_O && attn_bias);
             lin->bias = NULL;
             if (has_bias) {
@@ -240,6 +284,7 @@ Model *model_load_hf(const char *path, char err[QB_ERRLEN]) {
     Source s = {.m = m};
     int attn_bias = 0;
     if (hf_config_parse(config, &m->cfg, &attn_bias, err)) goto fail;
+    if (autogptq_format(dir, &s.gptq, err)) goto fail;
     m->blocks = calloc((size_t)m->cfg.n_layers, sizeof *m->blocks);
     if (!m->blocks) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", path); goto fail; }
     if (open_sources(&s, weights, sharded, err)) goto fail;
@@ -247,6 +292,16 @@ Model *model_load_hf(const char *path, char err[QB_ERRLEN]) {
     if (load_weights(&s, attn_bias, err)) goto fail;
     snprintf(m->path, sizeof m->path, "%s", path);
     source_sha256(&s, m->sha256);
+    if (s.gptq.present) {
+        ModelStoredAs *sa = &m->stored;
+        snprintf(sa->format, sizeof sa->format, "autogptq");
+        sa->linear_bytes = s.gptq_bytes;
+        sa->linear_bits = s.gptq_weights ? 8.0 * (double)s.gptq_bytes / (double)s.gptq_weights : 0;
+        for (int i = 0; i < s.n_files; i++) sa->file_bytes += s.files[i].size;
+        snprintf(sa->types, sizeof sa->types, "%s %d-bit g%d%s%s %d", s.gptq.checkpoint_format, s.gptq.bits,
+                 s.gptq.group_size, s.gptq.desc_act ? " desc_act" : "", s.gptq.sym ? " sym" : "",
+                 m->cfg.n_layers * LIN_COUNT);
+    }
     for (int i = 0; i < s.n_files; i++) st_close(&s.files[i]);
     free(s.files);
     cJSON_Delete(s.index);

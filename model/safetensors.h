@@ -37,4 +37,29 @@ const StTensor *st_find(const StFile *f, const char *name);
 /* dst (numel) ← tensor converted to float32 (F32, F16 or BF16; -1 with err for other dtypes). */
 int st_to_f32(const StFile *f, const StTensor *t, float *dst, char err[QB_ERRLEN]);
 
+/* ---- AutoGPTQ / GPTQModel quantized layers stored in safetensors (loader_autogptq.c) ---------- */
+
+typedef struct {
+    int present;          /* the directory is an AutoGPTQ checkpoint */
+    int bits, group_size; /* group_size -1: one group per row */
+    int desc_act, sym;
+    int zero_offset;      /* 1 for checkpoint_format "gptq" (qzeros = zero - 1), 0 for "gptq_v2" */
+    char checkpoint_format[16];
+} GptqFormat;
+
+/* quantize_config.json in dir, else config.json's "quantization_config": f->present = 0 when neither
+ * says gptq; -1 with err for a quantization config qbench cannot read (other methods refused by name). */
+int autogptq_format(const char *dir, GptqFormat *f, char err[QB_ERRLEN]);
+
+/* The four tensors of one layer and the files they are in (g_idx may be NULL: groups are i / group_size). */
+typedef struct {
+    const StFile *qweight_f, *qzeros_f, *scales_f, *g_idx_f;
+    const StTensor *qweight, *qzeros, *scales, *g_idx;
+} GptqTensors;
+
+/* w (rows x cols, HF row order) ← the dequantized layer `base` ("model.layers.0.self_attn.q_proj");
+ * every dtype and shape checked, g_idx values in range. *stored_bytes: the four tensors' bytes. */
+int autogptq_dequant(const GptqFormat *f, const char *base, const GptqTensors *in, int rows, int cols, float *w,
+                     size_t *stored_bytes, char err[QB_ERRLEN]);
+
 #endif

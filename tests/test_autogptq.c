@@ -1,0 +1,229 @@
+/* test_autogptq.c — AutoGPTQ / GPTQModel directories packed by those projects' own code
+ * (assets/autogptq, see its SOURCES.md): every layer's dequantized weight against AutoGPTQ's
+ * dequantization (sha256 of the float32 bytes), logits against the float `dequantized/` directory, the
+ * GPTQModel gptq_v2 folder against its plain-torch reference logits, qbench's own --export gptq loading
+ * back to the logits of the .qbq checkpoint it came from, and malformed quantization configs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cJSON.h>
+
+#include "model/model.h"
+#include "model/model_internal.h"
+
+#define AG "assets/autogptq"
+
+static const char *V1_DIRS[] = {"b4-g32-asym", "b4-g32-sym-actorder", "b3-g64-asym", "b2-g32-asym",
+                                "b8-perchannel-sym", "b4-g128-asym-actorder"};
+static const char *HF_NAMES[LIN_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+
+static cJSON *read_json(const char *path) {
+    char err[QB_ERRLEN];
+    size_t len;
+    char *text = qb_read_file(path, &len, err);
+    if (!text) return NULL;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    return j;
+}
+
+static Model *load_ok(const char *path) {
+    char err[QB_ERRLEN] = "";
+    Model *m = model_load(path, err);
+    if (!m) fail_msg("load %s: %s", path, err);
+    return m;
+}
+
+static float *logits_of(const Model *m, const int *tok, int n) {
+    char err[QB_ERRLEN];
+    ModelState *s = model_state_new(m, n, n);
+    assert_non_null(s);
+    float *lg = malloc(sizeof(float) * (size_t)n * m->cfg.vocab_size);
+    assert_non_null(lg);
+    if (model_forward(m, s, tok, n, 0, lg, err)) fail_msg("%s", err);
+    model_state_free(s);
+    return lg;
+}
+
+/* sha256 of layer (l, k) in HF row order (the model holds q/k rows interleaved for RoPE). */
+static void layer_sha(const Model *m, int l, int k, char hex[65]) {
+    const Linear *lin = &m->blocks[l].lin[k];
+    size_t n = (size_t)lin->rows * lin->cols;
+    float *w = malloc(n * sizeof(float));
+    assert_non_null(w);
+    if (k == LIN_Q || k == LIN_K) {
+        int heads = k == LIN_Q ? m->cfg.n_heads : m->cfg.n_kv_heads;
+        rope_rows_interleaved_to_hf(lin->w, w, heads, m->cfg.head_dim, lin->cols);
+    } else {
+        memcpy(w, lin->w, n * sizeof(float));
+    }
+    qb_sha256_hex(w, n * sizeof(float), hex);
+    free(w);
+}
+
+/* Every layer's sha256 against reference.json's (key: "f32_sha256" or GPTQModel's "sha256_f32"). */
+static int check_layers(const Model *m, const cJSON *layers, const char *dir) {
+    int n = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < LIN_COUNT; k++) {
+            char name[128], hex[65];
+            snprintf(name, sizeof name, "model.layers.%d.%s", l, HF_NAMES[k]);
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(layers, name);
+            if (!r) fail_msg("%s: reference.json has no %s", dir, name);
+            const cJSON *sha = cJSON_GetObjectItemCaseSensitive(r, "f32_sha256");
+            if (!sha) sha = cJSON_GetObjectItemCaseSensitive(r, "sha256_f32");
+            assert_non_null(sha);
+            layer_sha(m, l, k, hex);
+            if (strcmp(hex, sha->valuestring)) fail_msg("%s %s: sha256 %s, AutoGPTQ %s", dir, name, hex, sha->valuestring);
+            n++;
+        }
+    return n;
+}
+
+static void test_v1_folders(void **state) {
+    (void)state;
+    if (access(AG "/b4-g32-asym/model.safetensors", R_OK)) skip();
+    int tok[32];
+    for (int i = 0; i < 32; i++) tok[i] = i == 0 ? 1 : (int)((i * 613u + 5u) % 2048u);
+    for (size_t d = 0; d < sizeof V1_DIRS / sizeof V1_DIRS[0]; d++) {
+        char dir[256], path[300];
+        snprintf(dir, sizeof dir, AG "/%s", V1_DIRS[d]);
+        snprintf(path, sizeof path, "%s/reference.json", dir);
+        cJSON *ref = read_json(path);
+        assert_non_null(ref);
+        Model *m = load_ok(dir);
+        assert_string_equal(m->stored.format, "autogptq");
+        assert_true(m->stored.linear_bits > 2 && m->stored.linear_bits < 10);
+        const cJSON *layers = cJSON_GetObjectItemCaseSensitive(ref, "layers");
+        assert_int_equal(check_layers(m, layers ? layers : ref, dir), 14);
+        /* logits: identical to the float directory holding AutoGPTQ's dequantized weights */
+        snprintf(path, sizeof path, "%s/dequantized", dir);
+        Model *f = load_ok(path);
+        assert_int_equal(f->stored.format[0], 0);
+        float *a = logits_of(m, tok, 32), *b = logits_of(f, tok, 32);
+        size_t n = (size_t)32 * m->cfg.vocab_size, diff = 0;
+        for (size_t i = 0; i < n; i++) diff += a[i] != b[i];
+        if (diff) fail_msg("%s: %zu of %zu logits differ from dequantized/", dir, diff, n);
+        print_message("%-24s 14 layers bit-exact, logits identical, %.3f stored bits/weight (%s)\n", V1_DIRS[d],
+                      m->stored.linear_bits, m->stored.types);
+        free(a);
+        free(b);
+        model_free(f);
+        model_free(m);
+        cJSON_Delete(ref);
+    }
+}
+
+/* GPTQModel's gptq_v2 (zeros stored without the v1 offset): layers against GPTQModel's dequantize_weight,
+ * logits against the float64 plain-torch forward (a float32 runtime agrees to ~1e-5; bound 1e-4). */
+static void test_v2_folder(void **state) {
+    (void)state;
+    const char *dir = AG "/v2-b4-g32-asym-actorder";
+    cJSON *ref = read_json(AG "/v2-b4-g32-asym-actorder/reference.json");
+    if (!ref) skip();
+    Model *m = load_ok(dir);
+    assert_int_equal(check_layers(m, cJSON_GetObjectItemCaseSensitive(ref, "layers"), dir), 14);
+    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(ref, "logits"), *c;
+    int ncases = 0;
+    double worst = 0;
+    cJSON_ArrayForEach(c, cases) {
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(c, "ids"), *lg = cJSON_GetObjectItemCaseSensitive(c, "logits");
+        int n = cJSON_GetArraySize(ids), tok[64];
+        assert_true(n > 0 && n <= 64);
+        for (int i = 0; i < n; i++) tok[i] = cJSON_GetArrayItem(ids, i)->valueint;
+        float *got = logits_of(m, tok, n);
+        assert_int_equal(cJSON_GetArraySize(lg), n);
+        for (int i = 0; i < n; i++) {
+            const cJSON *row = cJSON_GetArrayItem(lg, i);
+            assert_int_equal(cJSON_GetArraySize(row), m->cfg.vocab_size);
+            int v = 0;
+            const cJSON *x;
+            cJSON_ArrayForEach(x, row) worst = fmax(worst, fabs(got[(size_t)i * m->cfg.vocab_size + v++] - x->valuedouble));
+        }
+        free(got);
+        ncases++;
+    }
+    print_message("gptq_v2: %d sequences, max |logit - reference| = %.2e\n", ncases, worst);
+    assert_int_equal(ncases, 2);
+    assert_true(worst < 1e-4);
+    model_free(m);
+    cJSON_Delete(ref);
+}
+
+static char tmpdir[64];
+
+static void copy_file(const char *from, const char *to) {
+    char err[QB_ERRLEN];
+    size_t len;
+    char *b = qb_read_file(from, &len, err);
+    if (!b) fail_msg("%s", err);
+    FILE *f = fopen(to, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+    free(b);
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A copy of b4-g32-asym with quantize_config.json replaced: loading must fail naming `want`. */
+static void expect_config_error(const char *qc, const char *want) {
+    char dir[128], p[200];
+    snprintf(dir, sizeof dir, "%s/bad", tmpdir);
+    mkdir(dir, 0755);
+    const char *files[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        char from[200];
+        snprintf(from, sizeof from, AG "/b4-g32-asym/%s", files[i]);
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        copy_file(from, p);
+    }
+    snprintf(p, sizeof p, "%s/quantize_config.json", dir);
+    write_text(p, qc);
+    char err[QB_ERRLEN] = "";
+    Model *m = model_load(dir, err);
+    if (m) fail_msg("loaded with quantize_config %s", qc);
+    if (!strstr(err, want)) fail_msg("error '%s' does not mention '%s'", err, want);
+}
+
+static void test_bad_configs(void **state) {
+    (void)state;
+    if (access(AG "/b4-g32-asym/model.safetensors", R_OK)) skip();
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/qb_agXXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    expect_config_error("{\"bits\": 5, \"group_size\": 32}", "bits must be 2, 3, 4 or 8");
+    expect_config_error("{\"bits\": 4, \"group_size\": 0}", "group_size");
+    expect_config_error("{\"bits\": 4, \"group_size\": 32, \"quant_method\": \"awq\"}", "quant_method 'awq'");
+    expect_config_error("{\"bits\": 4, \"group_size\": 32, \"checkpoint_format\": \"marlin\"}", "checkpoint_format 'marlin'");
+    /* wrong geometry: the tensors were packed with 4 bits / groups of 32 */
+    expect_config_error("{\"bits\": 8, \"group_size\": 32}", "qweight");
+    expect_config_error("{\"bits\": 4, \"group_size\": 64}", "qzeros");
+    expect_config_error("[1, 2]", "not a JSON object");
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_v1_folders),
+        cmocka_unit_test(test_v2_folder),
+        cmocka_unit_test(test_bad_configs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
