@@ -19,6 +19,7 @@
 
 #include "model/model.h"
 #include "model/model_internal.h"
+#include "quant/quant.h"
 
 #define AG "assets/autogptq"
 
@@ -219,11 +220,118 @@ static void test_bad_configs(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* IEEE half rounding (round to nearest even), as --export gptq stores scales. */
+static float fp16_round(float x) { return (float)(_Float16)x; }
+
+static void max_logit_diff(const Model *a, const Model *b, double *maxdiff, size_t *ndiff) {
+    int tok[40];
+    for (int i = 0; i < 40; i++) tok[i] = i == 0 ? 1 : (int)((i * 389u + 11u) % (unsigned)a->cfg.vocab_size);
+    float *la = logits_of(a, tok, 40), *lb = logits_of(b, tok, 40);
+    *maxdiff = 0;
+    *ndiff = 0;
+    for (size_t i = 0; i < (size_t)40 * a->cfg.vocab_size; i++) {
+        *maxdiff = fmax(*maxdiff, fabs((double)la[i] - lb[i]));
+        *ndiff += la[i] != lb[i];
+    }
+    free(la);
+    free(lb);
+}
+
+/* qbench's --export gptq loads back. GPTQ 4-bit g32 with act-order on TinyStories-656K (HF: q/k rows are
+ * permuted on the way out and back in). The AutoGPTQ layout stores scales as fp16, qbench's .qbq as
+ * float32: (1) every layer of the export loads as fp16(scale)·(code − zero) of the quantizer's own
+ * result, bit for bit; (2) once the scales are fp16 values (as AutoGPTQ's would be), the .qbq and the
+ * export of the same quantization give identical logits. */
+static void test_export_gptq_loads_back(void **state) {
+    (void)state;
+    const char *src = "assets/tinystories-656K";
+    if (access(src, R_OK)) skip();
+    char err[QB_ERRLEN] = "", dir[128], qbq[160], cmd[200];
+    snprintf(dir, sizeof dir, "/tmp/qb_exXXXXXX");
+    assert_non_null(mkdtemp(dir));
+    Model *m = load_ok(src);
+    int wins[8 * 64];
+    QbRng rng;
+    qb_rng_seed(&rng, 42);
+    for (int i = 0; i < 8 * 64; i++) wins[i] = i % 64 == 0 ? 1 : (int)qb_rng_below(&rng, (uint64_t)m->cfg.vocab_size);
+    CalibrationSet cs = {8, 64, wins};
+    PipelineOptions po;
+    memset(&po, 0, sizeof po);
+    quant_options_default(&po.opt, QM_GPTQ, 4);
+    po.opt.group_size = 32;
+    po.opt.act_order = 1;
+    po.true_sequential = 1;
+    PipelineReport rep;
+    memset(&rep, 0, sizeof rep);
+    if (quant_model(m, &cs, &po, 1, &rep, err)) fail_msg("%s", err);
+
+    /* (1) the export as written, float32 scales rounded by the format */
+    char d1[160];
+    snprintf(d1, sizeof d1, "%s/raw", dir);
+    if (quant_export_gptq(m, &rep, &po, d1, err)) fail_msg("%s", err);
+    Model *e1 = load_ok(d1);
+    assert_string_equal(e1->stored.format, "autogptq");
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < LIN_COUNT; k++) {
+            const QuantResult *r = &rep.results[l * LIN_COUNT + k];
+            const float *w = e1->blocks[l].lin[k].w;
+            for (int i = 0; i < r->rows; i++)
+                for (int c = 0; c < r->cols; c++) {
+                    size_t g = (size_t)i * r->n_groups + (size_t)r->g_idx[c];
+                    float want = fp16_round(r->scales[g]) * ((float)r->codes[(size_t)i * r->cols + c] - r->zeros[g]);
+                    float got = w[(size_t)i * r->cols + c];
+                    if (memcmp(&want, &got, sizeof want))
+                        fail_msg("layer %d %s [%d,%d]: export loads %.9g, fp16(scale)*(code-zero) = %.9g", l,
+                                 linear_kind_name((LinearKind)k), i, c, (double)got, (double)want);
+                }
+        }
+
+    double md_raw;
+    size_t nd_raw;
+    max_logit_diff(m, e1, &md_raw, &nd_raw);
+    assert_true(md_raw < 5e-2); /* fp16 scales: relative weight error <= 2^-11, logits of size ~10 */
+
+    /* (2) scales made fp16 values in the result and the model, then .qbq and export side by side */
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < LIN_COUNT; k++) {
+            QuantResult *r = &rep.results[l * LIN_COUNT + k];
+            float *w = m->blocks[l].lin[k].w;
+            for (size_t g = 0; g < (size_t)r->rows * r->n_groups; g++) r->scales[g] = fp16_round(r->scales[g]);
+            for (int i = 0; i < r->rows; i++)
+                for (int c = 0; c < r->cols; c++) {
+                    size_t g = (size_t)i * r->n_groups + (size_t)r->g_idx[c];
+                    w[(size_t)i * r->cols + c] = r->scales[g] * ((float)r->codes[(size_t)i * r->cols + c] - r->zeros[g]);
+                }
+        }
+    char d2[160];
+    snprintf(d2, sizeof d2, "%s/fp16", dir);
+    snprintf(qbq, sizeof qbq, "%s/model.qbq", dir);
+    if (quant_checkpoint_write(m, &rep, &po, qbq, err)) fail_msg("%s", err);
+    if (quant_export_gptq(m, &rep, &po, d2, err)) fail_msg("%s", err);
+    Model *a = quant_or_model_load(qbq, err);
+    if (!a) fail_msg("%s", err);
+    Model *b = load_ok(d2);
+    double md;
+    size_t nd;
+    max_logit_diff(a, b, &md, &nd);
+    if (nd) fail_msg(".qbq vs its export: %zu logits differ (max %.3g)", nd, md);
+    print_message(".qbq with fp16 scales vs its export: logits identical; float32-scale model vs its export: max "
+                  "|logit diff| %.2e\n", md_raw);
+    model_free(a);
+    model_free(b);
+    model_free(e1);
+    pipeline_report_free(&rep);
+    model_free(m);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v1_folders),
         cmocka_unit_test(test_v2_folder),
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_export_gptq_loads_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
