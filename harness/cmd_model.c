@@ -43,6 +43,9 @@ static void print_info_text(const Model *m) {
     printf("linear_params     %zu\n", model_linear_params(m));
     printf("total_params      %zu\n", model_total_params(m));
     printf("sha256            %s\n", m->sha256);
+    if (m->stored.format[0]) /* a checkpoint that arrived quantized: what its linear layers really cost */
+        printf("stored_as         %s: %s; %.4f bits/weight over the linear layers (%zu bytes); file %zu bytes\n",
+               m->stored.format, m->stored.types, m->stored.linear_bits, m->stored.linear_bytes, m->stored.file_bytes);
 }
 
 /* checkpoint: the .qbq description to include (owned from here on), or NULL. */
@@ -67,6 +70,18 @@ static int print_info_json(const Model *m, cJSON *checkpoint) {
         cJSON_Delete(j);
         fprintf(stderr, "qbench info: out of memory\n");
         return 2;
+    }
+    if (m->stored.format[0]) { /* a checkpoint that arrived quantized: what its linear layers really cost */
+        cJSON *sa = cJSON_AddObjectToObject(j, "stored_as");
+        if (!sa || !cJSON_AddStringToObject(sa, "format", m->stored.format) ||
+            !cJSON_AddStringToObject(sa, "types", m->stored.types) ||
+            !cJSON_AddNumberToObject(sa, "linear_bits_per_weight", m->stored.linear_bits) ||
+            !cJSON_AddNumberToObject(sa, "linear_bytes", (double)m->stored.linear_bytes) ||
+            !cJSON_AddNumberToObject(sa, "file_bytes", (double)m->stored.file_bytes)) {
+            cJSON_Delete(j);
+            fprintf(stderr, "qbench info: out of memory\n");
+            return 2;
+        }
     }
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
