@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -257,6 +258,46 @@ static int parse_model(Ctx *c, yaml_node_t *n, Experiment *e) {
         } else return unknown_key(c, kn, "model", "path, tokenizer");
     }
     if (!e->model_path[0]) return fail(c, n, "model.path", "required");
+    return 0;
+}
+
+/* models: [PATH | {path: PATH, label: NAME}, ...] — each path must exist now. */
+static int parse_models(Ctx *c, yaml_node_t *n, Experiment *e) {
+    if (want_seq(c, n, "models")) return -1;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *en = node(c, *it);
+        if (e->n_models == CFG_MAX_MODELS) return fail(c, en, "models", "more than %d entries", CFG_MAX_MODELS);
+        ModelEntry *me = &e->models[e->n_models];
+        memset(me, 0, sizeof *me);
+        me->line = line_of(en);
+        if (scalar(en)) {
+            if (get_str(c, en, "models", me->path, sizeof me->path)) return -1;
+        } else {
+            if (want_map(c, en, "models")) return -1;
+            for (yaml_node_pair_t *pk = en->data.mapping.pairs.start; pk < en->data.mapping.pairs.top; pk++) {
+                yaml_node_t *kn = node(c, pk->key), *vn = node(c, pk->value);
+                const char *k = scalar(kn);
+                if (!strcmp(k, "path")) { if (get_str(c, vn, "models.path", me->path, sizeof me->path)) return -1; }
+                else if (!strcmp(k, "label")) { if (get_str(c, vn, "models.label", me->label, sizeof me->label)) return -1; }
+                else return unknown_key(c, kn, "models", "path, label");
+            }
+            if (!me->path[0]) return fail(c, en, "models.path", "required");
+        }
+        struct stat st;
+        if (stat(me->path, &st) != 0) return fail(c, en, "models", "'%s': %s", me->path, strerror(errno));
+        if (!me->label[0]) {
+            char tmp[CFG_PATH];
+            snprintf(tmp, sizeof tmp, "%s", me->path);
+            size_t l = strlen(tmp);
+            while (l > 1 && tmp[l - 1] == '/') tmp[--l] = 0;
+            const char *b = strrchr(tmp, '/');
+            snprintf(me->label, sizeof me->label, "%s", b ? b + 1 : tmp);
+        }
+        for (int i = 0; i < e->n_models; i++)
+            if (!strcmp(e->models[i].label, me->label))
+                return fail(c, en, "models.label", "'%s' is used twice (give each entry its own label)", me->label);
+        e->n_models++;
+    }
     return 0;
 }
 
@@ -642,6 +683,7 @@ static int validate_points(Ctx *c, const Experiment *e, yaml_node_t *root) {
     if (n == 0) rc = fail(c, root, "sweep", "every point is excluded: nothing to run");
     for (int i = 0; i < n && !rc; i++) {
         const SweepPoint *p = &pts[i];
+        if (p->model_entry >= 0) continue; /* evaluated as it is: no quantization settings */
         ParamValue v;
         if (sweep_get(p, "method", &v)) { rc = fail(c, root, "method", "required (in sweep or fixed)"); break; }
         if (sweep_get(p, "bits", &v)) { rc = fail(c, root, "bits", "required (in sweep or fixed)"); break; }
@@ -725,7 +767,8 @@ int config_parse(const char *yaml, size_t len, const char *file, Experiment *e, 
         else if (!strcmp(k, "eval")) eval = vn;
         else if (!strcmp(k, "check")) check = vn;
         else if (!strcmp(k, "output")) { if ((rc = parse_output(&c, vn, e))) goto done; }
-        else { rc = unknown_key(&c, kn, "(top level)", "name, model, calibration, sweep, fixed, eval, check, output"); goto done; }
+        else if (!strcmp(k, "models")) { if ((rc = parse_models(&c, vn, e))) goto done; }
+        else { rc = unknown_key(&c, kn, "(top level)", "name, model, calibration, sweep, fixed, eval, check, output, models"); goto done; }
     }
     if (!model) { rc = fail(&c, root, "model", "required (model: {path: ...})"); goto done; }
     if ((rc = parse_model(&c, model, e))) goto done;

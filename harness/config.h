@@ -24,6 +24,9 @@
  *     - {metric: chrf, task: tinystories-continuation, against: baseline, min: 40}
  *     - {metric: top1, dataset: tinystories-valid, min: 0.8}
  *   output: {db: results/stories260k.db, plots: results/plots, junit: results/check.xml}
+ *   models:                                  # quantized models evaluated as they are, beside the sweep
+ *     - assets/gguf/s260k-Q4_K_M.gguf
+ *     - {path: assets/autogptq/b4-g32-asym, label: autogptq-b4}
  *
  * Parameters (sweep axes or fixed; a name may appear in only one of the two). `gptqt: {...}` in either
  * section is the same as writing its keys flat:
@@ -53,6 +56,7 @@
 #define CFG_MAX_EXCLUDE 32
 #define CFG_MAX_EVAL 8      /* entries per eval kind */
 #define CFG_MAX_CHECKS 32
+#define CFG_MAX_MODELS 32   /* `models:` entries */
 
 /* ---- parameter values ------------------------------------------------------------------------- */
 
@@ -157,6 +161,14 @@ typedef struct {
     int line;
 } CheckSpec;
 
+/* One `models:` entry: a model (GGUF file, AutoGPTQ directory, any loadable model) evaluated as it is,
+ * as one more point of the sweep. It must share the experiment model's vocabulary. */
+typedef struct {
+    char path[CFG_PATH];
+    char label[64]; /* default: the file or directory name */
+    int line;
+} ModelEntry;
+
 /* ---- the experiment --------------------------------------------------------------------------- */
 
 typedef struct {
@@ -187,6 +199,9 @@ typedef struct {
 
     int n_checks;
     CheckSpec checks[CFG_MAX_CHECKS];
+
+    int n_models;
+    ModelEntry models[CFG_MAX_MODELS];
 
     struct {
         char db[CFG_PATH];    /* default results/<name>.db */

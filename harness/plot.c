@@ -387,6 +387,8 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
         char vname[64], label[96], mn[128];
         variant_name(r, vname, sizeof vname);
         snprintf(label, sizeof label, "%s %s", r->method, vname);
+        if (r->bits == 0) /* a `models:` entry ("gguf:Q4_K_M"): one series per stored format */
+            snprintf(label, sizeof label, "%.*s", (int)strcspn(r->method, ":"), r->method);
         model_name(r->model_path && *r->model_path ? r->model_path : r->model_sha256, mn, sizeof mn);
         if (!n_models || strcmp(mn, model)) {
             if (n_models == 0) snprintf(model, sizeof model, "%s", mn);
@@ -395,7 +397,8 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
         Pt p = {fg->vs_bytes ? (double)r->packed_bytes : r->bits_per_weight, m->value, (double)r->packed_bytes,
                 results_metric_se(m)};
         if ((double)r->packed_bytes > max_bytes) max_bytes = (double)r->packed_bytes;
-        if (r->bits >= 3) y3_hi = fmax(y3_hi, m->value + (isnan(p.se) ? 0 : p.se));
+        if (r->bits >= 3 || (r->bits == 0 && r->bits_per_weight >= 3)) /* a `models:` entry by its stored bits */
+            y3_hi = fmax(y3_hi, m->value + (isnan(p.se) ? 0 : p.se));
         if (series_add(&ss, &ns, label, method_color(r->method), variant_index(vars, vname), p)) goto oom;
     }
     if (ns == 0) {

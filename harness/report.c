@@ -138,14 +138,18 @@ static void cfg_cell(const Row *r, CfgCol c, int precise, char *b, size_t n) {
     switch (c) {
     case C_POINT: results_point_label(x, b, n); break;
     case C_METHOD: snprintf(b, n, "%s", x->method); break;
-    case C_BITS: snprintf(b, n, "%d", x->bits); break;
+    case C_BITS: /* bits 0: a `models:` entry, evaluated as stored (its bpw says what it costs) */
+        if (x->bits == 0) snprintf(b, n, "%s", blank);
+        else snprintf(b, n, "%d", x->bits);
+        break;
     case C_HIGH:
         hb = results_high_bits(x);
         if (hb) snprintf(b, n, "%d", hb);
         else snprintf(b, n, "%s", blank);
         break;
     case C_GROUP:
-        if (x->group_size > 0) snprintf(b, n, "%d", x->group_size);
+        if (x->bits == 0) snprintf(b, n, "%s", blank);
+        else if (x->group_size > 0) snprintf(b, n, "%d", x->group_size);
         else snprintf(b, n, "%s", precise ? "-1" : "row");
         break;
     case C_ACT: snprintf(b, n, "%s", TF(x->act_order)); break;

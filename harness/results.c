@@ -11,6 +11,7 @@
 #include "metrics/ppl.h"
 
 void results_point_label(const StoreRunRow *r, char *out, size_t outlen) {
+    if (r->bits == 0) { snprintf(out, outlen, "%s", r->method); return; } /* a `models:` entry: "gguf:Q4_K_M" */
     char group[32];
     if (r->group_size > 0) snprintf(group, sizeof group, "g%d", r->group_size);
     else snprintf(group, sizeof group, "row");

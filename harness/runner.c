@@ -185,6 +185,7 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
     SweepPoint *pts = NULL;
     char **keys = NULL;
     char **canon = NULL;
+    char (*entry_method)[96] = NULL; /* per point: "FORMAT:LABEL" of a `models:` entry, "" otherwise */
     int n = 0, rc = -1;
     const char *db = o->db_path ? o->db_path : e->output.db;
 
@@ -200,14 +201,17 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
     if (sweep_expand(e, &pts, &n, err)) goto out;
     keys = calloc((size_t)n + 1, sizeof *keys);
     canon = calloc((size_t)n + 1, sizeof *canon);
-    if (!keys || !canon) { snprintf(err, QB_ERRLEN, "out of memory"); goto out; }
+    entry_method = calloc((size_t)n + 1, sizeof *entry_method);
+    if (!keys || !canon || !entry_method) { snprintf(err, QB_ERRLEN, "out of memory"); goto out; }
     /* every point's options against every layer's shape, before any work */
     for (int i = 0; i < n; i++) {
         PipelineOptions po;
         char label[96], buf[4096];
         sweep_label(&pts[i], label, sizeof label);
-        if (sweep_pipeline_options(&pts[i], &po, err)) goto out;
-        for (int l = 0; l < LIN_COUNT; l++) {
+        if (pts[i].model_entry >= 0) { /* evaluated as it is: load it once for its hash, format and vocabulary */
+            if (runner_model_entry(&r, &pts[i], entry_method[i], err)) goto out;
+        } else if (sweep_pipeline_options(&pts[i], &po, err)) goto out;
+        for (int l = 0; l < LIN_COUNT && pts[i].model_entry < 0; l++) {
             char qerr[QB_ERRLEN];
             if (quant_options_validate(&po.opt, r.base->blocks[0].lin[l].cols, qerr)) {
                 snprintf(err, QB_ERRLEN, "%.150s: point '%.80s' on %.40s: %.220s", e->file, label, linear_kind_name((LinearKind)l), qerr);
@@ -298,7 +302,7 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
         sweep_label(&pts[i], label, sizeof label);
         StoreRun run = {
             .key = keys[i], .experiment_id = r.experiment_id, .model_path = e->model_path, .model_sha256 = r.base->sha256,
-            .method = sweep_get_str(&pts[i], "method", "?"), .bits = (int)sweep_get_int(&pts[i], "bits", 0),
+            .method = entry_method[i][0] ? entry_method[i] : sweep_get_str(&pts[i], "method", "?"), .bits = (int)sweep_get_int(&pts[i], "bits", 0),
             .group_size = (int)sweep_get_int(&pts[i], "group_size", -1), .act_order = (int)sweep_get_int(&pts[i], "act_order", 0),
             .sym = (int)sweep_get_int(&pts[i], "sym", 0), .static_groups = (int)sweep_get_int(&pts[i], "static_groups", 0),
             .params_json = canon[i], .host = NULL, .threads = omp_get_max_threads(), .bits_per_weight = NAN,
@@ -351,6 +355,7 @@ out:
     for (int i = 0; i < n && canon; i++) free(canon[i]);
     free(keys);
     free(canon);
+    free(entry_method);
     free(pts);
     runner_free(&r);
     return rc;

@@ -108,5 +108,9 @@ void runner_tasks_free(Run *r);
 /* runner_point.c: quantizes and evaluates one point; on success it is in the database as 'done' and
  * summary holds a one-line digest for the progress line. */
 int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size_t sumlen, char err[QB_ERRLEN]);
+/* A `models:` entry, before any work: loads it, checks it shares the experiment model's vocabulary,
+ * sets p->model_sha256 and method[96] to "FORMAT:LABEL", FORMAT what it is stored as (gguf, autogptq, qbq
+ * or model): the method column of its results row (bits 0: a model entry). */
+int runner_model_entry(Run *r, SweepPoint *p, char method[96], char err[QB_ERRLEN]);
 
 #endif

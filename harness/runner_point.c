@@ -110,10 +110,33 @@ done:
     return rc;
 }
 
+static Model *load_entry(const Run *r, const SweepPoint *p, char err[QB_ERRLEN]) {
+    const ModelEntry *me = &r->e->models[p->model_entry];
+    Model *m = quant_or_model_load(me->path, err);
+    if (m && m->cfg.vocab_size != r->base->cfg.vocab_size) {
+        snprintf(err, QB_ERRLEN, "%.200s:%d: models: '%.200s' has a vocabulary of %d, the experiment model %d", r->e->file,
+                 me->line, me->path, m->cfg.vocab_size, r->base->cfg.vocab_size);
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int runner_model_entry(Run *r, SweepPoint *p, char method[96], char err[QB_ERRLEN]) {
+    Model *m = load_entry(r, p, err);
+    if (!m) return -1;
+    snprintf(p->model_sha256, sizeof p->model_sha256, "%s", m->sha256);
+    const char *fmt = m->stored.format[0] ? m->stored.format
+                      : quant_checkpoint_detect(r->e->models[p->model_entry].path) == 1 ? "qbq" : "model";
+    snprintf(method, 96, "%s:%.60s", fmt, p->model_label);
+    model_free(m);
+    return 0;
+}
+
 int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size_t sumlen, char err[QB_ERRLEN]) {
     const Experiment *e = r->e;
     PipelineOptions po;
-    if (sweep_pipeline_options(p, &po, err)) return -1;
+    if (p->model_entry < 0 && sweep_pipeline_options(p, &po, err)) return -1;
     /* fault injection for tests/test_e2e_run.c: the failure path of a point (recorded 'failed',
      * retried by the next run) without depending on a solver actually failing */
     const char *inject = getenv("QBENCH_TEST_FAIL_POINT");
@@ -123,7 +146,7 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     }
     double t_cal = 0;
     if (sweep_needs_calibration(p) && runner_calibration(r, &t_cal, err)) return -1;
-    Model *m = model_load(e->model_path, err);
+    Model *m = p->model_entry >= 0 ? load_entry(r, p, err) : model_load(e->model_path, err);
     if (!m) return -1;
     int rc = -1;
     PipelineReport rep;
@@ -142,7 +165,12 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     double t0 = runner_now();
     CalibrationSet cs = {0, 0, NULL};
     if (sweep_needs_calibration(p)) cs = (CalibrationSet){r->calib.n_samples, r->calib.seqlen, r->calib.windows};
-    if (quant_model(m, sweep_needs_calibration(p) ? &cs : NULL, &po, 0, &rep, err)) goto done;
+    if (p->model_entry >= 0) {
+        /* as it is: its size is what its file stores (bits per weight of the linear layers as stored,
+         * file bytes); a float model entry has no quantized layers to count */
+        rep.bits_per_weight = m->stored.format[0] ? m->stored.linear_bits : NAN;
+        rep.packed_bytes = m->stored.file_bytes;
+    } else if (quant_model(m, sweep_needs_calibration(p) ? &cs : NULL, &po, 0, &rep, err)) goto done;
     /* the Hessian forward passes are calibration work: only the solves count as quantization */
     double t_quant = runner_now() - t0 - rep.calib_seconds;
     t_cal += rep.calib_seconds;

@@ -26,7 +26,7 @@ int sweep_expand(const Experiment *e, SweepPoint **pts, int *n, char err[QB_ERRL
         /* a point is ~2 KB; a sweep of more than 10000 points is a typo, not a plan */
         if (total > 10000) { snprintf(err, QB_ERRLEN, "%.200s:%d: sweep: more than 10000 points", e->file, e->axes[a].line); return -1; }
     }
-    SweepPoint *out = malloc(total * sizeof *out);
+    SweepPoint *out = malloc((total + (size_t)e->n_models) * sizeof *out);
     if (!out) { snprintf(err, QB_ERRLEN, "%.200s: sweep: out of memory", e->file); return -1; }
     int count = 0;
     for (size_t t = 0; t < total; t++) {
@@ -48,9 +48,18 @@ int sweep_expand(const Experiment *e, SweepPoint **pts, int *n, char err[QB_ERRL
             p.line[i] = ax->line;
             r /= (size_t)ax->n_values;
         }
+        p.model_entry = -1;
         int excluded = 0;
         for (int x = 0; x < e->n_exclude && !excluded; x++) excluded = sweep_matches(&p, &e->exclude[x]);
         if (excluded) continue;
+        p.index = count;
+        out[count++] = p;
+    }
+    for (int k = 0; k < e->n_models; k++) {
+        SweepPoint p;
+        memset(&p, 0, sizeof p);
+        p.model_entry = k;
+        snprintf(p.model_label, sizeof p.model_label, "%s", e->models[k].label);
         p.index = count;
         out[count++] = p;
     }
@@ -99,6 +108,7 @@ int sweep_matches(const SweepPoint *p, const ParamMatch *m) {
 }
 
 int sweep_needs_calibration(const SweepPoint *p) {
+    if (p->model_entry >= 0) return 0;
     const char *m = sweep_get_str(p, "method", "");
     return !strcmp(m, "gptq") || !strcmp(m, "gptqt");
 }
@@ -179,6 +189,17 @@ int sweep_canonical(const Experiment *e, const SweepPoint *p, char *out, size_t 
     size_t pos = 0;
     int first = 1;
     char val[1100], item[1200];
+    if (p->model_entry >= 0) {
+        const ModelEntry *me = &e->models[p->model_entry];
+        char lab[200];
+        json_string(me->path, val, sizeof val);
+        json_string(me->label, lab, sizeof lab);
+        if (put(out, outlen, &pos, "{\"model\":{\"path\":") || put(out, outlen, &pos, val) ||
+            put(out, outlen, &pos, ",\"label\":") || put(out, outlen, &pos, lab) || put(out, outlen, &pos, ",\"sha256\":\"") ||
+            put(out, outlen, &pos, p->model_sha256) || put(out, outlen, &pos, "\"}}"))
+            return -1;
+        return 0;
+    }
     if (put(out, outlen, &pos, "{\"params\":{")) return -1;
     for (int i = 0; i < param_count(); i++) {
         ParamValue v;
@@ -216,6 +237,7 @@ void sweep_key(const char *model_sha256, const char *canonical, char key[65]) {
 }
 
 void sweep_label(const SweepPoint *p, char *out, size_t outlen) {
+    if (p->model_entry >= 0) { snprintf(out, outlen, "model %s", p->model_label); return; }
     long g = sweep_get_int(p, "group_size", -1);
     char gs[24];
     if (g < 0) snprintf(gs, sizeof gs, "row");

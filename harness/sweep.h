@@ -22,9 +22,15 @@ typedef struct {
     ParamValue v[CFG_MAX_PARAMS];    /* indexed by param_index(); meaningful where has[] */
     unsigned char has[CFG_MAX_PARAMS];
     int line[CFG_MAX_PARAMS];        /* the file line each value came from (for messages) */
+    int model_entry;                 /* -1, or the `models:` entry this point evaluates as it is */
+    char model_label[64];            /* that entry's label */
+    char model_sha256[65];           /* that entry's weight hash, set by the runner once it is loaded */
 } SweepPoint;
 
-/* Expands e into *pts (malloc'd, free()); *n may be 0 if everything is excluded. */
+/* Expands e into *pts (malloc'd, free()): the sweep's points, then one point per `models:` entry
+ * (model_entry >= 0, no parameters: the model is evaluated as it is); *n may be 0 if everything is
+ * excluded and there are no entries. A model entry's canonical form is
+ * {"model":{"path":...,"label":...,"sha256":...}}; its label is "model <label>". */
 int sweep_expand(const Experiment *e, SweepPoint **pts, int *n, char err[QB_ERRLEN]);
 
 /* The value of a parameter for this point with the defaults above; 0 found, -1 if neither set nor

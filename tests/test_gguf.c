@@ -18,6 +18,10 @@
 #include "model/gguf.h"
 #include "model/tokenizer.h"
 #include "metrics/ppl.h"
+#include "harness/config.h"
+#include "harness/runner.h"
+#include "harness/store.h"
+#include <sys/stat.h>
 
 #define GG "assets/gguf"
 
@@ -268,6 +272,145 @@ static void test_ppl_llamacpp_every_file(void **state) {
     free(text);
 }
 
+/* Bits per weight of the block linear layers of a GGUF file, by hand from gguf-py's tensor list (types
+ * and shapes in the reference JSON) and the ggml block sizes: Q5_0 22 bytes / 32 weights, Q8_0 34 / 32,
+ * Q5_1 24 / 32, IQ4_NL 18 / 32, Q4_K 144 / 256, F16 2 / 1, F32 4 / 1. */
+static double hand_bpw(const char *file) {
+    cJSON *ref = read_json(GG "/gguf_dequant_reference.json");
+    assert_non_null(ref);
+    const cJSON *f = cJSON_GetObjectItem(ref, file), *t;
+    assert_non_null(f);
+    static const struct { const char *type; double bits; } B[] = {
+        {"Q5_0", 22 * 8 / 32.0}, {"Q8_0", 34 * 8 / 32.0}, {"Q5_1", 24 * 8 / 32.0}, {"IQ4_NL", 18 * 8 / 32.0},
+        {"Q4_K", 144 * 8 / 256.0}, {"F16", 16}, {"F32", 32}};
+    double bits = 0, n = 0;
+    cJSON_ArrayForEach(t, f) {
+        if (strncmp(t->string, "blk.", 4) || strstr(t->string, "_norm")) continue;
+        const cJSON *sh = cJSON_GetObjectItem(t, "shape");
+        double numel = cJSON_GetArrayItem(sh, 0)->valuedouble * cJSON_GetArrayItem(sh, 1)->valuedouble;
+        const char *ty = cJSON_GetObjectItem(t, "type")->valuestring;
+        size_t k = 0;
+        while (k < sizeof B / sizeof B[0] && strcmp(B[k].type, ty)) k++;
+        if (k == sizeof B / sizeof B[0]) fail_msg("no block size for %s", ty);
+        bits += numel * B[k].bits;
+        n += numel;
+    }
+    cJSON_Delete(ref);
+    return bits / n;
+}
+
+/* GGUF files as `models:` entries of an experiment: each is one more point, evaluated as it is, with
+ * its true bits per weight and file bytes, and measured against the experiment's float model. The F32
+ * GGUF holds the float model's own weights, so its agreement must be perfect; the Q4_K_M one lands
+ * where the ppl command puts it; a rerun does nothing; a model with another vocabulary is refused. */
+static void test_models_entries_in_experiment(void **state) {
+    (void)state;
+    if (access(GG "/s260k-Q4_K_M.gguf", R_OK) || access("assets/stories260K/stories260K.bin", R_OK)) skip();
+    char dir[64] = "/tmp/qb_entXXXXXX", yaml[2048], db[128], err[QB_ERRLEN] = "";
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/e.db", dir);
+    const char *head =
+        "name: entries\n"
+        "model: {path: assets/stories260K/stories260K.bin, tokenizer: assets/stories260K/tok512.bin}\n"
+        "sweep: {method: [rtn], bits: [4]}\n"
+        "fixed: {group_size: 32}\n"
+        "eval:\n"
+        "  perplexity: [{dataset: tinystories-valid, mode: llamacpp, seqlen: 256, max_windows: 4}]\n"
+        "  agreement: [{dataset: tinystories-valid, seqlen: 128, windows: 2}]\n";
+    snprintf(yaml, sizeof yaml, "%smodels: [{path: " GG "/s260k-Q4_K_M.gguf, label: Q4_K_M}, " GG "/s260k-f32.gguf]\n"
+             "output: {db: %s}\n", head, db);
+    Experiment *e = calloc(1, sizeof *e);
+    assert_non_null(e);
+    char yfile[128];
+    snprintf(yfile, sizeof yfile, "%s/entries.yaml", dir);
+    FILE *yf = fopen(yfile, "w");
+    assert_non_null(yf);
+    fputs(yaml, yf);
+    fclose(yf);
+    if (config_load(yfile, e, err)) fail_msg("%s", err);
+    assert_int_equal(e->n_models, 2);
+    assert_string_equal(e->models[1].label, "s260k-f32.gguf");
+    RunOptions ro = {.db_path = NULL, .out = NULL, .progress = NULL};
+    RunSummary sum;
+    if (runner_run(e, &ro, &sum, err)) fail_msg("%s", err);
+    assert_int_equal(sum.done, 3);
+    assert_int_equal(sum.failed, 0);
+    if (runner_run(e, &ro, &sum, err)) fail_msg("%s", err);
+    assert_int_equal(sum.skipped, 3);
+    assert_int_equal(sum.done, 0);
+
+    Store *st = store_open(db, err);
+    assert_non_null(st);
+    StoreRunRow *rows;
+    int n;
+    assert_int_equal(store_load_runs(st, NULL, "done", &rows, &n, err), 0);
+    assert_int_equal(n, 3);
+    int seen = 0;
+    for (int i = 0; i < n; i++) {
+        const StoreRunRow *r = &rows[i];
+        const StoreMetricRow *ppl = store_run_metric(r, "ppl", "tinystories-valid", NULL);
+        const StoreMetricRow *top1 = store_run_metric(r, "top1", "tinystories-valid", NULL);
+        const StoreMetricRow *kl = store_run_metric(r, "kl", "tinystories-valid", NULL);
+        assert_non_null(ppl);
+        assert_non_null(top1);
+        assert_non_null(kl);
+        struct stat sb;
+        if (!strcmp(r->method, "gguf:Q4_K_M")) {
+            seen |= 1;
+            assert_int_equal(r->bits, 0);
+            assert_true(fabs(r->bits_per_weight - hand_bpw("s260k-Q4_K_M.gguf")) < 1e-9);
+            assert_int_equal(stat(GG "/s260k-Q4_K_M.gguf", &sb), 0);
+            assert_int_equal(r->packed_bytes, (int64_t)sb.st_size);
+            assert_true(strstr(r->params_json, "s260k-Q4_K_M.gguf") != NULL);
+            /* the same number `ppl` gives for this file with these settings */
+            Model *m = load_ok(GG "/s260k-Q4_K_M.gguf");
+            Tokenizer *t = tokenizer_load("assets/stories260K/tok512.bin", 512, err);
+            size_t len;
+            char *text = read_text("assets/tinystories/tinystories_v1_validation_head.txt", &len);
+            assert_non_null(text);
+            assert_non_null(t);
+            PplOptions o = {.mode = PPL_LLAMACPP, .seqlen = 256, .max_windows = 4};
+            PplStats ps;
+            memset(&ps, 0, sizeof ps);
+            if (ppl_eval_text(m, t, text, len, &o, &ps, err)) fail_msg("%s", err);
+            if (fabs(ppl_value(&ps) - ppl->value) > 1e-9 * ppl->value)
+                fail_msg("sweep entry ppl %.9g, ppl_eval_text %.9g", ppl->value, ppl_value(&ps));
+            free(text);
+            tokenizer_free(t);
+            model_free(m);
+            assert_true(ppl->value > 1 && top1->value < 1 && kl->value > 0);
+        } else if (!strcmp(r->method, "gguf:s260k-f32.gguf")) {
+            seen |= 2;
+            assert_true(r->bits_per_weight == 32.0);
+            assert_true(top1->value == 1.0);
+            assert_true(fabs(kl->value) < 1e-9);
+        } else {
+            seen |= 4;
+            assert_string_equal(r->method, "rtn");
+            assert_int_equal(r->bits, 4);
+        }
+    }
+    assert_int_equal(seen, 7);
+    store_free_runs(rows, n);
+    store_close(st);
+
+    /* a model entry with another vocabulary (TinyStories-656K: 2048 tokens) is refused before any work */
+    snprintf(yaml, sizeof yaml, "%smodels: [assets/tinystories-656K]\noutput: {db: %s/other.db}\n", head, dir);
+    memset(e, 0, sizeof *e);
+    if (config_parse(yaml, strlen(yaml), yfile, e, err)) fail_msg("%s", err);
+    assert_int_equal(runner_run(e, &ro, &sum, err), -1);
+    assert_non_null(strstr(err, "vocabulary"));
+    /* a missing path is an error naming the line */
+    snprintf(yaml, sizeof yaml, "%smodels: [assets/gguf/nope.gguf]\n", head);
+    memset(e, 0, sizeof *e);
+    assert_int_equal(config_parse(yaml, strlen(yaml), "entries.yaml", e, err), -1);
+    assert_non_null(strstr(err, "entries.yaml:8: models"));
+    free(e);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dequant_all_reference),
@@ -275,6 +418,7 @@ int main(void) {
         cmocka_unit_test(test_logits_s260k_gguf_vs_llama2c),
         cmocka_unit_test(test_tokenizer_from_gguf),
         cmocka_unit_test(test_ppl_llamacpp_every_file),
+        cmocka_unit_test(test_models_entries_in_experiment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
