@@ -239,6 +239,7 @@ static int parse_tensors(Cur *c, GgufFile *f, uint64_t n_t) {
     }
     /* the data section starts at the next multiple of the alignment after the tensor infos */
     size_t pad = (f->alignment - c->off % f->alignment) % f->alignment;
+    if (f->n_t == 0 && pad > c->size - c->off) pad = c->size - c->off; /* metadata only: padding optional */
     if (pad > c->size - c->off) {
         snprintf(c->err, QB_ERRLEN, "%.200s: file ends before the data section (%zu bytes of header)", c->path, c->off);
         goto out;

@@ -411,6 +411,214 @@ static void test_models_entries_in_experiment(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- hostile files ---------------------------------------------------------------------------- */
+
+static char htmp[64];
+
+static unsigned char *file_bytes(const char *path, size_t *len) {
+    char err[QB_ERRLEN];
+    unsigned char *b = (unsigned char *)qb_read_file(path, len, err);
+    assert_non_null(b);
+    return b;
+}
+
+static void write_bytes(const char *path, const void *b, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* Loading b[n] as a model (and as a tokenizer) must fail with a message naming the file and `want`. */
+static void expect_model_error(const unsigned char *b, size_t n, const char *want) {
+    char path[128], err[QB_ERRLEN] = "";
+    snprintf(path, sizeof path, "%s/bad.gguf", htmp);
+    write_bytes(path, b, n);
+    Model *m = model_load(path, err);
+    if (m) fail_msg("loaded a broken file (expected '%s')", want);
+    if (!strstr(err, path) || !strstr(err, want)) fail_msg("error '%s' does not name the file and '%s'", err, want);
+    Tokenizer *t = tokenizer_load(path, 0, err); /* the same bytes through the tokenizer: no crash */
+    tokenizer_free(t);
+}
+
+/* Byte position of tensor i's offset field in the tensor-info table. */
+static size_t offset_field(const GgufFile *g, size_t i) {
+    const GgufTensor *t = &g->t[i];
+    return (size_t)((const uint8_t *)t->name - g->buf) + t->name_len + 4 + 8 * (size_t)t->n_dims + 4;
+}
+
+static void test_hostile_files(void **state) {
+    (void)state;
+    if (access(GG "/s260k-f32.gguf", R_OK)) skip();
+    snprintf(htmp, sizeof htmp, "/tmp/qb_ggXXXXXX");
+    assert_non_null(mkdtemp(htmp));
+    size_t n;
+    unsigned char *orig = file_bytes(GG "/s260k-f32.gguf", &n), *b = malloc(n);
+    assert_non_null(b);
+    GgufFile g;
+    char err[QB_ERRLEN];
+    assert_int_equal(gguf_parse(orig, n, "orig", &g, err), 0);
+    /* truncated anywhere: in the header, the metadata, the tensor infos, the data */
+    size_t cuts[] = {0, 3, 7, 12, 20, 30, 200, 5000, g.data_off - 1, g.data_off + 10, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        memcpy(b, orig, cuts[i]);
+        expect_model_error(b, cuts[i], cuts[i] < 4 ? "" : "");
+    }
+    memcpy(b, orig, n);
+    b[0] = 'X';
+    expect_model_error(b, n, "no 'GGUF' magic");
+    memcpy(b, orig, n);
+    b[4] = 1;
+    expect_model_error(b, n, "version 1 is not supported");
+    uint64_t huge = (uint64_t)1 << 40;
+    memcpy(b, orig, n);
+    memcpy(b + 8, &huge, 8);
+    expect_model_error(b, n, "tensors cannot fit");
+    memcpy(b, orig, n);
+    memcpy(b + 16, &huge, 8);
+    expect_model_error(b, n, "metadata keys cannot fit");
+    memcpy(b, orig, n);
+    memcpy(b + 24, &huge, 8); /* the first key's length */
+    expect_model_error(b, n, "runs past the end of the file");
+    /* a tensor's offset past the end, misaligned, or onto another tensor */
+    uint64_t off;
+    memcpy(b, orig, n);
+    off = (uint64_t)n;
+    memcpy(b + offset_field(&g, 3), &off, 8);
+    expect_model_error(b, n, "runs past the end");
+    memcpy(b, orig, n);
+    memcpy(&off, orig + offset_field(&g, 3), 8);
+    off += 4;
+    memcpy(b + offset_field(&g, 3), &off, 8);
+    expect_model_error(b, n, "not a multiple of the alignment");
+    memcpy(b, orig, n);
+    memcpy(&off, orig + offset_field(&g, 2), 8);
+    memcpy(b + offset_field(&g, 3), &off, 8);
+    expect_model_error(b, n, "overlap");
+    /* an unsupported tensor type is refused by name, naming the tensor */
+    memcpy(b, orig, n);
+    uint32_t iq2 = 16;
+    memcpy(b + offset_field(&g, 3) - 4, &iq2, 4);
+    expect_model_error(b, n, "IQ2_XXS");
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)g.t[3].name_len, g.t[3].name);
+    char err2[QB_ERRLEN] = "", path[128];
+    snprintf(path, sizeof path, "%s/bad.gguf", htmp);
+    assert_null(model_load(path, err2));
+    assert_non_null(strstr(err2, name));
+    /* a dimension of 0, too many dimensions */
+    memcpy(b, orig, n);
+    uint64_t zero = 0;
+    memcpy(b + offset_field(&g, 3) - 4 - 8 * (size_t)g.t[3].n_dims, &zero, 8);
+    expect_model_error(b, n, "dimension 0 = 0");
+    memcpy(b, orig, n);
+    uint32_t nd = 9;
+    memcpy(b + offset_field(&g, 3) - 4 - 8 * (size_t)g.t[3].n_dims - 4, &nd, 4);
+    expect_model_error(b, n, "9 dimensions");
+    /* another architecture is refused by name (same length, so nothing else moves) */
+    const GgufKV *arch = gguf_find_kv(&g, "general.architecture");
+    assert_non_null(arch);
+    memcpy(b, orig, n);
+    memcpy(b + (arch->val - orig) + 8, "bloom", 5);
+    expect_model_error(b, n, "architecture 'bloom' is not supported");
+    /* a value type that does not exist */
+    memcpy(b, orig, n);
+    uint32_t bad_type = 77;
+    memcpy(b + ((const uint8_t *)arch->key - orig) + arch->key_len, &bad_type, 4);
+    expect_model_error(b, n, "unknown value type 77");
+    /* a tensor the llama loader does not know */
+    memcpy(b, orig, n);
+    memcpy(b + ((const uint8_t *)g.t[0].name - orig), "tok_embdX", 9);
+    expect_model_error(b, n, "missing tensor 'token_embd.weight'");
+    gguf_close(&g);
+    free(orig);
+    free(b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", htmp);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A minimal GGUF writer for tokenizer cases (metadata only, no tensors). */
+typedef struct { unsigned char *b; size_t n, cap; } Buf;
+static void put(Buf *w, const void *p, size_t k) {
+    if (w->n + k > w->cap) {
+        w->cap = (w->n + k) * 2 + 64;
+        w->b = realloc(w->b, w->cap);
+        assert_non_null(w->b);
+    }
+    memcpy(w->b + w->n, p, k);
+    w->n += k;
+}
+static void put_u32(Buf *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(Buf *w, uint64_t v) { put(w, &v, 8); }
+static void put_str(Buf *w, const char *s) { put_u64(w, strlen(s)); put(w, s, strlen(s)); }
+
+static void tokenizer_file(Buf *w, const char *model, int n_tokens, int scores_ok) {
+    w->n = 0;
+    put(w, "GGUF", 4);
+    put_u32(w, 3);
+    put_u64(w, 0);
+    put_u64(w, 3);
+    put_str(w, "tokenizer.ggml.model");
+    put_u32(w, GGUF_STRING);
+    put_str(w, model);
+    put_str(w, "tokenizer.ggml.tokens");
+    put_u32(w, GGUF_ARRAY);
+    put_u32(w, GGUF_STRING);
+    put_u64(w, (uint64_t)n_tokens);
+    const char *toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a"};
+    for (int i = 0; i < n_tokens; i++) put_str(w, toks[i % 7]);
+    put_str(w, "tokenizer.ggml.scores");
+    put_u32(w, GGUF_ARRAY);
+    put_u32(w, GGUF_F32);
+    put_u64(w, (uint64_t)(scores_ok ? n_tokens : n_tokens - 1));
+    for (int i = 0; i < (scores_ok ? n_tokens : n_tokens - 1); i++) {
+        float v = (float)-i;
+        put(w, &v, 4);
+    }
+}
+
+static void test_tokenizer_kinds(void **state) {
+    (void)state;
+    char dir[64] = "/tmp/qb_gtXXXXXX", path[128], err[QB_ERRLEN];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.gguf", dir);
+    Buf w = {0};
+    tokenizer_file(&w, "llama", 7, 1);
+    write_bytes(path, w.b, w.n);
+    Tokenizer *t = tokenizer_load(path, 0, err);
+    if (!t) fail_msg("%s", err);
+    int *ids, nid;
+    assert_int_equal(tokenizer_encode(t, "ab", 2, 1, &ids, &nid, err), 0);
+    assert_int_equal(nid, 3); /* BOS, "▁a" (the space prefix merged with a), "b" */
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[1], 6);
+    assert_int_equal(ids[2], 5);
+    free(ids);
+    tokenizer_free(t);
+    const char *refused[] = {"gpt2", "bert", "rwkv"};
+    for (int i = 0; i < 3; i++) {
+        tokenizer_file(&w, refused[i], 7, 1);
+        write_bytes(path, w.b, w.n);
+        assert_null(tokenizer_load(path, 0, err));
+        char want[64];
+        snprintf(want, sizeof want, "GGUF tokenizer '%s' is not supported", refused[i]);
+        if (!strstr(err, want)) fail_msg("'%s' lacks '%s'", err, want);
+    }
+    tokenizer_file(&w, "llama", 7, 0);
+    write_bytes(path, w.b, w.n);
+    assert_null(tokenizer_load(path, 0, err));
+    assert_non_null(strstr(err, "tokenizer.ggml.scores"));
+    tokenizer_file(&w, "llama", 7, 1);
+    write_bytes(path, w.b, w.n);
+    assert_null(tokenizer_load(path, 4, err)); /* more tokens than the model's vocabulary */
+    assert_non_null(strstr(err, "vocab_size 4"));
+    free(w.b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dequant_all_reference),
@@ -419,6 +627,8 @@ int main(void) {
         cmocka_unit_test(test_tokenizer_from_gguf),
         cmocka_unit_test(test_ppl_llamacpp_every_file),
         cmocka_unit_test(test_models_entries_in_experiment),
+        cmocka_unit_test(test_hostile_files),
+        cmocka_unit_test(test_tokenizer_kinds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
