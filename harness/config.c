@@ -291,7 +291,7 @@ static int parse_models(Ctx *c, yaml_node_t *n, Experiment *e) {
             size_t l = strlen(tmp);
             while (l > 1 && tmp[l - 1] == '/') tmp[--l] = 0;
             const char *b = strrchr(tmp, '/');
-            snprintf(me->label, sizeof me->label, "%s", b ? b + 1 : tmp);
+            snprintf(me->label, sizeof me->label, "%.63s", b ? b + 1 : tmp);
         }
         for (int i = 0; i < e->n_models; i++)
             if (!strcmp(e->models[i].label, me->label))
