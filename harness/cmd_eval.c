@@ -54,8 +54,8 @@ int cmd_ppl(int argc, char **argv) {
     int json = 0, quiet = 0, no_prepend = 0, have_stride = 0;
     PplOptions o = {.mode = PPL_GPTQ};
     const CliOpt opts[] = {
-        {"--model", NULL, CLI_STR, &model_path, "M", "llama2.c .bin, HF directory, .safetensors or .qbq (required)", NULL, 0, 0, NULL, NULL},
-        {"--tokenizer", NULL, CLI_STR, &tok_path, "T", "tokenizer.bin / tokenizer.json", "found beside the model", 0, 0, NULL, NULL},
+        {"--model", NULL, CLI_STR, &model_path, "M", "llama2.c .bin, HF or AutoGPTQ directory, .safetensors, .gguf or .qbq (required)", NULL, 0, 0, NULL, NULL},
+        {"--tokenizer", NULL, CLI_STR, &tok_path, "T", "tokenizer.bin / tokenizer.json / .gguf", "found beside the model; a .gguf is its own", 0, 0, NULL, NULL},
         {"--data", NULL, CLI_STR, &data, "DATA", "text to score: a dataset name (wikitext2-test, ptb-test, tinystories-valid, ...) "
          "or a path (.txt as is, .jsonl \"text\" fields) (required)", NULL, 0, 0, NULL, NULL},
         {"--seqlen", NULL, CLI_INT, &seqlen, "N", "window length (the context c of llamacpp mode) (required)", NULL, 2, 1 << 20, NULL, NULL},
@@ -173,8 +173,8 @@ int cmd_generate(int argc, char **argv) {
     double temperature = 0, top_p = 1;
     int json = 0, quiet = 0, no_prepend = 0;
     const CliOpt opts[] = {
-        {"--model", NULL, CLI_STR, &model_path, "M", "llama2.c .bin, HF directory, .safetensors or .qbq (required)", NULL, 0, 0, NULL, NULL},
-        {"--tokenizer", NULL, CLI_STR, &tok_path, "T", "tokenizer.bin / tokenizer.json", "found beside the model", 0, 0, NULL, NULL},
+        {"--model", NULL, CLI_STR, &model_path, "M", "llama2.c .bin, HF or AutoGPTQ directory, .safetensors, .gguf or .qbq (required)", NULL, 0, 0, NULL, NULL},
+        {"--tokenizer", NULL, CLI_STR, &tok_path, "T", "tokenizer.bin / tokenizer.json / .gguf", "found beside the model; a .gguf is its own", 0, 0, NULL, NULL},
         {"--prompt", NULL, CLI_STR, &prompt, "TEXT", "text to continue; empty = start from BOS alone", "empty", 0, 0, NULL, NULL},
         {"--max-new-tokens", NULL, CLI_INT, &max_new, "N", "stops earlier at EOS or the model's context", "256", 0, 1 << 24, NULL, NULL},
         {"--temperature", NULL, CLI_NUM, &temperature, "T", "0 = greedy", "0", 0, 100, NULL, NULL},
