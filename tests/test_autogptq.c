@@ -20,6 +20,7 @@
 #include "model/model.h"
 #include "model/model_internal.h"
 #include "quant/quant.h"
+#include "tests/common.h"
 
 #define AG "assets/autogptq"
 
@@ -163,25 +164,6 @@ static void test_v2_folder(void **state) {
 
 static char tmpdir[64];
 
-static void copy_file(const char *from, const char *to) {
-    char err[QB_ERRLEN];
-    size_t len;
-    char *b = qb_read_file(from, &len, err);
-    if (!b) fail_msg("%s", err);
-    FILE *f = fopen(to, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, len, f), len);
-    fclose(f);
-    free(b);
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A copy of b4-g32-asym with quantize_config.json replaced: loading must fail naming `want`. */
 static void expect_config_error(const char *qc, const char *want) {
     char dir[128], p[200];
@@ -192,10 +174,13 @@ static void expect_config_error(const char *qc, const char *want) {
         char from[200];
         snprintf(from, sizeof from, AG "/b4-g32-asym/%s", files[i]);
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        copy_file(from, p);
+        size_t len;
+        char *data = t_slurp(from, &len);
+        t_write_file(p, data, len);
+        free(data);
     }
     snprintf(p, sizeof p, "%s/quantize_config.json", dir);
-    write_text(p, qc);
+    t_write_text(p, qc);
     char err[QB_ERRLEN] = "";
     Model *m = model_load(dir, err);
     if (m) fail_msg("loaded with quantize_config %s", qc);
@@ -205,8 +190,7 @@ static void expect_config_error(const char *qc, const char *want) {
 static void test_bad_configs(void **state) {
     (void)state;
     if (access(AG "/b4-g32-asym/model.safetensors", R_OK)) skip();
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/qb_agXXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_int_equal(t_mkdtemp(tmpdir, sizeof tmpdir, "qb_ag"), 0);
     expect_config_error("{\"bits\": 5, \"group_size\": 32}", "bits must be 2, 3, 4 or 8");
     expect_config_error("{\"bits\": 4, \"group_size\": 0}", "group_size");
     expect_config_error("{\"bits\": 4, \"group_size\": 32, \"quant_method\": \"awq\"}", "quant_method 'awq'");
@@ -215,9 +199,7 @@ static void test_bad_configs(void **state) {
     expect_config_error("{\"bits\": 8, \"group_size\": 32}", "qweight");
     expect_config_error("{\"bits\": 4, \"group_size\": 64}", "qzeros");
     expect_config_error("[1, 2]", "not a JSON object");
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(t_rm_rf(tmpdir), 0);
 }
 
 /* IEEE half rounding (round to nearest even), as --export gptq stores scales. */
@@ -246,9 +228,8 @@ static void test_export_gptq_loads_back(void **state) {
     (void)state;
     const char *src = "assets/tinystories-656K";
     if (access(src, R_OK)) skip();
-    char err[QB_ERRLEN] = "", dir[128], qbq[160], cmd[200];
-    snprintf(dir, sizeof dir, "/tmp/qb_exXXXXXX");
-    assert_non_null(mkdtemp(dir));
+    char err[QB_ERRLEN] = "", dir[128], qbq[160];
+    assert_int_equal(t_mkdtemp(dir, sizeof dir, "qb_ex"), 0);
     Model *m = load_ok(src);
     int wins[8 * 64];
     QbRng rng;
@@ -322,8 +303,7 @@ static void test_export_gptq_loads_back(void **state) {
     model_free(e1);
     pipeline_report_free(&rep);
     model_free(m);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(t_rm_rf(dir), 0);
 }
 
 int main(void) {

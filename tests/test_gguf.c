@@ -17,6 +17,7 @@
 #include "model/model.h"
 #include "model/gguf.h"
 #include "model/tokenizer.h"
+#include "tests/common.h"
 #include "metrics/ppl.h"
 #include "harness/config.h"
 #include "harness/runner.h"
@@ -156,11 +157,6 @@ static void test_logits_s260k_gguf_vs_llama2c(void **state) {
 
 #define TS_TEXT "assets/tinystories/tinystories_v1_validation_head.txt"
 
-static char *read_text(const char *path, size_t *len) {
-    char err[QB_ERRLEN];
-    return qb_read_file(path, len, err);
-}
-
 /* llama.cpp copied tok512.bin's vocabulary into s260k-f32.gguf (and convert_hf_to_gguf the same
  * SentencePiece model into synth256): encoding the TinyStories text through the GGUF vocabulary gives
  * the ids of the llama2.c tokenizer (run.c's algorithm, tested against run.c elsewhere), and decoding
@@ -169,7 +165,7 @@ static void test_tokenizer_from_gguf(void **state) {
     (void)state;
     if (access(GG "/s260k-f32.gguf", R_OK) || access("assets/stories260K/tok512.bin", R_OK) || access(TS_TEXT, R_OK)) skip();
     size_t len;
-    char *text = read_text(TS_TEXT, &len);
+    char *text = t_slurp(TS_TEXT, &len);
     assert_non_null(text);
     char err[QB_ERRLEN] = "", found[512];
     assert_int_equal(tokenizer_find_for_model(GG "/s260k-Q4_K_M.gguf", found, sizeof found), 0);
@@ -233,7 +229,7 @@ static void test_ppl_llamacpp_every_file(void **state) {
     (void)state;
     if (access(TS_TEXT, R_OK) || access(GG "/s260k-f32.gguf", R_OK)) skip();
     size_t len;
-    char *text = read_text(TS_TEXT, &len);
+    char *text = t_slurp(TS_TEXT, &len);
     assert_non_null(text);
     /* 100 chunks of 256 use the first ~25,600 tokens (~60 KB): tokenize a 300 KB prefix cut at a newline,
      * far enough from the chunks that the cut cannot change their tokens */
@@ -306,8 +302,8 @@ static double hand_bpw(const char *file) {
 static void test_models_entries_in_experiment(void **state) {
     (void)state;
     if (access(GG "/s260k-Q4_K_M.gguf", R_OK) || access("assets/stories260K/stories260K.bin", R_OK)) skip();
-    char dir[64] = "/tmp/qb_entXXXXXX", yaml[2048], db[128], err[QB_ERRLEN] = "";
-    assert_non_null(mkdtemp(dir));
+    char dir[64], yaml[2048], db[128], err[QB_ERRLEN] = "";
+    assert_int_equal(t_mkdtemp(dir, sizeof dir, "qb_ent"), 0);
     snprintf(db, sizeof db, "%s/e.db", dir);
     const char *head =
         "name: entries\n"
@@ -366,7 +362,7 @@ static void test_models_entries_in_experiment(void **state) {
             Model *m = load_ok(GG "/s260k-Q4_K_M.gguf");
             Tokenizer *t = tokenizer_load("assets/stories260K/tok512.bin", 512, err);
             size_t len;
-            char *text = read_text("assets/tinystories/tinystories_v1_validation_head.txt", &len);
+            char *text = t_slurp("assets/tinystories/tinystories_v1_validation_head.txt", &len);
             assert_non_null(text);
             assert_non_null(t);
             PplOptions o = {.mode = PPL_LLAMACPP, .seqlen = 256, .max_windows = 4};
@@ -406,34 +402,18 @@ static void test_models_entries_in_experiment(void **state) {
     assert_int_equal(config_parse(yaml, strlen(yaml), "entries.yaml", e, err), -1);
     assert_non_null(strstr(err, "entries.yaml:8: models"));
     free(e);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(t_rm_rf(dir), 0);
 }
 
 /* ---- hostile files ---------------------------------------------------------------------------- */
 
 static char htmp[64];
 
-static unsigned char *file_bytes(const char *path, size_t *len) {
-    char err[QB_ERRLEN];
-    unsigned char *b = (unsigned char *)qb_read_file(path, len, err);
-    assert_non_null(b);
-    return b;
-}
-
-static void write_bytes(const char *path, const void *b, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
 /* Loading b[n] as a model (and as a tokenizer) must fail with a message naming the file and `want`. */
 static void expect_model_error(const unsigned char *b, size_t n, const char *want) {
     char path[128], err[QB_ERRLEN] = "";
     snprintf(path, sizeof path, "%s/bad.gguf", htmp);
-    write_bytes(path, b, n);
+    t_write_file(path, b, n);
     Model *m = model_load(path, err);
     if (m) fail_msg("loaded a broken file (expected '%s')", want);
     if (!strstr(err, path) || !strstr(err, want)) fail_msg("error '%s' does not name the file and '%s'", err, want);
@@ -450,10 +430,9 @@ static size_t offset_field(const GgufFile *g, size_t i) {
 static void test_hostile_files(void **state) {
     (void)state;
     if (access(GG "/s260k-f32.gguf", R_OK)) skip();
-    snprintf(htmp, sizeof htmp, "/tmp/qb_ggXXXXXX");
-    assert_non_null(mkdtemp(htmp));
+    assert_int_equal(t_mkdtemp(htmp, sizeof htmp, "qb_gg"), 0);
     size_t n;
-    unsigned char *orig = file_bytes(GG "/s260k-f32.gguf", &n), *b = malloc(n);
+    unsigned char *orig = (unsigned char *)t_slurp(GG "/s260k-f32.gguf", &n), *b = malloc(n);
     assert_non_null(b);
     GgufFile g;
     char err[QB_ERRLEN];
@@ -533,19 +512,13 @@ static void test_hostile_files(void **state) {
     gguf_close(&g);
     free(orig);
     free(b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", htmp);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(t_rm_rf(htmp), 0);
 }
 
 /* A minimal GGUF writer for tokenizer cases (metadata only, no tensors). */
 typedef struct { unsigned char *b; size_t n, cap; } Buf;
 static void put(Buf *w, const void *p, size_t k) {
-    if (w->n + k > w->cap) {
-        w->cap = (w->n + k) * 2 + 64;
-        w->b = realloc(w->b, w->cap);
-        assert_non_null(w->b);
-    }
+    assert_int_equal(qb_grow((void **)&w->b, &w->cap, w->n + k, 1), 0);
     memcpy(w->b + w->n, p, k);
     w->n += k;
 }
@@ -580,12 +553,12 @@ static void tokenizer_file(Buf *w, const char *model, int n_tokens, int scores_o
 
 static void test_tokenizer_kinds(void **state) {
     (void)state;
-    char dir[64] = "/tmp/qb_gtXXXXXX", path[128], err[QB_ERRLEN];
-    assert_non_null(mkdtemp(dir));
+    char dir[64], path[128], err[QB_ERRLEN];
+    assert_int_equal(t_mkdtemp(dir, sizeof dir, "qb_gt"), 0);
     snprintf(path, sizeof path, "%s/t.gguf", dir);
     Buf w = {0};
     tokenizer_file(&w, "llama", 7, 1);
-    write_bytes(path, w.b, w.n);
+    t_write_file(path, w.b, w.n);
     Tokenizer *t = tokenizer_load(path, 0, err);
     if (!t) fail_msg("%s", err);
     int *ids, nid;
@@ -599,24 +572,22 @@ static void test_tokenizer_kinds(void **state) {
     const char *refused[] = {"gpt2", "bert", "rwkv"};
     for (int i = 0; i < 3; i++) {
         tokenizer_file(&w, refused[i], 7, 1);
-        write_bytes(path, w.b, w.n);
+        t_write_file(path, w.b, w.n);
         assert_null(tokenizer_load(path, 0, err));
         char want[64];
         snprintf(want, sizeof want, "GGUF tokenizer '%s' is not supported", refused[i]);
         if (!strstr(err, want)) fail_msg("'%s' lacks '%s'", err, want);
     }
     tokenizer_file(&w, "llama", 7, 0);
-    write_bytes(path, w.b, w.n);
+    t_write_file(path, w.b, w.n);
     assert_null(tokenizer_load(path, 0, err));
     assert_non_null(strstr(err, "tokenizer.ggml.scores"));
     tokenizer_file(&w, "llama", 7, 1);
-    write_bytes(path, w.b, w.n);
+    t_write_file(path, w.b, w.n);
     assert_null(tokenizer_load(path, 4, err)); /* more tokens than the model's vocabulary */
     assert_non_null(strstr(err, "vocab_size 4"));
     free(w.b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(t_rm_rf(dir), 0);
 }
 
 int main(void) {
