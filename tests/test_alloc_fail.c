@@ -174,6 +174,8 @@ static void test_model_loaders(void **state) {
     (void)state;
     run_failing("llama2.c stories260K", load_model, "assets/stories260K/stories260K.bin", 400, 1);
     run_failing("HF tinystories-656K", load_model, "assets/tinystories-656K", 400, 1);
+    run_failing("GGUF s260k-Q4_K_M", load_model, "assets/gguf/s260k-Q4_K_M.gguf", 400, 1);
+    run_failing("AutoGPTQ b4-g32-sym-actorder", load_model, "assets/autogptq/b4-g32-sym-actorder", 400, 7);
 }
 
 static void test_quantized_checkpoint(void **state) {
@@ -200,6 +202,7 @@ static void test_tokenizers(void **state) {
     run_failing("tokenizer.bin (tok512)", load_tokenizer, "assets/stories260K/tok512.bin", 300, 1);
     run_failing("tokenizer.json (tinystories-656K)", load_tokenizer, "assets/tinystories-656K/tokenizer.json", 300,
                 97);
+    run_failing("GGUF vocabulary (s260k-f32.gguf)", load_tokenizer, "assets/gguf/s260k-f32.gguf", 300, 7);
 }
 
 static void test_text_and_experiment(void **state) {
