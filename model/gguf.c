@@ -142,6 +142,35 @@ const GgufTensor *gguf_find_tensor(const GgufFile *f, const char *name) {
     return NULL;
 }
 
+/* ---- duplicate names and overlaps, by sorting (a hostile file may hold millions of entries) ---- */
+
+typedef struct { const char *s; size_t n; } NameRef;
+typedef struct { const uint8_t *p; size_t i; } Span; /* tensor i starts at p */
+
+static int by_name(const void *a, const void *b) {
+    const NameRef *x = a, *y = b;
+    int r = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+    return r ? r : (x->n > y->n) - (x->n < y->n);
+}
+
+static int by_start(const void *a, const void *b) {
+    const Span *x = a, *y = b;
+    return (x->p > y->p) - (x->p < y->p);
+}
+
+/* names[n] (sorted in place): -1 naming the first name that appears twice. */
+static int find_duplicate(Cur *c, NameRef *names, size_t n, const char *what) {
+    qsort(names, n, sizeof *names, by_name);
+    for (size_t k = 1; k < n; k++)
+        if (by_name(&names[k - 1], &names[k]) == 0) {
+            char buf[128];
+            snprintf(c->err, QB_ERRLEN, "%.200s: %s '%s' appears twice", c->path, what,
+                     show(names[k].s, names[k].n, buf, sizeof buf));
+            return -1;
+        }
+    return 0;
+}
+
 static int parse_kvs(Cur *c, GgufFile *f, uint64_t n_kv) {
     /* each key/value takes at least 8 + 4 bytes */
     if (n_kv > (c->size - c->off) / 12) {
@@ -163,11 +192,6 @@ static int parse_kvs(Cur *c, GgufFile *f, uint64_t n_kv) {
             return -1;
         }
         show(kv->key, kv->key_len, kb, sizeof kb);
-        for (uint64_t j = 0; j < i; j++)
-            if (f->kv[j].key_len == kv->key_len && !memcmp(f->kv[j].key, kv->key, kv->key_len)) {
-                snprintf(c->err, QB_ERRLEN, "%.200s: metadata key '%s' appears twice", c->path, kb);
-                return -1;
-            }
         if (rd_u32(c, &kv->type, kb)) return -1;
         size_t start = c->off;
         if (kv->type == GGUF_ARRAY) {
@@ -179,7 +203,12 @@ static int parse_kvs(Cur *c, GgufFile *f, uint64_t n_kv) {
         kv->val_len = c->off - start - (kv->type == GGUF_ARRAY ? 12 : 0);
         f->n_kv = (size_t)i + 1;
     }
-    return 0;
+    NameRef *names = malloc((f->n_kv ? f->n_kv : 1) * sizeof *names);
+    if (!names) { snprintf(c->err, QB_ERRLEN, "%.200s: out of memory", c->path); return -1; }
+    for (size_t i = 0; i < f->n_kv; i++) names[i] = (NameRef){f->kv[i].key, f->kv[i].key_len};
+    int rc = find_duplicate(c, names, f->n_kv, "metadata key");
+    free(names);
+    return rc;
 }
 
 static int parse_tensors(Cur *c, GgufFile *f, uint64_t n_t) {
@@ -205,11 +234,6 @@ static int parse_tensors(Cur *c, GgufFile *f, uint64_t n_t) {
             goto out;
         }
         show(t->name, t->name_len, nb, sizeof nb);
-        for (uint64_t j = 0; j < i; j++)
-            if (f->t[j].name_len == t->name_len && !memcmp(f->t[j].name, t->name, t->name_len)) {
-                snprintf(c->err, QB_ERRLEN, "%.200s: tensor '%s' appears twice", c->path, nb);
-                goto out;
-            }
         uint32_t nd;
         if (rd_u32(c, &nd, nb)) goto out;
         if (nd < 1 || nd > 4) {
@@ -271,17 +295,35 @@ static int parse_tensors(Cur *c, GgufFile *f, uint64_t n_t) {
         t->nbytes = (size_t)nb64;
         t->data = c->p + f->data_off + offs[i];
     }
-    /* no two tensors may share bytes (a sort would do; tensor counts are small enough for pairs) */
-    for (size_t i = 0; i < f->n_t; i++)
-        for (size_t j = i + 1; j < f->n_t && f->t[i].nbytes; j++) {
-            const GgufTensor *a = &f->t[i], *b = &f->t[j];
-            if (b->nbytes && a->data < b->data + b->nbytes && b->data < a->data + a->nbytes) {
-                char nb2[128];
-                snprintf(c->err, QB_ERRLEN, "%.200s: tensors '%s' and '%s' overlap", c->path,
-                         show(a->name, a->name_len, nb, sizeof nb), show(b->name, b->name_len, nb2, sizeof nb2));
-                goto out;
-            }
+    /* no two tensors may share bytes: sorted by start, each must end before the next begins */
+    Span *sp = malloc((f->n_t ? f->n_t : 1) * sizeof *sp);
+    NameRef *names = malloc((f->n_t ? f->n_t : 1) * sizeof *names);
+    if (!sp || !names) {
+        free(sp);
+        free(names);
+        snprintf(c->err, QB_ERRLEN, "%.200s: out of memory", c->path);
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < f->n_t; i++) {
+        if (f->t[i].nbytes) sp[m++] = (Span){f->t[i].data, i};
+        names[i] = (NameRef){f->t[i].name, f->t[i].name_len};
+    }
+    qsort(sp, m, sizeof *sp, by_start);
+    int bad = 0;
+    for (size_t k = 1; k < m && !bad; k++) {
+        const GgufTensor *a = &f->t[sp[k - 1].i], *b = &f->t[sp[k].i];
+        if (a->data + a->nbytes > b->data) {
+            char nb2[128];
+            snprintf(c->err, QB_ERRLEN, "%.200s: tensors '%s' and '%s' overlap", c->path,
+                     show(a->name, a->name_len, nb, sizeof nb), show(b->name, b->name_len, nb2, sizeof nb2));
+            bad = 1;
         }
+    }
+    if (!bad) bad = find_duplicate(c, names, f->n_t, "tensor") != 0;
+    free(sp);
+    free(names);
+    if (bad) goto out;
     rc = 0;
 out:
     free(offs);

@@ -505,6 +505,17 @@ static void test_hostile_files(void **state) {
     uint32_t bad_type = 77;
     memcpy(b + ((const uint8_t *)arch->key - orig) + arch->key_len, &bad_type, 4);
     expect_model_error(b, n, "unknown value type 77");
+    /* the same tensor name twice, the same key twice */
+    assert_int_equal(g.t[3].name_len, g.t[4].name_len);
+    memcpy(b, orig, n);
+    memcpy(b + ((const uint8_t *)g.t[4].name - orig), g.t[3].name, g.t[3].name_len);
+    expect_model_error(b, n, "appears twice");
+    const GgufKV *bos = gguf_find_kv(&g, "tokenizer.ggml.bos_token_id"), *eos = gguf_find_kv(&g, "tokenizer.ggml.eos_token_id");
+    assert_non_null(bos);
+    assert_non_null(eos);
+    memcpy(b, orig, n);
+    memcpy(b + ((const uint8_t *)eos->key - orig), bos->key, bos->key_len);
+    expect_model_error(b, n, "metadata key 'tokenizer.ggml.bos_token_id' appears twice");
     /* a tensor the llama loader does not know */
     memcpy(b, orig, n);
     memcpy(b + ((const uint8_t *)g.t[0].name - orig), "tok_embdX", 9);
