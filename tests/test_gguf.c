@@ -157,6 +157,39 @@ static void test_logits_s260k_gguf_vs_llama2c(void **state) {
 
 #define TS_TEXT "assets/tinystories/tinystories_v1_validation_head.txt"
 
+/* llama2.c's `run` on stories260K, greedy, 200 steps (assets/stories260K/expected_greedy_200steps.*):
+ * the GGUF conversion generates the same ids, and its own vocabulary decodes them to the same text.
+ * llama.cpp's converter wrote a context of 128, so the GGUF model stops after 128 new tokens. */
+static void test_generate_matches_llama2c(void **state) {
+    (void)state;
+    if (access(GG "/s260k-Q4_K_M.gguf", R_OK) || access("assets/stories260K/expected_greedy_200steps.ids", R_OK)) skip();
+    FILE *f = fopen("assets/stories260K/expected_greedy_200steps.ids", "r");
+    assert_non_null(f);
+    int want[256], nw = 0;
+    while (nw < 256 && fscanf(f, "%d", &want[nw]) == 1) nw++;
+    fclose(f);
+    assert_int_equal(nw, 201);
+    Model *m = load_ok(GG "/s260k-f32.gguf");
+    assert_int_equal(m->cfg.seq_len, 128);
+    GenerateOptions o = {.max_new_tokens = 200, .temperature = 0, .top_k = 0, .top_p = 1, .seed = 0, .stop_at_eos = 1};
+    int out[200], n_out = 0, prompt = 1;
+    char err[QB_ERRLEN];
+    assert_int_equal(model_generate(m, &prompt, 1, &o, out, &n_out, err), 0);
+    assert_int_equal(n_out, 128);
+    assert_memory_equal(out, want + 1, (size_t)n_out * sizeof(int));
+    Tokenizer *t = tokenizer_load(GG "/s260k-f32.gguf", m->cfg.vocab_size, err);
+    assert_non_null(t);
+    char *text = tokenizer_decode(t, out, n_out);
+    size_t len;
+    char *ref = t_slurp("assets/stories260K/expected_greedy_200steps.txt", &len);
+    assert_true(strlen(text) > 300 && strlen(text) < len);
+    assert_memory_equal(text, ref, strlen(text)); /* the text of those 128 tokens */
+    free(ref);
+    free(text);
+    tokenizer_free(t);
+    model_free(m);
+}
+
 /* llama.cpp copied tok512.bin's vocabulary into s260k-f32.gguf (and convert_hf_to_gguf the same
  * SentencePiece model into synth256): encoding the TinyStories text through the GGUF vocabulary gives
  * the ids of the llama2.c tokenizer (run.c's algorithm, tested against run.c elsewhere), and decoding
@@ -607,6 +640,7 @@ int main(void) {
         cmocka_unit_test(test_logits_synth256_gguf_vs_hf),
         cmocka_unit_test(test_logits_s260k_gguf_vs_llama2c),
         cmocka_unit_test(test_tokenizer_from_gguf),
+        cmocka_unit_test(test_generate_matches_llama2c),
         cmocka_unit_test(test_ppl_llamacpp_every_file),
         cmocka_unit_test(test_models_entries_in_experiment),
         cmocka_unit_test(test_hostile_files),
