@@ -226,7 +226,7 @@ Model *model_load_gguf(const char *path, char err[QB_ERRLEN]) {
     if (load_weights(&x, err)) goto fail;
     stored_stats(&x, len);
     snprintf(m->path, sizeof m->path, "%s", path);
-    qb_sha256_hex(map, len, m->sha256);
+    model_file_sha256(path, map, len, m->sha256); /* cached by the file's identity, as the other loaders */
     free(x.used);
     gguf_close(&x.g);
     return m;
