@@ -32,6 +32,8 @@ void model_rope_inv_freq(const ModelConfig *c, double *inv_freq);
  * the interleaved layout pairs rows 2i and 2i+1:  inter[h*hd + 2i + c] = hf[h*hd + c*hd/2 + i]. */
 void rope_rows_hf_to_interleaved(const float *src, float *dst, int heads, int head_dim, int cols);
 void rope_rows_interleaved_to_hf(const float *src, float *dst, int heads, int head_dim, int cols);
+/* The same map for rows of row_bytes bytes (half-precision weights kept as stored). */
+void rope_rows_hf_to_interleaved_bytes(const void *src, void *dst, int heads, int head_dim, size_t row_bytes);
 
 
 /* sha256 of the file at path, mapped at map (size bytes), as 64 hex chars: from the hash cache when
@@ -58,6 +60,11 @@ typedef void (*GemmPost)(void *ctx, int job, int c0, int c1);
 /* Runs the jobs (which must share n) split over OpenMP threads by output column; every thread takes the
  * same slice of jobs with equal row counts. post may be NULL. */
 void gemm_jobs(const GemmJob *jobs, int njobs, int n, GemmPost post, void *ctx);
+
+/* Columns [c0, c1) of y (n, ldy) = beta*y + x (n, l->cols) @ W[c0:c1]ᵀ for a packed layer (no bias):
+ * decode (n = 1) through the fused kernels, prefill by dequantizing tiles of rows into a float32 panel
+ * for sgemm (qgemm.c). */
+void qgemm_slice(const Linear *l, const float *x, int n, int c0, int c1, float beta, float *y, int ldy);
 
 /* Causal attention for n query rows at positions pos0 .. pos0+n-1 (attention.c).
  *   q (n, n_heads*hd) already rotated; K, V (pos0+n, n_kv_heads*hd) hold every position up to the

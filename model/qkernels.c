@@ -1,0 +1,277 @@
+/* qkernels.c — the kernels behind qw_ops: decoding packed rows into float32 (prefill panels, the float
+ * accessor) and fused dequantize-and-dot for decode, which reads each packed byte once.
+ *   F16/BF16: widened in registers (F16C / a 16-bit shift) and multiplied.
+ *   uniform 4-bit (QL_NIB4): 32 codes per 16 bytes; per group Σ (code − zero)·x, then one multiply by
+ *     the scale. code − zero is exact in float32 for integer zeros, so the only roundings are the sums.
+ *   binary codes (QL_PLANES): a lookup table per 8 activations holds the 256 signed sums ±x0 ± … ± x7;
+ *     each sign byte of each bit plane is then one table load (LUT-GEMM / T-MAC style), and a row is
+ *     Σ_groups (offset·Σx + Σ_b alpha_b · Σ_chunks T[byte_b]).
+ *   everything else: a chunk of the row decoded into a small buffer and a float dot product.
+ * AVX2 paths are compiled with target attributes and chosen at run time; the portable C paths compute
+ * the same sums in their own fixed order. Each row is one call's work, independent of how rows are split
+ * among threads. */
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/qweights.h"
+
+static int simd_state = -1; /* -1 unknown, 0 off, 1 on */
+
+static int cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+void qk_set_simd(int on) { simd_state = on && cpu_has_avx2(); }
+
+int qk_simd(void) {
+    if (simd_state < 0) simd_state = cpu_has_avx2();
+    return simd_state;
+}
+
+/* ---- float dot ---------------------------------------------------------------------------------- */
+
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) static float dot_f32_avx2(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static float dot_f32_c(const float *a, const float *b, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float qk_dot_f32(const float *a, const float *b, int n) {
+    return qk_simd() ? dot_f32_avx2(a, b, n) : dot_f32_c(a, b, n);
+}
+
+/* ---- halves --------------------------------------------------------------------------------------- */
+
+static inline float bf16_to_float(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline uint16_t half_at(const uint8_t *p, size_t i) { return (uint16_t)(p[2 * i] | p[2 * i + 1] << 8); }
+
+static void rows_half(const QWeights *q, int r0, int r1, float *out) {
+    size_t n = (size_t)(r1 - r0) * q->cols;
+    const uint8_t *p = q->data + (size_t)r0 * q->row_bytes;
+    if (q->fmt == QW_BF16)
+        for (size_t i = 0; i < n; i++) out[i] = bf16_to_float(half_at(p, i));
+    else
+        for (size_t i = 0; i < n; i++) out[i] = model_half_to_float(half_at(p, i));
+}
+
+__attribute__((target("avx2,fma,f16c"))) static inline __m256 load8_half(const uint8_t *p, int bf) {
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (!bf) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float dot_half_avx2(const uint8_t *w, const float *x, int n, int bf) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(load8_half(w + 2 * i, bf), _mm256_loadu_ps(x + i), s0);
+        s1 = _mm256_fmadd_ps(load8_half(w + 2 * i + 16, bf), _mm256_loadu_ps(x + i + 8), s1);
+        s2 = _mm256_fmadd_ps(load8_half(w + 2 * i + 32, bf), _mm256_loadu_ps(x + i + 16), s2);
+        s3 = _mm256_fmadd_ps(load8_half(w + 2 * i + 48, bf), _mm256_loadu_ps(x + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(load8_half(w + 2 * i, bf), _mm256_loadu_ps(x + i), s0);
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += (bf ? bf16_to_float(half_at(w, (size_t)i)) : model_half_to_float(half_at(w, (size_t)i))) * x[i];
+    return s;
+}
+
+static void dot_half(const QWeights *q, const float *x, int r0, int r1, float *y) {
+    int bf = q->fmt == QW_BF16, simd = qk_simd();
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *w = q->data + (size_t)r * q->row_bytes;
+        if (simd) { y[r - r0] = dot_half_avx2(w, x, q->cols, bf); continue; }
+        float s = 0.0f;
+        for (int i = 0; i < q->cols; i++)
+            s += (bf ? bf16_to_float(half_at(w, (size_t)i)) : model_half_to_float(half_at(w, (size_t)i))) * x[i];
+        y[r - r0] = s;
+    }
+}
+
+/* ---- codes: decoding, and the generic decode-a-chunk-then-dot kernel ------------------------------ */
+
+static void rows_codes(const QWeights *q, int r0, int r1, float *out) {
+    for (int r = r0; r < r1; r++) {
+        float *o = out + (size_t)(r - r0) * q->cols;
+        for (int j = 0; j < q->cols; j++) o[q->perm ? q->perm[j] : j] = qw_value(q, r, j);
+    }
+}
+
+#define CHUNK 256
+
+static void dot_generic(const QWeights *q, const float *x, int r0, int r1, float *y) {
+    float wb[CHUNK], xb[CHUNK];
+    for (int r = r0; r < r1; r++) {
+        float s = 0.0f;
+        for (int j0 = 0; j0 < q->cols; j0 += CHUNK) {
+            int n = q->cols - j0 < CHUNK ? q->cols - j0 : CHUNK;
+            for (int j = 0; j < n; j++) {
+                wb[j] = qw_value(q, r, j0 + j);
+                xb[j] = x[q->perm ? q->perm[j0 + j] : j0 + j];
+            }
+            s += qk_dot_f32(wb, xb, n);
+        }
+        y[r - r0] = s;
+    }
+}
+
+/* x in kernel column order: x itself, or gathered into buf (cols floats). */
+static const float *kernel_x(const QWeights *q, const float *x, float *buf) {
+    if (!q->perm) return x;
+    for (int j = 0; j < q->cols; j++) buf[j] = x[q->perm[j]];
+    return buf;
+}
+
+/* ---- uniform 4-bit ------------------------------------------------------------------------------ */
+
+static void dot_nib4_c(const QWeights *q, const float *xk, int r0, int r1, float *y) {
+    const int G = q->gsize, ng = q->n_groups;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+        const float *sc = q->scales + (size_t)r * ng, *zr = q->zeros + (size_t)r * ng;
+        float s = 0.0f;
+        for (int g = 0; g < ng; g++) {
+            float a = 0.0f, z = zr[g];
+            for (int j = g * G; j < (g + 1) * G; j += 32) {
+                const uint8_t *b = p + j / 2;
+                for (int i = 0; i < 16; i++) a += ((float)(b[i] & 15) - z) * xk[j + i];
+                for (int i = 0; i < 16; i++) a += ((float)(b[i] >> 4) - z) * xk[j + 16 + i];
+            }
+            s += sc[g] * a;
+        }
+        y[r - r0] = s;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void dot_nib4_avx2(const QWeights *q, const float *xk, int r0, int r1,
+                                                              float *y) {
+    const int G = q->gsize, ng = q->n_groups;
+    const __m128i m4 = _mm_set1_epi8(15);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+        const float *sc = q->scales + (size_t)r * ng, *zr = q->zeros + (size_t)r * ng;
+        __m256 tot = _mm256_setzero_ps();
+        for (int g = 0; g < ng; g++) {
+            __m256 z = _mm256_set1_ps(zr[g]);
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = g * G; j < (g + 1) * G; j += 32) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(p + j / 2));
+                __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+                __m256 c0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
+                __m256 c1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+                __m256 c2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
+                __m256 c3 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
+                a0 = _mm256_fmadd_ps(_mm256_sub_ps(c0, z), _mm256_loadu_ps(xk + j), a0);
+                a1 = _mm256_fmadd_ps(_mm256_sub_ps(c1, z), _mm256_loadu_ps(xk + j + 8), a1);
+                a2 = _mm256_fmadd_ps(_mm256_sub_ps(c2, z), _mm256_loadu_ps(xk + j + 16), a2);
+                a3 = _mm256_fmadd_ps(_mm256_sub_ps(c3, z), _mm256_loadu_ps(xk + j + 24), a3);
+            }
+            __m256 a = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+            tot = _mm256_fmadd_ps(a, _mm256_set1_ps(sc[g]), tot);
+        }
+        y[r - r0] = hsum256(tot);
+    }
+}
+
+/* ---- binary codes: lookup tables ------------------------------------------------------------------ */
+
+/* T[c][s] = Σ_k (bit k of s ? +1 : −1)·x[8c + k], for the 8-column chunks c of x (kernel order). */
+static void build_lut(const float *xk, int cols, float *lut) {
+    for (int c = 0; c < cols / 8; c++) {
+        const float *x = xk + 8 * c;
+        float *T = lut + 256 * c;
+        T[0] = -(((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7])));
+        for (int s = 1; s < 256; s++) {
+            int k = __builtin_ctz((unsigned)s);
+            T[s] = T[s & (s - 1)] + 2.0f * x[k];
+        }
+    }
+}
+
+static inline void lut_row(const QWeights *q, const float *lut, const float *sx, int r, int bits, float *y) {
+    const int ng = q->n_groups, cpg = q->gsize / 8, plane = q->cols / 8;
+    const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+    const float *al = q->scales + (size_t)r * ng * bits, *of = q->zeros + (size_t)r * ng;
+    float s = 0.0f;
+    for (int g = 0; g < ng; g++) {
+        float acc[8] = {0};
+        for (int c = g * cpg; c < (g + 1) * cpg; c++) {
+            const float *T = lut + 256 * (size_t)c;
+            for (int b = 0; b < bits; b++) acc[b] += T[p[(size_t)b * plane + c]];
+        }
+        float v = of[g] * sx[g];
+        for (int b = 0; b < bits; b++) v += al[(size_t)g * bits + b] * acc[b];
+        s += v;
+    }
+    *y = s;
+}
+
+static void dot_binary(const QWeights *q, const float *x, int r0, int r1, float *y) {
+    if (q->layout != QL_PLANES) { dot_generic(q, x, r0, r1, y); return; }
+    const int cols = q->cols, ng = q->n_groups;
+    float *buf = malloc(((size_t)cols * 32 + (size_t)cols + (size_t)ng) * sizeof *buf);
+    if (!buf) { dot_generic(q, x, r0, r1, y); return; }
+    float *lut = buf, *xb = lut + (size_t)cols * 32, *sx = xb + cols;
+    const float *xk = kernel_x(q, x, xb);
+    build_lut(xk, cols, lut);
+    for (int g = 0; g < ng; g++) {
+        float s = 0.0f;
+        for (int j = g * q->gsize; j < (g + 1) * q->gsize; j++) s += xk[j];
+        sx[g] = s;
+    }
+    /* constant bit counts let the compiler unroll the plane loop */
+    for (int r = r0; r < r1; r++) switch (q->bits) {
+        case 1: lut_row(q, lut, sx, r, 1, &y[r - r0]); break;
+        case 2: lut_row(q, lut, sx, r, 2, &y[r - r0]); break;
+        case 3: lut_row(q, lut, sx, r, 3, &y[r - r0]); break;
+        case 4: lut_row(q, lut, sx, r, 4, &y[r - r0]); break;
+        default: lut_row(q, lut, sx, r, q->bits, &y[r - r0]); break;
+        }
+    free(buf);
+}
+
+static void dot_uniform(const QWeights *q, const float *x, int r0, int r1, float *y) {
+    if (q->layout != QL_NIB4) { dot_generic(q, x, r0, r1, y); return; }
+    float *xb = q->perm ? malloc((size_t)q->cols * sizeof *xb) : NULL;
+    if (q->perm && !xb) { dot_generic(q, x, r0, r1, y); return; }
+    const float *xk = kernel_x(q, x, xb);
+    if (qk_simd()) dot_nib4_avx2(q, xk, r0, r1, y);
+    else dot_nib4_c(q, xk, r0, r1, y);
+    free(xb);
+}
+
+const QWeightOps qw_ops[QW_FORMAT_COUNT] = {
+    [QW_F16] = {rows_half, dot_half},
+    [QW_BF16] = {rows_half, dot_half},
+    [QW_UNIFORM] = {rows_codes, dot_uniform},
+    [QW_BINARY] = {rows_codes, dot_binary},
+};
