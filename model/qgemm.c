@@ -8,7 +8,7 @@
 #include "model/model_internal.h"
 #include "model/qweights.h"
 
-#define PANEL_BYTES (256 * 1024)
+#define PANEL_BYTES (1024 * 1024) /* half of a 2 MiB L2 */
 #define DOT_ROWS 64
 
 /* y[c0 .. c1) of one row = beta*y + W[c0 .. c1) · x */

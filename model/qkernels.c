@@ -7,7 +7,7 @@
  *     each sign byte of each bit plane is then one table load (LUT-GEMM / T-MAC style), and a row is
  *     Σ_groups (offset·Σx + Σ_b alpha_b · Σ_chunks T[byte_b]).
  *   everything else: a chunk of the row decoded into a small buffer and a float dot product.
- * AVX2 paths are compiled with target attributes and chosen at run time; the portable C paths compute
+ * AVX2 (and for 4-bit codes AVX-512) paths are compiled with target attributes and chosen at run time; the portable C paths compute
  * the same sums in their own fixed order. Each row is one call's work, independent of how rows are split
  * among threads. */
 #include <immintrin.h>
@@ -16,17 +16,23 @@
 
 #include "model/qweights.h"
 
-static int simd_state = -1; /* -1 unknown, 0 off, 1 on */
+static int simd_state = -1; /* -1 unknown, else the level in use */
 
-static int cpu_has_avx2(void) {
+/* 0 portable C, 1 AVX2 + FMA + F16C, 2 AVX-512 (F, BW) as well */
+static int cpu_level(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))) return 0;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 2 : 1;
 }
 
-void qk_set_simd(int on) { simd_state = on && cpu_has_avx2(); }
+void qk_set_simd(int level) {
+    int max = cpu_level();
+    simd_state = level < 0 ? 0 : level > max ? max : level;
+}
 
+/* QBENCH_NO_SIMD=1 in the environment selects the portable code (benchmarks compare the two) */
 int qk_simd(void) {
-    if (simd_state < 0) simd_state = cpu_has_avx2();
+    if (simd_state < 0) simd_state = getenv("QBENCH_NO_SIMD") ? 0 : cpu_level();
     return simd_state;
 }
 
@@ -119,14 +125,70 @@ static void dot_half(const QWeights *q, const float *x, int r0, int r1, float *y
 
 /* ---- codes: decoding, and the generic decode-a-chunk-then-dot kernel ------------------------------ */
 
-static void rows_codes(const QWeights *q, int r0, int r1, float *out) {
-    for (int r = r0; r < r1; r++) {
-        float *o = out + (size_t)(r - r0) * q->cols;
-        for (int j = 0; j < q->cols; j++) o[q->perm ? q->perm[j] : j] = qw_value(q, r, j);
+#define CHUNK 256
+
+/* Fast row decoders into kernel column order (o has cols floats); same values as qw_value. */
+static void row_nib4_c(const QWeights *q, int r, float *o) {
+    const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+    const float *sc = q->scales + (size_t)r * q->n_groups, *zr = q->zeros + (size_t)r * q->n_groups;
+    for (int j = 0; j < q->cols; j += 32) {
+        int g = j / q->gsize;
+        float s = sc[g], z = zr[g];
+        for (int i = 0; i < 16; i++) {
+            o[j + i] = s * ((float)(p[j / 2 + i] & 15) - z);
+            o[j + 16 + i] = s * ((float)(p[j / 2 + i] >> 4) - z);
+        }
     }
 }
 
-#define CHUNK 256
+__attribute__((target("avx2,fma"))) static void row_nib4_avx2(const QWeights *q, int r, float *o) {
+    const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+    const float *sc = q->scales + (size_t)r * q->n_groups, *zr = q->zeros + (size_t)r * q->n_groups;
+    const __m128i m4 = _mm_set1_epi8(15);
+    for (int j = 0; j < q->cols; j += 32) {
+        int g = j / q->gsize;
+        __m256 s = _mm256_set1_ps(sc[g]), z = _mm256_set1_ps(zr[g]);
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + j / 2));
+        __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+        /* s·(c − z) as two roundings-free steps and one multiply: the same value as the scalar form */
+        _mm256_storeu_ps(o + j, _mm256_mul_ps(s, _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), z)));
+        _mm256_storeu_ps(o + j + 8, _mm256_mul_ps(s, _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), z)));
+        _mm256_storeu_ps(o + j + 16, _mm256_mul_ps(s, _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), z)));
+        _mm256_storeu_ps(o + j + 24, _mm256_mul_ps(s, _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), z)));
+    }
+}
+
+static void row_planes_binary(const QWeights *q, int r, float *o) {
+    const int plane = q->cols / 8, bits = q->bits;
+    const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+    for (int c = 0; c < plane; c++) {
+        const float *lev = q->levels + (((size_t)r * q->n_groups + (size_t)(8 * c) / q->gsize) << bits);
+        unsigned b[8];
+        for (int k = 0; k < bits; k++) b[k] = p[(size_t)k * plane + c];
+        for (int i = 0; i < 8; i++) {
+            unsigned code = 0;
+            for (int k = 0; k < bits; k++) code |= (b[k] >> i & 1u) << k;
+            o[8 * c + i] = lev[code];
+        }
+    }
+}
+
+static void rows_codes(const QWeights *q, int r0, int r1, float *out) {
+    void (*fast)(const QWeights *, int, float *) = NULL;
+    if (q->layout == QL_NIB4) fast = qk_simd() ? row_nib4_avx2 : row_nib4_c;
+    else if (q->layout == QL_PLANES && q->fmt == QW_BINARY) fast = row_planes_binary;
+    float buf[CHUNK];
+    for (int r = r0; r < r1; r++) {
+        float *o = out + (size_t)(r - r0) * q->cols;
+        if (fast && !q->perm) { fast(q, r, o); continue; }
+        if (fast && q->cols <= CHUNK) { /* decode in kernel order, then scatter */
+            fast(q, r, buf);
+            for (int j = 0; j < q->cols; j++) o[q->perm[j]] = buf[j];
+            continue;
+        }
+        for (int j = 0; j < q->cols; j++) o[q->perm ? q->perm[j] : j] = qw_value(q, r, j);
+    }
+}
 
 static void dot_generic(const QWeights *q, const float *x, int r0, int r1, float *y) {
     float wb[CHUNK], xb[CHUNK];
@@ -202,6 +264,30 @@ __attribute__((target("avx2,fma"))) static void dot_nib4_avx2(const QWeights *q,
     }
 }
 
+__attribute__((target("avx512f,avx512bw"))) static void dot_nib4_avx512(const QWeights *q, const float *xk, int r0,
+                                                                       int r1, float *y) {
+    const int G = q->gsize, ng = q->n_groups;
+    const __m128i m4 = _mm_set1_epi8(15);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+        const float *sc = q->scales + (size_t)r * ng, *zr = q->zeros + (size_t)r * ng;
+        __m512 tot = _mm512_setzero_ps();
+        for (int g = 0; g < ng; g++) {
+            __m512 z = _mm512_set1_ps(zr[g]);
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            for (int j = g * G; j < (g + 1) * G; j += 32) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(p + j / 2));
+                __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+                __m512 c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo)), c1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi));
+                a0 = _mm512_fmadd_ps(_mm512_sub_ps(c0, z), _mm512_loadu_ps(xk + j), a0);
+                a1 = _mm512_fmadd_ps(_mm512_sub_ps(c1, z), _mm512_loadu_ps(xk + j + 16), a1);
+            }
+            tot = _mm512_fmadd_ps(_mm512_add_ps(a0, a1), _mm512_set1_ps(sc[g]), tot);
+        }
+        y[r - r0] = _mm512_reduce_add_ps(tot);
+    }
+}
+
 /* ---- binary codes: lookup tables ------------------------------------------------------------------ */
 
 /* T[c][s] = Σ_k (bit k of s ? +1 : −1)·x[8c + k], for the 8-column chunks c of x (kernel order). */
@@ -264,8 +350,11 @@ static void dot_uniform(const QWeights *q, const float *x, int r0, int r1, float
     float *xb = q->perm ? malloc((size_t)q->cols * sizeof *xb) : NULL;
     if (q->perm && !xb) { dot_generic(q, x, r0, r1, y); return; }
     const float *xk = kernel_x(q, x, xb);
-    if (qk_simd()) dot_nib4_avx2(q, xk, r0, r1, y);
-    else dot_nib4_c(q, xk, r0, r1, y);
+    switch (qk_simd()) {
+    case 2: dot_nib4_avx512(q, xk, r0, r1, y); break;
+    case 1: dot_nib4_avx2(q, xk, r0, r1, y); break;
+    default: dot_nib4_c(q, xk, r0, r1, y);
+    }
     free(xb);
 }
 

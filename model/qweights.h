@@ -77,9 +77,10 @@ static inline float qw_value(const QWeights *q, int r, int j) {
     return q->scales[rg] * ((float)c - q->zeros[rg]);
 }
 
-/* Kernel selection: 1 (default) uses AVX2/FMA/F16C code where the CPU has it, 0 the portable C code.
- * Both give every row's sum in a fixed order; tests run both. */
-void qk_set_simd(int on);
+/* Kernel selection: the best level the CPU has by default (unless QBENCH_NO_SIMD is set): 0 portable C,
+ * 1 AVX2/FMA/F16C, 2 AVX-512 where a kernel has it; qk_set_simd clamps to what the CPU has. Every level
+ * gives every row's sum in its own fixed order; tests run all of them. */
+void qk_set_simd(int level);
 int qk_simd(void);
 /* Σ a[i]·b[i], i < n */
 float qk_dot_f32(const float *a, const float *b, int n);
