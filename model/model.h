@@ -169,6 +169,9 @@ int model_generate(const Model *m, const int *prompt, int n_prompt, const Genera
 Model *model_alloc(void);
 /* Allocates n floats owned by m (freed by model_free); NULL on out of memory. */
 float *model_own_floats(Model *m, size_t n);
+/* Maps `path` privately (PROT_READ|PROT_WRITE, MAP_PRIVATE: writes stay in memory); the mapping is owned
+ * by m. Sets *len to the file size. An empty file maps to NULL with *len = 0 (and returns 0). */
+int model_map_file(Model *m, const char *path, void **addr, size_t *len, char err[QB_ERRLEN]);
 /* Checks cfg for sane, mutually consistent values (names `what` in the error). */
 int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]);
 /* "none", "linear", "llama3" */

@@ -15,9 +15,6 @@ struct ModelStorage {
     int n_bufs, cap_bufs;
 };
 
-/* Maps `path` privately (PROT_READ|PROT_WRITE, MAP_PRIVATE); the mapping is owned by m.
- * Sets *len to the file size. An empty file maps to NULL with *len = 0 (and returns 0). */
-int model_map_file(Model *m, const char *path, void **addr, size_t *len, char err[QB_ERRLEN]);
 
 Model *model_load_llama2c(const char *path, char err[QB_ERRLEN]);
 Model *model_load_hf(const char *path, char err[QB_ERRLEN]);

@@ -173,25 +173,64 @@ static void row_planes_binary(const QWeights *q, int r, float *o) {
     }
 }
 
-static void rows_codes(const QWeights *q, int r0, int r1, float *out) {
-    void (*fast)(const QWeights *, int, float *) = NULL;
-    if (q->layout == QL_NIB4) fast = qk_simd() ? row_nib4_avx2 : row_nib4_c;
-    else if (q->layout == QL_PLANES && q->fmt == QW_BINARY) fast = row_planes_binary;
-    float buf[CHUNK];
-    for (int r = r0; r < r1; r++) {
-        float *o = out + (size_t)(r - r0) * q->cols;
-        if (fast && !q->perm) { fast(q, r, o); continue; }
-        if (fast && q->cols <= CHUNK) { /* decode in kernel order, then scatter */
-            fast(q, r, buf);
-            for (int j = 0; j < q->cols; j++) o[q->perm[j]] = buf[j];
-            continue;
+static void row_planes_uniform(const QWeights *q, int r, float *o) {
+    const int plane = q->cols / 8, bits = q->bits;
+    const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+    const float *sc = q->scales + (size_t)r * q->n_groups, *zr = q->zeros + (size_t)r * q->n_groups;
+    for (int c = 0; c < plane; c++) {
+        int g = 8 * c / q->gsize;
+        unsigned b[8];
+        for (int k = 0; k < bits; k++) b[k] = p[(size_t)k * plane + c];
+        for (int i = 0; i < 8; i++) {
+            unsigned code = 0;
+            for (int k = 0; k < bits; k++) code |= (b[k] >> i & 1u) << k;
+            o[8 * c + i] = sc[g] * ((float)code - zr[g]);
         }
-        for (int j = 0; j < q->cols; j++) o[q->perm ? q->perm[j] : j] = qw_value(q, r, j);
     }
 }
 
+static void row_generic(const QWeights *q, int r, float *o) {
+    for (int j = 0; j < q->cols; j++) o[j] = qw_value(q, r, j);
+}
+
+/* Row r in kernel column order into o (cols floats), by the fastest decoder for q's layout. */
+static void decode_row(const QWeights *q, int r, float *o) {
+    if (q->layout == QL_NIB4) (qk_simd() ? row_nib4_avx2 : row_nib4_c)(q, r, o);
+    else if (q->layout == QL_PLANES) (q->fmt == QW_BINARY ? row_planes_binary : row_planes_uniform)(q, r, o);
+    else row_generic(q, r, o);
+}
+
+static void rows_codes(const QWeights *q, int r0, int r1, float *out) {
+    float *buf = q->perm ? malloc((size_t)q->cols * sizeof *buf) : NULL;
+    for (int r = r0; r < r1; r++) {
+        float *o = out + (size_t)(r - r0) * q->cols;
+        if (!q->perm) { decode_row(q, r, o); continue; }
+        if (buf) { /* decode in kernel order, then scatter */
+            decode_row(q, r, buf);
+            for (int j = 0; j < q->cols; j++) o[q->perm[j]] = buf[j];
+            continue;
+        }
+        for (int j = 0; j < q->cols; j++) o[q->perm[j]] = qw_value(q, r, j);
+    }
+    free(buf);
+}
+
 static void dot_generic(const QWeights *q, const float *x, int r0, int r1, float *y) {
-    float wb[CHUNK], xb[CHUNK];
+    float *buf = malloc(2 * (size_t)q->cols * sizeof *buf);
+    if (buf) { /* each row decoded once into a buffer, then one dot product with x in kernel order */
+        float *xk = buf + q->cols;
+        for (int j = 0; j < q->cols; j++) xk[j] = x[q->perm ? q->perm[j] : j];
+        for (int r = r0; r < r1; r++) {
+            decode_row(q, r, buf);
+            float s = 0.0f; /* chunk by chunk, the order of the fallback below */
+            for (int j0 = 0; j0 < q->cols; j0 += CHUNK)
+                s += qk_dot_f32(buf + j0, xk + j0, q->cols - j0 < CHUNK ? q->cols - j0 : CHUNK);
+            y[r - r0] = s;
+        }
+        free(buf);
+        return;
+    }
+    float wb[CHUNK], xb[CHUNK]; /* no memory: the same sums chunk by chunk */
     for (int r = r0; r < r1; r++) {
         float s = 0.0f;
         for (int j0 = 0; j0 < q->cols; j0 += CHUNK) {
