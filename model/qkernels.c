@@ -160,11 +160,10 @@ __attribute__((target("avx2,fma"))) static void row_nib4_avx2(const QWeights *q,
 
 static void row_planes_binary(const QWeights *q, int r, float *o) {
     const int plane = q->cols / 8, bits = q->bits;
-    const uint8_t *p = q->data + (size_t)r * q->row_bytes;
     for (int c = 0; c < plane; c++) {
         const float *lev = q->levels + (((size_t)r * q->n_groups + (size_t)(8 * c) / q->gsize) << bits);
         unsigned b[8];
-        for (int k = 0; k < bits; k++) b[k] = p[(size_t)k * plane + c];
+        for (int k = 0; k < bits; k++) b[k] = q->data[qw_plane_at(q, r, k, c)];
         for (int i = 0; i < 8; i++) {
             unsigned code = 0;
             for (int k = 0; k < bits; k++) code |= (b[k] >> i & 1u) << k;
@@ -343,15 +342,18 @@ static void build_lut(const float *xk, int cols, float *lut) {
 }
 
 static inline void lut_row(const QWeights *q, const float *lut, const float *sx, int r, int bits, float *y) {
-    const int ng = q->n_groups, cpg = q->gsize / 8, plane = q->cols / 8;
-    const uint8_t *p = q->data + (size_t)r * q->row_bytes;
+    const int ng = q->n_groups, cpg = q->gsize / 8;
+    /* byte c of plane b is at p + b·bstride + c·cstride in either arrangement of the planes */
+    const uint8_t *p = q->data + qw_plane_at(q, r, 0, 0);
+    const size_t cstride = qw_plane_at(q, r, 0, 1) - qw_plane_at(q, r, 0, 0),
+                 bstride = q->bits > 1 ? qw_plane_at(q, r, 1, 0) - qw_plane_at(q, r, 0, 0) : 0;
     const float *al = q->scales + (size_t)r * ng * bits, *of = q->zeros + (size_t)r * ng;
     float s = 0.0f;
     for (int g = 0; g < ng; g++) {
         float acc[8] = {0};
         for (int c = g * cpg; c < (g + 1) * cpg; c++) {
             const float *T = lut + 256 * (size_t)c;
-            for (int b = 0; b < bits; b++) acc[b] += T[p[(size_t)b * plane + c]];
+            for (int b = 0; b < bits; b++) acc[b] += T[p[b * bstride + c * cstride]];
         }
         float v = of[g] * sx[g];
         for (int b = 0; b < bits; b++) v += al[(size_t)g * bits + b] * acc[b];
@@ -360,8 +362,78 @@ static inline void lut_row(const QWeights *q, const float *lut, const float *sx,
     *y = s;
 }
 
+/* T4[c][s] = Σ_k (bit k of s ? +1 : −1)·x[4c + k]: one 16-float table (one zmm) per 4 columns. */
+static void build_lut4(const float *xk, int cols, float *lut) {
+    for (int c = 0; c < cols / 4; c++) {
+        const float *x = xk + 4 * c;
+        float *T = lut + 16 * c;
+        T[0] = -((x[0] + x[1]) + (x[2] + x[3]));
+        for (int s = 1; s < 16; s++) T[s] = T[s & (s - 1)] + 2.0f * x[__builtin_ctz((unsigned)s)];
+    }
+}
+
+/* 16 rows at once, one per lane: the sign byte of 8 columns for 16 rows is one 16-byte load; its low
+ * nibble indexes the table of columns 0..3 and its high nibble that of columns 4..7 through vpermps
+ * (which reads only the low 4 bits of each index). Per group: Σ_b alpha_b·acc_b + offset·Σx. */
+__attribute__((target("avx512f,avx512bw"))) static void dot_binary_avx512(const QWeights *q, const float *lut4, const float *sx, int r0,
+                                                                         int r1, float *y) {
+    const int bits = q->bits, ng = q->n_groups, cpg = q->gsize / 8, plane = q->cols / 8;
+    for (int t = r0 >> 4; t <= (r1 - 1) >> 4; t++) {
+        const uint8_t *base = q->data + (size_t)t * bits * plane * 16;
+        int row0 = t * 16, valid = q->rows - row0 < 16 ? q->rows - row0 : 16;
+        __mmask16 mk = (__mmask16)((1u << valid) - 1u);
+        __m512i lane = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(ng));
+        __m512 tot = _mm512_setzero_ps();
+        for (int g = 0; g < ng; g++) {
+            __m512 acc[8];
+            for (int b = 0; b < bits; b++) acc[b] = _mm512_setzero_ps();
+            for (int c = g * cpg; c < (g + 1) * cpg; c++) {
+                __m512 tlo = _mm512_loadu_ps(lut4 + 32 * (size_t)c), thi = _mm512_loadu_ps(lut4 + 32 * (size_t)c + 16);
+                for (int b = 0; b < bits; b++) {
+                    __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(base + ((size_t)b * plane + c) * 16)));
+                    acc[b] = _mm512_add_ps(acc[b], _mm512_permutexvar_ps(e, tlo));
+                    acc[b] = _mm512_add_ps(acc[b], _mm512_permutexvar_ps(_mm512_srli_epi32(e, 4), thi));
+                }
+            }
+            /* per-lane metadata of rows row0..row0+15, group g (lanes past the last row masked off) */
+            __m512i rg = _mm512_add_epi32(lane, _mm512_set1_epi32(row0 * ng + g));
+            __m512 of = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, rg, q->zeros, 4);
+            __m512 v = _mm512_mul_ps(of, _mm512_set1_ps(sx[g]));
+            __m512i ra = _mm512_mullo_epi32(rg, _mm512_set1_epi32(bits));
+            for (int b = 0; b < bits; b++) {
+                __m512 al = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, _mm512_add_epi32(ra, _mm512_set1_epi32(b)),
+                                                     q->scales, 4);
+                v = _mm512_fmadd_ps(al, acc[b], v);
+            }
+            tot = _mm512_add_ps(tot, v);
+        }
+        float out[16];
+        _mm512_storeu_ps(out, tot);
+        for (int i = 0; i < 16; i++)
+            if (row0 + i >= r0 && row0 + i < r1) y[row0 + i - r0] = out[i];
+    }
+}
+
 static void dot_binary(const QWeights *q, const float *x, int r0, int r1, float *y) {
     if (q->layout != QL_PLANES) { dot_generic(q, x, r0, r1, y); return; }
+    if (qk_simd() >= 2 && q->tiled) {
+        const int cols = q->cols, ng = q->n_groups;
+        float *buf = malloc(((size_t)cols * 4 + (size_t)cols + (size_t)ng) * sizeof *buf);
+        if (buf) {
+            float *lut = buf, *xb = lut + (size_t)cols * 4, *sx = xb + cols;
+            const float *xk = kernel_x(q, x, xb);
+            build_lut4(xk, cols, lut);
+            for (int g = 0; g < ng; g++) {
+                float s = 0.0f;
+                for (int j = g * q->gsize; j < (g + 1) * q->gsize; j++) s += xk[j];
+                sx[g] = s;
+            }
+            dot_binary_avx512(q, lut, sx, r0, r1, y);
+            free(buf);
+            return;
+        }
+    }
     const int cols = q->cols, ng = q->n_groups;
     float *buf = malloc(((size_t)cols * 32 + (size_t)cols + (size_t)ng) * sizeof *buf);
     if (!buf) { dot_generic(q, x, r0, r1, y); return; }

@@ -143,8 +143,7 @@ static int group_order(Model *m, int cols, int ng, const int32_t *g_idx, int ali
 /* Packs codes (rows x cols, original order) into q's layout. */
 static void pack_layout(QWeights *q, const uint8_t *codes) {
     const int cols = q->cols, bits = q->bits;
-    uint8_t *d = (uint8_t *)q->data;
-    memset(d, 0, q->row_bytes * (size_t)q->rows);
+    uint8_t *d = (uint8_t *)q->data; /* zeroed by the caller */
     for (int r = 0; r < q->rows; r++) {
         uint8_t *p = d + (size_t)r * q->row_bytes;
         const uint8_t *cr = codes + (size_t)r * cols;
@@ -154,7 +153,7 @@ static void pack_layout(QWeights *q, const uint8_t *codes) {
             case QL_NIB4: p[(j >> 5) * 16 + (j & 15)] |= (uint8_t)(c << ((j & 16) ? 4 : 0)); break;
             case QL_BYTE8: p[j] = (uint8_t)c; break;
             case QL_PLANES:
-                for (int b = 0; b < bits; b++) p[(size_t)b * (cols / 8) + (j >> 3)] |= (uint8_t)((c >> b & 1u) << (j & 7));
+                for (int b = 0; b < bits; b++) d[qw_plane_at(q, r, b, j >> 3)] |= (uint8_t)((c >> b & 1u) << (j & 7));
                 break;
             default: {
                 size_t bit = (size_t)j * bits;
@@ -196,13 +195,17 @@ static QWeights *keep_codes(Model *m, Linear *l, QWeightFormat f, int bits, int 
     q->bits = bits;
     q->n_groups = ng;
     size_t total = sizeof *q;
-    int align = f == QW_UNIFORM && bits == 4 ? 32 : f == QW_UNIFORM && bits == 8 ? 1 : 8;
+    /* uniform 2- and 3-bit codes use the 4-bit layout too: a nibble per code costs memory (4 bits instead
+     * of 2 or 3) but runs the 4-bit kernels, where bit planes took 30x longer to decode */
+    int align = f == QW_UNIFORM && bits <= 4 ? 32 : f == QW_UNIFORM && bits == 8 ? 1 : 8;
     if (group_order(m, l->cols, ng, g_idx, align, &q->perm, &q->gsize, &total)) goto oom;
-    if (q->gsize && f == QW_UNIFORM && bits == 4) q->layout = QL_NIB4, q->row_bytes = (size_t)l->cols / 2;
+    if (q->gsize && f == QW_UNIFORM && bits <= 4) q->layout = QL_NIB4, q->row_bytes = (size_t)l->cols / 2;
     else if (q->gsize && f == QW_UNIFORM && bits == 8) q->layout = QL_BYTE8, q->row_bytes = (size_t)l->cols;
-    else if (q->gsize) q->layout = QL_PLANES, q->row_bytes = (size_t)l->cols / 8 * bits;
+    else if (q->gsize) q->layout = QL_PLANES, q->row_bytes = (size_t)l->cols / 8 * bits, q->tiled = f == QW_BINARY;
     else q->layout = QL_STREAM, q->row_bytes = ((size_t)l->cols * bits + 7) / 8 + 1;
-    if (!(q->data = own(m, q->row_bytes * (size_t)l->rows, &total))) goto oom;
+    size_t padded = q->tiled ? ((size_t)l->rows + 15) / 16 * 16 : (size_t)l->rows;
+    if (!(q->data = own(m, q->row_bytes * padded, &total))) goto oom;
+    memset((uint8_t *)q->data, 0, q->row_bytes * padded);
     int32_t *gi = own(m, (size_t)l->cols * sizeof *gi, &total);
     if (!gi) goto oom;
     memcpy(gi, g_idx, (size_t)l->cols * sizeof *gi);

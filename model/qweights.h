@@ -6,10 +6,14 @@
  * Layouts of codes (uniform and binary formats). "Kernel column" j is original column perm[j] (perm NULL:
  * the identity); when gsize > 0 kernel columns are sorted by group and group g is columns
  * [g·gsize, (g+1)·gsize), so a kernel multiplies a group with one scale; else g_idx[j] says the group.
- *   QL_NIB4   4 bits, gsize % 32 == 0: each 32 columns are 16 bytes, byte i = code i | code (i+16) << 4
+ *   QL_NIB4   uniform codes of 1 to 4 bits, gsize % 32 == 0: each 32 columns are 16 bytes,
+ *             byte i = code i | code (i+16) << 4
  *   QL_BYTE8  8 bits, gsize > 0: one byte per code
  *   QL_PLANES gsize % 8 == 0: `bits` bit planes per row, plane b = cols/8 bytes, bit k of byte c is bit b
- *             of the code of column 8c + k (binary codes: the sign planes the lookup-table kernel reads)
+ *             of the code of column 8c + k (binary codes: the sign planes the lookup-table kernel reads).
+ *             Binary codes are stored in tiles of 16 rows (tiled = 1): byte (r, b, c) sits at
+ *             ((r/16·bits + b)·cols/8 + c)·16 + r%16, so one 16-byte load gives the byte of 16 rows, the
+ *             lanes of the AVX-512 lookup kernel; rows are padded to a multiple of 16 with zero bytes.
  *   QL_STREAM anything else: a little-endian bit stream per row (code j at bits [j·bits, (j+1)·bits)),
  *             original column order, g_idx per column. */
 #ifndef QBENCH_MODEL_QWEIGHTS_H
@@ -25,7 +29,7 @@ enum { QL_STREAM = 0, QL_NIB4, QL_BYTE8, QL_PLANES };
 struct QWeights {
     QWeightFormat fmt;
     int rows, cols;
-    int bits, n_groups, gsize, layout;
+    int bits, n_groups, gsize, layout, tiled;
     size_t row_bytes;    /* bytes of one row of data */
     const uint8_t *data; /* rows x row_bytes (halves: rows x cols x 2) */
     const float *scales; /* uniform: [rows][n_groups]; binary: alphas [rows][n_groups][bits] */
@@ -44,6 +48,13 @@ typedef struct {
 /* Per format (qkernels.c); entries with NULL functions have no constructor yet. */
 extern const QWeightOps qw_ops[QW_FORMAT_COUNT];
 
+/* Offset of byte c of bit plane b of row r (QL_PLANES). */
+static inline size_t qw_plane_at(const QWeights *q, int r, int b, int c) {
+    size_t plane = (size_t)q->cols / 8;
+    if (q->tiled) return (((size_t)(r >> 4) * q->bits + b) * plane + c) * 16 + (r & 15);
+    return (size_t)r * q->row_bytes + b * plane + c;
+}
+
 /* Code of kernel column j of row r. */
 static inline unsigned qw_code(const QWeights *q, int r, int j) {
     const uint8_t *p = q->data + (size_t)r * q->row_bytes;
@@ -55,8 +66,7 @@ static inline unsigned qw_code(const QWeights *q, int r, int j) {
     case QL_BYTE8: return p[j];
     case QL_PLANES: {
         unsigned v = 0;
-        size_t plane = (size_t)q->cols / 8;
-        for (int b = 0; b < q->bits; b++) v |= (unsigned)(p[b * plane + (j >> 3)] >> (j & 7) & 1u) << b;
+        for (int b = 0; b < q->bits; b++) v |= (unsigned)(q->data[qw_plane_at(q, r, b, j >> 3)] >> (j & 7) & 1u) << b;
         return v;
     }
     default: {

@@ -168,9 +168,9 @@ static void run_codes(int binary) {
     uint64_t seed = 10;
     for (int bi = 0; bi < 4; bi++)
         for (int gi = 0; gi < 4; gi++)
-            for (int shape = 0; shape < 2; shape++) {
+            for (int shape = 0; shape < 3; shape++) { /* groups of 64, 32, 8 columns: every layout */
                 int bits = binary ? BITS_B[bi] : BITS_U[bi];
-                int rows = shape ? 37 : 48, cols = shape ? 96 : 256, ng = shape ? 3 : 4;
+                int rows = (int[]){48, 37, 20}[shape], cols = (int[]){256, 96, 64}[shape], ng = (int[]){4, 3, 8}[shape];
                 Case c = make_case(rows, cols, bits, ng, GR[gi], binary, seed++);
                 Model *m = model_alloc();
                 assert_non_null(m);
