@@ -172,6 +172,18 @@ static void row_planes_binary(const QWeights *q, int r, float *o) {
     }
 }
 
+/* The same with BMI2: pdep spreads the 8 bits of a plane byte into 8 bytes, so the codes of 8 columns are
+ * built with one pdep and one shift per plane instead of 8 bit extractions each. */
+__attribute__((target("bmi2"))) static void row_planes_binary_bmi2(const QWeights *q, int r, float *o) {
+    const int plane = q->cols / 8, bits = q->bits;
+    for (int c = 0; c < plane; c++) {
+        const float *lev = q->levels + (((size_t)r * q->n_groups + (size_t)(8 * c) / q->gsize) << bits);
+        uint64_t codes = 0;
+        for (int k = 0; k < bits; k++) codes |= _pdep_u64(q->data[qw_plane_at(q, r, k, c)], 0x0101010101010101ull) << k;
+        for (int i = 0; i < 8; i++) o[8 * c + i] = lev[codes >> (8 * i) & 0xff];
+    }
+}
+
 static void row_planes_uniform(const QWeights *q, int r, float *o) {
     const int plane = q->cols / 8, bits = q->bits;
     const uint8_t *p = q->data + (size_t)r * q->row_bytes;
@@ -195,7 +207,9 @@ static void row_generic(const QWeights *q, int r, float *o) {
 /* Row r in kernel column order into o (cols floats), by the fastest decoder for q's layout. */
 static void decode_row(const QWeights *q, int r, float *o) {
     if (q->layout == QL_NIB4) (qk_simd() ? row_nib4_avx2 : row_nib4_c)(q, r, o);
-    else if (q->layout == QL_PLANES) (q->fmt == QW_BINARY ? row_planes_binary : row_planes_uniform)(q, r, o);
+    else if (q->layout == QL_PLANES && q->fmt == QW_BINARY)
+        (qk_simd() && __builtin_cpu_supports("bmi2") ? row_planes_binary_bmi2 : row_planes_binary)(q, r, o);
+    else if (q->layout == QL_PLANES) row_planes_uniform(q, r, o);
     else row_generic(q, r, o);
 }
 
