@@ -27,13 +27,18 @@ static int cpu_level(void) {
 
 void qk_set_simd(int level) {
     int max = cpu_level();
-    simd_state = level < 0 ? 0 : level > max ? max : level;
+    __atomic_store_n(&simd_state, level < 0 ? 0 : level > max ? max : level, __ATOMIC_RELAXED);
 }
 
-/* QBENCH_NO_SIMD=1 in the environment selects the portable code (benchmarks compare the two) */
+/* QBENCH_NO_SIMD=1 in the environment selects the portable code (benchmarks compare the two). Threads
+ * may race to the first detection; they all store the same value. */
 int qk_simd(void) {
-    if (simd_state < 0) simd_state = getenv("QBENCH_NO_SIMD") ? 0 : cpu_level();
-    return simd_state;
+    int s = __atomic_load_n(&simd_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        s = getenv("QBENCH_NO_SIMD") ? 0 : cpu_level();
+        __atomic_store_n(&simd_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
 }
 
 /* ---- float dot ---------------------------------------------------------------------------------- */
