@@ -213,7 +213,7 @@ void model_embed(const Model *m, const int *tokens, int n, float *x) {
 // logits (n,vocab) = rmsnorm(x (n,dim)) @ classifier (vocab,dim)ᵀ, xb (n,dim) scratch
 static void head(const Model *m, const float *x, int n, float *xb, float *logits) {
     rmsnorm_rows(xb, x, m->final_norm, n, m->cfg.dim, m->cfg.norm_eps);
-    Linear cls = {m->classifier, NULL, m->cfg.vocab_size, m->cfg.dim};
+    Linear cls = {m->classifier, NULL, m->cfg.vocab_size, m->cfg.dim, NULL};
     GemmJob j = {&cls, xb, logits, m->cfg.vocab_size, 0.0f};
     gemm_jobs(&j, 1, n, NULL, NULL);
 }

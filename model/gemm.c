@@ -22,7 +22,9 @@ void blas_single_end(BlasSingle *b) {
 static void job_slice(const GemmJob *j, int n, int c0, int c1) {
     const Linear *l = j->lin;
     if (c0 >= c1) return;
-    if (n == 1) /* decode: a matrix-vector product, memory-bound; gemv streams W once */
+    if (l->q) /* weights kept packed: qgemm.c */
+        qgemm_slice(l, j->x, n, c0, c1, j->beta, j->y, j->ldy);
+    else if (n == 1) /* decode: a matrix-vector product, memory-bound; gemv streams W once */
         cblas_sgemv(CblasRowMajor, CblasNoTrans, c1 - c0, l->cols, 1.0f, l->w + (size_t)c0 * l->cols, l->cols, j->x, 1,
                     j->beta, j->y + c0, 1);
     else

@@ -1,6 +1,6 @@
 /* loader_hf.c — Hugging Face Llama-family checkpoints: config.json plus model.safetensors or a sharded
- * model.safetensors.index.json. F32 tensors point into the private mapping; F16/BF16 are converted once
- * into owned buffers; q/k rows (and biases) are permuted from rotate-half to the interleaved RoPE
+ * model.safetensors.index.json. F32 tensors point into the private mapping; F16/BF16 linear layers stay
+ * F16/BF16 (in the mapping), other F16/BF16 tensors are converted once into owned buffers; q/k rows (and biases) are permuted from rotate-half to the interleaved RoPE
  * layout, so those two are always copies. Every tensor's presence, dtype and shape is checked. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +126,29 @@ static float *load_gptq_linear(Source *s, const char *base, int rows, int cols, 
     return out;
 }
 
+/* A linear layer's weight: F16/BF16 stay as stored (pointing into the mapping, or permuted into a copy for
+ * q/k); anything else goes through load_tensor (float32, with its checks and messages). */
+static int load_linear(Source *s, const char *name, Linear *lin, int heads, char err[QB_ERRLEN]) {
+    const StFile *f;
+    const StTensor *t = source_find(s, name, &f);
+    if (t && (t->dtype == ST_F16 || t->dtype == ST_BF16) && t->ndim == 2 && t->shape[0] == lin->rows &&
+        t->shape[1] == lin->cols && (uintptr_t)t->data % 2 == 0) {
+        const uint16_t *d = (const uint16_t *)t->data;
+        if (heads) {
+            uint16_t *p = (uint16_t *)model_own_floats(s->m, (t->numel + 1) / 2);
+            if (!p) {
+                snprintf(err, QB_ERRLEN, "%.300s: out of memory for tensor '%.120s'", f->path, name);
+                return -1;
+            }
+            rope_rows_hf_to_interleaved_bytes(d, p, heads, lin->rows / heads, (size_t)lin->cols * 2);
+            d = p;
+        }
+        return linear_keep_half(s->m, lin, t->dtype == ST_F16 ? QW_F16 : QW_BF16, d, err);
+    }
+    lin->q = NULL;
+    return (lin->w = load_tensor(s, name, lin->rows, lin->cols, heads, 1, NULL, err)) ? 0 : -1;
+}
+
 static int open_sources(Source *s, const char *weights, int sharded, char err[QB_ERRLEN]) {
     if (!sharded) {
         s->files = calloc(1, sizeof *s->files);
@@ -224,10 +247,11 @@ static int load_weights(Source *s, int attn_bias, char err[QB_ERRLEN]) {
             int heads = k == LIN_Q ? c->n_heads : k == LIN_K ? c->n_kv_heads : 0;
             if (s->gptq.present) {
                 snprintf(name, sizeof name, "model.layers.%d.%s", l, lin_names[k]);
+                lin->q = NULL;
                 if (!(lin->w = load_gptq_linear(s, name, lin->rows, lin->cols, heads, err))) return -1;
             } else {
                 snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, lin_names[k]);
-                if (!(lin->w = load_tensor(s, name, lin->rows, lin->cols, heads, 1, NULL, err))) return -1;
+                if (load_linear(s, name, lin, heads, err)) return -1;
             }
             int has_bias = (k <= LIN_V && c->qkv_bias) || (k == LIN_O && attn_bias);
             lin->bias = NULL;

@@ -55,10 +55,21 @@ typedef enum {
 /* "attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down" */
 const char *linear_kind_name(LinearKind k);
 
+/* How a linear layer's weight is held in memory. F32: Linear.w only. Every other format keeps the weight
+ * as stored (F16/BF16 halves; qbench's uniform codes with per-group scale/zero; binary codes with their
+ * per-group levels; GGUF blocks and AutoGPTQ int32 packing once their loaders fill them), w is NULL, and
+ * the forward pass multiplies the packed bytes directly (model/qweights.c, model/qkernels.c). */
+typedef enum {
+    QW_F32 = 0, QW_F16, QW_BF16, QW_UNIFORM, QW_BINARY, QW_GGUF_Q4_0, QW_GGUF_Q8_0, QW_GGUF_Q4_K, QW_AUTOGPTQ,
+    QW_FORMAT_COUNT
+} QWeightFormat;
+typedef struct QWeights QWeights; /* private to model/: the packed form of one layer */
+
 typedef struct {
-    float *w;      /* rows x cols */
+    float *w;      /* rows x cols, or NULL when only the packed form q is kept */
     float *bias;   /* rows, or NULL */
     int rows, cols;
+    QWeights *q;   /* packed form, or NULL (float32 in w) */
 } Linear;
 
 typedef struct {
@@ -96,7 +107,8 @@ typedef struct {
  * .gguf file (architecture llama), or an AutoGPTQ / GPTQModel directory (quantize_config.json or a
  * quantization_config in config.json; qweight/qzeros/scales/g_idx), the last two dequantized.
  * F32 weights are mmapped privately (copy-on-write: quantizers may overwrite Linear.w in place
- * without touching the file); F16/BF16 are converted once. Every header, shape, dtype and offset
+ * without touching the file); F16/BF16 linear layers stay F16/BF16 (QW_F16/QW_BF16, in the mapping
+ * except q/k, whose rows are permuted into a copy); other F16/BF16 tensors are converted once. Every header, shape, dtype and offset
  * is checked against the file size and the config. Returns NULL with `err` set on failure. */
 Model *model_load(const char *path, char err[QB_ERRLEN]);
 void model_free(Model *m);
@@ -170,6 +182,9 @@ int model_generate(const Model *m, const int *prompt, int n_prompt, const Genera
 Model *model_alloc(void);
 /* Allocates n floats owned by m (freed by model_free); NULL on out of memory. */
 float *model_own_floats(Model *m, size_t n);
+/* Maps `path` privately (PROT_READ|PROT_WRITE, MAP_PRIVATE: writes stay in memory); the mapping is owned
+ * by m. Sets *len to the file size. An empty file maps to NULL with *len = 0 (and returns 0). */
+int model_map_file(Model *m, const char *path, void **addr, size_t *len, char err[QB_ERRLEN]);
 /* Checks cfg for sane, mutually consistent values (names `what` in the error). */
 int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]);
 /* "none", "linear", "llama3" */
@@ -186,6 +201,41 @@ struct cJSON *model_config_json(const ModelConfig *c);
 struct cJSON *model_hf_config_json(const Model *m, const char *torch_dtype);
 /* Shapes of the seven linear layers of a block: rows (out) and cols (in). */
 void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
+
+/* ---- weights kept as stored (model/qweights.c) ------------------------------------------------ */
+
+/* "f32", "f16", "bf16", "uniform", "binary", "gguf-q4_0", ... */
+const char *qweight_format_name(QWeightFormat f);
+QWeightFormat linear_format(const Linear *l);
+/* Bytes the layer's weight occupies in memory (packed data and its per-group metadata). */
+size_t linear_weight_bytes(const Linear *l);
+/* The one way to read a layer's weights as float32, whatever its format: rows [r0, r1) of W into
+ * out ((r1 - r0) x cols). Packed formats decode exactly as their checkpoint defines (uniform
+ * scale·(code − zero) in float32, binary levels[code], halves widened), so the result is bit-identical
+ * to the float32 model the checkpoint describes. */
+void linear_rows_f32(const Linear *l, int r0, int r1, float *out);
+/* y[r - r0] = W[r] · x for r in [r0, r1): the decode kernel (fused dequantize-and-dot for packed
+ * formats; each row's sum in a fixed order, so results do not depend on how rows are split). */
+void linear_dot_rows(const Linear *l, const float *x, int r0, int r1, float *y);
+/* Makes every packed linear layer of m float32 (owned by m): for code that writes weights in place
+ * (the quantization pipeline). The packed form is dropped. */
+int model_unpack_weights(Model *m, char err[QB_ERRLEN]);
+/* IEEE half → float (exact). */
+float model_half_to_float(uint16_t h);
+
+/* Constructors: l->rows and l->cols must be set; l->w becomes NULL and l->q the packed form.
+ * Half weights: `data` (rows x cols little-endian halves) is referenced, not copied: it must live as
+ * long as m (a mapping or a buffer m owns). */
+int linear_keep_half(Model *m, Linear *l, QWeightFormat f, const uint16_t *data, char err[QB_ERRLEN]);
+/* Uniform codes (bits 1..8), codes[rows x cols] < 2^bits, scales/zeros [rows x n_groups],
+ * g_idx[cols] in [0, n_groups): w = scale·(code − zero). Copied into m in the kernels' layout. */
+int linear_keep_uniform(Model *m, Linear *l, int bits, int n_groups, const uint8_t *codes, const float *scales,
+                        const float *zeros, const int32_t *g_idx, char err[QB_ERRLEN]);
+/* Binary codes (bits 1..8): w = levels[row, group, code]; alphas [rows x n_groups x bits] and
+ * offsets [rows x n_groups] give the same weights as offset + Σ_b alpha_b·(bit b of code ? 1 : −1)
+ * up to rounding, the form the lookup-table kernel multiplies. Copied into m. */
+int linear_keep_binary(Model *m, Linear *l, int bits, int n_groups, const uint8_t *codes, const float *alphas,
+                       const float *offsets, const float *levels, const int32_t *g_idx, char err[QB_ERRLEN]);
 
 /* ---- synthetic models ------------------------------------------------------------------------- */
 

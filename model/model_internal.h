@@ -16,9 +16,6 @@ struct ModelStorage {
     int n_bufs, cap_bufs;
 };
 
-/* Maps `path` privately (PROT_READ|PROT_WRITE, MAP_PRIVATE); the mapping is owned by m.
- * Sets *len to the file size. An empty file maps to NULL with *len = 0 (and returns 0). */
-int model_map_file(Model *m, const char *path, void **addr, size_t *len, char err[QB_ERRLEN]);
 
 Model *model_load_llama2c(const char *path, char err[QB_ERRLEN]);
 Model *model_load_hf(const char *path, char err[QB_ERRLEN]);
@@ -34,15 +31,14 @@ void model_rope_inv_freq(const ModelConfig *c, double *inv_freq);
  * the interleaved layout pairs rows 2i and 2i+1:  inter[h*hd + 2i + c] = hf[h*hd + c*hd/2 + i]. */
 void rope_rows_hf_to_interleaved(const float *src, float *dst, int heads, int head_dim, int cols);
 void rope_rows_interleaved_to_hf(const float *src, float *dst, int heads, int head_dim, int cols);
+/* The same map for rows of row_bytes bytes (half-precision weights kept as stored). */
+void rope_rows_hf_to_interleaved_bytes(const void *src, void *dst, int heads, int head_dim, size_t row_bytes);
 
 
 /* sha256 of the file at path, mapped at map (size bytes), as 64 hex chars: from the hash cache when
  * the file's device, inode, size, mtime and ctime match a cached entry, else hashed and cached
  * (hash_cache.c). */
 void model_file_sha256(const char *path, const void *map, size_t size, char out[65]);
-
-/* IEEE half (binary16) → float, exact (safetensors.c; also the GGUF reader's). */
-float model_half_to_float(uint16_t h);
 
 /* a*b with size_t overflow check: returns 0 and stores the product, -1 on overflow. */
 int mul_size(size_t a, size_t b, size_t *out);
@@ -63,6 +59,11 @@ typedef void (*GemmPost)(void *ctx, int job, int c0, int c1);
 /* Runs the jobs (which must share n) split over OpenMP threads by output column; every thread takes the
  * same slice of jobs with equal row counts. post may be NULL. */
 void gemm_jobs(const GemmJob *jobs, int njobs, int n, GemmPost post, void *ctx);
+
+/* Columns [c0, c1) of y (n, ldy) = beta*y + x (n, l->cols) @ W[c0:c1]ᵀ for a packed layer (no bias):
+ * decode (n = 1) through the fused kernels, prefill by dequantizing tiles of rows into a float32 panel
+ * for sgemm (qgemm.c). */
+void qgemm_slice(const Linear *l, const float *x, int n, int c0, int c1, float beta, float *y, int ldy);
 
 /* Causal attention for n query rows at positions pos0 .. pos0+n-1 (attention.c).
  *   q (n, n_heads*hd) already rotated; K, V (pos0+n, n_kv_heads*hd) hold every position up to the

@@ -158,21 +158,6 @@ const StTensor *st_find(const StFile *f, const char *name) {
     return NULL;
 }
 
-float model_half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) bits = sign | 0x7f800000u | (man << 13);        /* inf / nan */
-    else if (exp != 0) bits = sign | ((exp + 112) << 23) | (man << 13); /* normal: rebias 15 → 127 */
-    else if (man == 0) bits = sign;                                    /* ±0 */
-    else {                                                             /* subnormal: normalize */
-        int e = -1;
-        do { man <<= 1; e++; } while (!(man & 0x400));
-        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
-    }
-    float out;
-    memcpy(&out, &bits, sizeof out);
-    return out;
-}
-
 int st_to_f32(const StFile *f, const StTensor *t, float *dst, char err[QB_ERRLEN]) {
     const uint8_t *p = t->data;
     switch (t->dtype) {

@@ -10,7 +10,8 @@
 
 #include "model/model_internal.h"
 
-typedef struct { char name[128]; const float *p; int rows, cols, heads; } OutTensor;
+/* p: float data; for a linear layer kept packed p is NULL and lin is decoded at write time */
+typedef struct { char name[128]; const float *p; const Linear *lin; int rows, cols, heads; } OutTensor;
 
 static int write_config(const Model *m, const char *path, char err[QB_ERRLEN]) {
     cJSON *j = model_hf_config_json(m, "float32");
@@ -40,7 +41,7 @@ static int collect(const Model *m, OutTensor **out, int *n) {
             const Linear *lin = &b->lin[j];
             int heads = j == LIN_Q ? c->n_heads : j == LIN_K ? c->n_kv_heads : 0;
             snprintf(t[k].name, sizeof t[k].name, "model.layers.%d.%s.weight", l, lin_names[j]);
-            t[k].p = lin->w; t[k].rows = lin->rows; t[k].cols = lin->cols; t[k].heads = heads; k++;
+            t[k].p = lin->w; t[k].lin = lin; t[k].rows = lin->rows; t[k].cols = lin->cols; t[k].heads = heads; k++;
             if (lin->bias) {
                 snprintf(t[k].name, sizeof t[k].name, "model.layers.%d.%s.bias", l, lin_names[j]);
                 t[k].p = lin->bias; t[k].rows = lin->rows; t[k].heads = heads; k++;
@@ -88,17 +89,26 @@ static int write_weights(const Model *m, const char *path, char err[QB_ERRLEN]) 
     for (size_t i = hlen; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
     for (int i = 0; ok && i < n; i++) {
         size_t k = numel(&t[i]);
+        const float *src = t[i].p;
+        float *dec = NULL;
+        if (!src) {
+            ok = (dec = malloc(k * sizeof(float))) != NULL;
+            if (!ok) break;
+            linear_rows_f32(t[i].lin, 0, t[i].rows, dec);
+            src = dec;
+        }
         if (t[i].heads) { /* back to rotate-half: the inverse of the loader's permutation */
             float *tmp = malloc(k * sizeof(float));
             ok = tmp != NULL;
             if (ok) {
-                rope_rows_interleaved_to_hf(t[i].p, tmp, t[i].heads, t[i].rows / t[i].heads, t[i].cols ? t[i].cols : 1);
+                rope_rows_interleaved_to_hf(src, tmp, t[i].heads, t[i].rows / t[i].heads, t[i].cols ? t[i].cols : 1);
                 ok = fwrite(tmp, sizeof(float), k, f) == k;
             }
             free(tmp);
         } else {
-            ok = fwrite(t[i].p, sizeof(float), k, f) == k;
+            ok = fwrite(src, sizeof(float), k, f) == k;
         }
+        free(dec);
     }
     if (f && fclose(f) != 0) ok = 0;
     free(json);

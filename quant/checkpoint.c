@@ -133,8 +133,8 @@ static cJSON *options_json(const PipelineOptions *po) {
 
 /* Builds the stored form of one layer and checks that decoding it gives exactly the model's
  * weights (Linear.w, where quant_model wrote Q). */
-static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linear *lin, const QuantResult *r,
-                     QuantMethod method, char err[QB_ERRLEN]) {
+static int add_layer_w(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linear *lin, const float *W,
+                       const QuantResult *r, QuantMethod method, char err[QB_ERRLEN]) {
     char name[64], tn[96];
     snprintf(name, sizeof name, "blk.%d.%s", l, linear_kind_name(k));
     if (!r->codes || !r->scales || !r->zeros || !r->g_idx || r->rows != lin->rows || r->cols != lin->cols ||
@@ -172,7 +172,7 @@ static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linea
         for (int i = 0; i < rows; i++)
             for (int c = 0; c < cols; c++) {
                 size_t t = ((size_t)i * ng + r->g_idx[c]) * nlev + r->codes[(size_t)i * cols + c];
-                float w = lin->w[(size_t)i * cols + c];
+                float w = W[(size_t)i * cols + c];
                 if (set[t] && memcmp(&lv[t], &w, sizeof w)) {
                     snprintf(err, QB_ERRLEN, "%.400s: row %d: one code decodes to two values (%g, %g)", name, i,
                              (double)lv[t], (double)w);
@@ -198,7 +198,7 @@ static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linea
             for (int c = 0; c < cols; c++) {
                 size_t g = (size_t)i * ng + r->g_idx[c];
                 float w = r->scales[g] * ((float)r->codes[(size_t)i * cols + c] - r->zeros[g]);
-                float q = lin->w[(size_t)i * cols + c];
+                float q = W[(size_t)i * cols + c];
                 if (memcmp(&w, &q, sizeof w)) {
                     snprintf(err, QB_ERRLEN, "%.400s: [%d,%d]: scale·(code − zero) = %.9g but the model holds %.9g",
                              name, i, c, (double)w, (double)q);
@@ -220,6 +220,21 @@ static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linea
 oom:
     snprintf(err, QB_ERRLEN, "%.400s: out of memory", name);
     return -1;
+}
+
+/* add_layer_w on the layer's float weights (decoded through linear_rows_f32 when kept packed). */
+static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linear *lin, const QuantResult *r,
+                     QuantMethod method, char err[QB_ERRLEN]) {
+    if (lin->w) return add_layer_w(ps, layers, l, k, lin, lin->w, r, method, err);
+    float *W = malloc((size_t)lin->rows * lin->cols * sizeof *W);
+    if (!W) {
+        snprintf(err, QB_ERRLEN, "blk.%d.%s: out of memory", l, linear_kind_name(k));
+        return -1;
+    }
+    linear_rows_f32(lin, 0, lin->rows, W);
+    int rc = add_layer_w(ps, layers, l, k, lin, W, r, method, err);
+    free(W);
+    return rc;
 }
 
 static int write_all(int fd, const void *p, size_t n) {
@@ -504,8 +519,9 @@ static float *load_floats(Model *m, const Reader *rd, const char *name, int ndim
     return f;
 }
 
-/* Decodes one layer into W (rows x cols). */
-static int load_layer(const Reader *rd, const cJSON *lj, int l, LinearKind k, Linear *lin, char err[QB_ERRLEN]) {
+/* Reads one layer and keeps it packed in m. */
+static int load_layer(Model *m, const Reader *rd, const cJSON *lj, int l, LinearKind k, Linear *lin,
+                      char err[QB_ERRLEN]) {
     char name[64], tn[96];
     snprintf(name, sizeof name, "blk.%d.%s", l, linear_kind_name(k));
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(lj, "name"), *gr = cJSON_GetObjectItemCaseSensitive(lj, "grid");
@@ -551,15 +567,17 @@ static int load_layer(const Reader *rd, const cJSON *lj, int l, LinearKind k, Li
         snprintf(err, QB_ERRLEN, "%.400s: out of memory for %s", rd->path, name);
         return -1;
     }
-    if (unpack_codes(words, rc, bits, codes, err)) { free(codes); return -1; }
-    float *w = lin->w;
-    for (int i = 0; i < rows; i++)
-        for (int c = 0; c < cols; c++) {
-            size_t g = (size_t)i * ng + g_idx[c], e = (size_t)i * cols + c;
-            w[e] = binary ? levels[g * nlev + codes[e]] : scales[g] * ((float)codes[e] - zeros[g]);
-        }
+    /* kept packed: the forward pass multiplies the codes; linear_rows_f32 decodes them exactly as
+     * described above when float weights are needed */
+    char kerr[QB_ERRLEN];
+    int rcode = unpack_codes(words, rc, bits, codes, err);
+    if (!rcode && (binary ? linear_keep_binary(m, lin, bits, ng, codes, scales, zeros, levels, g_idx, kerr)
+                          : linear_keep_uniform(m, lin, bits, ng, codes, scales, zeros, g_idx, kerr))) {
+        snprintf(err, QB_ERRLEN, "%.200s: %s: %.200s", rd->path, name, kerr);
+        rcode = -1;
+    }
     free(codes);
-    return 0;
+    return rcode;
 }
 
 /* Reads path and checks its header, checksum and metadata JSON: on success *buf (the file), *root
@@ -706,10 +724,6 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
         for (int k = 0; k < LIN_COUNT; k++, lj = lj->next) {
             Linear *lin = &b->lin[k];
             model_linear_shape(c, (LinearKind)k, &lin->rows, &lin->cols);
-            if (!(lin->w = model_own_floats(m, (size_t)lin->rows * lin->cols))) {
-                snprintf(err, QB_ERRLEN, "%.400s: out of memory", path);
-                goto fail;
-            }
             if (c->qkv_bias && k <= LIN_V) {
                 long sh_b[1] = {lin->rows};
                 snprintf(tn, sizeof tn, "blk.%d.%s.bias", l, linear_kind_name((LinearKind)k));
@@ -719,7 +733,7 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
                 snprintf(err, QB_ERRLEN, "%.400s: layers[%d] is not an object", path, l * LIN_COUNT + k);
                 goto fail;
             }
-            if (load_layer(&rd, lj, l, (LinearKind)k, lin, err)) goto fail;
+            if (load_layer(m, &rd, lj, l, (LinearKind)k, lin, err)) goto fail;
         }
     }
     snprintf(m->path, sizeof m->path, "%s", path);

@@ -462,6 +462,8 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
                 return -1;
             }
     }
+    /* quantizers rewrite Linear.w in place: a model loaded packed (F16/BF16, a checkpoint) becomes float32 */
+    if (model_unpack_weights(m, err)) return -1;
     const int nl = c->n_layers, total = nl * LIN_COUNT;
     double t0 = now_s();
     rep->layers = calloc((size_t)total, sizeof *rep->layers);

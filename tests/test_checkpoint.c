@@ -97,6 +97,9 @@ static int roundtrip(const char *model_path, const QuantOptions *o, const char *
     Model *l = quant_checkpoint_load(path, err);
     if (!l) fail_msg("load: %s", err);
     assert_memory_equal(&l->cfg, &m->cfg, sizeof m->cfg);
+    /* loaded packed; decoded to float32 it must be exactly the quantized model */
+    assert_true(linear_format(&l->blocks[0].lin[0]) == QW_UNIFORM || linear_format(&l->blocks[0].lin[0]) == QW_BINARY);
+    assert_int_equal(model_unpack_weights(l, err), 0);
     int same = 0;
     for (int b = 0; b < m->cfg.n_layers; b++)
         for (int k = 0; k < LIN_COUNT; k++)
@@ -108,6 +111,7 @@ static int roundtrip(const char *model_path, const QuantOptions *o, const char *
     /* the helper ppl/generate use takes either kind of path */
     Model *any = quant_or_model_load(path, err);
     assert_non_null(any);
+    assert_int_equal(model_unpack_weights(any, err), 0);
     assert_same_logits(m, any);
     model_free(any);
     any = quant_or_model_load(model_path, err);

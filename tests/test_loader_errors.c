@@ -618,14 +618,29 @@ static void test_f16_bf16_weights(void **state) {
             else want = (float)(_Float16)a->tok_emb[i];
             assert_true(b->tok_emb[i] == want);
         }
-        /* q is permuted after conversion: compare row by row in the interleaved layout */
+        /* linear layers stay as stored; q is permuted after conversion: compare row by row in the
+         * interleaved layout, through the float accessor */
         const Linear *qa = &a->blocks[0].lin[LIN_Q], *qb = &b->blocks[0].lin[LIN_Q];
+        assert_int_equal(linear_format(qb), bf ? QW_BF16 : QW_F16);
+        assert_null(qb->w);
+        assert_int_equal(linear_weight_bytes(qb), (size_t)qb->rows * qb->cols * 2);
+        float *wb = malloc((size_t)qb->rows * qb->cols * sizeof *wb);
+        assert_non_null(wb);
+        linear_rows_f32(qb, 0, qb->rows, wb);
         for (int i = 0; i < qa->rows * qa->cols; i++)
-            assert_true(fabsf(qa->w[i] - qb->w[i]) <= (bf ? 1.0f / 128 : 1.0f / 1024) * fabsf(qa->w[i]) + 1e-7f);
-        float la[12 * 20], lb[12 * 20];
+            assert_true(fabsf(qa->w[i] - wb[i]) <= (bf ? 1.0f / 128 : 1.0f / 1024) * fabsf(qa->w[i]) + 1e-7f);
+        free(wb);
+        float la[12 * 20], lb[12 * 20], lc[12 * 20];
         logits_of(a, la);
         logits_of(b, lb);
         for (int i = 0; i < 12 * 20; i++) assert_true(fabsf(la[i] - lb[i]) < 0.05f);
+        /* the same weights widened to float32 give the same logits up to float32 summation order: the
+         * kernels multiply the identical values, so only rounding of the sums differs (relative 1e-6 per
+         * layer; 1e-4 absolute on logits of magnitude <= 10 leaves a wide margin) */
+        assert_int_equal(model_unpack_weights(b, err), 0);
+        assert_int_equal(linear_format(qb), QW_F32);
+        logits_of(b, lc);
+        for (int i = 0; i < 12 * 20; i++) assert_true(fabsf(lb[i] - lc[i]) <= 1e-4f * (1.0f + fabsf(lc[i])));
         model_free(b);
     }
     model_free(a);
