@@ -72,6 +72,18 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# --- provenance: the commit and the flags that change numerics, rewritten only when they change ------
+QB_COMMIT := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
+QB_FLAGS  := $(strip $(OPT) $(EXTRA_CFLAGS))
+$(BUILD)/qb_build.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define QB_BUILD_COMMIT "%s"\n#define QB_BUILD_FLAGS "%s"\n' '$(QB_COMMIT)' '$(subst ",,$(QB_FLAGS))' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/harness/provenance.o: $(BUILD)/qb_build.h
+$(BUILD)/harness/provenance.o: CFLAGS += -I$(BUILD)
+.PHONY: FORCE
+FORCE:
+
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

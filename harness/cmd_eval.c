@@ -13,6 +13,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/progress.h"
+#include "harness/provenance.h"
 #include "metrics/ppl.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -116,7 +117,11 @@ int cmd_ppl(int argc, char **argv) {
         progress_finish(&pr);
     }
     char sig[512];
-    ppl_signature(&o, tok_used, tokenizer_prepend_space(t), sig, sizeof sig);
+    char data_sha[65], vtag[96];
+    qb_sha256_hex(text, len, data_sha);
+    qb_version_tag(vtag, sizeof vtag);
+    ppl_signature(&o, tok_used, tokenizer_prepend_space(t), data_sha, sig, sizeof sig - strlen(vtag) - 2);
+    snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "|%s", vtag); /* the build, on what prints only */
     long run_tokens = st.n_windows * (long)o.seqlen; /* window tokens through the model (stride: an upper bound) */
     double tps = secs > 0 ? (double)run_tokens / secs : 0;
     if (rc == 0 && json) {

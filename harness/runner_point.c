@@ -239,7 +239,7 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     run->peak_rss_bytes = peak_rss_bytes();
     run->bits_per_weight = rep.bits_per_weight;
     run->packed_bytes = (int64_t)rep.packed_bytes;
-    StorePoint sp = {*run, ml.m, ml.n, layers, rep.n_layers, samples, n_samples, tres->sets, tres->n};
+    StorePoint sp = {*run, ml.m, ml.n, layers, rep.n_layers, samples, n_samples, tres->sets, tres->n, r->reevaluate};
     if (store_write_point(r->st, &sp, err)) goto done;
     snprintf(summary + strlen(summary), sumlen - strlen(summary), " | %.2f bits/w | cal %.1fs quant %.1fs eval %.1fs",
              rep.bits_per_weight, t_cal, t_quant, t_eval);

@@ -200,7 +200,9 @@ int sweep_canonical(const Experiment *e, const SweepPoint *p, char *out, size_t 
             return -1;
         return 0;
     }
-    if (put(out, outlen, &pos, "{\"params\":{")) return -1;
+    json_string(e->name, val, sizeof val);
+    snprintf(item, sizeof item, "{\"experiment\":%s,\"params\":{", val);
+    if (put(out, outlen, &pos, item)) return -1;
     for (int i = 0; i < param_count(); i++) {
         ParamValue v;
         if (sweep_get(p, param_name(i), &v)) continue;
@@ -212,7 +214,10 @@ int sweep_canonical(const Experiment *e, const SweepPoint *p, char *out, size_t 
         if (put(out, outlen, &pos, item)) return -1;
         first = 0;
     }
-    if (put(out, outlen, &pos, "}")) return -1;
+    QuantMethod qm;
+    int version = quant_method_parse(sweep_get_str(p, "method", ""), &qm) ? 0 : quant_algorithm_version(qm);
+    snprintf(item, sizeof item, "},\"quantizer_version\":%d", version);
+    if (put(out, outlen, &pos, item)) return -1;
     if (sweep_needs_calibration(p)) {
         json_string(e->calibration.dataset, val, sizeof val);
         snprintf(item, sizeof item, ",\"calibration\":{\"dataset\":%s,\"samples\":%d,\"seqlen\":%d,\"seed\":%llu}", val,

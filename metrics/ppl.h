@@ -85,9 +85,18 @@ double ppl_value(const PplStats *s);          /* exp(mean nll) */
 double ppl_stderr(const PplStats *s);         /* llama.cpp's ± */
 double ppl_bits_per_byte(const PplStats *s);  /* NAN when no bytes were counted */
 
-/* "ppl|mode:llamacpp|ctx:256|first:128|bos:overwrite|tok:tok512.bin|prepend:yes" style signature
- * of the settings behind a number (like sacrebleu's). tokenizer_name may be NULL. */
-void ppl_signature(const PplOptions *o, const char *tokenizer_name, int prepend_space, char *out, size_t outlen);
+/* Algorithm versions of the perplexity and agreement numbers: bumped when a change alters them.
+ * They are part of every signature, so a number computed before the change is never matched. */
+#define PPL_ALGORITHM_VERSION 1
+#define AGREEMENT_ALGORITHM_VERSION 1
+
+/* The settings behind a number, as key:value pairs separated by '|' (no '|' or ':' inside a value),
+ * e.g. "metric:ppl|v:1|mode:llamacpp|ctx:256|scored:128-254|bos:overwrite|tok:tok512.bin|prepend:yes|data:0123456789ab".
+ * `windows:N` when max_windows limits the windows; `data:` (the first 12 hex digits of the text's
+ * sha256) when data_sha256 is given. tokenizer_name may be NULL. The CLI and a sweep print the
+ * same signature for the same computation. */
+void ppl_signature(const PplOptions *o, const char *tokenizer_name, int prepend_space, const char *data_sha256,
+                   char *out, size_t outlen);
 
 /* Negative log-likelihood (nats) of `target` under softmax(logits[vocab]), as llama.cpp computes it:
  * float max, double sum of expf. */

@@ -265,8 +265,11 @@ static void test_stats_math(void **state) {
     assert_string_equal(ppl_mode_name(PPL_LLAMACPP), "llamacpp");
     char sig[256];
     PplOptions o = {.mode = PPL_STRIDE, .seqlen = 512, .stride = 256};
-    ppl_signature(&o, "assets/x/tok512.bin", 0, sig, sizeof sig);
-    assert_string_equal(sig, "ppl|mode:stride|seqlen:512|stride:256|tok:tok512.bin|prepend:no");
+    ppl_signature(&o, "assets/x/tok512.bin", 0, NULL, sig, sizeof sig);
+    assert_string_equal(sig, "metric:ppl|v:1|mode:stride|seqlen:512|stride:256|tok:tok512.bin|prepend:no");
+    o = (PplOptions){.mode = PPL_GPTQ, .seqlen = 256, .max_windows = 8};
+    ppl_signature(&o, "a|b:c.bin", 1, "0123456789abcdef", sig, sizeof sig); /* separators never inside a value */
+    assert_string_equal(sig, "metric:ppl|v:1|mode:gptq|seqlen:256|windows:8|tok:a_b_c.bin|prepend:yes|data:0123456789ab");
 }
 
 static void test_errors(void **state) {

@@ -22,6 +22,7 @@
 #include "harness/commands.h"
 #include "harness/results.h"
 #include "harness/store.h"
+#include "quant/quant.h"
 #include "tests/common.h"
 
 static char g_dir[64];
@@ -79,9 +80,12 @@ static void write_db(const char *path, const char *exp_name, int n_points) {
     for (int i = 0; i < n_points; i++) {
         const P *p = &POINTS[i];
         char params[256];
+        QuantMethod qm;
+        assert_int_equal(quant_method_parse(p->method, &qm), 0);
         snprintf(params, sizeof params,
-                 "{\"params\":{\"method\":\"%s\",\"bits\":%d,\"group_size\":%d,\"act_order\":%s,\"damp\":0.01}}",
-                 p->method, p->bits, p->group, p->act ? "true" : "false");
+                 "{\"params\":{\"method\":\"%s\",\"bits\":%d,\"group_size\":%d,\"act_order\":%s,\"damp\":0.01},"
+                 "\"quantizer_version\":%d}",
+                 p->method, p->bits, p->group, p->act ? "true" : "false", quant_algorithm_version(qm));
         StoreMetric m[4];
         int nm = 0;
         m[nm++] = (StoreMetric){.kind = "ppl", .dataset = "tinystories-valid", .value = p->ppl, .count = 1000,
