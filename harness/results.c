@@ -130,7 +130,7 @@ static int run_quantizer_version(const StoreRunRow *r) {
     return p ? atoi(p + strlen("\"quantizer_version\":")) : -1;
 }
 
-int results_select_current(Store *s, const char *file_sha256, StoreRunRow *runs, int *nr, ResultsStale *st,
+int results_select_current(Store *s, const char *eval_key, StoreRunRow *runs, int *nr, ResultsStale *st,
                            char err[QB_ERRLEN]) {
     memset(st, 0, sizeof *st);
     int keep = 0, rc = -1;
@@ -150,7 +150,7 @@ int results_select_current(Store *s, const char *file_sha256, StoreRunRow *runs,
                 snprintf(err, QB_ERRLEN, "out of memory");
                 goto done;
             }
-            have = *r->experiment ? store_get_experiment_evals(s, r->experiment, file_sha256, &evals, err) : 0;
+            have = *r->experiment ? store_get_experiment_evals(s, r->experiment, eval_key, &evals, err) : 0;
             if (have < 0) goto done;
             if (have && parse_evals(evals, &ev, &nev)) {
                 snprintf(err, QB_ERRLEN, "out of memory");

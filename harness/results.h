@@ -32,11 +32,11 @@ typedef struct {
     int unverified;    /* metrics of experiments that recorded no evaluation signatures (older databases) */
 } ResultsStale;
 /* Keeps, in place, only the current rows of runs[0..*nr) (loaded by store_load_runs, grouped by
- * experiment as it orders them... any order works): runs whose quantizer version is this build's,
+ * any order): runs whose quantizer version is this build's,
  * and of those only the metrics whose (kind, dataset, against, signature) the experiment's
- * recorded evaluations list — of the version with file_sha256, or its latest when NULL. Dropped
+ * recorded evaluations list — those recorded under eval_key (sweep_eval_key), or its latest when NULL. Dropped
  * rows are freed; *nr becomes the count kept (store_free_runs(runs, *nr) frees the rest). */
-int results_select_current(Store *s, const char *file_sha256, StoreRunRow *runs, int *nr, ResultsStale *st,
+int results_select_current(Store *s, const char *eval_key, StoreRunRow *runs, int *nr, ResultsStale *st,
                            char err[QB_ERRLEN]);
 /* One stderr-style line per kind of ignored row (nothing when none). */
 void results_print_stale(FILE *f, const char *cmd, const ResultsStale *st);

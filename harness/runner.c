@@ -339,7 +339,9 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
     char esha[65];
     if (qb_sha256_file(e->file, esha, err)) goto out;
     if (store_upsert_experiment(r.st, e->name, e->file, esha, &r.experiment_id, err)) goto out;
-    if (store_set_experiment_evals(r.st, r.experiment_id, r.evals, err)) goto out;
+    char ekey[65];
+    sweep_eval_key(e, ekey);
+    if (store_set_experiment_evals(r.st, r.experiment_id, ekey, r.evals, err)) goto out;
 
     /* which points are left */
     int todo = 0, reeval = 0;

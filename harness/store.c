@@ -6,6 +6,7 @@
  *   id INTEGER PK, name TEXT, file_path TEXT, file_sha256 TEXT, created TEXT (ISO-8601 UTC),
  *   evals TEXT  -- the metrics this version of the file computes, one "kind TAB dataset TAB against
  *                  TAB signature" line each (a signature ending in '|' is a prefix); '' if unknown
+ *   eval_key TEXT -- hash of the file's evaluation settings (sweep_eval_key)
  * runs             one row per sweep point
  *   id INTEGER PK, key TEXT UNIQUE   -- stable hash of model sha256 + canonical point params
  *   experiment_id -> experiments.id, model_path, model_sha256,
@@ -109,7 +110,8 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     " ll TEXT, ntok TEXT, greedy TEXT, UNIQUE(model_sha256, task, signature, idx));",
     /* 3 -> 4: provenance of every point, the evaluation signatures of every experiment version */
     "ALTER TABLE runs ADD COLUMN provenance TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE experiments ADD COLUMN evals TEXT NOT NULL DEFAULT '';",
+    "ALTER TABLE experiments ADD COLUMN evals TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE experiments ADD COLUMN eval_key TEXT NOT NULL DEFAULT '';",
 };
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
@@ -586,24 +588,26 @@ int store_write_point(Store *s, const StorePoint *p, char err[QB_ERRLEN]) {
     return 0;
 }
 
-int store_set_experiment_evals(Store *s, int64_t experiment_id, const char *evals, char err[QB_ERRLEN]) {
-    sqlite3_stmt *st = prep(s, "UPDATE experiments SET evals = ? WHERE id = ?", err, "recording evaluations");
+int store_set_experiment_evals(Store *s, int64_t experiment_id, const char *eval_key, const char *evals,
+                               char err[QB_ERRLEN]) {
+    sqlite3_stmt *st = prep(s, "UPDATE experiments SET evals = ?, eval_key = ? WHERE id = ?", err, "recording evaluations");
     if (!st) return -1;
     bind_str_or(st, 1, evals, "");
-    sqlite3_bind_int64(st, 2, experiment_id);
+    bind_str_or(st, 2, eval_key, "");
+    sqlite3_bind_int64(st, 3, experiment_id);
     return step_done(s, st, err, "recording evaluations");
 }
 
-int store_get_experiment_evals(Store *s, const char *name, const char *file_sha256, char **evals,
+int store_get_experiment_evals(Store *s, const char *name, const char *eval_key, char **evals,
                                char err[QB_ERRLEN]) {
     *evals = NULL;
     if (s->version < 4) return 0; /* recorded from schema 4 on */
     sqlite3_stmt *st = prep(s,
-        "SELECT evals FROM experiments WHERE name = ?1 AND (?2 IS NULL OR file_sha256 = ?2) AND evals <> ''"
+        "SELECT evals FROM experiments WHERE name = ?1 AND (?2 IS NULL OR eval_key = ?2) AND evals <> ''"
         " ORDER BY id DESC LIMIT 1", err, "reading evaluations");
     if (!st) return -1;
     bind_str(st, 1, name);
-    bind_str(st, 2, file_sha256);
+    bind_str(st, 2, eval_key);
     int rc = sqlite3_step(st), found = 0;
     if (rc == SQLITE_ROW) {
         found = 1;

@@ -133,13 +133,15 @@ int store_begin_point(Store *s, const StoreRun *run, char err[QB_ERRLEN]);
  * key that is already 'done' is an error (the sweep must skip it). */
 int store_write_point(Store *s, const StorePoint *p, char err[QB_ERRLEN]);
 
-/* The evaluations an experiment version computes (runs.h: one "kind\tdataset\tagainst\tsignature"
- * line each, a signature ending in '|' matching as a prefix), recorded by `run` so that check,
- * report and plot can tell current metrics from stale ones. */
-int store_set_experiment_evals(Store *s, int64_t experiment_id, const char *evals, char err[QB_ERRLEN]);
-/* The evals of experiment `name` at file_sha256 (NULL: its latest version that recorded them):
- * 1 found (*evals malloc'd), 0 none, -1 error. */
-int store_get_experiment_evals(Store *s, const char *name, const char *file_sha256, char **evals,
+/* The evaluations an experiment version computes (one "kind\tdataset\tagainst\tsignature" line
+ * each, a signature ending in '|' matching as a prefix) and the hash of its evaluation settings
+ * (sweep_eval_key), recorded by `run` so that check, report and plot can tell current metrics from
+ * stale ones. */
+int store_set_experiment_evals(Store *s, int64_t experiment_id, const char *eval_key, const char *evals,
+                               char err[QB_ERRLEN]);
+/* The evals of experiment `name` recorded under eval_key (NULL: its latest version that recorded
+ * any): 1 found (*evals malloc'd), 0 none, -1 error. */
+int store_get_experiment_evals(Store *s, const char *name, const char *eval_key, char **evals,
                                char err[QB_ERRLEN]);
 /* 1 if the run with this key has a metric of this identity (signature ending in '|': as a prefix),
  * 0 if not, -1 on error. */

@@ -241,6 +241,22 @@ void sweep_key(const char *model_sha256, const char *canonical, char key[65]) {
     free(buf);
 }
 
+void sweep_eval_key(const Experiment *e, char key[65]) {
+    char buf[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "model %s\ntokenizer %s\n", e->model_path, e->tokenizer_path);
+    for (int i = 0; i < e->n_ppl && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "ppl %s %d %d %d %d\n", e->ppl[i].dataset, (int)e->ppl[i].mode,
+                              e->ppl[i].seqlen, e->ppl[i].stride, e->ppl[i].max_windows);
+    for (int i = 0; i < e->n_agree && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "agree %s %d %d\n", e->agree[i].dataset, e->agree[i].seqlen,
+                              e->agree[i].windows);
+    for (int i = 0; i < e->n_gen && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "gen %s %d %d %d %d\n", e->gen[i].task, e->gen[i].prompts,
+                              e->gen[i].max_new_tokens, e->gen[i].metrics, e->gen[i].against);
+    qb_sha256_hex(buf, n < sizeof buf ? n : sizeof buf - 1, key);
+}
+
 void sweep_label(const SweepPoint *p, char *out, size_t outlen) {
     if (p->model_entry >= 0) { snprintf(out, outlen, "model %s", p->model_label); return; }
     long g = sweep_get_int(p, "group_size", -1);

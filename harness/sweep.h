@@ -65,6 +65,11 @@ int sweep_pipeline_options(const SweepPoint *p, PipelineOptions *po, char err[QB
 int sweep_canonical(const Experiment *e, const SweepPoint *p, char *out, size_t outlen);
 /* key = sha256_hex(model_sha256 + "\n" + canonical). */
 void sweep_key(const char *model_sha256, const char *canonical, char key[65]);
+/* A hash of everything in the experiment that decides its evaluation settings (model and tokenizer
+ * paths, every eval entry): `run` records it with the signatures it computes, and `check` judges a
+ * file only against the signatures recorded under its own eval key (thresholds may change freely;
+ * changing an evaluation needs a run first). */
+void sweep_eval_key(const Experiment *e, char key[65]);
 /* A short human label: "gptq w4 g32 act" (method, bits, group, flags). */
 void sweep_label(const SweepPoint *p, char *out, size_t outlen);
 

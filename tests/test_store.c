@@ -188,7 +188,7 @@ static void test_point_records_provenance(void **state) {
 
 /* A done point evaluated again under new settings: the new metrics are added, the old ones (other
  * signatures) kept for the record, nothing duplicated; without the flag a done key is refused. The
- * experiment's recorded evaluations come back by name (latest) or by file sha256, and
+ * experiment's recorded evaluations come back by name (latest) or by eval key, and
  * store_run_has_metric matches exact signatures and '|'-terminated prefixes. */
 static void test_reevaluated_point_keeps_old_signatures(void **state) {
     (void)state;
@@ -216,16 +216,16 @@ static void test_reevaluated_point_keeps_old_signatures(void **state) {
     int64_t id1, id2;
     assert_int_equal(store_upsert_experiment(s, "e", "e.yaml", "sha1", &id1, err), 0);
     assert_int_equal(store_upsert_experiment(s, "e", "e.yaml", "sha2", &id2, err), 0);
-    assert_int_equal(store_set_experiment_evals(s, id1, "ppl\td\t-\tv1\n", err), 0);
-    assert_int_equal(store_set_experiment_evals(s, id2, "ppl\td\t-\tv2\n", err), 0);
+    assert_int_equal(store_set_experiment_evals(s, id1, "key1", "ppl\td\t-\tv1\n", err), 0);
+    assert_int_equal(store_set_experiment_evals(s, id2, "key2", "ppl\td\t-\tv2\n", err), 0);
     char *ev = NULL;
     assert_int_equal(store_get_experiment_evals(s, "e", NULL, &ev, err), 1);
     assert_string_equal(ev, "ppl\td\t-\tv2\n");
     free(ev);
-    assert_int_equal(store_get_experiment_evals(s, "e", "sha1", &ev, err), 1);
+    assert_int_equal(store_get_experiment_evals(s, "e", "key1", &ev, err), 1);
     assert_string_equal(ev, "ppl\td\t-\tv1\n");
     free(ev);
-    assert_int_equal(store_get_experiment_evals(s, "e", "sha3", &ev, err), 0);
+    assert_int_equal(store_get_experiment_evals(s, "e", "key3", &ev, err), 0);
     assert_null(ev);
     store_close(s);
 }
