@@ -109,9 +109,24 @@ typedef struct {
     long n;           /* positions compared */
     long top1_agree;  /* argmax(base) == argmax(cand) (first index wins ties) */
     double kl_sum;    /* Σ KL(p_base ‖ p_cand), nats */
+    double kl_sum2;   /* Σ KL², for the standard error */
+    double *kl_tok;   /* per-position KL in window order (n values) or NULL: kept so the summary
+                         can be recomputed; owned, free with agreement_stats_free */
 } AgreementStats;
 
-/* base[n][vocab] vs cand[n][vocab] logits, position by position, added to *st. */
+/* llama.cpp's --kl-divergence summary (perplexity.cpp): mean KL ± its standard error
+ * sqrt((Σx²/n − mean²)/(n − 1)), the median, 90/95/99th percentiles and the maximum of the
+ * per-position values (linear interpolation at fraction·(n − 1) of the sorted values), and the
+ * same-top-token rate ± sqrt(p(1 − p)/(n − 1)). Percentiles are NAN without per-position values. */
+typedef struct {
+    long n;
+    double kl_mean, kl_se, kl_median, kl_p90, kl_p95, kl_p99, kl_max;
+    double same_top, same_top_se;
+} AgreementSummary;
+void agreement_summary(const AgreementStats *st, AgreementSummary *out);
+void agreement_stats_free(AgreementStats *st);
+
+/* base[n][vocab] vs cand[n][vocab] logits, position by position, added to *st (sums only). */
 void agreement_add_logits(AgreementStats *st, const float *base, const float *cand, int n, int vocab);
 void agreement_merge(AgreementStats *into, const AgreementStats *from);
 double agreement_top1(const AgreementStats *st);   /* fraction, NAN when n == 0 */
