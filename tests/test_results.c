@@ -823,13 +823,13 @@ static void test_signatures_stay_apart_and_stale_rows_are_ignored(void **state) 
     store_close(s);
     char gp_path[512];
     snprintf(gp_path, sizeof gp_path, "%s/ppl_vs_bpw__tinystories-valid__s1.gp", dir);
-    char *gp = slurp(gp_path, NULL);
+    char *gp = t_slurp(gp_path, NULL);
     assert_non_null(gp);
     assert_non_null(strstr(gp, "  4 with lines")); /* its own baseline only */
     assert_null(strstr(gp, "4.0999999999999996 with lines")); /* 4.1 to 17 digits */
     free(gp);
     snprintf(gp_path, sizeof gp_path, "%s/ppl_vs_bpw__tinystories-valid__s2.gp", dir);
-    gp = slurp(gp_path, NULL);
+    gp = t_slurp(gp_path, NULL);
     assert_non_null(gp);
     assert_non_null(strstr(gp, "4.0999999999999996 with lines"));
     free(gp);
