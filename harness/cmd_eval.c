@@ -99,9 +99,14 @@ int cmd_ppl(int argc, char **argv) {
         dataset_text_free(&td);
         return 2;
     }
-    if (o.seqlen > m->cfg.seq_len && !quiet)
-        fprintf(stderr, "qbench ppl: warning: seqlen %d is beyond the %d positions %s was trained for\n", o.seqlen,
-                m->cfg.seq_len, model_path);
+    if (o.seqlen > m->cfg.seq_len) { /* the experiment validator's rule and words */
+        fprintf(stderr, "qbench ppl: --seqlen: %d is above the model's context %d (%s)\n", o.seqlen, m->cfg.seq_len,
+                model_path);
+        tokenizer_free(t);
+        model_free(m);
+        free(text);
+        return 2;
+    }
     Progress pr;
     progress_init(&pr, "ppl", 0, "tok", quiet);
     o.progress = progress_callback;

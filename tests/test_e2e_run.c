@@ -244,7 +244,7 @@ static void test_threads_give_identical_numbers(void **state) {
     (void)state;
     char *dumps[3];
     for (int t = 1; t <= 3; t++) {
-        char name[32], dbn[32], e[512], db[512], th[8];
+        char name[32], dbn[32], e[512], db[512], th[16];
         snprintf(name, sizeof name, "thr%d.yaml", t);
         snprintf(dbn, sizeof dbn, "thr%d.db", t);
         snprintf(th, sizeof th, "%d", t);
@@ -259,6 +259,26 @@ static void test_threads_give_identical_numbers(void **state) {
     assert_string_equal(dumps[0], dumps[1]);
     assert_string_equal(dumps[0], dumps[2]);
     for (int t = 0; t < 3; t++) free(dumps[t]);
+}
+
+/* The command line refuses a window longer than the model's context, as the experiment validator
+ * does (stories260K: 512 positions), instead of warning and running (or hanging at 100000). */
+static void test_cli_seqlen_beyond_context_is_refused(void **state) {
+    (void)state;
+    const char *ppl[] = {"qbench", "ppl", "--model", "assets/stories260K/stories260K.bin", "--data",
+                         "assets/tinystories/tinystories_v1_validation_head.txt", "--seqlen", "513", "--quiet", NULL};
+    truncate_log();
+    assert_int_equal(run(ppl), 2);
+    assert_true(log_contains("--seqlen: 513 is above the model's context 512"));
+    char out[512];
+    path(out, sizeof out, "never.qbq");
+    const char *q[] = {"qbench", "quantize", "--model", "assets/stories260K/stories260K.bin", "--method", "gptq",
+                       "--bits", "4", "--calib", "tinystories-calib", "--nsamples", "2", "--seqlen", "4096",
+                       "-o", out, NULL};
+    truncate_log();
+    assert_int_equal(run(q), 2);
+    assert_true(log_contains("--seqlen: 4096 is above the model's context 512"));
+    assert_int_equal(access(out, F_OK), -1);
 }
 
 #define EXP(p) char p##_exp[512]; path(p##_exp, sizeof p##_exp, "exp.yaml")
@@ -692,6 +712,7 @@ int main(void) {
         cmocka_unit_test(test_ci_experiment_gate),
         cmocka_unit_test(test_changed_eval_is_evaluated_again),
         cmocka_unit_test(test_threads_give_identical_numbers),
+        cmocka_unit_test(test_cli_seqlen_beyond_context_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
