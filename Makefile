@@ -75,7 +75,7 @@ $(BUILD)/%.o: %.c
 
 # --- provenance: the commit and the flags that change numerics, rewritten only when they change ------
 QB_COMMIT := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
-QB_FLAGS  := $(strip $(OPT) $(EXTRA_CFLAGS))
+QB_FLAGS  := $(strip $(OPT) -ffp-contract=off $(EXTRA_CFLAGS))
 $(BUILD)/qb_build.h: FORCE
 	@mkdir -p $(BUILD)
 	@printf '#define QB_BUILD_COMMIT "%s"\n#define QB_BUILD_FLAGS "%s"\n' '$(QB_COMMIT)' '$(subst ",,$(QB_FLAGS))' > $@.tmp

@@ -182,7 +182,7 @@ int cmd_quantize(int argc, char **argv) {
         }
         if (!seqlen) seqlen = m->cfg.seq_len < 2048 ? m->cfg.seq_len : 2048;
         if (seqlen > m->cfg.seq_len) { /* the experiment validator's rule and words */
-            fprintf(stderr, "qbench quantize: --seqlen: %d is above the model's context %d\n", seqlen, m->cfg.seq_len);
+            fprintf(stderr, "qbench quantize: --seqlen: %ld is above the model's context %d\n", (long)seqlen, m->cfg.seq_len);
             goto done;
         }
         int crc;

@@ -288,13 +288,18 @@ static void test_report_columns_se_and_high_bits(void **state) {
      * ppl = e^2.5 = 12.18249..., SE = e^2.5 * sqrt(1.25 / 3) = 7.8637... (ppl_stderr's definition) */
     StoreMetric m = {.kind = "ppl", .dataset = "d", .value = exp(2.5), .count = 4, .signature = "s",
                      .stats_json = "{\"n_scored\":4,\"n_windows\":1,\"sum_nll\":10,\"sum_nll2\":30,\"n_bytes\":8}"};
+    char pj8[160], pj3[160]; /* (the current quantizer version: older points are stale) */
+    snprintf(pj8, sizeof pj8, "{\"params\":{\"method\":\"gptqt\",\"bits\":8,\"high_bits\":\"+1\"},\"quantizer_version\":%d}",
+             quant_algorithm_version(QM_GPTQT));
+    snprintf(pj3, sizeof pj3, "{\"params\":{\"method\":\"gptqt\",\"bits\":3,\"high_bits\":6},\"quantizer_version\":%d}",
+             quant_algorithm_version(QM_GPTQT));
     StorePoint pt = {.run = {.key = "t8", .method = "gptqt", .bits = 8, .group_size = -1, .act_order = 1,
-                             .params_json = "{\"params\":{\"method\":\"gptqt\",\"bits\":8,\"high_bits\":\"+1\"}}",
+                             .params_json = pj8,
                              .bits_per_weight = 12.6, .packed_bytes = 1},
                      .metrics = &m, .n_metrics = 1};
     assert_int_equal(store_write_point(s, &pt, err), 0);
     StorePoint p2 = {.run = {.key = "t3", .method = "gptqt", .bits = 3, .group_size = 32,
-                             .params_json = "{\"params\":{\"method\":\"gptqt\",\"bits\":3,\"high_bits\":6}}",
+                             .params_json = pj3,
                              .bits_per_weight = 6.5, .packed_bytes = 1},
                      .metrics = &m, .n_metrics = 1};
     assert_int_equal(store_write_point(s, &p2, err), 0);
@@ -433,6 +438,10 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
         {"d", "gptq", 3, 32, 3.6, 12.182493960703473, 0.95, 0.05, sj},
     };
     for (int i = 0; i < 4; i++) {
+        QuantMethod qm;
+        assert_int_equal(quant_method_parse(R[i].method, &qm), 0);
+        char pj[96];
+        snprintf(pj, sizeof pj, "{\"params\":{},\"quantizer_version\":%d}", quant_algorithm_version(qm));
         StoreMetric m[3] = {
             {.kind = "ppl", .dataset = "d", .value = R[i].ppl, .count = 4, .stats_json = R[i].stats},
             {.kind = "top1", .dataset = "d", .against = "baseline", .value = R[i].top1, .count = 4},
@@ -440,7 +449,7 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
         };
         StorePoint pt = {.run = {.key = R[i].key, .model_path = "models/tiny.bin", .model_sha256 = "sha",
                                  .method = R[i].method, .bits = R[i].bits, .group_size = R[i].group,
-                                 .bits_per_weight = R[i].bpw, .packed_bytes = 100},
+                                 .params_json = pj, .bits_per_weight = R[i].bpw, .packed_bytes = 100},
                          .metrics = m, .n_metrics = 3};
         assert_int_equal(store_write_point(s, &pt, err), 0);
     }
@@ -806,10 +815,10 @@ static void test_signatures_stay_apart_and_stale_rows_are_ignored(void **state) 
 
     /* Columns sorted by signature: [1] = w32 ('3' < '8'), [2] = w8. */
     char *md_text = report_text(s, REPORT_MARKDOWN);
-    assert_non_null(strstr(md_text, "| ppl tinystories-valid [1] | ppl tinystories-valid [2] |"));
-    assert_non_null(strstr(md_text, "| unquantized m | - | - | - | - | - | 4 | 4.1 | baseline |\n"));
-    assert_non_null(strstr(md_text, "| 4.3441 | - | done |\n"));
-    assert_non_null(strstr(md_text, "| - | 4.2409 | done |\n"));
+    assert_non_null(strstr(md_text, "| ppl [1] | ppl [2] |\n"));
+    assert_non_null(strstr(md_text, "| unquantized m | - | - | - | - | 4 | 4.1 |\n"));
+    assert_non_null(strstr(md_text, "| 4.3441 | - |\n"));
+    assert_non_null(strstr(md_text, "| - | 4.2409 |\n"));
     assert_null(strstr(md_text, "9.9"));
     assert_null(strstr(md_text, "4.4 "));
     assert_non_null(strstr(md_text, "[1] ppl tinystories-valid: metric:ppl|w32\n[2] ppl tinystories-valid: metric:ppl|w8\n"));
