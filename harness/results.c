@@ -116,12 +116,18 @@ static int parse_evals(char *text, EvalLine **out, int *n) {
     return 0;
 }
 
+/* A metric is stale when the experiment's recorded evaluations compute the same (kind, dataset,
+ * against) under another signature; one they do not list at all (zero-shot task metrics, whose
+ * kinds are known only once scored) is not judged here. */
 static int metric_current(const StoreMetricRow *m, const EvalLine *ev, int n) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(m->kind, ev[i].kind) && !strcmp(m->dataset, ev[i].dataset) && !strcmp(m->against, ev[i].against) &&
-            (ev[i].prefix ? !strncmp(m->signature, ev[i].sig, ev[i].siglen) : !strcmp(m->signature, ev[i].sig)))
-            return 1;
-    return 0;
+    int listed = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(m->kind, ev[i].kind) || strcmp(m->dataset, ev[i].dataset) || strcmp(m->against, ev[i].against))
+            continue;
+        listed = 1;
+        if (ev[i].prefix ? !strncmp(m->signature, ev[i].sig, ev[i].siglen) : !strcmp(m->signature, ev[i].sig)) return 1;
+    }
+    return !listed;
 }
 
 /* The quantizer version a run was computed with (its canonical parameters), -1 when not recorded. */
