@@ -3,6 +3,7 @@
 #   make test     fetch assets, build, run every cmocka suite in tests/
 #   make asan     the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    build and run every benchmark in bench/ (prints figures, never fails on time)
+#   make fuzz     build the libFuzzer harnesses in fuzz/ with clang (run: build-fuzz/fuzz_X fuzz/corpus/X)
 #   make demo     the main job on the default model
 #   make assets   fill assets/ from $(ASSETS_MIRROR) or the upstream URLs, checking sha256
 #   make deps     install the Debian packages qbench needs (apt-get)
@@ -65,12 +66,24 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps assets test asan bench demo clean help
+.PHONY: all deps assets test asan bench demo clean help fuzz
 all: $(BIN)/qbench
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# --- provenance: the commit and the flags that change numerics, rewritten only when they change ------
+QB_COMMIT := $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || echo unknown)
+QB_FLAGS  := $(strip $(OPT) -ffp-contract=off $(EXTRA_CFLAGS))
+$(BUILD)/qb_build.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define QB_BUILD_COMMIT "%s"\n#define QB_BUILD_FLAGS "%s"\n' '$(QB_COMMIT)' '$(subst ",,$(QB_FLAGS))' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/harness/provenance.o: $(BUILD)/qb_build.h
+$(BUILD)/harness/provenance.o: CFLAGS += -I$(BUILD)
+.PHONY: FORCE
+FORCE:
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -104,14 +117,23 @@ asan:
 bench: assets $(BIN)/qbench $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; QBENCH_BIN=$(BIN)/qbench $$b || exit 1; done
 
+# libFuzzer harnesses (clang), not part of `make test`: build-fuzz/fuzz_NAME fuzz/corpus/NAME
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+fuzz:
+	$(MAKE) BUILD=build-fuzz BIN=build-fuzz/bin CC=clang SAN=1 OPT=-O1 EXTRA_CFLAGS="-fsanitize=fuzzer-no-link -Wno-pass-failed" \
+	    build-fuzz/libqbench.a
+	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); echo "clang $$f -> build-fuzz/$$n"; \
+	    clang -std=c17 -O1 -g -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined $$f \
+	    build-fuzz/libqbench.a $(PKG_LIBS) -fopenmp -o build-fuzz/$$n || exit 1; done
+
 demo: assets $(BIN)/qbench
 	sh scripts/demo.sh $(BIN)/qbench
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 help:
-	@sed -n '2,13p' Makefile
+	@sed -n '2,14p' Makefile
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/harness/main.d $(TEST_BINS:=.d) $(BENCH_BINS:=.d)
 .SECONDARY:

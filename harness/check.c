@@ -5,6 +5,7 @@
  * KL, bits per weight. One PASS/FAIL/ERROR line per (check, point); the same as JUnit XML (one
  * testcase per check × point) for CI dashboards. */
 #include "harness/results.h"
+#include "harness/sweep.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -253,6 +254,24 @@ int check_run(const Experiment *e, Store *s, FILE *out, const char *junit_path, 
     int nr = 0, nb = 0, rc = -1;
     Cases cs = {0};
     if (store_load_runs(s, e->name, "done", &runs, &nr, err) || store_load_baselines(s, &bl, &nb, err)) goto done;
+    /* Only numbers computed under this file's evaluation settings (and this build's quantizer
+     * versions) are judged: the evaluations `run` recorded under the file's eval key. */
+    char esha[65], *evals = NULL;
+    sweep_eval_key(e, esha);
+    int have = store_get_experiment_evals(s, e->name, esha, &evals, err);
+    free(evals);
+    evals = NULL;
+    int any = have ? 1 : store_get_experiment_evals(s, e->name, NULL, &evals, err); /* 0: a database from before */
+    free(evals);
+    if (have < 0 || any < 0) goto done;
+    if (!have && any && nr > 0) {
+        snprintf(err, QB_ERRLEN, "%.150s: its evaluation settings changed since its points were computed (no run with "
+                 "these settings in the database): run `qbench run %.150s` first", e->file, e->file);
+        goto done;
+    }
+    ResultsStale stale;
+    if (results_select_current(s, have ? esha : NULL, runs, &nr, &stale, err)) goto done;
+    results_print_stale(stderr, "check", &stale);
     if (nr == 0) {
         snprintf(err, QB_ERRLEN, "no finished point of experiment '%.100s' in the database (run `qbench run %.200s` first)",
                  e->name, e->file);

@@ -13,6 +13,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/progress.h"
+#include "harness/provenance.h"
 #include "metrics/ppl.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -98,9 +99,14 @@ int cmd_ppl(int argc, char **argv) {
         dataset_text_free(&td);
         return 2;
     }
-    if (o.seqlen > m->cfg.seq_len && !quiet)
-        fprintf(stderr, "qbench ppl: warning: seqlen %d is beyond the %d positions %s was trained for\n", o.seqlen,
-                m->cfg.seq_len, model_path);
+    if (o.seqlen > m->cfg.seq_len) { /* the experiment validator's rule and words */
+        fprintf(stderr, "qbench ppl: --seqlen: %d is above the model's context %d (%s)\n", o.seqlen, m->cfg.seq_len,
+                model_path);
+        tokenizer_free(t);
+        model_free(m);
+        free(text);
+        return 2;
+    }
     Progress pr;
     progress_init(&pr, "ppl", 0, "tok", quiet);
     o.progress = progress_callback;
@@ -116,7 +122,11 @@ int cmd_ppl(int argc, char **argv) {
         progress_finish(&pr);
     }
     char sig[512];
-    ppl_signature(&o, tok_used, tokenizer_prepend_space(t), sig, sizeof sig);
+    char data_sha[65], vtag[96];
+    qb_sha256_hex(text, len, data_sha);
+    qb_version_tag(vtag, sizeof vtag);
+    ppl_signature(&o, tok_used, tokenizer_prepend_space(t), data_sha, sig, sizeof sig - strlen(vtag) - 2);
+    snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "|%s", vtag); /* the build, on what prints only */
     long run_tokens = st.n_windows * (long)o.seqlen; /* window tokens through the model (stride: an upper bound) */
     double tps = secs > 0 ? (double)run_tokens / secs : 0;
     if (rc == 0 && json) {

@@ -181,6 +181,10 @@ int cmd_quantize(int argc, char **argv) {
             goto done;
         }
         if (!seqlen) seqlen = m->cfg.seq_len < 2048 ? m->cfg.seq_len : 2048;
+        if (seqlen > m->cfg.seq_len) { /* the experiment validator's rule and words */
+            fprintf(stderr, "qbench quantize: --seqlen: %ld is above the model's context %d\n", (long)seqlen, m->cfg.seq_len);
+            goto done;
+        }
         int crc;
         if (dataset_is_named(calib_s)) {
             TextDataset td;

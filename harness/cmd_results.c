@@ -14,14 +14,14 @@
 #include "harness/results.h"
 #include "harness/store.h"
 
-/* Opens an existing results database (store_open would create a missing one). */
+/* Opens an existing results database read-only: a command that reads never writes its input. */
 static Store *open_existing(const char *cmd, const char *path) {
     char err[QB_ERRLEN];
     if (access(path, R_OK) != 0) {
         fprintf(stderr, "qbench %s: %s: no such results database\n", cmd, path);
         return NULL;
     }
-    Store *s = store_open(path, err);
+    Store *s = store_open_readonly(path, err);
     if (!s) fprintf(stderr, "qbench %s: %s\n", cmd, err);
     return s;
 }
@@ -94,12 +94,13 @@ int cmd_merge(int argc, char **argv) {
     int parsed = cli_parse(&spec, argc, argv);
     if (parsed) return parsed > 0 ? 0 : 2;
     if (n_pos < 2) { cli_usage(&spec, stderr); return 2; }
-    for (int i = 2; i <= n_pos; i++)
-        if (access(pos[i - 1], R_OK) != 0) {
-            fprintf(stderr, "qbench merge: %s: no such results database\n", pos[i - 1]);
-            return 2;
-        }
     char err[QB_ERRLEN], warn[QB_ERRLEN];
+    /* every input is checked before OUT is created: a bad input leaves no empty OUT behind */
+    for (int i = 2; i <= n_pos; i++) {
+        Store *in = open_existing("merge", pos[i - 1]);
+        if (!in) return 2;
+        store_close(in);
+    }
     Store *out = store_open(pos[0], err);
     if (!out) { fprintf(stderr, "qbench merge: %s\n", err); return 2; }
     int total = 0, total_conflicts = 0;

@@ -45,7 +45,7 @@ static cJSON *exact_int(int64_t x) {
 }
 
 static int print_json(const char *name, const char *sig, const chrf_opts *o, const chrf_result *r,
-                      const double *sent) {
+                      const double *sent, const BootstrapCI *ci) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "name", name);
     cJSON_AddItemToObject(j, "score", exact_number(r->score));
@@ -59,6 +59,12 @@ static int print_json(const char *name, const char *sig, const chrf_opts *o, con
     cJSON *st = cJSON_AddArrayToObject(j, "statistics");
     for (int k = 0; k < 3 * r->total.norder; k++)
         cJSON_AddItemToArray(st, exact_int(r->total.v[k]));
+    if (ci) { /* sacrebleu's μ and ±, and the percentile interval they come from */
+        cJSON_AddItemToObject(j, "mean", exact_number(ci->mean));
+        cJSON_AddItemToObject(j, "ci", exact_number(ci->ci));
+        cJSON_AddItemToObject(j, "ci_lower", exact_number(ci->lower));
+        cJSON_AddItemToObject(j, "ci_upper", exact_number(ci->upper));
+    }
     if (sent) {
         cJSON *a = cJSON_AddArrayToObject(j, "sentences");
         for (size_t i = 0; i < r->nseg; i++) cJSON_AddItemToArray(a, exact_number(sent[i]));
@@ -93,7 +99,7 @@ int cmd_score(int argc, char **argv) {
     const char **ref_paths = ref_v;
     long char_order = o.char_order, word_order = o.word_order, width_l = 4, threads = 0;
     double beta = o.beta;
-    int sentence = 0, json = 0;
+    int sentence = 0, json = 0, confidence = 0;
     char wdef[8];
     snprintf(wdef, sizeof wdef, "%d", o.word_order);
     const CliOpt opts[] = {
@@ -109,6 +115,7 @@ int cmd_score(int argc, char **argv) {
         {"--sentence", NULL, CLI_FLAG, &sentence, NULL, "also print each segment's score", NULL, 0, 0, NULL, NULL},
         {"--json", NULL, CLI_FLAG, &json, NULL, "one JSON object: score, signature, statistics", NULL, 0, 0, NULL, NULL},
         {"--width", NULL, CLI_INT, &width_l, "N", "decimals printed", "4", 0, 17, NULL, NULL},
+        {"--confidence", NULL, CLI_FLAG, &confidence, NULL, "sacrebleu's bootstrap interval: 1000 resamples, seed 12345 (μ = mean ± CI)", "off", 0, 0, NULL, NULL},
         {"--threads", NULL, CLI_INT, &threads, "N", "threads (scores are identical for any count)", "all cores", 1, 4096, NULL, NULL},
     };
     char cmdname[32];
@@ -159,15 +166,35 @@ int cmd_score(int argc, char **argv) {
     }
     if (n == 0) fprintf(stderr, "qbench score: note: %s has 0 segments; the score is 0.0 by definition\n", hyp_path);
 
-    char name[32], sig[256];
+    char name[32], sig[256], conf[128] = "";
     chrf_name(&o, name, sizeof name);
     chrf_signature(&o, nrefs, sig, sizeof sig);
+    BootstrapCI ci = {0};
+    if (confidence && n > 0) { /* sacrebleu --confidence: 1,000 resamples, seed 12345, in the signature */
+        chrf_stats *seg = malloc(n * sizeof *seg);
+        const char **sr = malloc(((size_t)nrefs + 1) * sizeof *sr);
+        int bad = !seg || !sr;
+        for (size_t i = 0; i < n && !bad; i++) {
+            for (int r = 0; r < nrefs; r++) sr[r] = refs[r].lines[i];
+            bad = chrf_segment_stats(NULL, hyp.lines[i], sr, nrefs, &o, &seg[i], NULL, err) != 0;
+        }
+        if (!bad) bad = chrf_bootstrap_ci(seg, n, &o, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, &ci, err) != 0;
+        free(seg);
+        free(sr);
+        if (bad) { fprintf(stderr, "qbench score: %s: confidence: %s\n", hyp_path, err); goto done; }
+        char rest[256];
+        const char *bar = strchr(sig, '|');
+        snprintf(rest, sizeof rest, "%s", bar ? bar : "");
+        if (bar) snprintf(sig + (bar - sig), sizeof sig - (size_t)(bar - sig), "|bs:%d|seed:%d%s", BOOTSTRAP_SAMPLES,
+                          BOOTSTRAP_SEED, rest);
+        snprintf(conf, sizeof conf, " (μ = %.*f ± %.*f)", width, ci.mean, width, ci.ci);
+    }
     if (json) {
-        if (print_json(name, sig, &o, &res, sentence ? sent : NULL)) goto done;
+        if (print_json(name, sig, &o, &res, sentence ? sent : NULL, confidence && n > 0 ? &ci : NULL)) goto done;
     } else {
         if (sentence)
             for (size_t i = 0; i < n; i++) printf("%zu\t%.*f\n", i + 1, width, sent[i]);
-        printf("%s|%s = %.*f\n", name, sig, width, res.score);
+        printf("%s|%s = %.*f%s\n", name, sig, width, res.score, conf);
         if (sentence || o.popovic) printf("%s mean of sentence scores = %.*f\n", name, width, res.mean_sentence);
     }
     rc = 0;

@@ -5,6 +5,7 @@
 #include "datasets/datasets.h"
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "harness/provenance.h"
 #include "model/model.h"
 
 typedef struct {
@@ -31,13 +32,15 @@ static const Command COMMANDS[] = {
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: qbench <command> [options]   (qbench <command> --help for details)\n\ncommands:\n");
+    fprintf(f, "usage: qbench <command> [options]   (qbench <command> --help for details)\n"
+               "       qbench --version   (version, commit, numerics flags, OpenBLAS and its core)\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     qb_blas_select_core(argv); /* before any BLAS call; may re-execute this program once */
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) { qb_print_version(stdout); return 0; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     dataset_set_assets_dir(cli_assets_dir()); /* named datasets work from any working directory */
     for (size_t i = 0; i < N_COMMANDS; i++)

@@ -40,10 +40,22 @@ typedef struct {
     int n, cap;
 } Series;
 
+/* One figure per (kind, dataset, against, signature): numbers computed under other evaluation
+ * settings never share a figure; `tag` (1, 2, ...) names the figures that differ only by signature. */
 typedef struct {
-    const char *kind, *dataset, *against;
-    int vs_bytes;
+    const char *kind, *dataset, *against, *signature;
+    int vs_bytes, tag;
 } Figure;
+
+static const StoreMetricRow *fig_metric(const StoreRunRow *r, const Figure *fg) {
+    for (int k = 0; k < r->n_metrics; k++) {
+        const StoreMetricRow *m = &r->metrics[k];
+        if (!strcmp(m->kind, fg->kind) && !strcmp(m->dataset, fg->dataset) && !strcmp(m->against, fg->against) &&
+            !strcmp(m->signature, fg->signature))
+            return m;
+    }
+    return NULL;
+}
 
 /* ---- small helpers ----------------------------------------------------------------------------- */
 
@@ -261,14 +273,11 @@ static int pareto(const Series *ss, int ns, int lower_better, Pt **out) {
  * the first such row of its model (a second signature of the same model would draw twice). */
 static int baseline_drawn(const Figure *fg, const StoreBaselineRow *bl, int i) {
     const StoreBaselineRow *b = &bl[i];
-    if (strcmp(b->m.kind, fg->kind) || strcmp(b->m.dataset, fg->dataset) || strcmp(b->m.against, fg->against) ||
-        !isfinite(b->m.value) || (!strcmp(fg->kind, "ppl") && b->m.value <= 0))
-        return 0;
-    for (int j = 0; j < i; j++)
-        if (!strcmp(bl[j].model_sha256, b->model_sha256) && !strcmp(bl[j].m.kind, fg->kind) &&
-            !strcmp(bl[j].m.dataset, fg->dataset) && !strcmp(bl[j].m.against, fg->against))
-            return 0;
-    return 1;
+    (void)bl;
+    (void)i;
+    return !strcmp(b->m.kind, fg->kind) && !strcmp(b->m.dataset, fg->dataset) && !strcmp(b->m.against, fg->against) &&
+           !strcmp(b->m.signature, fg->signature) && isfinite(b->m.value) &&
+           (strcmp(fg->kind, "ppl") || b->m.value > 0);
 }
 
 /* Log-axis tics: gnuplot labels only whole decades, so a perplexity range inside one decade would
@@ -381,12 +390,14 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     int n_models = 0;
     for (int i = 0; i < nr; i++) {
         const StoreRunRow *r = &runs[i];
-        const StoreMetricRow *m = store_run_metric(r, fg->kind, fg->dataset, fg->against);
+        const StoreMetricRow *m = fig_metric(r, fg);
         if (!m || !isfinite(m->value) || (fg->vs_bytes ? r->packed_bytes <= 0 : !isfinite(r->bits_per_weight))) continue;
         if (!strcmp(fg->kind, "ppl") && m->value <= 0) continue; /* cannot sit on a log axis */
         char vname[64], label[96], mn[128];
         variant_name(r, vname, sizeof vname);
-        snprintf(label, sizeof label, "%s %s", r->method, vname);
+        int several = 0; /* points of more than one experiment: each keeps its own series */
+        for (int j = 0; j < nr && !several; j++) several = strcmp(runs[j].experiment, r->experiment) && fig_metric(&runs[j], fg);
+        snprintf(label, sizeof label, "%.30s%s%s %s", several ? r->experiment : "", several ? ": " : "", r->method, vname);
         if (r->bits == 0) /* a `models:` entry ("gguf:Q4_K_M"): one series per stored format */
             snprintf(label, sizeof label, "%.*s", (int)strcspn(r->method, ":"), r->method);
         model_name(r->model_path && *r->model_path ? r->model_path : r->model_sha256, mn, sizeof mn);
@@ -456,6 +467,7 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     safe_name(fg->kind, kind, sizeof kind);
     snprintf(fig, sizeof fig, "%s_vs_%s__%s%s%s", kind, fg->vs_bytes ? "bytes" : "bpw", ds,
              strcmp(fg->against, "-") ? "__vs_" : "", strcmp(fg->against, "-") ? fg->against : "");
+    if (fg->tag) snprintf(fig + strlen(fig), sizeof fig - strlen(fig), "__s%d", fg->tag);
 
     /* data */
     snprintf(path, sizeof path, "%s/%s.dat", dir, fig);
@@ -703,6 +715,9 @@ int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[
     Figure *figs = NULL;
     Variants vars = {NULL, 0};
     if (store_load_runs(s, NULL, "done", &runs, &nr, err) || store_load_baselines(s, &bl, &nb, err)) goto done;
+    ResultsStale stale;
+    if (results_select_current(s, NULL, runs, &nr, &stale, err)) goto done;
+    results_print_stale(stderr, "plot", &stale);
     /* the variants of the whole database, so a variant keeps its marker in every figure: per-row
      * first, then by group size, plain before act-order (runs come ordered by group size) */
     vars.names = calloc((size_t)nr + 1, sizeof *vars.names);
@@ -737,8 +752,15 @@ int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[
             int seen = 0;
             for (int j = 0; j < nfig && !seen; j++)
                 seen = !strcmp(figs[j].kind, m->kind) && !strcmp(figs[j].dataset, m->dataset) &&
-                       !strcmp(figs[j].against, m->against);
+                       !strcmp(figs[j].against, m->against) && !strcmp(figs[j].signature, m->signature);
             if (seen) continue;
+            int tag = 0;
+            for (int j = 0; j < nfig; j++)
+                if (!strcmp(figs[j].kind, m->kind) && !strcmp(figs[j].dataset, m->dataset) &&
+                    !strcmp(figs[j].against, m->against)) {
+                    if (!figs[j].tag) figs[j].tag = 1;
+                    if (figs[j].tag >= tag) tag = figs[j].tag + 1;
+                }
             int add = !strcmp(m->kind, "ppl") ? 2 : 1;
             Figure *g = realloc(figs, (size_t)(nfig + add) * sizeof *g);
             if (!g) {
@@ -746,8 +768,8 @@ int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[
                 goto done;
             }
             figs = g;
-            figs[nfig++] = (Figure){m->kind, m->dataset, m->against, 0};
-            if (add == 2) figs[nfig++] = (Figure){m->kind, m->dataset, m->against, 1};
+            figs[nfig++] = (Figure){m->kind, m->dataset, m->against, m->signature, 0, tag};
+            if (add == 2) figs[nfig++] = (Figure){m->kind, m->dataset, m->against, m->signature, 1, tag};
         }
     if (nfig == 0) {
         snprintf(err, QB_ERRLEN, "plot: no finished point with a perplexity, chrF, METEOR, top-1 or KL metric");

@@ -10,7 +10,8 @@
 #include <string.h>
 
 typedef struct {
-    const char *kind, *dataset, *against;
+    const char *kind, *dataset, *against, *signature;
+    int tag; /* 1, 2, ... when several signatures share kind, dataset and against; 0 otherwise */
 } Col;
 
 /* Well-known metrics first, in the order people read them; others alphabetically after. */
@@ -27,13 +28,17 @@ static int col_cmp(const void *pa, const void *pb) {
     if (ra != rb) return ra - rb;
     if ((c = strcmp(a->kind, b->kind))) return c;
     if ((c = strcmp(a->dataset, b->dataset))) return c;
-    return strcmp(a->against, b->against);
+    if ((c = strcmp(a->against, b->against))) return c;
+    return strcmp(a->signature, b->signature);
 }
 
-static int col_add(Col **cols, int *n, int *cap, const char *kind, const char *dataset, const char *against) {
+/* One column per (kind, dataset, against, signature): numbers computed under other settings never
+ * share a column. */
+static int col_add(Col **cols, int *n, int *cap, const char *kind, const char *dataset, const char *against,
+                   const char *signature) {
     for (int i = 0; i < *n; i++)
         if (!strcmp((*cols)[i].kind, kind) && !strcmp((*cols)[i].dataset, dataset) &&
-            !strcmp((*cols)[i].against, against))
+            !strcmp((*cols)[i].against, against) && !strcmp((*cols)[i].signature, signature))
             return 0;
     if (*n == *cap) {
         *cap = *cap ? 2 * *cap : 16;
@@ -41,15 +46,26 @@ static int col_add(Col **cols, int *n, int *cap, const char *kind, const char *d
         if (!g) return -1;
         *cols = g;
     }
-    (*cols)[(*n)++] = (Col){kind, dataset, against};
+    (*cols)[(*n)++] = (Col){kind, dataset, against, signature, 0};
     return 0;
 }
 
 static const StoreMetricRow *baseline_metric(const StoreBaselineRow *b, int nb, const char *model, const Col *c) {
     for (int i = 0; i < nb; i++)
         if (!strcmp(b[i].model_sha256, model) && !strcmp(b[i].m.kind, c->kind) && !strcmp(b[i].m.dataset, c->dataset) &&
-            !strcmp(b[i].m.against, c->against))
+            !strcmp(b[i].m.against, c->against) && !strcmp(b[i].m.signature, c->signature))
             return &b[i].m;
+    return NULL;
+}
+
+/* The column's metric of a run: the same signature too. */
+static const StoreMetricRow *run_metric(const StoreRunRow *r, const Col *c) {
+    for (int k = 0; k < r->n_metrics; k++) {
+        const StoreMetricRow *m = &r->metrics[k];
+        if (!strcmp(m->kind, c->kind) && !strcmp(m->dataset, c->dataset) && !strcmp(m->against, c->against) &&
+            !strcmp(m->signature, c->signature))
+            return m;
+    }
     return NULL;
 }
 
@@ -296,6 +312,8 @@ static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, 
             snprintf(h, sizeof h, "%s%s%s%s%s", c->kind, dup ? " " : "", dup ? c->dataset : "", vs ? vs : "/",
                      vs ? "" : c->against);
         }
+        if (picks[k].cfg < 0 && cols[picks[k].metric].tag) /* one column per signature: [n] under the table */
+            snprintf(h + strlen(h), sizeof h - strlen(h), " [%d]", cols[picks[k].metric].tag);
         if (fmt == REPORT_MARKDOWN) md_cell(out, h);
         else csv_cell(out, h, k == 0);
         /* csv: the standard error beside each metric that carries one */
@@ -412,6 +430,9 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
     Row *rows = NULL;
     const StoreMetricRow **vals = NULL;
     if (store_load_runs(s, NULL, NULL, &runs, &nr, err) || store_load_baselines(s, &bl, &nb, err)) goto done;
+    ResultsStale stale;
+    if (results_select_current(s, NULL, runs, &nr, &stale, err)) goto done;
+    results_print_stale(stderr, "report", &stale);
     if (fmt == REPORT_JSON && !(columns && !strcmp(columns, "help"))) {
         rc = write_json(out, runs, nr, bl, nb);
         if (rc) snprintf(err, QB_ERRLEN, "report: writing JSON failed");
@@ -422,11 +443,17 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
     for (int i = 0; i < nr; i++) {
         for (int k = 0; k < runs[i].n_metrics; k++) {
             const StoreMetricRow *m = &runs[i].metrics[k];
-            if (col_add(&cols, &ncols, &cap, m->kind, m->dataset, m->against)) goto oom;
+            if (col_add(&cols, &ncols, &cap, m->kind, m->dataset, m->against, m->signature)) goto oom;
         }
     }
     /* Columns come from the points only: a baseline alone says nothing about quantization. */
     qsort(cols, (size_t)ncols, sizeof *cols, col_cmp);
+    for (int c = 0; c + 1 < ncols; c++) /* number the columns that differ only by signature */
+        if (!strcmp(cols[c].kind, cols[c + 1].kind) && !strcmp(cols[c].dataset, cols[c + 1].dataset) &&
+            !strcmp(cols[c].against, cols[c + 1].against)) {
+            if (!cols[c].tag) cols[c].tag = c > 0 && cols[c - 1].tag ? cols[c - 1].tag + 1 : 1;
+            cols[c + 1].tag = cols[c].tag + 1;
+        }
     /* Baseline rows: one per model that has a baseline for some column. */
     int nrows = 0;
     rows = calloc((size_t)(nr + nb) + 1, sizeof *rows);
@@ -445,7 +472,7 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
         Row *r = &rows[nrows];
         r->run = &runs[i];
         r->vals = vals + (size_t)nrows * (size_t)(ncols + 1);
-        for (int c = 0; c < ncols; c++) r->vals[c] = store_run_metric(&runs[i], cols[c].kind, cols[c].dataset, cols[c].against);
+        for (int c = 0; c < ncols; c++) r->vals[c] = run_metric(&runs[i], &cols[c]);
         nrows++;
     }
     int maxp = 2 * (C_NCFG + ncols) + 4, np;
@@ -463,6 +490,10 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
     rc = write_table(out, fmt, rows, nrows, cols, picks, np);
     free(picks);
     if (rc) snprintf(err, QB_ERRLEN, "report: writing the table failed");
+    if (!rc && fmt == REPORT_MARKDOWN) /* what [k] stands for */
+        for (int c = 0; c < ncols; c++)
+            if (cols[c].tag) fprintf(out, "%s[%d] %s %s: %s\n", c == 0 || !cols[c - 1].tag ? "\n" : "", cols[c].tag,
+                                     cols[c].kind, cols[c].dataset, cols[c].signature);
     goto done;
 oom:
     snprintf(err, QB_ERRLEN, "report: out of memory");

@@ -25,6 +25,21 @@ double results_metric_se(const StoreMetricRow *m);
 /* GPTQT/RTNT's high bit count n of a point (its high_bits parameter, else bits+1 capped at 8);
  * 0 for other methods. */
 int results_high_bits(const StoreRunRow *r);
+/* Rows a report, plot or check must not use, counted. */
+typedef struct {
+    int stale_runs;    /* computed with another algorithm version of their quantizer */
+    int stale_metrics; /* of those runs, plus metrics under evaluation settings the experiment no longer has */
+    int unverified;    /* metrics of experiments that recorded no evaluation signatures (older databases) */
+} ResultsStale;
+/* Keeps, in place, only the current rows of runs[0..*nr) (loaded by store_load_runs, grouped by
+ * any order): runs whose quantizer version is this build's,
+ * and of those only the metrics whose (kind, dataset, against, signature) the experiment's
+ * recorded evaluations list — those recorded under eval_key (sweep_eval_key), or its latest when NULL. Dropped
+ * rows are freed; *nr becomes the count kept (store_free_runs(runs, *nr) frees the rest). */
+int results_select_current(Store *s, const char *eval_key, StoreRunRow *runs, int *nr, ResultsStale *st,
+                           char err[QB_ERRLEN]);
+/* One stderr-style line per kind of ignored row (nothing when none). */
+void results_print_stale(FILE *f, const char *cmd, const ResultsStale *st);
 
 typedef enum { REPORT_MARKDOWN, REPORT_CSV, REPORT_JSON } ReportFormat;
 /* Every run (the unquantized baselines first) as a table: method, bits, group, act_order, bits per

@@ -31,6 +31,76 @@ static int mkdir_parents(const char *file, char err[QB_ERRLEN]) {
     return 0;
 }
 
+/* ---- what a point must have ------------------------------------------------------------------------ */
+
+static int append(char **buf, size_t *len, size_t *cap, const char *kind, const char *dataset, const char *against,
+                  const char *sig) {
+    size_t need = strlen(kind) + strlen(dataset) + strlen(against) + strlen(sig) + 6;
+    if (*len + need > *cap) {
+        size_t nc = (*cap + need) * 2;
+        char *g = realloc(*buf, nc);
+        if (!g) return -1;
+        *buf = g;
+        *cap = nc;
+    }
+    *len += (size_t)snprintf(*buf + *len, *cap - *len, "%s\t%s\t%s\t%s\n", kind, dataset, against, sig);
+    return 0;
+}
+
+/* The metrics the experiment's eval section computes, one "kind TAB dataset TAB against TAB
+ * signature" line each; a generation metric's signature is its entry's prefix (the metric's own
+ * sacrebleu/NLTK-style signature follows it). NULL when out of memory. */
+static char *expected_evals(const Run *r) {
+    const Experiment *e = r->e;
+    char *buf = calloc(1, 1);
+    size_t len = 0, cap = 1;
+    int bad = !buf;
+    for (int i = 0; i < e->n_ppl && !bad; i++) bad = append(&buf, &len, &cap, "ppl", e->ppl[i].dataset, "-", r->ppl[i].sig);
+    for (int i = 0; i < e->n_agree && !bad; i++)
+        bad = append(&buf, &len, &cap, "top1", e->agree[i].dataset, "baseline", r->agree[i].sig) ||
+              append(&buf, &len, &cap, "kl", e->agree[i].dataset, "baseline", r->agree[i].sig);
+    static const struct { int bit; const char *kind; } GM[] = {
+        {GEN_METRIC_CHRF, "chrf"}, {GEN_METRIC_CHRFPP, "chrf++"}, {GEN_METRIC_METEOR, "meteor"}};
+    for (int i = 0; i < e->n_gen && !bad; i++) {
+        char prefix[300];
+        snprintf(prefix, sizeof prefix, "%s|", r->gen[i].sig);
+        for (int a = 0; a < 2 && !bad; a++) {
+            if (!(e->gen[i].against & (a ? AGAINST_BASELINE : AGAINST_REFERENCE))) continue;
+            for (size_t k = 0; k < sizeof GM / sizeof GM[0] && !bad; k++)
+                if (e->gen[i].metrics & GM[k].bit)
+                    bad = append(&buf, &len, &cap, GM[k].kind, e->gen[i].task, a ? "baseline" : "reference", prefix);
+        }
+    }
+    if (bad) free(buf);
+    return bad ? NULL : buf;
+}
+
+/* 0: the point is to run; 1: done with every current metric; 2: done, but some metric of the current
+ * eval section is missing (its settings changed): to evaluate again. -1 on error. */
+static int point_state(Run *r, const char *key, char err[QB_ERRLEN]) {
+    int d = store_point_is_done(r->st, key, err);
+    if (d <= 0) return d;
+    for (const char *line = r->evals; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        char buf[1024], *f[4];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), line);
+        f[0] = buf;
+        for (int k = 1; k < 4; k++) {
+            char *t = f[k - 1] ? strchr(f[k - 1], '\t') : NULL;
+            if (t) *t++ = 0;
+            f[k] = t;
+        }
+        if (f[3]) {
+            int has = store_run_has_metric(r->st, key, f[0], f[1], f[2], f[3], err);
+            if (has < 0) return -1;
+            if (!has) return 2;
+        }
+        line += n + (nl != NULL);
+    }
+    return 1;
+}
+
 /* ---- the run ------------------------------------------------------------------------------------- */
 
 static void fmt_secs(double s, char *out, size_t n) {
@@ -225,6 +295,7 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
         sweep_key(r.base->sha256, buf, keys[i]);
     }
     if (runner_prepare_data(&r, tokpath, err)) goto out;
+    if (!(r.evals = expected_evals(&r))) { snprintf(err, QB_ERRLEN, "out of memory"); goto out; }
 
     int in_shard = 0;
     for (int i = 0; i < n; i++) in_shard += sweep_in_shard(&pts[i], o->shard_i, o->shard_n);
@@ -244,16 +315,16 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
         for (int i = 0; i < n; i++) {
             if (!sweep_in_shard(&pts[i], o->shard_i, o->shard_n)) continue;
             int done = 0, basis = EST_MODEL;
-            if (r.st && (done = store_point_is_done(r.st, keys[i], err)) < 0) goto out;
+            if (r.st && (done = point_state(&r, keys[i], err)) < 0) goto out;
             char label[96], est[32];
             sweep_label(&pts[i], label, sizeof label);
-            double t = done ? 0 : estimate_point(&r, &pts[i], spt, &tm, &basis);
-            if (!done) counts[basis]++;
+            double t = done == 1 ? 0 : estimate_point(&r, &pts[i], spt, &tm, &basis);
+            if (done != 1) counts[basis]++;
             total += t;
             fmt_secs(t, est, sizeof est);
-            fprintf(f, "%-5d %-28s %-8s %-9s %-7s %.16s\n", i, label, done ? "done" : "todo", done ? "-" : est,
-                    done ? "-" : EST_TAG[basis], keys[i]);
-            sum->skipped += done;
+            fprintf(f, "%-5d %-28s %-8s %-9s %-7s %.16s\n", i, label, done == 1 ? "done" : done ? "re-eval" : "todo",
+                    done == 1 ? "-" : est, done == 1 ? "-" : EST_TAG[basis], keys[i]);
+            sum->skipped += done == 1;
         }
         char tot[32], why[400];
         fmt_secs(total, tot, sizeof tot);
@@ -268,18 +339,25 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
     char esha[65];
     if (qb_sha256_file(e->file, esha, err)) goto out;
     if (store_upsert_experiment(r.st, e->name, e->file, esha, &r.experiment_id, err)) goto out;
+    char ekey[65];
+    sweep_eval_key(e, ekey);
+    if (store_set_experiment_evals(r.st, r.experiment_id, ekey, r.evals, err)) goto out;
 
     /* which points are left */
-    int todo = 0;
+    int todo = 0, reeval = 0;
     for (int i = 0; i < n; i++) {
         if (!sweep_in_shard(&pts[i], o->shard_i, o->shard_n)) continue;
-        int d = store_point_is_done(r.st, keys[i], err);
+        int d = point_state(&r, keys[i], err);
         if (d < 0) goto out;
-        if (d) sum->skipped++;
+        if (d == 1) sum->skipped++;
         else todo++;
+        reeval += d == 2;
     }
-    runner_progress(&r, "qbench run %s: %d points in this shard, %d done before, %d to run -> %s\n", e->name, in_shard,
-             sum->skipped, todo, db);
+    char rev[96] = "";
+    if (reeval)
+        snprintf(rev, sizeof rev, " (%d of them done under other evaluation settings: evaluated again)", reeval);
+    runner_progress(&r, "qbench run %s: %d points in this shard, %d done before, %d to run%s -> %s\n", e->name, in_shard,
+             sum->skipped, todo, rev, db);
     if (todo > 0 && runner_baselines(&r, err)) goto out;
 
     int k = 0;
@@ -293,9 +371,10 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
     progress_init_stream(&r.bar, o->progress, o->progress && isatty(fileno(o->progress)), "run", todo, "points", !o->progress);
     for (int i = 0; i < n; i++) {
         if (!sweep_in_shard(&pts[i], o->shard_i, o->shard_n)) continue;
-        int d = store_point_is_done(r.st, keys[i], err); /* again: another process may share the DB */
+        int d = point_state(&r, keys[i], err); /* again: another process may share the DB */
         if (d < 0) goto out;
-        if (d) continue;
+        if (d == 1) continue;
+        r.reevaluate = d == 2;
         k++;
         left[i] = 0;
         char label[96], summary[1024], perr[QB_ERRLEN];
@@ -313,9 +392,9 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
         if (runner_point(&r, &pts[i], &run, summary, sizeof summary, perr)) {
             /* another process sharing this database may have finished the same point meanwhile: its
              * result stands, and must not be marked failed */
-            int other = store_point_is_done(r.st, keys[i], err);
+            int other = point_state(&r, keys[i], err);
             if (other < 0) goto out;
-            if (other) {
+            if (other == 1) {
                 sum->skipped++;
                 runner_progress(&r, "[%d/%d] %s finished by another process\n", k, todo, label);
                 continue;

@@ -67,8 +67,10 @@ int eval_generate(const Model *m, const Tokenizer *t, const char *const *prompts
                   char **outs, char err[QB_ERRLEN]);
 
 /* The signature (evaluation settings) stored with a metric so a point and its baseline match. */
-void eval_ppl_signature(const PplEval *pe, const char *tok_name, const char *data_sha, char *out, size_t outlen);
-void eval_agree_signature(const AgreeEval *ae, const char *tok_name, const char *data_sha, char *out, size_t outlen);
+void eval_ppl_signature(const PplEval *pe, const char *tok_name, int prepend_space, const char *data_sha, char *out,
+                        size_t outlen);
+void eval_agree_signature(const AgreeEval *ae, const char *tok_name, int prepend_space, const char *data_sha, char *out,
+                          size_t outlen);
 void eval_gen_signature(const GenEval *ge, const char *data_sha, char *out, size_t outlen);
 
 #endif

@@ -60,6 +60,7 @@ void runner_progress(Run *r, const char *fmt, ...) {
 
 void runner_free(Run *r) {
     runner_tasks_free(r);
+    free(r->evals);
     for (int i = 0; i < CFG_MAX_EVAL; i++) {
         eval_tokens_free(&r->ppl[i].tk);
         eval_tokens_free(&r->agree[i].tk);
@@ -145,7 +146,7 @@ int runner_prepare_data(Run *r, const char *tokpath, char err[QB_ERRLEN]) {
         TextDataset d;
         if (dataset_load_text(pe->dataset, &d, derr)) { snprintf(err, QB_ERRLEN, "%.200s:%d: %.300s", e->file, pe->line, derr); return -1; }
         int rc = eval_tokenize(r->tok, d.text, d.len, pe->mode, &r->ppl[i].tk, err);
-        eval_ppl_signature(pe, tok_name, d.sha256, r->ppl[i].sig, sizeof r->ppl[i].sig);
+        eval_ppl_signature(pe, tok_name, tokenizer_prepend_space(r->tok), d.sha256, r->ppl[i].sig, sizeof r->ppl[i].sig);
         dataset_text_free(&d);
         if (rc) return -1;
     }
@@ -154,7 +155,7 @@ int runner_prepare_data(Run *r, const char *tokpath, char err[QB_ERRLEN]) {
         TextDataset d;
         if (dataset_load_text(ae->dataset, &d, derr)) { snprintf(err, QB_ERRLEN, "%.200s:%d: %.300s", e->file, ae->line, derr); return -1; }
         int rc = eval_tokenize(r->tok, d.text, d.len, PPL_GPTQ, &r->agree[i].tk, err);
-        eval_agree_signature(ae, tok_name, d.sha256, r->agree[i].sig, sizeof r->agree[i].sig);
+        eval_agree_signature(ae, tok_name, tokenizer_prepend_space(r->tok), d.sha256, r->agree[i].sig, sizeof r->agree[i].sig);
         dataset_text_free(&d);
         if (rc) return -1;
         if (r->agree[i].tk.n < ae->seqlen) {

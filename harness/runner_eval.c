@@ -83,18 +83,22 @@ int eval_generate(const Model *m, const Tokenizer *t, const char *const *prompts
 
 /* ---- signatures -------------------------------------------------------------------------------- */
 
-void eval_ppl_signature(const PplEval *pe, const char *tok_name, const char *data_sha, char *out, size_t outlen) {
-    char sig[256];
+void eval_ppl_signature(const PplEval *pe, const char *tok_name, int prepend_space, const char *data_sha, char *out,
+                        size_t outlen) {
     PplOptions o = ppl_options(pe);
-    ppl_signature(&o, tok_name, 1, sig, sizeof sig);
-    snprintf(out, outlen, "%.200s|windows:%d|data:%.12s", sig, pe->max_windows, data_sha);
+    ppl_signature(&o, tok_name, prepend_space, data_sha, out, outlen);
 }
 
-void eval_agree_signature(const AgreeEval *ae, const char *tok_name, const char *data_sha, char *out, size_t outlen) {
-    snprintf(out, outlen, "agreement|mode:gptq|ctx:%d|windows:%d|kl:base||quant|tok:%.60s|data:%.12s", ae->seqlen,
-             ae->windows, tok_name, data_sha);
+void eval_agree_signature(const AgreeEval *ae, const char *tok_name, int prepend_space, const char *data_sha, char *out,
+                          size_t outlen) {
+    PplOptions o = {.mode = PPL_GPTQ, .seqlen = ae->seqlen, .max_windows = ae->windows};
+    char ppl[400];
+    ppl_signature(&o, tok_name, prepend_space, data_sha, ppl, sizeof ppl);
+    /* the same windows and positions as that perplexity, KL(base ‖ quant) */
+    snprintf(out, outlen, "metric:agreement|v:%d|kl:base-quant|%s", AGREEMENT_ALGORITHM_VERSION,
+             ppl + strlen("metric:ppl|v:1|"));
 }
 
 void eval_gen_signature(const GenEval *ge, const char *data_sha, char *out, size_t outlen) {
-    snprintf(out, outlen, "gen|prompts:%d|max_new:%d|greedy|stop:eos|data:%.12s", ge->prompts, ge->max_new_tokens, data_sha);
+    snprintf(out, outlen, "gen:greedy|prompts:%d|max_new:%d|stop:eos|data:%.12s", ge->prompts, ge->max_new_tokens, data_sha);
 }

@@ -55,6 +55,8 @@ typedef struct {
     CalibWindows calib;
     int have_calib;
     Progress bar; /* the overall bar over points (progress.h) */
+    char *evals;    /* the metrics this experiment computes (store_set_experiment_evals' format) */
+    int reevaluate; /* the point being run is done under other evaluation settings */
 } Run;
 
 /* Scores of one generation metric over a task. */

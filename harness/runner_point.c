@@ -57,6 +57,31 @@ static void metric_list_free(MetricList *l) {
     free(l->m);
 }
 
+/* The sufficient statistics of an agreement as JSON: the sums (shards add them), llama.cpp's
+ * --kl-divergence summary (agreement_summary) and every position's KL (9 significant digits) so
+ * the summary can be recomputed; malloc'd, NULL when out of memory. */
+static char *agreement_stats_json(const AgreementStats *as) {
+    AgreementSummary su;
+    agreement_summary(as, &su);
+    size_t cap = 512 + (size_t)(as->kl_tok ? as->n : 0) * 18, len = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    len += (size_t)snprintf(out + len, cap - len,
+                            "{\"n\":%ld,\"top1_agree\":%ld,\"kl_sum\":%.17g,\"kl_sum2\":%.17g,\"kl_se\":%.9g,"
+                            "\"kl_median\":%.9g,\"kl_p90\":%.9g,\"kl_p95\":%.9g,\"kl_p99\":%.9g,\"kl_max\":%.9g,"
+                            "\"same_top\":%.9g,\"same_top_se\":%.9g",
+                            as->n, as->top1_agree, as->kl_sum, as->kl_sum2, su.kl_se, su.kl_median, su.kl_p90, su.kl_p95,
+                            su.kl_p99, su.kl_max, su.same_top, su.same_top_se);
+    if (as->kl_tok) {
+        len += (size_t)snprintf(out + len, cap - len, ",\"kl_tokens\":[");
+        for (long j = 0; j < as->n; j++) len += (size_t)snprintf(out + len, cap - len, "%s%.9g", j ? "," : "", as->kl_tok[j]);
+        len += (size_t)snprintf(out + len, cap - len, "]");
+    }
+    snprintf(out + len, cap - len, "}");
+    /* (NaN prints as "nan", not JSON: a summary of fewer than one value never reaches here) */
+    return out;
+}
+
 /* Generation task i of the experiment on the quantized model m: greedy outputs (*outs, malloc'd),
  * scored against the references and/or the baseline's outputs into sc[] (*nsc entries) and ml. */
 static int point_generations(Run *r, int i, const Model *m, char ***outs, GenScore *sc, int *nsc, MetricList *ml,
@@ -190,11 +215,13 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
         AgreementStats as;
         if (eval_agreement(r->base, m, &r->agree[i].tk, &e->agree[i], &as, err)) goto done;
         double top1 = agreement_top1(&as), kl = agreement_kl_mean(&as);
-        char sj[256];
-        snprintf(sj, sizeof sj, "{\"n\":%ld,\"top1_agree\":%ld,\"kl_sum\":%.17g}", as.n, as.top1_agree, as.kl_sum);
-        if (add_metric(&ml, "top1", e->agree[i].dataset, "baseline", top1, as.n, r->agree[i].sig, sj) ||
-            add_metric(&ml, "kl", e->agree[i].dataset, "baseline", kl, as.n, r->agree[i].sig, sj))
-            goto oom;
+        char *sj = agreement_stats_json(&as);
+        agreement_stats_free(&as);
+        if (!sj) goto oom;
+        int bad = add_metric(&ml, "top1", e->agree[i].dataset, "baseline", top1, as.n, r->agree[i].sig, sj) ||
+                  add_metric(&ml, "kl", e->agree[i].dataset, "baseline", kl, as.n, r->agree[i].sig, sj);
+        free(sj);
+        if (bad) goto oom;
         snprintf(summary + strlen(summary), sumlen - strlen(summary), " top1 %.3f kl %.4f", top1, kl);
     }
     for (int i = 0; i < e->n_gen; i++) {
@@ -239,7 +266,7 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     run->peak_rss_bytes = peak_rss_bytes();
     run->bits_per_weight = rep.bits_per_weight;
     run->packed_bytes = (int64_t)rep.packed_bytes;
-    StorePoint sp = {*run, ml.m, ml.n, layers, rep.n_layers, samples, n_samples, tres->sets, tres->n};
+    StorePoint sp = {*run, ml.m, ml.n, layers, rep.n_layers, samples, n_samples, tres->sets, tres->n, r->reevaluate};
     if (store_write_point(r->st, &sp, err)) goto done;
     snprintf(summary + strlen(summary), sumlen - strlen(summary), " | %.2f bits/w | cal %.1fs quant %.1fs eval %.1fs",
              rep.bits_per_weight, t_cal, t_quant, t_eval);

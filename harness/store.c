@@ -1,9 +1,12 @@
 /* store.c — the results database (SQLite): schema, forward migrations, and the one-transaction
  * writes of finished sweep points and baselines. See store.h for the API contract.
  *
- * ---- Schema (PRAGMA user_version = 3) -------------------------------------------------------------
+ * ---- Schema (PRAGMA user_version = 4) -------------------------------------------------------------
  * experiments      one row per (experiment name, experiment-file sha256)
- *   id INTEGER PK, name TEXT, file_path TEXT, file_sha256 TEXT, created TEXT (ISO-8601 UTC)
+ *   id INTEGER PK, name TEXT, file_path TEXT, file_sha256 TEXT, created TEXT (ISO-8601 UTC),
+ *   evals TEXT  -- the metrics this version of the file computes, one "kind TAB dataset TAB against
+ *                  TAB signature" line each (a signature ending in '|' is a prefix); '' if unknown
+ *   eval_key TEXT -- hash of the file's evaluation settings (sweep_eval_key)
  * runs             one row per sweep point
  *   id INTEGER PK, key TEXT UNIQUE   -- stable hash of model sha256 + canonical point params
  *   experiment_id -> experiments.id, model_path, model_sha256,
@@ -11,7 +14,8 @@
  *   params_json TEXT                 -- the full canonical parameters of the point
  *   status TEXT 'running'|'done'|'failed', error TEXT, started TEXT, finished TEXT,
  *   seconds_calibration, seconds_quantize, seconds_eval REAL, peak_rss_bytes INT,
- *   bits_per_weight REAL, packed_bytes INT, host TEXT, threads INT
+ *   bits_per_weight REAL, packed_bytes INT, host TEXT, threads INT,
+ *   provenance TEXT  -- the build that wrote the point (provenance.h: version, commit, flags, OpenBLAS)
  * metrics          one number per (run, kind, dataset, against, signature)
  *   id, run_id -> runs.id (cascade), kind TEXT ('ppl','chrf','chrf++','meteor','top1','kl',...),
  *   dataset TEXT (dataset or generation task), against TEXT ('reference'|'baseline'|'-'),
@@ -34,6 +38,7 @@
  * A point becomes 'done' only inside the transaction that also writes all its metrics, layers and
  * samples, so a crash can never leave a half-written point counted as done. */
 #include "harness/store.h"
+#include "harness/provenance.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -46,6 +51,7 @@
 struct Store {
     sqlite3 *db;
     char path[512];
+    int version; /* the file's schema version (STORE_SCHEMA_VERSION unless opened read-only) */
 };
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
@@ -102,6 +108,10 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     " id INTEGER PRIMARY KEY, model_sha256 TEXT NOT NULL, task TEXT NOT NULL, signature TEXT NOT NULL DEFAULT '',"
     " idx INTEGER NOT NULL, gold INTEGER, pred INTEGER, pred_norm INTEGER, correct INTEGER, correct_norm INTEGER,"
     " ll TEXT, ntok TEXT, greedy TEXT, UNIQUE(model_sha256, task, signature, idx));",
+    /* 3 -> 4: provenance of every point, the evaluation signatures of every experiment version */
+    "ALTER TABLE runs ADD COLUMN provenance TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE experiments ADD COLUMN evals TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE experiments ADD COLUMN eval_key TEXT NOT NULL DEFAULT '';",
 };
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
@@ -246,6 +256,35 @@ Store *store_open(const char *path, char err[QB_ERRLEN]) {
      * the minutes a point takes). */
     if (exec_sql(s, "PRAGMA synchronous = FULL", err, "setting synchronous")) goto bad;
     if (migrate(s, err)) goto bad;
+    s->version = STORE_SCHEMA_VERSION;
+    return s;
+bad:
+    store_close(s);
+    return NULL;
+}
+
+Store *store_open_readonly(const char *path, char err[QB_ERRLEN]) {
+    Store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, QB_ERRLEN, "%s: out of memory", path);
+        return NULL;
+    }
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, QB_ERRLEN, "%s: cannot open: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        store_close(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    /* The first read: a file that is not SQLite fails here ("file is not a database"). An empty
+     * file is a valid empty SQLite database of version 0, refused below: nothing is written. */
+    if (user_version(s, &s->version, err)) goto bad;
+    if (s->version < 1 || s->version > STORE_SCHEMA_VERSION) {
+        if (s->version < 1) errf(s, err, "not a qbench results database (no schema)");
+        else errf(s, err, "schema version %d is newer than this qbench understands (%d)", s->version,
+                  STORE_SCHEMA_VERSION);
+        goto bad;
+    }
     return s;
 bad:
     store_close(s);
@@ -331,9 +370,9 @@ int store_point_is_done(Store *s, const char *key, char err[QB_ERRLEN]) {
 #define RUN_COLS                                                                                     \
     "key, experiment_id, model_path, model_sha256, method, bits, group_size, act_order, sym,"       \
     " static_groups, params_json, host, threads, seconds_calibration, seconds_quantize, seconds_eval," \
-    " peak_rss_bytes, bits_per_weight, packed_bytes"
-#define RUN_QMARKS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-#define RUN_NCOLS 19
+    " peak_rss_bytes, bits_per_weight, packed_bytes, provenance"
+#define RUN_QMARKS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+#define RUN_NCOLS 20
 
 static void bind_run(sqlite3_stmt *st, const StoreRun *r) {
     char host[256] = "";
@@ -358,6 +397,9 @@ static void bind_run(sqlite3_stmt *st, const StoreRun *r) {
     sqlite3_bind_int64(st, 17, r->peak_rss_bytes);
     bind_real(st, 18, r->bits_per_weight);
     sqlite3_bind_int64(st, 19, r->packed_bytes);
+    char prov[512];
+    if (!r->provenance) qb_provenance(prov, sizeof prov);
+    bind_str(st, 20, r->provenance ? r->provenance : prov);
 }
 
 int store_begin_point(Store *s, const StoreRun *run, char err[QB_ERRLEN]) {
@@ -443,9 +485,15 @@ int store_write_point(Store *s, const StorePoint *p, char err[QB_ERRLEN]) {
     char status = 0;
     int found = run_status(s, r->key, &old_id, &status, err);
     if (found < 0) return rollback(s);
-    if (found && status == 'd') {
+    if (found && status == 'd' && !p->reevaluated) {
         errf(s, err, "run %s is already done", r->key);
         return rollback(s);
+    }
+    if (found && status == 'd') { /* its metrics under other signatures are copied over below */
+        sqlite3_stmt *st = prep(s, "UPDATE runs SET key = key || '#old' WHERE id = ?", err, "re-evaluating run");
+        if (!st) return rollback(s);
+        sqlite3_bind_int64(st, 1, old_id);
+        if (step_done(s, st, err, "re-evaluating run")) return rollback(s);
     }
     /* Keep the start time of the 'running' row this write completes. */
     char started[64] = "";
@@ -456,10 +504,12 @@ int store_write_point(Store *s, const StorePoint *p, char err[QB_ERRLEN]) {
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
             snprintf(started, sizeof started, "%s", (const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
-        st = prep(s, "DELETE FROM runs WHERE id = ?", err, "replacing unfinished run");
-        if (!st) return rollback(s);
-        sqlite3_bind_int64(st, 1, old_id);
-        if (step_done(s, st, err, "replacing unfinished run")) return rollback(s);
+        if (status != 'd') {
+            st = prep(s, "DELETE FROM runs WHERE id = ?", err, "replacing unfinished run");
+            if (!st) return rollback(s);
+            sqlite3_bind_int64(st, 1, old_id);
+            if (step_done(s, st, err, "replacing unfinished run")) return rollback(s);
+        }
     }
     sqlite3_stmt *st = prep(s,
         "INSERT INTO runs(" RUN_COLS ", status, started, finished) VALUES (" RUN_QMARKS
@@ -513,8 +563,81 @@ int store_write_point(Store *s, const StorePoint *p, char err[QB_ERRLEN]) {
 
     if (p->n_task_items && store_insert_task_items(s, run_id, p->task_items, p->n_task_items, err)) return rollback(s);
 
+    if (found && status == 'd') {
+        /* a re-evaluated point keeps the numbers it had under other evaluation settings (stale
+         * for the current experiment file, still there for the record) and its other generations */
+        static const char *const COPY[] = {
+            "INSERT OR IGNORE INTO metrics(run_id, kind, dataset, against, value, count, stats_json, signature)"
+            " SELECT ?1, kind, dataset, against, value, count, stats_json, signature FROM metrics WHERE run_id = ?2",
+            "INSERT OR IGNORE INTO samples(run_id, task, idx, prompt, output, reference, scores_json)"
+            " SELECT ?1, task, idx, prompt, output, reference, scores_json FROM samples WHERE run_id = ?2",
+            "INSERT OR IGNORE INTO task_items(run_id, task, signature, idx, gold, pred, pred_norm, correct,"
+            " correct_norm, ll, ntok, greedy) SELECT ?1, task, signature, idx, gold, pred, pred_norm, correct,"
+            " correct_norm, ll, ntok, greedy FROM task_items WHERE run_id = ?2",
+            "DELETE FROM runs WHERE id = ?2",
+        };
+        for (size_t i = 0; i < sizeof COPY / sizeof COPY[0]; i++) {
+            st = prep(s, COPY[i], err, "re-evaluating run");
+            if (!st) return rollback(s);
+            sqlite3_bind_int64(st, 1, run_id);
+            sqlite3_bind_int64(st, 2, old_id);
+            if (step_done(s, st, err, "re-evaluating run")) return rollback(s);
+        }
+    }
     if (exec_sql(s, "COMMIT", err, "committing point")) return rollback(s);
     return 0;
+}
+
+int store_set_experiment_evals(Store *s, int64_t experiment_id, const char *eval_key, const char *evals,
+                               char err[QB_ERRLEN]) {
+    sqlite3_stmt *st = prep(s, "UPDATE experiments SET evals = ?, eval_key = ? WHERE id = ?", err, "recording evaluations");
+    if (!st) return -1;
+    bind_str_or(st, 1, evals, "");
+    bind_str_or(st, 2, eval_key, "");
+    sqlite3_bind_int64(st, 3, experiment_id);
+    return step_done(s, st, err, "recording evaluations");
+}
+
+int store_get_experiment_evals(Store *s, const char *name, const char *eval_key, char **evals,
+                               char err[QB_ERRLEN]) {
+    *evals = NULL;
+    if (s->version < 4) return 0; /* recorded from schema 4 on */
+    sqlite3_stmt *st = prep(s,
+        "SELECT evals FROM experiments WHERE name = ?1 AND (?2 IS NULL OR eval_key = ?2) AND evals <> ''"
+        " ORDER BY id DESC LIMIT 1", err, "reading evaluations");
+    if (!st) return -1;
+    bind_str(st, 1, name);
+    bind_str(st, 2, eval_key);
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        if (!(*evals = col_dup(st, 0))) found = errf(s, err, "out of memory");
+    } else if (rc != SQLITE_DONE) {
+        found = fail_db(s, err, "reading evaluations");
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int store_run_has_metric(Store *s, const char *key, const char *kind, const char *dataset, const char *against,
+                         const char *signature, char err[QB_ERRLEN]) {
+    size_t n = strlen(signature);
+    int prefix = n > 0 && signature[n - 1] == '|';
+    sqlite3_stmt *st = prep(s,
+        "SELECT 1 FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.key = ?1 AND m.kind = ?2 AND m.dataset = ?3"
+        " AND m.against = ?4 AND (m.signature = ?5 OR (?6 AND substr(m.signature, 1, length(?5)) = ?5)) LIMIT 1",
+        err, "looking up metric");
+    if (!st) return -1;
+    bind_str(st, 1, key);
+    bind_str(st, 2, kind);
+    bind_str(st, 3, dataset);
+    bind_str_or(st, 4, against, "-");
+    bind_str(st, 5, signature);
+    sqlite3_bind_int(st, 6, prefix);
+    int rc = sqlite3_step(st), found = rc == SQLITE_ROW;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) found = fail_db(s, err, "looking up metric");
+    sqlite3_finalize(st);
+    return found;
 }
 
 /* ---- baselines ------------------------------------------------------------------------------------ */
@@ -680,23 +803,24 @@ void store_free_samples(StoreSampleRow *rows, int n) {
 
 /* ---- queries ------------------------------------------------------------------------------------ */
 
-static void free_run(StoreRunRow *r) {
+void store_free_metric_row(StoreMetricRow *m) {
+    free(m->kind);
+    free(m->dataset);
+    free(m->against);
+    free(m->signature);
+    free(m->stats_json);
+}
+
+void store_free_run_row(StoreRunRow *r) {
     char **strs[] = {&r->key, &r->experiment, &r->model_path, &r->model_sha256, &r->method, &r->params_json,
-                     &r->status, &r->error, &r->host, &r->started, &r->finished};
+                     &r->status, &r->error, &r->host, &r->started, &r->finished, &r->provenance};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]);
-    for (int i = 0; i < r->n_metrics; i++) {
-        StoreMetricRow *m = &r->metrics[i];
-        free(m->kind);
-        free(m->dataset);
-        free(m->against);
-        free(m->signature);
-        free(m->stats_json);
-    }
+    for (int i = 0; i < r->n_metrics; i++) store_free_metric_row(&r->metrics[i]);
     free(r->metrics);
 }
 
 void store_free_runs(StoreRunRow *rows, int n) {
-    for (int i = 0; i < n; i++) free_run(&rows[i]);
+    for (int i = 0; i < n; i++) store_free_run_row(&rows[i]);
     free(rows);
 }
 
@@ -735,15 +859,17 @@ int store_load_runs(Store *s, const char *experiment, const char *status, StoreR
                     char err[QB_ERRLEN]) {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = prep(s,
+    char sql[1200];
+    snprintf(sql, sizeof sql,
         "SELECT r.id, r.key, COALESCE(e.name, ''), r.model_path, r.model_sha256, r.method, r.params_json,"
         " r.status, r.error, r.host, r.started, r.finished, r.bits, r.group_size, r.act_order, r.sym,"
         " r.static_groups, r.threads, r.seconds_calibration, r.seconds_quantize, r.seconds_eval,"
-        " r.peak_rss_bytes, r.packed_bytes, r.bits_per_weight"
+        " r.peak_rss_bytes, r.packed_bytes, r.bits_per_weight, %s"
         " FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id"
         " WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)"
         " ORDER BY r.method, r.group_size, r.bits, r.act_order, r.sym, r.static_groups, r.id",
-        err, "reading runs");
+        s->version >= 4 ? "r.provenance" : "''"); /* read-only on an older schema */
+    sqlite3_stmt *st = prep(s, sql, err, "reading runs");
     if (!st) return -1;
     sqlite3_stmt *mst = prep(s,
         "SELECT kind, dataset, against, signature, stats_json, value, count FROM metrics WHERE run_id = ?"
@@ -789,8 +915,10 @@ int store_load_runs(Store *s, const char *experiment, const char *status, StoreR
         r->peak_rss_bytes = sqlite3_column_int64(st, 21);
         r->packed_bytes = sqlite3_column_int64(st, 22);
         r->bits_per_weight = col_real(st, 23);
+        r->provenance = col_dup(st, 24);
         if (!r->key || !r->experiment || !r->model_path || !r->model_sha256 || !r->method || !r->params_json ||
-            !r->status || !r->error || !r->host || !r->started || !r->finished) {
+            !r->status || !r->error || !r->host || !r->started || !r->finished ||
+            !r->provenance) {
             errf(s, err, "out of memory reading runs");
             goto bad;
         }

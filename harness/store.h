@@ -19,7 +19,7 @@
 
 #include "base/base.h"
 
-#define STORE_SCHEMA_VERSION 3 /* PRAGMA user_version after store_open() */
+#define STORE_SCHEMA_VERSION 4 /* PRAGMA user_version after store_open() */
 
 typedef struct Store Store;
 
@@ -40,6 +40,7 @@ typedef struct {
     int64_t peak_rss_bytes;
     double bits_per_weight;    /* including scales/zeros/indices overhead */
     int64_t packed_bytes;      /* size of the packed quantized linear layers */
+    const char *provenance;    /* the build that computed it; NULL = this one (qb_provenance) */
 } StoreRun;
 
 /* One number with the settings that produced it. */
@@ -97,12 +98,18 @@ typedef struct {
     const StoreLayer *layers;   int n_layers;
     const StoreSample *samples; int n_samples;
     const StoreTaskItems *task_items; int n_task_items; /* zero-shot tasks' per-item rows */
+    int reevaluated; /* 1: the key may already be done (its evaluation settings changed): the new row
+                        replaces it, keeping its metrics and samples under other signatures */
 } StorePoint;
 
 /* Opens (creating if needed) a results database, applies forward migrations up to
  * STORE_SCHEMA_VERSION, turns on WAL, foreign keys and the busy timeout. Refuses a database
  * written by a newer qbench. NULL with `err` set on failure. */
 Store *store_open(const char *path, char err[QB_ERRLEN]);
+/* Opens an existing results database for reading only: nothing is created, migrated or written
+ * (an older schema is read as it is). Refuses a file that is not a qbench database (an empty one
+ * included) or one written by a newer qbench. For report, plot, check and merge's inputs. */
+Store *store_open_readonly(const char *path, char err[QB_ERRLEN]);
 void store_close(Store *s);
 /* The underlying handle, for read-only queries by report/plot/check/merge. */
 struct sqlite3 *store_db(Store *s);
@@ -125,6 +132,21 @@ int store_begin_point(Store *s, const StoreRun *run, char err[QB_ERRLEN]);
  * then every metric, layer and sample. On any failure: ROLLBACK, -1, nothing changed. Writing a
  * key that is already 'done' is an error (the sweep must skip it). */
 int store_write_point(Store *s, const StorePoint *p, char err[QB_ERRLEN]);
+
+/* The evaluations an experiment version computes (one "kind\tdataset\tagainst\tsignature" line
+ * each, a signature ending in '|' matching as a prefix) and the hash of its evaluation settings
+ * (sweep_eval_key), recorded by `run` so that check, report and plot can tell current metrics from
+ * stale ones. */
+int store_set_experiment_evals(Store *s, int64_t experiment_id, const char *eval_key, const char *evals,
+                               char err[QB_ERRLEN]);
+/* The evals of experiment `name` recorded under eval_key (NULL: its latest version that recorded
+ * any): 1 found (*evals malloc'd), 0 none, -1 error. */
+int store_get_experiment_evals(Store *s, const char *name, const char *eval_key, char **evals,
+                               char err[QB_ERRLEN]);
+/* 1 if the run with this key has a metric of this identity (signature ending in '|': as a prefix),
+ * 0 if not, -1 on error. */
+int store_run_has_metric(Store *s, const char *key, const char *kind, const char *dataset, const char *against,
+                         const char *signature, char err[QB_ERRLEN]);
 
 /* Marks a point 'failed' with an error message (inserting the row if needed). A later run retries
  * it: failed points are not done. */
@@ -183,6 +205,7 @@ typedef struct {
     char *key, *experiment; /* experiment name, "" if none */
     char *model_path, *model_sha256, *method, *params_json, *status, *error, *host;
     char *started, *finished; /* ISO-8601 UTC text, "" if unset */
+    char *provenance;         /* the build that wrote it, "" for rows older than schema 4 */
     int bits, group_size, act_order, sym, static_groups, threads;
     double seconds_calibration, seconds_quantize, seconds_eval;
     int64_t peak_rss_bytes, packed_bytes;
@@ -196,6 +219,9 @@ typedef struct {
 int store_load_runs(Store *s, const char *experiment, const char *status, StoreRunRow **out, int *n,
                     char err[QB_ERRLEN]);
 void store_free_runs(StoreRunRow *rows, int n);
+/* The fields of one loaded run (with its metrics) / one metric row, for callers that drop rows. */
+void store_free_run_row(StoreRunRow *r);
+void store_free_metric_row(StoreMetricRow *m);
 /* The metric of a loaded run matching kind/dataset/against (NULL = any), or NULL. */
 const StoreMetricRow *store_run_metric(const StoreRunRow *r, const char *kind, const char *dataset,
                                        const char *against);

@@ -65,12 +65,13 @@ static int copy_run(sqlite3 *db, sqlite3_int64 src_id) {
     if (exec2(db,
               "INSERT INTO main.runs(key, experiment_id, model_path, model_sha256, method, bits, group_size,"
               " act_order, sym, static_groups, params_json, status, error, started, finished, seconds_calibration,"
-              " seconds_quantize, seconds_eval, peak_rss_bytes, bits_per_weight, packed_bytes, host, threads)"
+              " seconds_quantize, seconds_eval, peak_rss_bytes, bits_per_weight, packed_bytes, host, threads,"
+              " provenance)"
               " SELECT r.key, (SELECT m.id FROM main.experiments m JOIN src.experiments e ON m.name = e.name"
               " AND m.file_sha256 = e.file_sha256 WHERE e.id = r.experiment_id), r.model_path, r.model_sha256,"
               " r.method, r.bits, r.group_size, r.act_order, r.sym, r.static_groups, r.params_json, r.status,"
               " r.error, r.started, r.finished, r.seconds_calibration, r.seconds_quantize, r.seconds_eval,"
-              " r.peak_rss_bytes, r.bits_per_weight, r.packed_bytes, r.host, r.threads"
+              " r.peak_rss_bytes, r.bits_per_weight, r.packed_bytes, r.host, r.threads, r.provenance"
               " FROM src.runs r WHERE r.id = ?1",
               src_id, 0))
         return -1;
@@ -110,10 +111,44 @@ static long long count_of(sqlite3 *db, const char *sql) {
     return n;
 }
 
+/* "" when every metric the two copies of a run share has the same value and count and their
+ * configurations agree; otherwise a description naming the point and the first difference. */
+static int describe_conflict(sqlite3 *db, sqlite3_int64 dst_id, sqlite3_int64 src_id, char *out, size_t n) {
+    out[0] = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+            "SELECT COALESCE((SELECT name FROM main.experiments WHERE id = r.experiment_id), '?'), r.method, r.bits,"
+            " r.group_size, r.act_order, (SELECT m.kind ||' '|| m.dataset ||' '|| m.against ||' ['|| m.signature"
+            " ||'] '|| quote(m.value) ||' vs '|| quote(x.value) FROM main.metrics m JOIN src.metrics x ON"
+            " x.run_id = ?2 AND x.kind = m.kind AND x.dataset = m.dataset AND x.against = m.against AND"
+            " x.signature = m.signature WHERE m.run_id = r.id AND (m.value IS NOT x.value OR m.count IS NOT x.count)"
+            " LIMIT 1), (SELECT s.params_json IS NOT r.params_json OR s.bits_per_weight IS NOT r.bits_per_weight"
+            " OR s.packed_bytes IS NOT r.packed_bytes FROM src.runs s WHERE s.id = ?2), r.key"
+            " FROM main.runs r WHERE r.id = ?1", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, dst_id);
+    sqlite3_bind_int64(st, 2, src_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *metric = (const char *)sqlite3_column_text(st, 5);
+        int config = sqlite3_column_int(st, 6);
+        if (metric || config)
+            snprintf(out, n, "point %.16s (experiment '%.60s', %.20s w%d g%d%s): %.200s",
+                     (const char *)sqlite3_column_text(st, 7), (const char *)sqlite3_column_text(st, 0),
+                     (const char *)sqlite3_column_text(st, 1), sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                     sqlite3_column_int(st, 4) ? " act" : "", metric ? metric : "configuration or size");
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 static int merge_attached(sqlite3 *db, const char *src_path, int *runs_added, int *conflicts, char warn[QB_ERRLEN],
                           char err[QB_ERRLEN]) {
-    if (exec(db, "INSERT OR IGNORE INTO main.experiments(name, file_path, file_sha256, created)"
-                 " SELECT name, file_path, file_sha256, created FROM src.experiments ORDER BY id"))
+    if (exec(db, "INSERT OR IGNORE INTO main.experiments(name, file_path, file_sha256, created, evals)"
+                 " SELECT name, file_path, file_sha256, created, evals FROM src.experiments ORDER BY id") ||
+        exec(db, "UPDATE main.experiments SET evals = (SELECT e.evals FROM src.experiments e WHERE e.name ="
+                 " main.experiments.name AND e.file_sha256 = main.experiments.file_sha256 AND e.evals <> '')"
+                 " WHERE evals = '' AND EXISTS (SELECT 1 FROM src.experiments e WHERE e.name = main.experiments.name"
+                 " AND e.file_sha256 = main.experiments.file_sha256 AND e.evals <> '')"))
         return merr(err, "%s: copying experiments: %s", src_path, sqlite3_errmsg(db));
 
     sqlite3_stmt *st = NULL;
@@ -137,10 +172,23 @@ static int merge_attached(sqlite3 *db, const char *src_path, int *runs_added, in
                 sqlite3_finalize(st);
                 return -1;
             }
-            if (!same) {
+            if (same) continue;
+            /* The same point (one key: same experiment, quantization and quantizer version). Numbers
+             * under evaluation settings the kept copy lacks are added beside its own (each metric
+             * keeps its signature); the same metric with another value is a conflict, named. */
+            char what[400];
+            if (describe_conflict(db, dst_id, src_id, what, sizeof what) < 0 ||
+                exec2(db, "INSERT OR IGNORE INTO main.metrics(run_id, kind, dataset, against, value, count, stats_json,"
+                          " signature) SELECT ?1, kind, dataset, against, value, count, stats_json, signature FROM"
+                          " src.metrics WHERE run_id = ?2 ORDER BY id", dst_id, src_id)) {
+                merr(err, "%s: comparing run %s: %s", src_path, key ? key : "?", sqlite3_errmsg(db));
+                sqlite3_finalize(st);
+                return -1;
+            }
+            if (*what) {
                 if (*conflicts == 0 && warn)
-                    snprintf(warn, QB_ERRLEN, "%.200s: run %.80s differs from the copy already merged; kept the first",
-                             src_path, key ? key : "?");
+                    snprintf(warn, QB_ERRLEN, "%.150s: %.300s differs from the copy already merged; kept the first",
+                             src_path, what);
                 (*conflicts)++;
             }
             continue;
@@ -183,6 +231,44 @@ static int merge_attached(sqlite3 *db, const char *src_path, int *runs_added, in
     return 0;
 }
 
+/* Copies the results database at path (opened read-only, checked) into a new temporary file
+ * migrated to the current schema; its name into tmp. */
+static int snapshot(const char *path, char *tmp, size_t n, char err[QB_ERRLEN]) {
+    Store *in = store_open_readonly(path, err);
+    if (!in) return -1;
+    const char *dir = getenv("TMPDIR");
+    snprintf(tmp, n, "%s/qbench-merge-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        store_close(in);
+        return merr(err, "%s: cannot create a temporary file: %s", tmp, strerror(errno));
+    }
+    close(fd);
+    sqlite3 *out = NULL;
+    int rc = sqlite3_open(tmp, &out);
+    sqlite3_backup *b = rc == SQLITE_OK ? sqlite3_backup_init(out, "main", store_db(in), "main") : NULL;
+    if (b) {
+        rc = sqlite3_backup_step(b, -1);
+        sqlite3_backup_finish(b);
+    }
+    if (!b || rc != SQLITE_DONE) {
+        merr(err, "%s: copying: %s", path, out ? sqlite3_errmsg(out) : "out of memory");
+        sqlite3_close(out);
+        store_close(in);
+        unlink(tmp);
+        return -1;
+    }
+    sqlite3_close(out);
+    store_close(in);
+    Store *m = store_open(tmp, err); /* forward migrations */
+    if (!m) {
+        unlink(tmp);
+        return -1;
+    }
+    store_close(m);
+    return 0;
+}
+
 int store_merge_from(Store *dst, const char *src_path, int *runs_added, int *conflicts, char warn[QB_ERRLEN],
                      char err[QB_ERRLEN]) {
     *runs_added = 0;
@@ -194,19 +280,24 @@ int store_merge_from(Store *dst, const char *src_path, int *runs_added, int *con
     if (dst_path && realpath(dst_path, a) && realpath(src_path, b) && !strcmp(a, b))
         return merr(err, "%s: cannot merge a database into itself", src_path);
     if (access(src_path, R_OK) != 0) return merr(err, "%s: cannot read: %s", src_path, strerror(errno));
-    /* Opening it through the store checks it is a results database and migrates an older schema,
-     * so the two sides have the same tables when copied. */
-    Store *src = store_open(src_path, err);
-    if (!src) return -1;
-    store_close(src);
+    /* The source is only read: copied (SQLite's backup API) into a temporary file that the store
+     * migrates to the current schema, so the two sides have the same tables when copied. */
+    char tmp[PATH_MAX];
+    if (snapshot(src_path, tmp, sizeof tmp, err)) return -1;
 
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "ATTACH DATABASE ? AS src", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "ATTACH DATABASE ? AS src", -1, &st, NULL) != SQLITE_OK) {
+        unlink(tmp);
         return merr(err, "%s: attaching: %s", src_path, sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, src_path, -1, SQLITE_TRANSIENT);
+    }
+    sqlite3_bind_text(st, 1, tmp, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return merr(err, "%s: attaching: %s", src_path, sqlite3_errmsg(db));
+    if (rc != SQLITE_DONE) {
+        merr(err, "%s: attaching: %s", src_path, sqlite3_errmsg(db));
+        unlink(tmp);
+        return -1;
+    }
 
     int ret = -1;
     if (exec(db, "BEGIN IMMEDIATE")) {
@@ -222,5 +313,6 @@ int store_merge_from(Store *dst, const char *src_path, int *runs_added, int *con
         ret = 0;
     }
     exec(db, "DETACH DATABASE src");
+    unlink(tmp);
     return ret;
 }

@@ -200,7 +200,9 @@ int sweep_canonical(const Experiment *e, const SweepPoint *p, char *out, size_t 
             return -1;
         return 0;
     }
-    if (put(out, outlen, &pos, "{\"params\":{")) return -1;
+    json_string(e->name, val, sizeof val);
+    snprintf(item, sizeof item, "{\"experiment\":%s,\"params\":{", val);
+    if (put(out, outlen, &pos, item)) return -1;
     for (int i = 0; i < param_count(); i++) {
         ParamValue v;
         if (sweep_get(p, param_name(i), &v)) continue;
@@ -212,7 +214,10 @@ int sweep_canonical(const Experiment *e, const SweepPoint *p, char *out, size_t 
         if (put(out, outlen, &pos, item)) return -1;
         first = 0;
     }
-    if (put(out, outlen, &pos, "}")) return -1;
+    QuantMethod qm;
+    int version = quant_method_parse(sweep_get_str(p, "method", ""), &qm) ? 0 : quant_algorithm_version(qm);
+    snprintf(item, sizeof item, "},\"quantizer_version\":%d", version);
+    if (put(out, outlen, &pos, item)) return -1;
     if (sweep_needs_calibration(p)) {
         json_string(e->calibration.dataset, val, sizeof val);
         snprintf(item, sizeof item, ",\"calibration\":{\"dataset\":%s,\"samples\":%d,\"seqlen\":%d,\"seed\":%llu}", val,
@@ -234,6 +239,22 @@ void sweep_key(const char *model_sha256, const char *canonical, char key[65]) {
     memcpy(buf + a + 1, canonical, b + 1);
     qb_sha256_hex(buf, a + 1 + b, key);
     free(buf);
+}
+
+void sweep_eval_key(const Experiment *e, char key[65]) {
+    char buf[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "model %s\ntokenizer %s\n", e->model_path, e->tokenizer_path);
+    for (int i = 0; i < e->n_ppl && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "ppl %s %d %d %d %d\n", e->ppl[i].dataset, (int)e->ppl[i].mode,
+                              e->ppl[i].seqlen, e->ppl[i].stride, e->ppl[i].max_windows);
+    for (int i = 0; i < e->n_agree && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "agree %s %d %d\n", e->agree[i].dataset, e->agree[i].seqlen,
+                              e->agree[i].windows);
+    for (int i = 0; i < e->n_gen && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "gen %s %d %d %d %d\n", e->gen[i].task, e->gen[i].prompts,
+                              e->gen[i].max_new_tokens, e->gen[i].metrics, e->gen[i].against);
+    qb_sha256_hex(buf, n < sizeof buf ? n : sizeof buf - 1, key);
 }
 
 void sweep_label(const SweepPoint *p, char *out, size_t outlen) {

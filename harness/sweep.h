@@ -3,12 +3,16 @@
  * point carrying its fixed settings too; canonical parameters per point (stable JSON), the point
  * key (sha256 of model hash + canonical JSON) and the deterministic `--shard i/n` share.
  *
- * Canonical JSON: {"params":{...},"calibration":{...}} where params lists, in param_name() order,
+ * Canonical JSON: {"experiment":NAME,"params":{...},"quantizer_version":V,"calibration":{...}}: the
+ * experiment's name (points of two experiments never share a key, so a merge keeps them apart), V
+ * the method's quant_algorithm_version (a point computed before a change to its quantizer is not
+ * reused), and params lists, in param_name() order,
  * method, bits, group_size, act_order, sym, static_groups, true_sequential (always, defaults filled
  * in: group_size -1, booleans false except true_sequential true) and every other parameter the
  * file sets; calibration is {dataset, samples, seqlen, seed}, or absent for points that need no
- * calibration (rtn, rtnt, bcq). Evaluation settings are not part of the key: a point's metrics are
- * computed for the eval section of the run that wrote it (see README). */
+ * calibration (rtn, rtnt, bcq). Evaluation settings are not part of the key: every metric carries
+ * its own signature, and `run` evaluates a done point again when one of the experiment's current
+ * signatures is missing (see runner.h). */
 #ifndef QBENCH_SWEEP_H
 #define QBENCH_SWEEP_H
 
@@ -61,6 +65,11 @@ int sweep_pipeline_options(const SweepPoint *p, PipelineOptions *po, char err[QB
 int sweep_canonical(const Experiment *e, const SweepPoint *p, char *out, size_t outlen);
 /* key = sha256_hex(model_sha256 + "\n" + canonical). */
 void sweep_key(const char *model_sha256, const char *canonical, char key[65]);
+/* A hash of everything in the experiment that decides its evaluation settings (model and tokenizer
+ * paths, every eval entry): `run` records it with the signatures it computes, and `check` judges a
+ * file only against the signatures recorded under its own eval key (thresholds may change freely;
+ * changing an evaluation needs a run first). */
+void sweep_eval_key(const Experiment *e, char key[65]);
 /* A short human label: "gptq w4 g32 act" (method, bits, group, flags). */
 void sweep_label(const SweepPoint *p, char *out, size_t outlen);
 

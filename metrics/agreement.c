@@ -38,15 +38,70 @@ void agreement_add_logits(AgreementStats *st, const float *base, const float *ca
     for (int r = 0; r < n; r++) {
         const float *b = base + (size_t)r * vocab, *c = cand + (size_t)r * vocab;
         st->top1_agree += argmax(b, vocab) == argmax(c, vocab);
-        st->kl_sum += agreement_kl(b, c, vocab);
+        double kl = agreement_kl(b, c, vocab);
+        st->kl_sum += kl;
+        st->kl_sum2 += kl * kl;
         st->n++;
     }
 }
 
 void agreement_merge(AgreementStats *into, const AgreementStats *from) {
+    /* per-position values survive only when both sides have all of theirs */
+    if ((into->kl_tok || into->n == 0) && from->kl_tok && from->n > 0) {
+        double *g = realloc(into->kl_tok, (size_t)(into->n + from->n) * sizeof *g);
+        if (g) memcpy(g + into->n, from->kl_tok, (size_t)from->n * sizeof *g);
+        into->kl_tok = g;
+    } else if (from->n > 0) {
+        free(into->kl_tok);
+        into->kl_tok = NULL;
+    }
     into->n += from->n;
     into->top1_agree += from->top1_agree;
     into->kl_sum += from->kl_sum;
+    into->kl_sum2 += from->kl_sum2;
+}
+
+void agreement_stats_free(AgreementStats *st) {
+    free(st->kl_tok);
+    st->kl_tok = NULL;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(const double *sorted, long n, double fraction) {
+    if (fraction <= 0) return sorted[0];
+    if (fraction >= 1) return sorted[n - 1];
+    double p = fraction * (double)(n - 1);
+    long ip = (long)p;
+    p -= (double)ip;
+    return (1 - p) * sorted[ip] + p * sorted[ip + 1 < n ? ip + 1 : n - 1];
+}
+
+void agreement_summary(const AgreementStats *st, AgreementSummary *out) {
+    out->n = st->n;
+    out->kl_median = out->kl_p90 = out->kl_p95 = out->kl_p99 = out->kl_max = NAN;
+    if (st->n < 1) {
+        out->kl_mean = out->kl_se = out->same_top = out->same_top_se = NAN;
+        return;
+    }
+    const double n = (double)st->n;
+    out->kl_mean = st->kl_sum / n;
+    out->kl_se = st->n > 1 ? sqrt(fmax(0.0, st->kl_sum2 / n - out->kl_mean * out->kl_mean) / (n - 1)) : 0.0;
+    out->same_top = (double)st->top1_agree / n;
+    out->same_top_se = st->n > 1 ? sqrt(out->same_top * (1 - out->same_top) / (n - 1)) : 0.0;
+    double *v = st->kl_tok ? malloc((size_t)st->n * sizeof *v) : NULL;
+    if (!v) return;
+    memcpy(v, st->kl_tok, (size_t)st->n * sizeof *v);
+    qsort(v, (size_t)st->n, sizeof *v, cmp_double);
+    out->kl_median = percentile(v, st->n, 0.5);
+    out->kl_p90 = percentile(v, st->n, 0.90);
+    out->kl_p95 = percentile(v, st->n, 0.95);
+    out->kl_p99 = percentile(v, st->n, 0.99);
+    out->kl_max = v[st->n - 1];
+    free(v);
 }
 
 double agreement_top1(const AgreementStats *st) { return st->n ? (double)st->top1_agree / (double)st->n : NAN; }
@@ -66,8 +121,14 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
     const int c = o->seqlen, T = ppl_outer_threads(base, c, nw, 2);
     PplWorker *wb = calloc((size_t)T, sizeof *wb), *wc = calloc((size_t)T, sizeof *wc);
     double *wkl = calloc((size_t)nw, sizeof *wkl), *kl = malloc((size_t)c * (size_t)T * sizeof *kl);
+    long *off = malloc(((size_t)nw + 1) * sizeof *off); /* each window's first position among all */
+    if (off) {
+        off[0] = 0;
+        for (long i = 0; i < nw; i++) off[i + 1] = off[i] + (w[i].len - w[i].first_target);
+    }
+    double *tok = off ? malloc(((size_t)off[nw] + 1) * sizeof *tok) : NULL;
     long *wagree = calloc((size_t)nw, sizeof *wagree);
-    int rc = wb && wc && wkl && kl && wagree ? 0 : -1;
+    int rc = wb && wc && wkl && kl && wagree && tok ? 0 : -1;
     for (int i = 0; i < T && rc == 0; i++) rc = ppl_worker_init(&wb[i], base, c) || ppl_worker_init(&wc[i], cand, c);
     if (rc) snprintf(err, QB_ERRLEN, "agreement: out of memory for %d window(s) of %d", T, c);
     long total = 0, done = 0;
@@ -105,6 +166,7 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
             long agree = 0;
             for (int r = 0; r < k; r++) {
                 s += row[r];
+                tok[off[i] + r] = row[r];
                 agree += argmax(kb->logits + (size_t)(f + r) * V, V) == argmax(kc->logits + (size_t)(f + r) * V, V);
             }
             wkl[i] = s;
@@ -119,18 +181,21 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
     if (T > 1) openblas_set_num_threads(blas_saved);
     rc = failed ? -1 : 0;
     if (rc == 0) {
+        /* sums in position order: the same bits for any thread count */
         AgreementStats acc = {0};
         for (long i = 0; i < nw; i++) {
             acc.kl_sum += wkl[i];
             acc.top1_agree += wagree[i];
             acc.n += w[i].len - w[i].first_target;
         }
+        for (long j = 0; j < acc.n; j++) acc.kl_sum2 += tok[j] * tok[j];
+        acc.kl_tok = tok;
         agreement_merge(st, &acc);
     }
     for (int i = 0; i < T; i++) {
         if (wb) ppl_worker_free(&wb[i]);
         if (wc) ppl_worker_free(&wc[i]);
     }
-    free(wb); free(wc); free(wkl); free(kl); free(wagree); free(w);
+    free(wb); free(wc); free(wkl); free(kl); free(wagree); free(w); free(off); free(tok);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/base.h"
+#include "metrics/bootstrap.h"
 
 #define CHRF_MAX_CHAR_ORDER 32
 #define CHRF_MAX_WORD_ORDER 32
@@ -78,6 +79,15 @@ typedef struct {
  * parallel (OpenMP); the result does not depend on the thread count. */
 int chrf_corpus(const char *const *hyps, size_t nseg, const char *const *refs, int nrefs,
                 const chrf_opts *o, chrf_result *res, double *sent, char err[QB_ERRLEN]);
+
+/* sacrebleu's --confidence for chrF/chrF++: the bootstrap CI (metrics/bootstrap.h) of the corpus
+ * score from per-segment statistics seg[0..n). */
+int chrf_bootstrap_ci(const chrf_stats *seg, size_t n, const chrf_opts *o, int n_samples, uint64_t seed,
+                      BootstrapCI *out, char err[QB_ERRLEN]);
+/* sacrebleu's --paired-bs: system `sys` against `base` on the same segments; the system's CI and
+ * the p-value of the difference. */
+int chrf_paired_bootstrap(const chrf_stats *sys, const chrf_stats *base, size_t n, const chrf_opts *o, int n_samples,
+                          uint64_t seed, BootstrapCI *sys_ci, double *p_value, char err[QB_ERRLEN]);
 
 /* "chrF2", "chrF2++" (sacrebleu's name: beta, then one '+' per word order). */
 void chrf_name(const chrf_opts *o, char *buf, size_t cap);

@@ -260,8 +260,9 @@ double ppl_stderr(const PplStats *s) {
 
 double ppl_bits_per_byte(const PplStats *s) { return s->n_bytes > 0 ? s->sum_nll / log(2.0) / s->n_bytes : NAN; }
 
-void ppl_signature(const PplOptions *o, const char *tokenizer_name, int prepend_space, char *out, size_t outlen) {
-    char mode[96], win[32] = "";
+void ppl_signature(const PplOptions *o, const char *tokenizer_name, int prepend_space, const char *data_sha256,
+                   char *out, size_t outlen) {
+    char mode[96], win[32] = "", data[32] = "";
     if (o->mode == PPL_LLAMACPP)
         snprintf(mode, sizeof mode, "mode:llamacpp|ctx:%d|scored:%d-%d|bos:overwrite", o->seqlen, o->seqlen / 2, o->seqlen - 2);
     else if (o->mode == PPL_STRIDE)
@@ -269,7 +270,13 @@ void ppl_signature(const PplOptions *o, const char *tokenizer_name, int prepend_
     else
         snprintf(mode, sizeof mode, "mode:gptq|seqlen:%d", o->seqlen);
     if (o->max_windows > 0) snprintf(win, sizeof win, "|windows:%d", o->max_windows);
+    if (data_sha256 && *data_sha256) snprintf(data, sizeof data, "|data:%.12s", data_sha256);
     const char *base = tokenizer_name ? strrchr(tokenizer_name, '/') : NULL;
     base = base ? base + 1 : tokenizer_name;
-    snprintf(out, outlen, "ppl|%s%s|tok:%.200s|prepend:%s", mode, win, base ? base : "?", prepend_space ? "yes" : "no");
+    char tok[128];
+    snprintf(tok, sizeof tok, "%.120s", base ? base : "?");
+    for (char *c = tok; *c; c++) /* a value never holds the separators */
+        if (*c == '|' || *c == ':') *c = '_';
+    snprintf(out, outlen, "metric:ppl|v:%d|%s%s|tok:%s|prepend:%s%s", PPL_ALGORITHM_VERSION, mode, win, tok,
+             prepend_space ? "yes" : "no", data);
 }

@@ -85,9 +85,18 @@ double ppl_value(const PplStats *s);          /* exp(mean nll) */
 double ppl_stderr(const PplStats *s);         /* llama.cpp's ± */
 double ppl_bits_per_byte(const PplStats *s);  /* NAN when no bytes were counted */
 
-/* "ppl|mode:llamacpp|ctx:256|first:128|bos:overwrite|tok:tok512.bin|prepend:yes" style signature
- * of the settings behind a number (like sacrebleu's). tokenizer_name may be NULL. */
-void ppl_signature(const PplOptions *o, const char *tokenizer_name, int prepend_space, char *out, size_t outlen);
+/* Algorithm versions of the perplexity and agreement numbers: bumped when a change alters them.
+ * They are part of every signature, so a number computed before the change is never matched. */
+#define PPL_ALGORITHM_VERSION 1
+#define AGREEMENT_ALGORITHM_VERSION 1
+
+/* The settings behind a number, as key:value pairs separated by '|' (no '|' or ':' inside a value),
+ * e.g. "metric:ppl|v:1|mode:llamacpp|ctx:256|scored:128-254|bos:overwrite|tok:tok512.bin|prepend:yes|data:0123456789ab".
+ * `windows:N` when max_windows limits the windows; `data:` (the first 12 hex digits of the text's
+ * sha256) when data_sha256 is given. tokenizer_name may be NULL. The CLI and a sweep print the
+ * same signature for the same computation. */
+void ppl_signature(const PplOptions *o, const char *tokenizer_name, int prepend_space, const char *data_sha256,
+                   char *out, size_t outlen);
 
 /* Negative log-likelihood (nats) of `target` under softmax(logits[vocab]), as llama.cpp computes it:
  * float max, double sum of expf. */
@@ -100,9 +109,24 @@ typedef struct {
     long n;           /* positions compared */
     long top1_agree;  /* argmax(base) == argmax(cand) (first index wins ties) */
     double kl_sum;    /* Σ KL(p_base ‖ p_cand), nats */
+    double kl_sum2;   /* Σ KL², for the standard error */
+    double *kl_tok;   /* per-position KL in window order (n values) or NULL: kept so the summary
+                         can be recomputed; owned, free with agreement_stats_free */
 } AgreementStats;
 
-/* base[n][vocab] vs cand[n][vocab] logits, position by position, added to *st. */
+/* llama.cpp's --kl-divergence summary (perplexity.cpp): mean KL ± its standard error
+ * sqrt((Σx²/n − mean²)/(n − 1)), the median, 90/95/99th percentiles and the maximum of the
+ * per-position values (linear interpolation at fraction·(n − 1) of the sorted values), and the
+ * same-top-token rate ± sqrt(p(1 − p)/(n − 1)). Percentiles are NAN without per-position values. */
+typedef struct {
+    long n;
+    double kl_mean, kl_se, kl_median, kl_p90, kl_p95, kl_p99, kl_max;
+    double same_top, same_top_se;
+} AgreementSummary;
+void agreement_summary(const AgreementStats *st, AgreementSummary *out);
+void agreement_stats_free(AgreementStats *st);
+
+/* base[n][vocab] vs cand[n][vocab] logits, position by position, added to *st (sums only). */
 void agreement_add_logits(AgreementStats *st, const float *base, const float *cand, int n, int vocab);
 void agreement_merge(AgreementStats *into, const AgreementStats *from);
 double agreement_top1(const AgreementStats *st);   /* fraction, NAN when n == 0 */

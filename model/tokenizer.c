@@ -204,7 +204,8 @@ static int encode_llama2c(const Tokenizer *t, const char *text, size_t len, IntV
         }
         i = j;
     }
-    int m = bpe_merge(t, llama2c_pair, out->v + first, out->n - (int)first);
+    /* (no tokens: out->v may be NULL, and NULL + 0 is undefined) */
+    int m = out->n > (int)first ? bpe_merge(t, llama2c_pair, out->v + first, out->n - (int)first) : 0;
     if (m < 0) { snprintf(err, QB_ERRLEN, "tokenizer: out of memory"); return -1; }
     out->n = (int)first + m;
     return 0;

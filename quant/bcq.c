@@ -12,8 +12,9 @@
 
 #include "quant/quant_internal.h"
 
-/* Solves the m×m system A α = y (Gaussian elimination, partial pivoting). -1 if singular. */
-static int solve_small(double *A, double *y, int m) {
+/* Solves the m×m system A α = y in place (Gaussian elimination, partial pivoting, a fixed order of
+ * operations: the same bits on every CPU and thread count). -1 if singular. */
+int bcq_solve_small(double *A, double *y, int m) {
     for (int c = 0; c < m; c++) {
         int p = c;
         for (int r = c + 1; r < m; r++)
@@ -50,7 +51,7 @@ static void refit_alpha(const float *x, const uint8_t *code, int k, int m, doubl
             for (int v = 0; v < m; v++) A[u * m + v] += b[u] * b[v];
         }
     }
-    if (solve_small(A, y, m) == 0)
+    if (bcq_solve_small(A, y, m) == 0)
         for (int i = 0; i < m; i++) alpha[i] = y[i];
 }
 

@@ -40,6 +40,14 @@ const char *quant_method_name(QuantMethod m) {
     return (m >= 0 && m < QM_COUNT) ? method_names[m] : "unknown";
 }
 
+/* Bump a method's entry in the commit that changes its outputs (say why here).
+ *   gptqt, rtnt 2: the binary-code fit solves its normal equations in a fixed order (was LAPACK,
+ *                  whose rounding depended on the CPU kernel and thread count). */
+int quant_algorithm_version(QuantMethod m) {
+    static const int V[QM_COUNT] = {[QM_RTN] = 1, [QM_GPTQ] = 1, [QM_GPTQT] = 2, [QM_RTNT] = 2, [QM_BCQ] = 1};
+    return (m >= 0 && m < QM_COUNT) ? V[m] : 0;
+}
+
 int quant_method_parse(const char *s, QuantMethod *m) {
     if (!s) return -1;
     for (int i = 0; i < QM_COUNT; i++)

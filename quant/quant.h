@@ -57,6 +57,10 @@ int quant_high_bits(const QuantOptions *o);
 void quant_options_default(QuantOptions *o, QuantMethod method, int bits);
 const char *quant_method_name(QuantMethod m);          /* "rtn", "gptq", "gptqt", "rtnt", "bcq" */
 int quant_method_parse(const char *s, QuantMethod *m); /* 0 ok, -1 unknown */
+/* The algorithm version of a method (with its calibration pipeline): bumped whenever a change to
+ * the code alters its outputs, and part of every sweep point's key, so a result computed before
+ * the change is never reused as if it were current. 0 for an unknown method. */
+int quant_algorithm_version(QuantMethod m);
 /* Checks ranges and combinations (bits, group size vs cols, act_order with rtn, ...). cols may be 0
  * to skip shape checks. */
 int quant_options_validate(const QuantOptions *o, int cols, char err[QB_ERRLEN]);

@@ -82,6 +82,9 @@ static inline float grid_quant(const GridSpec *s, const GroupParams *p, int row,
     return lv[i];
 }
 
+/* Solves the m×m system A x = y in place (row-major A, overwritten) by Gaussian elimination with
+ * partial pivoting in a fixed order of operations; -1 if singular. */
+int bcq_solve_small(double *A, double *y, int m);
 /* BCQ fit of an integer histogram (GPTQT step 2, oracle's bcq_fit_int_hist) for `rows` rows:
  * hist (rows, K) → levels in the integer domain, c and a (rows, m), then sorted with their codes. */
 int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, double *levels_sorted,

@@ -4,7 +4,6 @@
  * Arithmetic follows the PyTorch reference operation by operation (float32 where it is float32,
  * double where it is double, its summation order where a `<` comparison depends on a sum), so a
  * given W and H give the reference's bits. */
-#include <lapacke.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -328,14 +327,11 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
             for (int u = 0; u < P; u++) dsum += A[u * P + u];
             double lam = 1e-9 * (dsum / P + 1.0);
             for (int u = 0; u < P; u++) A[u * P + u] += lam;
-            lapack_int ipiv[9];
-            /* getrf + getrs as torch.linalg.solve does them: torch hands LAPACK its row-major A as
-             * column-major, i.e. Aᵀ, and solves with 'T'. A is symmetric, so the factors are the
-             * same, but 'N' would apply them in another order: last-bit differences that the
-             * nearest-level steps grow to 3e-5 (test_gptqt_highbits has the oracle's 8-bit fits). */
-            lapack_int info = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, P, P, A, P, ipiv);
-            if (info == 0) info = LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, 'T', P, 1, A, P, ipiv, rhs, P);
-            if (info != 0) { /* cannot happen with the ridge; keep the previous fit */
+            /* A fixed-order solve (quant/bcq.c's Gaussian elimination with partial pivoting), not
+             * LAPACK: OpenBLAS's getrf/getrs round differently per CPU kernel and thread count, and
+             * the nearest-level steps grow a last-bit difference to 3e-5, so a LAPACK solve made
+             * GPTQT's output depend on the machine. */
+            if (bcq_solve_small(A, rhs, P) != 0) { /* cannot happen with the ridge; keep the fit */
                 for (int u = 0; u < P; u++) rhs[u] = u == 0 ? c[row] : ar[u - 1];
             }
             cn[row] = rhs[0];

@@ -157,6 +157,130 @@ static int teardown(void **state) {
     return 0;
 }
 
+/* One RTN point (no calibration: quick), its perplexity on max_windows windows, into DIR/dbname. */
+static void write_small(const char *name, int max_windows, const char *dbname) {
+    char p[512], db[512];
+    path(p, sizeof p, name);
+    path(db, sizeof db, dbname);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "name: small\n"
+            "model: {path: assets/stories260K/stories260K.bin, tokenizer: assets/stories260K/tok512.bin}\n"
+            "sweep: {method: [rtn], bits: [4], group_size: [32]}\n"
+            "eval:\n"
+            "  perplexity: [{dataset: tinystories-valid, seqlen: 128, max_windows: %d}]\n"
+            "  agreement: [{dataset: tinystories-valid, seqlen: 64, windows: 2}]\n"
+            "check: [{metric: ppl, dataset: tinystories-valid, max_increase_pct: 1000}]\n"
+            "output: {db: %s}\n",
+            max_windows, db);
+    fclose(f);
+}
+
+static int log_contains(const char *needle) {
+    char p[512];
+    path(p, sizeof p, "log");
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, needle) != NULL;
+}
+
+static void truncate_log(void) {
+    char p[512];
+    path(p, sizeof p, "log");
+    FILE *f = fopen(p, "w");
+    if (f) fclose(f);
+}
+
+/* Changing max_windows in the experiment: the next run evaluates the done point again (it does not
+ * say "0 to run"), keeps the old number beside the new one, and check judges the new one; the
+ * file's old version is then refused by check until it is run again. */
+static void test_changed_eval_is_evaluated_again(void **state) {
+    (void)state;
+    char e3[512], e4[512], db[512];
+    path(e3, sizeof e3, "small3.yaml");
+    path(e4, sizeof e4, "small4.yaml");
+    path(db, sizeof db, "small.db");
+    write_small("small3.yaml", 3, "small.db");
+    write_small("small4.yaml", 4, "small.db");
+    const char *r3[] = {"qbench", "run", e3, "--threads", "1", NULL};
+    const char *r4[] = {"qbench", "run", e4, "--threads", "1", NULL};
+    truncate_log();
+    assert_int_equal(run(r3), 0);
+    assert_true(log_contains("1 points in this shard, 0 done before, 1 to run"));
+    truncate_log();
+    assert_int_equal(run(r4), 0);
+    assert_true(log_contains("0 done before, 1 to run (1 of them done under other evaluation settings"));
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM metrics WHERE kind = 'ppl'"), 2);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM metrics WHERE kind = 'ppl' AND signature LIKE '%|windows:4|%'"), 1);
+    truncate_log();
+    assert_int_equal(run(r4), 0);
+    assert_true(log_contains("1 done before, 0 to run"));
+    const char *c4[] = {"qbench", "check", e4, NULL};
+    assert_int_equal(run(c4), 0);
+    const char *c3[] = {"qbench", "check", e3, NULL}; /* recorded, but not the latest: still judged */
+    assert_int_equal(run(c3), 0);
+    write_small("small5.yaml", 5, "small.db"); /* never run */
+    char e5[512];
+    path(e5, sizeof e5, "small5.yaml");
+    const char *c5[] = {"qbench", "check", e5, NULL};
+    truncate_log();
+    assert_int_equal(run(c5), 2);
+    assert_true(log_contains("evaluation settings changed"));
+    const char *rep[] = {"qbench", "report", db, NULL};
+    truncate_log();
+    assert_int_equal(run(rep), 0);
+    assert_true(log_contains("1 stale metric row(s)")); /* the 3-window ppl, the latest version has 4 */
+}
+
+/* The same experiment with 1, 2 and 3 threads: every number identical to the last bit (the RTN
+ * point's perplexity, top-1 and KL sums have fixed reduction orders). */
+static void test_threads_give_identical_numbers(void **state) {
+    (void)state;
+    char *dumps[3];
+    for (int t = 1; t <= 3; t++) {
+        char name[32], dbn[32], e[512], db[512], th[16];
+        snprintf(name, sizeof name, "thr%d.yaml", t);
+        snprintf(dbn, sizeof dbn, "thr%d.db", t);
+        snprintf(th, sizeof th, "%d", t);
+        write_small(name, 3, dbn);
+        path(e, sizeof e, name);
+        path(db, sizeof db, dbn);
+        const char *r[] = {"qbench", "run", e, "--threads", th, "--quiet", NULL};
+        assert_int_equal(run(r), 0);
+        dumps[t - 1] = dump_results(db);
+        assert_non_null(dumps[t - 1]);
+    }
+    assert_string_equal(dumps[0], dumps[1]);
+    assert_string_equal(dumps[0], dumps[2]);
+    for (int t = 0; t < 3; t++) free(dumps[t]);
+}
+
+/* The command line refuses a window longer than the model's context, as the experiment validator
+ * does (stories260K: 512 positions), instead of warning and running (or hanging at 100000). */
+static void test_cli_seqlen_beyond_context_is_refused(void **state) {
+    (void)state;
+    const char *ppl[] = {"qbench", "ppl", "--model", "assets/stories260K/stories260K.bin", "--data",
+                         "assets/tinystories/tinystories_v1_validation_head.txt", "--seqlen", "513", "--quiet", NULL};
+    truncate_log();
+    assert_int_equal(run(ppl), 2);
+    assert_true(log_contains("--seqlen: 513 is above the model's context 512"));
+    char out[512];
+    path(out, sizeof out, "never.qbq");
+    const char *q[] = {"qbench", "quantize", "--model", "assets/stories260K/stories260K.bin", "--method", "gptq",
+                       "--bits", "4", "--calib", "tinystories-calib", "--nsamples", "2", "--seqlen", "4096",
+                       "-o", out, NULL};
+    truncate_log();
+    assert_int_equal(run(q), 2);
+    assert_true(log_contains("--seqlen: 4096 is above the model's context 512"));
+    assert_int_equal(access(out, F_OK), -1);
+}
+
 #define EXP(p) char p##_exp[512]; path(p##_exp, sizeof p##_exp, "exp.yaml")
 
 static void test_full_run_database(void **state) {
@@ -586,6 +710,9 @@ int main(void) {
         cmocka_unit_test(test_dry_run_lists_without_working),
         cmocka_unit_test(test_check_exit_codes_and_plot),
         cmocka_unit_test(test_ci_experiment_gate),
+        cmocka_unit_test(test_changed_eval_is_evaluated_again),
+        cmocka_unit_test(test_threads_give_identical_numbers),
+        cmocka_unit_test(test_cli_seqlen_beyond_context_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -186,7 +186,9 @@ static void test_cli_errors(void **state) {
     expect_cli_error("ppl --model assets/stories260K/stories260K.bin --data assets/tinystories/tinystories_v1_validation_head.txt "
                      "--seqlen x", "--seqlen");
     expect_cli_error("ppl --model assets/stories260K/stories260K.bin --data assets/stories260K/expected_greedy_200steps.txt "
-                     "--seqlen 4096 --quiet", "too few");
+                     "--seqlen 512 --quiet", "too few");
+    expect_cli_error("ppl --model assets/stories260K/stories260K.bin --data assets/stories260K/expected_greedy_200steps.txt "
+                     "--seqlen 4096 --quiet", "above the model's context 512");
 }
 
 /* ---- progress ------------------------------------------------------------------------------------ */

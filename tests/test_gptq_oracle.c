@@ -8,7 +8,8 @@
  * OpenBLAS adds in a different order with another thread count or CPU kernel, and one flipped
  * rounding cascades (docs/quant.md §1.11). The fixtures record the core and thread count the reference
  * ran with (file BLAS); the test pins OpenBLAS to that thread count and asserts bit-exactness when
- * the core matches too. Otherwise it asserts §1.11's end-to-end check (layer error within 5%). */
+ * the core matches too. Otherwise the solver's float32 sums run in another order and the test bounds
+ * the layer error instead (see layer_error_bound). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -73,7 +74,20 @@ static void pin_blas(void) {
     const char *mine = openblas_get_corename();
     same_blas = threads > 0 && mine && strcmp(mine, core) == 0;
     printf("  reference BLAS: %s, %d threads; here: %s -> %s\n", core, threads, mine ? mine : "?",
-           same_blas ? "expect bit-exact Q" : "expect layer error within 5%");
+           same_blas ? "expect bit-exact Q" : "expect the layer error within 2 cols 2^-24 (relative)");
+}
+
+/* The bound on the layer error where this OpenBLAS sums in another order than the reference's. Every
+ * float32 quantity of the solve (Cholesky factor of H, each compensation update) is a sum over at
+ * most `cols` terms; another order moves it by at most γ(cols) = cols u/(1 − cols u), u = 2⁻²⁴,
+ * relative to the sum of the magnitudes (Higham, Accuracy and Stability, §3.1). The layer error
+ * tr((W−Q)H(W−Q)ᵀ)/2 is quadratic in W−Q, so to first order it moves by at most 2γ(cols). A weight
+ * whose rounding flips to the adjacent level did so because it lay within that same perturbation
+ * of the midpoint between the two, where both levels give (almost) the same squared error, so a
+ * flip adds no error beyond the bound either. */
+static double layer_error_bound(int cols) {
+    const double u = ldexp(1.0, -24);
+    return 2.0 * cols * u / (1.0 - cols * u);
 }
 
 /* tr((W−Q) H (W−Q)ᵀ)/2 in double. */
@@ -93,8 +107,8 @@ static double err_h(const float *W, const float *Q, const float *H, int rows, in
 }
 
 /* Runs `o` on the layer with the reference's H and compares with <layer>_<name>.Q: the fraction of
- * entries differing by more than max_ulp must be 0 where the BLAS matches; the layer error must be
- * within 5% of the reference's everywhere. Prints the figures for the report. */
+ * entries differing by more than max_ulp must be 0 where the BLAS matches; elsewhere the layer error
+ * must be within layer_error_bound of the reference's. Prints the figures for the report. */
 static double compare_config(const Layer *L, const char *name, const QuantOptions *o,
                              long max_ulp) {
     pin_blas();
@@ -132,8 +146,10 @@ static double compare_config(const Layer *L, const char *name, const QuantOption
            worst);
     double e_ref = err_h(W, Qref, H, L->rows, L->cols), e_c = err_h(W, r.q, H, L->rows, L->cols);
     double rel = fabs(e_c - e_ref) / e_ref;
-    if (!same_blas) printf("      layer error %.6g vs reference %.6g (%.2f%%)\n", e_c, e_ref, 100 * rel);
-    assert_true(rel <= 0.05);
+    const double bound = layer_error_bound(L->cols);
+    if (!same_blas)
+        printf("      layer error %.9g vs reference %.9g: relative %.2g, bound %.2g\n", e_c, e_ref, rel, bound);
+    if (!same_blas && rel > bound) fail_msg("%s: layer error relative difference %.3g > bound %.3g", name, rel, bound);
     quant_result_free(&r);
     free(W); free(H); free(Qref);
     return same_blas ? (double)beyond / nw : 0.0;

@@ -90,8 +90,14 @@ static void test_wide_layer_matches_oracle(void **state) {
         printf("  %-14s %zu of %d entries differ from the reference; error %.9g vs %.9g\n", c->name, differ,
                ROWS * COLS, r.error, c->ref_error);
         if (same_blas) assert_int_equal(differ, 0);
-        /* the C error uses the reference's H rounded to float32; its own used X in float64 */
-        assert_true(rel < (same_blas ? 1e-5 : 0.05));
+        /* the C error uses the reference's H rounded to float32; its own used X in float64. Where
+         * the BLAS differs, the float32 sums of the solve (over at most COLS terms) run in another
+         * order: to first order the quadratic layer error moves by 2γ(COLS), γ(n) = n 2⁻²⁴ (see
+         * test_gptq_oracle.c's layer_error_bound), on top of the same-BLAS 1e-5. */
+        const double bound = same_blas ? 1e-5 : 1e-5 + 2.0 * COLS * ldexp(1.0, -24);
+        printf("  %-14s relative error difference %.2g, bound %.2g (%s)\n", c->name, rel, bound,
+               same_blas ? "same BLAS as the fixtures" : "another BLAS kernel");
+        assert_true(rel < bound);
         quant_result_free(&r);
         free(Qref);
     }

@@ -6,8 +6,9 @@
  *     binary expansion of the grid — which the alternating refit keeps);
  *   - a random layer is near lossless, like GPTQ at 8 bits, and far below GPTQT at 4 bits;
  *   - validation accepts high_bits == bits only at 8, and rejects 0 (= bits+1 = 9) at 8 bits;
- *   - the binary-code fit at 4, 6 and 8 bits equals the PyTorch oracle's bcq_fit_int_hist bit for
- *     bit (fixtures from tests/fixtures/make_bcq_fixtures.py; 2 and 3 bits: test_gptq_oracle). */
+ *   - the binary-code fit at 4, 6 and 8 bits agrees with the PyTorch oracle's bcq_fit_int_hist: the
+ *     same level for every integer, levels within the rounding bound of the two solves (fixtures
+ *     from tests/fixtures/make_bcq_fixtures.py; 2 and 3 bits: test_gptq_oracle). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -175,27 +176,104 @@ static int read_f64(const char *path, double *out, size_t n) {
     return got == n ? 0 : -1;
 }
 
+/* The normal matrix of a fit's last solve, rebuilt from its result: every occupied integer k goes to
+ * its nearest level (first in code order on ties), A = Σ h[k] d dᵀ + ridge with d = (1, ±1 per code
+ * bit), the ridge as bcq_fit_int_hist adds it. Returns κ∞(A) = ‖A‖∞ ‖A⁻¹‖∞. */
+static double fit_condition(const double *h, int K, int m, const double *lv, const uint8_t *code) {
+    const int P = m + 1, nl = 1 << m;
+    double A[81] = {0};
+    for (int k = 0; k < K; k++) {
+        if (h[k] == 0) continue;
+        int best = 0;
+        for (int j = 1; j < nl; j++) {
+            double dj = fabs(k - lv[j]), db = fabs(k - lv[best]);
+            if (dj < db || (dj == db && code[j] < code[best])) best = j;
+        }
+        double d[9] = {1};
+        for (int i = 0; i < m; i++) d[i + 1] = (code[best] >> i) & 1 ? 1.0 : -1.0;
+        for (int u = 0; u < P; u++)
+            for (int v = 0; v < P; v++) A[u * P + v] += h[k] * d[u] * d[v];
+    }
+    double dsum = 0, norm = 0, inorm = 0, rowsum[9] = {0};
+    for (int u = 0; u < P; u++) dsum += A[u * P + u];
+    for (int u = 0; u < P; u++) A[u * P + u] += 1e-9 * (dsum / P + 1.0);
+    for (int u = 0; u < P; u++) {
+        double s = 0;
+        for (int v = 0; v < P; v++) s += fabs(A[u * P + v]);
+        norm = fmax(norm, s);
+    }
+    for (int col = 0; col < P; col++) { /* A⁻¹ column by column */
+        double B[81], e[9] = {0};
+        memcpy(B, A, sizeof B);
+        e[col] = 1;
+        assert_int_equal(bcq_solve_small(B, e, P), 0);
+        for (int u = 0; u < P; u++) rowsum[u] += fabs(e[u]);
+    }
+    for (int u = 0; u < P; u++) inorm = fmax(inorm, rowsum[u]);
+    return norm * inorm;
+}
+
 /* Six histograms over 0..255 (wide, narrow, 7 samples, 11008 samples, a single sample) fitted with
- * 4, 6 and 8 bits, 20 iterations: every sorted level equal to the oracle's, bit for bit. The
- * oracle solves its normal equations with torch.linalg.solve, which factors the transpose of the
- * (symmetric) matrix; a solve without the transpose differs in the last bits and, through the
- * nearest-level assignment, by up to 3e-5 after 20 iterations. */
+ * 4, 6 and 8 bits, 20 iterations, against the PyTorch oracle's bcq_fit_int_hist.
+ *
+ * qbench solves each iteration's (m+1)×(m+1) normal equations with its own fixed-order elimination
+ * (bcq_solve_small), so its fit is the same on every CPU and thread count; the oracle used
+ * torch.linalg.solve (LAPACK getrf/getrs of the machine that made the fixtures). The two solves round
+ * differently, so the comparison is bounded, not bit for bit (the 2- and 3-bit GPTQT fixtures of
+ * test_gptq_oracle still match bit for bit once the levels are rounded to float32):
+ *   - the discrete result is identical: every occupied integer maps to the same sorted level;
+ *   - with the same assignment both fits solve the same normal equations A θ = b, whose entries are
+ *     exact integers (plus the ridge). Each LU solve with partial pivoting has a forward error
+ *     ‖Δθ‖∞ ≤ κ∞(A) γ(3P) ‖θ‖∞ (Higham, Accuracy and Stability, Thm 9.4 / §7.2; γ(n) = nu/(1−nu),
+ *     u = 2⁻⁵³; the growth factor of these diagonally dominated SPD systems is 1), so the two
+ *     differ by at most twice that; a level sums P = m+1 terms ±θ, each rounded: |Δlevel| ≤
+ *     2 P (κ∞ γ(3P) + γ(P)) ‖θ‖∞. The test prints, per width, how many levels are bit-identical and
+ *     the worst ratio of a difference to its bound. */
 static void test_bcq_fit_matches_oracle(void **state) {
     (void)state;
     enum { ROWS = 6, K = 256 };
     static double hist[ROWS * K], ref[ROWS * 256], lv[ROWS * 256], c[ROWS], a[ROWS * 8];
     static uint8_t codes[ROWS * 256];
+    const double u = ldexp(1.0, -53);
     char err[QB_ERRLEN];
-    assert_int_equal(read_f64("tests/fixtures/bcq/hist.bin", hist, ROWS * K), 0);
+    if (read_f64("tests/fixtures/bcq/hist.bin", hist, ROWS * K)) skip();
     for (int m = 4; m <= 8; m += 2) {
+        const int nl = 1 << m, P = m + 1;
         char path[64];
         snprintf(path, sizeof path, "tests/fixtures/bcq/lv%d.bin", m);
         assert_int_equal(read_f64(path, ref, (size_t)ROWS << m), 0);
         assert_int_equal(bcq_fit_int_hist(hist, ROWS, K, m, 20, lv, codes, c, a, err), 0);
-        int differ = 0;
-        for (int i = 0; i < ROWS << m; i++) differ += memcmp(&lv[i], &ref[i], sizeof(double)) != 0;
-        printf("  bcq %d bits: %d of %d levels differ from the oracle\n", m, differ, ROWS << m);
-        assert_int_equal(differ, 0);
+        int differ = 0, assign_differ = 0;
+        double worst_ratio = 0, worst_kappa = 0;
+        for (int r = 0; r < ROWS; r++) {
+            const double *h = hist + (size_t)r * K, *mine = lv + (size_t)r * nl, *theirs = ref + (size_t)r * nl;
+            for (int k = 0; k < K; k++) { /* nearest sorted level, lower on ties, in both fits */
+                if (h[k] == 0) continue;
+                int b1 = 0, b2 = 0;
+                for (int j = 1; j < nl; j++) {
+                    if (fabs(k - mine[j]) < fabs(k - mine[b1])) b1 = j;
+                    if (fabs(k - theirs[j]) < fabs(k - theirs[b2])) b2 = j;
+                }
+                assign_differ += b1 != b2;
+            }
+            double kappa = fit_condition(h, K, m, mine, codes + (size_t)r * nl);
+            double th = fabs(c[r]);
+            for (int i = 0; i < m; i++) th = fmax(th, fabs(a[(size_t)r * m + i]));
+            const double g3 = 3 * P * u / (1 - 3 * P * u), g1 = P * u / (1 - P * u);
+            const double bound = 2.0 * P * (kappa * g3 + g1) * th;
+            for (int j = 0; j < nl; j++) {
+                differ += memcmp(&mine[j], &theirs[j], sizeof(double)) != 0;
+                double d = fabs(mine[j] - theirs[j]);
+                if (d > bound) fail_msg("bcq %d bits row %d level %d: |%.17g - %.17g| = %.3g > bound %.3g (kappa %.3g)",
+                                        m, r, j, mine[j], theirs[j], d, bound, kappa);
+                worst_ratio = fmax(worst_ratio, d / bound);
+            }
+            worst_kappa = fmax(worst_kappa, kappa);
+        }
+        printf("  bcq %d bits: %d of %d levels bit-identical to the oracle; same assignment: %s; "
+               "worst difference %.2g of its bound (max kappa %.2g)\n",
+               m, (ROWS << m) - differ, ROWS << m, assign_differ ? "NO" : "yes", worst_ratio, worst_kappa);
+        assert_int_equal(assign_differ, 0);
     }
 }
 

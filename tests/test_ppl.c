@@ -265,8 +265,11 @@ static void test_stats_math(void **state) {
     assert_string_equal(ppl_mode_name(PPL_LLAMACPP), "llamacpp");
     char sig[256];
     PplOptions o = {.mode = PPL_STRIDE, .seqlen = 512, .stride = 256};
-    ppl_signature(&o, "assets/x/tok512.bin", 0, sig, sizeof sig);
-    assert_string_equal(sig, "ppl|mode:stride|seqlen:512|stride:256|tok:tok512.bin|prepend:no");
+    ppl_signature(&o, "assets/x/tok512.bin", 0, NULL, sig, sizeof sig);
+    assert_string_equal(sig, "metric:ppl|v:1|mode:stride|seqlen:512|stride:256|tok:tok512.bin|prepend:no");
+    o = (PplOptions){.mode = PPL_GPTQ, .seqlen = 256, .max_windows = 8};
+    ppl_signature(&o, "a|b:c.bin", 1, "0123456789abcdef", sig, sizeof sig); /* separators never inside a value */
+    assert_string_equal(sig, "metric:ppl|v:1|mode:gptq|seqlen:256|windows:8|tok:a_b_c.bin|prepend:yes|data:0123456789ab");
 }
 
 static void test_errors(void **state) {
@@ -355,16 +358,60 @@ static void test_agreement_same_model(void **state) {
     assert_true(p1.kl_sum > 1e-4);
     assert_true(p1.top1_agree > p1.n / 2 && p1.top1_agree <= p1.n);
     assert_memory_equal(&p1.kl_sum, &p2.kl_sum, sizeof(double));
+    assert_memory_equal(&p1.kl_sum2, &p2.kl_sum2, sizeof(double));
+    assert_non_null(p1.kl_tok);
+    assert_memory_equal(p1.kl_tok, p2.kl_tok, (size_t)p1.n * sizeof(double)); /* per position, in order */
+    double s1 = 0;
+    for (long j = 0; j < p1.n; j++) s1 += p1.kl_tok[j];
+    assert_true(fabs(s1 - p1.kl_sum) <= 1e-12 * p1.kl_sum);
     assert_int_equal(p1.top1_agree, p2.top1_agree);
+    agreement_stats_free(&p2);
     fprintf(stderr, "# perturbed stories260K: top-1 %.3f, KL %.5f nats\n", agreement_top1(&p1), agreement_kl_mean(&p1));
+    agreement_stats_free(&p1);
+    agreement_stats_free(&st);
     model_free(pert);
     /* a different vocabulary is refused */
     Model *other = model_load("assets/tinystories-656K", err);
     assert_non_null(other);
     assert_int_equal(agreement_eval_tokens(m260, other, ids, n, 1, &o, &st, err), -1);
     assert_non_null(strstr(err, "vocabularies differ"));
+    agreement_stats_free(&st);
     model_free(other);
     free(ids);
+}
+
+/* llama.cpp's KL summary worked by hand on four positions KL = 0.4, 0.1, 0.3, 0.2 with 3 same tops:
+ * mean 0.25; Σx² = 0.30 → var 0.30/4 − 0.0625 = 0.0125, se sqrt(0.0125/3); sorted 0.1 0.2 0.3 0.4:
+ * median at 1.5 → 0.25, p90 at 2.7 → 0.3·0.3 + 0.7·0.4 = 0.37, p99 at 2.97 → 0.397, max 0.4;
+ * same top 0.75 ± sqrt(0.75·0.25/3) = 0.25. Merging keeps the per-position values in order. */
+static void test_agreement_summary_by_hand(void **state) {
+    (void)state;
+    double v[4] = {0.4, 0.1, 0.3, 0.2};
+    AgreementStats a = {.n = 2, .top1_agree = 2, .kl_sum = 0.5, .kl_sum2 = 0.17, .kl_tok = malloc(2 * sizeof(double))};
+    AgreementStats b = {.n = 2, .top1_agree = 1, .kl_sum = 0.5, .kl_sum2 = 0.13, .kl_tok = malloc(2 * sizeof(double))};
+    memcpy(a.kl_tok, v, 2 * sizeof(double));
+    memcpy(b.kl_tok, v + 2, 2 * sizeof(double));
+    AgreementStats all = {0};
+    agreement_merge(&all, &a);
+    agreement_merge(&all, &b);
+    assert_int_equal(all.n, 4);
+    for (int i = 0; i < 4; i++) assert_true(all.kl_tok[i] == v[i]);
+    AgreementSummary su;
+    agreement_summary(&all, &su);
+    assert_true(fabs(su.kl_mean - 0.25) < 1e-15);
+    assert_true(fabs(su.kl_se - sqrt(0.0125 / 3)) < 1e-12);
+    assert_true(fabs(su.kl_median - 0.25) < 1e-15);
+    assert_true(fabs(su.kl_p90 - 0.37) < 1e-15);
+    assert_true(fabs(su.kl_p99 - 0.397) < 1e-15);
+    assert_true(su.kl_max == 0.4);
+    assert_true(su.same_top == 0.75 && fabs(su.same_top_se - 0.25) < 1e-15);
+    agreement_stats_free(&a);
+    agreement_stats_free(&b);
+    agreement_stats_free(&all);
+    AgreementSummary none;
+    AgreementStats empty = {0};
+    agreement_summary(&empty, &none);
+    assert_true(isnan(none.kl_mean) && isnan(none.kl_median));
 }
 
 int main(void) {
@@ -376,6 +423,7 @@ int main(void) {
         cmocka_unit_test(test_thread_count_invariance),
         cmocka_unit_test(test_progress_callback),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_agreement_summary_by_hand),
         cmocka_unit_test(test_agreement_by_hand),
         cmocka_unit_test(test_agreement_same_model),
         cmocka_unit_test(test_llamacpp_matches_llama_cpp),

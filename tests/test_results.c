@@ -22,6 +22,8 @@
 #include "harness/commands.h"
 #include "harness/results.h"
 #include "harness/store.h"
+#include "harness/sweep.h"
+#include "quant/quant.h"
 #include "tests/common.h"
 
 static char g_dir[64];
@@ -79,9 +81,12 @@ static void write_db(const char *path, const char *exp_name, int n_points) {
     for (int i = 0; i < n_points; i++) {
         const P *p = &POINTS[i];
         char params[256];
+        QuantMethod qm;
+        assert_int_equal(quant_method_parse(p->method, &qm), 0);
         snprintf(params, sizeof params,
-                 "{\"params\":{\"method\":\"%s\",\"bits\":%d,\"group_size\":%d,\"act_order\":%s,\"damp\":0.01}}",
-                 p->method, p->bits, p->group, p->act ? "true" : "false");
+                 "{\"params\":{\"method\":\"%s\",\"bits\":%d,\"group_size\":%d,\"act_order\":%s,\"damp\":0.01},"
+                 "\"quantizer_version\":%d}",
+                 p->method, p->bits, p->group, p->act ? "true" : "false", quant_algorithm_version(qm));
         StoreMetric m[4];
         int nm = 0;
         m[nm++] = (StoreMetric){.kind = "ppl", .dataset = "tinystories-valid", .value = p->ppl, .count = 1000,
@@ -102,6 +107,14 @@ static void write_db(const char *path, const char *exp_name, int n_points) {
         assert_int_equal(store_write_point(s, &pt, err), 0);
     }
     store_close(s);
+}
+
+/* The database most tests read, written once by whichever test needs it first (no test relies on
+ * another having run). */
+static void shared_db(void) {
+    static int written;
+    if (!written) write_db(g_db, "ci-gate", N_POINTS);
+    written = 1;
 }
 
 static int setup(void **state) {
@@ -151,7 +164,7 @@ static char *report_text(Store *s, ReportFormat fmt) {
 
 static void test_report_markdown(void **state) {
     (void)state;
-    write_db(g_db, "ci-gate", N_POINTS);
+    shared_db();
     char err[QB_ERRLEN];
     Store *s = store_open(g_db, err);
     assert_non_null(s);
@@ -178,6 +191,7 @@ static void test_report_markdown(void **state) {
 
 static void test_report_csv_and_json(void **state) {
     (void)state;
+    shared_db();
     char err[QB_ERRLEN];
     Store *s = store_open(g_db, err);
     assert_non_null(s);
@@ -221,8 +235,9 @@ static void test_report_csv_and_json(void **state) {
     store_close(s);
 }
 
-static void test_report_quotes_odd_text(void **state) {
-    (void)state;
+/* A database whose one point has text that needs quoting in every format. */
+static void odd_db(void) {
+    if (access(path_in("odd.db"), F_OK) == 0) return;
     char err[QB_ERRLEN];
     Store *s = store_open(path_in("odd.db"), err);
     assert_non_null(s);
@@ -230,6 +245,15 @@ static void test_report_quotes_odd_text(void **state) {
     StorePoint pt = {.run = {.key = "odd", .method = "we,ird\"m|x", .bits = 4, .group_size = 8},
                      .metrics = &m, .n_metrics = 1};
     assert_int_equal(store_write_point(s, &pt, err), 0);
+    store_close(s);
+}
+
+static void test_report_quotes_odd_text(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    odd_db();
+    Store *s = store_open(path_in("odd.db"), err);
+    assert_non_null(s);
     char *csv = report_text(s, REPORT_CSV);
     assert_non_null(strstr(csv, ",\"ppl:a|b,c\","));
     assert_non_null(strstr(csv, "\n\"we,ird\"\"m|x\",4,,8,false,"));
@@ -264,13 +288,18 @@ static void test_report_columns_se_and_high_bits(void **state) {
      * ppl = e^2.5 = 12.18249..., SE = e^2.5 * sqrt(1.25 / 3) = 7.8637... (ppl_stderr's definition) */
     StoreMetric m = {.kind = "ppl", .dataset = "d", .value = exp(2.5), .count = 4, .signature = "s",
                      .stats_json = "{\"n_scored\":4,\"n_windows\":1,\"sum_nll\":10,\"sum_nll2\":30,\"n_bytes\":8}"};
+    char pj8[160], pj3[160]; /* (the current quantizer version: older points are stale) */
+    snprintf(pj8, sizeof pj8, "{\"params\":{\"method\":\"gptqt\",\"bits\":8,\"high_bits\":\"+1\"},\"quantizer_version\":%d}",
+             quant_algorithm_version(QM_GPTQT));
+    snprintf(pj3, sizeof pj3, "{\"params\":{\"method\":\"gptqt\",\"bits\":3,\"high_bits\":6},\"quantizer_version\":%d}",
+             quant_algorithm_version(QM_GPTQT));
     StorePoint pt = {.run = {.key = "t8", .method = "gptqt", .bits = 8, .group_size = -1, .act_order = 1,
-                             .params_json = "{\"params\":{\"method\":\"gptqt\",\"bits\":8,\"high_bits\":\"+1\"}}",
+                             .params_json = pj8,
                              .bits_per_weight = 12.6, .packed_bytes = 1},
                      .metrics = &m, .n_metrics = 1};
     assert_int_equal(store_write_point(s, &pt, err), 0);
     StorePoint p2 = {.run = {.key = "t3", .method = "gptqt", .bits = 3, .group_size = 32,
-                             .params_json = "{\"params\":{\"method\":\"gptqt\",\"bits\":3,\"high_bits\":6}}",
+                             .params_json = pj3,
                              .bits_per_weight = 6.5, .packed_bytes = 1},
                      .metrics = &m, .n_metrics = 1};
     assert_int_equal(store_write_point(s, &p2, err), 0);
@@ -297,6 +326,7 @@ static void test_report_columns_se_and_high_bits(void **state) {
 
 static void test_report_command_errors(void **state) {
     (void)state;
+    shared_db();
     char *a1[] = {"report", (char *)path_in("missing.db"), NULL};
     assert_int_equal(cmd_report(2, a1), 2);
     assert_int_equal(access(path_in("missing.db"), F_OK), -1); /* not created by the attempt */
@@ -322,6 +352,7 @@ static void assert_file_starts(const char *path, const char *magic, size_t n) {
 
 static void test_plot_writes_png_svg_scripts_and_data(void **state) {
     (void)state;
+    shared_db();
     char err[QB_ERRLEN];
     Store *s = store_open(g_db, err);
     assert_non_null(s);
@@ -407,6 +438,10 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
         {"d", "gptq", 3, 32, 3.6, 12.182493960703473, 0.95, 0.05, sj},
     };
     for (int i = 0; i < 4; i++) {
+        QuantMethod qm;
+        assert_int_equal(quant_method_parse(R[i].method, &qm), 0);
+        char pj[96];
+        snprintf(pj, sizeof pj, "{\"params\":{},\"quantizer_version\":%d}", quant_algorithm_version(qm));
         StoreMetric m[3] = {
             {.kind = "ppl", .dataset = "d", .value = R[i].ppl, .count = 4, .stats_json = R[i].stats},
             {.kind = "top1", .dataset = "d", .against = "baseline", .value = R[i].top1, .count = 4},
@@ -414,7 +449,7 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
         };
         StorePoint pt = {.run = {.key = R[i].key, .model_path = "models/tiny.bin", .model_sha256 = "sha",
                                  .method = R[i].method, .bits = R[i].bits, .group_size = R[i].group,
-                                 .bits_per_weight = R[i].bpw, .packed_bytes = 100},
+                                 .params_json = pj, .bits_per_weight = R[i].bpw, .packed_bytes = 100},
                          .metrics = m, .n_metrics = 3};
         assert_int_equal(store_write_point(s, &pt, err), 0);
     }
@@ -476,6 +511,7 @@ static void test_plot_ranges_colours_errorbars_pdf(void **state) {
 
 static void test_plot_command_formats_and_errors(void **state) {
     (void)state;
+    shared_db();
     const char *dir = path_in("pngonly");
     char *a1[] = {"plot", g_db, "-o", (char *)dir, "--format", "png", NULL};
     assert_int_equal(capture(cmd_plot, 6, a1), 0);
@@ -515,6 +551,8 @@ static void test_plot_command_formats_and_errors(void **state) {
 
 static void test_merge_command(void **state) {
     (void)state;
+    shared_db();
+    odd_db();
     const char *out = path_in("merged-cmd.db");
     char *a1[] = {"merge", (char *)out, g_db, (char *)path_in("odd.db"), NULL};
     assert_int_equal(capture(cmd_merge, 4, a1), 0);
@@ -535,6 +573,7 @@ static void test_merge_command(void **state) {
 /* ---- check ----------------------------------------------------------------------------------------- */
 
 static const char *write_yaml(const char *name, const char *exp_name, const char *checks) {
+    shared_db();
     const char *path = path_in(name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -705,9 +744,144 @@ static void test_check_junit_escapes_text(void **state) {
     free(x);
 }
 
+/* ---- rows that must not be compared ---------------------------------------------------------------- */
+
+/* Two experiments measured the same quantization under different evaluation settings (32 and 8
+ * windows), each with its own unquantized baseline; the demo point also has a number under settings
+ * its experiment no longer uses (16 windows), and a point computed by an older quantizer version is
+ * left over. Report and plot keep the two signatures apart and match each baseline by signature;
+ * the stale rows are counted and left out; check judges only the file's own signatures and refuses
+ * a file edited since its run. Read-only commands leave bad inputs untouched. */
+static void test_signatures_stay_apart_and_stale_rows_are_ignored(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    char db[256], demo_yaml[256], strict[256]; /* (path_in's buffers rotate) */
+    snprintf(db, sizeof db, "%s", path_in("two.db"));
+    snprintf(demo_yaml, sizeof demo_yaml, "%s",
+             write_yaml("demo-two.yaml", "demo", "  - {metric: ppl, dataset: tinystories-valid, max_increase_pct: 10}\n"));
+    snprintf(strict, sizeof strict, "%s",
+             write_yaml("demo-strict.yaml", "demo", "  - {metric: ppl, dataset: tinystories-valid, max_increase_pct: 5}\n"));
+    char sha[65], ekey[65];
+    assert_int_equal(qb_sha256_file(demo_yaml, sha, err), 0);
+    Experiment *ex = calloc(1, sizeof *ex);
+    assert_int_equal(config_load(demo_yaml, ex, err), 0);
+    sweep_eval_key(ex, ekey);
+    free(ex);
+    Store *s = store_open(db, err);
+    assert_non_null(s);
+    int64_t demo, ci;
+    assert_int_equal(store_upsert_experiment(s, "demo", demo_yaml, sha, &demo, err), 0);
+    assert_int_equal(store_upsert_experiment(s, "ci", "ci.yaml", "cisha", &ci, err), 0);
+    assert_int_equal(store_set_experiment_evals(s, demo, ekey, "ppl\ttinystories-valid\t-\tmetric:ppl|w32\n", err), 0);
+    assert_int_equal(store_set_experiment_evals(s, ci, "cikey", "ppl\ttinystories-valid\t-\tmetric:ppl|w8\n", err), 0);
+    StoreMetric b32 = {.kind = "ppl", .dataset = "tinystories-valid", .value = 4.0, .count = 100, .signature = "metric:ppl|w32"};
+    StoreMetric b8 = {.kind = "ppl", .dataset = "tinystories-valid", .value = 4.1, .count = 100, .signature = "metric:ppl|w8"};
+    assert_int_equal(store_put_baseline(s, "m", &b32, err), 0);
+    assert_int_equal(store_put_baseline(s, "m", &b8, err), 0);
+    char params[128];
+    snprintf(params, sizeof params, "{\"params\":{},\"quantizer_version\":%d}", quant_algorithm_version(QM_GPTQ));
+    StoreMetric md[2] = {{.kind = "ppl", .dataset = "tinystories-valid", .value = 4.3441, .count = 100, .signature = "metric:ppl|w32"},
+                         {.kind = "ppl", .dataset = "tinystories-valid", .value = 4.40, .count = 100, .signature = "metric:ppl|w16"}};
+    StoreMetric mc = {.kind = "ppl", .dataset = "tinystories-valid", .value = 4.2409, .count = 100, .signature = "metric:ppl|w8"};
+    StoreMetric mo = {.kind = "ppl", .dataset = "tinystories-valid", .value = 9.9, .count = 100, .signature = "metric:ppl|w32"};
+    StoreRun r = {.key = "d-g4", .experiment_id = demo, .model_sha256 = "m", .method = "gptq", .bits = 4,
+                  .group_size = 32, .params_json = params, .bits_per_weight = 4.5, .packed_bytes = 100};
+    StorePoint p = {.run = r, .metrics = md, .n_metrics = 2};
+    assert_int_equal(store_write_point(s, &p, err), 0);
+    p.run.key = "c-g4";
+    p.run.experiment_id = ci;
+    p.metrics = &mc;
+    p.n_metrics = 1;
+    assert_int_equal(store_write_point(s, &p, err), 0);
+    p.run.key = "old-g4";
+    p.run.experiment_id = demo;
+    p.run.params_json = "{\"params\":{}}"; /* before quantizer versions */
+    p.metrics = &mo;
+    assert_int_equal(store_write_point(s, &p, err), 0);
+    store_close(s);
+
+    s = store_open_readonly(db, err);
+    assert_non_null(s);
+    StoreRunRow *runs;
+    int nr;
+    ResultsStale st;
+    assert_int_equal(store_load_runs(s, NULL, NULL, &runs, &nr, err), 0);
+    assert_int_equal(nr, 3);
+    assert_int_equal(results_select_current(s, NULL, runs, &nr, &st, err), 0);
+    assert_int_equal(nr, 2);
+    assert_int_equal(st.stale_runs, 1);
+    assert_int_equal(st.stale_metrics, 2); /* the old point's ppl and demo's 16-window one */
+    store_free_runs(runs, nr);
+
+    /* Columns sorted by signature: [1] = w32 ('3' < '8'), [2] = w8. */
+    char *md_text = report_text(s, REPORT_MARKDOWN);
+    assert_non_null(strstr(md_text, "| ppl [1] | ppl [2] |\n"));
+    assert_non_null(strstr(md_text, "| unquantized m | - | - | - | - | 4 | 4.1 |\n"));
+    assert_non_null(strstr(md_text, "| 4.3441 | - |\n"));
+    assert_non_null(strstr(md_text, "| - | 4.2409 |\n"));
+    assert_null(strstr(md_text, "9.9"));
+    assert_null(strstr(md_text, "4.4 "));
+    assert_non_null(strstr(md_text, "[1] ppl tinystories-valid: metric:ppl|w32\n[2] ppl tinystories-valid: metric:ppl|w8\n"));
+    free(md_text);
+
+    PlotFiles files;
+    const char *dir = path_in("two-plots");
+    assert_int_equal(plot_all(s, dir, PLOT_SVG, &files, err), 0);
+    assert_int_equal(files.n, 12); /* 2 signatures x (vs bpw, vs bytes) x (.dat, .gp, .svg) */
+    plot_files_free(&files);
+    store_close(s);
+    char gp_path[512];
+    snprintf(gp_path, sizeof gp_path, "%s/ppl_vs_bpw__tinystories-valid__s1.gp", dir);
+    char *gp = t_slurp(gp_path, NULL);
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "  4 with lines")); /* its own baseline only */
+    assert_null(strstr(gp, "4.0999999999999996 with lines")); /* 4.1 to 17 digits */
+    free(gp);
+    snprintf(gp_path, sizeof gp_path, "%s/ppl_vs_bpw__tinystories-valid__s2.gp", dir);
+    gp = t_slurp(gp_path, NULL);
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "4.0999999999999996 with lines"));
+    free(gp);
+
+    /* check: 4.3441 against the 32-window baseline 4.0 is +8.6 %, under 10 %. */
+    char *a1[] = {"check", (char *)demo_yaml, "--db", (char *)db, NULL};
+    assert_int_equal(capture(cmd_check, 4, a1), 0);
+    assert_non_null(strstr(g_captured, "+8.603%"));
+    /* Another threshold on the same evaluations is judged; other evaluation settings are not. */
+    char *a5[] = {"check", (char *)strict, "--db", (char *)db, NULL};
+    assert_int_equal(capture(cmd_check, 4, a5), 1);
+    FILE *f = fopen(demo_yaml, "r");
+    char text[4096];
+    size_t tn = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[tn] = 0;
+    char *sl = strstr(text, "seqlen: 64}");
+    assert_non_null(sl);
+    memcpy(sl, "seqlen: 32}", 11);
+    f = fopen(demo_yaml, "w");
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(capture(cmd_check, 4, a1), 2);
+
+    /* Read-only commands never write: an empty file stays empty; merge creates no OUT for a bad input. */
+    const char *empty = path_in("zero.db");
+    f = fopen(empty, "w");
+    fclose(f);
+    char *a2[] = {"plot", (char *)empty, "-o", (char *)path_in("zero-plots"), NULL};
+    assert_int_equal(cmd_plot(4, a2), 2);
+    char *a3[] = {"report", (char *)empty, NULL};
+    assert_int_equal(cmd_report(2, a3), 2);
+    struct stat sb;
+    assert_int_equal(stat(empty, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    char *a4[] = {"merge", (char *)path_in("never.db"), (char *)empty, NULL};
+    assert_int_equal(cmd_merge(3, a4), 2);
+    assert_int_equal(access(path_in("never.db"), F_OK), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_report_markdown), /* creates the shared database */
+        cmocka_unit_test(test_report_markdown),
         cmocka_unit_test(test_report_csv_and_json),
         cmocka_unit_test(test_report_quotes_odd_text),
         cmocka_unit_test(test_report_columns_se_and_high_bits),
@@ -720,6 +894,7 @@ int main(void) {
         cmocka_unit_test(test_check_other_metrics),
         cmocka_unit_test(test_check_could_not_run),
         cmocka_unit_test(test_check_junit_escapes_text),
+        cmocka_unit_test(test_signatures_stay_apart_and_stale_rows_are_ignored),
     };
     return cmocka_run_group_tests_name("results", tests, setup, teardown);
 }

@@ -161,10 +161,72 @@ static void test_migrates_hand_written_v1_database(void **state) {
     assert_string_equal(rows[0].method, "rtn");
     assert_int_equal(rows[0].n_metrics, 1);
     assert_true(rows[0].metrics[0].value == 12.5);
+    assert_string_equal(rows[0].provenance, ""); /* v3: unknown for rows written before it */
     store_free_runs(rows, n);
     /* The v2 tables now exist and work. */
     StoreMetric b = {.kind = "ppl", .dataset = "wikitext2-test", .value = 11.0, .count = 100};
     assert_int_equal(store_put_baseline(s, "abc", &b, err), 0);
+    store_close(s);
+}
+
+/* Every point records the build that computed it (provenance.h), in key:value form. */
+static void test_point_records_provenance(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    Store *s = store_open(path_in("prov.db"), err);
+    assert_non_null(s);
+    Fixture f;
+    make_point(&f, "kp", 4, 5.0, 0);
+    assert_int_equal(store_write_point(s, &f.p, err), 0);
+    const char *prov = query1(store_db(s), "SELECT provenance FROM runs WHERE key = 'kp'");
+    assert_true(!strncmp(prov, "qbench:", 7));
+    const char *want[] = {"|commit:", "|cc:", "|flags:", "|openblas:", "|core:"};
+    for (int i = 0; i < 5; i++)
+        if (!strstr(prov, want[i])) fail_msg("provenance '%s' lacks %s", prov, want[i]);
+    store_close(s);
+}
+
+/* A done point evaluated again under new settings: the new metrics are added, the old ones (other
+ * signatures) kept for the record, nothing duplicated; without the flag a done key is refused. The
+ * experiment's recorded evaluations come back by name (latest) or by eval key, and
+ * store_run_has_metric matches exact signatures and '|'-terminated prefixes. */
+static void test_reevaluated_point_keeps_old_signatures(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    Store *s = store_open(path_in("reeval.db"), err);
+    assert_non_null(s);
+    Fixture f;
+    make_point(&f, "kr", 4, 5.0, 2);
+    assert_int_equal(store_write_point(s, &f.p, err), 0);
+    f.m[0].signature = "seqlen=256|windows:16";
+    f.m[0].value = 5.5;
+    assert_int_equal(store_write_point(s, &f.p, err), -1);
+    assert_non_null(strstr(err, "already done"));
+    f.p.reevaluated = 1;
+    assert_int_equal(store_write_point(s, &f.p, err), 0);
+    sqlite3 *db = store_db(s);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM metrics"), 3); /* 2 ppl signatures + chrf */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM samples"), 2);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM layers"), 3);
+    assert_int_equal(store_run_has_metric(s, "kr", "ppl", "tinystories-valid", "-", "seqlen=256", err), 1);
+    assert_int_equal(store_run_has_metric(s, "kr", "ppl", "tinystories-valid", "-", "seqlen=256|", err), 1);
+    assert_int_equal(store_run_has_metric(s, "kr", "ppl", "tinystories-valid", "-", "seqlen=512", err), 0);
+    assert_int_equal(store_run_has_metric(s, "kr", "ppl", "other", "-", "seqlen=256", err), 0);
+    int64_t id1, id2;
+    assert_int_equal(store_upsert_experiment(s, "e", "e.yaml", "sha1", &id1, err), 0);
+    assert_int_equal(store_upsert_experiment(s, "e", "e.yaml", "sha2", &id2, err), 0);
+    assert_int_equal(store_set_experiment_evals(s, id1, "key1", "ppl\td\t-\tv1\n", err), 0);
+    assert_int_equal(store_set_experiment_evals(s, id2, "key2", "ppl\td\t-\tv2\n", err), 0);
+    char *ev = NULL;
+    assert_int_equal(store_get_experiment_evals(s, "e", NULL, &ev, err), 1);
+    assert_string_equal(ev, "ppl\td\t-\tv2\n");
+    free(ev);
+    assert_int_equal(store_get_experiment_evals(s, "e", "key1", &ev, err), 1);
+    assert_string_equal(ev, "ppl\td\t-\tv1\n");
+    free(ev);
+    assert_int_equal(store_get_experiment_evals(s, "e", "key3", &ev, err), 0);
+    assert_null(ev);
     store_close(s);
 }
 
@@ -655,6 +717,39 @@ static void test_merge_conflicts_keep_first_and_errors(void **state) {
     assert_int_equal(store_merge_from(out, path_in("junk.db"), &added, &conflicts, warn, err), -1);
     assert_non_null(strstr(err, "junk.db"));
     assert_int_equal(query_int(store_db(out), "SELECT count(*) FROM runs"), 2);
+
+    /* The same point evaluated under other settings elsewhere: its numbers join the kept copy's,
+     * each under its own signature; no conflict. */
+    make_point(&f, "ks", 4, 9.0, 0);
+    Store *d1 = store_open(path_in("s1.db"), err), *d2 = store_open(path_in("s2.db"), err);
+    assert_int_equal(store_write_point(d1, &f.p, err), 0);
+    f.m[0].signature = "seqlen=256|windows:8";
+    f.m[0].value = 9.25;
+    assert_int_equal(store_write_point(d2, &f.p, err), 0);
+    store_close(d1);
+    store_close(d2);
+    assert_int_equal(store_merge_from(out, path_in("s1.db"), &added, &conflicts, warn, err), 0);
+    assert_int_equal(store_merge_from(out, path_in("s2.db"), &added, &conflicts, warn, err), 0);
+    assert_int_equal(conflicts, 0);
+    assert_int_equal(query_int(store_db(out), "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id"
+                                               " WHERE r.key = 'ks' AND m.kind = 'ppl'"), 2);
+
+    /* Inputs are only read: an empty file stays empty, an older schema stays as it was. */
+    t = fopen(path_in("empty.db"), "w");
+    fclose(t);
+    assert_int_equal(store_merge_from(out, path_in("empty.db"), &added, &conflicts, warn, err), -1);
+    assert_non_null(strstr(err, "not a qbench results database"));
+    struct stat sb;
+    assert_int_equal(stat(path_in("empty.db"), &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    sqlite3 *v2 = NULL;
+    assert_int_equal(sqlite3_open(path_in("v2.db"), &v2), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(v2, "CREATE TABLE t(x); PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(v2);
+    assert_int_equal(store_merge_from(out, path_in("v2.db"), &added, &conflicts, warn, err), -1); /* no runs table */
+    assert_int_equal(sqlite3_open(path_in("v2.db"), &v2), SQLITE_OK);
+    assert_int_equal(query_int(v2, "PRAGMA user_version"), 2);
+    sqlite3_close(v2);
     store_close(out);
 }
 
@@ -662,6 +757,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fresh_database_has_current_schema_wal_and_timeout),
         cmocka_unit_test(test_migrates_hand_written_v1_database),
+        cmocka_unit_test(test_point_records_provenance),
+        cmocka_unit_test(test_reevaluated_point_keeps_old_signatures),
         cmocka_unit_test(test_open_errors_name_the_file),
         cmocka_unit_test(test_write_point_round_trip),
         cmocka_unit_test(test_failed_write_rolls_back_everything),

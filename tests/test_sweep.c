@@ -77,10 +77,12 @@ static void test_canonical_and_key(void **state) {
     assert_int_equal(sweep_canonical(e, &p[0], c0, sizeof c0), 0);
     assert_int_equal(sweep_canonical(e, &p[1], c1, sizeof c1), 0);
     /* written out by hand from the rules in sweep.h */
-    assert_string_equal(c0, "{\"params\":{\"method\":\"rtn\",\"bits\":4,\"group_size\":-1,\"act_order\":false,\"sym\":true,"
-                            "\"static_groups\":false,\"true_sequential\":true,\"damp\":0.050000000000000003}}");
-    assert_string_equal(c1, "{\"params\":{\"method\":\"gptq\",\"bits\":4,\"group_size\":-1,\"act_order\":false,\"sym\":true,"
-                            "\"static_groups\":false,\"true_sequential\":true,\"damp\":0.050000000000000003},"
+    assert_string_equal(c0, "{\"experiment\":\"s\",\"params\":{\"method\":\"rtn\",\"bits\":4,\"group_size\":-1,"
+                            "\"act_order\":false,\"sym\":true,\"static_groups\":false,\"true_sequential\":true,"
+                            "\"damp\":0.050000000000000003},\"quantizer_version\":1}");
+    assert_string_equal(c1, "{\"experiment\":\"s\",\"params\":{\"method\":\"gptq\",\"bits\":4,\"group_size\":-1,"
+                            "\"act_order\":false,\"sym\":true,\"static_groups\":false,\"true_sequential\":true,"
+                            "\"damp\":0.050000000000000003},\"quantizer_version\":1,"
                             "\"calibration\":{\"dataset\":\"tinystories-calib\",\"samples\":8,\"seqlen\":32,\"seed\":5}}");
     char k0[65], k0b[65], k1[65], kother[65], manual[65];
     sweep_key("aa", c0, k0);

@@ -446,6 +446,17 @@ static void test_malformed_llama2c(void **state) {
     assert_int_equal(tokenizer_encode(t, "az", 2, 0, &ids, &n, err), -1);
     assert_non_null(strstr(err, "0x7A"));
     tokenizer_free(t);
+    /* a tokenizer.bin with 0 tokens is refused; the empty text without BOS encodes to nothing with
+     * no pointer arithmetic on the empty vector (UBSan: "applying zero offset to null pointer") */
+    t_write_file(tmp_path("zero.bin"), tiny, 4);
+    assert_null(tokenizer_load(tmp_path("zero.bin"), 0, err));
+    assert_non_null(strstr(err, "no tokens"));
+    t = tokenizer_load("assets/stories260K/tok512.bin", 512, err);
+    assert_non_null(t);
+    assert_int_equal(tokenizer_encode(t, "", 0, 0, &ids, &n, err), 0);
+    assert_int_equal(n, 0);
+    free(ids);
+    tokenizer_free(t);
     assert_null(tokenizer_load(tmp_path("does-not-exist.bin"), 0, err));
     assert_non_null(strstr(err, "does-not-exist.bin"));
     free(bad);
