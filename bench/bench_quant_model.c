@@ -114,7 +114,7 @@ static int run_job(const Job *j) {
         solve += rep.layers[i].seconds;
         by_kind[rep.layers[i].kind] += rep.layers[i].seconds;
         if (per_layer)
-            printf("    blk.%d.%-8s %5dx%-5d %8.4f s  error %.4g\n", rep.layers[i].layer, linear_kind_name(rep.layers[i].kind),
+            printf("    blk.%d.%-8s %5dx%-5d %8.4f s  error %.4g\n", rep.layers[i].layer, model_linear_name(&m->cfg, rep.layers[i].kind),
                    rep.layers[i].rows, rep.layers[i].cols, rep.layers[i].seconds, rep.layers[i].error);
     }
     const ModelConfig *c = &m->cfg;
@@ -131,7 +131,8 @@ static int run_job(const Job *j) {
     printf("%-16s mean solve per layer kind:", "");
     for (int k = 0; k < LIN_COUNT; k++) {
         int r = m->blocks[0].lin[k].rows, co = m->blocks[0].lin[k].cols;
-        printf(" %s %dx%d %.4f s;", linear_kind_name((LinearKind)k), r, co, by_kind[k] / c->n_layers);
+        if (!r) continue; /* a kind the family does not have */
+        printf(" %s %dx%d %.4f s;", model_linear_name(c, (LinearKind)k), r, co, by_kind[k] / c->n_layers);
     }
     printf("\n");
     fflush(stdout);

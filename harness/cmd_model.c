@@ -17,6 +17,7 @@ static void print_info_text(const Model *m) {
     const ModelConfig *c = &m->cfg;
     printf("model             %s\n", m->path);
     printf("architecture      %s\n", c->arch);
+    printf("family            %s\n", arch_family_name(c->family));
     printf("dim               %d\n", c->dim);
     printf("hidden_dim        %d\n", c->hidden_dim);
     printf("n_layers          %d\n", c->n_layers);
@@ -170,10 +171,13 @@ int cmd_info(int argc, char **argv) {
 int cmd_synth(int argc, char **argv) {
     ModelConfig c = {.dim = 64, .hidden_dim = 172, .n_layers = 5, .n_heads = 8, .vocab_size = 512,
                      .seq_len = 512, .tied_embeddings = 1, .bos_id = 1, .eos_id = 2};
-    const char *fmt_s = "llama2c", *out = NULL;
+    const char *fmt_s = "llama2c", *out = NULL, *arch_s = "llama";
     long seed = 0, dim = 64, hidden = 172, layers = 5, heads = 8, kv_heads = 0, vocab = 512, seq_len = 512;
     int untied = 0, qkv_bias = 0;
     const CliOpt opts[] = {
+        {"--arch", NULL, CLI_STR, &arch_s, "A", "model family: opt, bloom, gpt2, neox write that family's HF layout "
+         "(bloom: FFN 4 x dim; neox: a quarter of each head rotated, parallel residual, untied head)", "llama", 0, 0,
+         "llama|opt|bloom|gpt2|neox", NULL},
         {"--format", NULL, CLI_STR, &fmt_s, "F", "output format: llama2.c .bin or an HF safetensors directory", "llama2c", 0, 0, "llama2c|hf|safetensors", NULL},
         {"--dim", NULL, CLI_INT, &dim, "N", "model width", "64", 1, 1 << 16, NULL, NULL},
         {"--hidden", NULL, CLI_INT, &hidden, "N", "FFN width", "172", 1, 1 << 18, NULL, NULL},
@@ -188,7 +192,7 @@ int cmd_synth(int argc, char **argv) {
         {"-o", "--out", CLI_STR, &out, "PATH", "where to write (required)", NULL, 0, 0, NULL, NULL},
     };
     const CliSpec spec = {"synth", "qbench synth [options] -o PATH",
-                          "  Writes a Llama-shaped model with seeded random weights.\n", opts, CLI_N(opts), NULL, 0, NULL, NULL};
+                          "  Writes a model with seeded random weights (Llama-shaped unless --arch says otherwise).\n", opts, CLI_N(opts), NULL, 0, NULL, NULL};
     int parsed = cli_parse(&spec, argc, argv);
     if (parsed) return parsed > 0 ? 0 : 2;
     if (!out) { fprintf(stderr, "qbench synth: -o PATH is required\n"); cli_usage(&spec, stderr); return 2; }
@@ -202,9 +206,30 @@ int cmd_synth(int argc, char **argv) {
     c.seq_len = (int)seq_len;
     c.tied_embeddings = !untied;
     c.qkv_bias = qkv_bias;
+    c.family = arch_family_from_name(arch_s);
+    if (c.family == ARCH_COUNT) {
+        fprintf(stderr, "qbench synth: --arch must be llama, opt, bloom, gpt2 or neox, got '%s'\n", arch_s);
+        return 2;
+    }
     if (c.dim % c.n_heads != 0) {
         fprintf(stderr, "qbench synth: --dim %d is not a multiple of --heads %d\n", c.dim, c.n_heads);
         return 2;
+    }
+    if (c.family != ARCH_LLAMA) { /* the published defaults of each family */
+        if (c.n_kv_heads != c.n_heads || c.qkv_bias) {
+            fprintf(stderr, "qbench synth: --kv-heads and --qkv-bias are Llama options\n");
+            return 2;
+        }
+        fmt = SYNTH_SAFETENSORS;
+        c.act = c.family == ARCH_OPT ? ACT_RELU : c.family == ARCH_NEOX ? ACT_GELU : ACT_GELU_TANH;
+        if (c.family == ARCH_BLOOM) c.hidden_dim = 4 * c.dim;
+        if (c.family == ARCH_NEOX) {
+            c.parallel_residual = 1;
+            c.rotary_dims = c.dim / c.n_heads / 4 / 2 * 2; /* Pythia's rotary_pct 0.25 */
+            c.tied_embeddings = 0;
+        }
+        snprintf(c.arch, sizeof c.arch, "%s", c.family == ARCH_OPT ? "OPTForCausalLM" : c.family == ARCH_BLOOM
+                 ? "BloomForCausalLM" : c.family == ARCH_GPT2 ? "GPT2LMHeadModel" : "GPTNeoXForCausalLM");
     }
     char err[QB_ERRLEN];
     if (model_synth_write(&c, (uint64_t)seed, fmt, out, err)) { fprintf(stderr, "qbench synth: %s\n", err); return 2; }

@@ -16,7 +16,7 @@
 #include "model/tokenizer.h"
 #include "quant/quant.h"
 
-typedef struct { double t0; int tty; } Progress;
+typedef struct { double t0; int tty; const ModelConfig *cfg; } Progress;
 
 static double now_s(void) {
     struct timespec ts;
@@ -27,13 +27,14 @@ static double now_s(void) {
 /* One line per layer when stderr is not a terminal; a rewritten line with an ETA when it is. */
 static void progress(void *vctx, int layer, LinearKind kind, int done, int total) {
     Progress *p = vctx;
+    const char *kname = p->cfg ? model_linear_name(p->cfg, kind) : linear_kind_name(kind);
     double el = now_s() - p->t0, eta = done > 0 ? el * (total - done) / done : 0;
     if (p->tty) {
         fprintf(stderr, "\rquantize: [%d/%d] blk.%d.%-8s %6.1f s, ETA %6.1f s", done, total, layer,
-                linear_kind_name(kind), el, eta);
+                kname, el, eta);
         if (done == total) fputc('\n', stderr);
     } else {
-        fprintf(stderr, "quantize: [%d/%d] blk.%d.%s done, %.1f s\n", done, total, layer, linear_kind_name(kind), el);
+        fprintf(stderr, "quantize: [%d/%d] blk.%d.%s done, %.1f s\n", done, total, layer, kname, el);
     }
     fflush(stderr);
 }
@@ -134,7 +135,7 @@ int cmd_quantize(int argc, char **argv) {
     }
     po.true_sequential = true_seq;
     po.quantize_head = quantize_head;
-    Progress prog = {now_s(), isatty(fileno(stderr))};
+    Progress prog = {now_s(), isatty(fileno(stderr)), NULL};
     if (!quiet) {
         po.progress = progress;
         po.progress_ctx = &prog;
@@ -209,6 +210,7 @@ int cmd_quantize(int argc, char **argv) {
                cw.n_tokens);
     }
     prog.t0 = now_s();
+    prog.cfg = &m->cfg;
     if (quant_model(m, calib_s ? &cs : NULL, &po, 1, &rep, err)) {
         fprintf(stderr, "qbench quantize: %s\n", err);
         goto done;
@@ -217,7 +219,7 @@ int cmd_quantize(int argc, char **argv) {
     for (int i = 0; i < rep.n_layers; i++) {
         const LayerRecord *r = &rep.layers[i];
         char name[48], shape[32];
-        snprintf(name, sizeof name, "blk.%d.%s", r->layer, linear_kind_name(r->kind));
+        snprintf(name, sizeof name, "blk.%d.%s", r->layer, model_linear_name(&m->cfg, r->kind));
         snprintf(shape, sizeof shape, "%dx%d", r->rows, r->cols);
         printf("%-16s %11s %12.5g %10.4g %7d %9.4f\n", name, shape, r->error, (double)r->damp_used, r->damp_retries,
                r->seconds);

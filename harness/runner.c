@@ -281,10 +281,14 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
         if (pts[i].model_entry >= 0) { /* evaluated as it is: load it once for its hash, format and vocabulary */
             if (runner_model_entry(&r, &pts[i], entry_method[i], err)) goto out;
         } else if (sweep_pipeline_options(&pts[i], &po, err)) goto out;
-        for (int l = 0; l < LIN_COUNT && pts[i].model_entry < 0; l++) {
+        LinearKind kinds[LIN_COUNT];
+        const int nk = model_block_linears(&r.base->cfg, kinds);
+        for (int ki = 0; ki < nk && pts[i].model_entry < 0; ki++) {
+            const int l = kinds[ki];
             char qerr[QB_ERRLEN];
             if (quant_options_validate(&po.opt, r.base->blocks[0].lin[l].cols, qerr)) {
-                snprintf(err, QB_ERRLEN, "%.150s: point '%.80s' on %.40s: %.220s", e->file, label, linear_kind_name((LinearKind)l), qerr);
+                snprintf(err, QB_ERRLEN, "%.150s: point '%.80s' on %.40s: %.220s", e->file, label,
+                         model_linear_name(&r.base->cfg, (LinearKind)l), qerr);
                 goto out;
             }
         }

@@ -243,7 +243,7 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     if (!layers || !samples || !sample_json) goto oom;
     for (int i = 0; i < rep.n_layers; i++) {
         const LayerRecord *L = &rep.layers[i];
-        layers[i] = (StoreLayer){L->layer, linear_kind_name(L->kind), L->rows, L->cols, L->error, L->gptq_loss,
+        layers[i] = (StoreLayer){L->layer, model_linear_name(&m->cfg, L->kind), L->rows, L->cols, L->error, L->gptq_loss,
                                  L->damp_used, L->damp_retries, L->seconds};
     }
     int si = 0;

@@ -193,6 +193,11 @@ static void part_mlp_out(const Model *m, int layer, float *x, const float *h, in
  * positions < pos0; this block's keys/values for the n new positions are written at rows pos0.. */
 static void block(const Model *m, ModelState *s, int layer, float *x, int n, int pos0, float *K, float *V,
                   LinearTap tap, void *ctx) {
+    if (m->cfg.family != ARCH_LLAMA) { /* the LayerNorm families (arch_block.c) */
+        ArchScratch sc = {s->xb, s->q, s->att, s->hb, s->scores, s->scratch_threads};
+        arch_block(m, &sc, layer, x, n, pos0, K, V, tap, ctx);
+        return;
+    }
     part_attn(m, s, layer, x, s->att, n, pos0, K, V, tap, ctx);
     if (tap) tap(ctx, layer, LIN_O, s->att, n, m->cfg.n_heads * m->cfg.head_dim);
     part_attn_out(m, layer, x, s->att, n);
@@ -203,6 +208,7 @@ static void block(const Model *m, ModelState *s, int layer, float *x, int n, int
 
 void model_embed(const Model *m, const int *tokens, int n, float *x) {
     int dim = m->cfg.dim;
+    if (m->cfg.family != ARCH_LLAMA) { arch_embed(m, tokens, n, 0, x); return; }
     for (int i = 0; i < n; i++) {
         int t = tokens[i];
         if (t < 0 || t >= m->cfg.vocab_size) t = 0; /* callers validate; never read out of bounds */
@@ -212,6 +218,7 @@ void model_embed(const Model *m, const int *tokens, int n, float *x) {
 
 // logits (n,vocab) = rmsnorm(x (n,dim)) @ classifier (vocab,dim)ᵀ, xb (n,dim) scratch
 static void head(const Model *m, const float *x, int n, float *xb, float *logits) {
+    if (m->cfg.family != ARCH_LLAMA) { arch_head(m, x, n, xb, logits); return; }
     rmsnorm_rows(xb, x, m->final_norm, n, m->cfg.dim, m->cfg.norm_eps);
     Linear cls = {m->classifier, NULL, m->cfg.vocab_size, m->cfg.dim, NULL};
     GemmJob j = {&cls, xb, logits, m->cfg.vocab_size, 0.0f};
@@ -253,10 +260,16 @@ int model_forward(const Model *m, ModelState *s, const int *tokens, int n, int p
         return -1;
     }
     if (check_tokens(m, tokens, n, err)) return -1;
+    if (m->pos_emb && pos0 + n > m->cfg.seq_len) { /* learned positions: no row past the table */
+        snprintf(err, QB_ERRLEN, "%.300s: position %d is past the %d learned positions of the model", m->path,
+                 pos0 + n - 1, m->cfg.seq_len);
+        return -1;
+    }
     size_t layer_kv = (size_t)s->max_seq * m->cfg.n_kv_heads * m->cfg.head_dim;
     BlasSingle bs;
     blas_single_begin(&bs);
-    model_embed(m, tokens, n, s->x);
+    if (m->cfg.family != ARCH_LLAMA) arch_embed(m, tokens, n, pos0, s->x); /* learned positions */
+    else model_embed(m, tokens, n, s->x);
     for (int l = 0; l < m->cfg.n_layers; l++)
         block(m, s, l, s->x, n, pos0, s->kcache + l * layer_kv, s->vcache + l * layer_kv, NULL, NULL);
     if (logits) head(m, s->x, n, s->xb, logits);
@@ -283,6 +296,11 @@ int model_block_part(const Model *m, ModelState *s, int layer, BlockPart part, f
     if (layer < 0 || layer >= m->cfg.n_layers || n < 1 || n > s->max_batch || part < 0 || part > BLOCK_MLP_OUT) {
         snprintf(err, QB_ERRLEN, "%.300s: block %d part %d with %d positions: out of range (layers %d, max_batch %d)",
                  m->path, layer, (int)part, n, m->cfg.n_layers, s->max_batch);
+        return -1;
+    }
+    if (m->cfg.family != ARCH_LLAMA) { /* the parts are the Llama block's; the others run whole blocks */
+        snprintf(err, QB_ERRLEN, "%.300s: block parts exist for the Llama family only (%s)", m->path,
+                 arch_family_name(m->cfg.family));
         return -1;
     }
     const Block *b = &m->blocks[layer];

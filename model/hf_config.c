@@ -162,6 +162,141 @@ static int parse_rope(const cJSON *root, const char *path, ModelConfig *c, char 
     return 0;
 }
 
+/* First of several keys that is present (transformers' attribute_map aliases: BLOOM's n_layer and
+ * num_hidden_layers, ...); the last one when none is. */
+static const char *key_of(const cJSON *root, const char *a, const char *b) {
+    return cJSON_GetObjectItemCaseSensitive(root, a) ? a : b;
+}
+
+static int get_string_is(const cJSON *root, const char *path, const char *key, const char *const *ok, int n_ok,
+                         int *which, char err[QB_ERRLEN]) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    *which = 0;
+    if (!j || cJSON_IsNull(j)) return 0;
+    for (int i = 0; cJSON_IsString(j) && i < n_ok; i++)
+        if (!strcmp(j->valuestring, ok[i])) { *which = i; return 0; }
+    char list[200] = "";
+    for (int i = 0; i < n_ok; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "", ok[i]);
+    snprintf(err, QB_ERRLEN, "%.300s: key '%s' must be one of %s", path, key, list);
+    return -1;
+}
+
+/* A bool key that must have one value (a variant qbench does not implement otherwise). */
+static int require_bool(const cJSON *root, const char *path, const char *key, int def, int want, char err[QB_ERRLEN]) {
+    int v;
+    if (get_bool(root, path, key, def, &v, err)) return -1;
+    if (v != want) {
+        snprintf(err, QB_ERRLEN, "%.300s: key '%s' = %s is not supported", path, key, v ? "true" : "false");
+        return -1;
+    }
+    return 0;
+}
+
+int hf_config_parse_family(const cJSON *root, const char *path, ArchFamily f, ModelConfig *c, char err[QB_ERRLEN]) {
+    c->family = f;
+    c->rope_theta = 10000.0f;
+    int D = 0, F = -1, wpd = 0;
+    switch (f) {
+    case ARCH_OPT: {
+        static const char *const acts[] = {"relu"};
+        int a, pre = 1;
+        c->act = ACT_RELU;
+        if (get_int(root, path, "hidden_size", 0, 0, 1, 1 << 16, &D, err) ||
+            get_int(root, path, "ffn_dim", 0, 0, 1, 1 << 18, &F, err) ||
+            get_int(root, path, "num_hidden_layers", 0, 0, 1, 1024, &c->n_layers, err) ||
+            get_int(root, path, "num_attention_heads", 0, 0, 1, 1024, &c->n_heads, err) ||
+            get_int(root, path, "max_position_embeddings", 2048, 1, 1, 1 << 22, &c->seq_len, err) ||
+            get_int(root, path, "word_embed_proj_dim", D, 1, 1, 1 << 16, &wpd, err) ||
+            get_bool(root, path, "do_layer_norm_before", 1, &pre, err) ||
+            get_bool(root, path, "tie_word_embeddings", 1, &c->tied_embeddings, err) ||
+            get_string_is(root, path, "activation_function", acts, 1, &a, err) ||
+            require_bool(root, path, "enable_bias", 1, 1, err) ||
+            require_bool(root, path, "layer_norm_elementwise_affine", 1, 1, err) ||
+            require_bool(root, path, "_remove_final_layer_norm", 0, 0, err))
+            return -1;
+        c->post_norm = !pre;
+        c->proj_dim = wpd != D ? wpd : 0;
+        c->norm_eps = 1e-5f; /* nn.LayerNorm's default: OPT's config has no eps */
+        break;
+    }
+    case ARCH_BLOOM:
+        c->act = ACT_GELU_TANH;
+        if (get_int(root, path, key_of(root, "n_embed", "hidden_size"), 0, 0, 1, 1 << 16, &D, err) ||
+            get_int(root, path, key_of(root, "n_layer", "num_hidden_layers"), 0, 0, 1, 1024, &c->n_layers, err) ||
+            get_int(root, path, key_of(root, "n_head", "num_attention_heads"), 0, 0, 1, 1024, &c->n_heads, err) ||
+            get_int(root, path, "seq_length", 2048, 1, 1, 1 << 22, &c->seq_len, err) ||
+            get_float(root, path, "layer_norm_epsilon", 1e-5, &c->norm_eps, err) ||
+            get_bool(root, path, "tie_word_embeddings", 1, &c->tied_embeddings, err) ||
+            require_bool(root, path, "apply_residual_connection_post_layernorm", 0, 0, err))
+            return -1;
+        F = 4 * D;
+        break;
+    case ARCH_GPT2: {
+        static const char *const acts[] = {"gelu_new", "gelu_pytorch_tanh", "gelu"};
+        int a;
+        if (get_int(root, path, key_of(root, "n_embd", "hidden_size"), 0, 0, 1, 1 << 16, &D, err) ||
+            get_int(root, path, key_of(root, "n_layer", "num_hidden_layers"), 0, 0, 1, 1024, &c->n_layers, err) ||
+            get_int(root, path, key_of(root, "n_head", "num_attention_heads"), 0, 0, 1, 1024, &c->n_heads, err) ||
+            get_int(root, path, key_of(root, "n_positions", "max_position_embeddings"), 1024, 1, 1, 1 << 22, &c->seq_len, err) ||
+            get_int(root, path, "n_inner", 4 * D, 1, 1, 1 << 18, &F, err) ||
+            get_float(root, path, "layer_norm_epsilon", 1e-5, &c->norm_eps, err) ||
+            get_bool(root, path, "tie_word_embeddings", 1, &c->tied_embeddings, err) ||
+            get_string_is(root, path, "activation_function", acts, 3, &a, err) ||
+            require_bool(root, path, "scale_attn_weights", 1, 1, err) ||
+            require_bool(root, path, "scale_attn_by_inverse_layer_idx", 0, 0, err))
+            return -1;
+        c->act = a == 2 ? ACT_GELU : ACT_GELU_TANH;
+        break;
+    }
+    case ARCH_NEOX: {
+        static const char *const acts[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast"};
+        int a, bias = 1;
+        float pct = 0.25f;
+        if (get_int(root, path, "hidden_size", 0, 0, 1, 1 << 16, &D, err) ||
+            get_int(root, path, "intermediate_size", 0, 0, 1, 1 << 18, &F, err) ||
+            get_int(root, path, "num_hidden_layers", 0, 0, 1, 1024, &c->n_layers, err) ||
+            get_int(root, path, "num_attention_heads", 0, 0, 1, 1024, &c->n_heads, err) ||
+            get_int(root, path, "max_position_embeddings", 2048, 1, 1, 1 << 22, &c->seq_len, err) ||
+            get_float(root, path, key_of(root, "rotary_pct", "partial_rotary_factor"), 0.25, &pct, err) ||
+            get_float(root, path, key_of(root, "rotary_emb_base", "rope_theta"), 10000.0, &c->rope_theta, err) ||
+            get_float(root, path, "layer_norm_eps", 1e-5, &c->norm_eps, err) ||
+            get_bool(root, path, "use_parallel_residual", 1, &c->parallel_residual, err) ||
+            get_bool(root, path, "tie_word_embeddings", 0, &c->tied_embeddings, err) ||
+            get_bool(root, path, "attention_bias", 1, &bias, err) ||
+            get_string_is(root, path, "hidden_act", acts, 4, &a, err))
+            return -1;
+        if (!bias) { snprintf(err, QB_ERRLEN, "%.300s: key 'attention_bias' false is not supported", path); return -1; }
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+        if (rs && !cJSON_IsNull(rs)) { snprintf(err, QB_ERRLEN, "%.300s: GPT-NeoX rope_scaling is not supported", path); return -1; }
+        c->act = a == 0 ? ACT_GELU : ACT_GELU_TANH;
+        if (pct > 1) { snprintf(err, QB_ERRLEN, "%.300s: key 'rotary_pct' must be in (0, 1]", path); return -1; }
+        if (c->n_heads > 0 && D % c->n_heads == 0) c->rotary_dims = (int)((float)(D / c->n_heads) * pct);
+        if (c->rotary_dims % 2) {
+            snprintf(err, QB_ERRLEN, "%.300s: rotary_pct %g gives an odd number of rotary dims (%d)", path, (double)pct,
+                     c->rotary_dims);
+            return -1;
+        }
+        break;
+    }
+    default:
+        snprintf(err, QB_ERRLEN, "%.300s: unknown family", path);
+        return -1;
+    }
+    if (c->n_heads < 1 || D % c->n_heads) {
+        snprintf(err, QB_ERRLEN, "%.300s: hidden size %d is not a multiple of the %d heads", path, D, c->n_heads);
+        return -1;
+    }
+    c->dim = D;
+    c->hidden_dim = F;
+    c->n_kv_heads = c->n_heads;
+    c->head_dim = D / c->n_heads;
+    if (get_int(root, path, "vocab_size", 0, 0, 1, 1 << 22, &c->vocab_size, err) ||
+        get_int(root, path, "bos_token_id", -1, 1, -1, 1 << 22, &c->bos_id, err) ||
+        get_int(root, path, "eos_token_id", -1, 1, -1, 1 << 22, &c->eos_id, err))
+        return -1;
+    return model_check_config(c, path, err);
+}
+
 int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[QB_ERRLEN]) {
     size_t len;
     char *text = qb_read_file(path, &len, err);
@@ -176,10 +311,19 @@ int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[Q
         snprintf(err, QB_ERRLEN, "%.300s: key 'architectures' must be a list of names", path);
         goto out;
     }
+    static const struct { const char *name; ArchFamily f; } FAMILIES[] = {
+        {"OPTForCausalLM", ARCH_OPT}, {"BloomForCausalLM", ARCH_BLOOM}, {"GPT2LMHeadModel", ARCH_GPT2},
+        {"GPTNeoXForCausalLM", ARCH_NEOX}};
+    for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++)
+        if (!strcmp(a0->valuestring, FAMILIES[i].name)) {
+            snprintf(c->arch, sizeof c->arch, "%s", a0->valuestring);
+            rc = hf_config_parse_family(root, path, FAMILIES[i].f, c, err);
+            goto out;
+        }
     int known = 0;
     for (size_t i = 0; i < sizeof KNOWN_ARCHS / sizeof KNOWN_ARCHS[0]; i++) known |= !strcmp(a0->valuestring, KNOWN_ARCHS[i]);
     if (!known) {
-        snprintf(err, QB_ERRLEN, "%.300s: architecture '%.60s' is not supported (Llama, Mistral, Qwen2 only)",
+        snprintf(err, QB_ERRLEN, "%.300s: architecture '%.60s' is not supported (Llama, Mistral, Qwen2, OPT, BLOOM, GPT-2, GPT-NeoX only)",
                  path, a0->valuestring);
         goto out;
     }
@@ -254,6 +398,14 @@ cJSON *model_config_json(const ModelConfig *c) {
     add_num(&o, "bos_id", c->bos_id);
     add_num(&o, "eos_id", c->eos_id);
     add_str(&o, "arch", c->arch);
+    if (c->family != ARCH_LLAMA) { /* the non-Llama families' block options (checkpoint version 3) */
+        add_str(&o, "family", arch_family_name(c->family));
+        add_num(&o, "act", c->act);
+        add_num(&o, "post_norm", c->post_norm);
+        add_num(&o, "parallel_residual", c->parallel_residual);
+        add_num(&o, "rotary_dims", c->rotary_dims);
+        add_num(&o, "proj_dim", c->proj_dim);
+    }
     const RopeScaling *rs = &c->rope_scaling;
     if (rs->type != ROPE_SCALING_NONE) {
         JsonOut r = {cJSON_AddObjectToObject(o.j, "rope_scaling"), 1};
@@ -272,6 +424,14 @@ cJSON *model_config_json(const ModelConfig *c) {
 
 cJSON *model_hf_config_json(const Model *m, const char *torch_dtype) {
     const ModelConfig *c = &m->cfg;
+    if (c->family != ARCH_LLAMA) { /* the family's own keys (arch_hf.c) */
+        cJSON *j = arch_hf_config(m);
+        if (j && !cJSON_ReplaceItemInObject(j, "torch_dtype", cJSON_CreateString(torch_dtype))) {
+            cJSON_Delete(j);
+            return NULL;
+        }
+        return j;
+    }
     const char *arch = "LlamaForCausalLM"; /* llama2.c checkpoints are Llama models */
     for (size_t i = 0; i < sizeof KNOWN_ARCHS / sizeof KNOWN_ARCHS[0]; i++)
         if (!strcmp(c->arch, KNOWN_ARCHS[i])) arch = KNOWN_ARCHS[i];

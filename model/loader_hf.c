@@ -13,7 +13,7 @@
 
 #define MAX_SHARDS 1024
 
-typedef struct {
+typedef struct HfSource {
     Model *m;
     GptqFormat gptq;          /* AutoGPTQ directory: linear layers are qweight/qzeros/scales/g_idx */
     size_t gptq_bytes, gptq_weights;
@@ -23,6 +23,24 @@ typedef struct {
     const cJSON *weight_map;  /* name → shard file name */
     char index_path[1200];
 } Source;
+
+static float *load_tensor(Source *s, const char *name, int rows, int cols, int permute_heads, int required,
+                          int *missing, char err[QB_ERRLEN]);
+
+float *hf_source_tensor(HfSource *s, const char *name, int rows, int cols, int transpose, int required,
+                        int *missing, char err[QB_ERRLEN]) {
+    if (!transpose || !cols) return load_tensor(s, name, rows, cols, 0, required, missing, err);
+    float *t = load_tensor(s, name, cols, rows, 0, required, missing, err); /* stored (in, out) */
+    if (!t) return NULL;
+    float *out = model_own_floats(s->m, (size_t)rows * cols);
+    if (!out) {
+        snprintf(err, QB_ERRLEN, "%.300s: out of memory for tensor '%.120s'", s->index_path, name);
+        return NULL;
+    }
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) out[(size_t)i * cols + j] = t[(size_t)j * rows + i];
+    return out;
+}
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
@@ -149,11 +167,16 @@ static int load_linear(Source *s, const char *name, Linear *lin, int heads, char
     return (lin->w = load_tensor(s, name, lin->rows, lin->cols, heads, 1, NULL, err)) ? 0 : -1;
 }
 
+/* safetensors, or a PyTorch zip (.bin) through the restricted unpickler */
+static int open_one(Model *m, const char *path, StFile *f, char err[QB_ERRLEN]) {
+    return ends_with(path, ".bin") ? pt_open(m, path, f, err) : st_open(m, path, f, err);
+}
+
 static int open_sources(Source *s, const char *weights, int sharded, char err[QB_ERRLEN]) {
     if (!sharded) {
         s->files = calloc(1, sizeof *s->files);
         if (!s->files) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", weights); return -1; }
-        if (st_open(s->m, weights, &s->files[0], err)) return -1;
+        if (open_one(s->m, weights, &s->files[0], err)) return -1;
         s->n_files = 1;
         return 0;
     }
@@ -188,7 +211,7 @@ static int open_sources(Source *s, const char *weights, int sharded, char err[QB
         for (int i = 0; i < s->n_files && !seen; i++) seen = !strcmp(s->files[i].path, path);
         if (seen) continue;
         if (s->n_files == MAX_SHARDS) { snprintf(err, QB_ERRLEN, "%.300s: more than %d shards", weights, MAX_SHARDS); return -1; }
-        if (st_open(s->m, path, &s->files[s->n_files], err)) return -1;
+        if (open_one(s->m, path, &s->files[s->n_files], err)) return -1;
         s->n_files++;
     }
     if (s->n_files == 0) { snprintf(err, QB_ERRLEN, "%.300s: empty weight_map", weights); return -1; }
@@ -214,6 +237,7 @@ static int check_layer_names(const Source *s, int n_layers, char err[QB_ERRLEN])
 static int load_weights(Source *s, int attn_bias, char err[QB_ERRLEN]) {
     Model *m = s->m;
     const ModelConfig *c = &m->cfg;
+    if (c->family != ARCH_LLAMA) return arch_load_hf(m, s, err);
     int miss_emb, miss_head;
     m->tok_emb = load_tensor(s, "model.embed_tokens.weight", c->vocab_size, c->dim, 0, 0, &miss_emb, err);
     if (!m->tok_emb && !miss_emb) return -1;
@@ -290,17 +314,21 @@ Model *model_load_hf(const char *path, char err[QB_ERRLEN]) {
     }
     snprintf(config, sizeof config, "%s/config.json", dir);
     int sharded = 0;
-    if (!is_dir && ends_with(path, ".safetensors")) snprintf(weights, sizeof weights, "%s", path);
+    if (!is_dir && (ends_with(path, ".safetensors") || ends_with(path, ".bin"))) snprintf(weights, sizeof weights, "%s", path);
     else if (!is_dir && ends_with(path, ".index.json")) { snprintf(weights, sizeof weights, "%s", path); sharded = 1; }
-    else {
-        snprintf(weights, sizeof weights, "%s/model.safetensors", dir);
-        if (!is_file(weights)) {
-            snprintf(weights, sizeof weights, "%s/model.safetensors.index.json", dir);
-            sharded = 1;
-            if (!is_file(weights)) {
-                snprintf(err, QB_ERRLEN, "%.300s: no model.safetensors or model.safetensors.index.json", dir);
-                return NULL;
-            }
+    else { /* what the hub ships, safetensors first */
+        static const struct { const char *name; int sharded; } CANDIDATES[] = {
+            {"model.safetensors", 0}, {"model.safetensors.index.json", 1}, {"pytorch_model.bin", 0},
+            {"pytorch_model.bin.index.json", 1}};
+        int found = 0;
+        for (size_t i = 0; i < sizeof CANDIDATES / sizeof CANDIDATES[0] && !found; i++) {
+            snprintf(weights, sizeof weights, "%s/%s", dir, CANDIDATES[i].name);
+            sharded = CANDIDATES[i].sharded;
+            found = is_file(weights);
+        }
+        if (!found) {
+            snprintf(err, QB_ERRLEN, "%.300s: no model.safetensors, pytorch_model.bin or their .index.json", dir);
+            return NULL;
         }
     }
     Model *m = model_alloc();
@@ -312,9 +340,9 @@ Model *model_load_hf(const char *path, char err[QB_ERRLEN]) {
     m->blocks = calloc((size_t)m->cfg.n_layers, sizeof *m->blocks);
     if (!m->blocks) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", path); goto fail; }
     if (open_sources(&s, weights, sharded, err)) goto fail;
-    if (check_layer_names(&s, m->cfg.n_layers, err)) goto fail;
-    if (load_weights(&s, attn_bias, err)) goto fail;
+    if (m->cfg.family == ARCH_LLAMA && check_layer_names(&s, m->cfg.n_layers, err)) goto fail;
     snprintf(m->path, sizeof m->path, "%s", path);
+    if (load_weights(&s, attn_bias, err)) goto fail;
     source_sha256(&s, m->sha256);
     if (s.gptq.present) {
         ModelStoredAs *sa = &m->stored;

@@ -179,7 +179,9 @@ int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLE
                  c->n_kv_heads);
         return -1;
     }
-    if (c->head_dim % 2 != 0) {
+    if (c->family != ARCH_LLAMA) {
+        if (arch_check_config(c, what, err)) return -1;
+    } else if (c->head_dim % 2 != 0) {
         snprintf(err, QB_ERRLEN, "%s: head_dim %d is odd (RoPE needs pairs)", what, c->head_dim);
         return -1;
     }
@@ -198,6 +200,7 @@ int model_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLE
 
 void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols) {
     int q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
+    if (c->family != ARCH_LLAMA && arch_linear_shape(c, k, rows, cols)) return;
     switch (k) {
     case LIN_Q: *rows = q; *cols = c->dim; break;
     case LIN_K: case LIN_V: *rows = kv; *cols = c->dim; break;
@@ -218,6 +221,7 @@ size_t model_linear_params(const Model *m) {
 size_t model_total_params(const Model *m) {
     const ModelConfig *c = &m->cfg;
     size_t n = model_linear_params(m);
+    if (c->family != ARCH_LLAMA) return n + model_float_params(m);
     n += (size_t)c->vocab_size * c->dim * (c->tied_embeddings ? 1 : 2);
     n += (size_t)c->n_layers * 2 * c->dim + c->dim; /* norms */
     if (c->qkv_bias) n += (size_t)c->n_layers * (size_t)(c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
@@ -238,6 +242,14 @@ Model *model_load(const char *path, char err[QB_ERRLEN]) {
     for (int i = 0; i < 2 && !hf; i++) {
         size_t k = strlen(hf_suffix[i]);
         hf = n >= k && strcmp(path + n - k, hf_suffix[i]) == 0;
+    }
+    if (!hf && S_ISREG(st.st_mode)) { /* a PyTorch zip (pytorch_model.bin), not a llama2.c .bin */
+        FILE *f = fopen(path, "rb");
+        unsigned char magic[4] = {0};
+        if (f) {
+            hf = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "PK\x03\x04", 4);
+            fclose(f);
+        }
     }
     return hf ? model_load_hf(path, err) : model_load_llama2c(path, err);
 }

@@ -29,6 +29,11 @@ typedef struct {
     int original_max_position_embeddings; /* llama3: the context before the extension */
 } RopeScaling;
 
+/* Model families (model/arch.c describes each). LLAMA is zero, so a zeroed config is a Llama one. */
+typedef enum { ARCH_LLAMA = 0, ARCH_OPT, ARCH_BLOOM, ARCH_GPT2, ARCH_NEOX, ARCH_COUNT } ArchFamily;
+/* The MLP's activation: SwiGLU (gate/up/down) or a two-layer MLP (up = fc1, down = fc2). */
+typedef enum { ACT_SWIGLU = 0, ACT_RELU, ACT_GELU_TANH, ACT_GELU } Activation;
+
 typedef struct {
     int dim;          /* model width */
     int hidden_dim;   /* FFN width */
@@ -45,9 +50,18 @@ typedef struct {
     int qkv_bias;        /* Qwen2-style biases on q, k, v */
     int bos_id, eos_id;  /* from the checkpoint / generation_config, -1 if unknown */
     char arch[64];       /* "llama2c", "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", ... */
+    /* Non-Llama families (all zero for Llama): LayerNorm with bias, biases on every linear layer. */
+    ArchFamily family;
+    Activation act;
+    int post_norm;         /* OPT do_layer_norm_before = false: LayerNorm after each residual add */
+    int parallel_residual; /* GPT-NeoX: x + attn(ln1(x)) + mlp(ln2(x)) */
+    int rotary_dims;       /* GPT-NeoX: leading dims of each head rotated (rotate-half), 0 = none */
+    int proj_dim;          /* OPT word_embed_proj_dim when it differs from dim (project_in/out), else 0 */
 } ModelConfig;
 
-/* The seven linear layers of a block, in the order the true-sequential stages visit them. */
+/* The seven linear layers of a block, in the order the true-sequential stages visit them. Other
+ * families use a subset (model_block_linears): OPT q,k,v,o,up(fc1),down(fc2); BLOOM, GPT-2 and
+ * GPT-NeoX hold their fused query_key_value in LIN_Q (rows 3*dim, q then k then v) with o, up, down. */
 typedef enum {
     LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LIN_COUNT
 } LinearKind;
@@ -75,7 +89,8 @@ typedef struct {
 typedef struct {
     float *attn_norm; /* dim */
     float *ffn_norm;  /* dim */
-    Linear lin[LIN_COUNT];
+    Linear lin[LIN_COUNT]; /* absent kinds of a family: w NULL, rows = cols = 0 */
+    float *attn_norm_b, *ffn_norm_b; /* LayerNorm biases (non-Llama families), else NULL */
 } Block;
 
 typedef struct ModelStorage ModelStorage; /* private: mmaps and owned buffers */
@@ -96,6 +111,11 @@ typedef struct {
     Block *blocks;      /* n_layers */
     float *final_norm;  /* dim */
     float *classifier;  /* vocab x dim; == tok_emb when tied */
+    /* Non-Llama families (NULL otherwise). With cfg.proj_dim = E, tok_emb and classifier are vocab x E. */
+    float *final_norm_b;          /* final LayerNorm bias; final_norm is NULL for post-LN OPT */
+    float *pos_emb;               /* learned positions (OPT: max_pos + 2 rows, GPT-2: max_pos), dim wide */
+    float *emb_norm, *emb_norm_b; /* BLOOM's word_embeddings_layernorm */
+    float *proj_in, *proj_out;    /* OPT: dim x E and E x dim */
     char path[1024];    /* what was loaded */
     char sha256[65];    /* hash of the weight file(s), hex; identifies the model in results */
     ModelStorage *storage;
@@ -199,7 +219,8 @@ struct cJSON *model_config_json(const ModelConfig *c);
 /* Hugging Face config.json for m as transformers writes it (architectures, model_type, sizes, floats as
  * their shortest decimal, rope_scaling in HF form), with the given torch_dtype. NULL when out of memory. */
 struct cJSON *model_hf_config_json(const Model *m, const char *torch_dtype);
-/* Shapes of the seven linear layers of a block: rows (out) and cols (in). */
+/* Shapes of the seven linear layers of a block: rows (out) and cols (in); 0 x 0 for a kind the family
+ * does not have. */
 void model_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
 
 /* ---- weights kept as stored (model/qweights.c) ------------------------------------------------ */
@@ -236,6 +257,37 @@ int linear_keep_uniform(Model *m, Linear *l, int bits, int n_groups, const uint8
  * up to rounding, the form the lookup-table kernel multiplies. Copied into m. */
 int linear_keep_binary(Model *m, Linear *l, int bits, int n_groups, const uint8_t *codes, const float *alphas,
                        const float *offsets, const float *levels, const int32_t *g_idx, char err[QB_ERRLEN]);
+/* ---- the model description (model/arch.c) ------------------------------------------------------- */
+
+/* The linear layers a block of c's family has, in GPTQ's true-sequential order; returns how many. */
+int model_block_linears(const ModelConfig *c, LinearKind kinds[LIN_COUNT]);
+/* A layer's name in checkpoints and results: linear_kind_name, except "attn.qkv" for a fused
+ * query_key_value and "mlp.fc1"/"mlp.fc2" for two-layer MLPs. */
+const char *model_linear_name(const ModelConfig *c, LinearKind k);
+/* "llama", "opt", "bloom", "gpt2", "neox"; ARCH_COUNT for an unknown name. */
+const char *arch_family_name(ArchFamily f);
+ArchFamily arch_family_from_name(const char *name);
+/* Width of the token embedding and classifier rows: proj_dim when set, else dim. */
+int model_emb_dim(const ModelConfig *c);
+/* Every float tensor of a non-Llama model that is not a quantized linear weight (embeddings, norms,
+ * biases, positions, projections), with its qbench name ("tok_emb", "blk.3.attn_norm.bias", ...), where
+ * its pointer lives, and its shape (cols 0: a vector). The classifier is listed only when untied.
+ * Returns the count (at most cap written), or -1 for a Llama model. */
+typedef struct { char name[48]; float **slot; int rows, cols; } ModelTensorRef;
+int model_float_tensors(Model *m, ModelTensorRef *out, int cap);
+/* Hugging Face names and layouts of a non-Llama model, for exports that write the family's checkpoint:
+ *   model_hf_linear_name: block l's linear module ("model.decoder.layers.3.fc1"); -1 for an absent kind;
+ *   model_hf_row_map: row r of the HF tensor holds the model's row map[r] (head-interleaved fused QKV of
+ *     BLOOM/GPT-NeoX; the identity otherwise); rows = the layer's rows;
+ *   model_hf_float_tensors: every float tensor that is not a linear weight or bias, by HF name, in the
+ *     file's layout (free the array with free()).
+ * model_hf_config_json writes each family's config.json with its own keys. */
+typedef struct { char name[128]; const float *p; int rows, cols; } HfFloatTensor;
+int model_hf_linear_name(const ModelConfig *c, int layer, LinearKind k, char *buf, size_t n);
+void model_hf_row_map(const ModelConfig *c, LinearKind k, int rows, int *map);
+int model_hf_float_tensors(const Model *m, HfFloatTensor **out, int *n);
+/* Floats in every tensor model_float_tensors lists (the classifier counted when untied); 0 for Llama. */
+size_t model_float_params(const Model *m);
 
 /* ---- synthetic models ------------------------------------------------------------------------- */
 

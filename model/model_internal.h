@@ -23,6 +23,48 @@ Model *model_load_gguf(const char *path, char err[QB_ERRLEN]);
 /* config.json → cfg (hf_config.c); *attn_bias: Llama's attention_bias (biases on q, k, v and o). */
 int hf_config_parse(const char *path, ModelConfig *c, int *attn_bias, char err[QB_ERRLEN]);
 
+/* ---- non-Llama families (arch.c, arch_block.c) ---- */
+/* Family-specific config checks (called by model_check_config). */
+int arch_check_config(const ModelConfig *c, const char *what, char err[QB_ERRLEN]);
+/* Shapes of the family's linear layers; returns 1 when it set them (0 x 0 for an absent kind). */
+int arch_linear_shape(const ModelConfig *c, LinearKind k, int *rows, int *cols);
+/* config.json of OPT, BLOOM, GPT-2, GPT-NeoX (hf_config.c): root is the parsed object. */
+typedef struct cJSON cJSON;
+int hf_config_parse_family(const cJSON *root, const char *path, ArchFamily f, ModelConfig *c,
+                           char err[QB_ERRLEN]);
+/* A loader's view of the checkpoint's tensors (loader_hf.c): tensor `name` as float32 (rows, cols)
+ * (cols 0: a vector). transpose: the file stores (cols, rows) (GPT-2's Conv1D). Missing and !required:
+ * NULL with *missing = 1. */
+typedef struct HfSource HfSource;
+float *hf_source_tensor(HfSource *s, const char *name, int rows, int cols, int transpose, int required,
+                        int *missing, char err[QB_ERRLEN]);
+/* Loads every tensor of a non-Llama model from its Hugging Face names (arch.c). */
+int arch_load_hf(Model *m, HfSource *s, char err[QB_ERRLEN]);
+/* A tensor to write into a safetensors file under its HF name: p holds rows x cols (cols 0: a vector), or
+ * is NULL for a Llama linear layer kept packed (lin, decoded at write time);
+ * heads > 0: Llama q/k rows to permute back to rotate-half; owned (freed after writing) when p is a copy
+ * made in the file's layout. */
+typedef struct { char name[128]; const float *p; const Linear *lin; int rows, cols, heads; float *owned; } OutTensor;
+/* Non-Llama families (arch_hf.c): the HF tensors in the family's names and layouts, and config.json as
+ * transformers writes it (NULL on out of memory). */
+int arch_hf_tensors(const Model *m, OutTensor **out, int *n, int with_linears);
+cJSON *arch_hf_config(const Model *m);
+/* Seeded random non-Llama model (arch_hf.c): matrices, embeddings, positions and biases normal(0, 0.02),
+ * LayerNorm weights 1 and biases 0. */
+Model *arch_synth(const ModelConfig *c, uint64_t seed, char err[QB_ERRLEN]);
+
+/* Forward pieces of the non-Llama families (arch_block.c). Scratch comes from the ModelState. */
+typedef struct {
+    float *xb, *q, *att, *hb, *scores;
+    int scratch_threads;
+} ArchScratch;
+void arch_block(const Model *m, const ArchScratch *sc, int layer, float *x, int n, int pos0, float *K, float *V,
+                LinearTap tap, void *ctx);
+/* x (n, dim) ← embeddings of tokens at positions pos0.. (learned positions, projections, BLOOM's norm). */
+void arch_embed(const Model *m, const int *tokens, int n, int pos0, float *x);
+/* logits (n, vocab) ← classifier(project_out(final_norm(x))); xb (n, dim) scratch. */
+void arch_head(const Model *m, const float *x, int n, float *xb, float *logits);
+
 /* RoPE inverse frequencies of the head_dim/2 pairs, with c->rope_scaling applied (forward.c). */
 void model_rope_inv_freq(const ModelConfig *c, double *inv_freq);
 

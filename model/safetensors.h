@@ -32,6 +32,9 @@ typedef struct {
 /* Maps and validates `path`: header length within the file, JSON well-formed, every entry with a
  * dtype, a shape and data_offsets in range, size == numel * dtype size, no two tensors overlapping. */
 int st_open(Model *m, const char *path, StFile *f, char err[QB_ERRLEN]);
+/* A PyTorch zip checkpoint (pytorch_model.bin) read by the restricted unpickler (pickle.c) into the same
+ * table: its tensors point into the private mapping of the archive. */
+int pt_open(Model *m, const char *path, StFile *f, char err[QB_ERRLEN]);
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 /* dst (numel) ← tensor converted to float32 (F32, F16 or BF16; -1 with err for other dtypes). */

@@ -10,8 +10,6 @@
 
 #include "model/model_internal.h"
 
-/* p: float data; for a linear layer kept packed p is NULL and lin is decoded at write time */
-typedef struct { char name[128]; const float *p; const Linear *lin; int rows, cols, heads; } OutTensor;
 
 static int write_config(const Model *m, const char *path, char err[QB_ERRLEN]) {
     cJSON *j = model_hf_config_json(m, "float32");
@@ -24,6 +22,7 @@ static int write_config(const Model *m, const char *path, char err[QB_ERRLEN]) {
 
 static int collect(const Model *m, OutTensor **out, int *n) {
     const ModelConfig *c = &m->cfg;
+    if (c->family != ARCH_LLAMA) return arch_hf_tensors(m, out, n, 1);
     static const char *lin_names[LIN_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                                "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     OutTensor *t = calloc((size_t)c->n_layers * 16 + 4, sizeof *t);
@@ -112,6 +111,7 @@ static int write_weights(const Model *m, const char *path, char err[QB_ERRLEN]) 
     }
     if (f && fclose(f) != 0) ok = 0;
     free(json);
+    for (int i = 0; i < n; i++) free(t[i].owned);
     free(t);
     if (!ok) { snprintf(err, QB_ERRLEN, "%.300s: cannot write: %s", path, strerror(errno)); return -1; }
     return 0;

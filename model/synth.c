@@ -116,7 +116,12 @@ static int write_llama2c(const Model *m, const char *path, char err[QB_ERRLEN]) 
 
 int model_synth_write(const ModelConfig *cfg, uint64_t seed, SynthFormat fmt, const char *path,
                       char err[QB_ERRLEN]) {
-    Model *m = synth_model(cfg, seed, err);
+    if (cfg->family != ARCH_LLAMA && fmt != SYNTH_SAFETENSORS) {
+        snprintf(err, QB_ERRLEN, "synth: the %s family is written as a Hugging Face directory only",
+                 arch_family_name(cfg->family));
+        return -1;
+    }
+    Model *m = cfg->family != ARCH_LLAMA ? arch_synth(cfg, seed, err) : synth_model(cfg, seed, err);
     if (!m) return -1;
     int rc = fmt == SYNTH_LLAMA2C ? write_llama2c(m, path, err) : model_save_safetensors(m, path, err);
     model_free(m);

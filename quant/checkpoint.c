@@ -15,6 +15,10 @@
  * so a build that predates it refuses such a file instead of loading it without the scaling. A file
  * without the key has no scaling. "config" is model_config_json's object; its flags were 0/1 numbers in
  * files written before they became booleans, and both read.
+ * Version 3 is written for the non-Llama families (OPT, BLOOM, GPT-2, GPT-NeoX): "config" adds "family",
+ * "act", "post_norm", "parallel_residual", "rotary_dims", "proj_dim"; the float tensors are the ones
+ * model_float_tensors lists (LayerNorm biases, every linear bias, learned positions, projections) and
+ * the layers are the family's (model_block_linears), named by model_linear_name ("blk.L.attn.qkv").
  * Float tensors: tok_emb, classifier (untied only), final_norm, blk.L.attn_norm, blk.L.ffn_norm,
  * blk.L.attn.{q,k,v}.bias. Each quantized layer "blk.L.<kind>" stores:
  *   .codes  U32 [words]   its rows x cols codes (row-major) as pack_codes' little-endian bit stream
@@ -50,7 +54,7 @@
 #include "quant/quant.h"
 
 #define CK_MAGIC "QBQCKPT"
-#define CK_VERSION 2 /* the newest this build reads; 1 when the model has no RoPE scaling */
+#define CK_VERSION 3 /* the newest this build reads; 1 when the model has no RoPE scaling, 3 for non-Llama */
 #define CK_HEADER 128
 #define CK_ALIGN 64
 
@@ -97,7 +101,10 @@ static void pieces_free(Pieces *ps) {
     free(ps->p);
 }
 
-static uint32_t file_version(const ModelConfig *c) { return c->rope_scaling.type != ROPE_SCALING_NONE ? 2 : 1; }
+static uint32_t file_version(const ModelConfig *c) {
+    if (c->family != ARCH_LLAMA) return 3;
+    return c->rope_scaling.type != ROPE_SCALING_NONE ? 2 : 1;
+}
 
 static cJSON *options_json(const PipelineOptions *po) {
     const QuantOptions *o = &po->opt;
@@ -133,10 +140,10 @@ static cJSON *options_json(const PipelineOptions *po) {
 
 /* Builds the stored form of one layer and checks that decoding it gives exactly the model's
  * weights (Linear.w, where quant_model wrote Q). */
-static int add_layer_w(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linear *lin, const float *W,
+static int add_layer_w(Pieces *ps, cJSON *layers, int l, const char *kname, const Linear *lin, const float *W,
                        const QuantResult *r, QuantMethod method, char err[QB_ERRLEN]) {
     char name[64], tn[96];
-    snprintf(name, sizeof name, "blk.%d.%s", l, linear_kind_name(k));
+    snprintf(name, sizeof name, "blk.%d.%s", l, kname);
     if (!r->codes || !r->scales || !r->zeros || !r->g_idx || r->rows != lin->rows || r->cols != lin->cols ||
         r->bits < 1 || r->bits > 8 || r->n_groups < 1 || r->n_groups > r->cols) {
         snprintf(err, QB_ERRLEN, "%.400s: quantization result is missing or does not match the layer", name);
@@ -209,7 +216,7 @@ static int add_layer_w(Pieces *ps, cJSON *layers, int l, LinearKind k, const Lin
     cJSON *lj = cJSON_CreateObject();
     cJSON_AddStringToObject(lj, "name", name);
     cJSON_AddNumberToObject(lj, "layer", l);
-    cJSON_AddStringToObject(lj, "kind", linear_kind_name(k));
+    cJSON_AddStringToObject(lj, "kind", kname);
     cJSON_AddNumberToObject(lj, "rows", rows);
     cJSON_AddNumberToObject(lj, "cols", cols);
     cJSON_AddNumberToObject(lj, "bits", bits);
@@ -223,16 +230,16 @@ oom:
 }
 
 /* add_layer_w on the layer's float weights (decoded through linear_rows_f32 when kept packed). */
-static int add_layer(Pieces *ps, cJSON *layers, int l, LinearKind k, const Linear *lin, const QuantResult *r,
+static int add_layer(Pieces *ps, cJSON *layers, int l, const char *kname, const Linear *lin, const QuantResult *r,
                      QuantMethod method, char err[QB_ERRLEN]) {
-    if (lin->w) return add_layer_w(ps, layers, l, k, lin, lin->w, r, method, err);
+    if (lin->w) return add_layer_w(ps, layers, l, kname, lin, lin->w, r, method, err);
     float *W = malloc((size_t)lin->rows * lin->cols * sizeof *W);
     if (!W) {
-        snprintf(err, QB_ERRLEN, "blk.%d.%s: out of memory", l, linear_kind_name(k));
+        snprintf(err, QB_ERRLEN, "blk.%d.%s: out of memory", l, kname);
         return -1;
     }
     linear_rows_f32(lin, 0, lin->rows, W);
-    int rc = add_layer_w(ps, layers, l, k, lin, W, r, method, err);
+    int rc = add_layer_w(ps, layers, l, kname, lin, W, r, method, err);
     free(W);
     return rc;
 }
@@ -256,10 +263,41 @@ static void put_u64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) 
 static uint32_t get_u32(const unsigned char *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = v << 8 | p[i]; return v; }
 static uint64_t get_u64(const unsigned char *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
 
+/* Non-Llama families: the float tensors model_float_tensors lists, then per block its bias-less
+ * quantized layers in model_block_linears order. Returns 1 on out of memory, -1 with err set on a bad
+ * result, 0 when done. */
+static int write_family_tensors(const Model *m, Pieces *ps, cJSON *layers, const PipelineReport *rep,
+                                const PipelineOptions *po, char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    err[0] = '\0';
+    int n = model_float_tensors((Model *)m, NULL, 0);
+    ModelTensorRef *t = n > 0 ? malloc((size_t)n * sizeof *t) : NULL;
+    if (!t) return 1;
+    model_float_tensors((Model *)m, t, n);
+    for (int i = 0; i < n; i++) {
+        size_t numel = (size_t)t[i].rows * (size_t)(t[i].cols ? t[i].cols : 1);
+        if (!piece_add(ps, t[i].name, "F32", *t[i].slot, numel * 4, t[i].cols ? 2 : 1, t[i].rows, t[i].cols, 0, NULL)) {
+            free(t);
+            return 1;
+        }
+    }
+    free(t);
+    LinearKind kinds[LIN_COUNT];
+    const int nk = model_block_linears(c, kinds);
+    for (int l = 0; l < c->n_layers; l++)
+        for (int i = 0; i < nk; i++)
+            if (add_layer(ps, layers, l, model_linear_name(c, kinds[i]), &m->blocks[l].lin[kinds[i]],
+                          &rep->results[l * nk + i], po->opt.method, err))
+                return err[0] ? -1 : 1;
+    return 0;
+}
+
 int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const PipelineOptions *po,
                            const char *path, char err[QB_ERRLEN]) {
     const ModelConfig *c = &m->cfg;
-    if (!rep || !rep->results || rep->n_layers != c->n_layers * LIN_COUNT) {
+    LinearKind kinds[LIN_COUNT];
+    const int nk = model_block_linears(c, kinds);
+    if (!rep || !rep->results || rep->n_layers != c->n_layers * nk) {
         snprintf(err, QB_ERRLEN, "%.400s: no per-layer results to write (run quant_model with keep_results)", path);
         return -1;
     }
@@ -270,6 +308,11 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
     tmp_path[0] = 0;
     char tn[96];
     size_t V = (size_t)c->vocab_size, D = (size_t)c->dim;
+    if (c->family != ARCH_LLAMA) {
+        if (write_family_tensors(m, &ps, layers, rep, po, err) == 1) goto oom;
+        if (err[0]) goto done;
+        goto write;
+    }
     if (!piece_add(&ps, "tok_emb", "F32", m->tok_emb, V * D * 4, 2, (long)V, (long)D, 0, NULL)) goto oom;
     if (!c->tied_embeddings &&
         !piece_add(&ps, "classifier", "F32", m->classifier, V * D * 4, 2, (long)V, (long)D, 0, NULL)) goto oom;
@@ -286,10 +329,12 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
                 snprintf(tn, sizeof tn, "blk.%d.%s.bias", l, linear_kind_name((LinearKind)k));
                 if (!piece_add(&ps, tn, "F32", lin->bias, (size_t)lin->rows * 4, 1, lin->rows, 0, 0, NULL)) goto oom;
             }
-            if (add_layer(&ps, layers, l, (LinearKind)k, lin, &rep->results[l * LIN_COUNT + k], po->opt.method, err))
+            if (add_layer(&ps, layers, l, linear_kind_name((LinearKind)k), lin, &rep->results[l * LIN_COUNT + k],
+                          po->opt.method, err))
                 goto done;
         }
     }
+write:;
     /* offsets inside the data section, each 64-byte aligned */
     size_t off = 0;
     tensors = cJSON_CreateObject();
@@ -520,14 +565,14 @@ static float *load_floats(Model *m, const Reader *rd, const char *name, int ndim
 }
 
 /* Reads one layer and keeps it packed in m. */
-static int load_layer(Model *m, const Reader *rd, const cJSON *lj, int l, LinearKind k, Linear *lin,
+static int load_layer(Model *m, const Reader *rd, const cJSON *lj, int l, const char *kname, int idx, Linear *lin,
                       char err[QB_ERRLEN]) {
     char name[64], tn[96];
-    snprintf(name, sizeof name, "blk.%d.%s", l, linear_kind_name(k));
+    snprintf(name, sizeof name, "blk.%d.%s", l, kname);
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(lj, "name"), *gr = cJSON_GetObjectItemCaseSensitive(lj, "grid");
     int rows, cols, bits, ng;
     if (!cJSON_IsString(nm) || strcmp(nm->valuestring, name)) {
-        snprintf(err, QB_ERRLEN, "%.400s: layers[%d] should be %s", rd->path, l * LIN_COUNT + k, name);
+        snprintf(err, QB_ERRLEN, "%.400s: layers[%d] should be %s", rd->path, idx, name);
         return -1;
     }
     if (json_int(lj, "rows", lin->rows, lin->rows, &rows, rd->path, name, err) ||
@@ -578,6 +623,61 @@ static int load_layer(Model *m, const Reader *rd, const cJSON *lj, int l, Linear
     }
     free(codes);
     return rcode;
+}
+
+/* config.family and its block options; absent (versions 1 and 2) means Llama. */
+static int load_family(const cJSON *cj, const char *path, ModelConfig *c, char err[QB_ERRLEN]) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(cj, "family");
+    if (!f) return 0;
+    ArchFamily fam = cJSON_IsString(f) ? arch_family_from_name(f->valuestring) : ARCH_COUNT;
+    if (fam == ARCH_COUNT || fam == ARCH_LLAMA) {
+        snprintf(err, QB_ERRLEN, "%.400s: config.family is not one of opt, bloom, gpt2, neox", path);
+        return -1;
+    }
+    int act;
+    c->family = fam;
+    if (json_int(cj, "act", ACT_RELU, ACT_GELU, &act, path, "config", err) ||
+        json_int(cj, "post_norm", 0, 1, &c->post_norm, path, "config", err) ||
+        json_int(cj, "parallel_residual", 0, 1, &c->parallel_residual, path, "config", err) ||
+        json_int(cj, "rotary_dims", 0, 1 << 12, &c->rotary_dims, path, "config", err) ||
+        json_int(cj, "proj_dim", 0, 1 << 16, &c->proj_dim, path, "config", err))
+        return -1;
+    c->act = (Activation)act;
+    return 0;
+}
+
+/* The float tensors and layers of a non-Llama model (see write_family_tensors). */
+static int load_family_tensors(Model *m, const Reader *rd, const cJSON *lj, const LinearKind *kinds, int nk,
+                               char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    int n = model_float_tensors(m, NULL, 0);
+    ModelTensorRef *t = n > 0 ? malloc((size_t)n * sizeof *t) : NULL;
+    if (!t) {
+        snprintf(err, QB_ERRLEN, "%.400s: out of memory", rd->path);
+        return -1;
+    }
+    model_float_tensors(m, t, n);
+    for (int i = 0; i < n; i++) {
+        long sh[2] = {t[i].rows, t[i].cols};
+        if (!(*t[i].slot = load_floats(m, rd, t[i].name, t[i].cols ? 2 : 1, sh, err))) {
+            free(t);
+            return -1;
+        }
+    }
+    free(t);
+    if (c->tied_embeddings) m->classifier = m->tok_emb;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int i = 0; i < nk; i++, lj = lj->next) {
+            Linear *lin = &m->blocks[l].lin[kinds[i]];
+            model_linear_shape(c, kinds[i], &lin->rows, &lin->cols);
+            if (!cJSON_IsObject(lj)) {
+                snprintf(err, QB_ERRLEN, "%.400s: layers[%d] is not an object", rd->path, l * nk + i);
+                return -1;
+            }
+            if (load_layer(m, rd, lj, l, model_linear_name(c, kinds[i]), l * nk + i, lin, err)) return -1;
+        }
+    /* the LayerNorm families' forward reads float32 weights (fused QKV as row slices) */
+    return model_unpack_weights(m, err);
 }
 
 /* Reads path and checks its header, checksum and metadata JSON: on success *buf (the file), *root
@@ -697,16 +797,23 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     c->rope_theta = (float)th->valuedouble;
     c->norm_eps = (float)ep->valuedouble;
     snprintf(c->arch, sizeof c->arch, "%s", ar->valuestring);
+    if (load_family(cj, path, c, err)) goto fail;
     if (load_rope_scaling(cj, path, &c->rope_scaling, err) || model_check_config(c, path, err)) goto fail;
-    if (cJSON_GetArraySize(layers) != c->n_layers * LIN_COUNT) {
+    LinearKind kinds[LIN_COUNT];
+    const int nk = model_block_linears(c, kinds);
+    if (cJSON_GetArraySize(layers) != c->n_layers * nk) {
         snprintf(err, QB_ERRLEN, "%.400s: %d layer records, expected %d", path, cJSON_GetArraySize(layers),
-                 c->n_layers * LIN_COUNT);
+                 c->n_layers * nk);
         goto fail;
     }
     m->blocks = calloc((size_t)c->n_layers, sizeof *m->blocks);
     if (!m->blocks) {
         snprintf(err, QB_ERRLEN, "%.400s: out of memory", path);
         goto fail;
+    }
+    if (c->family != ARCH_LLAMA) {
+        if (load_family_tensors(m, &rd, layers->child, kinds, nk, err)) goto fail;
+        goto loaded;
     }
     long sh_emb[2] = {c->vocab_size, c->dim}, sh_d[1] = {c->dim};
     if (!(m->tok_emb = load_floats(m, &rd, "tok_emb", 2, sh_emb, err))) goto fail;
@@ -733,9 +840,10 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
                 snprintf(err, QB_ERRLEN, "%.400s: layers[%d] is not an object", path, l * LIN_COUNT + k);
                 goto fail;
             }
-            if (load_layer(m, &rd, lj, l, (LinearKind)k, lin, err)) goto fail;
+            if (load_layer(m, &rd, lj, l, linear_kind_name((LinearKind)k), l * LIN_COUNT + k, lin, err)) goto fail;
         }
     }
+loaded:
     snprintf(m->path, sizeof m->path, "%s", path);
     qb_sha256_hex(buf, len, m->sha256);
     cJSON_Delete(root);

@@ -13,7 +13,11 @@
  * holds q/k rows in llama2.c's interleaved RoPE layout; HF expects rotate-half, so the rows of q and
  * k (codes, scales, zeros, bias) are permuted back here, exactly as model_save_safetensors does.
  * Only uniform grids (rtn, gptq) have this layout; AutoGPTQ kernels take bits 2, 3, 4, 8 and need
- * in_features·bits and out_features·bits to be multiples of 32. */
+ * in_features·bits and out_features·bits to be multiples of 32.
+ * OPT, BLOOM, GPT-2 and GPT-NeoX are written with their own module names (model_hf_linear_name) and
+ * float tensors (model_hf_float_tensors): a fused query_key_value is one quantized layer, its rows put
+ * back in BLOOM's/NeoX's head-interleaved order; GPT-2's Conv1D layers are packed as AutoGPTQ packs
+ * them, from the transposed (out, in) weight, exactly like a Linear. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -68,6 +72,7 @@ typedef struct {
     TKind kind;
     const float *src; /* T_FLOAT */
     int layer, lin;
+    int idx; /* the layer's index in rep->results */
 } Entry;
 
 typedef struct {
@@ -100,11 +105,13 @@ static Entry *entry_add(Entries *es, const char *name, const char *dtype, int nd
 static int produce(const Model *m, const PipelineReport *rep, const Entry *e, void *buf, char err[QB_ERRLEN]) {
     const ModelConfig *c = &m->cfg;
     const Linear *lin = &m->blocks[e->layer].lin[e->lin];
-    const QuantResult *r = &rep->results[e->layer * LIN_COUNT + e->lin];
+    const QuantResult *r = &rep->results[e->idx];
     const int rows = r->rows, cols = r->cols, ng = r->n_groups, bits = r->bits;
     int *map = malloc((size_t)rows * sizeof *map);
     if (!map) goto oom;
-    if (e->lin == LIN_Q || e->lin == LIN_K)
+    if (c->family != ARCH_LLAMA)
+        model_hf_row_map(c, (LinearKind)e->lin, rows, map);
+    else if (e->lin == LIN_Q || e->lin == LIN_K)
         rope_row_map(e->lin == LIN_Q ? c->n_heads : c->n_kv_heads, c->head_dim, map);
     else
         for (int i = 0; i < rows; i++) map[i] = i;
@@ -213,12 +220,15 @@ int quant_export_gptq_check(const ModelConfig *c, const PipelineOptions *po, cha
         snprintf(err, QB_ERRLEN, "--export gptq: AutoGPTQ supports bits 2, 3, 4, 8 (got %d)", o->bits);
         return -1;
     }
-    for (int k = 0; k < LIN_COUNT; k++) { /* every block has the same shapes */
+    LinearKind kinds[LIN_COUNT];
+    const int nk = model_block_linears(c, kinds);
+    for (int ki = 0; ki < nk; ki++) { /* every block has the same shapes */
+        const int k = kinds[ki];
         int rows, cols;
         model_linear_shape(c, (LinearKind)k, &rows, &cols);
         if (((long)cols * o->bits) % 32 || ((long)rows * o->bits) % 32) {
             snprintf(err, QB_ERRLEN, "--export gptq: %s is %dx%d; AutoGPTQ needs in and out features x %d bits to be "
-                     "multiples of 32 (%ld and %ld are not all)", linear_kind_name((LinearKind)k), rows, cols, o->bits,
+                     "multiples of 32 (%ld and %ld are not all)", model_linear_name(c, (LinearKind)k), rows, cols, o->bits,
                      (long)cols * o->bits, (long)rows * o->bits);
             return -1;
         }
@@ -277,23 +287,26 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
     const ModelConfig *c = &m->cfg;
     const QuantOptions *o = &po->opt;
     if (quant_export_gptq_check(c, po, err)) return -1;
-    if (!rep || !rep->results || rep->n_layers != c->n_layers * LIN_COUNT) {
+    LinearKind kinds[LIN_COUNT];
+    const int nk = model_block_linears(c, kinds);
+    if (!rep || !rep->results || rep->n_layers != c->n_layers * nk) {
         snprintf(err, QB_ERRLEN, "--export gptq: no per-layer results (run quant_model with keep_results)");
         return -1;
     }
     for (int l = 0; l < c->n_layers; l++)
-        for (int k = 0; k < LIN_COUNT; k++) {
-            const QuantResult *r = &rep->results[l * LIN_COUNT + k];
+        for (int ki = 0; ki < nk; ki++) {
+            const int k = kinds[ki];
+            const QuantResult *r = &rep->results[l * nk + ki];
             const Linear *lin = &m->blocks[l].lin[k];
             if (!r->codes || !r->scales || !r->zeros || !r->g_idx || r->rows != lin->rows || r->cols != lin->cols ||
                 r->bits != o->bits || r->n_groups < 1) {
                 snprintf(err, QB_ERRLEN, "--export gptq: blk.%d.%s: result missing or does not match the layer", l,
-                         linear_kind_name((LinearKind)k));
+                         model_linear_name(c, (LinearKind)k));
                 return -1;
             }
             if (((long)r->cols * r->bits) % 32 || ((long)r->rows * r->bits) % 32) {
                 snprintf(err, QB_ERRLEN, "--export gptq: blk.%d.%s is %dx%d; AutoGPTQ needs in and out features x %d "
-                         "bits to be multiples of 32", l, linear_kind_name((LinearKind)k), r->rows, r->cols, r->bits);
+                         "bits to be multiples of 32", l, model_linear_name(c, (LinearKind)k), r->rows, r->cols, r->bits);
                 return -1;
             }
         }
@@ -311,6 +324,38 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
     const long V = c->vocab_size, D = c->dim;
     Entry *e;
 #define ADD(...) do { if (!(e = entry_add(&es, __VA_ARGS__))) goto oom; } while (0)
+    if (c->family != ARCH_LLAMA) {
+        HfFloatTensor *ft;
+        int nf;
+        if (model_hf_float_tensors(m, &ft, &nf)) goto oom;
+        for (int i = 0; i < nf; i++) {
+            if (!(e = entry_add(&es, ft[i].name, "F32", ft[i].cols ? 2 : 1, ft[i].rows, ft[i].cols, 4, T_FLOAT))) {
+                free(ft);
+                goto oom;
+            }
+            e->src = ft[i].p;
+        }
+        free(ft);
+        for (int l = 0; l < c->n_layers; l++)
+            for (int ki = 0; ki < nk; ki++) {
+                const QuantResult *r = &rep->results[l * nk + ki];
+                char hn[112];
+                if (model_hf_linear_name(c, l, kinds[ki], hn, sizeof hn)) goto oom;
+                long rows = r->rows, cols = r->cols, ng = r->n_groups;
+                static const char *SUF[] = {"qweight", "qzeros", "scales", "g_idx", "bias"};
+                for (int s = 0; s < 5; s++) {
+                    snprintf(name, sizeof name, "%s.%s", hn, SUF[s]);
+                    if (s == 0) ADD(name, "I32", 2, (long)pack_words((size_t)cols, r->bits), rows, 4, T_QWEIGHT);
+                    else if (s == 1) ADD(name, "I32", 2, ng, (long)pack_words((size_t)rows, r->bits), 4, T_QZEROS);
+                    else if (s == 2) ADD(name, "F16", 2, ng, rows, 2, T_SCALES);
+                    else if (s == 3) ADD(name, "I32", 1, cols, 0, 4, T_GIDX);
+                    else if (m->blocks[l].lin[kinds[ki]].bias) ADD(name, "F32", 1, rows, 0, 4, T_BIAS);
+                    else continue;
+                    e->layer = l; e->lin = kinds[ki]; e->idx = l * nk + ki;
+                }
+            }
+        goto entries_done;
+    }
     ADD("model.embed_tokens.weight", "F32", 2, V, D, 4, T_FLOAT);
     e->src = m->tok_emb;
     for (int l = 0; l < c->n_layers; l++) {
@@ -327,20 +372,20 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
             long rows = r->rows, cols = r->cols, ng = r->n_groups;
             snprintf(name, sizeof name, "model.layers.%d.%s.qweight", l, hn);
             ADD(name, "I32", 2, (long)pack_words((size_t)cols, r->bits), rows, 4, T_QWEIGHT);
-            e->layer = l; e->lin = k;
+            e->layer = l; e->lin = k; e->idx = l * LIN_COUNT + k;
             snprintf(name, sizeof name, "model.layers.%d.%s.qzeros", l, hn);
             ADD(name, "I32", 2, ng, (long)pack_words((size_t)rows, r->bits), 4, T_QZEROS);
-            e->layer = l; e->lin = k;
+            e->layer = l; e->lin = k; e->idx = l * LIN_COUNT + k;
             snprintf(name, sizeof name, "model.layers.%d.%s.scales", l, hn);
             ADD(name, "F16", 2, ng, rows, 2, T_SCALES);
-            e->layer = l; e->lin = k;
+            e->layer = l; e->lin = k; e->idx = l * LIN_COUNT + k;
             snprintf(name, sizeof name, "model.layers.%d.%s.g_idx", l, hn);
             ADD(name, "I32", 1, cols, 0, 4, T_GIDX);
-            e->layer = l; e->lin = k;
+            e->layer = l; e->lin = k; e->idx = l * LIN_COUNT + k;
             if (b->lin[k].bias) {
                 snprintf(name, sizeof name, "model.layers.%d.%s.bias", l, hn);
                 ADD(name, "F32", 1, rows, 0, 4, T_BIAS);
-                e->layer = l; e->lin = k;
+                e->layer = l; e->lin = k; e->idx = l * LIN_COUNT + k;
             }
         }
     }
@@ -350,6 +395,7 @@ int quant_export_gptq(const Model *m, const PipelineReport *rep, const PipelineO
         ADD("lm_head.weight", "F32", 2, V, D, 4, T_FLOAT);
         e->src = m->classifier;
     }
+entries_done:
 #undef ADD
     /* safetensors header: u64 length, JSON, space-padded to 8 bytes */
     hdr = cJSON_CreateObject();

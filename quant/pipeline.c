@@ -49,8 +49,14 @@ static int input_of(LinearKind k) {
     default: return 3;
     }
 }
-/* The tap is called once per kind with the same x; accumulate on the first kind of each input. */
-static const LinearKind INPUT_FIRST[N_INPUTS] = {LIN_Q, LIN_O, LIN_GATE, LIN_DOWN};
+/* The tap is called once per kind with the same x; accumulate on the first kind of each input that
+ * the model's family has (model_block_linears: Llama's gate, OPT's fc1 = LIN_UP, ...). */
+static void input_first(const ModelConfig *c, LinearKind first[N_INPUTS]) {
+    LinearKind kinds[LIN_COUNT];
+    int nk = model_block_linears(c, kinds);
+    for (int g = 0; g < N_INPUTS; g++) first[g] = LIN_COUNT;
+    for (int i = nk - 1; i >= 0; i--) first[input_of(kinds[i])] = kinds[i];
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -72,6 +78,7 @@ typedef struct {
     int cap;               /* samples per flush (the same for every input) */
     int seqlen;
     int bad_cols;         /* a tap's cols disagreed with the Hessian, or a window had another length */
+    LinearKind first[N_INPUTS]; /* input_first */
 } TapCtx;
 
 static void flush_stack(TapCtx *c, int g) {
@@ -85,7 +92,7 @@ static void hessian_tap(void *vctx, int layer, LinearKind kind, const float *x, 
     TapCtx *c = vctx;
     if (kind < 0 || kind >= LIN_COUNT) return;
     int g = input_of(kind);
-    if (kind != INPUT_FIRST[g] || !c->h[g]) return;
+    if (kind != c->first[g] || !c->h[g]) return;
     if (cols != c->h[g]->cols || n != c->seqlen) { c->bad_cols = 1; return; }
     memcpy(c->stack[g] + (size_t)c->stacked[g] * n * cols, x, (size_t)n * cols * sizeof(float));
     if (++c->stacked[g] == c->cap) flush_stack(c, g);
@@ -290,25 +297,29 @@ static int quant_input(Model *m, int l, int g, const Hessian *Hg, Tally *t, char
 
 static int quant_input_layers(Model *m, int l, int g, const Hessian *Hg, Tally *t, char err[QB_ERRLEN]) {
     Block *b = &m->blocks[l];
+    const ModelConfig *c = &m->cfg;
     if (Hg && t->po->hessian_hook) t->po->hessian_hook(t->po->hessian_ctx, l, g, Hg->H, Hg->cols);
-    for (int k = 0; k < LIN_COUNT; k++) {
+    LinearKind kinds[LIN_COUNT];
+    const int nk = model_block_linears(c, kinds); /* the family's layers, in true-sequential order */
+    for (int i = 0; i < nk; i++) {
+        const int k = kinds[i];
         if (input_of((LinearKind)k) != g) continue;
         Linear *lin = &b->lin[k];
         const float *Hk = Hg ? Hg->H : NULL;
         char lname[64];
-        snprintf(lname, sizeof lname, "blk.%d.%s", l, linear_kind_name((LinearKind)k));
+        snprintf(lname, sizeof lname, "blk.%d.%s", l, model_linear_name(c, (LinearKind)k));
         if (Hk && check_inputs(Hg, lname, err)) return -1;
         QuantResult r;
         char qerr[QB_ERRLEN];
         double ts = now_s();
         /* given H, every method reports its layer error on it */
         if (quantize_layer(lin->w, Hk, lin->rows, lin->cols, t->o, &r, qerr)) {
-            snprintf(err, QB_ERRLEN, "blk.%d.%s: %.400s", l, linear_kind_name((LinearKind)k), qerr);
+            snprintf(err, QB_ERRLEN, "blk.%d.%s: %.400s", l, model_linear_name(c, (LinearKind)k), qerr);
             return -1;
         }
         r.seconds = now_s() - ts;
         memcpy(lin->w, r.q, (size_t)lin->rows * (size_t)lin->cols * sizeof(float));
-        int idx = l * LIN_COUNT + k;
+        int idx = l * nk + i;
         LayerRecord *rec = &t->rep->layers[idx];
         rec->layer = l;
         rec->kind = (LinearKind)k;
@@ -444,12 +455,24 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
     const QuantOptions *o = &po->opt;
     const ModelConfig *c = &m->cfg;
     if (quant_options_validate(o, 0, err)) return -1;
+    if (po->quantize_head && c->family != ARCH_LLAMA) {
+        snprintf(err, QB_ERRLEN, "quantize_head is not supported for the %s family", arch_family_name(c->family));
+        return -1;
+    }
+    LinearKind kinds[LIN_COUNT], first[N_INPUTS];
+    const int nk = model_block_linears(c, kinds);
+    input_first(c, first);
     int have_calib = calib && calib->n_samples > 0;
     if (method_needs_h(o) && !have_calib) {
         snprintf(err, QB_ERRLEN, "%s needs calibration windows (none given)", quant_method_name(o->method));
         return -1;
     }
     if (have_calib) {
+        if (m->pos_emb && calib->seqlen > c->seq_len) {
+            snprintf(err, QB_ERRLEN, "calibration: seqlen %d is longer than the model's %d learned positions",
+                     calib->seqlen, c->seq_len);
+            return -1;
+        }
         if (calib->seqlen < 1 || !calib->windows) {
             snprintf(err, QB_ERRLEN, "calibration: seqlen %d / windows missing", calib->seqlen);
             return -1;
@@ -464,7 +487,7 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
     }
     /* quantizers rewrite Linear.w in place: a model loaded packed (F16/BF16, a checkpoint) becomes float32 */
     if (model_unpack_weights(m, err)) return -1;
-    const int nl = c->n_layers, total = nl * LIN_COUNT;
+    const int nl = c->n_layers, total = nl * nk;
     double t0 = now_s();
     rep->layers = calloc((size_t)total, sizeof *rep->layers);
     if (keep_results) rep->results = calloc((size_t)total, sizeof *rep->results);
@@ -501,7 +524,8 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
     static const int STAGES_ONE[][N_INPUTS] = {{1, 1, 1, 1}};
     const int (*stages)[N_INPUTS] = po->true_sequential ? STAGES_SEQ : STAGES_ONE;
     const int n_stages = po->true_sequential ? 4 : 1;
-    const int staged = have_calib && po->true_sequential && !po->reference_path;
+    /* the staged path computes the Llama block's parts; the other families take the reference path */
+    const int staged = have_calib && po->true_sequential && !po->reference_path && c->family == ARCH_LLAMA;
 
     for (int l = 0; l < nl; l++) {
         Block *b = &m->blocks[l];
@@ -509,7 +533,7 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
         for (size_t i = 0; i < (size_t)ns * per; i++)
             if (!isfinite(acts[i])) {
                 snprintf(err, QB_ERRLEN, "blk.%d.%s: calibration inputs contain NaN or Inf (window %zu, position %zu)",
-                         l, linear_kind_name(LIN_Q), i / per, i % per / (size_t)c->dim);
+                         l, model_linear_name(c, LIN_Q), i / per, i % per / (size_t)c->dim);
                 goto done;
             }
         if (staged) {
@@ -523,10 +547,11 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
         /* the reference path: every stage runs the whole block on every window with a tap */
         for (int st = 0; st < n_stages; st++) {
             TapCtx tc = {0};
+            memcpy(tc.first, first, sizeof first);
             if (have_calib) {
                 for (int g = 0; g < N_INPUTS; g++) {
                     if (!stages[st][g]) continue;
-                    if (hessian_init(&H[g], b->lin[INPUT_FIRST[g]].cols, err)) goto done;
+                    if (hessian_init(&H[g], b->lin[first[g]].cols, err)) goto done;
                     tc.h[g] = &H[g];
                 }
                 double tc0 = now_s();
@@ -555,6 +580,7 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
     for (int l = 0; l < nl; l++)
         for (int k = 0; k < LIN_COUNT; k++)
             if (m->blocks[l].lin[k].bias) floats += (size_t)m->blocks[l].lin[k].rows;
+    if (c->family != ARCH_LLAMA) floats = model_float_params(m); /* every listed tensor, biases included */
     rep->bits_per_weight = t.params > 0 ? t.bits_sum / t.params : 0;
     rep->packed_bytes = t.packed + 2 * floats;
     rc = 0;

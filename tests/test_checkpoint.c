@@ -255,10 +255,10 @@ static void test_corrupt_and_truncated(void **state) {
     expect_load_error(bad, "bad magic");
     b[0] = 'Q';
     assert_int_equal(b[8], 1); /* no RoPE scaling: the version-1 layout */
-    b[8] = 3;
+    b[8] = 4; /* one past the newest (3: the non-Llama families) */
     spit(bad, b, len);
     assert_int_equal(quant_checkpoint_detect(bad), 1);
-    expect_load_error(bad, "unsupported checkpoint version 3");
+    expect_load_error(bad, "unsupported checkpoint version 4");
     b[8] = 1;
     /* hostile metadata under a valid checksum: a config that disagrees with the tensors, a tensor
      * pointing past the data, a g_idx outside its groups */

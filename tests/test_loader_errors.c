@@ -256,7 +256,7 @@ static void config_case(const char *name, const char *key, const char *value, co
 
 static void test_config_errors(void **state) {
     (void)state;
-    config_case("arch", "architectures", "[\"GPT2LMHeadModel\"]", "config.json", "'GPT2LMHeadModel' is not supported");
+    config_case("arch", "architectures", "[\"FalconForCausalLM\"]", "config.json", "'FalconForCausalLM' is not supported");
     config_case("noarch", "architectures", NULL, "config.json", "architectures");
     config_case("hs", "hidden_size", "\"abc\"", "config.json", "'hidden_size'");
     config_case("nohs", "hidden_size", NULL, "config.json", "missing key 'hidden_size'");
