@@ -177,7 +177,7 @@ static int get_string_is(const cJSON *root, const char *path, const char *key, c
         if (!strcmp(j->valuestring, ok[i])) { *which = i; return 0; }
     char list[200] = "";
     for (int i = 0; i < n_ok; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "", ok[i]);
-    snprintf(err, QB_ERRLEN, "%.300s: key '%s' must be one of %s", path, key, list);
+    snprintf(err, QB_ERRLEN, "%.200s: key '%.60s' must be one of %.200s", path, key, list);
     return -1;
 }
 
