@@ -71,7 +71,7 @@ static int run_family(const char *fam, const char *dir, int samples, int seqlen,
 }
 
 int main(int argc, char **argv) {
-    int samples = 4, seqlen = 512, prefill = 512, layers = 12, keep = 0;
+    int samples = 2, seqlen = 256, prefill = 256, layers = 12, keep = 0;
     const char *fams[8];
     int nf = 0;
     for (int i = 1; i < argc; i++) {
