@@ -21,6 +21,7 @@
 
 #include "model/model.h"
 #include "model/qweights.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 
 #define MAX_MODELS 16

@@ -26,6 +26,7 @@
 #include "metrics/textfile.h"
 #include "bench/bench_common.h"
 #include "harness/cli.h"
+#include "metrics/meteor15.h"
 
 typedef struct {
     const char *label;

@@ -3,7 +3,7 @@
  * 3072x768 layer, per layer and per model, against the PyTorch reference
  * (../shared/oracles/gptq_ref.py, run with /usr/bin/python3 on the same W and H files, with the same
  * thread count for torch and its OpenBLAS; skipped when it is not there). Prints figures and the
- * ratios against issue 2's targets, never pass/fail; plus peak RSS.
+ * ratios against the targets below, never pass/fail; plus peak RSS.
  *   build/bench/bench_quant [--no-ref] [--reps N] [--threads N] [--ref-omp M]
  * Every figure is the median of N runs (default 3), the reference's too. --threads N sets OpenMP and
  * OpenBLAS here (default: this process's OpenMP count) and the reference's OpenBLAS threads. The
@@ -15,7 +15,7 @@
  * "solve" times the GPTQ core alone (gptq_run from quant/'s private header, the same span the
  * reference's `seconds` covers: Cholesky, blocks, GEMMs); "total" is quantize_layer() with its
  * input checks and the layer-error figure (the upper half of DᵀD, rows·cols²/2 multiply-adds).
- * Targets (issue 2): the 3072x768 solve under 0.1 s; torch/qbench at least 3x per layer and per model.
+ * Targets: the 3072x768 solve under 0.1 s; torch/qbench at least 3x per layer and per model.
  * Other processes on the cores skew the figures badly (OpenBLAS's threaded Cholesky slows ~20x when
  * a core is taken, see quant/gptq.c): watch `uptime`, or compare with --threads 1. */
 #include <math.h>
@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
     printf("per model (12 blocks x 7 linears): qbench solves %.2f s (with the layer errors %.2f s)", model_c, model_total);
     if (model_t_ok) printf(", PyTorch reference %.2f s, ratio %.1fx", model_t, model_t / model_c);
     printf("\n");
-    printf("targets (issue 2):\n");
+    printf("targets:\n");
     printf("  3072x768 solve < 0.1 s:             %.4f s, %.2fx under the limit (%s)\n", solve_3072,
            0.1 / solve_3072, solve_3072 < 0.1 ? "met" : "NOT met");
     if (model_t_ok) {

@@ -17,6 +17,7 @@
 #include "metrics/ppl.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 
 static double now_s(void) {

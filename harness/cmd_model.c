@@ -11,6 +11,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "model/model.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 
 static void print_info_text(const Model *m) {

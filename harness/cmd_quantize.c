@@ -14,6 +14,7 @@
 #include "harness/cli.h"
 #include "harness/commands.h"
 #include "model/tokenizer.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 
 typedef struct { double t0; int tty; const ModelConfig *cfg; } Progress;

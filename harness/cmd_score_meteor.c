@@ -23,6 +23,7 @@
 #include "harness/commands.h"
 #include "metrics/meteor.h"
 #include "metrics/textfile.h"
+#include "metrics/meteor15.h"
 
 #define MAX_REFS 64
 

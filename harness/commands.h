@@ -17,7 +17,7 @@ int cmd_score(int argc, char **argv);
 int cmd_score_meteor(int argc, char **argv, int meteor15);
 /* quantization: harness/cmd_quantize.c */
 int cmd_quantize(int argc, char **argv);
-/* experiments: harness/cmd_sweep.c */
+/* experiments: harness/cmd_run.c */
 int cmd_run(int argc, char **argv);
 /* results databases: harness/cmd_results.c */
 int cmd_merge(int argc, char **argv);

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "harness/runner_internal.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 
 static int64_t peak_rss_bytes(void) {

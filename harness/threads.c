@@ -19,7 +19,7 @@ int qb_set_threads(int n) {
  * parallel regions; with the default spinning wait a thread that finishes first spins while its
  * partner is descheduled by another process, taking the core that partner needs. On a 2-core
  * machine shared with other jobs, 2-thread sweeps were up to 3x slower spinning than passive
- * (measured in harness/cmd_sweep.c's history: GPTQT 8-bit point, 157 s spinning, 28 s passive). */
+ * (measured in harness/cmd_run.c's history: GPTQT 8-bit point, 157 s spinning, 28 s passive). */
 void qb_prefer_passive_wait(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
     if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1)) return;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics/meteor_internal.h"
+#include "metrics/meteor15.h"
 
 Meteor15Params meteor15_default_params(void) {
     Meteor15Params p = {.alpha = 0.85, .beta = 0.20, .gamma = 0.60, .delta = 0.75,

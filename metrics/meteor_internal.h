@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "metrics/meteor.h"
+#include "metrics/meteor15.h"
 #include "metrics/pystr.h" /* utf8_decode, utf8_encode, py_isspace, py_lower */
 
 /* ---- token lists ---------------------------------------------------------------------------------- */

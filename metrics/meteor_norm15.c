@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics/meteor_internal.h"
+#include "metrics/meteor15.h"
 
 typedef struct { uint32_t *a; size_t n, cap; int oom; } Buf;
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "metrics/meteor_internal.h"
+#include "metrics/meteor15.h"
 
 /* next line of [*p, end): start and length without the '\n' / "\r\n" */
 static int next_line(char **p, char *end, char **s, int *len) {

@@ -51,6 +51,7 @@
 #include <cjson/cJSON.h>
 
 #include "model/model.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 
 #define CK_MAGIC "QBQCKPT"

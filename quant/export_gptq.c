@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "model/model.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 
 static const char *HF_NAMES[LIN_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",

@@ -21,7 +21,7 @@
  * calibration: given none, they skip the forward passes; given some, the passes run only to report
  * each layer's error on the same inputs GPTQ would see.
  *
- * The head (issue 2: only with quantize_head): after the last block, the classifier (vocab x dim) is
+ * The head (only with quantize_head): after the last block, the classifier (vocab x dim) is
  * quantized with the same options, its Hessian built from the last block's outputs after the final
  * RMSNorm (the classifier's input); an untied tok_emb gets the same grid without a Hessian, since an
  * embedding lookup has no input activations to weigh (gptq → rtn, gptqt → rtnt).

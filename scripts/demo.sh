@@ -10,7 +10,7 @@ DB=$($Q run $EXP --print-db)
 mkdir -p "$(dirname "$DB")"
 start=$(date +%s)
 # Threads: every core by default (qbench run sets a passive OpenMP wait, which keeps two threads
-# faster than one even on a busy shared machine: see harness/cmd_sweep.c); QBENCH_THREADS=N to
+# faster than one even on a busy shared machine: see harness/cmd_run.c); QBENCH_THREADS=N to
 # override.
 if [ -n "${QBENCH_THREADS:-}" ]; then
     $Q run $EXP --threads "$QBENCH_THREADS"

@@ -20,6 +20,7 @@
 #include "metrics/textfile.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 #include "tests/common.h"
 

@@ -15,6 +15,7 @@
 #include <cJSON.h>
 
 #include "model/model.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 
 #define FIX "tests/fixtures/arch/"

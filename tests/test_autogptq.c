@@ -19,6 +19,7 @@
 
 #include "model/model.h"
 #include "model/model_internal.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 #include "tests/common.h"
 

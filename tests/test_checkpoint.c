@@ -19,6 +19,7 @@
 #include "datasets/calib.h"
 #include "datasets/datasets.h"
 #include "model/tokenizer.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 #include "tests/common.h"
 

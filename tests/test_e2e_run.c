@@ -354,7 +354,7 @@ static void kill_and_resume(const char *dbname, const char *sql, long *done_at_k
     for (int i = 0; i < 12000 && !killed; i++) { /* at most a minute */
         long v = access(db, F_OK) == 0 ? db_int(db, sql) : 0;
         if (v > 0) {
-            /* by now it has restarted itself with a passive OpenMP wait (cmd_sweep.c), unless the
+            /* by now it has restarted itself with a passive OpenMP wait (cmd_run.c), unless the
              * environment already chose one */
             int passive = proc_env_has(pid, "OMP_WAIT_POLICY=PASSIVE");
             kill(pid, SIGKILL);

@@ -20,6 +20,7 @@
 #include "metrics/meteor.h"
 #include "metrics/meteor_internal.h" /* mt_treebank_tokenize, utf8_decode */
 #include "tests/common.h"
+#include "metrics/meteor15.h"
 
 static WordNet *WN;
 

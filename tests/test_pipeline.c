@@ -1,7 +1,7 @@
 /* test_pipeline.c — calibration sampling (datasets/calib.h) and the block-by-block quantization
  * pipeline (quant_model) on the real models: GPTQ beats RTN layer by layer and in perplexity,
  * 8-bit GPTQ is near lossless, size accounting matches a hand count, and bad inputs are errors that
- * name the layer. quantize_head (issue 2) on a tied (stories260K) and an untied (synthetic) model.
+ * name the layer. quantize_head on a tied (stories260K) and an untied (synthetic) model.
  *
  * Calibration comes from the tinystories-calib split and perplexity from the disjoint
  * tinystories-valid split (datasets.h), so the perplexities are held out. */
@@ -20,6 +20,7 @@
 #include "datasets/datasets.h"
 #include "metrics/ppl.h"
 #include "model/tokenizer.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 #include "quant/quant_internal.h"
 #include <omp.h>
@@ -595,7 +596,7 @@ static void test_staged_matches_reference(void **state) {
     free(windows);
 }
 
-/* ---- quantize_head (issue 2) ------------------------------------------------------------------------ */
+/* ---- quantize_head --------------------------------------------------------------------------------- */
 
 /* Per-row asymmetric RTN puts every weight within half a step of itself, step = (max − min)/(2^bits − 1)
  * with the range widened to include 0 (GPTQ's quantizer): a bound from the definition, not a run. */

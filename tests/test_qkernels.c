@@ -21,6 +21,7 @@
 
 #include "model/model_internal.h"
 #include "model/qweights.h"
+#include "quant/checkpoint.h"
 #include "quant/quant.h"
 #include "tests/common.h"
 

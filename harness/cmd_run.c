@@ -1,4 +1,4 @@
-/* cmd_sweep.c — `qbench run EXP.yaml [--dry-run] [--shard i/n] [--threads N] [--quiet] [--db PATH]
+/* cmd_run.c — `qbench run EXP.yaml [--dry-run] [--shard i/n] [--threads N] [--quiet] [--db PATH]
  * [--print-db]` (options in the table below): validates the experiment completely, then runs every point not already done
  * (runner.c). --print-db lets scripts (experiments/sweep.sbatch) find the experiment's database. */
 #include <cblas.h>
