@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "base/base.h"
+#include "model/model.h"
 #include "tests/common.h"
 
 const char *t_qbench_bin(void) {
@@ -86,4 +87,22 @@ int t_rm_rf(const char *dir) {
     char cmd[1200];
     if (strchr(dir, '\'') || (size_t)snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir) >= sizeof cmd) return -1;
     return system(cmd) == 0 ? 0 : -1;
+}
+
+Model *t_load_model(const char *path) {
+    char err[QB_ERRLEN] = "";
+    Model *m = model_load(path, err);
+    if (!m) fail_msg("load %s: %s", path, err);
+    return m;
+}
+
+float *t_prefill_logits(const Model *m, const int *tok, int n) {
+    char err[QB_ERRLEN];
+    ModelState *s = model_state_new(m, n, n);
+    assert_non_null(s);
+    float *lg = malloc(sizeof(float) * (size_t)n * m->cfg.vocab_size);
+    assert_non_null(lg);
+    if (model_forward(m, s, tok, n, 0, lg, err)) fail_msg("%s", err);
+    model_state_free(s);
+    return lg;
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "model/model.h"
+
 /* $QBENCH_BIN, or bin/qbench when it is unset or empty. */
 const char *t_qbench_bin(void);
 
@@ -25,5 +27,10 @@ void t_write_text(const char *path, const char *text);
 int t_mkdtemp(char *buf, size_t n, const char *prefix);
 /* Removes dir and everything below it; 0 or -1. */
 int t_rm_rf(const char *dir);
+
+/* model_load(path), failing the test with the loader's message when it cannot. */
+Model *t_load_model(const char *path);
+/* Logits (n, vocab) of tok[0..n-1] at positions 0..n-1 in one prefill (malloc'd). */
+float *t_prefill_logits(const Model *m, const int *tok, int n);
 
 #endif

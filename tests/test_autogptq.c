@@ -40,24 +40,6 @@ static cJSON *read_json(const char *path) {
     return j;
 }
 
-static Model *load_ok(const char *path) {
-    char err[QB_ERRLEN] = "";
-    Model *m = model_load(path, err);
-    if (!m) fail_msg("load %s: %s", path, err);
-    return m;
-}
-
-static float *logits_of(const Model *m, const int *tok, int n) {
-    char err[QB_ERRLEN];
-    ModelState *s = model_state_new(m, n, n);
-    assert_non_null(s);
-    float *lg = malloc(sizeof(float) * (size_t)n * m->cfg.vocab_size);
-    assert_non_null(lg);
-    if (model_forward(m, s, tok, n, 0, lg, err)) fail_msg("%s", err);
-    model_state_free(s);
-    return lg;
-}
-
 /* sha256 of layer (l, k) in HF row order (the model holds q/k rows interleaved for RoPE). */
 static void layer_sha(const Model *m, int l, int k, char hex[65]) {
     const Linear *lin = &m->blocks[l].lin[k];
@@ -104,16 +86,16 @@ static void test_v1_folders(void **state) {
         snprintf(path, sizeof path, "%s/reference.json", dir);
         cJSON *ref = read_json(path);
         assert_non_null(ref);
-        Model *m = load_ok(dir);
+        Model *m = t_load_model(dir);
         assert_string_equal(m->stored.format, "autogptq");
         assert_true(m->stored.linear_bits > 2 && m->stored.linear_bits < 10);
         const cJSON *layers = cJSON_GetObjectItemCaseSensitive(ref, "layers");
         assert_int_equal(check_layers(m, layers ? layers : ref, dir), 14);
         /* logits: identical to the float directory holding AutoGPTQ's dequantized weights */
         snprintf(path, sizeof path, "%s/dequantized", dir);
-        Model *f = load_ok(path);
+        Model *f = t_load_model(path);
         assert_int_equal(f->stored.format[0], 0);
-        float *a = logits_of(m, tok, 32), *b = logits_of(f, tok, 32);
+        float *a = t_prefill_logits(m, tok, 32), *b = t_prefill_logits(f, tok, 32);
         size_t n = (size_t)32 * m->cfg.vocab_size, diff = 0;
         for (size_t i = 0; i < n; i++) diff += a[i] != b[i];
         if (diff) fail_msg("%s: %zu of %zu logits differ from dequantized/", dir, diff, n);
@@ -134,7 +116,7 @@ static void test_v2_folder(void **state) {
     const char *dir = AG "/v2-b4-g32-asym-actorder";
     cJSON *ref = read_json(AG "/v2-b4-g32-asym-actorder/reference.json");
     if (!ref) skip();
-    Model *m = load_ok(dir);
+    Model *m = t_load_model(dir);
     assert_int_equal(check_layers(m, cJSON_GetObjectItemCaseSensitive(ref, "layers"), dir), 14);
     const cJSON *cases = cJSON_GetObjectItemCaseSensitive(ref, "logits"), *c;
     int ncases = 0;
@@ -144,7 +126,7 @@ static void test_v2_folder(void **state) {
         int n = cJSON_GetArraySize(ids), tok[64];
         assert_true(n > 0 && n <= 64);
         for (int i = 0; i < n; i++) tok[i] = cJSON_GetArrayItem(ids, i)->valueint;
-        float *got = logits_of(m, tok, n);
+        float *got = t_prefill_logits(m, tok, n);
         assert_int_equal(cJSON_GetArraySize(lg), n);
         for (int i = 0; i < n; i++) {
             const cJSON *row = cJSON_GetArrayItem(lg, i);
@@ -209,7 +191,7 @@ static float fp16_round(float x) { return (float)(_Float16)x; }
 static void max_logit_diff(const Model *a, const Model *b, double *maxdiff, size_t *ndiff) {
     int tok[40];
     for (int i = 0; i < 40; i++) tok[i] = i == 0 ? 1 : (int)((i * 389u + 11u) % (unsigned)a->cfg.vocab_size);
-    float *la = logits_of(a, tok, 40), *lb = logits_of(b, tok, 40);
+    float *la = t_prefill_logits(a, tok, 40), *lb = t_prefill_logits(b, tok, 40);
     *maxdiff = 0;
     *ndiff = 0;
     for (size_t i = 0; i < (size_t)40 * a->cfg.vocab_size; i++) {
@@ -231,7 +213,7 @@ static void test_export_gptq_loads_back(void **state) {
     if (access(src, R_OK)) skip();
     char err[QB_ERRLEN] = "", dir[128], qbq[160];
     assert_int_equal(t_mkdtemp(dir, sizeof dir, "qb_ex"), 0);
-    Model *m = load_ok(src);
+    Model *m = t_load_model(src);
     int wins[8 * 64];
     QbRng rng;
     qb_rng_seed(&rng, 42);
@@ -251,7 +233,7 @@ static void test_export_gptq_loads_back(void **state) {
     char d1[160];
     snprintf(d1, sizeof d1, "%s/raw", dir);
     if (quant_export_gptq(m, &rep, &po, d1, err)) fail_msg("%s", err);
-    Model *e1 = load_ok(d1);
+    Model *e1 = t_load_model(d1);
     assert_string_equal(e1->stored.format, "autogptq");
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int k = 0; k < LIN_COUNT; k++) {
@@ -292,7 +274,7 @@ static void test_export_gptq_loads_back(void **state) {
     if (quant_export_gptq(m, &rep, &po, d2, err)) fail_msg("%s", err);
     Model *a = quant_or_model_load(qbq, err);
     if (!a) fail_msg("%s", err);
-    Model *b = load_ok(d2);
+    Model *b = t_load_model(d2);
     double md;
     size_t nd;
     max_logit_diff(a, b, &md, &nd);

@@ -95,37 +95,19 @@ static void test_dequant_all_reference(void **state) {
     print_message("dequantized %d tensors of %d files bit-exactly\n", tensors, files);
 }
 
-static Model *load_ok(const char *path) {
-    char err[QB_ERRLEN] = "";
-    Model *m = model_load(path, err);
-    if (!m) fail_msg("load %s: %s", path, err);
-    return m;
-}
-
-static float *logits_of(const Model *m, const int *tok, int n) {
-    char err[QB_ERRLEN];
-    ModelState *s = model_state_new(m, n, n);
-    assert_non_null(s);
-    float *lg = malloc(sizeof(float) * (size_t)n * m->cfg.vocab_size);
-    assert_non_null(lg);
-    if (model_forward(m, s, tok, n, 0, lg, err)) fail_msg("%s", err);
-    model_state_free(s);
-    return lg;
-}
-
 /* The same weights through two loaders give the same logits. synth256: llama.cpp's convert_hf_to_gguf
  * output against the HF directory it came from (rotate-half rows permuted by qbench's HF loader; GGUF
  * rows as llama.cpp stores them), so a wrong RoPE layout on either side shows. stories260K: llama.cpp's
  * llama2.c converter against the llama2.c checkpoint. Exact equality: same float32 values, same code. */
 static void check_same_logits(const char *a, const char *b) {
-    Model *ma = load_ok(a), *mb = load_ok(b);
+    Model *ma = t_load_model(a), *mb = t_load_model(b);
     assert_int_equal(ma->cfg.vocab_size, mb->cfg.vocab_size);
     assert_int_equal(ma->cfg.head_dim, mb->cfg.head_dim);
     assert_int_equal(ma->cfg.n_kv_heads, mb->cfg.n_kv_heads);
     assert_true(ma->cfg.norm_eps == mb->cfg.norm_eps && ma->cfg.rope_theta == mb->cfg.rope_theta);
     int tok[24];
     for (int i = 0; i < 24; i++) tok[i] = i == 0 ? 1 : (int)((i * 7919u + 13u) % (unsigned)ma->cfg.vocab_size);
-    float *la = logits_of(ma, tok, 24), *lb = logits_of(mb, tok, 24);
+    float *la = t_prefill_logits(ma, tok, 24), *lb = t_prefill_logits(mb, tok, 24);
     size_t n = (size_t)24 * ma->cfg.vocab_size, diff = 0;
     for (size_t i = 0; i < n; i++) diff += la[i] != lb[i];
     if (diff) fail_msg("%s vs %s: %zu of %zu logits differ", a, b, diff, n);
@@ -139,7 +121,7 @@ static void test_logits_synth256_gguf_vs_hf(void **state) {
     (void)state;
     if (access(GG "/synth256-f32.gguf", R_OK) || access(GG "/synth256-hf/model.safetensors", R_OK)) skip();
     check_same_logits(GG "/synth256-f32.gguf", GG "/synth256-hf");
-    Model *m = load_ok(GG "/synth256-f32.gguf");
+    Model *m = t_load_model(GG "/synth256-f32.gguf");
     assert_true(m->cfg.tied_embeddings); /* no output.weight in the file */
     assert_int_equal(m->cfg.head_dim, 64);
     assert_int_equal(m->cfg.n_kv_heads, 2);
@@ -169,7 +151,7 @@ static void test_generate_matches_llama2c(void **state) {
     while (nw < 256 && fscanf(f, "%d", &want[nw]) == 1) nw++;
     fclose(f);
     assert_int_equal(nw, 201);
-    Model *m = load_ok(GG "/s260k-f32.gguf");
+    Model *m = t_load_model(GG "/s260k-f32.gguf");
     assert_int_equal(m->cfg.seq_len, 128);
     GenerateOptions o = {.max_new_tokens = 200, .temperature = 0, .top_k = 0, .top_p = 1, .seed = 0, .stop_at_eos = 1};
     int out[200], n_out = 0, prompt = 1;
@@ -275,7 +257,7 @@ static void test_ppl_llamacpp_every_file(void **state) {
         char path[256], err[QB_ERRLEN] = "";
         if (SANITIZER_BUILD && i != 0 && i != 14) continue; /* memory checks need one float and one quantized file */
         snprintf(path, sizeof path, GG "/%s", LLAMA_CPP_PPL[i].file);
-        Model *m = load_ok(path);
+        Model *m = t_load_model(path);
         Tokenizer *t = tokenizer_load(path, m->cfg.vocab_size, err);
         if (!t) fail_msg("%s", err);
         PplOptions o = {.mode = PPL_LLAMACPP, .seqlen = 256, .max_windows = LLAMA_CPP_PPL[i].chunks};
@@ -392,7 +374,7 @@ static void test_models_entries_in_experiment(void **state) {
             assert_int_equal(r->packed_bytes, (int64_t)sb.st_size);
             assert_true(strstr(r->params_json, "s260k-Q4_K_M.gguf") != NULL);
             /* the same number `ppl` gives for this file with these settings */
-            Model *m = load_ok(GG "/s260k-Q4_K_M.gguf");
+            Model *m = t_load_model(GG "/s260k-Q4_K_M.gguf");
             Tokenizer *t = tokenizer_load("assets/stories260K/tok512.bin", 512, err);
             size_t len;
             char *text = t_slurp("assets/tinystories/tinystories_v1_validation_head.txt", &len);

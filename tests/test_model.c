@@ -37,25 +37,6 @@ static int read_ids(const char *path, int *ids, int cap) {
     return n;
 }
 
-static Model *load_ok(const char *path) {
-    char err[QB_ERRLEN] = "";
-    Model *m = model_load(path, err);
-    if (!m) fail_msg("load %s: %s", path, err);
-    return m;
-}
-
-/* logits (n, vocab) of tokens at positions 0..n-1 in one prefill */
-static float *prefill_logits(const Model *m, const int *tok, int n) {
-    char err[QB_ERRLEN];
-    ModelState *s = model_state_new(m, n, n);
-    assert_non_null(s);
-    float *lg = malloc(sizeof(float) * (size_t)n * m->cfg.vocab_size);
-    assert_non_null(lg);
-    assert_int_equal(model_forward(m, s, tok, n, 0, lg, err), 0);
-    model_state_free(s);
-    return lg;
-}
-
 static double max_abs_diff(const float *a, const float *b, size_t n) {
     double d = 0;
     for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
@@ -69,7 +50,7 @@ static void test_stories260k_greedy_200_matches_llama2c(void **state) {
     int want[256];
     int n = read_ids("assets/stories260K/expected_greedy_200steps.ids", want, 256);
     assert_int_equal(n, 201); /* BOS + 200 generated */
-    Model *m = load_ok(S260K);
+    Model *m = t_load_model(S260K);
     GenerateOptions o = {.max_new_tokens = 200, .temperature = 0, .top_k = 0, .top_p = 1, .seed = 0, .stop_at_eos = 1};
     int out[200], n_out = 0;
     char err[QB_ERRLEN];
@@ -82,7 +63,7 @@ static void test_stories260k_greedy_200_matches_llama2c(void **state) {
 
 /* Returns the largest |logit - reference| over the top-3 logits of every position. */
 static double check_reference_logits(const char *model_path, const char *json_path) {
-    Model *m = load_ok(model_path);
+    Model *m = t_load_model(model_path);
     char err[QB_ERRLEN];
     size_t len;
     char *text = qb_read_file(json_path, &len, err);
@@ -96,7 +77,7 @@ static double check_reference_logits(const char *model_path, const char *json_pa
     assert_int_equal(cJSON_GetArraySize(pos), 64);
     int tok[64];
     for (int i = 0; i < n; i++) tok[i] = cJSON_GetArrayItem(ids, i)->valueint;
-    float *lg = prefill_logits(m, tok, n);
+    float *lg = t_prefill_logits(m, tok, n);
     double sum_nll = 0, worst = 0;
     for (int i = 0; i < n; i++) {
         const cJSON *p = cJSON_GetArrayItem(pos, i);
@@ -184,7 +165,7 @@ static void rope_ref_free(RopeRef *r) {
  * its teacher-forced logits against the reference; returns the largest logit difference. Dropping the
  * scaling must move the logits far past the tolerance, or the comparison would prove nothing. */
 static double check_rope_fixture(const char *dir, RopeScalingType type) {
-    Model *m = load_ok(dir);
+    Model *m = t_load_model(dir);
     assert_int_equal(m->cfg.rope_scaling.type, type);
     RopeRef r;
     rope_ref_load(dir, &r);
@@ -199,13 +180,13 @@ static double check_rope_fixture(const char *dir, RopeScalingType type) {
         worst_inv = fmax(worst_inv, fabs(inv[i] - want) / want);
     }
     assert_true(worst_inv < 1e-6); /* float32 rounding of transformers' table, nothing more */
-    float *lg = prefill_logits(m, r.ids, r.n);
+    float *lg = t_prefill_logits(m, r.ids, r.n);
     double d = max_abs_diff(lg, r.logits, (size_t)r.n * r.vocab);
     print_message("%s: inv_freq max rel diff vs transformers %.2g; logits max |diff| vs reference %.3g\n", dir,
                   worst_inv, d);
     assert_true(d < 1e-4);
     m->cfg.rope_scaling.type = ROPE_SCALING_NONE;
-    float *plain = prefill_logits(m, r.ids, r.n);
+    float *plain = t_prefill_logits(m, r.ids, r.n);
     assert_true(max_abs_diff(plain, r.logits, (size_t)r.n * r.vocab) > 1e-2);
     free(lg);
     free(plain);
@@ -216,7 +197,7 @@ static double check_rope_fixture(const char *dir, RopeScalingType type) {
 
 static void test_rope_scaling_llama3_matches_torch_reference(void **state) {
     (void)state;
-    Model *m = load_ok(ROPE_LLAMA3);
+    Model *m = t_load_model(ROPE_LLAMA3);
     const RopeScaling *rs = &m->cfg.rope_scaling;
     assert_true(rs->factor == 8.0f && rs->low_freq_factor == 1.0f && rs->high_freq_factor == 4.0f);
     assert_int_equal(rs->original_max_position_embeddings, 8192);
@@ -243,7 +224,7 @@ static void test_rope_scaling_llama3_matches_torch_reference(void **state) {
 
 static void test_rope_scaling_linear_matches_torch_reference(void **state) {
     (void)state;
-    Model *m = load_ok(ROPE_LINEAR); /* the older {"type": "linear"} spelling */
+    Model *m = t_load_model(ROPE_LINEAR); /* the older {"type": "linear"} spelling */
     assert_true(m->cfg.rope_scaling.factor == 4.0f);
     assert_false(m->cfg.tied_embeddings);
     model_free(m);
@@ -256,15 +237,15 @@ static char tmpdir[64];
 static void test_rope_scaling_survives_save_and_synth(void **state) {
     (void)state;
     char err[QB_ERRLEN], dir[128], p[160];
-    Model *a = load_ok(ROPE_LLAMA3);
+    Model *a = t_load_model(ROPE_LLAMA3);
     snprintf(dir, sizeof dir, "%s/rope_saved", tmpdir);
     assert_int_equal(model_save_safetensors(a, dir, err), 0);
-    Model *b = load_ok(dir);
+    Model *b = t_load_model(dir);
     assert_memory_equal(&b->cfg.rope_scaling, &a->cfg.rope_scaling, sizeof(RopeScaling));
     assert_true(b->cfg.rope_theta == a->cfg.rope_theta);
     RopeRef r;
     rope_ref_load(ROPE_LLAMA3, &r);
-    float *la = prefill_logits(a, r.ids, r.n), *lb = prefill_logits(b, r.ids, r.n);
+    float *la = t_prefill_logits(a, r.ids, r.n), *lb = t_prefill_logits(b, r.ids, r.n);
     assert_memory_equal(la, lb, sizeof(float) * (size_t)r.n * r.vocab);
     free(la); free(lb);
     rope_ref_free(&r);
@@ -286,7 +267,7 @@ static void test_rope_scaling_survives_save_and_synth(void **state) {
     model_free(b);
     model_free(a);
     /* an unscaled model's config.json has no rope_scaling key at all */
-    Model *s = load_ok(S260K);
+    Model *s = t_load_model(S260K);
     snprintf(dir, sizeof dir, "%s/plain_saved", tmpdir);
     assert_int_equal(model_save_safetensors(s, dir, err), 0);
     model_free(s);
@@ -300,7 +281,7 @@ static void test_rope_scaling_survives_save_and_synth(void **state) {
                      .rope_scaling = {ROPE_SCALING_LINEAR, 2.5f, 0, 0, 0}};
     snprintf(dir, sizeof dir, "%s/rope_synth", tmpdir);
     assert_int_equal(model_synth_write(&c, 4, SYNTH_SAFETENSORS, dir, err), 0);
-    Model *y = load_ok(dir);
+    Model *y = t_load_model(dir);
     assert_int_equal(y->cfg.rope_scaling.type, ROPE_SCALING_LINEAR);
     assert_true(y->cfg.rope_scaling.factor == 2.5f);
     model_free(y);
@@ -322,7 +303,7 @@ static void test_tinystories656k_greedy_first_59(void **state) {
     int want[128];
     int n = read_ids("assets/tinystories-656K/expected_greedy_100steps.ids", want, 128);
     assert_int_equal(n, 101);
-    Model *m = load_ok(T656K);
+    Model *m = t_load_model(T656K);
     assert_int_equal(m->cfg.eos_id, 2);
     GenerateOptions o = {.max_new_tokens = 59, .temperature = 0, .top_p = 1, .stop_at_eos = 1};
     int out[59], n_out = 0, prompt = 1;
@@ -337,12 +318,12 @@ static void test_tinystories656k_greedy_first_59(void **state) {
  * are freq_cis tables: 260032 parameters. SOURCES.md: TinyStories-656K has 656,000 parameters. */
 static void test_param_counts(void **state) {
     (void)state;
-    Model *m = load_ok(S260K);
+    Model *m = t_load_model(S260K);
     assert_int_equal(model_total_params(m), 264128 - 2 * 512 * 4);
     assert_int_equal(model_linear_params(m), 5 * (64 * 64 * 2 + 32 * 64 * 2 + 3 * 64 * 172));
     assert_string_equal(m->sha256, "b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696");
     model_free(m);
-    m = load_ok(T656K);
+    m = t_load_model(T656K);
     assert_int_equal(model_total_params(m), 656000);
     assert_true(m->classifier == m->tok_emb);
     assert_string_equal(m->sha256, "187d0d5e8360d9625e40e0b35ec57d1ef0eea1a60ddcf09412246bed3484852f");
@@ -357,14 +338,14 @@ static void test_param_counts(void **state) {
  * in two (the second half attends to cached positions) must all give the same logits. Returns the
  * largest difference from the one-shot prefill. */
 static double check_prefill_vs_decode(const char *path) {
-    Model *m = load_ok(path);
+    Model *m = t_load_model(path);
     int n = 300, V = m->cfg.vocab_size;
     int tok[300];
     QbRng r;
     qb_rng_seed(&r, 7);
     tok[0] = 1;
     for (int i = 1; i < n; i++) tok[i] = 3 + (int)qb_rng_below(&r, (uint64_t)V - 3);
-    float *full = prefill_logits(m, tok, n);
+    float *full = t_prefill_logits(m, tok, n);
     char err[QB_ERRLEN];
     ModelState *s = model_state_new(m, n, n);
     float *step = malloc(sizeof(float) * (size_t)n * V);
@@ -403,10 +384,10 @@ static void tap_log(void *ctx, int layer, LinearKind kind, const float *x, int n
 
 static void test_block_chain_equals_forward(void **state) {
     (void)state;
-    Model *m = load_ok(S260K);
+    Model *m = t_load_model(S260K);
     int n = 40, V = m->cfg.vocab_size, D = m->cfg.dim, tok[40];
     for (int i = 0; i < n; i++) tok[i] = (i * 37 + 1) % V;
-    float *want = prefill_logits(m, tok, n);
+    float *want = t_prefill_logits(m, tok, n);
     ModelState *s = model_state_new(m, n, n);
     float *x = malloc(sizeof(float) * (size_t)n * D), *got = malloc(sizeof(float) * (size_t)n * V);
     char err[QB_ERRLEN];
@@ -426,16 +407,16 @@ static void test_block_chain_equals_forward(void **state) {
 
 static void test_convert_to_safetensors_same_logits(void **state) {
     (void)state;
-    Model *a = load_ok(S260K);
+    Model *a = t_load_model(S260K);
     char err[QB_ERRLEN], dir[128];
     snprintf(dir, sizeof dir, "%s/conv260k", tmpdir);
     assert_int_equal(model_save_safetensors(a, dir, err), 0);
-    Model *b = load_ok(dir);
+    Model *b = t_load_model(dir);
     assert_int_equal(b->cfg.n_kv_heads, 4);
     assert_true(b->cfg.tied_embeddings);
     int tok[64];
     for (int i = 0; i < 64; i++) tok[i] = (i * 101 + 1) % 512;
-    float *la = prefill_logits(a, tok, 64), *lb = prefill_logits(b, tok, 64);
+    float *la = t_prefill_logits(a, tok, 64), *lb = t_prefill_logits(b, tok, 64);
     assert_true(max_abs_diff(la, lb, 64 * 512) < 1e-5);
     free(la); free(lb);
     model_free(a); model_free(b);
@@ -468,19 +449,19 @@ static void test_synthetic_gqa_both_formats_identical(void **state) {
     snprintf(dir, sizeof dir, "%s/syn_hf", tmpdir);
     assert_int_equal(model_synth_write(&c, 5, SYNTH_LLAMA2C, bin, err), 0);
     assert_int_equal(model_synth_write(&c, 5, SYNTH_SAFETENSORS, dir, err), 0);
-    Model *a = load_ok(bin), *b = load_ok(dir);
+    Model *a = t_load_model(bin), *b = t_load_model(dir);
     assert_false(a->cfg.tied_embeddings);
     assert_false(b->cfg.tied_embeddings);
     assert_int_equal(b->cfg.n_kv_heads, 2);
     assert_int_equal(model_total_params(a), model_total_params(b));
     int tok[50];
     for (int i = 0; i < 50; i++) tok[i] = (i * 13 + 1) % 97;
-    float *la = prefill_logits(a, tok, 50), *lb = prefill_logits(b, tok, 50);
+    float *la = t_prefill_logits(a, tok, 50), *lb = t_prefill_logits(b, tok, 50);
     assert_true(max_abs_diff(la, lb, 50 * 97) < 1e-6);
     /* a different seed is a different model */
     assert_int_equal(model_synth_write(&c, 6, SYNTH_LLAMA2C, bin, err), 0);
-    Model *d = load_ok(bin);
-    float *ld = prefill_logits(d, tok, 50);
+    Model *d = t_load_model(bin);
+    float *ld = t_prefill_logits(d, tok, 50);
     assert_true(max_abs_diff(la, ld, 50 * 97) > 1e-3);
     free(la); free(lb); free(ld);
     model_free(a); model_free(b); model_free(d);
@@ -494,7 +475,7 @@ static void test_qwen2_biases_roundtrip(void **state) {
     char err[QB_ERRLEN], dir[128];
     snprintf(dir, sizeof dir, "%s/qwen", tmpdir);
     assert_int_equal(model_synth_write(&c, 1, SYNTH_SAFETENSORS, dir, err), 0);
-    Model *a = load_ok(dir);
+    Model *a = t_load_model(dir);
     assert_string_equal(a->cfg.arch, "Qwen2ForCausalLM");
     assert_true(a->cfg.qkv_bias);
     assert_non_null(a->blocks[1].lin[LIN_K].bias);
@@ -504,16 +485,16 @@ static void test_qwen2_biases_roundtrip(void **state) {
     char dir2[128];
     snprintf(dir2, sizeof dir2, "%s/qwen2", tmpdir);
     assert_int_equal(model_save_safetensors(a, dir2, err), 0);
-    Model *b = load_ok(dir2);
+    Model *b = t_load_model(dir2);
     int tok[20];
     for (int i = 0; i < 20; i++) tok[i] = i * 2;
-    float *la = prefill_logits(a, tok, 20), *lb = prefill_logits(b, tok, 20);
+    float *la = t_prefill_logits(a, tok, 20), *lb = t_prefill_logits(b, tok, 20);
     assert_true(max_abs_diff(la, lb, 20 * 50) == 0.0);
     /* biases matter: zeroing them changes the logits */
     for (int l = 0; l < 2; l++)
         for (int k = LIN_Q; k <= LIN_V; k++)
             memset(b->blocks[l].lin[k].bias, 0, sizeof(float) * (size_t)b->blocks[l].lin[k].rows);
-    float *lz = prefill_logits(b, tok, 20);
+    float *lz = t_prefill_logits(b, tok, 20);
     assert_true(max_abs_diff(la, lz, 20 * 50) > 1e-4);
     free(la); free(lb); free(lz);
     model_free(a); model_free(b);
@@ -521,7 +502,7 @@ static void test_qwen2_biases_roundtrip(void **state) {
 
 static void test_sampling_seeded_and_greedy_limits(void **state) {
     (void)state;
-    Model *m = load_ok(S260K);
+    Model *m = t_load_model(S260K);
     char err[QB_ERRLEN];
     int prompt[3] = {1, 403, 407}, a[80], b[80], g[80], na, nb, ng;
     GenerateOptions o = {.max_new_tokens = 80, .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 42, .stop_at_eos = 0};
@@ -548,7 +529,7 @@ static void test_sampling_seeded_and_greedy_limits(void **state) {
     int seq[40];
     memcpy(seq, prompt, sizeof prompt);
     memcpy(seq + 3, b, sizeof(int) * 30);
-    float *lg = prefill_logits(m, seq, 33);
+    float *lg = t_prefill_logits(m, seq, 33);
     for (int i = 0; i < 30; i++) {
         const float *l = lg + (size_t)(2 + i) * 512;
         int better = 0;
@@ -569,7 +550,7 @@ static void test_sampling_seeded_and_greedy_limits(void **state) {
 
 static void test_generate_stops_at_eos_and_context(void **state) {
     (void)state;
-    Model *m = load_ok(T656K);
+    Model *m = t_load_model(T656K);
     char err[QB_ERRLEN];
     /* greedy from BOS: the reference path never emits EOS in 100 steps, so make EOS the token the model
      * wants at step 5 and check generation stops before writing it */
@@ -595,7 +576,7 @@ static void test_generate_stops_at_eos_and_context(void **state) {
 
 static void test_forward_rejects_bad_calls(void **state) {
     (void)state;
-    Model *m = load_ok(S260K);
+    Model *m = t_load_model(S260K);
     ModelState *s = model_state_new(m, 16, 8);
     float lg[512 * 16];
     int tok[16] = {1, 2, 3};
@@ -616,12 +597,12 @@ static void test_forward_rejects_bad_calls(void **state) {
 /* The private mapping is copy-on-write: overwriting a weight changes the logits, not the file. */
 static void test_weights_writable_copy_on_write(void **state) {
     (void)state;
-    Model *m = load_ok(S260K);
+    Model *m = t_load_model(S260K);
     int tok[8] = {1, 403, 407, 261, 378, 432, 383, 286};
-    float *before = prefill_logits(m, tok, 8);
+    float *before = t_prefill_logits(m, tok, 8);
     Linear *w = &m->blocks[2].lin[LIN_UP];
     for (int i = 0; i < w->rows * w->cols; i++) w->w[i] = 0.0f;
-    float *after = prefill_logits(m, tok, 8);
+    float *after = t_prefill_logits(m, tok, 8);
     assert_true(max_abs_diff(before, after, 8 * 512) > 1e-3);
     model_free(m);
     char hex[65], err[QB_ERRLEN];
@@ -652,14 +633,14 @@ static void test_threads_deterministic(void **state) {
     char err[QB_ERRLEN], bin[128];
     snprintf(bin, sizeof bin, "%s/threads.bin", tmpdir);
     assert_int_equal(model_synth_write(&c, 9, SYNTH_LLAMA2C, bin, err), 0);
-    Model *m = load_ok(bin);
+    Model *m = t_load_model(bin);
     int n = 600, tok[600];
     for (int i = 0; i < n; i++) tok[i] = (i * 31 + 1) % 1000;
     qb_set_threads(2);
-    float *a = prefill_logits(m, tok, n), *b = prefill_logits(m, tok, n);
+    float *a = t_prefill_logits(m, tok, n), *b = t_prefill_logits(m, tok, n);
     assert_memory_equal(a, b, sizeof(float) * (size_t)n * 1000);
     qb_set_threads(1);
-    float *one = prefill_logits(m, tok, n);
+    float *one = t_prefill_logits(m, tok, n);
     qb_set_threads(0);
     assert_true(max_abs_diff(a, one, (size_t)n * 1000) < 1e-5);
     free(a); free(b); free(one);
@@ -730,12 +711,12 @@ static void test_cli_info_synth_convert(void **state) {
     assert_int_equal(run_cli(args, out), 0);
     snprintf(args, sizeof args, "convert %s -o %s", bin, conv);
     assert_int_equal(run_cli(args, out), 0);
-    Model *a = load_ok(bin), *b = load_ok(dir), *c = load_ok(conv);
+    Model *a = t_load_model(bin), *b = t_load_model(dir), *c = t_load_model(conv);
     assert_int_equal(a->cfg.n_kv_heads, 2);
     assert_false(a->cfg.tied_embeddings);
     int tok[16];
     for (int i = 0; i < 16; i++) tok[i] = (i * 7 + 1) % 40;
-    float *la = prefill_logits(a, tok, 16), *lb = prefill_logits(b, tok, 16), *lc = prefill_logits(c, tok, 16);
+    float *la = t_prefill_logits(a, tok, 16), *lb = t_prefill_logits(b, tok, 16), *lc = t_prefill_logits(c, tok, 16);
     assert_true(max_abs_diff(la, lb, 16 * 40) < 1e-6);
     assert_true(max_abs_diff(la, lc, 16 * 40) < 1e-6);
     free(la); free(lb); free(lc);
