@@ -1,13 +1,11 @@
 /* agreement.c — how closely a candidate (quantized) model follows a base model on the same token
  * windows: the fraction of positions where their top-1 next tokens agree, and the mean
- * KL(p_base ‖ p_cand) in nats. Statistics are sums, so shards merge by addition. */
+ * KL(p_base ‖ p_cand) in nats, over the windows perplexity scores (run by the window driver,
+ * windows.c). Statistics are sums, so shards merge by addition. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <omp.h>
-#include <cblas.h>
 
 #include "metrics/ppl.h"
 #include "metrics/ppl_internal.h"
@@ -107,6 +105,33 @@ void agreement_summary(const AgreementStats *st, AgreementSummary *out) {
 double agreement_top1(const AgreementStats *st) { return st->n ? (double)st->top1_agree / (double)st->n : NAN; }
 double agreement_kl_mean(const AgreementStats *st) { return st->n ? st->kl_sum / (double)st->n : NAN; }
 
+/* Agreement's per-window work: KL and top-1 at the window's scored positions (logits rows
+ * first_target-1 .. len-2), summed into the window's slot; per-position KL at its place among all. */
+typedef struct {
+    int V;
+    const long *off; /* each window's first position among all */
+    double *wkl, *tok;
+    long *wagree;
+} AgreementCtx;
+
+static void agreement_window(void *ctx, long i, const PplWindow *w, const float *const *logits, double *row,
+                             int rows_parallel) {
+    const AgreementCtx *a = ctx;
+    const int V = a->V, f = w->first_target - 1, k = w->len - w->first_target;
+    const float *lb = logits[0], *lc = logits[1];
+    #pragma omp parallel for schedule(static) if (rows_parallel)
+    for (int r = 0; r < k; r++) row[r] = agreement_kl(lb + (size_t)(f + r) * V, lc + (size_t)(f + r) * V, V);
+    double s = 0;
+    long agree = 0;
+    for (int r = 0; r < k; r++) {
+        s += row[r];
+        a->tok[a->off[i] + r] = row[r];
+        agree += argmax(lb + (size_t)(f + r) * V, V) == argmax(lc + (size_t)(f + r) * V, V);
+    }
+    a->wkl[i] = s;
+    a->wagree[i] = agree;
+}
+
 int agreement_eval_tokens(const Model *base, const Model *cand, const int *tokens, long n, int bos,
                           const PplOptions *o, AgreementStats *st, char err[QB_ERRLEN]) {
     const int V = base->cfg.vocab_size;
@@ -117,85 +142,29 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
     PplWindow *w;
     long nw;
     if (ppl_plan_checked(o, tokens, n, bos, V, "agreement", &w, &nw, err)) return -1;
-    /* as in ppl.c: whole windows on worker threads, per-window sums added in window order */
-    const int c = o->seqlen, T = ppl_outer_threads(base, c, nw, 2);
-    PplWorker *wb = calloc((size_t)T, sizeof *wb), *wc = calloc((size_t)T, sizeof *wc);
-    double *wkl = calloc((size_t)nw, sizeof *wkl), *kl = malloc((size_t)c * (size_t)T * sizeof *kl);
-    long *off = malloc(((size_t)nw + 1) * sizeof *off); /* each window's first position among all */
+    long *off = malloc(((size_t)nw + 1) * sizeof *off);
     if (off) {
         off[0] = 0;
         for (long i = 0; i < nw; i++) off[i + 1] = off[i] + (w[i].len - w[i].first_target);
     }
-    double *tok = off ? malloc(((size_t)off[nw] + 1) * sizeof *tok) : NULL;
-    long *wagree = calloc((size_t)nw, sizeof *wagree);
-    int rc = wb && wc && wkl && kl && wagree && tok ? 0 : -1;
-    for (int i = 0; i < T && rc == 0; i++) rc = ppl_worker_init(&wb[i], base, c) || ppl_worker_init(&wc[i], cand, c);
-    if (rc) snprintf(err, QB_ERRLEN, "agreement: out of memory for %d window(s) of %d", T, c);
-    long total = 0, done = 0;
-    for (long i = 0; i < nw; i++) total += 2L * w[i].len;
-    int failed = rc, blas_saved = openblas_get_num_threads();
-    if (T > 1) openblas_set_num_threads(1);
-    #pragma omp parallel num_threads(T) if (T > 1 && rc == 0)
-    {
-        int id = omp_get_thread_num();
-        PplWorker *kb = &wb[id], *kc = &wc[id];
-        double *row = kl + (size_t)c * id;
-        #pragma omp for schedule(dynamic, 1)
-        for (long i = 0; i < nw; i++) {
-            int bad;
-            #pragma omp atomic read
-            bad = failed;
-            if (bad) continue;
-            memcpy(kb->win, tokens + w[i].start, (size_t)w[i].len * sizeof *kb->win);
-            if (w[i].bos_first) kb->win[0] = bos;
-            char e2[QB_ERRLEN];
-            if (model_forward(base, kb->s, kb->win, w[i].len, 0, kb->logits, e2) ||
-                model_forward(cand, kc->s, kb->win, w[i].len, 0, kc->logits, e2)) {
-                #pragma omp critical(agreement_err)
-                {
-                    if (!failed) memcpy(err, e2, QB_ERRLEN);
-                    failed = 1;
-                }
-                continue;
-            }
-            int f = w[i].first_target - 1, k = w[i].len - w[i].first_target; /* logits rows f .. len-2 */
-            #pragma omp parallel for schedule(static) if (T == 1)
-            for (int r = 0; r < k; r++)
-                row[r] = agreement_kl(kb->logits + (size_t)(f + r) * V, kc->logits + (size_t)(f + r) * V, V);
-            double s = 0;
-            long agree = 0;
-            for (int r = 0; r < k; r++) {
-                s += row[r];
-                tok[off[i] + r] = row[r];
-                agree += argmax(kb->logits + (size_t)(f + r) * V, V) == argmax(kc->logits + (size_t)(f + r) * V, V);
-            }
-            wkl[i] = s;
-            wagree[i] = agree;
-            #pragma omp critical(agreement_progress)
-            {
-                done += 2L * w[i].len;
-                if (o->progress) o->progress(o->progress_ctx, done, total);
-            }
-        }
-    }
-    if (T > 1) openblas_set_num_threads(blas_saved);
-    rc = failed ? -1 : 0;
+    AgreementCtx a = {V, off, calloc((size_t)nw, sizeof *a.wkl), off ? malloc(((size_t)off[nw] + 1) * sizeof *a.tok) : NULL,
+                      calloc((size_t)nw, sizeof *a.wagree)};
+    const Model *models[2] = {base, cand};
+    int rc = -1;
+    if (!(a.wkl && a.tok && a.wagree)) snprintf(err, QB_ERRLEN, "agreement: out of memory");
+    else rc = ppl_run_windows(models, 2, tokens, bos, w, nw, o, "agreement", agreement_window, &a, err);
     if (rc == 0) {
         /* sums in position order: the same bits for any thread count */
         AgreementStats acc = {0};
         for (long i = 0; i < nw; i++) {
-            acc.kl_sum += wkl[i];
-            acc.top1_agree += wagree[i];
+            acc.kl_sum += a.wkl[i];
+            acc.top1_agree += a.wagree[i];
             acc.n += w[i].len - w[i].first_target;
         }
-        for (long j = 0; j < acc.n; j++) acc.kl_sum2 += tok[j] * tok[j];
-        acc.kl_tok = tok;
+        for (long j = 0; j < acc.n; j++) acc.kl_sum2 += a.tok[j] * a.tok[j];
+        acc.kl_tok = a.tok;
         agreement_merge(st, &acc);
     }
-    for (int i = 0; i < T; i++) {
-        if (wb) ppl_worker_free(&wb[i]);
-        if (wc) ppl_worker_free(&wc[i]);
-    }
-    free(wb); free(wc); free(wkl); free(kl); free(wagree); free(w); free(off); free(tok);
+    free(a.wkl); free(a.wagree); free(a.tok); free(off); free(w);
     return rc;
 }

@@ -1,13 +1,12 @@
-/* ppl.c — perplexity: the window plans of the three modes (gptq, llamacpp, stride; see ppl.h), one
- * batched model_forward per window, per-token NLL computed the way llama.cpp does (float max,
- * double sum of expf), and the statistics that merge by addition. The per-row NLLs of a window are
- * computed in parallel but summed in position order, so the result does not depend on the thread count. */
+/* ppl.c — perplexity: the window plans of the three modes (gptq, llamacpp, stride; see ppl.h), the
+ * per-window work run by the window driver (windows.c), per-token NLL computed the way llama.cpp does
+ * (float max, double sum of expf), and the statistics that merge by addition. The per-row NLLs of a
+ * window may be computed in parallel but are summed in position order, so the result does not depend
+ * on the thread count. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <omp.h>
-#include <cblas.h>
 
 #include "metrics/ppl.h"
 #include "metrics/ppl_internal.h"
@@ -85,132 +84,52 @@ double ppl_token_nll(const float *logits, int vocab, int target) {
     return -((double)(logits[target] - mx) - log(sum));
 }
 
-void ppl_worker_free(PplWorker *k) {
-    model_state_free(k->s);
-    free(k->logits);
-    free(k->win);
-}
+/* Perplexity's per-window work: each scored target's NLL from the logits one position before it,
+ * summed in position order into the window's slot. */
+typedef struct {
+    const int *tokens;
+    const float *token_bytes;
+    int V;
+    double *wsum; /* (nw, 3): Σnll, Σnll², bytes */
+} PplCtx;
 
-int ppl_worker_init(PplWorker *k, const Model *m, int c) {
-    k->s = model_state_new(m, c, c);
-    k->logits = malloc((size_t)c * (size_t)m->cfg.vocab_size * sizeof *k->logits);
-    k->win = malloc((size_t)c * sizeof *k->win);
-    return k->s && k->logits && k->win ? 0 : -1;
-}
-
-/* A small model's window is far too little work to split across threads (fork/join per layer costs
- * more than it saves: 2 threads were 2x slower than 1 on stories260K), so whole windows go to
- * threads, each running the model single-threaded. One window at a time, with the model's own
- * threading, when there are few windows or the logits would not fit. */
-int ppl_outer_threads(const Model *m, int c, long nw, int copies) {
-    int t = omp_get_max_threads();
-    if (t > nw) t = (int)nw;
-    if ((double)c * m->cfg.vocab_size * sizeof(float) * copies > 256e6) t = 1;
-    return t < 1 ? 1 : t;
-}
-
-/* ppl_plan, plus the checks every window consumer needs: each token inside the vocabulary [0, V),
- * and a BOS inside it where llamacpp mode overwrites each chunk's first token. */
-int ppl_plan_checked(const PplOptions *o, const int *tokens, long n, int bos, int V, const char *what,
-                     PplWindow **w, long *nw, char err[QB_ERRLEN]) {
-    if (ppl_plan(o, n, w, nw, err)) return -1;
-    for (long i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= V) {
-            snprintf(err, QB_ERRLEN, "%s: token %d at index %ld is outside the model's vocabulary [0, %d)", what, tokens[i], i, V);
-            free(*w);
-            *w = NULL;
-            return -1;
-        }
-    if (o->mode == PPL_LLAMACPP && (bos < 0 || bos >= V)) {
-        snprintf(err, QB_ERRLEN, "%s: llamacpp mode needs a BOS token, and the tokenizer has %s", what,
-                 bos < 0 ? "none" : "one outside the vocabulary");
-        free(*w);
-        *w = NULL;
-        return -1;
+static void ppl_window(void *ctx, long i, const PplWindow *wi, const float *const *logits, double *row,
+                       int rows_parallel) {
+    const PplCtx *p = ctx;
+    const int V = p->V, *tgt = p->tokens + wi->start;
+    #pragma omp parallel for schedule(static) if (rows_parallel)
+    for (int j = wi->first_target; j < wi->len; j++) row[j] = ppl_token_nll(logits[0] + (size_t)(j - 1) * V, V, tgt[j]);
+    double s1 = 0, s2 = 0, b = 0;
+    for (int j = wi->first_target; j < wi->len; j++) {
+        s1 += row[j];
+        s2 += row[j] * row[j];
+        if (p->token_bytes) b += p->token_bytes[wi->start + j];
     }
-    return 0;
+    p->wsum[3 * i] = s1; p->wsum[3 * i + 1] = s2; p->wsum[3 * i + 2] = b;
 }
 
 int ppl_eval_tokens(const Model *m, const int *tokens, long n, int bos, const float *token_bytes,
                     const PplOptions *o, PplStats *st, char err[QB_ERRLEN]) {
-    const int V = m->cfg.vocab_size;
     PplWindow *w;
     long nw;
-    if (ppl_plan_checked(o, tokens, n, bos, V, "ppl", &w, &nw, err)) return -1;
-    const int c = o->seqlen, T = ppl_outer_threads(m, c, nw, 1);
-    /* per-window sums, added in window order at the end: the same bits for any thread count */
-    double *wsum = calloc((size_t)nw * 3, sizeof *wsum);
-    PplWorker *wk = calloc((size_t)T, sizeof *wk);
-    double *nll = malloc((size_t)c * (size_t)T * sizeof *nll);
-    int rc = wsum && wk && nll ? 0 : -1;
-    for (int i = 0; i < T && rc == 0; i++) rc = ppl_worker_init(&wk[i], m, c);
-    if (rc) snprintf(err, QB_ERRLEN, "ppl: out of memory for %d window(s) of %d", T, c);
-    long total = 0, done = 0;
-    for (long i = 0; i < nw; i++) total += w[i].len;
-    int failed = rc;
-    /* OpenBLAS single-threaded for the whole region (set here, before the workers start, so no
-     * worker's model_forward changes it under another) */
-    int blas_saved = openblas_get_num_threads();
-    if (T > 1) openblas_set_num_threads(1);
-    #pragma omp parallel num_threads(T) if (T > 1 && rc == 0)
-    {
-        int id = omp_get_thread_num();
-        PplWorker *k = &wk[id];
-        double *row = nll + (size_t)c * id;
-        #pragma omp for schedule(dynamic, 1)
-        for (long i = 0; i < nw; i++) {
-            int bad;
-            #pragma omp atomic read
-            bad = failed;
-            if (bad) continue;
-            const PplWindow *wi = &w[i];
-            memcpy(k->win, tokens + wi->start, (size_t)wi->len * sizeof *k->win);
-            if (wi->bos_first) k->win[0] = bos;
-            char e2[QB_ERRLEN];
-            if (model_forward(m, k->s, k->win, wi->len, 0, k->logits, e2)) {
-                #pragma omp critical(ppl_err)
-                {
-                    if (!failed) memcpy(err, e2, QB_ERRLEN);
-                    failed = 1;
-                }
-                continue;
-            }
-            const int *tgt = tokens + wi->start;
-            /* rows in parallel only when windows are not (T == 1 means no enclosing team) */
-            #pragma omp parallel for schedule(static) if (T == 1)
-            for (int j = wi->first_target; j < wi->len; j++) row[j] = ppl_token_nll(k->logits + (size_t)(j - 1) * V, V, tgt[j]);
-            double s1 = 0, s2 = 0, b = 0;
-            for (int j = wi->first_target; j < wi->len; j++) {
-                s1 += row[j];
-                s2 += row[j] * row[j];
-                if (token_bytes) b += token_bytes[wi->start + j];
-            }
-            wsum[3 * i] = s1; wsum[3 * i + 1] = s2; wsum[3 * i + 2] = b;
-            #pragma omp critical(ppl_progress)
-            {
-                done += wi->len;
-                if (o->progress) o->progress(o->progress_ctx, done, total);
-            }
-        }
-    }
-    if (T > 1) openblas_set_num_threads(blas_saved);
-    rc = failed ? -1 : 0;
-    if (rc == 0) {
+    if (ppl_plan_checked(o, tokens, n, bos, m->cfg.vocab_size, "ppl", &w, &nw, err)) return -1;
+    PplCtx p = {tokens, token_bytes, m->cfg.vocab_size, calloc((size_t)nw * 3, sizeof *p.wsum)};
+    int rc = -1;
+    if (!p.wsum) snprintf(err, QB_ERRLEN, "ppl: out of memory");
+    else rc = ppl_run_windows(&m, 1, tokens, bos, w, nw, o, "ppl", ppl_window, &p, err);
+    if (rc == 0) { /* per-window sums added in window order: the same bits for any thread count */
         PplStats acc = {0};
         for (long i = 0; i < nw; i++) {
-            acc.sum_nll += wsum[3 * i];
-            acc.sum_nll2 += wsum[3 * i + 1];
-            acc.n_bytes += wsum[3 * i + 2];
+            acc.sum_nll += p.wsum[3 * i];
+            acc.sum_nll2 += p.wsum[3 * i + 1];
+            acc.n_bytes += p.wsum[3 * i + 2];
             acc.n_scored += w[i].len - w[i].first_target;
         }
         acc.n_windows = nw;
         acc.n_text_tokens = n;
         ppl_stats_merge(st, &acc);
     }
-    for (int i = 0; wk && i < T; i++) ppl_worker_free(&wk[i]);
-    free(wk);
-    free(nll);
-    free(wsum);
+    free(p.wsum);
     free(w);
     return rc;
 }
