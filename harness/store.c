@@ -39,7 +39,9 @@
  * samples, so a crash can never leave a half-written point counted as done. */
 #include "harness/store.h"
 #include "harness/provenance.h"
+#include "base/base.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <sqlite3.h>
@@ -732,14 +734,39 @@ int store_put_baseline_samples(Store *s, const char *model_sha256, const char *t
     return 0;
 }
 
-/* Room for one more element in a growing array of `elem`-byte rows: returns the (possibly moved)
- * array, or NULL when out of memory — the old array is then untouched and still owned by the caller. */
-static void *rows_reserve(void *rows, int cnt, int *cap, size_t elem) {
-    if (cnt < *cap) return rows;
-    int ncap = *cap ? 2 * *cap : 16;
-    void *g = realloc(rows, (size_t)ncap * elem);
-    if (g) *cap = ncap;
-    return g;
+/* The one row loader: steps `st` (bound, not finalized here) and appends each row to the array *rows
+ * of *n `elem`-byte items (capacity *cap), zeroing the item and handing it to fill. fill returns 0,
+ * 1 when out of memory, or -1 with err written. Returns 0, or -1 with err naming `what` (the rows
+ * read so far, a partly filled last one included, stay in *rows / *n for the caller to free). */
+typedef int (*RowFill)(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]);
+
+static int load_rows(Store *s, sqlite3_stmt *st, size_t elem, RowFill fill, void *ctx, void **rows, int *n,
+                     size_t *cap, const char *what, char err[QB_ERRLEN]) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((size_t)*n + 1 > (size_t)INT_MAX || qb_grow(rows, cap, (size_t)*n + 1, elem))
+            return errf(s, err, "out of memory reading %s", what);
+        void *item = (char *)*rows + (size_t)*n * elem;
+        memset(item, 0, elem);
+        ++*n;
+        int f = fill(s, st, item, ctx, err);
+        if (f > 0) return errf(s, err, "out of memory reading %s", what);
+        if (f < 0) return -1;
+    }
+    if (rc != SQLITE_DONE) return errf(s, err, "reading %s: %s", what, sqlite3_errmsg(s->db));
+    return 0;
+}
+
+static int fill_sample(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]) {
+    (void)s, (void)ctx, (void)err;
+    StoreSampleRow *x = item;
+    x->task = col_dup(st, 0);
+    x->idx = sqlite3_column_int(st, 1);
+    x->prompt = col_dup(st, 2);
+    x->output = col_dup(st, 3);
+    x->reference = col_dup(st, 4);
+    x->scores_json = col_dup(st, 5);
+    return !x->task || !x->prompt || !x->output || !x->reference || !x->scores_json;
 }
 
 int store_get_baseline_samples(Store *s, const char *model_sha256, const char *task, const char *signature,
@@ -754,37 +781,14 @@ int store_get_baseline_samples(Store *s, const char *model_sha256, const char *t
     bind_str(st, 2, task);
     bind_str_or(st, 3, signature, "");
     StoreSampleRow *rows = NULL;
-    int cnt = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        StoreSampleRow *g = rows_reserve(rows, cnt, &cap, sizeof *rows);
-        if (!g) {
-            errf(s, err, "out of memory reading baseline samples");
-            sqlite3_finalize(st);
-            store_free_samples(rows, cnt);
-            return -1;
-        }
-        rows = g;
-        StoreSampleRow *x = &rows[cnt++];
-        x->task = col_dup(st, 0);
-        x->idx = sqlite3_column_int(st, 1);
-        x->prompt = col_dup(st, 2);
-        x->output = col_dup(st, 3);
-        x->reference = col_dup(st, 4);
-        x->scores_json = col_dup(st, 5);
-        if (!x->task || !x->prompt || !x->output || !x->reference || !x->scores_json) {
-            errf(s, err, "out of memory reading baseline samples");
-            sqlite3_finalize(st);
-            store_free_samples(rows, cnt);
-            return -1;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        fail_db(s, err, "reading baseline samples");
-        sqlite3_finalize(st);
+    int cnt = 0;
+    size_t cap = 0;
+    int rc = load_rows(s, st, sizeof *rows, fill_sample, NULL, (void **)&rows, &cnt, &cap, "baseline samples", err);
+    sqlite3_finalize(st);
+    if (rc) {
         store_free_samples(rows, cnt);
         return -1;
     }
-    sqlite3_finalize(st);
     *out = rows;
     *n = cnt;
     return 0;
@@ -824,35 +828,56 @@ void store_free_runs(StoreRunRow *rows, int n) {
     free(rows);
 }
 
-static int load_metrics(Store *s, sqlite3_stmt *st, StoreRunRow *r, char err[QB_ERRLEN]) {
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, r->id);
-    int cap = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (r->n_metrics == cap) {
-            cap = cap ? 2 * cap : 8;
-            StoreMetricRow *g = realloc(r->metrics, (size_t)cap * sizeof *g);
-            if (!g) {
-                errf(s, err, "out of memory reading metrics");
-                return -1;
-            }
-            r->metrics = g;
-        }
-        StoreMetricRow *m = &r->metrics[r->n_metrics++];
-        m->kind = col_dup(st, 0);
-        m->dataset = col_dup(st, 1);
-        m->against = col_dup(st, 2);
-        m->signature = col_dup(st, 3);
-        m->stats_json = col_dup(st, 4);
-        m->value = col_real(st, 5);
-        m->count = sqlite3_column_int64(st, 6);
-        if (!m->kind || !m->dataset || !m->against || !m->signature || !m->stats_json) {
-            errf(s, err, "out of memory reading metrics");
-            return -1;
-        }
-    }
-    if (rc != SQLITE_DONE) return fail_db(s, err, "reading metrics");
-    return 0;
+static int fill_metric(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]) {
+    (void)s, (void)ctx, (void)err;
+    StoreMetricRow *m = item;
+    m->kind = col_dup(st, 0);
+    m->dataset = col_dup(st, 1);
+    m->against = col_dup(st, 2);
+    m->signature = col_dup(st, 3);
+    m->stats_json = col_dup(st, 4);
+    m->value = col_real(st, 5);
+    m->count = sqlite3_column_int64(st, 6);
+    return !m->kind || !m->dataset || !m->against || !m->signature || !m->stats_json;
+}
+
+/* A run row, then its metrics through the metrics statement (ctx). */
+static int fill_run(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]) {
+    StoreRunRow *r = item;
+    r->id = sqlite3_column_int64(st, 0);
+    r->key = col_dup(st, 1);
+    r->experiment = col_dup(st, 2);
+    r->model_path = col_dup(st, 3);
+    r->model_sha256 = col_dup(st, 4);
+    r->method = col_dup(st, 5);
+    r->params_json = col_dup(st, 6);
+    r->status = col_dup(st, 7);
+    r->error = col_dup(st, 8);
+    r->host = col_dup(st, 9);
+    r->started = col_dup(st, 10);
+    r->finished = col_dup(st, 11);
+    r->bits = sqlite3_column_int(st, 12);
+    r->group_size = sqlite3_column_int(st, 13);
+    r->act_order = sqlite3_column_int(st, 14);
+    r->sym = sqlite3_column_int(st, 15);
+    r->static_groups = sqlite3_column_int(st, 16);
+    r->threads = sqlite3_column_int(st, 17);
+    r->seconds_calibration = col_real(st, 18);
+    r->seconds_quantize = col_real(st, 19);
+    r->seconds_eval = col_real(st, 20);
+    r->peak_rss_bytes = sqlite3_column_int64(st, 21);
+    r->packed_bytes = sqlite3_column_int64(st, 22);
+    r->bits_per_weight = col_real(st, 23);
+    r->provenance = col_dup(st, 24);
+    if (!r->key || !r->experiment || !r->model_path || !r->model_sha256 || !r->method || !r->params_json ||
+        !r->status || !r->error || !r->host || !r->started || !r->finished || !r->provenance)
+        return 1;
+    sqlite3_stmt *mst = ctx;
+    sqlite3_reset(mst);
+    sqlite3_bind_int64(mst, 1, r->id);
+    size_t cap = 0;
+    return load_rows(s, mst, sizeof *r->metrics, fill_metric, NULL, (void **)&r->metrics, &r->n_metrics, &cap,
+                     "metrics", err);
 }
 
 int store_load_runs(Store *s, const char *experiment, const char *status, StoreRunRow **out, int *n,
@@ -881,63 +906,18 @@ int store_load_runs(Store *s, const char *experiment, const char *status, StoreR
     bind_str(st, 1, experiment);
     bind_str(st, 2, status);
     StoreRunRow *rows = NULL;
-    int cnt = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        StoreRunRow *g = rows_reserve(rows, cnt, &cap, sizeof *rows);
-        if (!g) {
-            errf(s, err, "out of memory reading runs");
-            goto bad;
-        }
-        rows = g;
-        StoreRunRow *r = &rows[cnt++];
-        memset(r, 0, sizeof *r);
-        r->id = sqlite3_column_int64(st, 0);
-        r->key = col_dup(st, 1);
-        r->experiment = col_dup(st, 2);
-        r->model_path = col_dup(st, 3);
-        r->model_sha256 = col_dup(st, 4);
-        r->method = col_dup(st, 5);
-        r->params_json = col_dup(st, 6);
-        r->status = col_dup(st, 7);
-        r->error = col_dup(st, 8);
-        r->host = col_dup(st, 9);
-        r->started = col_dup(st, 10);
-        r->finished = col_dup(st, 11);
-        r->bits = sqlite3_column_int(st, 12);
-        r->group_size = sqlite3_column_int(st, 13);
-        r->act_order = sqlite3_column_int(st, 14);
-        r->sym = sqlite3_column_int(st, 15);
-        r->static_groups = sqlite3_column_int(st, 16);
-        r->threads = sqlite3_column_int(st, 17);
-        r->seconds_calibration = col_real(st, 18);
-        r->seconds_quantize = col_real(st, 19);
-        r->seconds_eval = col_real(st, 20);
-        r->peak_rss_bytes = sqlite3_column_int64(st, 21);
-        r->packed_bytes = sqlite3_column_int64(st, 22);
-        r->bits_per_weight = col_real(st, 23);
-        r->provenance = col_dup(st, 24);
-        if (!r->key || !r->experiment || !r->model_path || !r->model_sha256 || !r->method || !r->params_json ||
-            !r->status || !r->error || !r->host || !r->started || !r->finished ||
-            !r->provenance) {
-            errf(s, err, "out of memory reading runs");
-            goto bad;
-        }
-        if (load_metrics(s, mst, r, err)) goto bad;
-    }
-    if (rc != SQLITE_DONE) {
-        fail_db(s, err, "reading runs");
-        goto bad;
-    }
+    int cnt = 0;
+    size_t cap = 0;
+    int rc = load_rows(s, st, sizeof *rows, fill_run, mst, (void **)&rows, &cnt, &cap, "runs", err);
     sqlite3_finalize(st);
     sqlite3_finalize(mst);
+    if (rc) {
+        store_free_runs(rows, cnt);
+        return -1;
+    }
     *out = rows;
     *n = cnt;
     return 0;
-bad:
-    sqlite3_finalize(st);
-    sqlite3_finalize(mst);
-    store_free_runs(rows, cnt);
-    return -1;
 }
 
 const StoreMetricRow *store_run_metric(const StoreRunRow *r, const char *kind, const char *dataset,
@@ -951,6 +931,20 @@ const StoreMetricRow *store_run_metric(const StoreRunRow *r, const char *kind, c
     return NULL;
 }
 
+static int fill_baseline(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]) {
+    (void)s, (void)ctx, (void)err;
+    StoreBaselineRow *b = item;
+    b->model_sha256 = col_dup(st, 0);
+    b->m.kind = col_dup(st, 1);
+    b->m.dataset = col_dup(st, 2);
+    b->m.against = col_dup(st, 3);
+    b->m.signature = col_dup(st, 4);
+    b->m.stats_json = col_dup(st, 5);
+    b->m.value = col_real(st, 6);
+    b->m.count = sqlite3_column_int64(st, 7);
+    return !b->model_sha256 || !b->m.kind || !b->m.dataset || !b->m.against || !b->m.signature || !b->m.stats_json;
+}
+
 int store_load_baselines(Store *s, StoreBaselineRow **out, int *n, char err[QB_ERRLEN]) {
     *out = NULL;
     *n = 0;
@@ -959,39 +953,14 @@ int store_load_baselines(Store *s, StoreBaselineRow **out, int *n, char err[QB_E
         " ORDER BY model_sha256, kind, dataset, against, signature", err, "reading baselines");
     if (!st) return -1;
     StoreBaselineRow *rows = NULL;
-    int cnt = 0, cap = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        StoreBaselineRow *g = rows_reserve(rows, cnt, &cap, sizeof *rows);
-        if (!g) {
-            errf(s, err, "out of memory reading baselines");
-            sqlite3_finalize(st);
-            store_free_baselines(rows, cnt);
-            return -1;
-        }
-        rows = g;
-        StoreBaselineRow *b = &rows[cnt++];
-        b->model_sha256 = col_dup(st, 0);
-        b->m.kind = col_dup(st, 1);
-        b->m.dataset = col_dup(st, 2);
-        b->m.against = col_dup(st, 3);
-        b->m.signature = col_dup(st, 4);
-        b->m.stats_json = col_dup(st, 5);
-        b->m.value = col_real(st, 6);
-        b->m.count = sqlite3_column_int64(st, 7);
-        if (!b->model_sha256 || !b->m.kind || !b->m.dataset || !b->m.against || !b->m.signature || !b->m.stats_json) {
-            errf(s, err, "out of memory reading baselines");
-            sqlite3_finalize(st);
-            store_free_baselines(rows, cnt);
-            return -1;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        fail_db(s, err, "reading baselines");
-        sqlite3_finalize(st);
+    int cnt = 0;
+    size_t cap = 0;
+    int rc = load_rows(s, st, sizeof *rows, fill_baseline, NULL, (void **)&rows, &cnt, &cap, "baselines", err);
+    sqlite3_finalize(st);
+    if (rc) {
         store_free_baselines(rows, cnt);
         return -1;
     }
-    sqlite3_finalize(st);
     *out = rows;
     *n = cnt;
     return 0;
