@@ -1,6 +1,7 @@
 /* calib.c — GPTQ-style calibration sampling: split a text or jsonl file into documents, tokenize
  * each, and draw seeded random windows (rules in calib.h). */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,19 +37,12 @@ void calib_free(CalibWindows *c) {
 
 /* ---- splitting ------------------------------------------------------------------------------- */
 
-typedef struct { size_t *starts, *lens; int n, cap; } Ranges;
+typedef struct { size_t *starts, *lens; int n; size_t cap_starts, cap_lens; } Ranges;
 
 static int ranges_push(Ranges *r, size_t start, size_t len) {
-    if (r->n == r->cap) {
-        int cap = r->cap ? 2 * r->cap : 256;
-        size_t *s = realloc(r->starts, (size_t)cap * sizeof *s);
-        if (!s) return -1;
-        r->starts = s;
-        size_t *l = realloc(r->lens, (size_t)cap * sizeof *l);
-        if (!l) return -1;
-        r->lens = l;
-        r->cap = cap;
-    }
+    if (r->n == INT_MAX || qb_grow((void **)&r->starts, &r->cap_starts, (size_t)r->n + 1, sizeof *r->starts) ||
+        qb_grow((void **)&r->lens, &r->cap_lens, (size_t)r->n + 1, sizeof *r->lens))
+        return -1;
     r->starts[r->n] = start;
     r->lens[r->n] = len;
     r->n++;
@@ -124,18 +118,11 @@ static int split_jsonl(const char *text, size_t len, const char *what, char **ow
                 return -1;
             }
             size_t n = strlen(t->valuestring);
-            if (used + n + 1 > cap) {
-                size_t nc = cap ? cap : 4096;
-                while (used + n + 1 > nc) nc *= 2;
-                char *nb = realloc(buf, nc);
-                if (!nb) {
-                    cJSON_Delete(j);
-                    free(buf);
-                    snprintf(err, QB_ERRLEN, "%.400s: out of memory", what);
-                    return -1;
-                }
-                buf = nb;
-                cap = nc;
+            if (qb_grow((void **)&buf, &cap, used + n + 1, 1)) {
+                cJSON_Delete(j);
+                free(buf);
+                snprintf(err, QB_ERRLEN, "%.400s: out of memory", what);
+                return -1;
             }
             memcpy(buf + used, t->valuestring, n + 1);
             cJSON_Delete(j);

@@ -2,6 +2,7 @@
  * The names, files and splits are documented in datasets.h. Inputs are hostile: every jsonl line
  * is parsed with bounds (cJSON on a NUL-terminated copy), bad lines are errors naming file:line. */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -150,14 +151,7 @@ int dataset_jsonl_each(const char *buf, size_t len, const char *file, JsonlLine 
 typedef struct { char *out; size_t len, cap; } Buf;
 
 static int buf_append(Buf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + n + 1 > cap) cap *= 2;
-        char *p = realloc(b->out, cap);
-        if (!p) return -1;
-        b->out = p;
-        b->cap = cap;
-    }
+    if (qb_grow((void **)&b->out, &b->cap, b->len + n + 1, 1)) return -1;
     memcpy(b->out + b->len, s, n);
     b->len += n;
     b->out[b->len] = 0;
@@ -236,7 +230,8 @@ void dataset_text_free(TextDataset *d) {
 
 typedef struct {
     TaskSet *t;
-    int cap, max;
+    size_t cap;
+    int max;
 } TaskBuild;
 
 static char *dup_n(const char *s, size_t n) {
@@ -248,13 +243,7 @@ static char *dup_n(const char *s, size_t n) {
 /* Takes ownership of prompt and refs (even on failure). */
 static int task_push(TaskBuild *b, char *prompt, char **refs, int n_refs) {
     TaskSet *t = b->t;
-    if (t->n == b->cap) {
-        int cap = b->cap ? b->cap * 2 : 64;
-        PromptPair *p = realloc(t->pairs, (size_t)cap * sizeof *p);
-        if (!p) goto fail;
-        t->pairs = p;
-        b->cap = cap;
-    }
+    if (t->n == INT_MAX || qb_grow((void **)&t->pairs, &b->cap, (size_t)t->n + 1, sizeof *t->pairs)) goto fail;
     t->pairs[t->n++] = (PromptPair){prompt, refs, n_refs};
     return 0;
 fail:

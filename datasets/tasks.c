@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,18 +64,16 @@ static long code_points(const char *s) {
 
 typedef struct {
     TaskData *t;
-    int cap, limit;
+    size_t cap;
+    int limit;
     const char *file;
 } Build;
 
 static int push(Build *b, int n, const char *const *ctx, const char *const *cont, const long *chars, int gold,
                 int line, char err[QB_ERRLEN]) {
-    if (b->t->n == b->cap) {
-        int cap = b->cap ? 2 * b->cap : 256;
-        TaskItem *p = realloc(b->t->items, (size_t)cap * sizeof *p);
-        if (!p) { snprintf(err, QB_ERRLEN, "%.300s: out of memory", b->file); return -1; }
-        b->t->items = p;
-        b->cap = cap;
+    if (b->t->n == INT_MAX || qb_grow((void **)&b->t->items, &b->cap, (size_t)b->t->n + 1, sizeof *b->t->items)) {
+        snprintf(err, QB_ERRLEN, "%.300s: out of memory", b->file);
+        return -1;
     }
     if (task_item_make(&b->t->items[b->t->n], n, ctx, cont, chars, gold)) {
         snprintf(err, QB_ERRLEN, "%.300s:%d: bad item (gold %d of %d choices, or out of memory)", b->file, line, gold, n);
@@ -132,7 +131,8 @@ static int push_mc(Build *b, const char *ctx, const char *const *choices, int n,
 
 /* The labels file of piqa / winogrande: one integer per line. */
 static int read_labels(const char *buf, size_t len, const char *file, int **out, int *n, char err[QB_ERRLEN]) {
-    int cap = 0, cnt = 0, *v = NULL, line = 0;
+    size_t cap = 0;
+    int cnt = 0, *v = NULL, line = 0;
     size_t pos = 0;
     while (pos < len) {
         line++;
@@ -148,11 +148,10 @@ static int read_labels(const char *buf, size_t len, const char *file, int **out,
         char *e;
         long x = strtol(tmp, &e, 10);
         if (*e || x < 0 || x > 9) { free(v); snprintf(err, QB_ERRLEN, "%.300s:%d: not a label: \"%s\"", file, line, tmp); return -1; }
-        if (cnt == cap) {
-            cap = cap ? 2 * cap : 1024;
-            int *p = realloc(v, (size_t)cap * sizeof *p);
-            if (!p) { free(v); snprintf(err, QB_ERRLEN, "%.300s: out of memory", file); return -1; }
-            v = p;
+        if (qb_grow((void **)&v, &cap, (size_t)cnt + 1, sizeof *v)) {
+            free(v);
+            snprintf(err, QB_ERRLEN, "%.300s: out of memory", file);
+            return -1;
         }
         v[cnt++] = (int)x;
         pos = end + 1;

@@ -87,7 +87,7 @@ static int starts_with_open(const char *p, size_t n) {
 int task_cloze_build(const char *text, size_t len, char ***texts, int *n, char err[QB_ERRLEN]) {
     *texts = NULL;
     *n = 0;
-    int cap = 0;
+    size_t cap = 0;
     long story = -1; /* start of the current story, -1 before the first */
     size_t pos = 0;
     while (pos <= len) {
@@ -101,12 +101,7 @@ int task_cloze_build(const char *text, size_t len, char ***texts, int *n, char e
         if (story >= 0 && !blank) {
             size_t il;
             if (cloze_item(text + story, pend - (size_t)story, &il)) {
-                if (*n == cap) {
-                    cap = cap ? 2 * cap : 256;
-                    char **p = realloc(*texts, (size_t)cap * sizeof *p);
-                    if (!p) goto oom;
-                    *texts = p;
-                }
+                if (qb_grow((void **)texts, &cap, (size_t)*n + 1, sizeof **texts)) goto oom;
                 char *c = malloc(il + 1);
                 if (!c) goto oom;
                 memcpy(c, text + story, il);

@@ -84,16 +84,12 @@ typedef struct {
 
 typedef struct {
     Case *v;
-    int n, cap;
+    int n;
+    size_t cap;
 } Cases;
 
 static Case *case_new(Cases *cs) {
-    if (cs->n == cs->cap) {
-        cs->cap = cs->cap ? 2 * cs->cap : 32;
-        Case *g = realloc(cs->v, (size_t)cs->cap * sizeof *g);
-        if (!g) return NULL;
-        cs->v = g;
-    }
+    if (qb_grow((void **)&cs->v, &cs->cap, (size_t)cs->n + 1, sizeof *cs->v)) return NULL;
     Case *c = &cs->v[cs->n++];
     memset(c, 0, sizeof *c);
     return c;

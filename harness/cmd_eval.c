@@ -232,19 +232,14 @@ int cmd_generate(int argc, char **argv) {
     }
     double secs = now_s() - t0;
     /* The continuation, piece by piece after its true predecessor (so the space after BOS goes). */
-    size_t cap = 256, len = 0;
-    char *text = malloc(cap);
-    if (!text) { fprintf(stderr, "qbench generate: out of memory\n"); goto done; }
+    size_t cap = 0, len = 0;
+    char *text = NULL;
+    if (qb_grow((void **)&text, &cap, 256, 1)) { fprintf(stderr, "qbench generate: out of memory\n"); goto done; }
     int prev = ids[n - 1];
     for (int i = 0; i < n_out; i++) {
         size_t pl;
         const char *p = tokenizer_piece(t, prev, out[i], &pl);
-        if (len + pl + 1 > cap) {
-            while (len + pl + 1 > cap) cap *= 2;
-            char *q = realloc(text, cap);
-            if (!q) { free(text); fprintf(stderr, "qbench generate: out of memory\n"); goto done; }
-            text = q;
-        }
+        if (qb_grow((void **)&text, &cap, len + pl + 1, 1)) { free(text); fprintf(stderr, "qbench generate: out of memory\n"); goto done; }
         memcpy(text + len, p, pl);
         len += pl;
         prev = out[i];

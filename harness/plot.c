@@ -37,7 +37,8 @@ typedef struct {
     int color;   /* 0xRRGGBB: the method's */
     int variant; /* index into the variant styles */
     Pt *pts;
-    int n, cap;
+    int n;
+    size_t cap;
 } Series;
 
 /* One figure per (kind, dataset, against, signature): numbers computed under other evaluation
@@ -232,12 +233,7 @@ static int series_add(Series **ss, int *ns, const char *label, int color, int va
         (*ns)++;
     }
     Series *s = &(*ss)[i];
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 8;
-        Pt *g = realloc(s->pts, (size_t)s->cap * sizeof *g);
-        if (!g) return -1;
-        s->pts = g;
-    }
+    if (qb_grow((void **)&s->pts, &s->cap, (size_t)s->n + 1, sizeof *s->pts)) return -1;
     s->pts[s->n++] = p;
     return 0;
 }

@@ -34,18 +34,13 @@ static int col_cmp(const void *pa, const void *pb) {
 
 /* One column per (kind, dataset, against, signature): numbers computed under other settings never
  * share a column. */
-static int col_add(Col **cols, int *n, int *cap, const char *kind, const char *dataset, const char *against,
+static int col_add(Col **cols, int *n, size_t *cap, const char *kind, const char *dataset, const char *against,
                    const char *signature) {
     for (int i = 0; i < *n; i++)
         if (!strcmp((*cols)[i].kind, kind) && !strcmp((*cols)[i].dataset, dataset) &&
             !strcmp((*cols)[i].against, against) && !strcmp((*cols)[i].signature, signature))
             return 0;
-    if (*n == *cap) {
-        *cap = *cap ? 2 * *cap : 16;
-        Col *g = realloc(*cols, (size_t)*cap * sizeof *g);
-        if (!g) return -1;
-        *cols = g;
-    }
+    if (qb_grow((void **)cols, cap, (size_t)*n + 1, sizeof **cols)) return -1;
     (*cols)[(*n)++] = (Col){kind, dataset, against, signature, 0};
     return 0;
 }
@@ -438,7 +433,8 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
         if (rc) snprintf(err, QB_ERRLEN, "report: writing JSON failed");
         goto done;
     }
-    int ncols = 0, cap = 0;
+    int ncols = 0;
+    size_t cap = 0;
     Pick *picks = NULL;
     for (int i = 0; i < nr; i++) {
         for (int k = 0; k < runs[i].n_metrics; k++) {

@@ -89,7 +89,7 @@ typedef struct {
 } EvalLine;
 
 static int parse_evals(char *text, EvalLine **out, int *n) {
-    int cap = 0;
+    size_t cap = 0;
     *out = NULL;
     *n = 0;
     for (char *line = text; line && *line;) {
@@ -102,12 +102,7 @@ static int parse_evals(char *text, EvalLine **out, int *n) {
             f[k] = t;
         }
         if (f[3]) {
-            if (*n == cap) {
-                cap = cap ? 2 * cap : 8;
-                EvalLine *g = realloc(*out, (size_t)cap * sizeof *g);
-                if (!g) return -1;
-                *out = g;
-            }
+            if (qb_grow((void **)out, &cap, (size_t)*n + 1, sizeof **out)) return -1;
             size_t len = strlen(f[3]);
             (*out)[(*n)++] = (EvalLine){f[0], f[1], f[2], f[3], len, len > 0 && f[3][len - 1] == '|'};
         }

@@ -36,13 +36,7 @@ static int mkdir_parents(const char *file, char err[QB_ERRLEN]) {
 static int append(char **buf, size_t *len, size_t *cap, const char *kind, const char *dataset, const char *against,
                   const char *sig) {
     size_t need = strlen(kind) + strlen(dataset) + strlen(against) + strlen(sig) + 6;
-    if (*len + need > *cap) {
-        size_t nc = (*cap + need) * 2;
-        char *g = realloc(*buf, nc);
-        if (!g) return -1;
-        *buf = g;
-        *cap = nc;
-    }
+    if (qb_grow((void **)buf, cap, *len + need, 1)) return -1;
     *len += (size_t)snprintf(*buf + *len, *cap - *len, "%s\t%s\t%s\t%s\n", kind, dataset, against, sig);
     return 0;
 }

@@ -20,18 +20,12 @@ static int64_t peak_rss_bytes(void) {
 /* ---- one point ---------------------------------------------------------------------------------- */
 
 typedef struct {
-    StoreMetric *m; int n, cap;
-    char **owned; int n_owned, cap_owned; /* strings the metrics point to */
+    StoreMetric *m; int n; size_t cap;
+    char **owned; int n_owned; size_t cap_owned; /* strings the metrics point to */
 } MetricList;
 
 static char *keep(MetricList *l, const char *s) {
-    if (l->n_owned == l->cap_owned) {
-        int cap = l->cap_owned ? 2 * l->cap_owned : 16;
-        char **p = realloc(l->owned, (size_t)cap * sizeof *p);
-        if (!p) return NULL;
-        l->owned = p;
-        l->cap_owned = cap;
-    }
+    if (qb_grow((void **)&l->owned, &l->cap_owned, (size_t)l->n_owned + 1, sizeof *l->owned)) return NULL;
     char *c = strdup(s);
     if (c) l->owned[l->n_owned++] = c;
     return c;
@@ -39,13 +33,7 @@ static char *keep(MetricList *l, const char *s) {
 
 static int add_metric(MetricList *l, const char *kind, const char *dataset, const char *against, double v, long count,
                       const char *sig, const char *stats) {
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 16;
-        StoreMetric *p = realloc(l->m, (size_t)cap * sizeof *p);
-        if (!p) return -1;
-        l->m = p;
-        l->cap = cap;
-    }
+    if (qb_grow((void **)&l->m, &l->cap, (size_t)l->n + 1, sizeof *l->m)) return -1;
     const char *s = keep(l, sig), *js = stats ? keep(l, stats) : NULL;
     if (!s || (stats && !js)) return -1;
     l->m[l->n++] = (StoreMetric){kind, dataset, against, v, count, js, s};

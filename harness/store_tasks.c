@@ -194,15 +194,11 @@ int store_get_task_items(Store *s, int64_t run_id, const char *model_sha256, con
     else sqlite3_bind_text(st, 1, model_sha256 ? model_sha256 : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, sig, -1, SQLITE_TRANSIENT);
-    int cap = 0, cnt = 0;
+    size_t cap = 0;
+    int cnt = 0;
     StoreTaskItemRow *v = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? 2 * cap : 256;
-            StoreTaskItemRow *p = realloc(v, (size_t)cap * sizeof *p);
-            if (!p) { rc = SQLITE_NOMEM; break; }
-            v = p;
-        }
+        if (qb_grow((void **)&v, &cap, (size_t)cnt + 1, sizeof *v)) { rc = SQLITE_NOMEM; break; }
         StoreTaskItemRow *r = &v[cnt];
         memset(r, 0, sizeof *r);
         r->idx = sqlite3_column_int(st, 0);

@@ -19,7 +19,8 @@ typedef struct {
     char *buf;
     size_t cap, used;
     int *off, *len;
-    int n, ncap;
+    int n;
+    size_t ncap; /* of off and len */
 } MtTokens;
 void mt_tokens_free(MtTokens *t);
 /* *(T **)pp resized to n elements of elem bytes; -1 (and *pp unchanged) when out of memory */
@@ -65,7 +66,8 @@ typedef struct {
     uint64_t *hash;  /* of each key: growing the table hashes no key again */
     uint64_t *slot; /* hash slot -> (high 32 hash bits << 32) | (id + 1); 0 = empty. The hash
                      * bits let most probes skip the key comparison (one cache line per probe) */
-    int n, cap, nslot;
+    int n, nslot;
+    size_t cap; /* of key, klen and hash */
 } MtIntern;
 void mt_intern_free(MtIntern *h);
 /* Empties the table but keeps its memory (for reuse in a loop). */

@@ -1,6 +1,7 @@
 /* meteor_text.c — METEOR's text plumbing: token lists, tokenising a line into lowercased tokens
  * (Python semantics from pystr.h), and a small string-interning table used to make the greedy
  * matching linear. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -19,26 +20,22 @@ int mt_resize(void *pp, size_t elem, size_t n) {
     return 0;
 }
 
+/* Room for `ntok` token offsets and lengths (off and len share one capacity). */
+static int tokens_reserve(MtTokens *t, size_t ntok) {
+    if (ntok <= t->ncap) return 0;
+    size_t co = t->ncap, cl = t->ncap;
+    if (ntok > INT_MAX || qb_grow((void **)&t->off, &co, ntok, sizeof *t->off) ||
+        qb_grow((void **)&t->len, &cl, ntok, sizeof *t->len))
+        return -1;
+    t->ncap = co;
+    return 0;
+}
+
 int mt_tokens_push(MtTokens *t, const char *s, size_t len) {
     if (len > (size_t)1 << 30) return -1;
-    if (t->n == t->ncap) {
-        int nc = t->ncap ? 2 * t->ncap : 32;
-        int *o = realloc(t->off, sizeof(int) * (size_t)nc);
-        if (!o) return -1;
-        t->off = o;
-        int *l = realloc(t->len, sizeof(int) * (size_t)nc);
-        if (!l) return -1;
-        t->len = l;
-        t->ncap = nc;
-    }
-    if (t->used + len + 1 + MT_TOKENS_PAD > t->cap) {
-        size_t nc = t->cap ? 2 * t->cap : 256;
-        while (nc < t->used + len + 1 + MT_TOKENS_PAD) nc *= 2;
-        char *b = realloc(t->buf, nc);
-        if (!b) return -1;
-        t->buf = b;
-        t->cap = nc;
-    }
+    if (tokens_reserve(t, (size_t)t->n + 1)) return -1;
+    if (t->used + len + 1 + MT_TOKENS_PAD > t->cap && qb_grow((void **)&t->buf, &t->cap, t->used + len + 1 + MT_TOKENS_PAD, 1))
+        return -1;
     memcpy(t->buf + t->used, s, len);
     t->buf[t->used + len] = 0;
     t->off[t->n] = (int)t->used;
@@ -107,22 +104,7 @@ static int tokenize_ascii(const char *line, size_t n, MtTokens *out) {
     out->n = 0;
     out->used = 0;
     size_t need = (n | 63) + 1 + MT_TOKENS_PAD; /* whole blocks, then the padding mt_tokens_push keeps */
-    if (out->cap < need) {
-        char *b = realloc(out->buf, need);
-        if (!b) return -1;
-        out->buf = b;
-        out->cap = need;
-    }
-    int maxtok = (int)(n / 2 + 1);
-    if (out->ncap < maxtok) {
-        int *o = realloc(out->off, sizeof(int) * (size_t)maxtok);
-        if (!o) return -1;
-        out->off = o;
-        int *l = realloc(out->len, sizeof(int) * (size_t)maxtok);
-        if (!l) return -1;
-        out->len = l;
-        out->ncap = maxtok;
-    }
+    if (qb_grow((void **)&out->buf, &out->cap, need, 1) || tokens_reserve(out, n / 2 + 1)) return -1;
     char *d = out->buf;
     int *off = out->off, *len = out->len, ns = 0, ne = 0;
     unsigned wide = 0;
@@ -261,18 +243,12 @@ int mt_intern_hashed(MtIntern *h, const char *s, int len, uint64_t hash, int add
     }
     if (!add) return -1;
     if (2 * (h->n + 1) > h->nslot && intern_grow(h) != 0) return -1;
-    if (h->n == h->cap) {
-        int nc = h->cap ? 2 * h->cap : 32;
-        const char **k = realloc(h->key, sizeof(char *) * (size_t)nc);
-        if (!k) return -1;
-        h->key = k;
-        int *l = realloc(h->klen, sizeof(int) * (size_t)nc);
-        if (!l) return -1;
-        h->klen = l;
-        uint64_t *hs = realloc(h->hash, sizeof(uint64_t) * (size_t)nc);
-        if (!hs) return -1;
-        h->hash = hs;
-        h->cap = nc;
+    if ((size_t)h->n == h->cap) { /* key, klen and hash share one capacity */
+        size_t ck = h->cap, cl = h->cap, ch = h->cap, need = (size_t)h->n + 1;
+        if (qb_grow((void **)&h->key, &ck, need, sizeof *h->key) || qb_grow((void **)&h->klen, &cl, need, sizeof *h->klen) ||
+            qb_grow((void **)&h->hash, &ch, need, sizeof *h->hash))
+            return -1;
+        h->cap = ck;
     }
     int id = h->n++;
     h->key[id] = s;

@@ -238,15 +238,6 @@ static int is_control(const Tokenizer *t, int id) {
     return id >= 0 && id < t->vocab_size && (id == t->bos || id == t->eos || (t->flags[id] & TOKF_CONTROL));
 }
 
-static int scratch_reserve(Tokenizer *t, size_t n) {
-    if (n <= t->scratch_cap) return 0;
-    size_t cap = n < 64 ? 64 : n * 2;
-    char *p = realloc(t->scratch, cap);
-    if (!p) return -1;
-    t->scratch = p;
-    t->scratch_cap = cap;
-    return 0;
-}
 
 /* Text of one token written into dst (room for piece_len[id] + 1 bytes: decoding never makes a piece
  * longer), NUL-terminated; returns its length. `first`: the token starts the text (after BOS), where
@@ -301,26 +292,21 @@ const char *tokenizer_piece(const Tokenizer *t, int prev, int id, size_t *len) {
     Tokenizer *mt = (Tokenizer *)t; /* the returned scratch is the only state a piece touches */
     size_t need = (id >= 0 && id < t->vocab_size && t->piece[id] ? (size_t)t->piece_len[id] : 0) + 2;
     *len = 0;
-    if (scratch_reserve(mt, need)) return "";
+    if (qb_grow((void **)&mt->scratch, &mt->scratch_cap, need, 1)) return "";
     *len = piece_into(t, prev, id, mt->scratch);
     return mt->scratch;
 }
 
 /* Thread-safe: writes straight into its own buffer, not the tokenizer's scratch. */
 char *tokenizer_decode(const Tokenizer *t, const int *ids, int n) {
-    size_t cap = 64, o = 0;
-    char *out = malloc(cap);
-    if (!out) return NULL;
+    size_t cap = 0, o = 0;
+    char *out = NULL;
+    if (qb_grow((void **)&out, &cap, 64, 1)) return NULL;
     int prev = t->bos >= 0 ? t->bos : -1; /* decoding starts a text: strip the encoder's dummy space */
     for (int i = 0; i < n; i++) {
         int id = ids[i];
         size_t need = (id >= 0 && id < t->vocab_size && t->piece[id] ? (size_t)t->piece_len[id] : 0) + 2;
-        if (o + need > cap) {
-            while (o + need > cap) cap *= 2;
-            char *q = realloc(out, cap);
-            if (!q) { free(out); return NULL; }
-            out = q;
-        }
+        if (qb_grow((void **)&out, &cap, o + need, 1)) { free(out); return NULL; }
         o += piece_into(t, prev, id, out + o);
         if (!is_control(t, id)) prev = id;
     }

@@ -3,18 +3,14 @@
  * map for HF merges, and the merge loop itself. The loop keeps the symbols in a linked list and the
  * candidate pairs in a binary heap ordered by (priority, position), so the pair it merges at every
  * step is the one run.c / HF would pick by rescanning, in O(n log n). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/tokenizer_internal.h"
 
 int intvec_push(IntVec *a, int x) {
-    if (a->n == a->cap) {
-        int cap = a->cap ? a->cap * 2 : 64;
-        int *v = realloc(a->v, (size_t)cap * sizeof *v);
-        if (!v) return -1;
-        a->v = v; a->cap = cap;
-    }
+    if (a->n == INT_MAX || qb_grow((void **)&a->v, &a->cap, (size_t)a->n + 1, sizeof *a->v)) return -1;
     a->v[a->n++] = x;
     return 0;
 }
@@ -123,12 +119,7 @@ static int cand_less(const Cand *x, const Cand *y) {
 typedef struct { Cand *v; size_t n, cap; } Heap;
 
 static int heap_push(Heap *h, Cand c) {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 256;
-        Cand *v = realloc(h->v, cap * sizeof *v);
-        if (!v) return -1;
-        h->v = v; h->cap = cap;
-    }
+    if (qb_grow((void **)&h->v, &h->cap, h->n + 1, sizeof *h->v)) return -1;
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;

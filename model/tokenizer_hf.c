@@ -400,13 +400,7 @@ static int hf_pair(const Tokenizer *t, int a, int b, int *new_id, double *prio) 
 typedef struct { char *s; size_t n, cap; } Buf;
 
 static int buf_add(Buf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (b->n + n + 1 > cap) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) return -1;
-        b->s = p; b->cap = cap;
-    }
+    if (qb_grow((void **)&b->s, &b->cap, b->n + n + 1, 1)) return -1;
     memcpy(b->s + b->n, s, n);
     b->n += n;
     b->s[b->n] = 0;

@@ -12,7 +12,7 @@
 typedef enum { TOK_LLAMA2C, TOK_HF } TokKind;
 
 /* Growable int array (token ids). */
-typedef struct { int *v; int n, cap; } IntVec;
+typedef struct { int *v; int n; size_t cap; } IntVec;
 int intvec_push(IntVec *a, int x);
 
 /* String -> id map, open addressing; the strings live in the Tokenizer's pieces. */
