@@ -11,16 +11,18 @@
 char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]) {
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, QB_ERRLEN, "%s: %s", path, strerror(errno)); return NULL; }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) { fclose(f); snprintf(err, QB_ERRLEN, "%s: out of memory", path); return NULL; }
-    for (;;) {
-        size_t got = fread(buf + n, 1, cap - n, f);
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
+    for (;;) { /* room for 64 KiB more and the NUL, until a read comes back short */
+        if (qb_grow((void **)&buf, &cap, n + (1 << 16) + 1, 1)) {
+            free(buf);
+            fclose(f);
+            snprintf(err, QB_ERRLEN, "%s: out of memory", path);
+            return NULL;
+        }
+        size_t want = cap - 1 - n, got = fread(buf + n, 1, want, f);
         n += got;
-        if (n < cap) break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) { free(buf); fclose(f); snprintf(err, QB_ERRLEN, "%s: out of memory", path); return NULL; }
-        buf = nb; cap *= 2;
+        if (got < want) break;
     }
     int bad = ferror(f);
     fclose(f);

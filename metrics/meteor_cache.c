@@ -142,7 +142,8 @@ int mt_vocab_next_gen(MtVocab *v) {
 struct MtVocabPool {
     pthread_mutex_t lock;
     MtVocab **free_list;
-    int n, cap;
+    int n;
+    size_t cap;
 };
 
 MtVocabPool *mt_pool_new(void) {
@@ -175,12 +176,8 @@ void mt_pool_give(MtVocabPool *p, MtVocab *v) {
     int keep = p && v->tok.n <= MT_POOL_MAX_TOKENS;
     if (keep) {
         pthread_mutex_lock(&p->lock);
-        if (p->n == p->cap) {
-            int nc = p->cap ? 2 * p->cap : 4;
-            MtVocab **x = realloc(p->free_list, sizeof *x * (size_t)nc);
-            if (x) { p->free_list = x; p->cap = nc; }
-        }
-        keep = p->n < p->cap;
+        /* out of memory for the list: the vocabulary is dropped instead */
+        keep = !qb_grow((void **)&p->free_list, &p->cap, (size_t)p->n + 1, sizeof *p->free_list);
         if (keep) p->free_list[p->n++] = v;
         pthread_mutex_unlock(&p->lock);
     }

@@ -9,16 +9,10 @@
 #include "metrics/meteor_internal.h"
 #include "metrics/meteor15.h"
 
-typedef struct { uint32_t *a; size_t n, cap; int oom; } Buf;
+typedef MtCpBuf Buf;
 
 static void put(Buf *b, uint32_t c) {
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? 2 * b->cap : 256;
-        uint32_t *a = realloc(b->a, nc * sizeof *a);
-        if (!a) { b->oom = 1; return; }
-        b->a = a;
-        b->cap = nc;
-    }
+    if (b->n == b->cap && qb_grow((void **)&b->a, &b->cap, b->n + 1, sizeof *b->a)) { b->oom = 1; return; }
     b->a[b->n++] = c;
 }
 static void puts_(Buf *b, const char *s) { for (; *s; s++) put(b, (uint32_t)(unsigned char)*s); }
@@ -160,20 +154,18 @@ static int nbp_type(const uint32_t *w, size_t n) {
 
 /* Rebuild the line word by word, splitting a final '.' off unless it belongs to the word */
 static void split_dots(const Buf *in, Buf *out) {
-    size_t nw = 0, cap = 64;
-    size_t *ws = malloc(cap * sizeof *ws), *we = malloc(cap * sizeof *we);
-    if (!ws || !we) { out->oom = 1; free(ws); free(we); return; }
+    size_t nw = 0, cap_s = 0, cap_e = 0;
+    size_t *ws = NULL, *we = NULL; /* each word's start and end */
     for (size_t i = 0; i < in->n;) {
         while (i < in->n && is_tokdelim(in->a[i])) i++;
         if (i == in->n) break;
         size_t j = i;
         while (j < in->n && !is_tokdelim(in->a[j])) j++;
-        if (nw == cap) {
-            cap *= 2;
-            size_t *a = realloc(ws, cap * sizeof *ws), *b = a ? realloc(we, cap * sizeof *we) : NULL;
-            if (a) ws = a;
-            if (b) we = b;
-            if (!a || !b) { out->oom = 1; free(ws); free(we); return; }
+        if (qb_grow((void **)&ws, &cap_s, nw + 1, sizeof *ws) || qb_grow((void **)&we, &cap_e, nw + 1, sizeof *we)) {
+            out->oom = 1;
+            free(ws);
+            free(we);
+            return;
         }
         ws[nw] = i;
         we[nw++] = j;

@@ -16,11 +16,7 @@
 typedef MtCpBuf Buf;
 
 static __attribute__((noinline)) void put_grow(Buf *b, uint32_t c) {
-    size_t nc = b->cap ? 2 * b->cap : 256;
-    uint32_t *a = realloc(b->a, nc * sizeof *a);
-    if (!a) { b->oom = 1; return; }
-    b->a = a;
-    b->cap = nc;
+    if (qb_grow((void **)&b->a, &b->cap, b->n + 1, sizeof *b->a)) { b->oom = 1; return; }
     b->a[b->n++] = c;
 }
 /* every pass copies the text through here: the common case must stay a store */

@@ -1,5 +1,4 @@
 /* textfile.c — one segment per line, strictly validated (rules in textfile.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,32 +74,9 @@ int textfile_parse(const char *data, size_t len, const char *what, TextFile *tf,
 
 int textfile_read(const char *path, TextFile *tf, char err[QB_ERRLEN]) {
     memset(tf, 0, sizeof *tf);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, QB_ERRLEN, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *data = malloc(cap);
-    for (;;) {
-        if (!data) break;
-        if (len == cap) {
-            char *d = realloc(data, cap * 2);
-            if (!d) { free(data); data = NULL; break; }
-            data = d;
-            cap *= 2;
-        }
-        size_t got = fread(data + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!data || bad) {
-        free(data);
-        snprintf(err, QB_ERRLEN, "%s: %s", path, bad ? "read error" : "out of memory");
-        return -1;
-    }
+    size_t len;
+    char *data = qb_read_file(path, &len, err);
+    if (!data) return -1;
     int rc = textfile_parse(data, len, path, tf, err);
     free(data);
     return rc;

@@ -4,6 +4,7 @@
  * tables; data.* is read whole and a synset line is parsed when asked for (by byte offset, as
  * NLTK does). After wordnet_open nothing is written, so lookups are thread-safe. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,15 @@ struct WordNet {
                             * candidate forms are not lemmas, and this answers that from cache */
     Span (*lemma_pos)[N_POS]; /* id -> offsets per POS in `offs` */
     uint32_t *offs;
-    int noffs, capoffs, caplemma;
+    int noffs;
+    size_t capoffs, caplemma;
     MtIntern excmap[N_POS]; /* exception word -> id */
     Span *exc_forms[N_POS]; /* id -> forms in exc_str */
-    int exc_cap[N_POS];
+    size_t exc_cap[N_POS];
     const char **exc_str;   /* forms (pointers into exc buffers) */
     int *exc_len;
-    int nexc, capexc;
+    int nexc;
+    size_t capexc; /* of exc_str and exc_len */
 };
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
@@ -110,23 +113,14 @@ static int load_index(WordNet *wn, int pos, const char *path, char err[QB_ERRLEN
             int id = mt_intern_hashed(&wn->lemma, lem, lemlen, hs, 1);
             if (id < 0) goto oom;
             bloom_add(wn->bloom, hs);
-            if (id >= wn->caplemma) {
-                int nc = wn->caplemma ? 2 * wn->caplemma : 1 << 16;
-                while (nc <= id) nc *= 2;
-                Span (*lp)[N_POS] = realloc(wn->lemma_pos, sizeof *lp * (size_t)nc);
-                if (!lp) goto oom;
-                memset(lp + wn->caplemma, 0, sizeof *lp * (size_t)(nc - wn->caplemma));
-                wn->lemma_pos = lp;
-                wn->caplemma = nc;
+            if ((size_t)id >= wn->caplemma) {
+                size_t old = wn->caplemma;
+                if (qb_grow((void **)&wn->lemma_pos, &wn->caplemma, (size_t)id + 1, sizeof *wn->lemma_pos)) goto oom;
+                memset(wn->lemma_pos + old, 0, sizeof *wn->lemma_pos * (wn->caplemma - old)); /* no senses yet */
             }
-            if (wn->noffs + nsyn > wn->capoffs) {
-                int nc = wn->capoffs ? 2 * wn->capoffs : 1 << 17;
-                while (nc < wn->noffs + nsyn) nc *= 2;
-                uint32_t *o = realloc(wn->offs, sizeof *o * (size_t)nc);
-                if (!o) goto oom;
-                wn->offs = o;
-                wn->capoffs = nc;
-            }
+            if (nsyn > INT_MAX - wn->noffs ||
+                qb_grow((void **)&wn->offs, &wn->capoffs, (size_t)wn->noffs + (size_t)nsyn, sizeof *wn->offs))
+                goto oom;
             Span sp = {wn->noffs, (int)nsyn};
             for (long k = 0; k < nsyn; k++) {
                 if (!next_field(&q, eol, &f, &fl) || parse_uint(f, fl, 10, &v) || v > UINT32_MAX) goto bad;
@@ -157,25 +151,15 @@ static int load_exc(WordNet *wn, int pos, const char *path, char err[QB_ERRLEN])
         if (next_field(&q, eol, &w, &wl)) {
             int id = mt_intern(&wn->excmap[pos], w, wl, 1);
             if (id < 0) goto oom;
-            if (id >= wn->exc_cap[pos]) {
-                int nc = wn->exc_cap[pos] ? 2 * wn->exc_cap[pos] : 1024;
-                while (nc <= id) nc *= 2;
-                Span *s = realloc(wn->exc_forms[pos], sizeof *s * (size_t)nc);
-                if (!s) goto oom;
-                wn->exc_forms[pos] = s;
-                wn->exc_cap[pos] = nc;
-            }
+            if (qb_grow((void **)&wn->exc_forms[pos], &wn->exc_cap[pos], (size_t)id + 1, sizeof *wn->exc_forms[pos])) goto oom;
             Span sp = {wn->nexc, 0};
             while (next_field(&q, eol, &f, &fl)) {
-                if (wn->nexc == wn->capexc) {
-                    int nc = wn->capexc ? 2 * wn->capexc : 4096;
-                    const char **s = realloc(wn->exc_str, sizeof *s * (size_t)nc);
-                    if (!s) goto oom;
-                    wn->exc_str = s;
-                    int *l = realloc(wn->exc_len, sizeof *l * (size_t)nc);
-                    if (!l) goto oom;
-                    wn->exc_len = l;
-                    wn->capexc = nc;
+                if ((size_t)wn->nexc == wn->capexc) {
+                    size_t cs = wn->capexc, cl = wn->capexc, need = (size_t)wn->nexc + 1;
+                    if (wn->nexc == INT_MAX || qb_grow((void **)&wn->exc_str, &cs, need, sizeof *wn->exc_str) ||
+                        qb_grow((void **)&wn->exc_len, &cl, need, sizeof *wn->exc_len))
+                        goto oom;
+                    wn->capexc = cs;
                 }
                 wn->exc_str[wn->nexc] = f;
                 wn->exc_len[wn->nexc++] = fl;
@@ -242,15 +226,12 @@ void wordnet_names_free(WordNetNames *n) {
 }
 
 static int names_push(WordNetNames *o, const char *s, int len) {
-    if (o->n == o->cap) {
-        int nc = o->cap ? 2 * o->cap : 64;
-        const char **a = realloc(o->name, sizeof *a * (size_t)nc);
-        if (!a) return -1;
-        o->name = a;
-        int *l = realloc(o->len, sizeof *l * (size_t)nc);
-        if (!l) return -1;
-        o->len = l;
-        o->cap = nc;
+    if ((size_t)o->n == o->cap) { /* name and len share one capacity */
+        size_t ca = o->cap, cl = o->cap, need = (size_t)o->n + 1;
+        if (o->n == INT_MAX || qb_grow((void **)&o->name, &ca, need, sizeof *o->name) ||
+            qb_grow((void **)&o->len, &cl, need, sizeof *o->len))
+            return -1;
+        o->cap = ca;
     }
     o->name[o->n] = s;
     o->len[o->n++] = len;
@@ -517,14 +498,8 @@ static int cmp_u64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int push_key(uint64_t **k, int *n, int *cap, uint64_t v) {
-    if (*n == *cap) {
-        int nc = *cap ? 2 * *cap : 64;
-        uint64_t *x = realloc(*k, sizeof *x * (size_t)nc);
-        if (!x) return -1;
-        *k = x;
-        *cap = nc;
-    }
+static int push_key(uint64_t **k, int *n, size_t *cap, uint64_t v) {
+    if (*n == INT_MAX || qb_grow((void **)k, cap, (size_t)*n + 1, sizeof **k)) return -1;
     (*k)[(*n)++] = v;
     return 0;
 }
@@ -549,7 +524,8 @@ int mt_wn_synset_keys(const WordNet *wn, const char *word, size_t len, uint64_t 
     *n = 0;
     if (len == 0 || len > 4096) return 0;
     char small[256], *w;
-    int wl, cap = 0, rc = 0;
+    int wl, rc = 0;
+    size_t cap = 0;
     if (lower_word(word, len, small, &w, &wl)) return -1;
     for (int pos = 0; pos < N_POS && rc == 0 && wl > 0; pos++) {
         int ids[256], nids = 0;
@@ -574,7 +550,7 @@ int mt_wn_lemma_keys(const WordNet *wn, const char *lemma, size_t len, uint64_t 
     if (!bloom_has(wn->bloom, hs)) return 0;
     int id = mt_intern_hashed((MtIntern *)&wn->lemma, lemma, (int)len, hs, 0);
     if (id < 0) return 0;
-    int cap = 0;
+    size_t cap = 0;
     for (int pos = 0; pos < N_POS; pos++) {
         Span sp = wn->lemma_pos[id][pos];
         for (int k = 0; k < sp.count; k++)

@@ -22,7 +22,7 @@ WordNet *wordnet_open(const char *dir, char err[QB_ERRLEN]);
 void wordnet_free(WordNet *wn);
 /* Lemma names, pointing into the loaded WordNet data (valid until wordnet_free). Reusable: a call
  * overwrites the previous contents; free with wordnet_names_free. */
-typedef struct { const char **name; int *len; int n, cap; } WordNetNames;
+typedef struct { const char **name; int *len; int n; size_t cap; } WordNetNames;
 void wordnet_names_free(WordNetNames *names);
 /* NLTK's `{l.name() for s in wordnet.synsets(word) for l in s.lemmas()}` without names holding
  * '_' (what METEOR's synonym stage uses), in first-seen order. With dedupe = 0 repeated names are

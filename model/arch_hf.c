@@ -35,18 +35,13 @@ static const Names *names_of(ArchFamily f) {
     }
 }
 
-typedef struct { OutTensor *t; int n, cap, oom; } List;
+typedef struct { OutTensor *t; int n; size_t cap; int oom; } List;
 
 static OutTensor *push(List *l, const float *p, int rows, int cols, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 #include <stdarg.h>
 static OutTensor *push(List *l, const float *p, int rows, int cols, const char *fmt, ...) {
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 64;
-        OutTensor *nt = realloc(l->t, (size_t)cap * sizeof *nt);
-        if (!nt) { l->oom = 1; return NULL; }
-        l->t = nt; l->cap = cap;
-    }
+    if (qb_grow((void **)&l->t, &l->cap, (size_t)l->n + 1, sizeof *l->t)) { l->oom = 1; return NULL; }
     OutTensor *t = &l->t[l->n++];
     memset(t, 0, sizeof *t);
     va_list ap;

@@ -2,6 +2,7 @@
  * mappings and buffers, config sanity checks, linear layer names/shapes and parameter counts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +37,7 @@ Model *model_alloc(void) {
 
 float *model_own_floats(Model *m, size_t n) {
     ModelStorage *s = m->storage;
-    if (s->n_bufs == s->cap_bufs) {
-        int cap = s->cap_bufs ? 2 * s->cap_bufs : 16;
-        void **nb = realloc(s->bufs, (size_t)cap * sizeof *nb);
-        if (!nb) return NULL;
-        s->bufs = nb; s->cap_bufs = cap;
-    }
+    if (s->n_bufs == INT_MAX || qb_grow((void **)&s->bufs, &s->cap_bufs, (size_t)s->n_bufs + 1, sizeof *s->bufs)) return NULL;
     size_t bytes;
     if (mul_size(n ? n : 1, sizeof(float), &bytes)) return NULL;
     float *p = malloc(bytes);
@@ -61,11 +57,10 @@ int model_map_file(Model *m, const char *path, void **addr, size_t *len, char er
         return -1;
     }
     if (st.st_size == 0) { close(fd); return 0; }
-    if (s->n_maps == s->cap_maps) {
-        int cap = s->cap_maps ? 2 * s->cap_maps : 4;
-        void *nm = realloc(s->maps, (size_t)cap * sizeof *s->maps);
-        if (!nm) { close(fd); snprintf(err, QB_ERRLEN, "%s: out of memory", path); return -1; }
-        s->maps = nm; s->cap_maps = cap;
+    if (s->n_maps == INT_MAX || qb_grow((void **)&s->maps, &s->cap_maps, (size_t)s->n_maps + 1, sizeof *s->maps)) {
+        close(fd);
+        snprintf(err, QB_ERRLEN, "%s: out of memory", path);
+        return -1;
     }
     /* MAP_PRIVATE + PROT_WRITE: quantizers may overwrite weights in place; the file never changes. */
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);

@@ -11,9 +11,11 @@
 /* Everything a Model points into: private (copy-on-write) file mappings and owned heap buffers. */
 struct ModelStorage {
     struct { void *addr; size_t len; } *maps;
-    int n_maps, cap_maps;
+    int n_maps;
+    size_t cap_maps;
     void **bufs;
-    int n_bufs, cap_bufs;
+    int n_bufs;
+    size_t cap_bufs;
 };
 
 

@@ -117,7 +117,8 @@ typedef struct Val {
     char *s;         /* str (NUL-terminated copy); storage: key */
     size_t slen;
     struct Val **a;  /* tuple/list items; dict: key, value pairs */
-    int n, cap;
+    int n;
+    size_t cap;
     StDtype dtype;   /* storage type (global, storage, tensor) */
     char dtype_name[16];
     struct Val *storage; /* tensor */
@@ -140,14 +141,7 @@ typedef struct {
 } Unpickler;
 
 static Val *mk(Unpickler *u, VType t) {
-    if (u->n_all == u->cap_all) {
-        size_t cap = u->cap_all ? 2 * u->cap_all : 256;
-        if (cap > MAX_VALS) return NULL;
-        Val **na = realloc(u->all, cap * sizeof *na);
-        if (!na) return NULL;
-        u->all = na;
-        u->cap_all = cap;
-    }
+    if (u->n_all >= MAX_VALS || qb_grow((void **)&u->all, &u->cap_all, u->n_all + 1, sizeof *u->all)) return NULL;
     Val *v = calloc(1, sizeof *v);
     if (!v) return NULL;
     v->t = t;
@@ -156,14 +150,7 @@ static Val *mk(Unpickler *u, VType t) {
 }
 
 static int add_item(Val *c, Val *x) {
-    if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 4;
-        if (cap > (1 << 26)) return -1;
-        Val **na = realloc(c->a, (size_t)cap * sizeof *na);
-        if (!na) return -1;
-        c->a = na;
-        c->cap = cap;
-    }
+    if (c->n >= 1 << 26 || qb_grow((void **)&c->a, &c->cap, (size_t)c->n + 1, sizeof *c->a)) return -1;
     c->a[c->n++] = x;
     return 0;
 }

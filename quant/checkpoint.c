@@ -74,17 +74,11 @@ typedef struct {
     void *owned; /* freed after writing */
 } Piece;
 
-typedef struct { Piece *p; int n, cap; } Pieces;
+typedef struct { Piece *p; int n; size_t cap; } Pieces;
 
 static Piece *piece_add(Pieces *ps, const char *name, const char *dtype, const void *data, size_t bytes,
                         int ndim, long d0, long d1, long d2, void *owned) {
-    if (ps->n == ps->cap) {
-        int cap = ps->cap ? 2 * ps->cap : 64;
-        Piece *np = realloc(ps->p, (size_t)cap * sizeof *np);
-        if (!np) { free(owned); return NULL; }
-        ps->p = np;
-        ps->cap = cap;
-    }
+    if (qb_grow((void **)&ps->p, &ps->cap, (size_t)ps->n + 1, sizeof *ps->p)) { free(owned); return NULL; }
     Piece *p = &ps->p[ps->n++];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);

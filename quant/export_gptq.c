@@ -78,18 +78,13 @@ typedef struct {
 
 typedef struct {
     Entry *e;
-    int n, cap;
+    int n;
+    size_t cap;
 } Entries;
 
 static Entry *entry_add(Entries *es, const char *name, const char *dtype, int ndim, long d0, long d1,
                         size_t elsize, TKind kind) {
-    if (es->n == es->cap) {
-        int cap = es->cap ? 2 * es->cap : 64;
-        Entry *ne = realloc(es->e, (size_t)cap * sizeof *ne);
-        if (!ne) return NULL;
-        es->e = ne;
-        es->cap = cap;
-    }
+    if (qb_grow((void **)&es->e, &es->cap, (size_t)es->n + 1, sizeof *es->e)) return NULL;
     Entry *e = &es->e[es->n++];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", name);
