@@ -1,6 +1,7 @@
 /* base.h — what every qbench module shares, beneath the model runtime in the layering
  * (harness → quant, metrics, datasets → model → base): the error convention, SHA-256, the seeded
- * random number generator, whole-file reads and growable arrays. Nothing here knows about models.
+ * random number generator, whole-file reads, growable arrays and JSON building. Nothing here knows
+ * about models.
  *
  * The error convention, used by every module:
  *   - Functions that can fail return 0 on success and -1 on error (or NULL), writing a one-line
@@ -57,5 +58,22 @@ double qb_short_decimal(float f);
  * geometrically; new items are uninitialised. Returns 0, or -1 on overflow or out of memory (then
  * *p and *cap are unchanged). Use: if (qb_grow((void **)&v, &cap, n + 1, sizeof *v)) goto oom; */
 int qb_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* ---- JSON values that notice running out of memory (base/json.c) ------------------------------ */
+
+/* cJSON returns NULL from every Create/Add when an allocation fails; a QbJson remembers whether any
+ * addition failed, so a writer adds every field and checks once, in qb_json_finish. */
+struct cJSON;
+typedef struct { struct cJSON *j; int ok; } QbJson;
+QbJson qb_json_object(void); /* ok = 0 when it could not be made */
+QbJson qb_json_array(void);
+void qb_json_num(QbJson *o, const char *key, double v);
+void qb_json_bool(QbJson *o, const char *key, int v);
+void qb_json_str(QbJson *o, const char *key, const char *v);
+/* Adds item under key (an object) or at the end (key NULL: an array), taking it; a NULL item or a
+ * failed addition clears ok (the item is freed). */
+void qb_json_add(QbJson *o, const char *key, struct cJSON *item);
+/* The value built, or NULL (all of it freed) when anything failed. */
+struct cJSON *qb_json_finish(QbJson *o);
 
 #endif

@@ -369,57 +369,46 @@ out:
 
 /* ---- writing ------------------------------------------------------------------------------------ */
 
-/* Adds to `j` and remembers whether every addition succeeded (cJSON returns NULL when out of memory). */
-typedef struct { cJSON *j; int ok; } JsonOut;
-static void add_num(JsonOut *o, const char *k, double v) { o->ok &= cJSON_AddNumberToObject(o->j, k, v) != NULL; }
-static void add_bool(JsonOut *o, const char *k, int v) { o->ok &= cJSON_AddBoolToObject(o->j, k, v) != NULL; }
-static void add_str(JsonOut *o, const char *k, const char *v) { o->ok &= cJSON_AddStringToObject(o->j, k, v) != NULL; }
-static cJSON *finish(JsonOut *o) {
-    if (o->ok) return o->j;
-    cJSON_Delete(o->j);
-    return NULL;
-}
-
 cJSON *model_config_json(const ModelConfig *c) {
-    JsonOut o = {cJSON_CreateObject(), 1};
+    QbJson o = qb_json_object();
     if (!o.j) return NULL;
-    add_num(&o, "dim", c->dim);
-    add_num(&o, "hidden_dim", c->hidden_dim);
-    add_num(&o, "n_layers", c->n_layers);
-    add_num(&o, "n_heads", c->n_heads);
-    add_num(&o, "n_kv_heads", c->n_kv_heads);
-    add_num(&o, "head_dim", c->head_dim);
-    add_num(&o, "vocab_size", c->vocab_size);
-    add_num(&o, "seq_len", c->seq_len);
-    add_num(&o, "rope_theta", qb_short_decimal(c->rope_theta));
-    add_num(&o, "norm_eps", qb_short_decimal(c->norm_eps));
-    add_bool(&o, "tied_embeddings", c->tied_embeddings);
-    add_bool(&o, "qkv_bias", c->qkv_bias);
-    add_num(&o, "bos_id", c->bos_id);
-    add_num(&o, "eos_id", c->eos_id);
-    add_str(&o, "arch", c->arch);
+    qb_json_num(&o, "dim", c->dim);
+    qb_json_num(&o, "hidden_dim", c->hidden_dim);
+    qb_json_num(&o, "n_layers", c->n_layers);
+    qb_json_num(&o, "n_heads", c->n_heads);
+    qb_json_num(&o, "n_kv_heads", c->n_kv_heads);
+    qb_json_num(&o, "head_dim", c->head_dim);
+    qb_json_num(&o, "vocab_size", c->vocab_size);
+    qb_json_num(&o, "seq_len", c->seq_len);
+    qb_json_num(&o, "rope_theta", qb_short_decimal(c->rope_theta));
+    qb_json_num(&o, "norm_eps", qb_short_decimal(c->norm_eps));
+    qb_json_bool(&o, "tied_embeddings", c->tied_embeddings);
+    qb_json_bool(&o, "qkv_bias", c->qkv_bias);
+    qb_json_num(&o, "bos_id", c->bos_id);
+    qb_json_num(&o, "eos_id", c->eos_id);
+    qb_json_str(&o, "arch", c->arch);
     if (c->family != ARCH_LLAMA) { /* the non-Llama families' block options (checkpoint version 3) */
-        add_str(&o, "family", arch_family_name(c->family));
-        add_num(&o, "act", c->act);
-        add_num(&o, "post_norm", c->post_norm);
-        add_num(&o, "parallel_residual", c->parallel_residual);
-        add_num(&o, "rotary_dims", c->rotary_dims);
-        add_num(&o, "proj_dim", c->proj_dim);
+        qb_json_str(&o, "family", arch_family_name(c->family));
+        qb_json_num(&o, "act", c->act);
+        qb_json_num(&o, "post_norm", c->post_norm);
+        qb_json_num(&o, "parallel_residual", c->parallel_residual);
+        qb_json_num(&o, "rotary_dims", c->rotary_dims);
+        qb_json_num(&o, "proj_dim", c->proj_dim);
     }
     const RopeScaling *rs = &c->rope_scaling;
     if (rs->type != ROPE_SCALING_NONE) {
-        JsonOut r = {cJSON_AddObjectToObject(o.j, "rope_scaling"), 1};
-        if (!r.j) return finish(&(JsonOut){o.j, 0});
-        add_str(&r, "type", rope_scaling_name(rs->type));
-        add_num(&r, "factor", qb_short_decimal(rs->factor));
+        QbJson r = {cJSON_AddObjectToObject(o.j, "rope_scaling"), 1};
+        if (!r.j) return qb_json_finish(&(QbJson){o.j, 0});
+        qb_json_str(&r, "type", rope_scaling_name(rs->type));
+        qb_json_num(&r, "factor", qb_short_decimal(rs->factor));
         if (rs->type == ROPE_SCALING_LLAMA3) {
-            add_num(&r, "low_freq_factor", qb_short_decimal(rs->low_freq_factor));
-            add_num(&r, "high_freq_factor", qb_short_decimal(rs->high_freq_factor));
-            add_num(&r, "original_max_position_embeddings", rs->original_max_position_embeddings);
+            qb_json_num(&r, "low_freq_factor", qb_short_decimal(rs->low_freq_factor));
+            qb_json_num(&r, "high_freq_factor", qb_short_decimal(rs->high_freq_factor));
+            qb_json_num(&r, "original_max_position_embeddings", rs->original_max_position_embeddings);
         }
         o.ok &= r.ok;
     }
-    return finish(&o);
+    return qb_json_finish(&o);
 }
 
 cJSON *model_hf_config_json(const Model *m, const char *torch_dtype) {
@@ -436,34 +425,34 @@ cJSON *model_hf_config_json(const Model *m, const char *torch_dtype) {
     for (size_t i = 0; i < sizeof KNOWN_ARCHS / sizeof KNOWN_ARCHS[0]; i++)
         if (!strcmp(c->arch, KNOWN_ARCHS[i])) arch = KNOWN_ARCHS[i];
     const char *type = !strcmp(arch, "Qwen2ForCausalLM") ? "qwen2" : !strcmp(arch, "MistralForCausalLM") ? "mistral" : "llama";
-    JsonOut o = {cJSON_CreateObject(), 1};
+    QbJson o = qb_json_object();
     if (!o.j) return NULL;
     cJSON *a = cJSON_AddArrayToObject(o.j, "architectures"), *s = cJSON_CreateString(arch);
     o.ok &= a && s && cJSON_AddItemToArray(a, s);
     if (!a || !o.ok) cJSON_Delete(s);
-    add_str(&o, "model_type", type);
-    add_num(&o, "hidden_size", c->dim);
-    add_num(&o, "intermediate_size", c->hidden_dim);
-    add_num(&o, "num_hidden_layers", c->n_layers);
-    add_num(&o, "num_attention_heads", c->n_heads);
-    add_num(&o, "num_key_value_heads", c->n_kv_heads);
-    add_num(&o, "head_dim", c->head_dim);
-    add_num(&o, "vocab_size", c->vocab_size);
-    add_num(&o, "max_position_embeddings", c->seq_len);
-    add_num(&o, "rms_norm_eps", qb_short_decimal(c->norm_eps));
-    add_num(&o, "rope_theta", qb_short_decimal(c->rope_theta));
+    qb_json_str(&o, "model_type", type);
+    qb_json_num(&o, "hidden_size", c->dim);
+    qb_json_num(&o, "intermediate_size", c->hidden_dim);
+    qb_json_num(&o, "num_hidden_layers", c->n_layers);
+    qb_json_num(&o, "num_attention_heads", c->n_heads);
+    qb_json_num(&o, "num_key_value_heads", c->n_kv_heads);
+    qb_json_num(&o, "head_dim", c->head_dim);
+    qb_json_num(&o, "vocab_size", c->vocab_size);
+    qb_json_num(&o, "max_position_embeddings", c->seq_len);
+    qb_json_num(&o, "rms_norm_eps", qb_short_decimal(c->norm_eps));
+    qb_json_num(&o, "rope_theta", qb_short_decimal(c->rope_theta));
     if (c->rope_scaling.type != ROPE_SCALING_NONE) {
         char rs[512]; /* raw JSON: keeps "8.0" a float for transformers */
         cJSON *r = model_rope_scaling_json(&c->rope_scaling, rs, sizeof rs) ? NULL : cJSON_CreateRaw(rs);
         o.ok &= r && cJSON_AddItemToObject(o.j, "rope_scaling", r);
     }
-    add_bool(&o, "tie_word_embeddings", c->tied_embeddings);
+    qb_json_bool(&o, "tie_word_embeddings", c->tied_embeddings);
     /* transformers' Llama puts a bias on q, k, v and o together; Qwen2's q/k/v biases are implied by
      * its model_type */
-    add_bool(&o, "attention_bias", c->n_layers > 0 && m->blocks[0].lin[LIN_O].bias != NULL);
-    add_str(&o, "hidden_act", "silu");
-    if (c->bos_id >= 0) add_num(&o, "bos_token_id", c->bos_id);
-    if (c->eos_id >= 0) add_num(&o, "eos_token_id", c->eos_id);
-    add_str(&o, "torch_dtype", torch_dtype);
-    return finish(&o);
+    qb_json_bool(&o, "attention_bias", c->n_layers > 0 && m->blocks[0].lin[LIN_O].bias != NULL);
+    qb_json_str(&o, "hidden_act", "silu");
+    if (c->bos_id >= 0) qb_json_num(&o, "bos_token_id", c->bos_id);
+    if (c->eos_id >= 0) qb_json_num(&o, "eos_token_id", c->eos_id);
+    qb_json_str(&o, "torch_dtype", torch_dtype);
+    return qb_json_finish(&o);
 }

@@ -101,36 +101,37 @@ static uint32_t file_version(const ModelConfig *c) {
     return c->rope_scaling.type != ROPE_SCALING_NONE ? 2 : 1;
 }
 
+/* The options a checkpoint records; NULL when out of memory. */
 static cJSON *options_json(const PipelineOptions *po) {
     const QuantOptions *o = &po->opt;
     static const char *OBJ[] = {"weight", "hdiag", "output"}, *VAR[] = {"merged", "twopass"},
                       *SOL[] = {"greedy", "refined", "alternating"};
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "method", quant_method_name(o->method));
-    cJSON_AddNumberToObject(j, "bits", o->bits);
-    cJSON_AddNumberToObject(j, "group_size", o->group_size);
-    cJSON_AddBoolToObject(j, "sym", o->sym);
-    cJSON_AddBoolToObject(j, "act_order", o->act_order);
-    cJSON_AddBoolToObject(j, "static_groups", o->static_groups);
-    cJSON_AddBoolToObject(j, "mse", o->mse);
-    cJSON_AddNumberToObject(j, "mse_norm", o->mse_norm);
-    cJSON_AddNumberToObject(j, "mse_grid", o->mse_grid);
-    cJSON_AddNumberToObject(j, "mse_maxshrink", o->mse_maxshrink);
-    cJSON_AddNumberToObject(j, "percdamp", o->percdamp);
-    cJSON_AddNumberToObject(j, "max_damp_retries", o->max_damp_retries);
-    cJSON_AddNumberToObject(j, "blocksize", o->blocksize);
-    cJSON_AddNumberToObject(j, "high_bits", o->high_bits);
-    cJSON_AddNumberToObject(j, "reexplore_lo", o->reexplore_lo);
-    cJSON_AddNumberToObject(j, "reexplore_hi", o->reexplore_hi);
-    cJSON_AddNumberToObject(j, "reexplore_steps", o->reexplore_steps);
-    cJSON_AddNumberToObject(j, "bcq_iters", o->bcq_iters);
-    cJSON_AddStringToObject(j, "objective", (unsigned)o->objective < 3 ? OBJ[o->objective] : "?");
-    cJSON_AddStringToObject(j, "variant", (unsigned)o->variant < 2 ? VAR[o->variant] : "?");
-    cJSON_AddStringToObject(j, "bcq_solver", (unsigned)o->bcq_solver < 3 ? SOL[o->bcq_solver] : "?");
-    cJSON_AddNumberToObject(j, "bcq_rounds", o->bcq_rounds);
-    cJSON_AddBoolToObject(j, "true_sequential", po->true_sequential);
-    cJSON_AddBoolToObject(j, "quantize_head", po->quantize_head);
-    return j;
+    QbJson j = qb_json_object();
+    qb_json_str(&j, "method", quant_method_name(o->method));
+    qb_json_num(&j, "bits", o->bits);
+    qb_json_num(&j, "group_size", o->group_size);
+    qb_json_bool(&j, "sym", o->sym);
+    qb_json_bool(&j, "act_order", o->act_order);
+    qb_json_bool(&j, "static_groups", o->static_groups);
+    qb_json_bool(&j, "mse", o->mse);
+    qb_json_num(&j, "mse_norm", o->mse_norm);
+    qb_json_num(&j, "mse_grid", o->mse_grid);
+    qb_json_num(&j, "mse_maxshrink", o->mse_maxshrink);
+    qb_json_num(&j, "percdamp", o->percdamp);
+    qb_json_num(&j, "max_damp_retries", o->max_damp_retries);
+    qb_json_num(&j, "blocksize", o->blocksize);
+    qb_json_num(&j, "high_bits", o->high_bits);
+    qb_json_num(&j, "reexplore_lo", o->reexplore_lo);
+    qb_json_num(&j, "reexplore_hi", o->reexplore_hi);
+    qb_json_num(&j, "reexplore_steps", o->reexplore_steps);
+    qb_json_num(&j, "bcq_iters", o->bcq_iters);
+    qb_json_str(&j, "objective", (unsigned)o->objective < 3 ? OBJ[o->objective] : "?");
+    qb_json_str(&j, "variant", (unsigned)o->variant < 2 ? VAR[o->variant] : "?");
+    qb_json_str(&j, "bcq_solver", (unsigned)o->bcq_solver < 3 ? SOL[o->bcq_solver] : "?");
+    qb_json_num(&j, "bcq_rounds", o->bcq_rounds);
+    qb_json_bool(&j, "true_sequential", po->true_sequential);
+    qb_json_bool(&j, "quantize_head", po->quantize_head);
+    return qb_json_finish(&j); /* NULL when out of memory */
 }
 
 /* Builds the stored form of one layer and checks that decoding it gives exactly the model's
@@ -208,16 +209,18 @@ static int add_layer_w(Pieces *ps, cJSON *layers, int l, const char *kname, cons
                 }
             }
     }
-    cJSON *lj = cJSON_CreateObject();
-    cJSON_AddStringToObject(lj, "name", name);
-    cJSON_AddNumberToObject(lj, "layer", l);
-    cJSON_AddStringToObject(lj, "kind", kname);
-    cJSON_AddNumberToObject(lj, "rows", rows);
-    cJSON_AddNumberToObject(lj, "cols", cols);
-    cJSON_AddNumberToObject(lj, "bits", bits);
-    cJSON_AddNumberToObject(lj, "n_groups", ng);
-    cJSON_AddStringToObject(lj, "grid", binary ? "binary" : "uniform");
-    cJSON_AddItemToArray(layers, lj);
+    QbJson lj = qb_json_object();
+    qb_json_str(&lj, "name", name);
+    qb_json_num(&lj, "layer", l);
+    qb_json_str(&lj, "kind", kname);
+    qb_json_num(&lj, "rows", rows);
+    qb_json_num(&lj, "cols", cols);
+    qb_json_num(&lj, "bits", bits);
+    qb_json_num(&lj, "n_groups", ng);
+    qb_json_str(&lj, "grid", binary ? "binary" : "uniform");
+    QbJson la = {layers, 1};
+    qb_json_add(&la, NULL, qb_json_finish(&lj));
+    if (!la.ok) goto oom;
     return 0;
 oom:
     snprintf(err, QB_ERRLEN, "%.400s: out of memory", name);
@@ -297,12 +300,13 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
         return -1;
     }
     Pieces ps = {0};
-    cJSON *root = cJSON_CreateObject(), *tensors = NULL, *layers = cJSON_CreateArray();
+    cJSON *root = cJSON_CreateObject(), *layers = cJSON_CreateArray();
     char *json = NULL, tmp_path[1100];
     int fd = -1, rc = -1;
     tmp_path[0] = 0;
     char tn[96];
     size_t V = (size_t)c->vocab_size, D = (size_t)c->dim;
+    if (!root || !layers) goto oom;
     if (c->family != ARCH_LLAMA) {
         if (write_family_tensors(m, &ps, layers, rep, po, err) == 1) goto oom;
         if (err[0]) goto done;
@@ -332,33 +336,36 @@ int quant_checkpoint_write(const Model *m, const PipelineReport *rep, const Pipe
 write:;
     /* offsets inside the data section, each 64-byte aligned */
     size_t off = 0;
-    tensors = cJSON_CreateObject();
+    QbJson tj = qb_json_object();
     for (int i = 0; i < ps.n; i++) {
         Piece *p = &ps.p[i];
         p->offset = off;
         off += (p->bytes + CK_ALIGN - 1) / CK_ALIGN * CK_ALIGN;
-        cJSON *t = cJSON_CreateObject();
-        cJSON_AddStringToObject(t, "dtype", p->dtype);
-        cJSON *sh = cJSON_AddArrayToObject(t, "shape");
-        for (int d = 0; d < p->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)p->shape[d]));
-        cJSON_AddNumberToObject(t, "offset", (double)p->offset);
-        cJSON_AddNumberToObject(t, "bytes", (double)p->bytes);
-        cJSON_AddItemToObject(tensors, p->name, t);
+        QbJson t = qb_json_object(), sh = qb_json_array();
+        qb_json_str(&t, "dtype", p->dtype);
+        for (int d = 0; d < p->ndim; d++) qb_json_num(&sh, NULL, (double)p->shape[d]);
+        qb_json_add(&t, "shape", qb_json_finish(&sh));
+        qb_json_num(&t, "offset", (double)p->offset);
+        qb_json_num(&t, "bytes", (double)p->bytes);
+        qb_json_add(&tj, p->name, qb_json_finish(&t));
     }
     const size_t data_bytes = off;
-    cJSON_AddStringToObject(root, "format", "qbench-quantized");
-    cJSON_AddNumberToObject(root, "version", file_version(c));
-    cJSON *src = cJSON_AddObjectToObject(root, "source");
-    cJSON_AddStringToObject(src, "path", m->path);
-    cJSON_AddStringToObject(src, "sha256", m->sha256);
-    cJSON_AddItemToObject(root, "config", model_config_json(c));
-    cJSON_AddItemToObject(root, "options", options_json(po));
-    cJSON_AddNumberToObject(root, "bits_per_weight", rep->bits_per_weight);
-    cJSON_AddNumberToObject(root, "packed_bytes", (double)rep->packed_bytes);
-    cJSON_AddItemToObject(root, "tensors", tensors);
-    tensors = NULL;
-    cJSON_AddItemToObject(root, "layers", layers);
+    QbJson rj = {root, root != NULL}, src = qb_json_object();
+    root = NULL; /* rj owns it now */
+    qb_json_str(&rj, "format", "qbench-quantized");
+    qb_json_num(&rj, "version", file_version(c));
+    qb_json_str(&src, "path", m->path);
+    qb_json_str(&src, "sha256", m->sha256);
+    qb_json_add(&rj, "source", qb_json_finish(&src));
+    qb_json_add(&rj, "config", model_config_json(c));
+    qb_json_add(&rj, "options", options_json(po));
+    qb_json_num(&rj, "bits_per_weight", rep->bits_per_weight);
+    qb_json_num(&rj, "packed_bytes", (double)rep->packed_bytes);
+    qb_json_add(&rj, "tensors", qb_json_finish(&tj));
+    qb_json_add(&rj, "layers", layers);
     layers = NULL;
+    root = qb_json_finish(&rj);
+    if (!root) goto oom;
     json = cJSON_PrintUnformatted(root);
     if (!json) goto oom;
     const size_t json_len = strlen(json);
@@ -425,7 +432,6 @@ done:
     if (tmp_path[0]) unlink(tmp_path);
     free(json);
     cJSON_Delete(root);
-    cJSON_Delete(tensors);
     cJSON_Delete(layers);
     pieces_free(&ps);
     return rc;

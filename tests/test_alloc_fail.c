@@ -1,7 +1,8 @@
 /* test_alloc_fail.c — every allocation of the loaders and the results store may fail, SQLite-style:
  * the binary is linked with malloc/calloc/realloc/strdup wrapped (Makefile), cJSON and SQLite are
  * pointed at the same wrappers, and each loader runs once per allocation with exactly that one
- * allocation failing. Each run must fail cleanly (an error message, no crash) or succeed; under
+ * allocation failing; the checkpoint writer likewise. Each run must fail cleanly (an error message,
+ * no crash, no file left behind) or succeed; under
  * `make asan` a leak on any of these error paths fails the suite. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,6 +138,41 @@ static int load_text(void *ctx, char err[QB_ERRLEN]) {
     return 0;
 }
 
+/* Writing a checkpoint: on failure neither the file nor its temporary may be left; on success the
+ * file must be byte for byte the one written with no allocation failing. */
+typedef struct {
+    const Model *m;
+    const PipelineReport *rep;
+    const PipelineOptions *po;
+    const char *path;
+    const char *want; /* the reference file's bytes */
+    size_t want_len;
+} WriteCtx;
+
+static int write_checkpoint(void *ctx, char err[QB_ERRLEN]) {
+    const WriteCtx *w = ctx;
+    int rc = quant_checkpoint_write(w->m, w->rep, w->po, w->path, err);
+    long saved = g_countdown; /* the checks below allocate and must not be the ones failing */
+    g_countdown = -1;
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", w->path);
+    FILE *f = fopen(tmp, "rb");
+    if (f) fail_msg("checkpoint writer left %s behind (rc %d)", tmp, rc);
+    f = fopen(w->path, "rb");
+    if (rc != 0 && f) fail_msg("checkpoint writer failed (%s) but left %s", err, w->path);
+    if (f) fclose(f);
+    if (rc == 0) {
+        size_t len = 0;
+        char *got = t_slurp(w->path, &len);
+        if (len != w->want_len || memcmp(got, w->want, len))
+            fail_msg("checkpoint written with an allocation failing differs from the reference");
+        free(got);
+        remove(w->path);
+    }
+    g_countdown = saved;
+    return rc;
+}
+
 static int load_experiment(void *ctx, char err[QB_ERRLEN]) {
     Experiment *e = calloc(1, sizeof *e);
     if (!e) { snprintf(err, QB_ERRLEN, "out of memory"); return -1; }
@@ -195,6 +231,20 @@ static void test_quantized_checkpoint(void **state) {
     pipeline_report_free(&rep);
     model_free(m);
     assert_true(run_failing("qbench checkpoint (RTN 4-bit g32)", load_model, path, 400, 1) > 0);
+    /* the writer, from the same model and results */
+    m = model_load("assets/stories260K/stories260K.bin", err);
+    assert_non_null(m);
+    assert_int_equal(quant_model(m, NULL, &po, 1, &rep, err), 0);
+    WriteCtx w = {m, &rep, &po, NULL, NULL, 0};
+    w.want = t_slurp(path, &w.want_len);
+    assert_non_null(w.want);
+    char out[160];
+    snprintf(out, sizeof out, "%s/written.qbq", dir);
+    w.path = out;
+    assert_true(run_failing("checkpoint writer (RTN 4-bit g32)", write_checkpoint, &w, 300, 5) > 0);
+    free((char *)w.want);
+    pipeline_report_free(&rep);
+    model_free(m);
     assert_int_equal(t_rm_rf(dir), 0);
 }
 
