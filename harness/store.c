@@ -736,25 +736,43 @@ int store_put_baseline_samples(Store *s, const char *model_sha256, const char *t
 
 /* The one row loader: steps `st` (bound, not finalized here) and appends each row to the array *rows
  * of *n `elem`-byte items (capacity *cap), zeroing the item and handing it to fill. fill returns 0,
- * 1 when out of memory, or -1 with err written. Returns 0, or -1 with err naming `what` (the rows
- * read so far, a partly filled last one included, stay in *rows / *n for the caller to free). */
+ * 1 when out of memory, or -1 with err written. Returns 0, or -1 with err naming `what`; then, when
+ * `drop` is given, every item read (a partly filled last one included) is dropped and the array freed
+ * (*rows NULL, *n 0); without it they stay for the caller's owner to free. */
 typedef int (*RowFill)(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]);
 
-static int load_rows(Store *s, sqlite3_stmt *st, size_t elem, RowFill fill, void *ctx, void **rows, int *n,
-                     size_t *cap, const char *what, char err[QB_ERRLEN]) {
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((size_t)*n + 1 > (size_t)INT_MAX || qb_grow(rows, cap, (size_t)*n + 1, elem))
-            return errf(s, err, "out of memory reading %s", what);
+static int load_rows(Store *s, sqlite3_stmt *st, size_t elem, RowFill fill, void *ctx, void (*drop)(void *item),
+                     void **rows, int *n, size_t *cap, const char *what, char err[QB_ERRLEN]) {
+    int rc, bad = 0;
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((size_t)*n + 1 > (size_t)INT_MAX || qb_grow(rows, cap, (size_t)*n + 1, elem)) {
+            bad = errf(s, err, "out of memory reading %s", what);
+            break;
+        }
         void *item = (char *)*rows + (size_t)*n * elem;
         memset(item, 0, elem);
         ++*n;
         int f = fill(s, st, item, ctx, err);
-        if (f > 0) return errf(s, err, "out of memory reading %s", what);
-        if (f < 0) return -1;
+        if (f > 0) bad = errf(s, err, "out of memory reading %s", what);
+        else if (f < 0) bad = -1;
     }
-    if (rc != SQLITE_DONE) return errf(s, err, "reading %s: %s", what, sqlite3_errmsg(s->db));
-    return 0;
+    if (!bad && rc != SQLITE_DONE) bad = errf(s, err, "reading %s: %s", what, sqlite3_errmsg(s->db));
+    if (bad && drop) {
+        for (int i = 0; i < *n; i++) drop((char *)*rows + (size_t)i * elem);
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return bad;
+}
+
+static void drop_sample(void *item) {
+    StoreSampleRow *x = item;
+    free(x->task);
+    free(x->prompt);
+    free(x->output);
+    free(x->reference);
+    free(x->scores_json);
 }
 
 static int fill_sample(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]) {
@@ -780,28 +798,14 @@ int store_get_baseline_samples(Store *s, const char *model_sha256, const char *t
     bind_str(st, 1, model_sha256);
     bind_str(st, 2, task);
     bind_str_or(st, 3, signature, "");
-    StoreSampleRow *rows = NULL;
-    int cnt = 0;
     size_t cap = 0;
-    int rc = load_rows(s, st, sizeof *rows, fill_sample, NULL, (void **)&rows, &cnt, &cap, "baseline samples", err);
+    int rc = load_rows(s, st, sizeof **out, fill_sample, NULL, drop_sample, (void **)out, n, &cap, "baseline samples", err);
     sqlite3_finalize(st);
-    if (rc) {
-        store_free_samples(rows, cnt);
-        return -1;
-    }
-    *out = rows;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 void store_free_samples(StoreSampleRow *rows, int n) {
-    for (int i = 0; i < n; i++) {
-        free(rows[i].task);
-        free(rows[i].prompt);
-        free(rows[i].output);
-        free(rows[i].reference);
-        free(rows[i].scores_json);
-    }
+    for (int i = 0; i < n; i++) drop_sample(&rows[i]);
     free(rows);
 }
 
@@ -823,22 +827,28 @@ void store_free_run_row(StoreRunRow *r) {
     free(r->metrics);
 }
 
+static void drop_run(void *item) { store_free_run_row(item); }
+
 void store_free_runs(StoreRunRow *rows, int n) {
     for (int i = 0; i < n; i++) store_free_run_row(&rows[i]);
     free(rows);
 }
 
+/* kind, dataset, against, signature, stats_json, value, count from column c on: 1 when out of memory. */
+static int metric_cols(sqlite3_stmt *st, int c, StoreMetricRow *m) {
+    m->kind = col_dup(st, c);
+    m->dataset = col_dup(st, c + 1);
+    m->against = col_dup(st, c + 2);
+    m->signature = col_dup(st, c + 3);
+    m->stats_json = col_dup(st, c + 4);
+    m->value = col_real(st, c + 5);
+    m->count = sqlite3_column_int64(st, c + 6);
+    return !m->kind || !m->dataset || !m->against || !m->signature || !m->stats_json;
+}
+
 static int fill_metric(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]) {
     (void)s, (void)ctx, (void)err;
-    StoreMetricRow *m = item;
-    m->kind = col_dup(st, 0);
-    m->dataset = col_dup(st, 1);
-    m->against = col_dup(st, 2);
-    m->signature = col_dup(st, 3);
-    m->stats_json = col_dup(st, 4);
-    m->value = col_real(st, 5);
-    m->count = sqlite3_column_int64(st, 6);
-    return !m->kind || !m->dataset || !m->against || !m->signature || !m->stats_json;
+    return metric_cols(st, 0, item);
 }
 
 /* A run row, then its metrics through the metrics statement (ctx). */
@@ -876,7 +886,7 @@ static int fill_run(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[
     sqlite3_reset(mst);
     sqlite3_bind_int64(mst, 1, r->id);
     size_t cap = 0;
-    return load_rows(s, mst, sizeof *r->metrics, fill_metric, NULL, (void **)&r->metrics, &r->n_metrics, &cap,
+    return load_rows(s, mst, sizeof *r->metrics, fill_metric, NULL, NULL, (void **)&r->metrics, &r->n_metrics, &cap,
                      "metrics", err);
 }
 
@@ -905,19 +915,11 @@ int store_load_runs(Store *s, const char *experiment, const char *status, StoreR
     }
     bind_str(st, 1, experiment);
     bind_str(st, 2, status);
-    StoreRunRow *rows = NULL;
-    int cnt = 0;
     size_t cap = 0;
-    int rc = load_rows(s, st, sizeof *rows, fill_run, mst, (void **)&rows, &cnt, &cap, "runs", err);
+    int rc = load_rows(s, st, sizeof **out, fill_run, mst, drop_run, (void **)out, n, &cap, "runs", err);
     sqlite3_finalize(st);
     sqlite3_finalize(mst);
-    if (rc) {
-        store_free_runs(rows, cnt);
-        return -1;
-    }
-    *out = rows;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 const StoreMetricRow *store_run_metric(const StoreRunRow *r, const char *kind, const char *dataset,
@@ -931,18 +933,17 @@ const StoreMetricRow *store_run_metric(const StoreRunRow *r, const char *kind, c
     return NULL;
 }
 
+static void drop_baseline(void *item) {
+    StoreBaselineRow *b = item;
+    free(b->model_sha256);
+    store_free_metric_row(&b->m);
+}
+
 static int fill_baseline(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[QB_ERRLEN]) {
     (void)s, (void)ctx, (void)err;
     StoreBaselineRow *b = item;
     b->model_sha256 = col_dup(st, 0);
-    b->m.kind = col_dup(st, 1);
-    b->m.dataset = col_dup(st, 2);
-    b->m.against = col_dup(st, 3);
-    b->m.signature = col_dup(st, 4);
-    b->m.stats_json = col_dup(st, 5);
-    b->m.value = col_real(st, 6);
-    b->m.count = sqlite3_column_int64(st, 7);
-    return !b->model_sha256 || !b->m.kind || !b->m.dataset || !b->m.against || !b->m.signature || !b->m.stats_json;
+    return metric_cols(st, 1, &b->m) || !b->model_sha256;
 }
 
 int store_load_baselines(Store *s, StoreBaselineRow **out, int *n, char err[QB_ERRLEN]) {
@@ -952,28 +953,13 @@ int store_load_baselines(Store *s, StoreBaselineRow **out, int *n, char err[QB_E
         "SELECT model_sha256, kind, dataset, against, signature, stats_json, value, count FROM baselines"
         " ORDER BY model_sha256, kind, dataset, against, signature", err, "reading baselines");
     if (!st) return -1;
-    StoreBaselineRow *rows = NULL;
-    int cnt = 0;
     size_t cap = 0;
-    int rc = load_rows(s, st, sizeof *rows, fill_baseline, NULL, (void **)&rows, &cnt, &cap, "baselines", err);
+    int rc = load_rows(s, st, sizeof **out, fill_baseline, NULL, drop_baseline, (void **)out, n, &cap, "baselines", err);
     sqlite3_finalize(st);
-    if (rc) {
-        store_free_baselines(rows, cnt);
-        return -1;
-    }
-    *out = rows;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 void store_free_baselines(StoreBaselineRow *rows, int n) {
-    for (int i = 0; i < n; i++) {
-        free(rows[i].model_sha256);
-        free(rows[i].m.kind);
-        free(rows[i].m.dataset);
-        free(rows[i].m.against);
-        free(rows[i].m.signature);
-        free(rows[i].m.stats_json);
-    }
+    for (int i = 0; i < n; i++) drop_baseline(&rows[i]);
     free(rows);
 }
