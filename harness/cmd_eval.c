@@ -123,10 +123,10 @@ int cmd_ppl(int argc, char **argv) {
         progress_finish(&pr);
     }
     char sig[512];
-    char data_sha[65], vtag[96];
-    qb_sha256_hex(text, len, data_sha);
+    char vtag[96];
     qb_version_tag(vtag, sizeof vtag);
-    ppl_signature(&o, tok_used, tokenizer_prepend_space(t), data_sha, sig, sizeof sig - strlen(vtag) - 2);
+    /* data: the source file's hash, as a sweep records it, so both print one signature */
+    ppl_signature(&o, tok_used, tokenizer_prepend_space(t), td.sha256, sig, sizeof sig - strlen(vtag) - 2);
     snprintf(sig + strlen(sig), sizeof sig - strlen(sig), "|%s", vtag); /* the build, on what prints only */
     long run_tokens = st.n_windows * (long)o.seqlen; /* window tokens through the model (stride: an upper bound) */
     double tps = secs > 0 ? (double)run_tokens / secs : 0;

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/common.h"
+
 static char DIR_[256];
 static const char *BIN;
 
@@ -322,6 +324,20 @@ static void test_full_run_database(void **state) {
     /* the baseline was computed once: one ppl row, one set of baseline generations */
     assert_int_equal(db_int(db, "SELECT count(*) FROM baselines WHERE kind = 'ppl'"), 1);
     assert_int_equal(db_int(db, "SELECT count(*) FROM baseline_samples"), 2);
+    /* `qbench ppl` on the same settings prints the sweep's signature (and its build) and number */
+    char *out = NULL, *sig = db_text(db, "SELECT signature FROM baselines WHERE kind = 'ppl'"), want[700];
+    assert_int_equal(t_run_qbench("ppl --model assets/stories260K/stories260K.bin --tokenizer assets/stories260K/tok512.bin"
+                                  " --data tinystories-valid --seqlen 128 --max-windows 3 --threads 1 --json --quiet",
+                                  &out, NULL), 0);
+    assert_non_null(sig);
+    snprintf(want, sizeof want, "\"%s|qbench:", sig);
+    if (!strstr(out, want)) fail_msg("qbench ppl prints\n%s\nwithout the sweep's signature %s", out, sig);
+    char *pl = strstr(out, "\"ppl\":");
+    assert_non_null(pl);
+    double cli = strtod(pl + 6, NULL);
+    assert_true(fabs(cli / base - 1) < 1e-13); /* the same sums; JSON prints 15 or more digits */
+    free(out);
+    free(sig);
     /* a second run finds everything done and adds nothing */
     assert_int_equal(run(args), 0);
     assert_int_equal(db_int(db, "SELECT count(*) FROM runs"), 4);

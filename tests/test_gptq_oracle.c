@@ -1,5 +1,5 @@
 /* test_gptq_oracle.c — qbench's per-layer quantizers against the PyTorch reference
- * (../shared/oracles/gptq_ref.py). tests/fixtures/make_gptq_fixtures.py ran the reference once and
+ * (the oracle tests/fixtures/make_gptq_fixtures.py imports). That script ran the reference once and
  * wrote W, X, the reference's H and its Q for each configuration below; here the C solvers get W
  * and the reference's own H and must give its Q exactly, or within 1 ulp per entry where the
  * Cholesky/GEMM summation order may differ (docs/quant.md §1.11). The Hessian built from X by

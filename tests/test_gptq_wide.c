@@ -1,7 +1,7 @@
 /* test_gptq_wide.c — GPTQ on a layer wide and tall enough for the parallel row-chunk path of
  * quant/gptq.c (192x320: three 64-row chunks, every block GEMM above OpenBLAS's small-matrix size, a
  * ragged last block), against the PyTorch reference (tests/fixtures/make_gptq_wide_fixtures.py ran
- * ../shared/oracles/gptq_ref.py once and wrote W, X, its H and its Q). test_gptq_oracle.c's layers
+ * the GPTQ oracle once and wrote W, X, its H and its Q). test_gptq_oracle.c's layers
  * are small enough that the solver takes its full-height-GEMM path instead.
  *
  * Q must be the reference's bit for bit where this OpenBLAS is the one that made the fixtures (same
