@@ -111,14 +111,13 @@ static uint64_t hash_cps(const uint32_t *c, size_t n) {
 }
 
 static int push_token(Prep *p, size_t off, size_t len) {
-    size_t old = p->cap_tok;
-    if (qb_grow((void **)&p->toff, &p->cap_tok, p->ntok + 1, sizeof(uint32_t))) return -1;
-    if (p->cap_tok != old) { /* tlen and th follow toff's capacity */
-        uint32_t *tl = realloc(p->tlen, p->cap_tok * sizeof(uint32_t));
-        if (tl) p->tlen = tl;
-        uint64_t *th = realloc(p->th, p->cap_tok * sizeof(uint64_t));
-        if (th) p->th = th;
-        if (!tl || !th) { p->cap_tok = old; return -1; }
+    if (p->ntok == p->cap_tok) { /* toff, tlen and th share one capacity */
+        size_t co = p->cap_tok, cl = p->cap_tok, ch = p->cap_tok;
+        if (qb_grow((void **)&p->toff, &co, p->ntok + 1, sizeof *p->toff) ||
+            qb_grow((void **)&p->tlen, &cl, p->ntok + 1, sizeof *p->tlen) ||
+            qb_grow((void **)&p->th, &ch, p->ntok + 1, sizeof *p->th))
+            return -1;
+        p->cap_tok = co;
     }
     p->toff[p->ntok] = (uint32_t)off;
     p->tlen[p->ntok] = (uint32_t)len;

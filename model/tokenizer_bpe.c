@@ -10,7 +10,8 @@
 #include "model/tokenizer_internal.h"
 
 int intvec_push(IntVec *a, int x) {
-    if (a->n == INT_MAX || qb_grow((void **)&a->v, &a->cap, (size_t)a->n + 1, sizeof *a->v)) return -1;
+    if ((size_t)a->n == a->cap && (a->n == INT_MAX || qb_grow((void **)&a->v, &a->cap, (size_t)a->n + 1, sizeof *a->v)))
+        return -1;
     a->v[a->n++] = x;
     return 0;
 }
@@ -119,7 +120,7 @@ static int cand_less(const Cand *x, const Cand *y) {
 typedef struct { Cand *v; size_t n, cap; } Heap;
 
 static int heap_push(Heap *h, Cand c) {
-    if (qb_grow((void **)&h->v, &h->cap, h->n + 1, sizeof *h->v)) return -1;
+    if (h->n == h->cap && qb_grow((void **)&h->v, &h->cap, h->n + 1, sizeof *h->v)) return -1;
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
