@@ -55,6 +55,14 @@ void agreement_merge(AgreementStats *into, const AgreementStats *from) {
         free(into->kl_tok);
         into->kl_tok = NULL;
     }
+    if ((into->top1_tok || into->n == 0) && from->top1_tok && from->n > 0) {
+        unsigned char *g = realloc(into->top1_tok, (size_t)(into->n + from->n));
+        if (g) memcpy(g + into->n, from->top1_tok, (size_t)from->n);
+        into->top1_tok = g;
+    } else if (from->n > 0) {
+        free(into->top1_tok);
+        into->top1_tok = NULL;
+    }
     into->n += from->n;
     into->top1_agree += from->top1_agree;
     into->kl_sum += from->kl_sum;
@@ -64,6 +72,8 @@ void agreement_merge(AgreementStats *into, const AgreementStats *from) {
 void agreement_stats_free(AgreementStats *st) {
     free(st->kl_tok);
     st->kl_tok = NULL;
+    free(st->top1_tok);
+    st->top1_tok = NULL;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -127,8 +137,9 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
         for (long i = 0; i < nw; i++) off[i + 1] = off[i] + (w[i].len - w[i].first_target);
     }
     double *tok = off ? malloc(((size_t)off[nw] + 1) * sizeof *tok) : NULL;
+    unsigned char *agree_tok = off ? malloc((size_t)off[nw] + 1) : NULL;
     long *wagree = calloc((size_t)nw, sizeof *wagree);
-    int rc = wb && wc && wkl && kl && wagree && tok ? 0 : -1;
+    int rc = wb && wc && wkl && kl && wagree && tok && agree_tok ? 0 : -1;
     for (int i = 0; i < T && rc == 0; i++) rc = ppl_worker_init(&wb[i], base, c) || ppl_worker_init(&wc[i], cand, c);
     if (rc) snprintf(err, QB_ERRLEN, "agreement: out of memory for %d window(s) of %d", T, c);
     long total = 0, done = 0;
@@ -167,7 +178,9 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
             for (int r = 0; r < k; r++) {
                 s += row[r];
                 tok[off[i] + r] = row[r];
-                agree += argmax(kb->logits + (size_t)(f + r) * V, V) == argmax(kc->logits + (size_t)(f + r) * V, V);
+                int same = argmax(kb->logits + (size_t)(f + r) * V, V) == argmax(kc->logits + (size_t)(f + r) * V, V);
+                agree_tok[off[i] + r] = (unsigned char)same;
+                agree += same;
             }
             wkl[i] = s;
             wagree[i] = agree;
@@ -190,12 +203,13 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
         }
         for (long j = 0; j < acc.n; j++) acc.kl_sum2 += tok[j] * tok[j];
         acc.kl_tok = tok;
+        acc.top1_tok = agree_tok;
         agreement_merge(st, &acc);
     }
     for (int i = 0; i < T; i++) {
         if (wb) ppl_worker_free(&wb[i]);
         if (wc) ppl_worker_free(&wc[i]);
     }
-    free(wb); free(wc); free(wkl); free(kl); free(wagree); free(w); free(off); free(tok);
+    free(wb); free(wc); free(wkl); free(kl); free(wagree); free(w); free(off); free(tok); free(agree_tok);
     return rc;
 }
