@@ -13,6 +13,7 @@
 #include "harness/commands.h"
 #include "harness/results.h"
 #include "harness/tasks_eval.h"
+#include "metrics/bootstrap.h"
 
 /* One side: a point, or the unquantized baseline of a model. */
 typedef struct {
@@ -83,7 +84,7 @@ static void print_metric(const StoreMetricRow *m, const PairedResult *p) {
                p->p, p->ln_ratio, p->ln_ratio_se);
     } else if (p->n_samples) {
         printf("diff %+.6g [%+.6g, %+.6g] paired bootstrap p %.4g (%d resamples, seed %d)\n", p->diff, p->lo, p->hi, p->p,
-               p->n_samples, 12345);
+               p->n_samples, BOOTSTRAP_SEED);
     } else {
         printf("diff %+.6g ± %.2g [%+.6g, %+.6g] p %.3g\n", p->diff, p->diff_se, p->lo, p->hi, p->p);
     }
@@ -115,7 +116,7 @@ static cJSON *metric_json(const StoreMetricRow *m, const PairedResult *p) {
     num_or_null(o, "p", p->p);
     if (p->n_samples) {
         cJSON_AddNumberToObject(o, "resamples", p->n_samples);
-        cJSON_AddNumberToObject(o, "seed", 12345);
+        cJSON_AddNumberToObject(o, "seed", BOOTSTRAP_SEED);
     }
     return o;
 }

@@ -251,6 +251,7 @@ int results_value_bounds(const StoreMetricRow *m, double c, double *lo, double *
     if (is_chrf(m->kind) || !strcmp(m->kind, "meteor")) {
         Units u;
         if (units_load(m, &u, err)) return -1;
+        /* the resampled scores of this metric alone (the paired draws with itself on both sides) */
         double *sc = malloc(BOOTSTRAP_SAMPLES * sizeof *sc);
         int rc = sc ? bootstrap_paired_scores(bs_fn, &u, bs_fn, &u, (int)u.n, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, sc, sc, err) : -1;
         if (!sc) snprintf(err, QB_ERRLEN, "out of memory");
