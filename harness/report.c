@@ -13,6 +13,9 @@ typedef struct {
     const char *kind, *dataset, *against, *signature;
     int tag; /* 1, 2, ... when several signatures share kind, dataset and against; 0 otherwise */
     int derived; /* 0: a stored metric; D_DPPL / D_LNRATIO: computed from a ppl metric and its baseline */
+    int empty;   /* a derived column no row has a value for (no baseline, or rows without window sums):
+                    left out of the default columns */
+    int has_ci;  /* some row's metric carries a stored bootstrap interval (csv: :lo/:hi columns) */
 } Col;
 
 /* Columns computed from a perplexity and the unquantized model's on the same windows
@@ -52,7 +55,7 @@ static int col_add(Col **cols, int *n, int *cap, const char *kind, const char *d
         if (!g) return -1;
         *cols = g;
     }
-    (*cols)[(*n)++] = (Col){kind, dataset, against, signature, 0, derived};
+    (*cols)[(*n)++] = (Col){kind, dataset, against, signature, 0, derived, 0, 0};
     return 0;
 }
 
@@ -272,16 +275,14 @@ static int default_picks(ReportFormat fmt, const Row *rows, int nrows, const Col
         picks[np++] = (Pick){c, -1};
     }
     for (int c = 0; c < ncols; c++)
-        if (fmt != REPORT_MARKDOWN || cols[c].derived != D_LNRATIO) picks[np++] = (Pick){-1, c};
+        if (!cols[c].empty && (fmt != REPORT_MARKDOWN || cols[c].derived != D_LNRATIO)) picks[np++] = (Pick){-1, c};
     if (fmt != REPORT_MARKDOWN || any_undone) picks[np++] = (Pick){C_STATUS, -1};
     if (fmt != REPORT_MARKDOWN) picks[np++] = (Pick){C_KEY, -1};
     return np;
 }
 
 static int has_se_column(const Col *c) { return !strcmp(c->kind, "ppl") || c->derived; }
-static int has_ci_columns(const Col *c) {
-    return !c->derived && (!strcmp(c->kind, "chrf") || !strcmp(c->kind, "chrf++") || !strcmp(c->kind, "meteor"));
-}
+static int has_ci_columns(const Col *c) { return c->has_ci; }
 
 static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, const Col *cols, const Pick *picks,
                        int np) {
@@ -560,6 +561,13 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
             }
         }
         nrows++;
+    }
+    for (int c = 0; c < ncols; c++) {
+        cols[c].empty = cols[c].derived != 0;
+        for (int i = 0; i < nrows && cols[c].empty; i++) cols[c].empty = isnan(rows[i].dv[c]);
+        double lo, hi;
+        for (int i = 0; i < nrows && !cols[c].derived && !cols[c].has_ci; i++)
+            cols[c].has_ci = results_metric_ci(rows[i].vals[c], &lo, &hi);
     }
     int maxp = 2 * (C_NCFG + ncols) + 4, np;
     if (!(picks = calloc((size_t)maxp, sizeof *picks))) goto oom;
