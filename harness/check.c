@@ -102,6 +102,8 @@ static void check_title(const CheckSpec *k, char *out, size_t n) {
     for (int i = 0; i < 4; i++)
         if (k->has[i] && len < sizeof limits)
             len += (size_t)snprintf(limits + len, sizeof limits - len, " %s %g", LIMIT_NAMES[i], k->limit[i]);
+    if (k->confidence > 0 && len < sizeof limits)
+        snprintf(limits + len, sizeof limits - len, " confidence %g", k->confidence);
     snprintf(out, n, "%s%s%s%s%s", k->metric, k->dataset[0] ? " " : "", k->dataset, vs, limits);
 }
 
@@ -148,28 +150,54 @@ static void eval_case(const CheckSpec *k, const StoreRunRow *r, const StoreBasel
         }
         double base = b->m.value, change = (v - base) / base * 100.0;
         len += (size_t)snprintf(msg + len, cap - len, ", baseline %.6g, change %+.3f%%", base, change);
+        double lo = change, hi = change; /* the change judged: the number itself, or its bounds */
+        if (k->confidence > 0) {
+            char e2[QB_ERRLEN];
+            if (results_change_bounds(m, &b->m, k->confidence, &lo, &hi, e2)) {
+                c->outcome = OUT_ERROR;
+                snprintf(c->message, sizeof c->message, "%s: no interval for the change with confidence %g: %.300s",
+                         k->metric, k->confidence, e2);
+                return;
+            }
+            len += (size_t)snprintf(msg + len, cap - len, " [%+.3f%%, %+.3f%%] (one-sided %g%% bounds)", lo, hi,
+                                    100 * k->confidence);
+        }
+        const char *sure = k->confidence > 0 ? " with that confidence" : "";
         if (k->has[CHECK_MAX_INCREASE_PCT]) {
-            int ok = change <= k->limit[CHECK_MAX_INCREASE_PCT];
+            int ok = lo <= k->limit[CHECK_MAX_INCREASE_PCT];
             pass &= ok;
-            len += (size_t)snprintf(msg + len, cap - len, "; increase %s %g%%", ok ? "<=" : ">",
-                                    k->limit[CHECK_MAX_INCREASE_PCT]);
+            len += (size_t)snprintf(msg + len, cap - len, "; increase %s %g%%%s", ok ? "not above" : ">",
+                                    k->limit[CHECK_MAX_INCREASE_PCT], ok ? "" : sure);
         }
         if (k->has[CHECK_MAX_DECREASE_PCT]) {
-            int ok = -change <= k->limit[CHECK_MAX_DECREASE_PCT];
+            int ok = -hi <= k->limit[CHECK_MAX_DECREASE_PCT];
             pass &= ok;
-            len += (size_t)snprintf(msg + len, cap - len, "; decrease %s %g%%", ok ? "<=" : ">",
-                                    k->limit[CHECK_MAX_DECREASE_PCT]);
+            len += (size_t)snprintf(msg + len, cap - len, "; decrease %s %g%%%s", ok ? "not above" : ">",
+                                    k->limit[CHECK_MAX_DECREASE_PCT], ok ? "" : sure);
         }
     }
-    if (k->has[CHECK_MIN]) {
-        int ok = v >= k->limit[CHECK_MIN];
+    double lo = v, hi = v; /* the value judged by min / max */
+    if ((k->has[CHECK_MIN] || k->has[CHECK_MAX]) && k->confidence > 0 && len < cap) {
+        char e2[QB_ERRLEN];
+        if (!m || results_value_bounds(m, k->confidence, &lo, &hi, e2)) {
+            c->outcome = OUT_ERROR;
+            snprintf(c->message, sizeof c->message, "%s: no interval with confidence %g: %.300s", k->metric, k->confidence,
+                     m ? e2 : "no statistics");
+            return;
+        }
+        len += (size_t)snprintf(msg + len, cap - len, " [%.6g, %.6g] (one-sided %g%% bounds)", lo, hi, 100 * k->confidence);
+    }
+    if (k->has[CHECK_MIN] && len < cap) {
+        int ok = hi >= k->limit[CHECK_MIN];
         pass &= ok;
-        len += (size_t)snprintf(msg + len, cap - len, "; %s %g", ok ? ">=" : "< min", k->limit[CHECK_MIN]);
+        len += (size_t)snprintf(msg + len, cap - len, "; %s %g%s", ok ? (k->confidence > 0 ? "not below min" : ">=") : "< min",
+                                k->limit[CHECK_MIN], !ok && k->confidence > 0 ? " with that confidence" : "");
     }
     if (k->has[CHECK_MAX] && len < cap) {
-        int ok = v <= k->limit[CHECK_MAX];
+        int ok = lo <= k->limit[CHECK_MAX];
         pass &= ok;
-        snprintf(msg + len, cap - len, "; %s %g", ok ? "<=" : "> max", k->limit[CHECK_MAX]);
+        snprintf(msg + len, cap - len, "; %s %g%s", ok ? (k->confidence > 0 ? "not above max" : "<=") : "> max",
+                 k->limit[CHECK_MAX], !ok && k->confidence > 0 ? " with that confidence" : "");
     }
     c->outcome = pass ? OUT_PASS : OUT_FAIL;
 }

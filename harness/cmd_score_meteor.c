@@ -21,6 +21,7 @@
 
 #include "harness/cli.h"
 #include "harness/commands.h"
+#include "metrics/bootstrap.h"
 #include "metrics/meteor.h"
 #include "metrics/textfile.h"
 #include "metrics/meteor15.h"
@@ -59,7 +60,7 @@ int cmd_score_meteor(int argc, char **argv, int meteor15) {
     const char **ref_paths = ref_v;
     CliList refl = {ref_v, 0, MAX_REFS};
     long width_l = 4, threads = 0;
-    int sentence = 0, json = 0, norm = 1;
+    int sentence = 0, json = 0, norm = 1, confidence = 0;
     char res_def[1200];
     snprintf(res_def, sizeof res_def, "%s/meteor-examples/resources-en", cli_assets_dir());
     const CliOpt common[] = {
@@ -75,6 +76,8 @@ int cmd_score_meteor(int argc, char **argv, int meteor15) {
         {"--tokenize", NULL, CLI_STR, &tok_s, "T", "nltk.word_tokenize (as Hugging Face evaluate) or str.split(); in the signature",
          "treebank", 0, 0, "treebank|whitespace", NULL},
         {"--wordnet", NULL, CLI_STR, &wordnet_dir, "DIR", "WordNet dict folder", "/usr/share/wordnet", 0, 0, NULL, NULL},
+        {"--confidence", NULL, CLI_FLAG, &confidence, NULL, "bootstrap interval as sacrebleu's --confidence: 1000 resamples "
+         "of segments, seed 12345 (mu = mean +- CI)", "off", 0, 0, NULL, NULL},
     };
     const CliOpt opts15[] = {
         common[0], common[1], common[2], common[3], common[4], common[5],
@@ -147,6 +150,18 @@ int cmd_score_meteor(int argc, char **argv, int meteor15) {
         score = meteor_corpus_mean(&c);
         meteor_nltk_signature(tok, nrefs, sig, sizeof sig);
     }
+    BootstrapCI ci = {0};
+    char conf[128] = "";
+    if (confidence && n > 0) { /* the corpus score is the mean of segments: a resample's is its mean */
+        if (bootstrap_ci(bootstrap_mean_score, sent, (int)n, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, &ci, err)) {
+            fprintf(stderr, "qbench score meteor: %s: confidence: %s\n", hyp_path, err);
+            goto done;
+        }
+        char rest[512];
+        snprintf(rest, sizeof rest, "%s", sig);
+        snprintf(sig, sizeof sig, "bs:%d|seed:%d|%.480s", BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, rest);
+        snprintf(conf, sizeof conf, " (μ = %.*f ± %.*f)", width, ci.mean, width, ci.ci);
+    }
     if (n == 0) fprintf(stderr, "qbench score %s: note: %s has 0 segments; the score is 0.0 by definition\n", argv[0], hyp_path);
 
     if (json) {
@@ -156,6 +171,12 @@ int cmd_score_meteor(int argc, char **argv, int meteor15) {
         cJSON_AddStringToObject(j, "signature", sig);
         cJSON_AddNumberToObject(j, "nseg", (double)n);
         if (meteor15) add_stats15(j, &total);
+        if (confidence && n > 0) {
+            cJSON_AddItemToObject(j, "mean", exact_number(ci.mean));
+            cJSON_AddItemToObject(j, "ci", exact_number(ci.ci));
+            cJSON_AddItemToObject(j, "ci_lower", exact_number(ci.lower));
+            cJSON_AddItemToObject(j, "ci_upper", exact_number(ci.upper));
+        }
         if (sentence) {
             cJSON *a = cJSON_AddArrayToObject(j, "sentences");
             for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, exact_number(sent[i]));
@@ -168,7 +189,7 @@ int cmd_score_meteor(int argc, char **argv, int meteor15) {
     } else {
         if (sentence)
             for (size_t i = 0; i < n; i++) printf("%zu\t%.*f\n", i + 1, width, sent[i]);
-        printf("%s|%s = %.*f\n", name, sig, width, score);
+        printf("%s|%s = %.*f%s\n", name, sig, width, score, conf);
     }
     rc = 0;
 done:

@@ -86,7 +86,80 @@ static int load_side(Store *st, const char *which, const char *task, const char 
     return store_get_task_items(st, id, NULL, task, sig, rows, n, sig_out, err);
 }
 
-static int cmd_compare(int argc, char **argv) {
+int tasks_paired(const StoreTaskItemRow *a, int na, const StoreTaskItemRow *b, int nb, long iters, long seed,
+                 TaskPaired *out, char err[QB_ERRLEN]) {
+    memset(out, 0, sizeof *out);
+    if (na != nb) { snprintf(err, QB_ERRLEN, "%d items against %d: not the same item set", na, nb); return -1; }
+    for (int i = 0; i < na; i++)
+        if (a[i].idx != b[i].idx || a[i].gold != b[i].gold || a[i].n_req != b[i].n_req) {
+            snprintf(err, QB_ERRLEN, "item %d differs in index, gold or choices: not the same item set", i);
+            return -1;
+        }
+    int N = na;
+    unsigned char *ca = calloc((size_t)N + 1, 1), *cb = calloc((size_t)N + 1, 1);
+    double *xa = malloc(((size_t)N + 1) * sizeof *xa), *xb = malloc(((size_t)N + 1) * sizeof *xb);
+    if (!ca || !cb || !xa || !xb) {
+        free(ca); free(cb); free(xa); free(xb);
+        snprintf(err, QB_ERRLEN, "out of memory");
+        return -1;
+    }
+    out->n = N;
+    out->iters = iters;
+    out->seed = seed;
+    for (int i = 0; i < N; i++) {
+        ca[i] = (unsigned char)a[i].correct;
+        cb[i] = (unsigned char)b[i].correct;
+        xa[i] = ca[i];
+        xb[i] = cb[i];
+    }
+    loglik_mcnemar(ca, cb, N, &out->mc);
+    loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &out->acc);
+    for (int i = 0; i < N; i++) out->have_norm |= a[i].pred_norm != a[i].pred || b[i].pred_norm != b[i].pred;
+    for (int i = 0; i < N; i++) { xa[i] = a[i].correct_norm; xb[i] = b[i].correct_norm; }
+    loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &out->acc_norm);
+    /* the gold request's log-likelihood: the target's for lambada-style tasks */
+    for (int i = 0; i < N; i++) { xa[i] = a[i].ll[a[i].gold]; xb[i] = b[i].ll[b[i].gold]; }
+    loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &out->gold_ll);
+    free(ca);
+    free(cb);
+    free(xa);
+    free(xb);
+    return 0;
+}
+
+cJSON *tasks_paired_json(const TaskPaired *t) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "n", t->n);
+    cJSON *m = cJSON_AddObjectToObject(j, "mcnemar");
+    cJSON_AddNumberToObject(m, "a_only", (double)t->mc.b);
+    cJSON_AddNumberToObject(m, "b_only", (double)t->mc.c);
+    cJSON_AddNumberToObject(m, "chi2", t->mc.chi2);
+    cJSON_AddNumberToObject(m, "p", t->mc.p);
+    const char *names[3] = {"acc", "acc_norm", "gold_loglik"};
+    const PairedBootstrap *bs[3] = {&t->acc, &t->acc_norm, &t->gold_ll};
+    for (int k = 0; k < 3; k++) {
+        if (k == 1 && !t->have_norm) continue;
+        cJSON *b = cJSON_AddObjectToObject(j, names[k]);
+        cJSON_AddNumberToObject(b, "diff", bs[k]->diff);
+        cJSON_AddNumberToObject(b, "ci_lo", bs[k]->lo);
+        cJSON_AddNumberToObject(b, "ci_hi", bs[k]->hi);
+        cJSON_AddNumberToObject(b, "p", bs[k]->p);
+        cJSON_AddNumberToObject(b, "iters", bs[k]->iters);
+    }
+    return j;
+}
+
+void tasks_paired_print(FILE *f, const TaskPaired *t, const char *la, const char *lb) {
+    fprintf(f, "McNemar: right only under %s %ld, only under %s %ld, chi2 %.4f, exact p %.4g\n", la, t->mc.b, lb, t->mc.c,
+            t->mc.chi2, t->mc.p);
+    fprintf(f, "paired bootstrap (%ld resamples, seed %ld): acc %s - %s = %+.4f [%+.4f, %+.4f] p %.4g\n", t->iters, t->seed,
+            lb, la, t->acc.diff, t->acc.lo, t->acc.hi, t->acc.p);
+    if (t->have_norm)
+        fprintf(f, "  acc_norm %+.4f [%+.4f, %+.4f] p %.4g\n", t->acc_norm.diff, t->acc_norm.lo, t->acc_norm.hi, t->acc_norm.p);
+    fprintf(f, "  gold log-likelihood %+.4f [%+.4f, %+.4f] p %.4g\n", t->gold_ll.diff, t->gold_ll.lo, t->gold_ll.hi, t->gold_ll.p);
+}
+
+static int cmd_tasks_compare(int argc, char **argv) {
     const char *pos[3] = {NULL, NULL, NULL}, *task = NULL, *base_model = NULL;
     long iters = 10000, seed = 0;
     int np = 0, json = 0;
@@ -109,7 +182,7 @@ static int cmd_compare(int argc, char **argv) {
     if (np != 3 || !task) { fprintf(stderr, "qbench tasks compare: DB RUN_A RUN_B and --task are required\n"); usage(stderr); return 2; }
     char err[QB_ERRLEN];
     if (access(pos[0], R_OK) != 0) { fprintf(stderr, "qbench tasks compare: %s: no such results database\n", pos[0]); return 2; }
-    Store *st = store_open(pos[0], err);
+    Store *st = store_open_readonly(pos[0], err); /* reads only */
     if (!st) { fprintf(stderr, "qbench tasks compare: %s\n", err); return 2; }
     StoreTaskItemRow *r[2] = {NULL, NULL};
     int n[2] = {0, 0}, rc = 2;
@@ -125,74 +198,23 @@ static int cmd_compare(int argc, char **argv) {
         }
         if (lr) { fprintf(stderr, "qbench tasks compare: %s: %s\n", which, err); goto done; }
     }
-    if (n[0] != n[1]) { fprintf(stderr, "qbench tasks compare: %d items against %d: not the same item set\n", n[0], n[1]); goto done; }
-    for (int i = 0; i < n[0]; i++)
-        if (r[0][i].idx != r[1][i].idx || r[0][i].gold != r[1][i].gold || r[0][i].n_req != r[1][i].n_req) {
-            fprintf(stderr, "qbench tasks compare: item %d differs in index, gold or choices: not the same item set\n", i);
-            goto done;
-        }
     {
-        int N = n[0];
-        unsigned char *ca = malloc((size_t)N + 1), *cb = malloc((size_t)N + 1);
-        double *xa = malloc(((size_t)N + 1) * sizeof *xa), *xb = malloc(((size_t)N + 1) * sizeof *xb);
-        if (!ca || !cb || !xa || !xb) { free(ca); free(cb); free(xa); free(xb); fprintf(stderr, "out of memory\n"); goto done; }
-        for (int i = 0; i < N; i++) {
-            ca[i] = (unsigned char)r[0][i].correct;
-            cb[i] = (unsigned char)r[1][i].correct;
-            xa[i] = ca[i];
-            xb[i] = cb[i];
-        }
-        McNemar mc;
-        loglik_mcnemar(ca, cb, N, &mc);
-        PairedBootstrap pb, pn, pl;
-        loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &pb);
-        int have_norm = 0;
-        for (int i = 0; i < N; i++) have_norm |= r[0][i].pred_norm != r[0][i].pred || r[1][i].pred_norm != r[1][i].pred;
-        for (int i = 0; i < N; i++) { xa[i] = r[0][i].correct_norm; xb[i] = r[1][i].correct_norm; }
-        loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &pn);
-        /* the gold request's log-likelihood: the target's for lambada-style tasks */
-        for (int i = 0; i < N; i++) { xa[i] = r[0][i].ll[r[0][i].gold]; xb[i] = r[1][i].ll[r[1][i].gold]; }
-        loglik_paired_bootstrap(xa, xb, N, (int)iters, (uint64_t)seed, &pl);
+        TaskPaired tp;
+        if (tasks_paired(r[0], n[0], r[1], n[1], iters, seed, &tp, err)) { fprintf(stderr, "qbench tasks compare: %s\n", err); goto done; }
         if (json) {
-            cJSON *j = cJSON_CreateObject();
+            cJSON *j = tasks_paired_json(&tp);
             cJSON_AddStringToObject(j, "task", task);
             cJSON_AddStringToObject(j, "signature", sig[0]);
             cJSON_AddStringToObject(j, "a", pos[1]);
             cJSON_AddStringToObject(j, "b", pos[2]);
-            cJSON_AddNumberToObject(j, "n", N);
-            cJSON *m = cJSON_AddObjectToObject(j, "mcnemar");
-            cJSON_AddNumberToObject(m, "a_only", (double)mc.b);
-            cJSON_AddNumberToObject(m, "b_only", (double)mc.c);
-            cJSON_AddNumberToObject(m, "chi2", mc.chi2);
-            cJSON_AddNumberToObject(m, "p", mc.p);
-            const char *names[3] = {"acc", "acc_norm", "gold_loglik"};
-            PairedBootstrap *bs[3] = {&pb, &pn, &pl};
-            for (int k = 0; k < 3; k++) {
-                if (k == 1 && !have_norm) continue;
-                cJSON *b = cJSON_AddObjectToObject(j, names[k]);
-                cJSON_AddNumberToObject(b, "diff", bs[k]->diff);
-                cJSON_AddNumberToObject(b, "ci_lo", bs[k]->lo);
-                cJSON_AddNumberToObject(b, "ci_hi", bs[k]->hi);
-                cJSON_AddNumberToObject(b, "p", bs[k]->p);
-                cJSON_AddNumberToObject(b, "iters", bs[k]->iters);
-            }
             char *s = cJSON_Print(j);
             if (s) printf("%s\n", s);
             free(s);
             cJSON_Delete(j);
         } else {
-            printf("%s: %s vs %s on %d items (%s)\n", task, pos[1], pos[2], N, sig[0]);
-            printf("McNemar: right only under %s %ld, only under %s %ld, chi2 %.4f, exact p %.4g\n", pos[1], mc.b, pos[2],
-                   mc.c, mc.chi2, mc.p);
-            printf("paired bootstrap (%ld resamples, seed %ld): acc %s - %s = %+.4f [%+.4f, %+.4f] p %.4g\n", iters, seed,
-                   pos[2], pos[1], pb.diff, pb.lo, pb.hi, pb.p);
-            if (have_norm) printf("  acc_norm %+.4f [%+.4f, %+.4f] p %.4g\n", pn.diff, pn.lo, pn.hi, pn.p);
-            printf("  gold log-likelihood %+.4f [%+.4f, %+.4f] p %.4g\n", pl.diff, pl.lo, pl.hi, pl.p);
+            printf("%s: %s vs %s on %d items (%s)\n", task, pos[1], pos[2], tp.n, sig[0]);
+            tasks_paired_print(stdout, &tp, pos[1], pos[2]);
         }
-        free(ca);
-        free(cb);
-        free(xa);
-        free(xb);
         rc = 0;
     }
 done:
@@ -204,7 +226,7 @@ done:
 /* ---- evaluate --------------------------------------------------------------------------------- */
 
 int cmd_tasks(int argc, char **argv) {
-    if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_compare(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "compare")) return cmd_tasks_compare(argc - 1, argv + 1);
     const char *model_path = NULL, *tok_path = NULL, *tasks[32];
     int n_tasks = 0, json = 0, quiet = 0, no_prepend = 0;
     long limit = 0, max_length = 0, threads = 0, iters = TASK_BOOTSTRAP_ITERS;

@@ -24,6 +24,8 @@ int cmd_merge(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* paired comparison of two points: harness/cmd_compare.c */
+int cmd_compare(int argc, char **argv);
 /* zero-shot tasks: harness/cmd_tasks.c */
 int cmd_tasks(int argc, char **argv);
 

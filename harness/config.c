@@ -573,7 +573,7 @@ static int parse_check(Ctx *c, yaml_node_t *n, Experiment *e) {
         CheckSpec *k = &e->checks[e->n_checks++];
         memset(k, 0, sizeof *k);
         k->line = line_of(cn);
-        yaml_node_t *dataset_node = cn;
+        yaml_node_t *dataset_node = cn, *confidence_node = NULL;
         for (yaml_node_pair_t *pair_f = cn->data.mapping.pairs.start; pair_f < cn->data.mapping.pairs.top; pair_f++) {
             yaml_node_t *fk = node(c, pair_f->key), *fv = node(c, pair_f->value);
             const char *f = scalar(fk); /* want_map() checked keys are scalars */
@@ -607,7 +607,12 @@ static int parse_check(Ctx *c, yaml_node_t *n, Experiment *e) {
                 k->has[kind] = 1;
             } else if (!strcmp(f, "where")) {
                 if (parse_match(c, fv, "check.where", &k->where)) return -1;
-            } else return unknown_key(c, fk, "check", "metric, dataset, task, against, max_increase_pct, max_decrease_pct, min, max, where");
+            } else if (!strcmp(f, "confidence")) {
+                if (get_double(c, fv, "check.confidence", &k->confidence)) return -1;
+                if (!(k->confidence > 0 && k->confidence < 1))
+                    return fail(c, fv, "check.confidence", "must be above 0 and below 1 (e.g. 0.95), got %g", k->confidence);
+                confidence_node = fv;
+            } else return unknown_key(c, fk, "check", "metric, dataset, task, against, max_increase_pct, max_decrease_pct, min, max, confidence, where");
         }
         if (!k->metric[0]) return fail(c, cn, "check.metric", "required");
         if (!k->has[0] && !k->has[1] && !k->has[2] && !k->has[3])
@@ -616,6 +621,17 @@ static int parse_check(Ctx *c, yaml_node_t *n, Experiment *e) {
             return fail(c, cn, "check.min", "min %g is above max %g", k->limit[CHECK_MIN], k->limit[CHECK_MAX]);
         int is_gen = !strcmp(k->metric, "chrf") || !strcmp(k->metric, "chrf++") || !strcmp(k->metric, "meteor");
         int is_bpw = !strcmp(k->metric, "bits_per_weight");
+        if (confidence_node) { /* the metrics that carry an interval (README: What check judges) */
+            int pct = k->has[CHECK_MAX_INCREASE_PCT] || k->has[CHECK_MAX_DECREASE_PCT];
+            int paired = !strcmp(k->metric, "ppl") || is_gen;
+            int own = paired || !strcmp(k->metric, "top1") || !strcmp(k->metric, "kl") || !strcmp(k->metric, "acc") ||
+                      !strcmp(k->metric, "acc_norm");
+            if (pct && !paired)
+                return fail(c, confidence_node, "check.confidence", "a percentage change of %s has no paired interval "
+                            "(ppl, chrf, chrf++, meteor have one)", k->metric);
+            if (!own)
+                return fail(c, confidence_node, "check.confidence", "%s carries no interval", k->metric);
+        }
         if (is_bpw) {
             if (k->dataset[0]) return fail(c, dataset_node, "check.dataset", "bits_per_weight has no dataset");
             if (k->has[CHECK_MAX_INCREASE_PCT] || k->has[CHECK_MAX_DECREASE_PCT])

@@ -157,6 +157,8 @@ typedef struct {
     int against;            /* AGAINST_REFERENCE or AGAINST_BASELINE (generation metrics); 0 otherwise */
     int has[4];             /* indexed by CheckKind: which thresholds are set (at least one) */
     double limit[4];        /* indexed by CheckKind */
+    double confidence;      /* 0 < c < 1: fail only when the limit is crossed with this one-sided
+                               confidence (harness/check.c); 0 = judge the number itself */
     ParamMatch where;       /* n == 0: every point */
     int line;
 } CheckSpec;

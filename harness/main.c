@@ -27,6 +27,7 @@ static const Command COMMANDS[] = {
     {"plot", cmd_plot, "draw accuracy-vs-size plots from a results database (gnuplot)"},
     {"report", cmd_report, "print a table of every point in a results database"},
     {"tasks", cmd_tasks, "zero-shot task accuracy as lm-evaluation-harness computes it; paired tests"},
+    {"compare", cmd_compare, "compare two points on the same windows and segments (paired, with standard errors)"},
     {"check", cmd_check, "evaluate an experiment's regression thresholds (exit 0 pass, 1 fail, 2 error)"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

@@ -12,14 +12,23 @@
 typedef struct {
     const char *kind, *dataset, *against, *signature;
     int tag; /* 1, 2, ... when several signatures share kind, dataset and against; 0 otherwise */
+    int derived; /* 0: a stored metric; D_DPPL / D_LNRATIO: computed from a ppl metric and its baseline */
+    int empty;   /* a derived column no row has a value for (no baseline, or rows without window sums):
+                    left out of the default columns */
+    int has_ci;  /* some row's metric carries a stored bootstrap interval (csv: :lo/:hi columns) */
 } Col;
+
+/* Columns computed from a perplexity and the unquantized model's on the same windows
+ * (harness/paired.c): PPL − PPL_base and ln(PPL/PPL_base), each ± its standard error. */
+enum { D_DPPL = 1, D_LNRATIO = 2 };
+static const char *const DERIVED_KIND[3] = {NULL, "dppl", "ln_ppl_ratio"};
 
 /* Well-known metrics first, in the order people read them; others alphabetically after. */
 static int kind_rank(const char *k) {
-    static const char *const order[] = {"ppl", "chrf", "chrf++", "meteor", "top1", "kl"};
-    for (int i = 0; i < 6; i++)
+    static const char *const order[] = {"ppl", "dppl", "ln_ppl_ratio", "chrf", "chrf++", "meteor", "top1", "kl"};
+    for (int i = 0; i < 8; i++)
         if (!strcmp(k, order[i])) return i;
-    return 6;
+    return 8;
 }
 
 static int col_cmp(const void *pa, const void *pb) {
@@ -35,17 +44,18 @@ static int col_cmp(const void *pa, const void *pb) {
 /* One column per (kind, dataset, against, signature): numbers computed under other settings never
  * share a column. */
 static int col_add(Col **cols, int *n, size_t *cap, const char *kind, const char *dataset, const char *against,
-                   const char *signature) {
+                   const char *signature, int derived) {
     for (int i = 0; i < *n; i++)
         if (!strcmp((*cols)[i].kind, kind) && !strcmp((*cols)[i].dataset, dataset) &&
             !strcmp((*cols)[i].against, against) && !strcmp((*cols)[i].signature, signature))
             return 0;
     if (qb_grow((void **)cols, cap, (size_t)*n + 1, sizeof **cols)) return -1;
-    (*cols)[(*n)++] = (Col){kind, dataset, against, signature, 0};
+    (*cols)[(*n)++] = (Col){kind, dataset, against, signature, 0, derived, 0, 0};
     return 0;
 }
 
 static const StoreMetricRow *baseline_metric(const StoreBaselineRow *b, int nb, const char *model, const Col *c) {
+    if (c->derived) return NULL; /* the baseline against itself: nothing to show */
     for (int i = 0; i < nb; i++)
         if (!strcmp(b[i].model_sha256, model) && !strcmp(b[i].m.kind, c->kind) && !strcmp(b[i].m.dataset, c->dataset) &&
             !strcmp(b[i].m.against, c->against) && !strcmp(b[i].m.signature, c->signature))
@@ -53,11 +63,11 @@ static const StoreMetricRow *baseline_metric(const StoreBaselineRow *b, int nb, 
     return NULL;
 }
 
-/* The column's metric of a run: the same signature too. */
+/* The column's metric of a run: the same signature too (a derived column: the ppl it comes from). */
 static const StoreMetricRow *run_metric(const StoreRunRow *r, const Col *c) {
     for (int k = 0; k < r->n_metrics; k++) {
         const StoreMetricRow *m = &r->metrics[k];
-        if (!strcmp(m->kind, c->kind) && !strcmp(m->dataset, c->dataset) && !strcmp(m->against, c->against) &&
+        if (!strcmp(m->kind, c->derived ? "ppl" : c->kind) && !strcmp(m->dataset, c->dataset) && !strcmp(m->against, c->against) &&
             !strcmp(m->signature, c->signature))
             return m;
     }
@@ -69,6 +79,7 @@ typedef struct {
     const StoreRunRow *run;   /* NULL for a baseline row */
     const char *model_sha256; /* baseline rows */
     const StoreMetricRow **vals;
+    double *dv, *dse;         /* derived columns: value and standard error (NAN when not available) */
 } Row;
 
 static void md_cell(FILE *out, const char *s) {
@@ -240,7 +251,7 @@ static int parse_columns(const char *spec, const Col *cols, int ncols, Pick *pic
 
 /* The default columns: markdown stays narrow (no bytes, seconds, key; sym/static/high only where
  * some point sets them; status only where some point is not done); csv has everything. */
-static int default_picks(ReportFormat fmt, const Row *rows, int nrows, int ncols, Pick *picks) {
+static int default_picks(ReportFormat fmt, const Row *rows, int nrows, const Col *cols, int ncols, Pick *picks) {
     int np = 0, any_sym = 0, any_static = 0, any_high = 0, any_undone = 0;
     for (int i = 0; i < nrows; i++) {
         const StoreRunRow *x = rows[i].run;
@@ -258,11 +269,15 @@ static int default_picks(ReportFormat fmt, const Row *rows, int nrows, int ncols
         } else if (c == C_POINT || c == C_STATUS || c == C_KEY) continue;
         picks[np++] = (Pick){c, -1};
     }
-    for (int c = 0; c < ncols; c++) picks[np++] = (Pick){-1, c};
+    for (int c = 0; c < ncols; c++)
+        if (!cols[c].empty && (fmt != REPORT_MARKDOWN || cols[c].derived != D_LNRATIO)) picks[np++] = (Pick){-1, c};
     if (fmt != REPORT_MARKDOWN || any_undone) picks[np++] = (Pick){C_STATUS, -1};
     if (fmt != REPORT_MARKDOWN) picks[np++] = (Pick){C_KEY, -1};
     return np;
 }
+
+static int has_se_column(const Col *c) { return !strcmp(c->kind, "ppl") || c->derived; }
+static int has_ci_columns(const Col *c) { return c->has_ci; }
 
 static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, const Col *cols, const Pick *picks,
                        int np) {
@@ -304,7 +319,8 @@ static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, 
                     dup = 1;
             const char *vs = !strcmp(c->against, "-") ? "" : !strcmp(c->against, "baseline") ? "/base"
                            : !strcmp(c->against, "reference") ? "/ref" : NULL;
-            snprintf(h, sizeof h, "%s%s%s%s%s", c->kind, dup ? " " : "", dup ? c->dataset : "", vs ? vs : "/",
+            const char *kname = c->derived == D_DPPL ? "Δppl" : c->derived == D_LNRATIO ? "ln(ppl/base)" : c->kind;
+            snprintf(h, sizeof h, "%s%s%s%s%s", kname, dup ? " " : "", dup ? c->dataset : "", vs ? vs : "/",
                      vs ? "" : c->against);
         }
         if (picks[k].cfg < 0 && cols[picks[k].metric].tag) /* one column per signature: [n] under the table */
@@ -312,10 +328,17 @@ static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, 
         if (fmt == REPORT_MARKDOWN) md_cell(out, h);
         else csv_cell(out, h, k == 0);
         /* csv: the standard error beside each metric that carries one */
-        if (precise && picks[k].metric >= 0 && !strcmp(cols[picks[k].metric].kind, "ppl")) {
+        if (precise && picks[k].metric >= 0 && has_se_column(&cols[picks[k].metric])) {
             char se[640];
             snprintf(se, sizeof se, "%s:se", h);
             csv_cell(out, se, 0);
+        }
+        if (precise && picks[k].metric >= 0 && has_ci_columns(&cols[picks[k].metric])) { /* the bootstrap's 95% */
+            char b2[640];
+            snprintf(b2, sizeof b2, "%s:lo", h);
+            csv_cell(out, b2, 0);
+            snprintf(b2, sizeof b2, "%s:hi", h);
+            csv_cell(out, b2, 0);
         }
     }
     if (fmt == REPORT_MARKDOWN) {
@@ -332,18 +355,33 @@ static int write_table(FILE *out, ReportFormat fmt, const Row *rows, int nrows, 
             if (picks[k].cfg >= 0) {
                 cfg_cell(&rows[i], (CfgCol)picks[k].cfg, precise, v, sizeof v);
             } else {
+                const Col *col = &cols[picks[k].metric];
                 const StoreMetricRow *m = rows[i].vals[picks[k].metric];
-                double val = m ? m->value : NAN, se = results_metric_se(m);
+                double val = m ? m->value : NAN, se = results_metric_se(m), lo = NAN, hi = NAN;
+                if (col->derived) {
+                    val = rows[i].dv[picks[k].metric];
+                    se = rows[i].dse[picks[k].metric];
+                } else if (!strcmp(col->kind, "top1") || !strcmp(col->kind, "kl")) {
+                    se = NAN; /* their ± is in the JSON; the table stays narrow */
+                }
+                int ci = !col->derived && results_metric_ci(m, &lo, &hi);
                 fmt_num(v, sizeof v, val, precise);
-                if (precise && !strcmp(cols[picks[k].metric].kind, "ppl")) {
+                if (precise && has_se_column(col)) {
                     csv_cell(out, v, k == 0);
                     fmt_num(v, sizeof v, se, 1);
+                } else if (precise && has_ci_columns(col)) {
+                    csv_cell(out, v, k == 0);
+                    fmt_num(v, sizeof v, lo, 1);
+                    csv_cell(out, v, 0);
+                    fmt_num(v, sizeof v, hi, 1);
+                } else if (!precise && ci && !isnan(val)) {
+                    snprintf(v, sizeof v, "%.4g [%.4g, %.4g]", val, lo, hi);
                 } else if (!precise && !isnan(val) && !isnan(se)) {
                     /* ppl ± SE, both to the SE's first two significant digits */
                     int dec = se > 0 ? (int)ceil(-log10(se)) + 1 : 4;
                     if (dec < 0) dec = 0;
                     if (dec > 8) dec = 8;
-                    snprintf(v, sizeof v, "%.*f ± %.*f", dec, val, dec, se);
+                    snprintf(v, sizeof v, col->derived ? "%+.*f ± %.*f" : "%.*f ± %.*f", dec, val, dec, se);
                 }
             }
             if (fmt == REPORT_MARKDOWN) md_cell(out, v);
@@ -371,11 +409,24 @@ static void add_num_or_null(cJSON *o, const char *k, double v) {
     else cJSON_AddNumberToObject(o, k, v);
 }
 
+/* The standard error and the stored bootstrap interval a metric carries. */
+static void metric_json_uncertainty(cJSON *o, const StoreMetricRow *m) {
+    double se = results_metric_se(m), lo, hi;
+    if (!isnan(se)) cJSON_AddNumberToObject(o, "se", se);
+    if (results_metric_ci(m, &lo, &hi)) {
+        cJSON *ci = cJSON_AddObjectToObject(o, "ci95");
+        cJSON_AddNumberToObject(ci, "lo", lo);
+        cJSON_AddNumberToObject(ci, "hi", hi);
+        cJSON_AddStringToObject(ci, "method", "bootstrap:1000:seed:12345");
+    }
+}
+
 static int write_json(FILE *out, const StoreRunRow *runs, int nr, const StoreBaselineRow *b, int nb) {
     cJSON *root = cJSON_CreateObject(), *pts = cJSON_AddArrayToObject(root, "points");
     cJSON *bl = cJSON_AddArrayToObject(root, "baselines");
     for (int i = 0; i < nb; i++) {
         cJSON *o = metric_json(&b[i].m);
+        metric_json_uncertainty(o, &b[i].m);
         cJSON_AddStringToObject(o, "model_sha256", b[i].model_sha256);
         cJSON_AddItemToArray(bl, o);
     }
@@ -405,7 +456,24 @@ static int write_json(FILE *out, const StoreRunRow *runs, int nr, const StoreBas
         add_num_or_null(sec, "eval", r->seconds_eval);
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)r->peak_rss_bytes);
         cJSON *ms = cJSON_AddArrayToObject(o, "metrics");
-        for (int k = 0; k < r->n_metrics; k++) cJSON_AddItemToArray(ms, metric_json(&r->metrics[k]));
+        for (int k = 0; k < r->n_metrics; k++) {
+            const StoreMetricRow *m = &r->metrics[k];
+            cJSON *mj = metric_json(m);
+            metric_json_uncertainty(mj, m);
+            const StoreBaselineRow *bm = !strcmp(m->kind, "ppl")
+                ? results_find_baseline(b, nb, r->model_sha256, "ppl", m->dataset, "-", m->signature) : NULL;
+            PairedResult pr;
+            char e2[QB_ERRLEN];
+            if (bm && !results_paired(m, &bm->m, &pr, e2)) { /* paired against the unquantized model */
+                cJSON *vb = cJSON_AddObjectToObject(mj, "vs_baseline");
+                add_num_or_null(vb, "dppl", pr.diff);
+                add_num_or_null(vb, "dppl_se", pr.diff_se);
+                add_num_or_null(vb, "ln_ratio", pr.ln_ratio);
+                add_num_or_null(vb, "ln_ratio_se", pr.ln_ratio_se);
+                cJSON_AddNumberToObject(vb, "windows", (double)pr.units);
+            }
+            cJSON_AddItemToArray(ms, mj);
+        }
         cJSON_AddItemToArray(pts, o);
     }
     char *text = cJSON_Print(root);
@@ -424,6 +492,7 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
     Col *cols = NULL;
     Row *rows = NULL;
     const StoreMetricRow **vals = NULL;
+    double *dnum = NULL;
     if (store_load_runs(s, NULL, NULL, &runs, &nr, err) || store_load_baselines(s, &bl, &nb, err)) goto done;
     ResultsStale stale;
     if (results_select_current(s, NULL, runs, &nr, &stale, err)) goto done;
@@ -439,7 +508,9 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
     for (int i = 0; i < nr; i++) {
         for (int k = 0; k < runs[i].n_metrics; k++) {
             const StoreMetricRow *m = &runs[i].metrics[k];
-            if (col_add(&cols, &ncols, &cap, m->kind, m->dataset, m->against, m->signature)) goto oom;
+            if (col_add(&cols, &ncols, &cap, m->kind, m->dataset, m->against, m->signature, 0)) goto oom;
+            for (int d = D_DPPL; d <= D_LNRATIO && !strcmp(m->kind, "ppl"); d++)
+                if (col_add(&cols, &ncols, &cap, DERIVED_KIND[d], m->dataset, m->against, m->signature, d)) goto oom;
         }
     }
     /* Columns come from the points only: a baseline alone says nothing about quantization. */
@@ -454,12 +525,16 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
     int nrows = 0;
     rows = calloc((size_t)(nr + nb) + 1, sizeof *rows);
     vals = calloc(((size_t)(nr + nb) + 1) * ((size_t)ncols + 1), sizeof *vals);
-    if (!rows || !vals) goto oom;
+    dnum = malloc(((size_t)(nr + nb) + 1) * ((size_t)ncols + 1) * 2 * sizeof *dnum);
+    if (!rows || !vals || !dnum) goto oom;
+    for (size_t q = 0; q < ((size_t)(nr + nb) + 1) * ((size_t)ncols + 1) * 2; q++) dnum[q] = NAN;
     for (int i = 0; i < nb; i++) {
         if (i > 0 && !strcmp(bl[i].model_sha256, bl[i - 1].model_sha256)) continue; /* sorted by model */
         Row *r = &rows[nrows];
         r->model_sha256 = bl[i].model_sha256;
         r->vals = vals + (size_t)nrows * (size_t)(ncols + 1);
+        r->dv = dnum + (size_t)nrows * (size_t)(ncols + 1) * 2;
+        r->dse = r->dv + ncols + 1;
         int any = 0;
         for (int c = 0; c < ncols; c++) any |= (r->vals[c] = baseline_metric(bl, nb, r->model_sha256, &cols[c])) != NULL;
         if (any) nrows++;
@@ -468,8 +543,27 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
         Row *r = &rows[nrows];
         r->run = &runs[i];
         r->vals = vals + (size_t)nrows * (size_t)(ncols + 1);
-        for (int c = 0; c < ncols; c++) r->vals[c] = run_metric(&runs[i], &cols[c]);
+        r->dv = dnum + (size_t)nrows * (size_t)(ncols + 1) * 2;
+        r->dse = r->dv + ncols + 1;
+        for (int c = 0; c < ncols; c++) {
+            r->vals[c] = run_metric(&runs[i], &cols[c]);
+            const StoreBaselineRow *b = cols[c].derived && r->vals[c]
+                ? results_find_baseline(bl, nb, runs[i].model_sha256, "ppl", cols[c].dataset, "-", cols[c].signature) : NULL;
+            PairedResult pr;
+            char e2[QB_ERRLEN];
+            if (b && !results_paired(r->vals[c], &b->m, &pr, e2)) {
+                r->dv[c] = cols[c].derived == D_DPPL ? pr.diff : pr.ln_ratio;
+                r->dse[c] = cols[c].derived == D_DPPL ? pr.diff_se : pr.ln_ratio_se;
+            }
+        }
         nrows++;
+    }
+    for (int c = 0; c < ncols; c++) {
+        cols[c].empty = cols[c].derived != 0;
+        for (int i = 0; i < nrows && cols[c].empty; i++) cols[c].empty = isnan(rows[i].dv[c]);
+        double lo, hi;
+        for (int i = 0; i < nrows && !cols[c].derived && !cols[c].has_ci; i++)
+            cols[c].has_ci = results_metric_ci(rows[i].vals[c], &lo, &hi);
     }
     int maxp = 2 * (C_NCFG + ncols) + 4, np;
     if (!(picks = calloc((size_t)maxp, sizeof *picks))) goto oom;
@@ -481,7 +575,7 @@ int report_write(Store *s, FILE *out, ReportFormat fmt, const char *columns, cha
             goto done;
         }
     } else {
-        np = default_picks(fmt, rows, nrows, ncols, picks);
+        np = default_picks(fmt, rows, nrows, cols, ncols, picks);
     }
     rc = write_table(out, fmt, rows, nrows, cols, picks, np);
     free(picks);
@@ -498,6 +592,7 @@ done:
     free(cols);
     free(rows);
     free(vals);
+    free(dnum);
     store_free_runs(runs, nr);
     store_free_baselines(bl, nb);
     return rc;

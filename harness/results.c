@@ -42,10 +42,12 @@ const StoreBaselineRow *results_find_baseline(const StoreBaselineRow *b, int nb,
 }
 
 double results_metric_se(const StoreMetricRow *m) {
-    if (m && m->stats_json && (!strcmp(m->kind, "acc") || !strcmp(m->kind, "acc_norm"))) {
-        /* zero-shot task accuracies store lm-eval's standard error (harness/tasks_eval.c) */
+    int agree = m && (!strcmp(m->kind, "top1") || !strcmp(m->kind, "kl"));
+    if (m && m->stats_json && (!strcmp(m->kind, "acc") || !strcmp(m->kind, "acc_norm") || agree)) {
+        /* zero-shot task accuracies store lm-eval's standard error (harness/tasks_eval.c), agreement
+         * llama.cpp's (runner_point.c) */
         cJSON *j = cJSON_Parse(m->stats_json);
-        const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, "stderr") : NULL;
+        const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, !agree ? "stderr" : !strcmp(m->kind, "kl") ? "kl_se" : "same_top_se") : NULL;
         double se = cJSON_IsNumber(v) ? v->valuedouble : NAN;
         cJSON_Delete(j);
         return se;

@@ -20,8 +20,41 @@ const StoreBaselineRow *results_find_baseline(const StoreBaselineRow *b, int nb,
                                               const char *signature);
 
 /* The standard error a metric carries (perplexity: from its stored NLL sums, as ppl_stderr; acc and
- * acc_norm: their stored "stderr"); NAN when it carries none. */
+ * acc_norm: their stored "stderr"; top1 and kl: llama.cpp's same_top_se and kl_se); NAN when it
+ * carries none. */
 double results_metric_se(const StoreMetricRow *m);
+/* ---- paired comparisons (harness/paired.c) ----------------------------------------------------- */
+/* Two numbers of the same identity (kind, dataset, against, signature) compared unit by unit, from
+ * the statistics stored with them: ppl by windows (Δppl and ln(PPL_A/PPL_B) with the ratio
+ * estimator's standard error, metrics/stats.h), top1 and kl by positions (mean paired difference ±
+ * sd/sqrt(n)), chrF/chrF++/METEOR by segments (sacrebleu's paired bootstrap: 1,000 resamples, seed
+ * 12345, p-value; lo/hi = 2.5/97.5 percentiles of the resampled differences). For SE-based kinds
+ * lo/hi = diff ∓ 1.96 SE and p the two-sided normal p-value. */
+typedef struct {
+    const char *unit;             /* "window", "position", "segment" */
+    long units;
+    double a, b;                  /* the stored values */
+    double diff, diff_se;         /* A − B (ppl: PPL_A − PPL_B); diff_se NAN for bootstrap kinds */
+    double ln_ratio, ln_ratio_se; /* ppl only: ln(PPL_A / PPL_B) */
+    double lo, hi, p;
+    int n_samples;                /* bootstrap resamples (0: SE-based) */
+} PairedResult;
+/* 1 for the kinds results_paired compares. */
+int results_paired_kind(const char *kind);
+/* 0, or -1 with err saying why they cannot be compared (other settings, other windows/segments, no
+ * per-unit statistics stored). */
+int results_paired(const StoreMetricRow *a, const StoreMetricRow *b, PairedResult *out, char err[QB_ERRLEN]);
+/* One-sided bounds at confidence c of the relative change 100·(A/B − 1) in percent: ppl from
+ * ln(PPL_A/PPL_B) ± Φ⁻¹(c)·SE, chrF/METEOR from the paired bootstrap's resampled ratios
+ * (stats_bootstrap_bounds). *lo is the bound an increase check judges, *hi a decrease check. */
+int results_change_bounds(const StoreMetricRow *a, const StoreMetricRow *b, double c, double *lo, double *hi,
+                          char err[QB_ERRLEN]);
+/* One-sided bounds at confidence c of a metric's own value: value ± Φ⁻¹(c)·SE (results_metric_se),
+ * or for chrF/METEOR the bootstrap of its segments. */
+int results_value_bounds(const StoreMetricRow *m, double c, double *lo, double *hi, char err[QB_ERRLEN]);
+/* The stored 95% bootstrap interval (percentiles) of a chrF/METEOR metric: 1 found, 0 none. */
+int results_metric_ci(const StoreMetricRow *m, double *lo, double *hi);
+
 /* GPTQT/RTNT's high bit count n of a point (its high_bits parameter, else bits+1 capped at 8);
  * 0 for other methods. */
 int results_high_bits(const StoreRunRow *r);

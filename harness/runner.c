@@ -41,8 +41,8 @@ static int append(char **buf, size_t *len, size_t *cap, const char *kind, const 
     return 0;
 }
 
-/* The metrics the experiment's eval section computes, one "kind TAB dataset TAB against TAB
- * signature" line each; a generation metric's signature is its entry's prefix (the metric's own
+/* The metrics the experiment's eval section computes (zero-shot tasks included), one "kind TAB
+ * dataset TAB against TAB signature" line each; a generation metric's signature is its entry's prefix (the metric's own
  * sacrebleu/NLTK-style signature follows it). NULL when out of memory. */
 static char *expected_evals(const Run *r) {
     const Experiment *e = r->e;
@@ -64,6 +64,12 @@ static char *expected_evals(const Run *r) {
                 if (e->gen[i].metrics & GM[k].bit)
                     bad = append(&buf, &len, &cap, GM[k].kind, e->gen[i].task, a ? "baseline" : "reference", prefix);
         }
+    }
+    for (int i = 0; i < e->n_task && !bad; i++) { /* zero-shot tasks: the metrics eval_task_metrics writes */
+        const EvalTask *et = &r->task[i].et;
+        bad = append(&buf, &len, &cap, "acc", et->data.name, "-", et->sig) ||
+              (et->data.has_acc_norm && append(&buf, &len, &cap, "acc_norm", et->data.name, "-", et->sig)) ||
+              (et->data.kind == TASK_GREEDY && append(&buf, &len, &cap, "perplexity", et->data.name, "-", et->sig));
     }
     if (bad) free(buf);
     return bad ? NULL : buf;

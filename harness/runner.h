@@ -54,8 +54,11 @@ typedef struct {
 int eval_tokenize(const Tokenizer *t, const char *text, size_t len, PplMode mode, EvalTokens *out, char err[QB_ERRLEN]);
 void eval_tokens_free(EvalTokens *t);
 
-/* Perplexity in the entry's mode (metrics/ppl.h); *st zeroed first. */
-int eval_perplexity(const Model *m, const EvalTokens *tk, const PplEval *pe, PplStats *st, char err[QB_ERRLEN]);
+/* Perplexity in the entry's mode (metrics/ppl.h); *st zeroed first. stats_json (may be NULL)
+ * receives the metric's stored statistics, malloc'd: the sums, and every window's Σnll ("win_nll",
+ * %.17g) and scored-token count ("win_n") in window order, which paired comparisons need. */
+int eval_perplexity(const Model *m, const EvalTokens *tk, const PplEval *pe, PplStats *st, char **stats_json,
+                    char err[QB_ERRLEN]);
 
 /* Agreement of `quant` with `base` (top-1, KL(base ‖ quant)) on the first `windows` non-overlapping
  * windows of seqlen, at the positions gptq-mode perplexity scores. */

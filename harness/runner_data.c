@@ -12,6 +12,7 @@
 #include <utf8proc.h>
 
 #include "harness/runner_internal.h"
+#include "metrics/bootstrap.h"
 #include "metrics/chrf.h"
 
 double runner_now(void) {
@@ -36,11 +37,6 @@ char *runner_utf8_clean(const char *s) {
     }
     *o = 0;
     return out;
-}
-
-void runner_ppl_stats_json(const PplStats *s, char *out, size_t n) {
-    snprintf(out, n, "{\"n_scored\":%ld,\"n_windows\":%ld,\"sum_nll\":%.17g,\"sum_nll2\":%.17g,\"n_bytes\":%.17g}",
-             s->n_scored, s->n_windows, s->sum_nll, s->sum_nll2, s->n_bytes);
 }
 
 /* One line of per-point progress; on a terminal the overall bar is cleared first and redrawn by
@@ -80,6 +76,31 @@ void runner_free(Run *r) {
 
 /* Scores outs[n] against refsets (refs of sample i: refs[i], nrefs[i]) for every metric in mask.
  * sc[] receives up to 3 entries (*nsc); each sc[k].sent is malloc'd. */
+/* The statistics stored with a generation metric: sacrebleu's bootstrap CI (1,000 resamples, seed
+ * 12345) of the corpus score, and every segment's chrF statistics (seg_stats) or score (sent). */
+static char *gen_stats_json(const chrf_stats *seg_stats, const double *sent, int n, const chrf_opts *co,
+                            char err[QB_ERRLEN]) {
+    BootstrapCI ci;
+    int rc = seg_stats ? chrf_bootstrap_ci(seg_stats, (size_t)n, co, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, &ci, err)
+                       : bootstrap_ci(bootstrap_mean_score, (void *)sent, n, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, &ci, err);
+    if (rc) return NULL;
+    size_t cap = 400 + (size_t)n * (seg_stats ? (size_t)seg_stats[0].norder * 3 * 21 + 4 : 26), len = 0;
+    char *out = malloc(cap);
+    if (!out) { snprintf(err, QB_ERRLEN, "out of memory"); return NULL; }
+    len += (size_t)snprintf(out + len, cap - len,
+                            "{\"n\":%d,\"bs\":%d,\"seed\":%d,\"mu\":%.17g,\"ci\":%.17g,\"lo\":%.17g,\"hi\":%.17g,\"seg\":[",
+                            n, BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, ci.mean, ci.ci, ci.lower, ci.upper);
+    for (int i = 0; i < n; i++) {
+        if (!seg_stats) { len += (size_t)snprintf(out + len, cap - len, "%s%.17g", i ? "," : "", sent[i]); continue; }
+        len += (size_t)snprintf(out + len, cap - len, "%s[", i ? "," : "");
+        for (int k = 0; k < 3 * seg_stats[i].norder; k++)
+            len += (size_t)snprintf(out + len, cap - len, "%s%lld", k ? "," : "", (long long)seg_stats[i].v[k]);
+        len += (size_t)snprintf(out + len, cap - len, "]");
+    }
+    snprintf(out + len, cap - len, "]}");
+    return out;
+}
+
 int runner_score_generations(Run *r, const char *const *outs, const char *const *const *refs, const int *nrefs, int n,
                              int mask, GenScore *sc, int *nsc, char err[QB_ERRLEN]) {
     *nsc = 0;
@@ -105,6 +126,14 @@ int runner_score_generations(Run *r, const char *const *outs, const char *const 
         g->value = res.score;
         g->sent = sent;
         chrf_signature(&co, maxr, g->sig, sizeof g->sig);
+        if (n > 0) { /* each segment's statistics, as the corpus score summed them */
+            chrf_stats *seg = malloc((size_t)n * sizeof *seg);
+            if (!seg) { snprintf(err, QB_ERRLEN, "chrf: out of memory"); return -1; }
+            for (int i = 0; i < n && !rc; i++) rc = chrf_segment_stats(NULL, outs[i], refs[i], nrefs[i], &co, &seg[i], NULL, err);
+            if (!rc && !(g->stats = gen_stats_json(seg, NULL, n, &co, err))) rc = -1;
+            free(seg);
+            if (rc) return -1;
+        }
     }
     if (mask & GEN_METRIC_METEOR) {
         if (!r->wn && !(r->wn = wordnet_open(NULL, err))) return -1;
@@ -127,12 +156,16 @@ int runner_score_generations(Run *r, const char *const *outs, const char *const 
         g->value = meteor_corpus_mean(&mc);
         g->sent = sent;
         meteor_nltk_signature(METEOR_TOK_TREEBANK, maxr, g->sig, sizeof g->sig);
+        if (n > 0 && !(g->stats = gen_stats_json(NULL, sent, n, NULL, err))) return -1;
     }
     return 0;
 }
 
 void runner_free_scores(GenScore *sc, int n) {
-    for (int i = 0; i < n; i++) free(sc[i].sent);
+    for (int i = 0; i < n; i++) {
+        free(sc[i].sent);
+        free(sc[i].stats);
+    }
 }
 
 /* ---- preparation: data, baselines -------------------------------------------------------------- */
@@ -217,18 +250,24 @@ int runner_baselines(Run *r, char err[QB_ERRLEN]) {
     for (int i = 0; i < e->n_ppl; i++) {
         PplData *pd = &r->ppl[i];
         int64_t cnt = 0;
-        int found = store_get_baseline(r->st, sha, "ppl", e->ppl[i].dataset, "-", pd->sig, &pd->base_value, &cnt, NULL, err);
+        char *stored = NULL;
+        int found = store_get_baseline(r->st, sha, "ppl", e->ppl[i].dataset, "-", pd->sig, &pd->base_value, &cnt, &stored, err);
         if (found < 0) return -1;
-        if (found) { pd->base_count = (long)cnt; continue; }
+        /* a baseline stored without its per-window sums (an older qbench) is computed again: paired
+         * comparisons need them */
+        int complete = found && stored && strstr(stored, "\"win_nll\"");
+        free(stored);
+        if (complete) { pd->base_count = (long)cnt; continue; }
         double t0 = runner_now();
         PplStats ps;
-        if (eval_perplexity(r->base, &pd->tk, &e->ppl[i], &ps, err)) return -1;
+        char *sj = NULL;
+        if (eval_perplexity(r->base, &pd->tk, &e->ppl[i], &ps, &sj, err)) return -1;
         pd->base_value = ppl_value(&ps);
         pd->base_count = ps.n_scored;
-        char sj[256];
-        runner_ppl_stats_json(&ps, sj, sizeof sj);
         StoreMetric m = {"ppl", e->ppl[i].dataset, "-", pd->base_value, pd->base_count, sj, pd->sig};
-        if (store_put_baseline(r->st, sha, &m, err)) return -1;
+        int bad = store_put_baseline(r->st, sha, &m, err);
+        free(sj);
+        if (bad) return -1;
         runner_progress(r, "baseline: ppl %s = %.4f (%ld predictions, %.1fs)\n", e->ppl[i].dataset, pd->base_value,
                  pd->base_count, runner_now() - t0);
     }
@@ -286,7 +325,7 @@ int runner_baselines(Run *r, char err[QB_ERRLEN]) {
         for (int s = 0; s < nsc && !rc; s++) {
             char sig[600];
             snprintf(sig, sizeof sig, "%s|%s", gd->sig, sc[s].sig);
-            StoreMetric m = {sc[s].kind, ge->task, "reference", sc[s].value, n, NULL, sig};
+            StoreMetric m = {sc[s].kind, ge->task, "reference", sc[s].value, n, sc[s].stats, sig};
             rc = store_put_baseline(r->st, sha, &m, err);
             runner_progress(r, "baseline: %s %s vs reference = %.4f\n", sc[s].kind, ge->task, sc[s].value);
         }

@@ -36,10 +36,37 @@ static PplOptions ppl_options(const PplEval *pe) {
     return (PplOptions){.mode = pe->mode, .seqlen = pe->seqlen, .stride = pe->stride, .max_windows = pe->max_windows};
 }
 
-int eval_perplexity(const Model *m, const EvalTokens *tk, const PplEval *pe, PplStats *st, char err[QB_ERRLEN]) {
+int eval_perplexity(const Model *m, const EvalTokens *tk, const PplEval *pe, PplStats *st, char **stats_json,
+                    char err[QB_ERRLEN]) {
     memset(st, 0, sizeof *st);
     PplOptions o = ppl_options(pe);
-    return ppl_eval_tokens(m, tk->ids, tk->n, tk->bos, tk->bytes, &o, st, err);
+    if (!stats_json) return ppl_eval_tokens(m, tk->ids, tk->n, tk->bos, tk->bytes, &o, st, err);
+    *stats_json = NULL;
+    PplWindow *w = NULL;
+    long nw = 0;
+    if (ppl_plan(&o, tk->n, &w, &nw, err)) return -1;
+    double *wn = malloc(((size_t)nw + 1) * sizeof *wn);
+    size_t cap = 256 + (size_t)nw * 40, len = 0;
+    char *out = malloc(cap);
+    int rc = -1;
+    if (!wn || !out) { snprintf(err, QB_ERRLEN, "ppl: out of memory"); goto done; }
+    o.window_nll = wn;
+    if (ppl_eval_tokens(m, tk->ids, tk->n, tk->bos, tk->bytes, &o, st, err)) goto done;
+    len += (size_t)snprintf(out + len, cap - len,
+                            "{\"n_scored\":%ld,\"n_windows\":%ld,\"sum_nll\":%.17g,\"sum_nll2\":%.17g,\"n_bytes\":%.17g,"
+                            "\"win_nll\":[", st->n_scored, st->n_windows, st->sum_nll, st->sum_nll2, st->n_bytes);
+    for (long i = 0; i < nw; i++) len += (size_t)snprintf(out + len, cap - len, "%s%.17g", i ? "," : "", wn[i]);
+    len += (size_t)snprintf(out + len, cap - len, "],\"win_n\":[");
+    for (long i = 0; i < nw; i++) len += (size_t)snprintf(out + len, cap - len, "%s%d", i ? "," : "", w[i].len - w[i].first_target);
+    snprintf(out + len, cap - len, "]}");
+    *stats_json = out;
+    out = NULL;
+    rc = 0;
+done:
+    free(out);
+    free(wn);
+    free(w);
+    return rc;
 }
 
 /* ---- agreement --------------------------------------------------------------------------------- */

@@ -65,14 +65,14 @@ typedef struct {
     double value;
     char sig[256];
     double *sent;        /* per-sample scores (n) */
+    char *stats;         /* stored statistics (malloc'd JSON): the bootstrap CI and every segment's
+                            statistics (chrF) or score (METEOR), for intervals and paired tests */
     int vs_base;         /* scored against the baseline's generations, not the references */
 } GenScore;
 
 double runner_now(void);
 /* Invalid UTF-8 (byte-fallback tokens) → U+FFFD; malloc'd copy, NULL when out of memory. */
 char *runner_utf8_clean(const char *s);
-/* Sufficient statistics of a perplexity as JSON (stored with the metric). */
-void runner_ppl_stats_json(const PplStats *s, char *out, size_t n);
 /* One progress line (nothing when quiet). */
 void runner_progress(Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -47,12 +47,13 @@ static void metric_list_free(MetricList *l) {
 }
 
 /* The sufficient statistics of an agreement as JSON: the sums (shards add them), llama.cpp's
- * --kl-divergence summary (agreement_summary) and every position's KL (9 significant digits) so
- * the summary can be recomputed; malloc'd, NULL when out of memory. */
+ * --kl-divergence summary (agreement_summary), every position's KL (9 significant digits) so
+ * the summary can be recomputed, and every position's top-1 agreement; malloc'd, NULL when out of
+ * memory. */
 static char *agreement_stats_json(const AgreementStats *as) {
     AgreementSummary su;
     agreement_summary(as, &su);
-    size_t cap = 512 + (size_t)(as->kl_tok ? as->n : 0) * 18, len = 0;
+    size_t cap = 512 + (size_t)(as->kl_tok ? as->n : 0) * 18 + (size_t)(as->top1_tok ? as->n : 0), len = 0;
     char *out = malloc(cap);
     if (!out) return NULL;
     len += (size_t)snprintf(out + len, cap - len,
@@ -65,6 +66,11 @@ static char *agreement_stats_json(const AgreementStats *as) {
         len += (size_t)snprintf(out + len, cap - len, ",\"kl_tokens\":[");
         for (long j = 0; j < as->n; j++) len += (size_t)snprintf(out + len, cap - len, "%s%.9g", j ? "," : "", as->kl_tok[j]);
         len += (size_t)snprintf(out + len, cap - len, "]");
+    }
+    if (as->top1_tok) { /* each position's top-1 agreement, "1" or "0": paired comparisons of top-1 */
+        len += (size_t)snprintf(out + len, cap - len, ",\"top1_tokens\":\"");
+        for (long j = 0; j < as->n; j++) out[len++] = as->top1_tok[j] ? '1' : '0';
+        len += (size_t)snprintf(out + len, cap - len, "\"");
     }
     snprintf(out + len, cap - len, "}");
     /* (NaN prints as "nan", not JSON: a summary of fewer than one value never reaches here) */
@@ -107,7 +113,7 @@ static int point_generations(Run *r, int i, const Model *m, char ***outs, GenSco
             sc[s].vs_base = a;
             char sig[600];
             snprintf(sig, sizeof sig, "%s|%s", gd->sig, sc[s].sig);
-            if (add_metric(ml, sc[s].kind, ge->task, a ? "baseline" : "reference", sc[s].value, n, sig, NULL)) {
+            if (add_metric(ml, sc[s].kind, ge->task, a ? "baseline" : "reference", sc[s].value, n, sig, sc[s].stats)) {
                 snprintf(err, QB_ERRLEN, "out of memory");
                 goto done;
             }
@@ -193,11 +199,12 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     summary[0] = 0;
     for (int i = 0; i < e->n_ppl; i++) {
         PplStats ps;
-        if (eval_perplexity(m, &r->ppl[i].tk, &e->ppl[i], &ps, err)) goto done;
+        char *sj = NULL;
+        if (eval_perplexity(m, &r->ppl[i].tk, &e->ppl[i], &ps, &sj, err)) goto done;
         double v = ppl_value(&ps);
-        char sj[256];
-        runner_ppl_stats_json(&ps, sj, sizeof sj);
-        if (add_metric(&ml, "ppl", e->ppl[i].dataset, "-", v, ps.n_scored, r->ppl[i].sig, sj)) goto oom;
+        int bad = add_metric(&ml, "ppl", e->ppl[i].dataset, "-", v, ps.n_scored, r->ppl[i].sig, sj);
+        free(sj);
+        if (bad) goto oom;
         snprintf(summary + strlen(summary), sumlen - strlen(summary), " ppl %.4g (base %.4g)", v, r->ppl[i].base_value);
     }
     for (int i = 0; i < e->n_agree; i++) {

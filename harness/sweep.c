@@ -254,6 +254,9 @@ void sweep_eval_key(const Experiment *e, char key[65]) {
     for (int i = 0; i < e->n_gen && n < sizeof buf; i++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, "gen %s %d %d %d %d\n", e->gen[i].task, e->gen[i].prompts,
                               e->gen[i].max_new_tokens, e->gen[i].metrics, e->gen[i].against);
+    for (int i = 0; i < e->n_task && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "task %s %d %d %d\n", e->task[i].task, e->task[i].limit,
+                              e->task[i].max_length, e->task[i].bootstrap_iters);
     qb_sha256_hex(buf, n < sizeof buf ? n : sizeof buf - 1, key);
 }
 

@@ -4,6 +4,9 @@
 #define QBENCH_TASKS_EVAL_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
 
 #include "datasets/tasks.h"
 #include "harness/store.h"
@@ -38,5 +41,19 @@ StoreTaskItem *eval_task_store_items(const EvalTask *et, const TaskScores *sc);
 
 /* "acc = 0.5930 ± 0.0115, acc_norm = ... (n = 1838, chance 0.5000)" */
 void eval_task_summary_line(const EvalTask *et, const TaskSummary *s, char *out, size_t n);
+
+/* Two points' stored items of one task compared (harness/cmd_tasks.c; `qbench tasks compare` and
+ * `qbench compare`): McNemar on acc, paired bootstrap (iters resamples, seed) of the difference
+ * B − A in acc, acc_norm and the gold choice's log-likelihood. -1 (err) when the item sets differ. */
+typedef struct {
+    int n, have_norm;
+    long iters, seed;
+    McNemar mc;
+    PairedBootstrap acc, acc_norm, gold_ll;
+} TaskPaired;
+int tasks_paired(const StoreTaskItemRow *a, int na, const StoreTaskItemRow *b, int nb, long iters, long seed,
+                 TaskPaired *out, char err[QB_ERRLEN]);
+cJSON *tasks_paired_json(const TaskPaired *t);
+void tasks_paired_print(FILE *f, const TaskPaired *t, const char *label_a, const char *label_b);
 
 #endif

@@ -53,6 +53,14 @@ void agreement_merge(AgreementStats *into, const AgreementStats *from) {
         free(into->kl_tok);
         into->kl_tok = NULL;
     }
+    if ((into->top1_tok || into->n == 0) && from->top1_tok && from->n > 0) {
+        unsigned char *g = realloc(into->top1_tok, (size_t)(into->n + from->n));
+        if (g) memcpy(g + into->n, from->top1_tok, (size_t)from->n);
+        into->top1_tok = g;
+    } else if (from->n > 0) {
+        free(into->top1_tok);
+        into->top1_tok = NULL;
+    }
     into->n += from->n;
     into->top1_agree += from->top1_agree;
     into->kl_sum += from->kl_sum;
@@ -62,6 +70,8 @@ void agreement_merge(AgreementStats *into, const AgreementStats *from) {
 void agreement_stats_free(AgreementStats *st) {
     free(st->kl_tok);
     st->kl_tok = NULL;
+    free(st->top1_tok);
+    st->top1_tok = NULL;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -112,6 +122,7 @@ typedef struct {
     const long *off; /* each window's first position among all */
     double *wkl, *tok;
     long *wagree;
+    unsigned char *agree_tok; /* per-position top-1 agreement */
 } AgreementCtx;
 
 static void agreement_window(void *ctx, long i, const PplWindow *w, const float *const *logits, double *row,
@@ -126,7 +137,9 @@ static void agreement_window(void *ctx, long i, const PplWindow *w, const float 
     for (int r = 0; r < k; r++) {
         s += row[r];
         a->tok[a->off[i] + r] = row[r];
-        agree += argmax(lb + (size_t)(f + r) * V, V) == argmax(lc + (size_t)(f + r) * V, V);
+        int same = argmax(lb + (size_t)(f + r) * V, V) == argmax(lc + (size_t)(f + r) * V, V);
+        a->agree_tok[a->off[i] + r] = (unsigned char)same;
+        agree += same;
     }
     a->wkl[i] = s;
     a->wagree[i] = agree;
@@ -148,10 +161,10 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
         for (long i = 0; i < nw; i++) off[i + 1] = off[i] + (w[i].len - w[i].first_target);
     }
     AgreementCtx a = {V, off, calloc((size_t)nw, sizeof *a.wkl), off ? malloc(((size_t)off[nw] + 1) * sizeof *a.tok) : NULL,
-                      calloc((size_t)nw, sizeof *a.wagree)};
+                      calloc((size_t)nw, sizeof *a.wagree), off ? malloc((size_t)off[nw] + 1) : NULL};
     const Model *models[2] = {base, cand};
     int rc = -1;
-    if (!(a.wkl && a.tok && a.wagree)) snprintf(err, QB_ERRLEN, "agreement: out of memory");
+    if (!(a.wkl && a.tok && a.wagree && a.agree_tok)) snprintf(err, QB_ERRLEN, "agreement: out of memory");
     else rc = ppl_run_windows(models, 2, tokens, bos, w, nw, o, "agreement", agreement_window, &a, err);
     if (rc == 0) {
         /* sums in position order: the same bits for any thread count */
@@ -163,8 +176,9 @@ int agreement_eval_tokens(const Model *base, const Model *cand, const int *token
         }
         for (long j = 0; j < acc.n; j++) acc.kl_sum2 += a.tok[j] * a.tok[j];
         acc.kl_tok = a.tok;
+        acc.top1_tok = a.agree_tok;
         agreement_merge(st, &acc);
     }
-    free(a.wkl); free(a.wagree); free(a.tok); free(off); free(w);
+    free(a.wkl); free(a.wagree); free(a.tok); free(a.agree_tok); free(off); free(w);
     return rc;
 }

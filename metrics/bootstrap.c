@@ -168,31 +168,61 @@ int bootstrap_ci(BootstrapScoreFn fn, void *ctx, int n, int n_samples, uint64_t 
     return 0;
 }
 
-int bootstrap_paired(BootstrapScoreFn sys, void *sys_ctx, BootstrapScoreFn base, void *base_ctx, int n,
-                     double score_sys, double score_base, int n_samples, uint64_t seed, BootstrapCI *sys_ci,
-                     double *p_value, char err[QB_ERRLEN]) {
+int bootstrap_paired_scores(BootstrapScoreFn sys, void *sys_ctx, BootstrapScoreFn base, void *base_ctx, int n,
+                            int n_samples, uint64_t seed, double *sys_s, double *base_s, char err[QB_ERRLEN]) {
     int *idx = bootstrap_indices(seed, n_samples, n, err);
-    double *a = idx ? malloc((size_t)n_samples * sizeof *a) : NULL, *d = a ? malloc((size_t)n_samples * sizeof *d) : NULL;
-    if (!d) {
-        if (idx) snprintf(err, QB_ERRLEN, "bootstrap: out of memory");
-        free(idx);
-        free(a);
-        return -1;
+    if (!idx) return -1;
+    for (int s = 0; s < n_samples; s++) {
+        sys_s[s] = sys(idx + (size_t)s * n, n, sys_ctx);
+        base_s[s] = base(idx + (size_t)s * n, n, base_ctx);
+    }
+    free(idx);
+    return 0;
+}
+
+double bootstrap_paired_p(const double *sys_s, const double *base_s, int n_samples, double score_sys,
+                          double score_base) {
+    double *d = malloc((size_t)n_samples * sizeof *d + 1);
+    if (!d || n_samples < 1) {
+        free(d);
+        return NAN;
     }
     double mean_d = 0;
     for (int s = 0; s < n_samples; s++) {
-        a[s] = sys(idx + (size_t)s * n, n, sys_ctx);
-        d[s] = fabs(a[s] - base(idx + (size_t)s * n, n, base_ctx));
+        d[s] = fabs(sys_s[s] - base_s[s]);
         mean_d += d[s];
     }
     mean_d /= n_samples;
     const double diff = fabs(score_base - score_sys);
     int c = 0;
     for (int s = 0; s < n_samples; s++) c += d[s] - mean_d > diff;
-    *p_value = (c + 1.0) / (n_samples + 1.0);
-    bootstrap_estimate(a, n_samples, sys_ci);
-    free(a);
     free(d);
-    free(idx);
-    return 0;
+    return (c + 1.0) / (n_samples + 1.0);
+}
+
+int bootstrap_paired(BootstrapScoreFn sys, void *sys_ctx, BootstrapScoreFn base, void *base_ctx, int n,
+                     double score_sys, double score_base, int n_samples, uint64_t seed, BootstrapCI *sys_ci,
+                     double *p_value, char err[QB_ERRLEN]) {
+    double *a = malloc((size_t)n_samples * sizeof *a + 1), *b = malloc((size_t)n_samples * sizeof *b + 1);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        snprintf(err, QB_ERRLEN, "bootstrap: out of memory");
+        return -1;
+    }
+    int rc = bootstrap_paired_scores(sys, sys_ctx, base, base_ctx, n, n_samples, seed, a, b, err);
+    if (!rc) {
+        *p_value = bootstrap_paired_p(a, b, n_samples, score_sys, score_base);
+        bootstrap_estimate(a, n_samples, sys_ci);
+    }
+    free(a);
+    free(b);
+    return rc;
+}
+
+double bootstrap_mean_score(const int *idx, int n, void *ctx) {
+    const double *seg = ctx;
+    double s = 0;
+    for (int j = 0; j < n; j++) s += seg[idx[j]];
+    return n ? s / n : 0.0;
 }

@@ -54,4 +54,16 @@ int bootstrap_paired(BootstrapScoreFn sys, void *sys_ctx, BootstrapScoreFn base,
                      double score_sys, double score_base, int n_samples, uint64_t seed, BootstrapCI *sys_ci,
                      double *p_value, char err[QB_ERRLEN]);
 
+/* The resampled corpus scores of two systems on the same resamples (the paired bootstrap's draws):
+ * sys_s[0..n_samples), base_s[0..n_samples) (the caller's arrays). */
+int bootstrap_paired_scores(BootstrapScoreFn sys, void *sys_ctx, BootstrapScoreFn base, void *base_ctx, int n,
+                            int n_samples, uint64_t seed, double *sys_s, double *base_s, char err[QB_ERRLEN]);
+/* sacrebleu's paired-bs p-value from those resampled scores and the full-corpus scores. */
+double bootstrap_paired_p(const double *sys_s, const double *base_s, int n_samples, double score_sys,
+                          double score_base);
+
+/* A corpus score that is the mean of segment scores (NLTK's corpus METEOR): ctx is the
+ * `const double *` of segment scores; the resample's mean is summed in resample order. */
+double bootstrap_mean_score(const int *idx, int n, void *ctx);
+
 #endif

@@ -89,6 +89,15 @@ int chrf_bootstrap_ci(const chrf_stats *seg, size_t n, const chrf_opts *o, int n
 int chrf_paired_bootstrap(const chrf_stats *sys, const chrf_stats *base, size_t n, const chrf_opts *o, int n_samples,
                           uint64_t seed, BootstrapCI *sys_ci, double *p_value, char err[QB_ERRLEN]);
 
+/* A bootstrap resample's chrF (BootstrapScoreFn): ctx is a ChrfResample over per-segment statistics. */
+typedef struct {
+    const chrf_stats *seg;
+    const chrf_opts *o;
+} ChrfResample;
+double chrf_resample_score(const int *idx, int n, void *ctx);
+/* The corpus score of segments seg[0..n): their summed statistics scored once. */
+double chrf_corpus_score_from_segments(const chrf_stats *seg, size_t n, const chrf_opts *o);
+
 /* "chrF2", "chrF2++" (sacrebleu's name: beta, then one '+' per word order). */
 void chrf_name(const chrf_opts *o, char *buf, size_t cap);
 /* sacrebleu's signature, e.g. "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0".

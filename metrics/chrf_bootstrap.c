@@ -7,20 +7,15 @@
 
 #include "metrics/chrf.h"
 
-typedef struct {
-    const chrf_stats *seg;
-    const chrf_opts *o;
-} ChrfBoot;
-
-static double resample_score(const int *idx, int n, void *ctx) {
-    const ChrfBoot *b = ctx;
+double chrf_resample_score(const int *idx, int n, void *ctx) {
+    const ChrfResample *b = ctx;
     chrf_stats sum;
     chrf_stats_zero(&sum, b->o);
     for (int j = 0; j < n; j++) chrf_stats_add(&sum, &b->seg[idx[j]]);
     return chrf_score_from_stats(&sum, b->o);
 }
 
-static double corpus_score(const chrf_stats *seg, size_t n, const chrf_opts *o) {
+double chrf_corpus_score_from_segments(const chrf_stats *seg, size_t n, const chrf_opts *o) {
     chrf_stats sum;
     chrf_stats_zero(&sum, o);
     for (size_t j = 0; j < n; j++) chrf_stats_add(&sum, &seg[j]);
@@ -33,8 +28,8 @@ int chrf_bootstrap_ci(const chrf_stats *seg, size_t n, const chrf_opts *o, int n
         snprintf(err, QB_ERRLEN, "chrf bootstrap: %zu segments is too many", n);
         return -1;
     }
-    ChrfBoot b = {seg, o};
-    return bootstrap_ci(resample_score, &b, (int)n, n_samples, seed, out, err);
+    ChrfResample b = {seg, o};
+    return bootstrap_ci(chrf_resample_score, &b, (int)n, n_samples, seed, out, err);
 }
 
 int chrf_paired_bootstrap(const chrf_stats *sys, const chrf_stats *base, size_t n, const chrf_opts *o, int n_samples,
@@ -43,7 +38,7 @@ int chrf_paired_bootstrap(const chrf_stats *sys, const chrf_stats *base, size_t 
         snprintf(err, QB_ERRLEN, "chrf bootstrap: %zu segments is too many", n);
         return -1;
     }
-    ChrfBoot a = {sys, o}, b = {base, o};
-    return bootstrap_paired(resample_score, &a, resample_score, &b, (int)n, corpus_score(sys, n, o),
-                            corpus_score(base, n, o), n_samples, seed, sys_ci, p_value, err);
+    ChrfResample a = {sys, o}, b = {base, o};
+    return bootstrap_paired(chrf_resample_score, &a, chrf_resample_score, &b, (int)n, chrf_corpus_score_from_segments(sys, n, o),
+                            chrf_corpus_score_from_segments(base, n, o), n_samples, seed, sys_ci, p_value, err);
 }

@@ -124,6 +124,7 @@ int ppl_eval_tokens(const Model *m, const int *tokens, long n, int bos, const fl
             acc.sum_nll2 += p.wsum[3 * i + 1];
             acc.n_bytes += p.wsum[3 * i + 2];
             acc.n_scored += w[i].len - w[i].first_target;
+            if (o->window_nll) o->window_nll[i] = p.wsum[3 * i];
         }
         acc.n_windows = nw;
         acc.n_text_tokens = n;

@@ -54,6 +54,8 @@ typedef struct {
     int max_windows;   /* 0 = all; otherwise only the first max_windows windows */
     PplProgressFn progress;
     void *progress_ctx;
+    double *window_nll; /* optional (ppl_eval_tokens): receives each window's Σnll in window order, as
+                           many entries as ppl_plan gives windows; paired comparisons need them */
 } PplOptions;
 
 /* Sufficient statistics; add two with ppl_stats_merge. */
@@ -112,6 +114,7 @@ typedef struct {
     double kl_sum2;   /* Σ KL², for the standard error */
     double *kl_tok;   /* per-position KL in window order (n values) or NULL: kept so the summary
                          can be recomputed; owned, free with agreement_stats_free */
+    unsigned char *top1_tok; /* per-position top-1 agreement (0/1) beside kl_tok, or NULL; owned */
 } AgreementStats;
 
 /* llama.cpp's --kl-divergence summary (perplexity.cpp): mean KL ± its standard error

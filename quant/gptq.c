@@ -67,13 +67,18 @@ static void mirror_lower_to_upper(float *a, int n) {
 static int inverse_cholesky_upper(const float *H, const int *perm, const float *diag, float damp, int n,
                                   float *a) {
     load_lower(H, perm, diag, damp, n, a);
+    /* OpenBLAS's threaded potrf/potri split the work by its thread count, which changes the
+     * rounding: one OpenBLAS thread, so the factor has the same bits for any --threads */
+    QBlasSingle bs;
+    qblas_single_begin(&bs);
     lapack_int info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'L', n, a, n);   /* H = L Lᵀ */
-    if (info) return (int)info;
-    info = LAPACKE_spotri_work(LAPACK_COL_MAJOR, 'L', n, a, n);              /* (L Lᵀ)⁻¹, lower */
-    if (info) return (int)info;
-    /* cholesky_inverse returns the full symmetric matrix: potrf('U') reads its upper triangle */
-    mirror_lower_to_upper(a, n);
-    info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', n, a, n);              /* H⁻¹ = UᵀU */
+    if (!info) info = LAPACKE_spotri_work(LAPACK_COL_MAJOR, 'L', n, a, n);   /* (L Lᵀ)⁻¹, lower */
+    if (!info) {
+        /* cholesky_inverse returns the full symmetric matrix: potrf('U') reads its upper triangle */
+        mirror_lower_to_upper(a, n);
+        info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', n, a, n);          /* H⁻¹ = UᵀU */
+    }
+    qblas_single_end(&bs);
     return (int)info;
 }
 

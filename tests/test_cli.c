@@ -71,6 +71,7 @@ static const SourceCmds SOURCES[] = {
     {"harness/cmd_sweep.c", "harness/cmd_run.c", {"run"}},
     {"harness/cmd_results.c", NULL, {"merge", "plot", "report", "check"}},
     {"harness/cmd_tasks.c", NULL, {"tasks", "tasks compare"}},
+    {"harness/cmd_compare.c", NULL, {"compare"}},
 };
 
 /* Every "--name" string literal in src (a parser entry or a comparison), deduplicated. */
