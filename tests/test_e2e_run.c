@@ -281,6 +281,52 @@ static void test_cli_seqlen_beyond_context_is_refused(void **state) {
     assert_int_equal(access(out, F_OK), -1);
 }
 
+/* One group-size rule for the command line and the experiment file (quant_group_size_check): 7 does
+ * not divide stories260K's width 64 and 100000 is above it; both are refused by `quantize` and by
+ * `run` with the same words, before any work (no checkpoint, no database). */
+static void test_cli_group_size_same_rule_as_yaml(void **state) {
+    (void)state;
+    char out[512], y[512], db[512];
+    path(out, sizeof out, "never-g.qbq");
+    path(y, sizeof y, "g7.yaml");
+    path(db, sizeof db, "g7.db");
+    static const struct { const char *g, *why; } cases[] = {
+        {"7", "7 does not divide the model width 64"},
+        {"100000", "100000 is above the model width 64 (use -1 for one group per row)"},
+    };
+    for (int k = 0; k < 2; k++) {
+        const char *q[] = {"qbench", "quantize", "--model", "assets/stories260K/stories260K.bin", "--method", "rtn",
+                           "--bits", "4", "--group-size", cases[k].g, "-o", out, "--quiet", NULL};
+        truncate_log();
+        assert_int_equal(run(q), 2);
+        char want[256];
+        snprintf(want, sizeof want, "--group-size: %s", cases[k].why);
+        assert_true(log_contains(want));
+        assert_int_equal(access(out, F_OK), -1);
+        FILE *f = fopen(y, "w");
+        assert_non_null(f);
+        fprintf(f,
+                "name: g\n"
+                "model: {path: assets/stories260K/stories260K.bin, tokenizer: assets/stories260K/tok512.bin}\n"
+                "sweep: {method: [rtn], bits: [4], group_size: [%s]}\n"
+                "eval:\n  perplexity: [{dataset: tinystories-valid, seqlen: 128, max_windows: 1}]\n"
+                "output: {db: %s}\n",
+                cases[k].g, db);
+        fclose(f);
+        const char *r[] = {"qbench", "run", y, "--quiet", NULL};
+        truncate_log();
+        assert_int_equal(run(r), 2);
+        snprintf(want, sizeof want, "g7.yaml:3: group_size: %s", cases[k].why);
+        assert_true(log_contains(want));
+        assert_int_equal(access(db, F_OK), -1);
+    }
+    /* -1 and a divisor are accepted by both (the quantize runs: RTN needs no calibration) */
+    const char *ok[] = {"qbench", "quantize", "--model", "assets/stories260K/stories260K.bin", "--method", "rtn",
+                        "--bits", "4", "--group-size", "64", "-o", out, "--quiet", NULL};
+    assert_int_equal(run(ok), 0);
+    unlink(out);
+}
+
 #define EXP(p) char p##_exp[512]; path(p##_exp, sizeof p##_exp, "exp.yaml")
 
 static void test_full_run_database(void **state) {
@@ -713,6 +759,7 @@ int main(void) {
         cmocka_unit_test(test_changed_eval_is_evaluated_again),
         cmocka_unit_test(test_threads_give_identical_numbers),
         cmocka_unit_test(test_cli_seqlen_beyond_context_is_refused),
+        cmocka_unit_test(test_cli_group_size_same_rule_as_yaml),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
