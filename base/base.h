@@ -45,6 +45,15 @@ char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
  * text (what a JSON printer returns when out of memory) is an error too. */
 int qb_write_text_file(const char *path, const char *text, char err[QB_ERRLEN]);
 
+/* ---- text -------------------------------------------------------------------------------------- */
+
+/* Every text input is strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF) without
+ * NUL bytes; otherwise -1 and err = "WHAT:LINE: invalid UTF-8 at byte column C (byte 0xXX)" or
+ * "WHAT:LINE: NUL byte at column C" (lines split on '\n', columns in bytes from 1). */
+int qb_text_validate(const char *data, size_t len, const char *what, char err[QB_ERRLEN]);
+/* qb_read_file, then qb_text_validate naming the file. */
+char *qb_read_text_file(const char *path, size_t *len, char err[QB_ERRLEN]);
+
 /* ---- numbers ----------------------------------------------------------------------------------- */
 
 /* The shortest decimal (6 to 9 significant digits) that reads back as the same float, so a JSON file
