@@ -1,6 +1,7 @@
 /* base.h — what every qbench module shares, beneath the model runtime in the layering
  * (harness → quant, metrics, datasets → model → base): the error convention, SHA-256, the seeded
- * random number generator, whole-file reads and growable arrays. Nothing here knows about models.
+ * random number generator, whole-file reads, the UTF-8 check of text inputs and growable arrays.
+ * Nothing here knows about models.
  *
  * The error convention, used by every module:
  *   - Functions that can fail return 0 on success and -1 on error (or NULL), writing a one-line
