@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Writes the seed corpora of fuzz_gguf, fuzz_safetensors, fuzz_pickle, fuzz_tokenizer_json and
-fuzz_hf_config into fuzz/corpus/ (run from the repository root, once assets/ is filled; needs
+"""Writes the seed corpora of fuzz_gguf, fuzz_safetensors, fuzz_pickle, fuzz_tokenizer_json,
+fuzz_hf_config and fuzz_llama2c into fuzz/corpus/ (run from the repository root, once assets/ is filled; needs
 Debian's python3-torch for the pickles). The seeds are small, valid files of each format, so the
 fuzzers start from inputs that reach deep into the readers; the files are committed, this script
 says how they were made."""
@@ -8,6 +8,8 @@ import io
 import json
 import os
 import struct
+import subprocess
+import tempfile
 import zipfile
 
 import torch
@@ -143,3 +145,11 @@ put("hf_config", "quantize_config.json", json.dumps({"bits": 4, "group_size": 32
 put("hf_config", "quantization_config.json", json.dumps({"architectures": ["LlamaForCausalLM"], "quantization_config":
                                                          {"quant_method": "gptq", "bits": 3, "group_size": -1, "desc_act": False,
                                                           "sym": True, "checkpoint_format": "gptq_v2"}}).encode())
+
+# ---- llama2.c checkpoints: tiny seeded models from `qbench synth` (tied and untied classifier) --------
+with tempfile.TemporaryDirectory() as d:
+    for name, extra in [("tied.bin", []), ("untied.bin", ["--untied"])]:
+        subprocess.run(["bin/qbench", "synth", "--dim", "8", "--hidden", "16", "--layers", "1", "--heads", "2",
+                        "--kv-heads", "1", "--vocab", "16", "--seq-len", "8", "-o", f"{d}/{name}"] + extra, check=True,
+                       stdout=subprocess.DEVNULL)
+        put("llama2c", name, open(f"{d}/{name}", "rb").read())
