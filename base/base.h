@@ -1,7 +1,7 @@
 /* base.h — what every qbench module shares, beneath the model runtime in the layering
  * (harness → quant, metrics, datasets → model → base): the error convention, SHA-256, the seeded
- * random number generator, whole-file reads, growable arrays and JSON building. Nothing here knows
- * about models.
+ * random number generator, whole-file reads, the UTF-8 check of text inputs, growable arrays and
+ * JSON building. Nothing here knows about models.
  *
  * The error convention, used by every module:
  *   - Functions that can fail return 0 on success and -1 on error (or NULL), writing a one-line
@@ -45,6 +45,15 @@ char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
 /* Writes text and a final newline to path (created or truncated); -1 with err naming the file. A NULL
  * text (what a JSON printer returns when out of memory) is an error too. */
 int qb_write_text_file(const char *path, const char *text, char err[QB_ERRLEN]);
+
+/* ---- text -------------------------------------------------------------------------------------- */
+
+/* Every text input is strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF) without
+ * NUL bytes; otherwise -1 and err = "WHAT:LINE: invalid UTF-8 at byte column C (byte 0xXX)" or
+ * "WHAT:LINE: NUL byte at column C" (lines split on '\n', columns in bytes from 1). */
+int qb_text_validate(const char *data, size_t len, const char *what, char err[QB_ERRLEN]);
+/* qb_read_file, then qb_text_validate naming the file. */
+char *qb_read_text_file(const char *path, size_t *len, char err[QB_ERRLEN]);
 
 /* ---- numbers ----------------------------------------------------------------------------------- */
 

@@ -300,7 +300,7 @@ int calib_sample(const Tokenizer *tok, const char *path, int n_samples, int seql
                  CalibMode mode, CalibWindows *out, char err[QB_ERRLEN]) {
     memset(out, 0, sizeof *out);
     size_t len = 0;
-    char *text = qb_read_file(path, &len, err);
+    char *text = qb_read_text_file(path, &len, err);
     if (!text) return -1;
     int rc = calib_sample_text(tok, text, len, ends_with(path, ".jsonl"), path, n_samples, seqlen, seed, mode,
                                out, err);

@@ -190,7 +190,7 @@ int dataset_load_text(const char *name, TextDataset *d, char err[QB_ERRLEN]) {
         if (!buf) return -1;
     } else {
         snprintf(d->source, sizeof d->source, "%s", name);
-        buf = qb_read_file(name, &len, err);
+        buf = qb_read_text_file(name, &len, err);
         if (!buf) return -1;
         qb_sha256_hex(buf, len, d->sha256);
     }
@@ -367,7 +367,7 @@ int dataset_load_task(const char *name, int max_pairs, TaskSet *t, char err[QB_E
     else {
         if (dataset_task_check(name, err)) return -1;
         snprintf(t->source, sizeof t->source, "%s", name);
-        buf = qb_read_file(name, &len, err);
+        buf = qb_read_text_file(name, &len, err);
         if (buf) qb_sha256_hex(buf, len, t->sha256);
     }
     if (!buf) return -1;

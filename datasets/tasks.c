@@ -531,7 +531,7 @@ int task_load(const char *name, int limit, TaskData *t, char err[QB_ERRLEN]) {
         t->kind = TASK_MULTIPLE_CHOICE;
         t->has_acc_norm = 1;
         snprintf(t->source, sizeof t->source, "%s", name);
-        buf = qb_read_file(name, &len, err);
+        buf = qb_read_text_file(name, &len, err);
         if (!buf) goto done;
         qb_sha256_hex(buf, len, t->sha256);
         snprintf(t->version, sizeof t->version, "%.12s", t->sha256); /* the file's content is its version */

@@ -163,6 +163,11 @@ int cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "qbench quantize: %s\n", err);
         return 2;
     }
+    if (quant_group_size_check(group_size, &m->cfg, err)) { /* the experiment validator's rule */
+        fprintf(stderr, "qbench quantize: --group-size: %s (%s)\n", err, model_path);
+        model_free(m);
+        return 2;
+    }
     if (export_s && quant_export_gptq_check(&m->cfg, &po, err)) { /* refuse before the work, not after */
         fprintf(stderr, "qbench quantize: %s\n", err);
         model_free(m);

@@ -134,6 +134,20 @@ int cmd_score_meteor(int argc, char **argv, int meteor15) {
         Meteor15Params p = meteor15_default_params();
         p.normalize = norm;
         if (!(m15 = meteor15_open(resources, para, &p, err))) { fprintf(stderr, "qbench score meteor15: %s\n", err); goto done; }
+        for (int f = -1; f < nrefs; f++) { /* a segment too long to align: name its file and line */
+            const TextFile *tf = f < 0 ? &hyp : &refs[f];
+            const char *path = f < 0 ? hyp_path : ref_paths[f];
+            for (size_t i = 0; i < n; i++) {
+                long w = meteor15_words(m15, tf->lines[i], err);
+                if (w < 0 || w > METEOR15_MAX_WORDS) {
+                    if (w > METEOR15_MAX_WORDS)
+                        snprintf(err, sizeof err, "%ld words; meteor15 aligns at most %d words per segment", w,
+                                 METEOR15_MAX_WORDS);
+                    fprintf(stderr, "qbench score meteor15: %s:%zu: %s\n", path, i + 1, err);
+                    goto done;
+                }
+            }
+        }
         if (meteor15_corpus(m15, (const char *const *)hyp.lines, n, flat, nrefs, &total, sent, err)) {
             fprintf(stderr, "qbench score meteor15: %s: %s\n", hyp_path, err);
             goto done;

@@ -17,6 +17,7 @@
 #include "datasets/tasks.h"
 #include "harness/config.h"
 #include "harness/sweep.h"
+#include "quant/quant.h"
 
 /* ---- parameters ------------------------------------------------------------------------------- */
 
@@ -833,19 +834,18 @@ const ParamSetting *config_fixed(const Experiment *e, const char *name) {
     return NULL;
 }
 
-/* Group sizes must split the model width evenly (every q/k/v/o/gate/up input is `dim` wide, so all
- * their groups are full and bits per weight compare across points); the down projection's input
- * (hidden_dim) may end in a ragged group. Sequence lengths must fit the model's context. */
+/* Group sizes follow quant_group_size_check (the rule `quantize --group-size` applies too); sequence
+ * lengths must fit the model's context. */
 int config_validate_model(const Experiment *e, const ModelConfig *cfg, char err[QB_ERRLEN]) {
     SweepPoint *pts = NULL;
     int n = 0;
     if (sweep_expand(e, &pts, &n, err)) return -1;
     int rc = 0, gi = param_index("group_size");
     for (int i = 0; i < n && !rc; i++) {
-        long g = sweep_get_int(&pts[i], "group_size", -1);
-        if (g > 0 && (cfg->dim % g || g > cfg->hidden_dim)) {
-            snprintf(err, QB_ERRLEN, "%.200s:%d: group_size: %ld does not divide the model width %d (%.200s)", e->file,
-                     pts[i].line[gi], g, cfg->dim, e->model_path);
+        char why[QB_ERRLEN];
+        if (quant_group_size_check(sweep_get_int(&pts[i], "group_size", -1), cfg, why)) {
+            snprintf(err, QB_ERRLEN, "%.160s:%d: group_size: %.100s (%.160s)", e->file, pts[i].line[gi], why,
+                     e->model_path);
             rc = -1;
         }
     }

@@ -15,18 +15,23 @@
 #include "harness/runner_internal.h"
 #include "quant/quant.h"
 
-/* Creates the folders above a file path (results/ on a fresh checkout). */
-static int mkdir_parents(const char *file, char err[QB_ERRLEN]) {
+/* An output's folder must exist: run creates the file (the database, or the plots folder itself),
+ * never the folders above it, so a mistyped path is refused before any work instead of growing a
+ * tree somewhere unexpected. */
+static int check_parent(const char *what, const char *file, char err[QB_ERRLEN]) {
     char p[1024];
     snprintf(p, sizeof p, "%s", file);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(p, 0755) && errno != EEXIST) {
-            snprintf(err, QB_ERRLEN, "%.300s: cannot create folder: %s", p, strerror(errno));
-            return -1;
-        }
-        *s = '/';
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/') p[--n] = 0; /* "plots/" names the folder plots */
+    char *slash = strrchr(p, '/');
+    if (!slash) return 0; /* in the working directory */
+    if (slash == p) return 0; /* in / */
+    *slash = 0;
+    struct stat st;
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, QB_ERRLEN, "%s %.200s: folder %.200s %s (run creates no folders above its outputs)", what, file,
+                 p, stat(p, &st) != 0 ? "does not exist" : "is not a folder");
+        return -1;
     }
     return 0;
 }
@@ -259,6 +264,9 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
     int n = 0, rc = -1;
     const char *db = o->db_path ? o->db_path : e->output.db;
 
+    if (!o->dry_run && (check_parent("output.db", db, err) || check_parent("output.plots", e->output.plots, err) ||
+                        (e->output.junit[0] && check_parent("output.junit", e->output.junit, err))))
+        goto out;
     if (!(r.base = model_load(e->model_path, err))) goto out;
     if (config_validate_model(e, &r.base->cfg, err)) goto out;
     char tokpath[1024];
@@ -339,7 +347,7 @@ int runner_run(const Experiment *e, const RunOptions *o, RunSummary *sum, char e
         goto out;
     }
 
-    if (mkdir_parents(db, err) || !(r.st = store_open(db, err))) goto out;
+    if (!(r.st = store_open(db, err))) goto out;
     char esha[65];
     if (qb_sha256_file(e->file, esha, err)) goto out;
     if (store_upsert_experiment(r.st, e->name, e->file, esha, &r.experiment_id, err)) goto out;

@@ -4,6 +4,7 @@
  * store_write_point() transaction. */
 #include <math.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -164,6 +165,11 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
         snprintf(err, QB_ERRLEN, "injected failure (QBENCH_TEST_FAIL_POINT=%d)", p->index);
         return -1;
     }
+    /* for tests/test_e2e_run.c's kill -9 tests: the process stops itself (SIGSTOP) as point i
+     * starts, its 'running' row committed, so the test kills it at a known moment (it sees the stop
+     * through waitpid) instead of polling the database against the clock */
+    const char *stop = getenv("QBENCH_TEST_STOP_POINT");
+    if (stop && *stop && atoi(stop) == p->index) raise(SIGSTOP);
     double t_cal = 0;
     if (sweep_needs_calibration(p) && runner_calibration(r, &t_cal, err)) return -1;
     Model *m = p->model_entry >= 0 ? load_entry(r, p, err) : model_load(e->model_path, err);

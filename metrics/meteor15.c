@@ -215,8 +215,19 @@ static Path *path_copy(const Path *q, int H, int R) {
     return p;
 }
 
+/* A path of the next beam step, kept lazily: a branch is (parent, candidate) plus the scalars it
+ * would have, and is copied into a Path of its own only when it survives the beam cut. Branching
+ * every path on every candidate of a word copied O(words) bytes per branch, cubic in the segment
+ * length on repetitive text; now the work per step is O(beam x candidates) small records plus
+ * `beam` copies. Ranking and order are those of the eager version. */
+typedef struct {
+    Path *p;   /* the path itself (mi < 0), or the parent a branch copies */
+    int mi;    /* candidate taken by the branch, -1 for a path */
+    int m1, m2, chunks, idx, last_end, distance;
+} Entry;
+
 /* PARTIAL_COMPARE_TOTAL: more (truncated) weighted matches, then fewer chunks, then less distance */
-static int path_cmp(const Path *x, const Path *y) {
+static int entry_cmp(const Entry *x, const Entry *y) {
     int md = (y->m1 + y->m2) - (x->m1 + x->m2);
     if (md > 0) return 1;
     if (md < 0) return -1;
@@ -224,73 +235,113 @@ static int path_cmp(const Path *x, const Path *y) {
     return x->distance - y->distance;
 }
 
-/* stable merge sort of path pointers (Java's Collections.sort is stable) */
-static void sort_paths(Path **a, Path **tmp, int n) {
-    if (n < 2) return;
-    int h = n / 2;
-    sort_paths(a, tmp, h);
-    sort_paths(a + h, tmp, n - h);
-    int i = 0, j = h, k = 0;
-    while (i < h && j < n) tmp[k++] = path_cmp(a[j], a[i]) < 0 ? a[j++] : a[i++];
-    while (i < h) tmp[k++] = a[i++];
-    while (j < n) tmp[k++] = a[j++];
-    memcpy(a, tmp, sizeof *a * (size_t)n);
-}
-
 /* Meteor's search-time weights: "best weights for evaluation" */
 static const double BEAM_W[METEOR15_MODULES] = {1.0, 0.5, 0.5, 0.5};
 
-static void take(Path *p, const Match *m) {
+static void take(Entry *e, const Match *m) {
     double w = BEAM_W[m->module];
-    p->m1 = (int)(p->m1 + m->mlen * w); /* Java: int += double */
-    p->m2 = (int)(p->m2 + m->len * w);
-    if (p->last_end != -1 && m->mstart != p->last_end) p->chunks++;
-    p->idx = m->start + m->len;
-    p->last_end = m->mstart + m->mlen;
+    e->m1 = (int)(e->m1 + m->mlen * w); /* Java: int += double */
+    e->m2 = (int)(e->m2 + m->len * w);
+    if (e->last_end != -1 && m->mstart != e->last_end) e->chunks++;
+    e->idx = m->start + m->len;
+    e->last_end = m->mstart + m->mlen;
 }
 
-typedef struct { Path **a; int n, cap; } PathList;
-static int plist_add(PathList *l, Path *p) {
-    if (!p) return -1;
+static Entry entry_of(Path *p) {
+    return (Entry){p, -1, p->m1, p->m2, p->chunks, p->idx, p->last_end, p->distance};
+}
+static void entry_store(Path *p, const Entry *e) {
+    p->m1 = e->m1; p->m2 = e->m2; p->chunks = e->chunks;
+    p->idx = e->idx; p->last_end = e->last_end; p->distance = e->distance;
+}
+
+typedef struct { Entry *a; int n, cap; } EntryList;
+static int elist_add(EntryList *l, Entry e) {
     if (l->n == l->cap) {
         int nc = l->cap ? 2 * l->cap : 64;
-        Path **x = realloc(l->a, sizeof *x * (size_t)nc);
+        Entry *x = realloc(l->a, sizeof *x * (size_t)nc);
         if (!x) return -1;
         l->a = x;
         l->cap = nc;
     }
-    l->a[l->n++] = p;
+    l->a[l->n++] = e;
     return 0;
 }
 
+/* The first `keep` entries of l in stable-sorted order (Java's Collections.sort is stable), by
+ * insertion into a sorted window: ties stay in list order. Returns how many went into top. */
+static int select_top(const EntryList *l, int keep, int *top) {
+    int k = 0;
+    for (int i = 0; i < l->n; i++) {
+        const Entry *e = &l->a[i];
+        if (k == keep && entry_cmp(e, &l->a[top[k - 1]]) >= 0) continue;
+        int lo = 0, hi = k; /* first position whose entry ranks strictly after e */
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (entry_cmp(&l->a[top[mid]], e) <= 0) lo = mid + 1; else hi = mid;
+        }
+        if (k < keep) k++;
+        memmove(top + lo + 1, top + lo, sizeof *top * (size_t)(k - 1 - lo));
+        top[lo] = i;
+    }
+    return k;
+}
+
+/* Frees the paths an entry list owns (branches own nothing). */
+static void elist_free_paths(EntryList *l) {
+    for (int k = 0; k < l->n; k++)
+        if (l->a[k].mi < 0) free(l->a[k].p);
+    l->n = 0;
+}
+
 static Path *resolve(const Stage *s, Path *start, int H, int R, int beam) {
-    PathList cur = {0}, next = {0};
-    Path **tmp = NULL;
+    EntryList cur = {0}, next = {0};
+    Path **kept = malloc(sizeof *kept * (size_t)beam);
+    int *top = malloc(sizeof *top * (size_t)beam);
     Path *best = NULL;
-    if (plist_add(&next, start)) { free(start); return NULL; }
+    if (!kept || !top || elist_add(&next, entry_of(start))) { free(start); goto fail; }
     for (int current = 0; current <= R; current++) {
-        PathList t = cur; cur = next; next = t; next.n = 0;
-        Path **nt = realloc(tmp, sizeof *tmp * (size_t)(cur.n + 1));
-        if (!nt) goto fail;
-        tmp = nt;
-        sort_paths(cur.a, tmp, cur.n);
-        int keep = cur.n < beam ? cur.n : beam;
-        for (int k = keep; k < cur.n; k++) free(cur.a[k]); /* outside the beam */
-        for (int rank = 0; rank < keep; rank++) {
-            Path *p = cur.a[rank];
-            cur.a[rank] = NULL;
+        EntryList t = cur; cur = next; next = t; next.n = 0;
+        int keep = select_top(&cur, beam, top);
+        /* materialise the survivors, then free every path of the step that did not survive */
+        int nk = 0;
+        for (int r = 0; r < keep; r++) {
+            Entry *e = &cur.a[top[r]];
+            Path *p = e->mi < 0 ? e->p : path_copy(e->p, H, R);
+            if (!p) goto fail_kept;
+            if (e->mi >= 0) {
+                const Match *m = &s->m[e->mi];
+                for (int d = 0; d < m->len; d++) p->u2[m->start + d] = 1;
+                for (int d = 0; d < m->mlen; d++) p->u1[m->mstart + d] = 1;
+                p->match[m->start] = e->mi;
+            }
+            entry_store(p, e);
+            kept[nk++] = p;
+        }
+        for (int k = 0; k < cur.n; k++) { /* a kept path is marked by clearing its entry */
+            Entry *e = &cur.a[k];
+            if (e->mi >= 0) continue;
+            int is_kept = 0;
+            for (int r = 0; r < nk && !is_kept; r++) is_kept = kept[r] == e->p;
+            if (!is_kept) free(e->p);
+        }
+        cur.n = 0;
+        for (int rank = 0; rank < nk; rank++) {
+            Path *p = kept[rank];
+            kept[rank] = NULL;
+            Entry pe = entry_of(p);
             if (current == R) { /* complete: close the last chunk */
-                if (p->last_end != -1) p->chunks++;
-                if (plist_add(&next, p)) { free(p); goto fail; }
+                if (pe.last_end != -1) pe.chunks++;
+                if (elist_add(&next, pe)) { free(p); goto fail_rest; }
                 continue;
             }
             if (p->u2[current]) {
-                if (current < p->idx) { if (plist_add(&next, p)) { free(p); goto fail; } }
-                else if (p->idx < R && p->match[p->idx] >= 0) { /* a fixed match */
-                    const Match *m = &s->m[p->match[p->idx]];
-                    take(p, m);
-                    p->distance += abs(m->start - m->mstart);
-                    if (plist_add(&next, p)) { free(p); goto fail; }
+                if (current < pe.idx) { if (elist_add(&next, pe)) { free(p); goto fail_rest; } }
+                else if (pe.idx < R && p->match[pe.idx] >= 0) { /* a fixed match */
+                    const Match *m = &s->m[p->match[pe.idx]];
+                    take(&pe, m);
+                    pe.distance += abs(m->start - m->mstart);
+                    if (elist_add(&next, pe)) { free(p); goto fail_rest; }
                 } else free(p);
                 continue;
             }
@@ -301,33 +352,40 @@ static Path *resolve(const Stage *s, Path *start, int H, int R, int beam) {
                 for (int d = 0; d < m->len && !used; d++) used = p->u2[m->start + d];
                 for (int d = 0; d < m->mlen && !used; d++) used = p->u1[m->mstart + d];
                 if (used) continue;
-                Path *np = path_copy(p, H, R);
-                if (!np) { free(p); goto fail; }
-                for (int d = 0; d < m->len; d++) np->u2[m->start + d] = 1;
-                for (int d = 0; d < m->mlen; d++) np->u1[m->mstart + d] = 1;
-                np->match[current] = mi;
-                take(np, m);
-                p->distance += abs(m->start - m->mstart); /* sic: Meteor adds it to the parent */
-                if (plist_add(&next, np)) { free(np); free(p); goto fail; }
+                Entry ne = pe;
+                ne.mi = mi;
+                take(&ne, m);
+                pe.distance += abs(m->start - m->mstart); /* sic: Meteor adds it to the parent */
+                if (elist_add(&next, ne)) { free(p); goto fail_rest; }
             }
-            if (p->last_end != -1) { p->chunks++; p->last_end = -1; } /* skip this word */
-            p->idx++;
-            if (plist_add(&next, p)) { free(p); goto fail; }
+            if (pe.last_end != -1) { pe.chunks++; pe.last_end = -1; } /* skip this word */
+            pe.idx++;
+            if (elist_add(&next, pe)) { free(p); goto fail_rest; }
+            continue;
+        fail_rest:
+            for (int r = rank + 1; r < nk; r++) free(kept[r]);
+            goto fail;
         }
-        cur.n = 0;
         if (next.n == 0) goto fail; /* cannot happen with single-word matches */
+        continue;
+    fail_kept:
+        /* the survivors copied so far are owned by kept[]; the list still owns the rest */
+        for (int r = 0; r < nk; r++)
+            if (cur.a[top[r]].mi >= 0) free(kept[r]);
+        goto fail;
     }
-    Path **nt = realloc(tmp, sizeof *tmp * (size_t)(next.n + 1));
-    if (!nt) goto fail;
-    tmp = nt;
-    sort_paths(next.a, tmp, next.n);
-    best = next.a[0];
-    for (int k = 1; k < next.n; k++) free(next.a[k]);
-    next.n = 0;
+    {
+        int k = select_top(&next, 1, top);
+        if (k == 1) {
+            best = next.a[top[0]].p;
+            entry_store(best, &next.a[top[0]]);
+            next.a[top[0]].p = NULL;
+        }
+    }
 fail:
-    for (int k = 0; k < cur.n; k++) free(cur.a[k]);
-    for (int k = 0; k < next.n; k++) free(next.a[k]);
-    free(cur.a); free(next.a); free(tmp);
+    elist_free_paths(&cur);
+    elist_free_paths(&next);
+    free(cur.a); free(next.a); free(kept); free(top);
     return best;
 }
 
@@ -440,9 +498,20 @@ static int words(const Meteor15 *m, const char *line, MtTokens *t, const char *w
     int rc = -1;
     if (k < 0) snprintf(err, QB_ERRLEN, "%s: invalid UTF-8 at byte %zu", what, bad);
     else if (mt_meteor15_words(cps, (size_t)k, m->p.normalize, t)) snprintf(err, QB_ERRLEN, "%s: out of memory", what);
+    else if (t->n > METEOR15_MAX_WORDS)
+        snprintf(err, QB_ERRLEN, "%s: %d words; meteor15 aligns at most %d words per segment", what, t->n,
+                 METEOR15_MAX_WORDS);
     else rc = 0;
     free(cps);
     return rc;
+}
+
+long meteor15_words(const Meteor15 *m, const char *line, char err[QB_ERRLEN]) {
+    MtTokens t = {0};
+    int rc = words(m, line, &t, "segment", err);
+    long n = t.n;
+    mt_tokens_free(&t);
+    return rc && n <= METEOR15_MAX_WORDS ? -1 : n;
 }
 
 int meteor15_sentence(const Meteor15 *m, const char *hyp, const char *const *refs, int nrefs,

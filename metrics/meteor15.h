@@ -40,6 +40,13 @@ typedef struct {
     int ref_index;                    /* best reference (first on ties) */
 } Meteor15Stats;
 
+/* Words per segment (either side, after normalisation) the alignment accepts: its beam search
+ * keeps 40 paths of O(words) state per reference word, so time grows with the square of the
+ * length (1,000 repetitive words: about 1.5 s); a longer segment is an error, not a hang. */
+#define METEOR15_MAX_WORDS 1000
+/* Words of one segment after Meteor's normalisation, or -1 (err) on invalid UTF-8 / no memory:
+ * lets a caller name the file and line of a segment over METEOR15_MAX_WORDS before scoring. */
+long meteor15_words(const Meteor15 *m, const char *line, char err[QB_ERRLEN]);
 int meteor15_sentence(const Meteor15 *m, const char *hyp, const char *const *refs, int nrefs,
                       Meteor15Stats *out, char err[QB_ERRLEN]);
 /* Score from (summed) statistics: Meteor's computeMetrics(). */

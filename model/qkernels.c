@@ -10,6 +10,7 @@
  * AVX2 (and for 4-bit codes AVX-512) paths are compiled with target attributes and chosen at run time; the portable C paths compute
  * the same sums in their own fixed order. Each row is one call's work, independent of how rows are split
  * among threads. */
+#include <cpuid.h>
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,16 @@
 
 static int simd_state = -1; /* -1 unknown, else the level in use */
 
+/* F16C from CPUID leaf 1 (ECX bit 29): clang before 16 has no "f16c" for __builtin_cpu_supports */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
 /* 0 portable C, 1 AVX2 + FMA + F16C, 2 AVX-512 (F, BW) as well */
 static int cpu_level(void) {
     __builtin_cpu_init();
-    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))) return 0;
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c())) return 0;
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 2 : 1;
 }
 

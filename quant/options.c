@@ -60,6 +60,14 @@ int quant_method_parse(const char *s, QuantMethod *m) {
 
 #define FAIL(...) do { snprintf(err, QB_ERRLEN, __VA_ARGS__); return -1; } while (0)
 
+int quant_group_size_check(long g, const ModelConfig *cfg, char err[QB_ERRLEN]) {
+    if (g == -1) return 0;
+    if (g < 1) FAIL("%ld is not a group size (use -1 for one group per row, or a positive size)", g);
+    if (g > cfg->dim) FAIL("%ld is above the model width %d (use -1 for one group per row)", g, cfg->dim);
+    if (cfg->dim % g) FAIL("%ld does not divide the model width %d", g, cfg->dim);
+    return 0;
+}
+
 int quant_options_validate(const QuantOptions *o, int cols, char err[QB_ERRLEN]) {
     if (!o) FAIL("quant options: NULL");
     if (o->method < 0 || o->method >= QM_COUNT) FAIL("quant options: unknown method %d", (int)o->method);

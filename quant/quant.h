@@ -64,6 +64,13 @@ int quant_algorithm_version(QuantMethod m);
 /* Checks ranges and combinations (bits, group size vs cols, act_order with rtn, ...). cols may be 0
  * to skip shape checks. */
 int quant_options_validate(const QuantOptions *o, int cols, char err[QB_ERRLEN]);
+/* The one rule for a model-wide group size, shared by `quantize --group-size` and the experiment
+ * validator: -1 (one group per row) or a positive size that divides the model width `dim` (every
+ * q/k/v/o/gate/up input is dim wide, so their groups are full and bits per weight compare across
+ * points; the down projection's input may end in a ragged group). A size above the width is refused
+ * rather than silently run per row under another name. On failure err holds the problem alone
+ * ("7 does not divide the model width 64"); the caller names the option or the file and line. */
+int quant_group_size_check(long group_size, const ModelConfig *cfg, char err[QB_ERRLEN]);
 
 /* One quantized layer. Codes are stored unpacked here (one byte each); pack with quant_pack(). */
 typedef struct {

@@ -283,7 +283,63 @@ static void test_cli_seqlen_beyond_context_is_refused(void **state) {
     assert_int_equal(access(out, F_OK), -1);
 }
 
+/* One group-size rule for the command line and the experiment file (quant_group_size_check): 7 does
+ * not divide stories260K's width 64 and 100000 is above it; both are refused by `quantize` and by
+ * `run` with the same words, before any work (no checkpoint, no database). */
+static void test_cli_group_size_same_rule_as_yaml(void **state) {
+    (void)state;
+    char out[512], y[512], db[512];
+    path(out, sizeof out, "never-g.qbq");
+    path(y, sizeof y, "g7.yaml");
+    path(db, sizeof db, "g7.db");
+    static const struct { const char *g, *why; } cases[] = {
+        {"7", "7 does not divide the model width 64"},
+        {"100000", "100000 is above the model width 64 (use -1 for one group per row)"},
+    };
+    for (int k = 0; k < 2; k++) {
+        const char *q[] = {"qbench", "quantize", "--model", "assets/stories260K/stories260K.bin", "--method", "rtn",
+                           "--bits", "4", "--group-size", cases[k].g, "-o", out, "--quiet", NULL};
+        truncate_log();
+        assert_int_equal(run(q), 2);
+        char want[256];
+        snprintf(want, sizeof want, "--group-size: %s", cases[k].why);
+        assert_true(log_contains(want));
+        assert_int_equal(access(out, F_OK), -1);
+        FILE *f = fopen(y, "w");
+        assert_non_null(f);
+        fprintf(f,
+                "name: g\n"
+                "model: {path: assets/stories260K/stories260K.bin, tokenizer: assets/stories260K/tok512.bin}\n"
+                "sweep: {method: [rtn], bits: [4], group_size: [%s]}\n"
+                "eval:\n  perplexity: [{dataset: tinystories-valid, seqlen: 128, max_windows: 1}]\n"
+                "output: {db: %s}\n",
+                cases[k].g, db);
+        fclose(f);
+        const char *r[] = {"qbench", "run", y, "--quiet", NULL};
+        truncate_log();
+        assert_int_equal(run(r), 2);
+        snprintf(want, sizeof want, "g7.yaml:3: group_size: %s", cases[k].why);
+        assert_true(log_contains(want));
+        assert_int_equal(access(db, F_OK), -1);
+    }
+    /* -1 and a divisor are accepted by both (the quantize runs: RTN needs no calibration) */
+    const char *ok[] = {"qbench", "quantize", "--model", "assets/stories260K/stories260K.bin", "--method", "rtn",
+                        "--bits", "4", "--group-size", "64", "-o", out, "--quiet", NULL};
+    assert_int_equal(run(ok), 0);
+    unlink(out);
+}
+
 #define EXP(p) char p##_exp[512]; path(p##_exp, sizeof p##_exp, "exp.yaml")
+
+/* DIR/one.db, the uninterrupted run of exp.yaml that other tests compare with: made here when no
+ * earlier test made it (a rerun of a finished sweep adds nothing), so no test needs another's files. */
+static void one_db(char *out, size_t n) {
+    EXP(e);
+    path(out, n, "one.db");
+    const char *args[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--db", out, NULL};
+    assert_int_equal(run(args), 0);
+    assert_int_equal(db_int(out, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+}
 
 static void test_full_run_database(void **state) {
     (void)state;
@@ -358,30 +414,31 @@ static int proc_env_has(pid_t pid, const char *kv) {
     return 0;
 }
 
-/* Kills `qbench run` when `sql` first returns non-zero, then reruns it to the end. */
-static void kill_and_resume(const char *dbname, const char *sql, long *done_at_kill) {
+/* Kills `qbench run` with SIGKILL as point `stop_at` starts (its 'running' row written): the run
+ * stops itself there (QBENCH_TEST_STOP_POINT, runner_point.c) and waitpid reports the stop, so the
+ * kill lands at the same moment on any machine. Then reruns it to the end. */
+static void kill_and_resume(const char *dbname, int stop_at, long *done_at_kill) {
     EXP(e);
-    char db[512];
+    char db[512], one[512];
     path(db, sizeof db, dbname);
+    one_db(one, sizeof one);
     const char *args[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--db", db, NULL};
+    char at[16];
+    snprintf(at, sizeof at, "%d", stop_at);
+    setenv("QBENCH_TEST_STOP_POINT", at, 1);
     pid_t pid = spawn(args);
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    int killed = 0;
-    for (int i = 0; i < 12000 && !killed; i++) { /* at most a minute */
-        long v = access(db, F_OK) == 0 ? db_int(db, sql) : 0;
-        if (v > 0) {
-            /* by now it has restarted itself with a passive OpenMP wait (cmd_run.c), unless the
-             * environment already chose one */
-            int passive = proc_env_has(pid, "OMP_WAIT_POLICY=PASSIVE");
-            kill(pid, SIGKILL);
-            killed = 1;
-            if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) assert_int_equal(passive, 1);
-        }
-        else nanosleep(&ts, NULL);
-    }
+    unsetenv("QBENCH_TEST_STOP_POINT");
+    int st;
+    assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(st)); /* (it did not exit or crash before the point) */
+    /* by now it has restarted itself with a passive OpenMP wait (cmd_run.c), unless the environment
+     * already chose one */
+    int passive = proc_env_has(pid, "OMP_WAIT_POLICY=PASSIVE");
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) assert_int_equal(passive, 1);
     int rc = wait_rc(pid);
-    assert_true(killed);
     assert_int_equal(rc, 128 + SIGKILL);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'running'"), 1);
     *done_at_kill = db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'");
     assert_true(*done_at_kill < 4); /* it really was interrupted */
     assert_int_equal(incomplete_done(db), 0); /* nothing half-written counted as done */
@@ -405,8 +462,6 @@ static void kill_and_resume(const char *dbname, const char *sql, long *done_at_k
     assert_string_equal(ok, "ok");
     free(ok);
     /* resumed results equal an uninterrupted run's, point for point */
-    char one[512];
-    path(one, sizeof one, "one.db");
     char *a = dump_results(one), *b = dump_results(db);
     assert_non_null(a);
     assert_non_null(b);
@@ -419,15 +474,15 @@ static void test_resume_after_kill_mid_point(void **state) {
     (void)state;
     long done;
     /* the first point has started (its 'running' row exists) and none has finished */
-    kill_and_resume("kill1.db", "SELECT count(*) FROM runs WHERE status = 'running'", &done);
+    kill_and_resume("kill1.db", 0, &done);
     assert_int_equal(done, 0);
 }
 
 static void test_resume_after_kill_between_points(void **state) {
     (void)state;
     long done;
-    kill_and_resume("kill2.db", "SELECT count(*) FROM runs WHERE status = 'done'", &done);
-    assert_true(done >= 1);
+    kill_and_resume("kill2.db", 1, &done); /* point 0 done, point 1 just begun */
+    assert_int_equal(done, 1);
 }
 
 /* A point that fails is recorded as 'failed' with its message, the others still finish, the exit
@@ -475,7 +530,7 @@ static void test_shards_merged_equal_one_run(void **state) {
     path(s0, sizeof s0, "s0.db");
     path(s1, sizeof s1, "s1.db");
     path(m, sizeof m, "merged.db");
-    path(one, sizeof one, "one.db");
+    one_db(one, sizeof one);
     const char *a0[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--shard", "0/2", "--db", s0, NULL};
     const char *a1[] = {"qbench", "run", e_exp, "--threads", "1", "--quiet", "--shard", "1/2", "--db", s1, NULL};
     assert_int_equal(run(a0), 0);
@@ -514,7 +569,7 @@ static void test_dry_run_lists_without_working(void **state) {
     assert_int_equal(todo, 4);
     /* against the finished database: every point done */
     char one[512];
-    path(one, sizeof one, "one.db");
+    one_db(one, sizeof one);
     const char *again[] = {"qbench", "run", e_exp, "--dry-run", "--db", one, NULL};
     unlink(log);
     assert_int_equal(run(again), 0);
@@ -592,7 +647,7 @@ static void test_check_exit_codes_and_plot(void **state) {
     char pass[512], fail[512], db[512], junit[512], plots[512];
     path(pass, sizeof pass, "exp.yaml");
     path(fail, sizeof fail, "fail.yaml");
-    path(db, sizeof db, "one.db");
+    one_db(db, sizeof db);
     path(junit, sizeof junit, "check.xml");
     path(plots, sizeof plots, "plots");
     const char *ok[] = {"qbench", "check", pass, "--db", db, "--junit", junit, NULL};
@@ -648,7 +703,7 @@ static void test_sbatch_merges_into_output_db(void **state) {
     mkdir(stubdir, 0755);
     snprintf(stub, sizeof stub, "%s/sbatch", stubdir);
     path(args_file, sizeof args_file, "sbatch.args");
-    path(one, sizeof one, "one.db");
+    one_db(one, sizeof one);
     path(out_db, sizeof out_db, "sbatch_out.db");
     path(shard0, sizeof shard0, "sbatch_out.shard0.db");
     path(shard1, sizeof shard1, "sbatch_out.shard1.db");
@@ -729,6 +784,7 @@ int main(void) {
         cmocka_unit_test(test_changed_eval_is_evaluated_again),
         cmocka_unit_test(test_threads_give_identical_numbers),
         cmocka_unit_test(test_cli_seqlen_beyond_context_is_refused),
+        cmocka_unit_test(test_cli_group_size_same_rule_as_yaml),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -583,6 +583,50 @@ static void test_meteor15_hand_worked(void **state) {
     meteor15_free(m);
 }
 
+/* Long segments: a 400-word repetitive pair (every hyp "a" a candidate for every ref "a": 159,600
+ * candidates, the beam's worst case) is scored, and equals the hand calculation; a segment over
+ * METEOR15_MAX_WORDS is refused with its word count, and so are a 32k-word and a 1 MB line.
+ * Hand calculation ("a" is a function word, "b" a content word without a stem or synonym match):
+ * 399 exact function-word matches in one chunk; P = 0.25*399 / (0.75 + 0.25*399),
+ * R = 0.25*399 / (0.25*400), Fmean = 1/(0.15/P + 0.85/R), frag = 1/399,
+ * score = Fmean * (1 - 0.6 * frag^0.2) = 0.8162246825751889. */
+static void test_meteor15_long_segments(void **state) {
+    (void)state;
+    Meteor15 *m = open15(NULL);
+    size_t cap = (1u << 20) + 64;
+    char *h = malloc(cap), *r = malloc(cap);
+    size_t a = 0;
+    for (int i = 0; i < 400; i++) a += (size_t)sprintf(h + a, "%s ", i == 399 ? "b" : "a");
+    for (int i = 0; i < 400; i++) r[2 * i] = 'a', r[2 * i + 1] = ' ';
+    r[800] = 0;
+    Meteor15Stats st;
+    assert_true(fabs(s15(m, h, r, &st) - 0.8162246825751889) < 1e-12);
+    assert_true(st.test_matches == 399 && st.chunks == 1);
+    char err[QB_ERRLEN];
+    /* the limit, on either side */
+    a = 0;
+    for (int i = 0; i < METEOR15_MAX_WORDS + 1; i++) a += (size_t)sprintf(h + a, "w%d ", i);
+    const char *rr = r;
+    assert_int_equal(meteor15_sentence(m, h, &rr, 1, &st, err), -1);
+    assert_non_null(strstr(err, "1001 words"));
+    assert_int_equal(meteor15_words(m, h, err), METEOR15_MAX_WORDS + 1);
+    rr = h;
+    assert_int_equal(meteor15_sentence(m, "a", &rr, 1, &st, err), -1);
+    assert_non_null(strstr(err, "reference 1: 1001 words"));
+    h[a - 1] = 0; /* drop the last word: exactly at the limit, accepted */
+    char *sp = strrchr(h, ' ');
+    *sp = 0;
+    assert_int_equal(meteor15_words(m, h, err), METEOR15_MAX_WORDS);
+    /* 1 MB of one-letter words is counted, not aligned */
+    for (size_t i = 0; i < (1u << 20); i++) h[i] = i % 2 ? ' ' : 'x';
+    h[1u << 20] = 0;
+    assert_int_equal(meteor15_words(m, h, err), 1 << 19);
+    assert_int_equal(meteor15_sentence(m, h, &rr, 1, &st, err), -1);
+    free(h);
+    free(r);
+    meteor15_free(m);
+}
+
 static void test_meteor15_paraphrase_table(void **state) {
     (void)state;
     char path[] = "/tmp/qbench_para_XXXXXX";
@@ -838,7 +882,7 @@ static int run_cli(const char *args, char *out, size_t cap) {
 
 static void test_cli(void **state) {
     (void)state;
-    if (access(t_qbench_bin(), X_OK) != 0) { fprintf(stderr, "  (skipped: no %s)\n", t_qbench_bin()); return; }
+    if (access(t_qbench_bin(), X_OK) != 0) { fprintf(stderr, "  (skipped: no %s)\n", t_qbench_bin()); skip(); }
     static char out[1 << 16];
     const char *A = "assets/meteor-examples/xray";
     char args[1024];
@@ -890,6 +934,16 @@ static void test_cli(void **state) {
     assert_non_null(strstr(out, "0 segments"));
     assert_non_null(strstr(out, "= 0.0000"));
     assert_int_equal(run_cli("meteor --hyp /tmp/qbench_meteor_h.txt", out, sizeof out), 2);
+    /* meteor15: a 32k-word reference line is refused before any alignment, naming file and line */
+    char *big = malloc(32000 * 8 + 8);
+    size_t a = (size_t)sprintf(big, "ok\n");
+    for (int i = 0; i < 32000; i++) a += (size_t)sprintf(big + a, "w%d ", i);
+    big[a++] = '\n';
+    t_write_file("/tmp/qbench_meteor_r.txt", big, a);
+    t_write_file("/tmp/qbench_meteor_h.txt", "ok\nfine\n", 8);
+    assert_int_equal(run_cli("meteor15 --hyp /tmp/qbench_meteor_h.txt --ref /tmp/qbench_meteor_r.txt", out, sizeof out), 2);
+    assert_non_null(strstr(out, "/tmp/qbench_meteor_r.txt:2: 32000 words; meteor15 aligns at most 1000 words"));
+    free(big);
     unlink("/tmp/qbench_meteor_h.txt");
     unlink("/tmp/qbench_meteor_r.txt");
 }
@@ -911,6 +965,7 @@ int main(void) {
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_corpus_api),
         cmocka_unit_test(test_meteor15_hand_worked),
+        cmocka_unit_test(test_meteor15_long_segments),
         cmocka_unit_test(test_meteor15_paraphrase_table),
         cmocka_unit_test(test_meteor15_bad_resources),
         cmocka_unit_test(test_meteor15_xray_published),

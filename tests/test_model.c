@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -659,7 +661,7 @@ static int run_cli(const char *args, const char *out_file) {
 
 static void test_cli_info_synth_convert(void **state) {
     (void)state;
-    if (!getenv("QBENCH_BIN")) { print_message("QBENCH_BIN not set: CLI test skipped\n"); return; }
+    if (!getenv("QBENCH_BIN")) { print_message("QBENCH_BIN not set: CLI test skipped\n"); skip(); }
     char out[128], args[512], err[QB_ERRLEN];
     snprintf(out, sizeof out, "%s/cli.out", tmpdir);
     assert_int_equal(run_cli("info " S260K " --json", out), 0);
@@ -775,8 +777,22 @@ static void test_hash_cache(void **state) {
     assert_string_equal(m->sha256, want);
     model_free(m);
     unsetenv("QBENCH_HASH_CACHE");
-    /* the file changes (same size): its ctime moves, the cache misses, the new hash is computed */
-    usleep(20000);
+    /* the file changes (same size): its ctime moves, the cache misses, the new hash is computed.
+     * The change must land on a later file-system timestamp than the cached one (they tick coarsely):
+     * wait until a probe file's ctime is past the model's, an observed condition, not a fixed sleep. */
+    struct stat st0, sp;
+    assert_int_equal(stat(path, &st0), 0);
+    char probe[1024];
+    snprintf(probe, sizeof probe, "%s/probe", dir);
+    for (long i = 0;; i++) {
+        t_write_text(probe, "p");
+        assert_int_equal(stat(probe, &sp), 0);
+        if (sp.st_ctim.tv_sec > st0.st_ctim.tv_sec ||
+            (sp.st_ctim.tv_sec == st0.st_ctim.tv_sec && sp.st_ctim.tv_nsec > st0.st_ctim.tv_nsec))
+            break;
+        assert_true(i < 100000000); /* the clock does move */
+        sched_yield();
+    }
     text = t_slurp(path, &len);
     text[len - 1] ^= 0x40;
     t_write_file(path, text, len);

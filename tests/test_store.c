@@ -11,6 +11,8 @@
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -471,22 +473,28 @@ typedef struct {
     Store *s;
     Fixture f;
     int rc;
-    double waited;
     char err[QB_ERRLEN];
 } Writer;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void *writer_thread(void *arg) {
     Writer *w = arg;
-    double t0 = now_s();
     w->rc = store_write_point(w->s, &w->f.p, w->err);
-    w->waited = now_s() - t0;
     return NULL;
+}
+
+/* What B's busy handler saw: SQLite calls it each time B's write finds the lock held. The first call
+ * tells the main thread that B is waiting (a semaphore, not a sleep); later calls yield and retry. */
+typedef struct {
+    sem_t blocked;
+    int calls;
+} BusySeen;
+
+static int busy_seen(void *arg, int n) {
+    BusySeen *b = arg;
+    if (__atomic_fetch_add(&b->calls, 1, __ATOMIC_SEQ_CST) == 0) sem_post(&b->blocked);
+    (void)n;
+    sched_yield();
+    return 1; /* keep waiting, as a busy timeout does */
 }
 
 static void test_two_connections_share_one_file(void **state) {
@@ -500,22 +508,35 @@ static void test_two_connections_share_one_file(void **state) {
     make_point(&fa, "key-a", 4, 10.0, 2);
     assert_int_equal(store_write_point(a, &fa.p, err), 0);
     assert_int_equal(store_point_is_done(b, "key-a", err), 1);
+    /* the store waits for a lock rather than failing: a 10 s busy timeout on each connection */
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(store_db(b), "PRAGMA busy_timeout", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 10000);
+    sqlite3_finalize(q);
 
     /* A holds the write lock (as during a long point write); B's reader still works (WAL) and B's
-     * writer waits for the busy timeout instead of failing with SQLITE_BUSY. */
+     * writer waits instead of failing with SQLITE_BUSY. The busy timeout is replaced by a handler
+     * that reports the wait, so the test commits A exactly when B is known to be waiting. */
+    static BusySeen seen;
+    seen.calls = 0;
+    assert_int_equal(sem_init(&seen.blocked, 0, 0), 0);
+    sqlite3_busy_handler(store_db(b), busy_seen, &seen);
     assert_int_equal(sqlite3_exec(store_db(a), "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     static Writer w;
     w.s = b;
     make_point(&w.f, "key-b", 3, 12.0, 2);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, writer_thread, &w), 0);
-    usleep(300 * 1000);
+    assert_int_equal(sem_wait(&seen.blocked), 0); /* B is blocked on A's lock */
     assert_int_equal(store_point_is_done(a, "key-a", err), 1);
+    assert_int_equal(store_point_is_done(a, "key-b", err), 0);
     assert_int_equal(sqlite3_exec(store_db(a), "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     pthread_join(th, NULL);
     assert_int_equal(w.rc, 0);
-    assert_true(w.waited > 0.2);
+    assert_true(__atomic_load_n(&seen.calls, __ATOMIC_SEQ_CST) >= 1);
     assert_int_equal(store_point_is_done(a, "key-b", err), 1);
+    sem_destroy(&seen.blocked);
     store_close(a);
     store_close(b);
 }
