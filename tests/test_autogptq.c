@@ -44,15 +44,17 @@ static cJSON *read_json(const char *path) {
 static void layer_sha(const Model *m, int l, int k, char hex[65]) {
     const Linear *lin = &m->blocks[l].lin[k];
     size_t n = (size_t)lin->rows * lin->cols;
-    float *w = malloc(n * sizeof(float));
-    assert_non_null(w);
+    float *w = malloc(n * sizeof(float)), *held = malloc(n * sizeof(float));
+    assert_true(w && held);
+    linear_rows_f32(lin, 0, lin->rows, held); /* the layer as the model holds it (kept packed) */
     if (k == LIN_Q || k == LIN_K) {
         int heads = k == LIN_Q ? m->cfg.n_heads : m->cfg.n_kv_heads;
-        rope_rows_interleaved_to_hf(lin->w, w, heads, m->cfg.head_dim, lin->cols);
+        rope_rows_interleaved_to_hf(held, w, heads, m->cfg.head_dim, lin->cols);
     } else {
-        memcpy(w, lin->w, n * sizeof(float));
+        memcpy(w, held, n * sizeof(float));
     }
     qb_sha256_hex(w, n * sizeof(float), hex);
+    free(held);
     free(w);
 }
 
@@ -99,8 +101,12 @@ static void test_v1_folders(void **state) {
         size_t n = (size_t)32 * m->cfg.vocab_size, diff = 0;
         for (size_t i = 0; i < n; i++) diff += a[i] != b[i];
         if (diff) fail_msg("%s: %zu of %zu logits differ from dequantized/", dir, diff, n);
-        print_message("%-24s 14 layers bit-exact, logits identical, %.3f stored bits/weight (%s)\n", V1_DIRS[d],
-                      m->stored.linear_bits, m->stored.types);
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            for (int k = 0; k < LIN_COUNT; k++) assert_int_equal(linear_format(&m->blocks[l].lin[k]), QW_UNIFORM);
+        /* kept packed (repacked into uniform codes) against the float32 path of the same directory */
+        double worst = t_packed_vs_dequantized(dir, 16);
+        print_message("%-24s 14 layers bit-exact, logits identical, %.3f stored bits/weight (%s); packed decode vs "
+                      "float32 %.2e\n", V1_DIRS[d], m->stored.linear_bits, m->stored.types, worst);
         free(a);
         free(b);
         model_free(f);
@@ -238,7 +244,11 @@ static void test_export_gptq_loads_back(void **state) {
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int k = 0; k < LIN_COUNT; k++) {
             const QuantResult *r = &rep.results[l * LIN_COUNT + k];
-            const float *w = e1->blocks[l].lin[k].w;
+            const Linear *el = &e1->blocks[l].lin[k];
+            assert_int_equal(linear_format(el), QW_UNIFORM); /* kept packed, repacked exactly */
+            float *w = malloc((size_t)el->rows * el->cols * sizeof *w);
+            assert_non_null(w);
+            linear_rows_f32(el, 0, el->rows, w);
             for (int i = 0; i < r->rows; i++)
                 for (int c = 0; c < r->cols; c++) {
                     size_t g = (size_t)i * r->n_groups + (size_t)r->g_idx[c];
@@ -248,6 +258,7 @@ static void test_export_gptq_loads_back(void **state) {
                         fail_msg("layer %d %s [%d,%d]: export loads %.9g, fp16(scale)*(code-zero) = %.9g", l,
                                  linear_kind_name((LinearKind)k), i, c, (double)got, (double)want);
                 }
+            free(w);
         }
 
     double md_raw;
