@@ -118,6 +118,7 @@ static cJSON *options_json(const PipelineOptions *po) {
     cJSON_AddBoolToObject(j, "sym", o->sym);
     cJSON_AddBoolToObject(j, "act_order", o->act_order);
     cJSON_AddBoolToObject(j, "static_groups", o->static_groups);
+    cJSON_AddBoolToObject(j, "fp16_scales", o->fp16_scales);
     cJSON_AddBoolToObject(j, "mse", o->mse);
     cJSON_AddNumberToObject(j, "mse_norm", o->mse_norm);
     cJSON_AddNumberToObject(j, "mse_grid", o->mse_grid);

@@ -211,8 +211,8 @@ static void max_logit_diff(const Model *a, const Model *b, double *maxdiff, size
 /* qbench's --export gptq loads back. GPTQ 4-bit g32 with act-order on TinyStories-656K (HF: q/k rows are
  * permuted on the way out and back in). The AutoGPTQ layout stores scales as fp16, qbench's .qbq as
  * float32: (1) every layer of the export loads as fp16(scale)·(code − zero) of the quantizer's own
- * result, bit for bit; (2) once the scales are fp16 values (as AutoGPTQ's would be), the .qbq and the
- * export of the same quantization give identical logits. */
+ * result, bit for bit; (2) quantized with fp16_scales (as --export gptq does), the model, its .qbq and
+ * its export give identical logits. */
 static void test_export_gptq_loads_back(void **state) {
     (void)state;
     const char *src = "assets/tinystories-656K";
@@ -266,23 +266,27 @@ static void test_export_gptq_loads_back(void **state) {
     max_logit_diff(m, e1, &md_raw, &nd_raw);
     assert_true(md_raw < 5e-2); /* fp16 scales: relative weight error <= 2^-11, logits of size ~10 */
 
-    /* (2) scales made fp16 values in the result and the model, then .qbq and export side by side */
-    for (int l = 0; l < m->cfg.n_layers; l++)
+    /* (2) quantized with fp16_scales (what --export gptq asks for): the grid uses fp16 scales from the
+     * start, so GPTQ's error compensation sees the stored scale; the .qbq and the export of that
+     * quantization give identical logits */
+    Model *m2 = t_load_model(src);
+    PipelineOptions po2 = po;
+    po2.opt.fp16_scales = 1;
+    PipelineReport rep2;
+    memset(&rep2, 0, sizeof rep2);
+    if (quant_model(m2, &cs, &po2, 1, &rep2, err)) fail_msg("%s", err);
+    for (int l = 0; l < m2->cfg.n_layers; l++)
         for (int k = 0; k < LIN_COUNT; k++) {
-            QuantResult *r = &rep.results[l * LIN_COUNT + k];
-            float *w = m->blocks[l].lin[k].w;
-            for (size_t g = 0; g < (size_t)r->rows * r->n_groups; g++) r->scales[g] = fp16_round(r->scales[g]);
-            for (int i = 0; i < r->rows; i++)
-                for (int c = 0; c < r->cols; c++) {
-                    size_t g = (size_t)i * r->n_groups + (size_t)r->g_idx[c];
-                    w[(size_t)i * r->cols + c] = r->scales[g] * ((float)r->codes[(size_t)i * r->cols + c] - r->zeros[g]);
-                }
+            const QuantResult *r = &rep2.results[l * LIN_COUNT + k];
+            for (size_t g = 0; g < (size_t)r->rows * r->n_groups; g++)
+                if (fp16_round(r->scales[g]) != r->scales[g])
+                    fail_msg("layer %d: scale %.9g is not an fp16 value", l, (double)r->scales[g]);
         }
     char d2[160];
     snprintf(d2, sizeof d2, "%s/fp16", dir);
     snprintf(qbq, sizeof qbq, "%s/model.qbq", dir);
-    if (quant_checkpoint_write(m, &rep, &po, qbq, err)) fail_msg("%s", err);
-    if (quant_export_gptq(m, &rep, &po, d2, err)) fail_msg("%s", err);
+    if (quant_checkpoint_write(m2, &rep2, &po2, qbq, err)) fail_msg("%s", err);
+    if (quant_export_gptq(m2, &rep2, &po2, d2, err)) fail_msg("%s", err);
     Model *a = quant_or_model_load(qbq, err);
     if (!a) fail_msg("%s", err);
     Model *b = t_load_model(d2);
@@ -290,13 +294,55 @@ static void test_export_gptq_loads_back(void **state) {
     size_t nd;
     max_logit_diff(a, b, &md, &nd);
     if (nd) fail_msg(".qbq vs its export: %zu logits differ (max %.3g)", nd, md);
-    print_message(".qbq with fp16 scales vs its export: logits identical; float32-scale model vs its export: max "
+    max_logit_diff(m2, b, &md, &nd);
+    if (nd) fail_msg("quantized model vs its export: %zu logits differ (max %.3g)", nd, md);
+    print_message(".qbq with fp16_scales vs its export: logits identical; float32-scale model vs its export: max "
                   "|logit diff| %.2e\n", md_raw);
+    model_free(m2);
+    pipeline_report_free(&rep2);
     model_free(a);
     model_free(b);
     model_free(e1);
     pipeline_report_free(&rep);
     model_free(m);
+    assert_int_equal(t_rm_rf(dir), 0);
+}
+
+
+/* The command line: `quantize --export gptq` quantizes with fp16 scales, so its directory gives exactly
+ * the logits of `quantize --fp16-scales -o X.qbq` with the same calibration (GPTQ 4-bit g32 act-order,
+ * TinyStories-656K), and the option is recorded in the checkpoint. */
+static void test_cli_export_matches_checkpoint(void **state) {
+    (void)state;
+    const char *src = "assets/tinystories-656K";
+    if (access(t_qbench_bin(), X_OK) || access(src, R_OK)) skip();
+    char dir[128], args[1200], err[QB_ERRLEN];
+    assert_int_equal(t_mkdtemp(dir, sizeof dir, "qb_cx"), 0);
+    const char *common = "quantize --model %s --method gptq --bits 4 --group-size 32 --act-order --calib tinystories-calib "
+                         "--nsamples 4 --seqlen 32 --seed 3 --quiet";
+    char base[600];
+    snprintf(base, sizeof base, common, src);
+    snprintf(args, sizeof args, "%s --export gptq -o %s/export", base, dir);
+    assert_int_equal(t_run_qbench(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "%s --fp16-scales -o %s/m.qbq", base, dir);
+    assert_int_equal(t_run_qbench(args, NULL, NULL), 0);
+    char p1[200], p2[200];
+    snprintf(p1, sizeof p1, "%s/m.qbq", dir);
+    snprintf(p2, sizeof p2, "%s/export", dir);
+    Model *a = quant_or_model_load(p1, err);
+    if (!a) fail_msg("%s", err);
+    Model *b = t_load_model(p2);
+    double md;
+    size_t nd;
+    max_logit_diff(a, b, &md, &nd);
+    if (nd) fail_msg("quantize --export gptq vs --fp16-scales .qbq: %zu logits differ (max %.3g)", nd, md);
+    size_t len;
+    char *text = t_slurp(p1, &len); /* the JSON metadata follows a binary header */
+    const char *key = "\"fp16_scales\":true";
+    assert_non_null(memmem(text, len, key, strlen(key)));
+    free(text);
+    model_free(a);
+    model_free(b);
     assert_int_equal(t_rm_rf(dir), 0);
 }
 
@@ -306,6 +352,7 @@ int main(void) {
         cmocka_unit_test(test_v2_folder),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_export_gptq_loads_back),
+        cmocka_unit_test(test_cli_export_matches_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
