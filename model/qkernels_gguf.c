@@ -70,9 +70,13 @@ static float dot_row_chunked(const QWeights *q, const uint8_t *p, const float *x
 
 /* ---- AVX2 -------------------------------------------------------------------------------------- */
 
-static inline float f16(const uint8_t *p) { return model_half_to_float((uint16_t)(p[0] | p[1] << 8)); }
+/* an fp16 scale, widened exactly by the F16C instruction (the per-block cost of a call to
+ * model_half_to_float was as large as the block's arithmetic) */
+__attribute__((target("avx2,fma,f16c"))) static inline float f16(const uint8_t *p) {
+    return _cvtsh_ss((unsigned short)(p[0] | p[1] << 8));
+}
 
-__attribute__((target("avx2,fma"))) static inline float hsum(__m256 v) {
+__attribute__((target("avx2,fma,f16c"))) static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -80,19 +84,19 @@ __attribute__((target("avx2,fma"))) static inline float hsum(__m256 v) {
 }
 
 /* 8 signed bytes (the low 8 of v) as floats, exactly */
-__attribute__((target("avx2,fma"))) static inline __m256 i8x8(__m128i v) {
+__attribute__((target("avx2,fma,f16c"))) static inline __m256 i8x8(__m128i v) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
 }
 
 /* acc += (d · q[i]) · x[i] for 16 signed quants in v: the weights are d·q as the dequantizer computes them */
-__attribute__((target("avx2,fma"))) static inline void fma16(__m128i v, __m256 d, const float *x, __m256 *a0,
+__attribute__((target("avx2,fma,f16c"))) static inline void fma16(__m128i v, __m256 d, const float *x, __m256 *a0,
                                                               __m256 *a1) {
     *a0 = _mm256_fmadd_ps(_mm256_mul_ps(d, i8x8(v)), _mm256_loadu_ps(x), *a0);
     *a1 = _mm256_fmadd_ps(_mm256_mul_ps(d, i8x8(_mm_srli_si128(v, 8))), _mm256_loadu_ps(x + 8), *a1);
 }
 
 /* Q4_0: w = d·(q − 8); element j < 16 is the low nibble of qs[j], j + 16 the high one */
-__attribute__((target("avx2,fma"))) static float dot_q4_0(const uint8_t *p, const float *x, int nb) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_q4_0(const uint8_t *p, const float *x, int nb) {
     const __m128i m4 = _mm_set1_epi8(15), k8 = _mm_set1_epi8(8);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int b = 0; b < nb; b++, p += 18, x += 32) {
@@ -105,7 +109,7 @@ __attribute__((target("avx2,fma"))) static float dot_q4_0(const uint8_t *p, cons
 }
 
 /* Q8_0: w = q·d */
-__attribute__((target("avx2,fma"))) static float dot_q8_0(const uint8_t *p, const float *x, int nb) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_q8_0(const uint8_t *p, const float *x, int nb) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int b = 0; b < nb; b++, p += 34, x += 32) {
         __m256 d = _mm256_set1_ps(f16(p));
@@ -118,7 +122,7 @@ __attribute__((target("avx2,fma"))) static float dot_q8_0(const uint8_t *p, cons
 /* IQ4_NL / IQ4_XS: the 4-bit index looked up in the 16 grid values with one byte shuffle */
 static const int8_t IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-__attribute__((target("avx2,fma"))) static float dot_iq4_nl(const uint8_t *p, const float *x, int nb) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_iq4_nl(const uint8_t *p, const float *x, int nb) {
     const __m128i m4 = _mm_set1_epi8(15), grid = _mm_loadu_si128((const __m128i *)IQ4NL);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int b = 0; b < nb; b++, p += 18, x += 32) {
@@ -131,7 +135,7 @@ __attribute__((target("avx2,fma"))) static float dot_iq4_nl(const uint8_t *p, co
 }
 
 /* IQ4_XS: 8 sub-blocks of 32, dl = d·(ls − 32) with a 6-bit ls */
-__attribute__((target("avx2,fma"))) static float dot_iq4_xs(const uint8_t *p, const float *x, int nb) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_iq4_xs(const uint8_t *p, const float *x, int nb) {
     const __m128i m4 = _mm_set1_epi8(15), grid = _mm_loadu_si128((const __m128i *)IQ4NL);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int b = 0; b < nb; b++, p += 136) {
@@ -161,19 +165,19 @@ static inline void k4_scale_min(const uint8_t *s, int j, int *sc, int *mn) {
 }
 
 /* acc += (dk·q − mk)·x for 32 unsigned quants (bytes of v, values < 32) */
-__attribute__((target("avx2,fma"))) static inline void fma32_min(__m256i v, __m256 dk, __m256 mk, const float *x,
+__attribute__((target("avx2,fma,f16c"))) static inline void fma32_min(__m256i v, __m256 dk, __m256 mk, const float *x,
                                                                   __m256 *a) {
     __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
-    __m128i part[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-    for (int i = 0; i < 4; i++) {
-        __m256 w = _mm256_sub_ps(_mm256_mul_ps(dk, i8x8(part[i])), mk);
-        a[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 8 * i), a[i]);
-    }
+    /* written out: a loop over an array of parts kept the accumulators in memory */
+    a[0] = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_mul_ps(dk, i8x8(lo)), mk), _mm256_loadu_ps(x), a[0]);
+    a[1] = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_mul_ps(dk, i8x8(_mm_srli_si128(lo, 8))), mk), _mm256_loadu_ps(x + 8), a[1]);
+    a[2] = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_mul_ps(dk, i8x8(hi)), mk), _mm256_loadu_ps(x + 16), a[2]);
+    a[3] = _mm256_fmadd_ps(_mm256_sub_ps(_mm256_mul_ps(dk, i8x8(_mm_srli_si128(hi, 8))), mk), _mm256_loadu_ps(x + 24), a[3]);
 }
 
 /* Q4_K / Q5_K: 8 sub-blocks of 32, w = (d·sc)·q − dmin·mn; sub-block 2c + t takes nibble t of qs[32c + l],
  * Q5_K's fifth bit of element 32k + l is bit k of qh[l] */
-__attribute__((target("avx2,fma"))) static float dot_q45_k(const uint8_t *p, const float *x, int nb, int five) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_q45_k(const uint8_t *p, const float *x, int nb, int five) {
     const __m256i m4 = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16);
     __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     const int bytes = five ? 176 : 144;
@@ -202,7 +206,7 @@ __attribute__((target("avx2,fma"))) static float dot_q45_k(const uint8_t *p, con
 
 /* Q6_K: 16 sub-blocks of 16 with int8 scales, w = (d·sc)·(q − 32). Element 128h + 32s + l (l < 32) has
  * its low 4 bits in nibble s/2 of ql[64h + 32(s%2) + l] and its high 2 bits at bits 2s of qh[32h + l]. */
-__attribute__((target("avx2,fma"))) static float dot_q6_k(const uint8_t *p, const float *x, int nb) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_q6_k(const uint8_t *p, const float *x, int nb) {
     const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int b = 0; b < nb; b++, p += 210) {
