@@ -3,7 +3,7 @@
  *
  *   rows_f32 (prefill tiles, the float accessor) is gguf_dequantize itself, so a packed model's weights
  *     are bit for bit those of the dequantize-at-load path and prefill logits are identical.
- *   dot_rows (decode): for Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS an AVX2 kernel that reads
+ *   dot_rows (decode): for Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS an AVX2 and an AVX-512 kernel that reads
  *     each block once and rebuilds its weights in registers with the dequantizer's own float32
  *     operations (the scale products are computed per sub-block exactly as there; then one multiply,
  *     and for Q4_K/Q5_K one subtraction), then multiply-adds them with x. Each weight is exactly the
@@ -230,10 +230,139 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_q6_k(const uint8_t *p,
     return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
-/* The AVX2 kernel for q's type, or NULL */
+/* ---- AVX-512: the same weights, 16 lanes (two accumulators per 32 weights) ----------------------- */
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx2,fma,f16c")))
+
+/* acc += (d · q[i]) · x[i] for 16 signed quants in v */
+T512 static inline __m512 fma16_512(__m128i v, __m512 d, const float *x, __m512 acc) {
+    return _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v))), _mm512_loadu_ps(x), acc);
+}
+
+T512 static float dot_q4_0_512(const uint8_t *p, const float *x, int nb) {
+    const __m128i m4 = _mm_set1_epi8(15), k8 = _mm_set1_epi8(8);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (int b = 0; b < nb; b++, p += 18, x += 32) {
+        __m512 d = _mm512_set1_ps(f16(p));
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 2));
+        a0 = fma16_512(_mm_sub_epi8(_mm_and_si128(v, m4), k8), d, x, a0);
+        a1 = fma16_512(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m4), k8), d, x + 16, a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+T512 static float dot_q8_0_512(const uint8_t *p, const float *x, int nb) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (int b = 0; b < nb; b++, p += 34, x += 32) {
+        __m512 d = _mm512_set1_ps(f16(p));
+        a0 = fma16_512(_mm_loadu_si128((const __m128i *)(p + 2)), d, x, a0);
+        a1 = fma16_512(_mm_loadu_si128((const __m128i *)(p + 18)), d, x + 16, a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+T512 static float dot_iq4_nl_512(const uint8_t *p, const float *x, int nb) {
+    const __m128i m4 = _mm_set1_epi8(15), grid = _mm_loadu_si128((const __m128i *)IQ4NL);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (int b = 0; b < nb; b++, p += 18, x += 32) {
+        __m512 d = _mm512_set1_ps(f16(p));
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + 2));
+        a0 = fma16_512(_mm_shuffle_epi8(grid, _mm_and_si128(v, m4)), d, x, a0);
+        a1 = fma16_512(_mm_shuffle_epi8(grid, _mm_and_si128(_mm_srli_epi16(v, 4), m4)), d, x + 16, a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+T512 static float dot_iq4_xs_512(const uint8_t *p, const float *x, int nb) {
+    const __m128i m4 = _mm_set1_epi8(15), grid = _mm_loadu_si128((const __m128i *)IQ4NL);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (int b = 0; b < nb; b++, p += 136) {
+        float d = f16(p);
+        unsigned sh = (unsigned)(p[2] | p[3] << 8);
+        const uint8_t *sl = p + 4, *qs = p + 8;
+        for (int k = 0; k < 8; k++, x += 32) {
+            int ls = ((sl[k / 2] >> (4 * (k % 2))) & 0x0F) | (int)((sh >> (2 * k)) & 3) << 4;
+            __m512 dl = _mm512_set1_ps(d * (float)(ls - 32));
+            __m128i v = _mm_loadu_si128((const __m128i *)(qs + 16 * k));
+            a0 = fma16_512(_mm_shuffle_epi8(grid, _mm_and_si128(v, m4)), dl, x, a0);
+            a1 = fma16_512(_mm_shuffle_epi8(grid, _mm_and_si128(_mm_srli_epi16(v, 4), m4)), dl, x + 16, a1);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+T512 static float dot_q45_k_512(const uint8_t *p, const float *x, int nb, int five) {
+    const __m256i m4 = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    const int bytes = five ? 176 : 144;
+    for (int b = 0; b < nb; b++, p += bytes) {
+        float d = f16(p), dmin = f16(p + 2);
+        const uint8_t *scales = p + 4, *qs = p + 16 + (five ? 32 : 0);
+        __m256i qh = five ? _mm256_loadu_si256((const __m256i *)(p + 16)) : _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            for (int t = 0; t < 2; t++, x += 32) {
+                int k = 2 * c + t, sc, mn;
+                k4_scale_min(scales, k, &sc, &mn);
+                __m512 dk = _mm512_set1_ps(d * (float)sc), mk = _mm512_set1_ps(dmin * (float)mn);
+                __m256i qv = _mm256_and_si256(t ? _mm256_srli_epi16(v, 4) : v, m4);
+                if (five) {
+                    __m256i bit = _mm256_set1_epi8((char)(1 << k));
+                    qv = _mm256_or_si256(qv, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), k16));
+                }
+                __m512 w0 = _mm512_sub_ps(_mm512_mul_ps(dk, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(qv)))), mk);
+                __m512 w1 = _mm512_sub_ps(_mm512_mul_ps(dk, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(qv, 1)))), mk);
+                a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), a0);
+                a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), a1);
+            }
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+T512 static float dot_q6_k_512(const uint8_t *p, const float *x, int nb) {
+    const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (int b = 0; b < nb; b++, p += 210) {
+        const uint8_t *ql = p, *qhp = p + 128;
+        const int8_t *sc = (const int8_t *)(p + 192);
+        float d = f16(p + 208);
+        for (int h = 0; h < 2; h++) {
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(qhp + 32 * h));
+            for (int s = 0; s < 4; s++, x += 32) {
+                __m256i lo = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32 * (s % 2)));
+                lo = _mm256_and_si256(s / 2 ? _mm256_srli_epi16(lo, 4) : lo, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * s), m3);
+                __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), k32);
+                int sub = (128 * h + 32 * s) / 16;
+                a0 = fma16_512(_mm256_castsi256_si128(q), _mm512_set1_ps(d * (float)sc[sub]), x, a0);
+                a1 = fma16_512(_mm256_extracti128_si256(q, 1), _mm512_set1_ps(d * (float)sc[sub + 1]), x + 16, a1);
+            }
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+static float dot_q4_k_512(const uint8_t *p, const float *x, int nb) { return dot_q45_k_512(p, x, nb, 0); }
+static float dot_q5_k_512(const uint8_t *p, const float *x, int nb) { return dot_q45_k_512(p, x, nb, 1); }
+
+/* The kernel for q's type at each level, or NULL */
 typedef float (*RowDot)(const uint8_t *p, const float *x, int nb);
 static float dot_q4_k(const uint8_t *p, const float *x, int nb) { return dot_q45_k(p, x, nb, 0); }
 static float dot_q5_k(const uint8_t *p, const float *x, int nb) { return dot_q45_k(p, x, nb, 1); }
+
+static RowDot avx512_kernel(uint32_t type) {
+    switch (type) {
+    case GGML_Q4_0: return dot_q4_0_512;
+    case GGML_Q8_0: return dot_q8_0_512;
+    case GGML_IQ4_NL: return dot_iq4_nl_512;
+    case GGML_IQ4_XS: return dot_iq4_xs_512;
+    case GGML_Q4_K: return dot_q4_k_512;
+    case GGML_Q5_K: return dot_q5_k_512;
+    case GGML_Q6_K: return dot_q6_k_512;
+    default: return NULL;
+    }
+}
 
 static RowDot avx2_kernel(uint32_t type) {
     switch (type) {
@@ -251,7 +380,8 @@ static RowDot avx2_kernel(uint32_t type) {
 void qk_gguf_dot_rows(const QWeights *q, const float *x, int r0, int r1, float *y) {
     int block, bytes;
     gguf_type_info(q->gtype, &block, &bytes);
-    RowDot k = qk_simd() ? avx2_kernel(q->gtype) : NULL;
+    int level = qk_simd();
+    RowDot k = level >= 2 ? avx512_kernel(q->gtype) : level == 1 ? avx2_kernel(q->gtype) : NULL;
     for (int r = r0; r < r1; r++) {
         const uint8_t *p = q->data + (size_t)r * q->row_bytes;
         y[r - r0] = k ? k(p, x, q->cols / block) : dot_row_chunked(q, p, x);
