@@ -346,6 +346,129 @@ T512 static float dot_q6_k_512(const uint8_t *p, const float *x, int nb) {
 static float dot_q4_k_512(const uint8_t *p, const float *x, int nb) { return dot_q45_k_512(p, x, nb, 0); }
 static float dot_q5_k_512(const uint8_t *p, const float *x, int nb) { return dot_q45_k_512(p, x, nb, 1); }
 
+/* ---- Q4_1, Q5_0, Q5_1, Q2_K, Q3_K at both widths ------------------------------------------------ */
+
+/* One body per type, instantiated for AVX2 (an accumulator pair of 8 lanes) and AVX-512 (16 lanes):
+ *   ACC16(acc, v, d, x)     acc += (d·q)·x for 16 signed quants q in the bytes of v
+ *   ACC16M(acc, v, d, m, x) acc += (d·q + m)·x (a − b is a + (−b) exactly, so Q2_K passes −ml) */
+typedef struct { __m256 a, b; } Acc2;
+
+__attribute__((target("avx2,fma,f16c"))) static inline void acc16_2(Acc2 *c, __m128i v, float d, const float *x) {
+    fma16(v, _mm256_set1_ps(d), x, &c->a, &c->b);
+}
+__attribute__((target("avx2,fma,f16c"))) static inline void acc16m_2(Acc2 *c, __m128i v, float d, float m, const float *x) {
+    __m256 dv = _mm256_set1_ps(d), mv = _mm256_set1_ps(m);
+    c->a = _mm256_fmadd_ps(_mm256_add_ps(_mm256_mul_ps(dv, i8x8(v)), mv), _mm256_loadu_ps(x), c->a);
+    c->b = _mm256_fmadd_ps(_mm256_add_ps(_mm256_mul_ps(dv, i8x8(_mm_srli_si128(v, 8))), mv), _mm256_loadu_ps(x + 8), c->b);
+}
+__attribute__((target("avx2,fma,f16c"))) static inline float hsum_2(Acc2 c) { return hsum(_mm256_add_ps(c.a, c.b)); }
+#define ZERO_2 {_mm256_setzero_ps(), _mm256_setzero_ps()}
+
+T512 static inline void acc16_5(__m512 *c, __m128i v, float d, const float *x) { *c = fma16_512(v, _mm512_set1_ps(d), x, *c); }
+T512 static inline void acc16m_5(__m512 *c, __m128i v, float d, float m, const float *x) {
+    __m512 w = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v))), _mm512_set1_ps(m));
+    *c = _mm512_fmadd_ps(w, _mm512_loadu_ps(x), *c);
+}
+T512 static inline float hsum_5(__m512 c) { return _mm512_reduce_add_ps(c); }
+#define ZERO_5 _mm512_setzero_ps()
+
+/* Q5's fifth bits: byte j of the result is 16 when bit (j + off) of qh is set (off 0 or 16) */
+__attribute__((target("avx2,fma,f16c"))) static inline __m128i q5_high(uint32_t qh, int off) {
+    const __m128i sel = _mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                  bit = _mm_set_epi8((char)128, 64, 32, 16, 8, 4, 2, 1, (char)128, 64, 32, 16, 8, 4, 2, 1);
+    __m128i b = _mm_shuffle_epi8(_mm_cvtsi32_si128((int)(qh >> off)), sel);
+    return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(b, bit), bit), _mm_set1_epi8(16));
+}
+
+#define DEFINE_REST(W, ATTR, ACC_T, ZERO)                                                                      \
+    ATTR static float dot_q4_1_##W(const uint8_t *p, const float *x, int nb) {                               \
+        const __m128i m4 = _mm_set1_epi8(15);                                                                  \
+        ACC_T c = ZERO;                                                                                        \
+        for (int b = 0; b < nb; b++, p += 20, x += 32) {                                                       \
+            float d = f16(p), m = f16(p + 2);                                                                  \
+            __m128i v = _mm_loadu_si128((const __m128i *)(p + 4));                                             \
+            acc16m_##W(&c, _mm_and_si128(v, m4), d, m, x);                                                     \
+            acc16m_##W(&c, _mm_and_si128(_mm_srli_epi16(v, 4), m4), d, m, x + 16);                             \
+        }                                                                                                      \
+        return hsum_##W(c);                                                                                    \
+    }                                                                                                          \
+    /* Q5_0: w = d·(q − 16); Q5_1: w = d·q + m */                                                             \
+    ATTR static float dot_q5_##W(const uint8_t *p, const float *x, int nb, int has_min) {                      \
+        const __m128i m4 = _mm_set1_epi8(15), k16 = _mm_set1_epi8(16);                                        \
+        const int bytes = has_min ? 24 : 22;                                                                   \
+        ACC_T c = ZERO;                                                                                        \
+        for (int b = 0; b < nb; b++, p += bytes, x += 32) {                                                    \
+            float d = f16(p), m = has_min ? f16(p + 2) : 0.0f;                                                 \
+            const uint8_t *q = p + (has_min ? 4 : 2);                                                          \
+            uint32_t qh;                                                                                       \
+            memcpy(&qh, q, 4);                                                                                 \
+            __m128i v = _mm_loadu_si128((const __m128i *)(q + 4));                                             \
+            __m128i lo = _mm_or_si128(_mm_and_si128(v, m4), q5_high(qh, 0));                                   \
+            __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m4), q5_high(qh, 16));               \
+            if (has_min) {                                                                                     \
+                acc16m_##W(&c, lo, d, m, x);                                                                   \
+                acc16m_##W(&c, hi, d, m, x + 16);                                                              \
+            } else {                                                                                           \
+                acc16_##W(&c, _mm_sub_epi8(lo, k16), d, x);                                                    \
+                acc16_##W(&c, _mm_sub_epi8(hi, k16), d, x + 16);                                               \
+            }                                                                                                  \
+        }                                                                                                      \
+        return hsum_##W(c);                                                                                    \
+    }                                                                                                          \
+    /* Q2_K: w = dl·q − ml per sub-block of 16; element 128h + 32s + l has bits 2s of qs[32h + l] */        \
+    ATTR static float dot_q2_k_##W(const uint8_t *p, const float *x, int nb) {                               \
+        const __m256i m3 = _mm256_set1_epi8(3);                                                                \
+        ACC_T c = ZERO;                                                                                        \
+        for (int b = 0; b < nb; b++, p += 84) {                                                                \
+            const uint8_t *sc = p;                                                                             \
+            float d = f16(p + 80), dmin = f16(p + 82);                                                         \
+            for (int h = 0; h < 2; h++) {                                                                      \
+                __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * h));                            \
+                for (int s = 0; s < 4; s++, x += 32) {                                                         \
+                    __m256i q = _mm256_and_si256(_mm256_srli_epi16(v, 2 * s), m3);                             \
+                    int sub = 8 * h + 2 * s;                                                                   \
+                    acc16m_##W(&c, _mm256_castsi256_si128(q), d * (float)(sc[sub] & 0x0F),                     \
+                               -(dmin * (float)(sc[sub] >> 4)), x);                                            \
+                    acc16m_##W(&c, _mm256_extracti128_si256(q, 1), d * (float)(sc[sub + 1] & 0x0F),            \
+                               -(dmin * (float)(sc[sub + 1] >> 4)), x + 16);                                   \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+        return hsum_##W(c);                                                                                    \
+    }                                                                                                          \
+    /* Q3_K: w = dl·(q − 4·!hbit), hbit = bit (4h + s) of hmask[l] */                                          \
+    ATTR static float dot_q3_k_##W(const uint8_t *p, const float *x, int nb) {                               \
+        const __m256i m3 = _mm256_set1_epi8(3), k4 = _mm256_set1_epi8(4);                                      \
+        ACC_T c = ZERO;                                                                                        \
+        for (int b = 0; b < nb; b++, p += 110) {                                                               \
+            const uint8_t *sc = p + 96;                                                                        \
+            float d = f16(p + 108), dl[16];                                                                    \
+            for (int k = 0; k < 16; k++) {                                                                     \
+                int lo = (sc[k % 8] >> (4 * (k / 8))) & 0x0F, hi = (sc[8 + k % 4] >> (2 * (k / 4))) & 3;       \
+                dl[k] = d * (float)((lo | hi << 4) - 32);                                                      \
+            }                                                                                                  \
+            __m256i hm = _mm256_loadu_si256((const __m256i *)p);                                               \
+            for (int h = 0; h < 2; h++) {                                                                      \
+                __m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 + 32 * h));                            \
+                for (int s = 0; s < 4; s++, x += 32) {                                                         \
+                    __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + s)));                                  \
+                    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);                           \
+                    __m256i q = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 2 * s), m3),             \
+                                                _mm256_andnot_si256(set, k4));                                 \
+                    int sub = 8 * h + 2 * s;                                                                   \
+                    acc16_##W(&c, _mm256_castsi256_si128(q), dl[sub], x);                                      \
+                    acc16_##W(&c, _mm256_extracti128_si256(q, 1), dl[sub + 1], x + 16);                        \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+        return hsum_##W(c);                                                                                    \
+    }                                                                                                          \
+    static float dot_q5_0_##W(const uint8_t *p, const float *x, int nb) { return dot_q5_##W(p, x, nb, 0); }  \
+    static float dot_q5_1_##W(const uint8_t *p, const float *x, int nb) { return dot_q5_##W(p, x, nb, 1); }
+
+DEFINE_REST(2, __attribute__((target("avx2,fma,f16c"))), Acc2, ZERO_2)
+DEFINE_REST(5, T512, __m512, ZERO_5)
+
 /* The kernel for q's type at each level, or NULL */
 typedef float (*RowDot)(const uint8_t *p, const float *x, int nb);
 static float dot_q4_k(const uint8_t *p, const float *x, int nb) { return dot_q45_k(p, x, nb, 0); }
@@ -360,6 +483,11 @@ static RowDot avx512_kernel(uint32_t type) {
     case GGML_Q4_K: return dot_q4_k_512;
     case GGML_Q5_K: return dot_q5_k_512;
     case GGML_Q6_K: return dot_q6_k_512;
+    case GGML_Q4_1: return dot_q4_1_5;
+    case GGML_Q5_0: return dot_q5_0_5;
+    case GGML_Q5_1: return dot_q5_1_5;
+    case GGML_Q2_K: return dot_q2_k_5;
+    case GGML_Q3_K: return dot_q3_k_5;
     default: return NULL;
     }
 }
@@ -373,6 +501,11 @@ static RowDot avx2_kernel(uint32_t type) {
     case GGML_Q4_K: return dot_q4_k;
     case GGML_Q5_K: return dot_q5_k;
     case GGML_Q6_K: return dot_q6_k;
+    case GGML_Q4_1: return dot_q4_1_2;
+    case GGML_Q5_0: return dot_q5_0_2;
+    case GGML_Q5_1: return dot_q5_1_2;
+    case GGML_Q2_K: return dot_q2_k_2;
+    case GGML_Q3_K: return dot_q3_k_2;
     default: return NULL;
     }
 }
