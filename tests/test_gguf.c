@@ -24,6 +24,7 @@
 #include "harness/store.h"
 #include <sys/stat.h>
 #include <dirent.h>
+#include <omp.h>
 #include "model/qweights.h"
 
 #define GG "assets/gguf"
@@ -701,12 +702,37 @@ static void test_packed_every_file(void **state) {
     print_message("%d files, %d linear layers, %d kept as stored\n", nf, layers, kept);
 }
 
+/* Packed GGUF layers give the same bits for any thread count: a 160-token prefill (enough work to split
+ * the layers over threads) and a 16-token decode with 1 and 3 threads, Q4_K and Q2_K. */
+static void test_packed_threads(void **state) {
+    (void)state;
+    const char *files[] = {GG "/synth256-Q4_K_S.gguf", GG "/synth256-Q2_K.gguf"};
+    if (access(files[0], R_OK) || access(files[1], R_OK)) skip();
+    int saved = omp_get_max_threads(), tok[160];
+    for (int f = 0; f < 2; f++) {
+        Model *m = t_load_model(files[f]);
+        assert_int_equal(linear_format(&m->blocks[0].lin[LIN_UP]), QW_GGUF);
+        for (int i = 0; i < 160; i++) tok[i] = i == 0 ? 1 : (int)((i * 389u + 11u) % (unsigned)m->cfg.vocab_size);
+        size_t V = (size_t)m->cfg.vocab_size;
+        omp_set_num_threads(1);
+        float *p1 = t_prefill_logits(m, tok, 160), *d1 = t_decode_logits(m, tok, 16);
+        omp_set_num_threads(3);
+        float *p3 = t_prefill_logits(m, tok, 160), *d3 = t_decode_logits(m, tok, 16);
+        omp_set_num_threads(saved);
+        assert_memory_equal(p1, p3, 160 * V * sizeof(float));
+        assert_memory_equal(d1, d3, 16 * V * sizeof(float));
+        free(p1), free(p3), free(d1), free(d3);
+        model_free(m);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dequant_all_reference),
         cmocka_unit_test(test_logits_synth256_gguf_vs_hf),
         cmocka_unit_test(test_logits_s260k_gguf_vs_llama2c),
         cmocka_unit_test(test_packed_every_file),
+        cmocka_unit_test(test_packed_threads),
         cmocka_unit_test(test_tokenizer_from_gguf),
         cmocka_unit_test(test_generate_matches_llama2c),
         cmocka_unit_test(test_ppl_llamacpp_every_file),
