@@ -700,6 +700,13 @@ static void test_packed_every_file(void **state) {
         print_message("%-24s packed: prefill identical, decode max |diff| %.2e\n", names[fi], worst);
     }
     print_message("%d files, %d linear layers, %d kept as stored\n", nf, layers, kept);
+    /* `info` says how the layers are held: 14 Q4_K tensors of 144-byte blocks per 256 weights */
+    char *out = NULL;
+    assert_int_equal(t_run_qbench("info " GG "/synth256-Q4_K_S.gguf", &out, NULL), 0);
+    char want[96];
+    snprintf(want, sizeof want, "in_memory         gguf 14; %d bytes of linear weights\n", 1572864 / 256 * 144);
+    assert_non_null(strstr(out, want));
+    free(out);
 }
 
 /* Packed GGUF layers give the same bits for any thread count: a 160-token prefill (enough work to split
