@@ -620,7 +620,7 @@ static void test_tokenizer_kinds(void **state) {
 }
 
 
-/* Every .gguf file in assets/gguf, sorted (n returned; names malloc'd). */
+/* Every .gguf file in assets/gguf, sorted; returns how many. */
 static int gguf_files(char names[64][128]) {
     DIR *d = opendir(GG);
     if (!d) return 0;
@@ -628,7 +628,7 @@ static int gguf_files(char names[64][128]) {
     struct dirent *e;
     while ((e = readdir(d)) && n < 64) {
         size_t l = strlen(e->d_name);
-        if (l > 5 && l < 120 && !strcmp(e->d_name + l - 5, ".gguf")) snprintf(names[n++], 128, "%s", e->d_name);
+        if (l > 5 && l < 120 && !strcmp(e->d_name + l - 5, ".gguf")) snprintf(names[n++], 128, "%.120s", e->d_name);
     }
     closedir(d);
     qsort(names, (size_t)n, 128, (int (*)(const void *, const void *))strcmp);
