@@ -7,7 +7,7 @@
  *
  * Usage: bench_decode [--threads N] [--rounds R] MODEL...   (the first model is the reference)
  *        bench_decode --kernels [--rounds R]   (the decode kernels alone on one block of the 110M shape,
- *        every format, random codes: no quantization needed)
+ *        every format, GGUF Q4_0 / Q4_K / Q6_K / Q8_0 blocks among them, random codes: no quantization needed)
  * With no models it builds the synthetic 110M Llama (dim 768, hidden 2048, 12 layers, vocab 32000) in
  * /tmp with $QBENCH_BIN and measures float32, RTN 4-bit g128 (the uniform 4-bit kernel every GPTQ 4-bit
  * checkpoint without act-order uses), and RTNT / BCQ at 3 and 2 bits g128 (binary codes, the format
@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "model/gguf.h"
 #include "model/model.h"
 #include "model/qweights.h"
 #include "quant/checkpoint.h"
@@ -113,7 +114,29 @@ static int measure(const Model *m, double *decode, double *prefill) {
 
 /* ---- --kernels: one block's seven layers of the 110M shape per format, random codes ----------------- */
 
-typedef struct { const char *name; QWeightFormat f; int bits; } KFormat;
+typedef struct { const char *name; QWeightFormat f; int bits; } KFormat; /* QW_GGUF: bits is the ggml type */
+
+/* A GGUF layer of ggml type t: random blocks whose fp16 scales are small normal values. */
+static int gguf_layer(Model *m, Linear *l, uint32_t t, QbRng *r) {
+    char err[QB_ERRLEN];
+    int block, bytes;
+    if (!gguf_type_info(t, &block, &bytes)) return -1;
+    size_t nb = (size_t)l->rows * l->cols / block;
+    uint8_t *d = (uint8_t *)model_own_floats(m, (nb * bytes + 3) / 4);
+    if (!d) return -1;
+    for (size_t i = 0; i < nb * bytes; i++) d[i] = (uint8_t)qb_rng_below(r, 256);
+    /* where each type keeps its fp16 scales (d, and dmin for the K types with mins) */
+    int at[2] = {0, t == GGML_Q4_K || t == GGML_Q5_K ? 2 : -1};
+    if (t == GGML_Q6_K) at[0] = 208;
+    for (size_t b = 0; b < nb; b++)
+        for (int k = 0; k < 2; k++)
+            if (at[k] >= 0) {
+                uint16_t h = (uint16_t)(0x1800 + qb_rng_below(r, 0x400));
+                memcpy(d + b * bytes + at[k], &h, 2);
+            }
+    if (linear_keep_gguf(m, l, t, d, nb * bytes, err)) { fprintf(stderr, "bench_decode: %s\n", err); return -1; }
+    return 0;
+}
 
 /* Fills blk's layers (dim 768, hidden 2048) in format k with seeded random data owned by m. */
 static int kernel_block(Model *m, Linear *blk, const KFormat *k, uint64_t seed) {
@@ -130,6 +153,10 @@ static int kernel_block(Model *m, Linear *blk, const KFormat *k, uint64_t seed) 
         if (k->f == QW_F32) {
             if (!(l->w = model_own_floats(m, n))) return -1;
             for (size_t j = 0; j < n; j++) l->w[j] = 0.02f * qb_rng_normal(&r);
+            continue;
+        }
+        if (k->f == QW_GGUF) {
+            if (gguf_layer(m, l, (uint32_t)k->bits, &r)) return -1;
             continue;
         }
         if (k->f == QW_F16 || k->f == QW_BF16) {
@@ -158,7 +185,9 @@ static int kernel_block(Model *m, Linear *blk, const KFormat *k, uint64_t seed) 
 static int kernels_bench(int rounds) {
     static const KFormat K[] = {{"f32", QW_F32, 0},         {"bf16", QW_BF16, 0},       {"f16", QW_F16, 0},
                                 {"uniform 4-bit g128", QW_UNIFORM, 4}, {"uniform 3-bit g128", QW_UNIFORM, 3},
-                                {"binary 3-bit g128 (LUT)", QW_BINARY, 3}, {"binary 2-bit g128 (LUT)", QW_BINARY, 2}};
+                                {"binary 3-bit g128 (LUT)", QW_BINARY, 3}, {"binary 2-bit g128 (LUT)", QW_BINARY, 2},
+                                {"gguf Q4_0", QW_GGUF, GGML_Q4_0}, {"gguf Q4_K", QW_GGUF, GGML_Q4_K},
+                                {"gguf Q6_K", QW_GGUF, GGML_Q6_K}, {"gguf Q8_0", QW_GGUF, GGML_Q8_0}};
     enum { NK = sizeof K / sizeof K[0], REPS = 20 };
     Model *m = model_alloc();
     Linear blk[NK][LIN_COUNT];

@@ -48,6 +48,19 @@ static void print_info_text(const Model *m) {
     if (m->stored.format[0]) /* a checkpoint that arrived quantized: what its linear layers really cost */
         printf("stored_as         %s: %s; %.4f bits/weight over the linear layers (%zu bytes); file %zu bytes\n",
                m->stored.format, m->stored.types, m->stored.linear_bits, m->stored.linear_bytes, m->stored.file_bytes);
+    /* how the linear layers are held in memory (kept as stored, or float32) */
+    size_t count[QW_FORMAT_COUNT] = {0}, bytes = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < LIN_COUNT; k++) {
+            const Linear *lin = &m->blocks[l].lin[k];
+            if (lin->rows < 1) continue;
+            count[linear_format(lin)]++;
+            bytes += linear_weight_bytes(lin);
+        }
+    printf("in_memory         ");
+    for (int f = 0, first = 1; f < QW_FORMAT_COUNT; f++)
+        if (count[f]) printf("%s%s %zu", first ? "" : ", ", qweight_format_name((QWeightFormat)f), count[f]), first = 0;
+    printf("; %zu bytes of linear weights\n", bytes);
 }
 
 /* checkpoint: the .qbq description to include (owned from here on), or NULL. */

@@ -46,7 +46,7 @@ int cmd_quantize(int argc, char **argv) {
     long bits = 0, group_size = -1, high_bits = 0, nsamples = 128, seqlen = 0, seed = 0, threads = 0, blocksize = 128,
          mse_grid = 100, retries = 10, re_steps = 36, bcq_iters = 20, bcq_rounds = 15;
     double damp = 0.01, mse_norm = 2.4, mse_maxshrink = 0.8, re_lo = 0.6, re_hi = 1.3;
-    int act_order = 0, static_groups = 0, sym = 0, mse = 0, true_seq = 1, quiet = 0, quantize_head = 0;
+    int act_order = 0, static_groups = 0, sym = 0, mse = 0, true_seq = 1, quiet = 0, quantize_head = 0, fp16_scales = 0;
     const CliOpt opts[] = {
         {"--model", NULL, CLI_STR, &model_path, "M", "llama2.c .bin, HF directory or .safetensors (required)", NULL, 0, 0, NULL, NULL},
         {"--method", NULL, CLI_STR, &method_s, "METHOD", "quantizer (required)", NULL, 0, 0, "rtn|gptq|gptqt|rtnt|bcq", NULL},
@@ -57,6 +57,7 @@ int cmd_quantize(int argc, char **argv) {
         {"--act-order", NULL, CLI_FLAG, &act_order, NULL, "gptq/gptqt: columns in decreasing Hessian diagonal order", "off", 0, 0, NULL, NULL},
         {"--static-groups", NULL, CLI_FLAG, &static_groups, NULL, "gptq/gptqt: group grids fixed before the solve", "off", 0, 0, NULL, NULL},
         {"--sym", NULL, CLI_FLAG, &sym, NULL, "symmetric grid", "asymmetric", 0, 0, NULL, NULL},
+        {"--fp16-scales", NULL, CLI_FLAG, &fp16_scales, NULL, "rtn/gptq: scales rounded to fp16 as they are found (implied by --export gptq)", "float32", 0, 0, NULL, NULL},
         {"--mse", NULL, CLI_FLAG, &mse, NULL, "rtn/gptq: MSE grid search for each group's range", "off", 0, 0, NULL, NULL},
         {"--mse-norm", NULL, CLI_NUM, &mse_norm, "P", "--mse: the error norm |w - q|^P", "2.4", 0.1, 100, NULL, NULL},
         {"--mse-grid", NULL, CLI_INT, &mse_grid, "N", "--mse: shrink steps tried", "100", 1, 10000, NULL, NULL},
@@ -108,6 +109,8 @@ int cmd_quantize(int argc, char **argv) {
     po.opt.act_order = act_order;
     po.opt.static_groups = static_groups;
     po.opt.sym = sym;
+    /* AutoGPTQ stores fp16 scales: quantizing with them makes the export hold exactly this quantization */
+    po.opt.fp16_scales = fp16_scales || (export_s && (method == QM_RTN || method == QM_GPTQ));
     po.opt.mse = mse;
     po.opt.mse_norm = (float)mse_norm;
     po.opt.mse_grid = (int)mse_grid;

@@ -89,4 +89,9 @@ int gguf_tensor_f32(const GgufFile *f, const GgufTensor *t, float *dst, char err
 /* The same on raw blocks: n elements of `type` from src. */
 void gguf_dequantize(uint32_t type, const uint8_t *src, float *dst, size_t n);
 
+/* Keeps a linear layer (l->rows, l->cols set) in a quantized block type as stored (QW_GGUF,
+ * qkernels_gguf.c): `data` (nbytes, rows of cols/block blocks) is referenced, so it must live as long as
+ * m (the mapping). -1 when the type has no blocks or cols is not a whole number of them. */
+int linear_keep_gguf(Model *m, Linear *l, uint32_t type, const uint8_t *data, size_t nbytes, char err[QB_ERRLEN]);
+
 #endif

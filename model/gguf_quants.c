@@ -111,12 +111,16 @@ static void deq_iq4_nl(const uint8_t *b, float *y) {
 static void deq_q2_k(const uint8_t *b, float *y) {
     const uint8_t *sc = b, *qs = b + 16;
     float d = f16(b + 16 + 64), dmin = f16(b + 16 + 64 + 2);
-    for (int i = 0; i < QK_K; i++) {
-        int h = i / 128, s = (i % 128) / 32, l = i % 32, sub = i / 16;
-        float dl = d * (float)(sc[sub] & 0x0F), ml = dmin * (float)(sc[sub] >> 4);
-        float q = (float)((qs[32 * h + l] >> (2 * s)) & 3);
-        y[i] = dl * q - ml;
-    }
+    /* loops by sub-block so the element loop vectorizes; the same operations per element */
+    for (int h = 0; h < 2; h++)
+        for (int s = 0; s < 4; s++)
+            for (int half = 0; half < 2; half++) {
+                int sub = 8 * h + 2 * s + half;
+                float dl = d * (float)(sc[sub] & 0x0F), ml = dmin * (float)(sc[sub] >> 4);
+                const uint8_t *q = qs + 32 * h + 16 * half;
+                float *o = y + 128 * h + 32 * s + 16 * half;
+                for (int l = 0; l < 16; l++) o[l] = dl * (float)((q[l] >> (2 * s)) & 3) - ml;
+            }
 }
 
 /* Q3_K: 16 sub-blocks of 16 with 6-bit signed scales (low 4 bits in bytes 0..7, nibble by nibble; high
@@ -129,12 +133,15 @@ static void deq_q3_k(const uint8_t *b, float *y) {
         int lo = (sc[k % 8] >> (4 * (k / 8))) & 0x0F, hi = (sc[8 + k % 4] >> (2 * (k / 4))) & 3;
         dl[k] = d * (float)((lo | hi << 4) - 32);
     }
-    for (int i = 0; i < QK_K; i++) {
-        int h = i / 128, s = (i % 128) / 32, l = i % 32;
-        int q = (qs[32 * h + l] >> (2 * s)) & 3;
-        int hbit = (hm[l] >> (i / 32)) & 1;
-        y[i] = dl[i / 16] * (float)(q - (hbit ? 0 : 4));
-    }
+    for (int h = 0; h < 2; h++)
+        for (int s = 0; s < 4; s++)
+            for (int half = 0; half < 2; half++) {
+                float dk = dl[8 * h + 2 * s + half];
+                const uint8_t *q = qs + 32 * h + 16 * half, *hq = hm + 16 * half;
+                float *o = y + 128 * h + 32 * s + 16 * half;
+                for (int l = 0; l < 16; l++)
+                    o[l] = dk * (float)(((q[l] >> (2 * s)) & 3) - (((hq[l] >> (4 * h + s)) & 1) ? 0 : 4));
+            }
 }
 
 /* Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins packed in 12 bytes. */
@@ -172,12 +179,17 @@ static void deq_q6_k(const uint8_t *b, float *y) {
     const uint8_t *ql = b, *qh = b + 128;
     const int8_t *sc = (const int8_t *)(b + 128 + 64);
     float d = f16(b + 128 + 64 + 16);
-    for (int i = 0; i < QK_K; i++) {
-        int h = i / 128, r = i % 128, t = r / 64, s = r / 32, l64 = r % 64, l32 = r % 32;
-        int lo = (ql[64 * h + l64] >> (4 * t)) & 0x0F, hi = (qh[32 * h + l32] >> (2 * s)) & 3;
-        float ds = d * (float)sc[i / 16];
-        y[i] = ds * (float)((lo | hi << 4) - 32);
-    }
+    for (int h = 0; h < 2; h++)
+        for (int s = 0; s < 4; s++)
+            for (int half = 0; half < 2; half++) {
+                float ds = d * (float)sc[8 * h + 2 * s + half];
+                const uint8_t *lq = ql + 64 * h + 32 * (s % 2) + 16 * half, *hq = qh + 32 * h + 16 * half;
+                float *o = y + 128 * h + 32 * s + 16 * half;
+                for (int l = 0; l < 16; l++) {
+                    int lo = (lq[l] >> (4 * (s / 2))) & 0x0F, hi = (hq[l] >> (2 * s)) & 3;
+                    o[l] = ds * (float)((lo | hi << 4) - 32);
+                }
+            }
 }
 
 /* IQ4_XS: 8 sub-blocks of 32 with 6-bit scales (low 4 bits in scales_l nibbles, high 2 in scales_h). */

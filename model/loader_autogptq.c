@@ -1,5 +1,6 @@
 /* loader_autogptq.c — the quantized linear layers of AutoGPTQ / GPTQModel directories (and of qbench's
- * own --export gptq), dequantized to float32 for the HF loader.
+ * own --export gptq), unpacked for the HF loader, which keeps them as qbench's uniform codes (the same
+ * formula, so the same weights) or dequantizes them to float32 under QBENCH_DEQUANTIZE.
  *
  * The format (quantize_config.json, or "quantization_config" in config.json): quant_method "gptq",
  * bits 2/3/4/8, group_size (-1 = one group per row), desc_act, sym, checkpoint_format "gptq" (v1:
@@ -110,8 +111,9 @@ static int check_tensor(const StFile *sf, const StTensor *t, const char *name, c
     return 0;
 }
 
-int autogptq_dequant(const GptqFormat *f, const char *base, const GptqTensors *in, int rows, int cols, float *w,
-                     size_t *stored_bytes, char err[QB_ERRLEN]) {
+int autogptq_unpack(const GptqFormat *f, const char *base, const GptqTensors *in, int rows, int cols, GptqLayer *L,
+                    char err[QB_ERRLEN]) {
+    memset(L, 0, sizeof *L);
     const int bits = f->bits;
     const int gs = f->group_size < 0 ? cols : f->group_size;
     const int ng = (cols + gs - 1) / gs;
@@ -126,47 +128,66 @@ int autogptq_dequant(const GptqFormat *f, const char *base, const GptqTensors *i
         snprintf(name, sizeof name, "%s.g_idx", base);
         if (check_tensor(in->g_idx_f, in->g_idx, name, "I32", 1, cols, 0, err)) return -1;
     }
-    uint8_t *codes = malloc((size_t)rows * cols);
-    float *zeros = malloc((size_t)rows * ng * sizeof *zeros), *scales = malloc((size_t)rows * ng * sizeof *scales);
-    int32_t *gidx = malloc((size_t)cols * sizeof *gidx);
+    L->bits = bits;
+    L->n_groups = ng;
+    L->codes = malloc((size_t)rows * cols);
+    L->zeros = malloc((size_t)rows * ng * sizeof *L->zeros);
+    L->scales = malloc((size_t)rows * ng * sizeof *L->scales);
+    L->g_idx = malloc((size_t)cols * sizeof *L->g_idx);
     /* the mapping may not be 4-byte aligned for every tensor: copy the int32 tensors out */
     int32_t *qw = malloc(in->qweight->nbytes), *qz = malloc(in->qzeros->nbytes);
+    float *sg = malloc((size_t)rows * ng * sizeof *sg);
     int rc = -1;
-    if (!codes || !zeros || !scales || !gidx || !qw || !qz) { snprintf(err, QB_ERRLEN, "%s: out of memory", base); goto out; }
+    if (!L->codes || !L->zeros || !L->scales || !L->g_idx || !qw || !qz || !sg) {
+        snprintf(err, QB_ERRLEN, "%s: out of memory", base);
+        goto out;
+    }
     memcpy(qw, in->qweight->data, in->qweight->nbytes);
     memcpy(qz, in->qzeros->data, in->qzeros->nbytes);
-    if (unpack_qweight(qw, rows, cols, bits, codes, err) ||
-        unpack_qzeros(qz, rows, ng, bits, f->zero_offset, zeros, err))
+    if (unpack_qweight(qw, rows, cols, bits, L->codes, err) ||
+        unpack_qzeros(qz, rows, ng, bits, f->zero_offset, L->zeros, err))
         goto out;
     /* scales [ng][rows] → [rows][ng] */
-    float *sg = malloc((size_t)rows * ng * sizeof *sg);
-    if (!sg) { snprintf(err, QB_ERRLEN, "%s: out of memory", base); goto out; }
-    if (st_to_f32(in->scales_f, in->scales, sg, err)) { free(sg); goto out; }
+    if (st_to_f32(in->scales_f, in->scales, sg, err)) goto out;
     for (int g = 0; g < ng; g++)
-        for (int o = 0; o < rows; o++) scales[(size_t)o * ng + g] = sg[(size_t)g * rows + o];
-    free(sg);
+        for (int o = 0; o < rows; o++) L->scales[(size_t)o * ng + g] = sg[(size_t)g * rows + o];
     for (int i = 0; i < cols; i++) {
-        if (in->g_idx) memcpy(&gidx[i], in->g_idx->data + 4 * (size_t)i, 4);
-        else gidx[i] = i / gs;
-        if (gidx[i] < 0 || gidx[i] >= ng) {
+        if (in->g_idx) memcpy(&L->g_idx[i], in->g_idx->data + 4 * (size_t)i, 4);
+        else L->g_idx[i] = i / gs;
+        if (L->g_idx[i] < 0 || L->g_idx[i] >= ng) {
             snprintf(err, QB_ERRLEN, "%.300s: tensor '%s.g_idx'[%d] = %d is not a group (0..%d)", in->g_idx_f->path, base,
-                     i, gidx[i], ng - 1);
+                     i, L->g_idx[i], ng - 1);
             goto out;
         }
     }
-    for (int o = 0; o < rows; o++)
-        for (int i = 0; i < cols; i++) {
-            size_t k = (size_t)o * ng + (size_t)gidx[i];
-            w[(size_t)o * cols + i] = scales[k] * ((float)codes[(size_t)o * cols + i] - zeros[k]);
-        }
-    *stored_bytes = in->qweight->nbytes + in->qzeros->nbytes + in->scales->nbytes + (in->g_idx ? in->g_idx->nbytes : 0);
+    L->stored_bytes = in->qweight->nbytes + in->qzeros->nbytes + in->scales->nbytes + (in->g_idx ? in->g_idx->nbytes : 0);
     rc = 0;
 out:
-    free(codes);
-    free(zeros);
-    free(scales);
-    free(gidx);
     free(qw);
     free(qz);
+    free(sg);
+    if (rc) autogptq_layer_free(L);
     return rc;
+}
+
+void autogptq_layer_free(GptqLayer *L) {
+    free(L->codes);
+    free(L->scales);
+    free(L->zeros);
+    free(L->g_idx);
+    memset(L, 0, sizeof *L);
+}
+
+int autogptq_dequant(const GptqFormat *f, const char *base, const GptqTensors *in, int rows, int cols, float *w,
+                     size_t *stored_bytes, char err[QB_ERRLEN]) {
+    GptqLayer L;
+    if (autogptq_unpack(f, base, in, rows, cols, &L, err)) return -1;
+    for (int o = 0; o < rows; o++)
+        for (int i = 0; i < cols; i++) {
+            size_t k = (size_t)o * L.n_groups + (size_t)L.g_idx[i];
+            w[(size_t)o * cols + i] = L.scales[k] * ((float)L.codes[(size_t)o * cols + i] - L.zeros[k]);
+        }
+    *stored_bytes = L.stored_bytes;
+    autogptq_layer_free(&L);
+    return 0;
 }

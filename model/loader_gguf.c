@@ -1,5 +1,8 @@
 /* loader_gguf.c — llama.cpp GGUF files of architecture `llama`: hyperparameters from the llama.* keys,
- * weights from the blk.N.* tensors, dequantized to float32 (F32 tensors point into the private mapping).
+ * weights from the blk.N.* tensors. F32 tensors point into the private mapping; the linear layers of the
+ * blocks stay as stored in it (F16/BF16 halves, quantized blocks: qkernels_gguf.c) unless
+ * QBENCH_DEQUANTIZE is set in the environment (the float32 path, for comparisons); the embeddings, norms
+ * and classifier are dequantized to float32.
  *
  * RoPE layout: llama.cpp's `llama` architecture rotates adjacent pairs (2i, 2i+1) of each head, and its
  * converters store q/k rows that way (convert_hf_to_gguf undoes Hugging Face's rotate-half permutation,
@@ -16,6 +19,7 @@
 
 typedef struct {
     Model *m;
+    Linear *keep; /* the linear layer `tensor` loads, which it may keep as stored */
     GgufFile g;
     unsigned char *used; /* per tensor */
     size_t type_count[64];
@@ -136,7 +140,12 @@ static int read_config(Ctx *x, char err[QB_ERRLEN]) {
     return model_check_config(c, x->g.path, err);
 }
 
-/* Tensor `name` as float32 of shape (rows, cols) (cols 0: a vector); `linear`: counted in the stored stats. */
+/* What `tensor` returns when it kept x->keep packed instead of making float32 weights. */
+static float KEPT_MARK;
+#define KEPT (&KEPT_MARK)
+
+/* Tensor `name` as float32 of shape (rows, cols) (cols 0: a vector); `linear`: counted in the stored stats
+ * and, with x->keep set, possibly kept as stored in x->keep (returns KEPT). */
 static float *tensor(Ctx *x, const char *name, int rows, int cols, int linear, char err[QB_ERRLEN]) {
     const GgufTensor *t = gguf_find_tensor(&x->g, name);
     if (!t) { snprintf(err, QB_ERRLEN, "%.200s: missing tensor '%s'", x->g.path, name); return NULL; }
@@ -155,6 +164,20 @@ static float *tensor(Ctx *x, const char *name, int rows, int cols, int linear, c
     }
     if (t->type == GGML_F32 && t->data && (uintptr_t)t->data % sizeof(float) == 0)
         return (float *)(uintptr_t)t->data; /* the mapping is private: writes stay in memory */
+    if (linear && x->keep && t->data && !model_dequantize_requested()) {
+        int block, bytes;
+        Linear *l = x->keep;
+        if ((t->type == GGML_F16 || t->type == GGML_BF16) && (uintptr_t)t->data % 2 == 0) {
+            if (linear_keep_half(x->m, l, t->type == GGML_F16 ? QW_F16 : QW_BF16, (const uint16_t *)(uintptr_t)t->data,
+                                 err))
+                return NULL;
+            return KEPT;
+        }
+        if (gguf_type_info(t->type, &block, &bytes) && block > 1 && cols % block == 0) {
+            if (linear_keep_gguf(x->m, l, t->type, t->data, t->nbytes, err)) return NULL;
+            return KEPT;
+        }
+    }
     float *out = model_own_floats(x->m, (size_t)t->numel);
     if (!out) { snprintf(err, QB_ERRLEN, "%.200s: out of memory for tensor '%s'", x->g.path, name); return NULL; }
     if (gguf_tensor_f32(&x->g, t, out, err)) return NULL;
@@ -181,7 +204,11 @@ static int load_weights(Ctx *x, char err[QB_ERRLEN]) {
             model_linear_shape(c, (LinearKind)k, &lin->rows, &lin->cols);
             lin->bias = NULL;
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[k]);
-            if (!(lin->w = tensor(x, name, lin->rows, lin->cols, 1, err))) return -1;
+            x->keep = lin;
+            float *w = tensor(x, name, lin->rows, lin->cols, 1, err);
+            x->keep = NULL;
+            if (!w) return -1;
+            if (w != KEPT) lin->w = w, lin->q = NULL;
         }
     }
     for (size_t i = 0; i < x->g.n_t; i++)

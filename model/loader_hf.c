@@ -107,10 +107,13 @@ static float *load_tensor(Source *s, const char *name, int rows, int cols, int p
     return out;
 }
 
-/* An AutoGPTQ layer `base` (rows x cols), dequantized, q/k rows permuted to interleaved when heads > 0. */
-static float *load_gptq_linear(Source *s, const char *base, int rows, int cols, int permute_heads, char err[QB_ERRLEN]) {
+/* An AutoGPTQ layer `base` into lin (rows, cols set), q/k rows permuted to interleaved when heads > 0:
+ * kept as uniform codes (exactly the weights AutoGPTQ's dequantization gives), or float32 under
+ * QBENCH_DEQUANTIZE. */
+static int load_gptq_linear(Source *s, const char *base, Linear *lin, int permute_heads, char err[QB_ERRLEN]) {
     GptqTensors in;
     char name[200];
+    const int rows = lin->rows, cols = lin->cols;
     const char *suffix[4] = {"qweight", "qzeros", "scales", "g_idx"};
     const StFile **fs[4] = {&in.qweight_f, &in.qzeros_f, &in.scales_f, &in.g_idx_f};
     const StTensor **ts[4] = {&in.qweight, &in.qzeros, &in.scales, &in.g_idx};
@@ -120,20 +123,50 @@ static float *load_gptq_linear(Source *s, const char *base, int rows, int cols, 
         if (!*ts[i] && i < 3) {
             snprintf(err, QB_ERRLEN, "%.250s: missing tensor '%.120s' (AutoGPTQ: qweight, qzeros, scales per layer)",
                      *fs[i] ? (*fs[i])->path : s->index_path, name);
-            return NULL;
+            return -1;
         }
     }
-    size_t n = (size_t)rows * cols, bytes;
+    size_t n = (size_t)rows * cols;
+    lin->q = NULL;
+    if (!model_dequantize_requested()) {
+        GptqLayer L;
+        if (autogptq_unpack(&s->gptq, base, &in, rows, cols, &L, err)) return -1;
+        int rc = 0;
+        if (permute_heads) {
+            size_t ng = (size_t)L.n_groups;
+            uint8_t *c = malloc(n);
+            float *sc = malloc((size_t)rows * ng * sizeof *sc), *zr = malloc((size_t)rows * ng * sizeof *zr);
+            if (!c || !sc || !zr) {
+                snprintf(err, QB_ERRLEN, "%.300s: out of memory for '%.120s'", in.qweight_f->path, base);
+                rc = -1;
+            } else {
+                int hd = rows / permute_heads;
+                rope_rows_hf_to_interleaved_bytes(L.codes, c, permute_heads, hd, (size_t)cols);
+                rope_rows_hf_to_interleaved_bytes(L.scales, sc, permute_heads, hd, ng * sizeof(float));
+                rope_rows_hf_to_interleaved_bytes(L.zeros, zr, permute_heads, hd, ng * sizeof(float));
+                free(L.codes), free(L.scales), free(L.zeros);
+                L.codes = c, L.scales = sc, L.zeros = zr;
+                c = NULL, sc = zr = NULL;
+            }
+            free(c), free(sc), free(zr);
+        }
+        if (!rc) rc = linear_keep_uniform(s->m, lin, L.bits, L.n_groups, L.codes, L.scales, L.zeros, L.g_idx, err);
+        s->gptq_bytes += L.stored_bytes;
+        s->gptq_weights += n;
+        autogptq_layer_free(&L);
+        return rc;
+    }
+    size_t bytes;
     float *out = model_own_floats(s->m, n);
     float *tmp = permute_heads ? malloc(n * sizeof(float)) : out;
     if (!out || !tmp) {
         if (tmp != out) free(tmp);
         snprintf(err, QB_ERRLEN, "%.300s: out of memory for '%.120s'", in.qweight_f->path, base);
-        return NULL;
+        return -1;
     }
     if (autogptq_dequant(&s->gptq, base, &in, rows, cols, tmp, &bytes, err)) {
         if (tmp != out) free(tmp);
-        return NULL;
+        return -1;
     }
     if (permute_heads) {
         rope_rows_hf_to_interleaved(tmp, out, permute_heads, rows / permute_heads, cols);
@@ -141,7 +174,8 @@ static float *load_gptq_linear(Source *s, const char *base, int rows, int cols, 
     }
     s->gptq_bytes += bytes;
     s->gptq_weights += n;
-    return out;
+    lin->w = out;
+    return 0;
 }
 
 /* A linear layer's weight: F16/BF16 stay as stored (pointing into the mapping, or permuted into a copy for
@@ -271,8 +305,7 @@ static int load_weights(Source *s, int attn_bias, char err[QB_ERRLEN]) {
             int heads = k == LIN_Q ? c->n_heads : k == LIN_K ? c->n_kv_heads : 0;
             if (s->gptq.present) {
                 snprintf(name, sizeof name, "model.layers.%d.%s", l, lin_names[k]);
-                lin->q = NULL;
-                if (!(lin->w = load_gptq_linear(s, name, lin->rows, lin->cols, heads, err))) return -1;
+                if (load_gptq_linear(s, name, lin, heads, err)) return -1;
             } else {
                 snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, lin_names[k]);
                 if (load_linear(s, name, lin, heads, err)) return -1;

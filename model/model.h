@@ -70,13 +70,11 @@ typedef enum {
 const char *linear_kind_name(LinearKind k);
 
 /* How a linear layer's weight is held in memory. F32: Linear.w only. Every other format keeps the weight
- * as stored (F16/BF16 halves; qbench's uniform codes with per-group scale/zero; binary codes with their
- * per-group levels; GGUF blocks and AutoGPTQ int32 packing once their loaders fill them), w is NULL, and
- * the forward pass multiplies the packed bytes directly (model/qweights.c, model/qkernels.c). */
-typedef enum {
-    QW_F32 = 0, QW_F16, QW_BF16, QW_UNIFORM, QW_BINARY, QW_GGUF_Q4_0, QW_GGUF_Q8_0, QW_GGUF_Q4_K, QW_AUTOGPTQ,
-    QW_FORMAT_COUNT
-} QWeightFormat;
+ * as stored (F16/BF16 halves; qbench's uniform codes with per-group scale/zero, which AutoGPTQ's int32
+ * layers are repacked into exactly; binary codes with their per-group levels; GGUF's quantized blocks as
+ * the file stores them), w is NULL, and the forward pass multiplies the packed bytes directly
+ * (model/qweights.c, model/qkernels.c, model/qkernels_gguf.c). */
+typedef enum { QW_F32 = 0, QW_F16, QW_BF16, QW_UNIFORM, QW_BINARY, QW_GGUF, QW_FORMAT_COUNT } QWeightFormat;
 typedef struct QWeights QWeights; /* private to model/: the packed form of one layer */
 
 typedef struct {

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "model/model.h"
 
 /* Everything a Model points into: private (copy-on-write) file mappings and owned heap buffers. */
@@ -18,6 +19,13 @@ struct ModelStorage {
     size_t cap_bufs;
 };
 
+
+/* QBENCH_DEQUANTIZE set (and not "0"): GGUF and AutoGPTQ loaders make their quantized linear layers
+ * float32 at load instead of keeping them as stored (the reference path packed kernels are compared with). */
+static inline int model_dequantize_requested(void) {
+    const char *e = getenv("QBENCH_DEQUANTIZE");
+    return e && *e && !(e[0] == '0' && e[1] == 0);
+}
 
 Model *model_load_llama2c(const char *path, char err[QB_ERRLEN]);
 Model *model_load_hf(const char *path, char err[QB_ERRLEN]);

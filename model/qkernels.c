@@ -500,4 +500,5 @@ const QWeightOps qw_ops[QW_FORMAT_COUNT] = {
     [QW_BF16] = {rows_half, dot_half},
     [QW_UNIFORM] = {rows_codes, dot_uniform},
     [QW_BINARY] = {rows_codes, dot_binary},
+    [QW_GGUF] = {qk_gguf_rows_f32, qk_gguf_dot_rows},
 };

@@ -8,8 +8,7 @@
 #include "model/model_internal.h"
 #include "model/qweights.h"
 
-static const char *FORMAT_NAMES[QW_FORMAT_COUNT] = {"f32",       "f16",       "bf16",      "uniform",  "binary",
-                                                    "gguf-q4_0", "gguf-q8_0", "gguf-q4_k", "autogptq"};
+static const char *FORMAT_NAMES[QW_FORMAT_COUNT] = {"f32", "f16", "bf16", "uniform", "binary", "gguf"};
 
 const char *qweight_format_name(QWeightFormat f) {
     return (unsigned)f < QW_FORMAT_COUNT ? FORMAT_NAMES[f] : "?";

@@ -37,6 +37,7 @@ struct QWeights {
     const float *levels; /* binary: [rows][n_groups][2^bits] */
     const int32_t *g_idx; /* [cols], original order (QL_STREAM) */
     const int32_t *perm;  /* kernel column → original column, or NULL */
+    uint32_t gtype;       /* QW_GGUF: the ggml block type; row r is the file's blocks at data + r·row_bytes */
     size_t bytes;         /* everything above in memory */
 };
 
@@ -47,6 +48,9 @@ typedef struct {
 
 /* Per format (qkernels.c); entries with NULL functions have no constructor yet. */
 extern const QWeightOps qw_ops[QW_FORMAT_COUNT];
+/* QW_GGUF (qkernels_gguf.c) */
+void qk_gguf_rows_f32(const QWeights *q, int r0, int r1, float *out);
+void qk_gguf_dot_rows(const QWeights *q, const float *x, int r0, int r1, float *y);
 
 /* Offset of byte c of bit plane b of row r (QL_PLANES). */
 static inline size_t qw_plane_at(const QWeights *q, int r, int b, int c) {

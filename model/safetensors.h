@@ -60,6 +60,20 @@ typedef struct {
     const StTensor *qweight, *qzeros, *scales, *g_idx;
 } GptqTensors;
 
+/* Layer `base` unpacked (rows in HF order): codes [rows x cols], scales and zeros [rows x n_groups]
+ * (the v1 zero offset added back), g_idx [cols]; W = scale·(code − zero), qbench's uniform form.
+ * Every dtype and shape checked, g_idx values in range. stored_bytes: the four tensors' bytes. Free with
+ * autogptq_layer_free (also after an error). */
+typedef struct {
+    uint8_t *codes;
+    float *scales, *zeros;
+    int32_t *g_idx;
+    int bits, n_groups;
+    size_t stored_bytes;
+} GptqLayer;
+int autogptq_unpack(const GptqFormat *f, const char *base, const GptqTensors *in, int rows, int cols, GptqLayer *L,
+                    char err[QB_ERRLEN]);
+void autogptq_layer_free(GptqLayer *L);
 /* w (rows x cols, HF row order) ← the dequantized layer `base` ("model.layers.0.self_attn.q_proj");
  * every dtype and shape checked, g_idx values in range. *stored_bytes: the four tensors' bytes. */
 int autogptq_dequant(const GptqFormat *f, const char *base, const GptqTensors *in, int rows, int cols, float *w,

@@ -113,6 +113,7 @@ static cJSON *options_json(const PipelineOptions *po) {
     qb_json_bool(&j, "sym", o->sym);
     qb_json_bool(&j, "act_order", o->act_order);
     qb_json_bool(&j, "static_groups", o->static_groups);
+    qb_json_bool(&j, "fp16_scales", o->fp16_scales);
     qb_json_bool(&j, "mse", o->mse);
     qb_json_num(&j, "mse_norm", o->mse_norm);
     qb_json_num(&j, "mse_grid", o->mse_grid);

@@ -81,6 +81,8 @@ int quant_options_validate(const QuantOptions *o, int cols, char err[QB_ERRLEN])
     /* a group size above cols is one group per row (a sweep's g128 on a 64-wide layer stays valid) */
     if (cols < 0) FAIL("quant options: negative column count %d", cols);
     if (o->act_order && !uses_h) FAIL("quant options: act_order needs a Hessian; %s has none", mn);
+    if (o->fp16_scales && o->method != QM_RTN && o->method != QM_GPTQ)
+        FAIL("quant options: fp16_scales applies to rtn/gptq (uniform grids), not %s", mn);
     if (o->static_groups && !uses_h) FAIL("quant options: static_groups applies to gptq/gptqt, not %s", mn);
     if (o->static_groups && o->group_size == -1)
         FAIL("quant options: static_groups needs a group size");

@@ -32,6 +32,9 @@ typedef struct {
     int sym;             /* 0 = asym (paper default) */
     int act_order;       /* GPTQ/GPTQT only */
     int static_groups;   /* GPTQ/GPTQT only */
+    int fp16_scales;     /* RTN/GPTQ: each group's scale is rounded to an fp16 value as soon as it is found,
+                          * so error compensation and the codes use the scale AutoGPTQ stores; --export gptq
+                          * sets it (its exports then give the checkpoint's logits exactly). 0 = float32 */
     int mse;             /* MSE grid search of §1.3 step 5 */
     float mse_norm;      /* 2.4 */
     int mse_grid;        /* 100 */

@@ -22,6 +22,7 @@ typedef struct {
     int two_step;         /* 0: uniform grid (RTN/GPTQ); 1: GPTQT two-step binary-code levels */
     int bits;             /* uniform bits, or target m for two_step */
     int sym;
+    int fp16_scales;      /* uniform grid: scales rounded to fp16 values (QuantOptions.fp16_scales) */
     int mse; float norm; int grid; float maxshrink;
     /* two_step */
     int high_bits;        /* n */

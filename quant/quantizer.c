@@ -80,6 +80,7 @@ void grid_spec_from_options(GridSpec *s, const QuantOptions *o) {
     s->two_step = (o->method == QM_GPTQT || o->method == QM_RTNT);
     s->bits = o->bits;
     s->sym = o->sym;
+    s->fp16_scales = o->fp16_scales && !s->two_step;
     s->mse = o->mse && !s->two_step;
     s->norm = o->mse_norm;
     s->grid = o->mse_grid;
@@ -181,6 +182,13 @@ static void uniform_fit_row(const GridSpec *s, const float *x, int k, float *d, 
                 zero = z1;
             }
         }
+    }
+    /* AutoGPTQ stores fp16 scales: with fp16_scales the grid uses that value from here on (the zero, an
+     * integer, stays as chosen). A scale beyond fp16's range is clamped to its largest / smallest positive
+     * value rather than becoming inf or 0. */
+    if (s->fp16_scales) {
+        float h = (float)(_Float16)scale;
+        scale = h == 0.0f || !isfinite(scale) ? 0x1p-24f : isinf(h) ? 65504.0f : h;
     }
     *scale_out = scale;
     *zero_out = zero;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,51 @@ Model *t_load_model(const char *path) {
     Model *m = model_load(path, err);
     if (!m) fail_msg("load %s: %s", path, err);
     return m;
+}
+
+float *t_decode_logits(const Model *m, const int *tok, int n) {
+    char err[QB_ERRLEN];
+    ModelState *s = model_state_new(m, n, 1);
+    assert_non_null(s);
+    size_t V = (size_t)m->cfg.vocab_size;
+    float *lg = malloc(sizeof(float) * (size_t)n * V);
+    assert_non_null(lg);
+    for (int i = 0; i < n; i++)
+        if (model_forward(m, s, tok + i, 1, i, lg + (size_t)i * V, err)) fail_msg("%s", err);
+    model_state_free(s);
+    return lg;
+}
+
+double t_packed_vs_dequantized(const char *path, int n) {
+    assert_int_equal(unsetenv("QBENCH_DEQUANTIZE"), 0);
+    Model *p = t_load_model(path);
+    assert_int_equal(setenv("QBENCH_DEQUANTIZE", "1", 1), 0);
+    Model *f = t_load_model(path);
+    assert_int_equal(unsetenv("QBENCH_DEQUANTIZE"), 0);
+    int *tok = malloc((size_t)n * sizeof *tok);
+    assert_non_null(tok);
+    for (int i = 0; i < n; i++) tok[i] = i == 0 ? 1 : (int)((i * 7919u + 13u) % (unsigned)p->cfg.vocab_size);
+    size_t N = (size_t)n * p->cfg.vocab_size, diff = 0;
+    float *a = t_prefill_logits(p, tok, n), *b = t_prefill_logits(f, tok, n);
+    for (size_t i = 0; i < N; i++) diff += a[i] != b[i];
+    if (diff) fail_msg("%s: %zu of %zu prefill logits of the packed model differ from the float32 model's", path, diff, N);
+    free(a);
+    free(b);
+    a = t_decode_logits(p, tok, n);
+    b = t_decode_logits(f, tok, n);
+    double worst = 0;
+    for (size_t i = 0; i < N; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > 1e-5 * (1.0 + fabs((double)b[i])))
+            fail_msg("%s: decode logit %zu packed %.9g, float32 %.9g", path, i, (double)a[i], (double)b[i]);
+        if (d > worst) worst = d;
+    }
+    free(a);
+    free(b);
+    free(tok);
+    model_free(p);
+    model_free(f);
+    return worst;
 }
 
 float *t_prefill_logits(const Model *m, const int *tok, int n) {

@@ -32,5 +32,11 @@ int t_rm_rf(const char *dir);
 Model *t_load_model(const char *path);
 /* Logits (n, vocab) of tok[0..n-1] at positions 0..n-1 in one prefill (malloc'd). */
 float *t_prefill_logits(const Model *m, const int *tok, int n);
+/* The same one token at a time through the KV cache (decode). */
+float *t_decode_logits(const Model *m, const int *tok, int n);
+/* A quantized checkpoint kept packed against the same file made float32 at load (QBENCH_DEQUANTIZE=1):
+ * prefill logits identical, decode logits within 1e-5·(1 + |logit|) (float32 summation order only); n
+ * tokens of ids below the vocabulary. Returns the largest decode difference. */
+double t_packed_vs_dequantized(const char *path, int n);
 
 #endif

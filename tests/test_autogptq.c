@@ -44,15 +44,17 @@ static cJSON *read_json(const char *path) {
 static void layer_sha(const Model *m, int l, int k, char hex[65]) {
     const Linear *lin = &m->blocks[l].lin[k];
     size_t n = (size_t)lin->rows * lin->cols;
-    float *w = malloc(n * sizeof(float));
-    assert_non_null(w);
+    float *w = malloc(n * sizeof(float)), *held = malloc(n * sizeof(float));
+    assert_true(w && held);
+    linear_rows_f32(lin, 0, lin->rows, held); /* the layer as the model holds it (kept packed) */
     if (k == LIN_Q || k == LIN_K) {
         int heads = k == LIN_Q ? m->cfg.n_heads : m->cfg.n_kv_heads;
-        rope_rows_interleaved_to_hf(lin->w, w, heads, m->cfg.head_dim, lin->cols);
+        rope_rows_interleaved_to_hf(held, w, heads, m->cfg.head_dim, lin->cols);
     } else {
-        memcpy(w, lin->w, n * sizeof(float));
+        memcpy(w, held, n * sizeof(float));
     }
     qb_sha256_hex(w, n * sizeof(float), hex);
+    free(held);
     free(w);
 }
 
@@ -99,8 +101,12 @@ static void test_v1_folders(void **state) {
         size_t n = (size_t)32 * m->cfg.vocab_size, diff = 0;
         for (size_t i = 0; i < n; i++) diff += a[i] != b[i];
         if (diff) fail_msg("%s: %zu of %zu logits differ from dequantized/", dir, diff, n);
-        print_message("%-24s 14 layers bit-exact, logits identical, %.3f stored bits/weight (%s)\n", V1_DIRS[d],
-                      m->stored.linear_bits, m->stored.types);
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            for (int k = 0; k < LIN_COUNT; k++) assert_int_equal(linear_format(&m->blocks[l].lin[k]), QW_UNIFORM);
+        /* kept packed (repacked into uniform codes) against the float32 path of the same directory */
+        double worst = t_packed_vs_dequantized(dir, 16);
+        print_message("%-24s 14 layers bit-exact, logits identical, %.3f stored bits/weight (%s); packed decode vs "
+                      "float32 %.2e\n", V1_DIRS[d], m->stored.linear_bits, m->stored.types, worst);
         free(a);
         free(b);
         model_free(f);
@@ -205,8 +211,8 @@ static void max_logit_diff(const Model *a, const Model *b, double *maxdiff, size
 /* qbench's --export gptq loads back. GPTQ 4-bit g32 with act-order on TinyStories-656K (HF: q/k rows are
  * permuted on the way out and back in). The AutoGPTQ layout stores scales as fp16, qbench's .qbq as
  * float32: (1) every layer of the export loads as fp16(scale)·(code − zero) of the quantizer's own
- * result, bit for bit; (2) once the scales are fp16 values (as AutoGPTQ's would be), the .qbq and the
- * export of the same quantization give identical logits. */
+ * result, bit for bit; (2) quantized with fp16_scales (as --export gptq does), the model, its .qbq and
+ * its export give identical logits. */
 static void test_export_gptq_loads_back(void **state) {
     (void)state;
     const char *src = "assets/tinystories-656K";
@@ -238,7 +244,11 @@ static void test_export_gptq_loads_back(void **state) {
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int k = 0; k < LIN_COUNT; k++) {
             const QuantResult *r = &rep.results[l * LIN_COUNT + k];
-            const float *w = e1->blocks[l].lin[k].w;
+            const Linear *el = &e1->blocks[l].lin[k];
+            assert_int_equal(linear_format(el), QW_UNIFORM); /* kept packed, repacked exactly */
+            float *w = malloc((size_t)el->rows * el->cols * sizeof *w);
+            assert_non_null(w);
+            linear_rows_f32(el, 0, el->rows, w);
             for (int i = 0; i < r->rows; i++)
                 for (int c = 0; c < r->cols; c++) {
                     size_t g = (size_t)i * r->n_groups + (size_t)r->g_idx[c];
@@ -248,6 +258,7 @@ static void test_export_gptq_loads_back(void **state) {
                         fail_msg("layer %d %s [%d,%d]: export loads %.9g, fp16(scale)*(code-zero) = %.9g", l,
                                  linear_kind_name((LinearKind)k), i, c, (double)got, (double)want);
                 }
+            free(w);
         }
 
     double md_raw;
@@ -255,23 +266,27 @@ static void test_export_gptq_loads_back(void **state) {
     max_logit_diff(m, e1, &md_raw, &nd_raw);
     assert_true(md_raw < 5e-2); /* fp16 scales: relative weight error <= 2^-11, logits of size ~10 */
 
-    /* (2) scales made fp16 values in the result and the model, then .qbq and export side by side */
-    for (int l = 0; l < m->cfg.n_layers; l++)
+    /* (2) quantized with fp16_scales (what --export gptq asks for): the grid uses fp16 scales from the
+     * start, so GPTQ's error compensation sees the stored scale; the .qbq and the export of that
+     * quantization give identical logits */
+    Model *m2 = t_load_model(src);
+    PipelineOptions po2 = po;
+    po2.opt.fp16_scales = 1;
+    PipelineReport rep2;
+    memset(&rep2, 0, sizeof rep2);
+    if (quant_model(m2, &cs, &po2, 1, &rep2, err)) fail_msg("%s", err);
+    for (int l = 0; l < m2->cfg.n_layers; l++)
         for (int k = 0; k < LIN_COUNT; k++) {
-            QuantResult *r = &rep.results[l * LIN_COUNT + k];
-            float *w = m->blocks[l].lin[k].w;
-            for (size_t g = 0; g < (size_t)r->rows * r->n_groups; g++) r->scales[g] = fp16_round(r->scales[g]);
-            for (int i = 0; i < r->rows; i++)
-                for (int c = 0; c < r->cols; c++) {
-                    size_t g = (size_t)i * r->n_groups + (size_t)r->g_idx[c];
-                    w[(size_t)i * r->cols + c] = r->scales[g] * ((float)r->codes[(size_t)i * r->cols + c] - r->zeros[g]);
-                }
+            const QuantResult *r = &rep2.results[l * LIN_COUNT + k];
+            for (size_t g = 0; g < (size_t)r->rows * r->n_groups; g++)
+                if (fp16_round(r->scales[g]) != r->scales[g])
+                    fail_msg("layer %d: scale %.9g is not an fp16 value", l, (double)r->scales[g]);
         }
     char d2[160];
     snprintf(d2, sizeof d2, "%s/fp16", dir);
     snprintf(qbq, sizeof qbq, "%s/model.qbq", dir);
-    if (quant_checkpoint_write(m, &rep, &po, qbq, err)) fail_msg("%s", err);
-    if (quant_export_gptq(m, &rep, &po, d2, err)) fail_msg("%s", err);
+    if (quant_checkpoint_write(m2, &rep2, &po2, qbq, err)) fail_msg("%s", err);
+    if (quant_export_gptq(m2, &rep2, &po2, d2, err)) fail_msg("%s", err);
     Model *a = quant_or_model_load(qbq, err);
     if (!a) fail_msg("%s", err);
     Model *b = t_load_model(d2);
@@ -279,13 +294,55 @@ static void test_export_gptq_loads_back(void **state) {
     size_t nd;
     max_logit_diff(a, b, &md, &nd);
     if (nd) fail_msg(".qbq vs its export: %zu logits differ (max %.3g)", nd, md);
-    print_message(".qbq with fp16 scales vs its export: logits identical; float32-scale model vs its export: max "
+    max_logit_diff(m2, b, &md, &nd);
+    if (nd) fail_msg("quantized model vs its export: %zu logits differ (max %.3g)", nd, md);
+    print_message(".qbq with fp16_scales vs its export: logits identical; float32-scale model vs its export: max "
                   "|logit diff| %.2e\n", md_raw);
+    model_free(m2);
+    pipeline_report_free(&rep2);
     model_free(a);
     model_free(b);
     model_free(e1);
     pipeline_report_free(&rep);
     model_free(m);
+    assert_int_equal(t_rm_rf(dir), 0);
+}
+
+
+/* The command line: `quantize --export gptq` quantizes with fp16 scales, so its directory gives exactly
+ * the logits of `quantize --fp16-scales -o X.qbq` with the same calibration (GPTQ 4-bit g32 act-order,
+ * TinyStories-656K), and the option is recorded in the checkpoint. */
+static void test_cli_export_matches_checkpoint(void **state) {
+    (void)state;
+    const char *src = "assets/tinystories-656K";
+    if (access(t_qbench_bin(), X_OK) || access(src, R_OK)) skip();
+    char dir[128], args[1200], err[QB_ERRLEN];
+    assert_int_equal(t_mkdtemp(dir, sizeof dir, "qb_cx"), 0);
+    const char *common = "quantize --model %s --method gptq --bits 4 --group-size 32 --act-order --calib tinystories-calib "
+                         "--nsamples 4 --seqlen 32 --seed 3 --quiet";
+    char base[600];
+    snprintf(base, sizeof base, common, src);
+    snprintf(args, sizeof args, "%s --export gptq -o %s/export", base, dir);
+    assert_int_equal(t_run_qbench(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "%s --fp16-scales -o %s/m.qbq", base, dir);
+    assert_int_equal(t_run_qbench(args, NULL, NULL), 0);
+    char p1[200], p2[200];
+    snprintf(p1, sizeof p1, "%s/m.qbq", dir);
+    snprintf(p2, sizeof p2, "%s/export", dir);
+    Model *a = quant_or_model_load(p1, err);
+    if (!a) fail_msg("%s", err);
+    Model *b = t_load_model(p2);
+    double md;
+    size_t nd;
+    max_logit_diff(a, b, &md, &nd);
+    if (nd) fail_msg("quantize --export gptq vs --fp16-scales .qbq: %zu logits differ (max %.3g)", nd, md);
+    size_t len;
+    char *text = t_slurp(p1, &len); /* the JSON metadata follows a binary header */
+    const char *key = "\"fp16_scales\":true";
+    assert_non_null(memmem(text, len, key, strlen(key)));
+    free(text);
+    model_free(a);
+    model_free(b);
     assert_int_equal(t_rm_rf(dir), 0);
 }
 
@@ -295,6 +352,7 @@ int main(void) {
         cmocka_unit_test(test_v2_folder),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_export_gptq_loads_back),
+        cmocka_unit_test(test_cli_export_matches_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,9 @@
 #include "harness/runner.h"
 #include "harness/store.h"
 #include <sys/stat.h>
+#include <dirent.h>
+#include <omp.h>
+#include "model/qweights.h"
 
 #define GG "assets/gguf"
 
@@ -616,11 +619,127 @@ static void test_tokenizer_kinds(void **state) {
     assert_int_equal(t_rm_rf(dir), 0);
 }
 
+
+/* Every .gguf file in assets/gguf, sorted; returns how many. */
+static int gguf_files(char names[64][128]) {
+    DIR *d = opendir(GG);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && l < 120 && !strcmp(e->d_name + l - 5, ".gguf")) snprintf(names[n++], 128, "%.120s", e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, 128, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+/* Quantized layers stay as the file stores them: every linear layer is QW_GGUF (block types), F16/BF16
+ * (halves) or F32; the packed model's prefill logits equal the dequantize-at-load model's, its decode
+ * logits agree to float32 summation order; and each layer's decode kernel, at every SIMD level, agrees
+ * with a float64 dot product of its weights (gguf-py's, as the sha256 test shows) within the float32
+ * summation bound 2·(n + 32)·u·Σ|w·x|. */
+static void test_packed_every_file(void **state) {
+    (void)state;
+    char names[64][128];
+    int nf = gguf_files(names);
+    if (nf < 21) skip();
+    int layers = 0, kept = 0;
+    for (int fi = 0; fi < nf; fi++) {
+        char path[300];
+        snprintf(path, sizeof path, GG "/%.200s", names[fi]);
+        GgufFile g;
+        char err[QB_ERRLEN];
+        if (gguf_open(path, &g, err)) fail_msg("%s", err);
+        Model *m = t_load_model(path);
+        static const char *gn[LIN_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            for (int k = 0; k < LIN_COUNT; k++) {
+                char tn[96];
+                snprintf(tn, sizeof tn, "blk.%d.%s.weight", l, gn[k]);
+                const GgufTensor *t = gguf_find_tensor(&g, tn);
+                assert_non_null(t);
+                const Linear *lin = &m->blocks[l].lin[k];
+                QWeightFormat want = t->type == GGML_F32 ? QW_F32 : t->type == GGML_F16 ? QW_F16
+                                     : t->type == GGML_BF16 ? QW_BF16 : QW_GGUF;
+                if (linear_format(lin) != want)
+                    fail_msg("%s %s: held as %s", path, tn, qweight_format_name(linear_format(lin)));
+                if (want == QW_GGUF) assert_int_equal(linear_weight_bytes(lin), t->nbytes);
+                kept += want != QW_F32;
+                layers++;
+                /* the decode kernel of this layer at every SIMD level */
+                const int R = lin->rows, C = lin->cols;
+                float *w = malloc((size_t)R * C * sizeof *w), *x = malloc((size_t)C * sizeof *x), *y = malloc((size_t)R * sizeof *y);
+                assert_true(w && x && y);
+                linear_rows_f32(lin, 0, R, w);
+                for (int j = 0; j < C; j++) x[j] = (float)(((j * 2654435761u) >> 7) % 2001u) / 1000.0f - 1.0f;
+                for (int lev = 0; lev <= 2; lev++) {
+                    qk_set_simd(lev);
+                    linear_dot_rows(lin, x, 0, R, y);
+                    for (int r = 0; r < R; r++) {
+                        double want_v = 0, mag = 0;
+                        for (int j = 0; j < C; j++) {
+                            want_v += (double)w[(size_t)r * C + j] * x[j];
+                            mag += fabs((double)w[(size_t)r * C + j] * x[j]);
+                        }
+                        double tol = 2.0 * (C + 32) * 0x1p-24 * mag + 1e-30;
+                        if (fabs(y[r] - want_v) > tol)
+                            fail_msg("%s %s (simd %d) row %d: kernel %.9g, float64 %.9g, bound %.3g", path, tn, lev, r,
+                                     (double)y[r], want_v, tol);
+                    }
+                }
+                qk_set_simd(99); /* back to the best the CPU has */
+                free(w);
+                free(x);
+                free(y);
+            }
+        model_free(m);
+        gguf_close(&g);
+        double worst = t_packed_vs_dequantized(path, 16);
+        print_message("%-24s packed: prefill identical, decode max |diff| %.2e\n", names[fi], worst);
+    }
+    print_message("%d files, %d linear layers, %d kept as stored\n", nf, layers, kept);
+    /* `info` says how the layers are held: 14 Q4_K tensors of 144-byte blocks per 256 weights */
+    char *out = NULL;
+    assert_int_equal(t_run_qbench("info " GG "/synth256-Q4_K_S.gguf", &out, NULL), 0);
+    char want[96];
+    snprintf(want, sizeof want, "in_memory         gguf 14; %d bytes of linear weights\n", 1572864 / 256 * 144);
+    assert_non_null(strstr(out, want));
+    free(out);
+}
+
+/* Packed GGUF layers give the same bits for any thread count: a 160-token prefill (enough work to split
+ * the layers over threads) and a 16-token decode with 1 and 3 threads, Q4_K and Q2_K. */
+static void test_packed_threads(void **state) {
+    (void)state;
+    const char *files[] = {GG "/synth256-Q4_K_S.gguf", GG "/synth256-Q2_K.gguf"};
+    if (access(files[0], R_OK) || access(files[1], R_OK)) skip();
+    int saved = omp_get_max_threads(), tok[160];
+    for (int f = 0; f < 2; f++) {
+        Model *m = t_load_model(files[f]);
+        assert_int_equal(linear_format(&m->blocks[0].lin[LIN_UP]), QW_GGUF);
+        for (int i = 0; i < 160; i++) tok[i] = i == 0 ? 1 : (int)((i * 389u + 11u) % (unsigned)m->cfg.vocab_size);
+        size_t V = (size_t)m->cfg.vocab_size;
+        omp_set_num_threads(1);
+        float *p1 = t_prefill_logits(m, tok, 160), *d1 = t_decode_logits(m, tok, 16);
+        omp_set_num_threads(3);
+        float *p3 = t_prefill_logits(m, tok, 160), *d3 = t_decode_logits(m, tok, 16);
+        omp_set_num_threads(saved);
+        assert_memory_equal(p1, p3, 160 * V * sizeof(float));
+        assert_memory_equal(d1, d3, 16 * V * sizeof(float));
+        free(p1), free(p3), free(d1), free(d3);
+        model_free(m);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dequant_all_reference),
         cmocka_unit_test(test_logits_synth256_gguf_vs_hf),
         cmocka_unit_test(test_logits_s260k_gguf_vs_llama2c),
+        cmocka_unit_test(test_packed_every_file),
+        cmocka_unit_test(test_packed_threads),
         cmocka_unit_test(test_tokenizer_from_gguf),
         cmocka_unit_test(test_generate_matches_llama2c),
         cmocka_unit_test(test_ppl_llamacpp_every_file),
