@@ -821,6 +821,8 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     m->classifier = c->tied_embeddings ? m->tok_emb : load_floats(m, &rd, "classifier", 2, sh_emb, err);
     if (!m->classifier) goto fail;
     if (!(m->final_norm = load_floats(m, &rd, "final_norm", 1, sh_d, err))) goto fail;
+    /* a classifier that came from a BF16/F16 model is run in that format: same values, half the bytes */
+    if (model_keep_classifier_half(m, QW_F32, NULL, err)) goto fail;
     const cJSON *lj = layers->child;
     for (int l = 0; l < c->n_layers; l++) {
         Block *b = &m->blocks[l];
