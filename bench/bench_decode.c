@@ -9,9 +9,11 @@
  *        bench_decode --kernels [--rounds R]   (the decode kernels alone on one block of the 110M shape,
  *        every format, random codes: no quantization needed)
  * With no models it builds the synthetic 110M Llama (dim 768, hidden 2048, 12 layers, vocab 32000) in
- * /tmp with $QBENCH_BIN and measures float32, RTN 4-bit g128 (the uniform 4-bit kernel every GPTQ 4-bit
- * checkpoint without act-order uses), and RTNT / BCQ at 3 and 2 bits g128 (binary codes, the format
- * GPTQT checkpoints have; RTNT needs no calibration). */
+ * /tmp with $QBENCH_BIN, rounded to BF16 (bench/half_model.py, as published checkpoints are stored), and
+ * measures the same weights in float32 (the reference), BF16, RTN 4-bit g128 (the uniform 4-bit kernel
+ * every GPTQ 4-bit checkpoint without act-order uses) and RTNT / BCQ at 3 and 2 bits g128 (binary codes,
+ * the format GPTQT checkpoints have; RTNT needs no calibration), all quantized from the BF16 model. The
+ * "head" column says how the classifier is read (BF16 when every value is one). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
