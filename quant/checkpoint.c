@@ -550,13 +550,6 @@ static int load_rope_scaling(const cJSON *cj, const char *path, RopeScaling *rs,
                : 0;
 }
 
-/* Drops the whole pages of [p, p + n) of the mapped file from this process's memory once their tensor
- * is copied into the model: the peak stays near the model's own size instead of file + model. */
-static void drop_pages(const void *p, size_t n) {
-    const uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) / page * page, e = ((uintptr_t)p + n) / page * page;
-    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
-}
-
 static float *load_floats(Model *m, const Reader *rd, const char *name, int ndim, const long *shape,
                           char err[QB_ERRLEN]) {
     const void *p = tensor_get(rd, name, "F32", ndim, shape, err);
@@ -569,7 +562,7 @@ static float *load_floats(Model *m, const Reader *rd, const char *name, int ndim
         return NULL;
     }
     memcpy(f, p, n * sizeof(float));
-    drop_pages(p, n * sizeof(float));
+    qb_drop_pages(p, n * sizeof(float));
     return f;
 }
 
@@ -632,11 +625,11 @@ static int load_layer(Model *m, const Reader *rd, const cJSON *lj, int l, const 
     }
     free(codes);
     const size_t rg = (size_t)rows * ng;
-    drop_pages(words, nw * 4);
-    drop_pages(scales, rg * (binary ? bits : 1) * 4);
-    drop_pages(zeros, rg * 4);
-    drop_pages(g_idx, (size_t)cols * 4);
-    if (levels) drop_pages(levels, rg * nlev * 4);
+    qb_drop_pages(words, nw * 4);
+    qb_drop_pages(scales, rg * (binary ? bits : 1) * 4);
+    qb_drop_pages(zeros, rg * 4);
+    qb_drop_pages(g_idx, (size_t)cols * 4);
+    if (levels) qb_drop_pages(levels, rg * nlev * 4);
     return rcode;
 }
 
@@ -736,7 +729,7 @@ static void hash_file_and_payload(unsigned char *buf, size_t len, char file[65],
         qb_sha256_update(&f, buf + off, n);
         if (off + n > CK_HEADER)
             qb_sha256_update(&pl, buf + (off > CK_HEADER ? off : CK_HEADER), off + n - (off > CK_HEADER ? off : CK_HEADER));
-        madvise(buf + off, n, MADV_DONTNEED);
+        qb_drop_pages(buf + off, n);
     }
     qb_sha256_final_hex(&f, file);
     qb_sha256_final_hex(&pl, payload);
