@@ -159,7 +159,6 @@ static int load_linear(Source *s, const char *name, Linear *lin, int heads, char
                 return -1;
             }
             rope_rows_hf_to_interleaved_bytes(d, p, heads, lin->rows / heads, (size_t)lin->cols * 2);
-            qb_drop_pages(d, (size_t)t->numel * 2); /* only the copy is read from here on */
             d = p;
         }
         return linear_keep_half(s->m, lin, t->dtype == ST_F16 ? QW_F16 : QW_BF16, d, err);
