@@ -42,6 +42,10 @@ float qb_rng_normal(QbRng *r);
 /* Whole file into a NUL-terminated buffer (the NUL is not counted in *len); NULL with err naming
  * the file on failure. */
 char *qb_read_file(const char *path, size_t *len, char err[QB_ERRLEN]);
+/* Drops the whole pages inside [p, p + n) of a file mapping from this process's memory (madvise
+ * DONTNEED): for read-only data already copied out, so a loader's peak stays near what it keeps. The
+ * pages must hold no private writes (they would be lost); partial pages at either end are kept. */
+void qb_drop_pages(const void *p, size_t n);
 /* Writes text and a final newline to path (created or truncated); -1 with err naming the file. A NULL
  * text (what a JSON printer returns when out of memory) is an error too. */
 int qb_write_text_file(const char *path, const char *text, char err[QB_ERRLEN]);

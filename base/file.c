@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/base.h"
 
@@ -40,4 +43,10 @@ int qb_write_text_file(const char *path, const char *text, char err[QB_ERRLEN]) 
     if (f && fclose(f) != 0) ok = 0;
     if (!ok) { snprintf(err, QB_ERRLEN, "%.400s: cannot write: %s", path, strerror(errno)); return -1; }
     return 0;
+}
+
+void qb_drop_pages(const void *p, size_t n) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + page - 1) / page * page,
+                    e = ((uintptr_t)p + n) / page * page;
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
 }

@@ -9,9 +9,11 @@
  *        bench_decode --kernels [--rounds R]   (the decode kernels alone on one block of the 110M shape,
  *        every format, GGUF Q4_0 / Q4_K / Q6_K / Q8_0 blocks among them, random codes: no quantization needed)
  * With no models it builds the synthetic 110M Llama (dim 768, hidden 2048, 12 layers, vocab 32000) in
- * /tmp with $QBENCH_BIN and measures float32, RTN 4-bit g128 (the uniform 4-bit kernel every GPTQ 4-bit
- * checkpoint without act-order uses), and RTNT / BCQ at 3 and 2 bits g128 (binary codes, the format
- * GPTQT checkpoints have; RTNT needs no calibration). */
+ * /tmp with $QBENCH_BIN, rounded to BF16 (bench/half_model.py, as published checkpoints are stored), and
+ * measures the same weights in float32 (the reference), BF16, RTN 4-bit g128 (the uniform 4-bit kernel
+ * every GPTQ 4-bit checkpoint without act-order uses) and RTNT / BCQ at 3 and 2 bits g128 (binary codes,
+ * the format GPTQT checkpoints have; RTNT needs no calibration), all quantized from the BF16 model. The
+ * "head" column says how the classifier is read (BF16 when every value is one). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,27 +60,41 @@ static int exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-/* Builds the default model set under /tmp; returns the number of paths written into paths. */
+/* Builds the default model set under /tmp; returns the number of paths written into paths. The source is
+ * the synthetic 110M in BF16 (as published checkpoints are stored; bench/half_model.py rounds the float32
+ * synth), the reference is the same weights in float32 (`convert`), and every quantized model comes from
+ * the BF16 one, so its classifier runs in BF16 like the BF16 model's (exactly the same values). */
 static int default_models(char paths[][512]) {
     const char *bin = getenv("QBENCH_BIN");
     if (!bin || !*bin) bin = "bin/qbench";
-    const char *dir = "/tmp/qbench_bench_decode";
-    char cmd[2048];
+    const char *dir = "/tmp/qbench_bench_decode_bf16";
+    char cmd[2048], src[512], bf[512];
     if (strlen(bin) > 400) return -1;
     mkdir(dir, 0755);
+    snprintf(src, sizeof src, "%s/f32_synth", dir);
+    snprintf(bf, sizeof bf, "%s/bf16", dir);
     snprintf(paths[0], 512, "%s/f32", dir);
-    if (!exists(paths[0])) {
+    if (!exists(src)) {
         snprintf(cmd, sizeof cmd, "%.400s synth --format hf --dim 768 --hidden 2048 --layers 12 --heads 12 --kv-heads 12 "
-                 "--vocab 32000 --seq-len 1024 --seed 1 -o %.500s", bin, paths[0]);
+                 "--vocab 32000 --seq-len 1024 --seed 1 -o %.500s", bin, src);
         if (run(cmd)) return -1;
     }
-    static const struct { const char *method; int bits; } Q[] = {{"rtn", 4}, {"rtnt", 3}, {"bcq", 3}, {"rtnt", 2}, {"bcq", 2}};
+    if (!exists(bf)) {
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/half_model.py %.500s %.500s bf16", src, bf);
+        if (run(cmd)) return -1;
+    }
+    if (!exists(paths[0])) {
+        snprintf(cmd, sizeof cmd, "%.400s convert %.500s -o %.500s", bin, bf, paths[0]);
+        if (run(cmd)) return -1;
+    }
+    static const struct { const char *method; int bits; } Q[] = {{"rtn", 4}, {"rtnt", 3}, {"rtnt", 2}, {"bcq", 3}, {"bcq", 2}};
     int n = 1;
+    snprintf(paths[n++], 512, "%s", bf);
     for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++, n++) {
         snprintf(paths[n], 512, "%s/%s%d_g128.qbq", dir, Q[i].method, Q[i].bits);
         if (exists(paths[n])) continue;
         snprintf(cmd, sizeof cmd, "%.400s quantize --model %.500s --method %s --bits %d --group-size 128 --quiet -o %.500s", bin,
-                 paths[0], Q[i].method, Q[i].bits, paths[n]);
+                 bf, Q[i].method, Q[i].bits, paths[n]);
         if (run(cmd)) return -1;
     }
     return n;
@@ -91,25 +107,16 @@ static size_t weight_bytes(const Model *m) {
     return b;
 }
 
-/* tokens/s of decode (N_DECODE single-token calls after a 1-token start) and of one prefill window */
 static int measure(const Model *m, double *decode, double *prefill) {
     char err[QB_ERRLEN];
-    int toks[N_PREFILL];
-    for (int i = 0; i < N_PREFILL; i++) toks[i] = (i * 7919 + 13) % m->cfg.vocab_size;
-    float *logits = malloc((size_t)N_PREFILL * m->cfg.vocab_size * sizeof *logits);
-    ModelState *s = model_state_new(m, N_PREFILL + N_DECODE + 1, N_PREFILL);
-    if (!logits || !s) { free(logits); model_state_free(s); return -1; }
-    int rc = model_forward(m, s, toks, 1, 0, logits, err);
-    double t = now();
-    for (int i = 1; i <= N_DECODE && !rc; i++) rc = model_forward(m, s, &toks[i % N_PREFILL], 1, i, logits, err);
-    *decode = N_DECODE / (now() - t);
-    t = now();
-    if (!rc) rc = model_forward(m, s, toks, N_PREFILL, 0, logits, err);
-    *prefill = N_PREFILL / (now() - t);
-    if (rc) fprintf(stderr, "bench_decode: %s\n", err);
-    model_state_free(s);
-    free(logits);
-    return rc;
+    ModelSpeed sp;
+    if (model_measure_speed(m, N_DECODE, N_PREFILL, &sp, err)) {
+        fprintf(stderr, "bench_decode: %s\n", err);
+        return -1;
+    }
+    *decode = sp.decode_tps;
+    *prefill = sp.prefill_tps;
+    return 0;
 }
 
 /* ---- --kernels: one block's seven layers of the 110M shape per format, random codes ----------------- */
@@ -259,12 +266,13 @@ int main(int argc, char **argv) {
         }
     printf("bench_decode: %d threads, %d rounds (medians), decode %d tokens, prefill %d tokens, kernels %s\n",
            threads, rounds, N_DECODE, N_PREFILL, getenv("QBENCH_NO_SIMD") ? "portable C" : "AVX2 where present");
-    printf("%-44s %-8s %10s %10s %8s %10s %8s\n", "model", "format", "weights MB", "decode t/s", "x ref", "prefill t/s",
+    printf("%-44s %-8s %-5s %10s %10s %8s %10s %8s\n", "model", "format", "head", "weights MB", "decode t/s", "x ref", "prefill t/s",
            "x ref");
     for (int i = 0; i < n; i++) {
         const char *base = strrchr(paths[i], '/');
-        printf("%-44s %-8s %10.1f %10.1f %8.2f %10.1f %8.2f\n", base ? base + 1 : paths[i],
-               qweight_format_name(linear_format(&m[i]->blocks[0].lin[0])), weight_bytes(m[i]) / 1e6,
+        printf("%-44s %-8s %-5s %10.1f %10.1f %8.2f %10.1f %8.2f\n", base ? base + 1 : paths[i],
+               qweight_format_name(linear_format(&m[i]->blocks[0].lin[0])),
+               m[i]->classifier_q ? qweight_format_name(m[i]->classifier_q->fmt) : "f32", weight_bytes(m[i]) / 1e6,
                median(dec[i], rounds), median(rdec[i], rounds), median(pre[i], rounds), median(rpre[i], rounds));
     }
     for (int i = 0; i < n; i++) model_free(m[i]);

@@ -43,10 +43,23 @@ typedef struct {
 
 /* One figure per (kind, dataset, against, signature): numbers computed under other evaluation
  * settings never share a figure; `tag` (1, 2, ...) names the figures that differ only by signature. */
+/* The x axis of a figure: size as bits per weight or packed bytes, or speed as decode tokens/s of the
+ * model as stored (faster is better there). */
+enum { X_BPW, X_BYTES, X_DECODE };
+static const char *const X_NAME[] = {"bpw", "bytes", "decode"}, *const X_WHAT[] = {"bits per weight", "packed size",
+                                                                                  "decode speed"};
+
 typedef struct {
     const char *kind, *dataset, *against, *signature;
-    int vs_bytes, tag;
+    int x, tag; /* x: X_BPW, X_BYTES or X_DECODE */
 } Figure;
+
+/* x of run r in figure fg, NAN when r does not have it */
+static double fig_x(const StoreRunRow *r, const Figure *fg) {
+    if (fg->x == X_BYTES) return r->packed_bytes > 0 ? (double)r->packed_bytes : NAN;
+    if (fg->x == X_DECODE) return r->speed_threads > 0 && r->decode_tps > 0 ? r->decode_tps : NAN;
+    return r->bits_per_weight;
+}
 
 static const StoreMetricRow *fig_metric(const StoreRunRow *r, const Figure *fg) {
     for (int k = 0; k < r->n_metrics; k++) {
@@ -200,8 +213,7 @@ static const char *kind_title(const char *kind) {
 static void title_of(const Figure *fg, char *out, size_t n) {
     const char *vs = !strcmp(fg->against, "-") ? "" : !strcmp(fg->against, "baseline") ? ", vs unquantized outputs"
                                                                                        : ", vs references";
-    snprintf(out, n, "%s (%s%s) vs %s", kind_title(fg->kind), fg->dataset, vs,
-             fg->vs_bytes ? "packed size" : "bits per weight");
+    snprintf(out, n, "%s (%s%s) vs %s", kind_title(fg->kind), fg->dataset, vs, X_WHAT[fg->x]);
 }
 
 /* Byte unit so that numbers on the axis stay readable. */
@@ -238,9 +250,10 @@ static int series_add(Series **ss, int *ns, const char *label, int color, int va
     return 0;
 }
 
-/* Pareto front: the points no other point beats on both size (x, smaller is better) and accuracy.
- * Sorted by x, a point is on the front when it is strictly better than every point before it. */
-static int pareto(const Series *ss, int ns, int lower_better, Pt **out) {
+/* Pareto front: the points no other point beats on both size (x, smaller is better; speed: larger is
+ * better, x_higher_better) and accuracy. Sorted by x, a point is on the front when it is strictly better
+ * than every point before it. */
+static int pareto(const Series *ss, int ns, int lower_better, int x_higher_better, Pt **out) {
     int total = 0;
     for (int i = 0; i < ns; i++) total += ss[i].n;
     Pt *all = malloc((size_t)(total ? total : 1) * sizeof *all);
@@ -251,6 +264,8 @@ static int pareto(const Series *ss, int ns, int lower_better, Pt **out) {
     /* For higher-is-better, sort ties best-first by flipping y. */
     if (!lower_better)
         for (int i = 0; i < total; i++) all[i].y = -all[i].y;
+    if (x_higher_better)
+        for (int i = 0; i < total; i++) all[i].x = -all[i].x;
     qsort(all, (size_t)total, sizeof *all, pt_cmp);
     int nf = 0;
     double best = INFINITY;
@@ -261,6 +276,8 @@ static int pareto(const Series *ss, int ns, int lower_better, Pt **out) {
         }
     if (!lower_better)
         for (int i = 0; i < nf; i++) all[i].y = -all[i].y;
+    if (x_higher_better)
+        for (int i = 0; i < nf; i++) all[i].x = -all[i].x;
     *out = all;
     return nf;
 }
@@ -387,7 +404,7 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     for (int i = 0; i < nr; i++) {
         const StoreRunRow *r = &runs[i];
         const StoreMetricRow *m = fig_metric(r, fg);
-        if (!m || !isfinite(m->value) || (fg->vs_bytes ? r->packed_bytes <= 0 : !isfinite(r->bits_per_weight))) continue;
+        if (!m || !isfinite(m->value) || !isfinite(fig_x(r, fg))) continue;
         if (!strcmp(fg->kind, "ppl") && m->value <= 0) continue; /* cannot sit on a log axis */
         char vname[64], label[96], mn[128];
         variant_name(r, vname, sizeof vname);
@@ -401,7 +418,7 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
             if (n_models == 0) snprintf(model, sizeof model, "%s", mn);
             n_models += !n_models || strcmp(mn, model) != 0;
         }
-        Pt p = {fg->vs_bytes ? (double)r->packed_bytes : r->bits_per_weight, m->value, (double)r->packed_bytes,
+        Pt p = {fig_x(r, fg), m->value, (double)r->packed_bytes,
                 results_metric_se(m)};
         if ((double)r->packed_bytes > max_bytes) max_bytes = (double)r->packed_bytes;
         if (r->bits >= 3 || (r->bits == 0 && r->bits_per_weight >= 3)) /* a `models:` entry by its stored bits */
@@ -413,12 +430,12 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
         goto done;
     }
     const char *unit_name = "";
-    double unit = fg->vs_bytes ? byte_unit(max_bytes, &unit_name) : 1.0;
+    double unit = fg->x == X_BYTES ? byte_unit(max_bytes, &unit_name) : 1.0;
     for (int i = 0; i < ns; i++) {
         for (int j = 0; j < ss[i].n; j++) ss[i].pts[j].x /= unit;
         qsort(ss[i].pts, (size_t)ss[i].n, sizeof(Pt), pt_cmp);
     }
-    int nf = pareto(ss, ns, lower_is_better(fg->kind), &front);
+    int nf = pareto(ss, ns, lower_is_better(fg->kind), fg->x == X_DECODE, &front);
     if (nf < 0) goto oom;
 
     /* the y range: the data (error bars and baselines included) with a margin, kept inside what the
@@ -461,7 +478,7 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     safe_name(fg->dataset, ds, sizeof ds);
     char kind[32];
     safe_name(fg->kind, kind, sizeof kind);
-    snprintf(fig, sizeof fig, "%s_vs_%s__%s%s%s", kind, fg->vs_bytes ? "bytes" : "bpw", ds,
+    snprintf(fig, sizeof fig, "%s_vs_%s__%s%s%s", kind, X_NAME[fg->x], ds,
              strcmp(fg->against, "-") ? "__vs_" : "", strcmp(fg->against, "-") ? fg->against : "");
     if (fg->tag) snprintf(fig + strlen(fig), sizeof fig - strlen(fig), "__s%d", fg->tag);
 
@@ -471,7 +488,7 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     fprintf(f, "# qbench plot data: %s vs %s. One index per series (blank-line pairs separate them),\n"
                "# then the Pareto front, then the points above the y cut (drawn on the edge).\n"
                "# Columns: x y packed_bytes y_low y_high (y -/+ standard error; y y when none)\n",
-            fg->kind, fg->vs_bytes ? "packed size" : "bits per weight");
+            fg->kind, X_WHAT[fg->x]);
     int any_se = 0;
     for (int i = 0; i <= ns; i++) {
         const Pt *pts = i < ns ? ss[i].pts : front;
@@ -543,7 +560,8 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
     if (n_models > 1) snprintf(title, sizeof title, "%d models: %s", n_models, what);
     else snprintf(title, sizeof title, "%s: %s", model, what);
     y_label(fg, logy, ylab, sizeof ylab);
-    if (fg->vs_bytes) snprintf(xlab, sizeof xlab, "packed size of the quantized layers (%s)", unit_name);
+    if (fg->x == X_BYTES) snprintf(xlab, sizeof xlab, "packed size of the quantized layers (%s)", unit_name);
+    else if (fg->x == X_DECODE) snprintf(xlab, sizeof xlab, "decode tokens/s of the model as stored (this machine; faster to the right)");
     else snprintf(xlab, sizeof xlab, "bits per weight (including scales and zeros)");
     fprintf(f, "# qbench plot: %s\n# Redraw after editing: cd into this directory, then `gnuplot %s.gp`.\n"
                "# Data: %s.dat (one index per series, then the Pareto front, then the off-scale points).\n",
@@ -758,14 +776,18 @@ int plot_all(Store *s, const char *dir, int formats, PlotFiles *files, char err[
                     if (figs[j].tag >= tag) tag = figs[j].tag + 1;
                 }
             int add = !strcmp(m->kind, "ppl") ? 2 : 1;
-            Figure *g = realloc(figs, (size_t)(nfig + add) * sizeof *g);
+            int speed = 0; /* accuracy against decode speed too, once some point of the metric has a speed */
+            for (int j = 0; j < nr && !speed; j++)
+                speed = runs[j].speed_threads > 0 && store_run_metric(&runs[j], m->kind, m->dataset, m->against);
+            Figure *g = realloc(figs, (size_t)(nfig + add + speed) * sizeof *g);
             if (!g) {
                 snprintf(err, QB_ERRLEN, "plot: out of memory");
                 goto done;
             }
             figs = g;
-            figs[nfig++] = (Figure){m->kind, m->dataset, m->against, m->signature, 0, tag};
-            if (add == 2) figs[nfig++] = (Figure){m->kind, m->dataset, m->against, m->signature, 1, tag};
+            figs[nfig++] = (Figure){m->kind, m->dataset, m->against, m->signature, X_BPW, tag};
+            if (add == 2) figs[nfig++] = (Figure){m->kind, m->dataset, m->against, m->signature, X_BYTES, tag};
+            if (speed) figs[nfig++] = (Figure){m->kind, m->dataset, m->against, m->signature, X_DECODE, tag};
         }
     if (nfig == 0) {
         snprintf(err, QB_ERRLEN, "plot: no finished point with a perplexity, chrF, METEOR, top-1 or KL metric");

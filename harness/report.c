@@ -115,7 +115,7 @@ static void fmt_num(char *buf, size_t n, double v, int precise) {
  * named kind:dataset[:against] ("metrics" = all of them). */
 typedef enum {
     C_POINT, C_METHOD, C_BITS, C_HIGH, C_GROUP, C_ACT, C_SYM, C_STATIC, C_BPW, C_BYTES, C_S_CALIB, C_S_QUANT,
-    C_S_EVAL, C_STATUS, C_KEY, C_NCFG
+    C_S_EVAL, C_DECODE, C_PREFILL, C_SPEED_THREADS, C_STATUS, C_KEY, C_NCFG
 } CfgCol;
 static const struct {
     const char *name, *md_head, *csv_head;
@@ -135,6 +135,9 @@ static const struct {
     {"seconds_calibration", "s calib", "seconds_calibration", 1, "calibration forward passes"},
     {"seconds_quantize", "s quant", "seconds_quantize", 1, "quantization solves"},
     {"seconds_eval", "s eval", "seconds_eval", 1, "evaluation"},
+    {"decode_tps", "decode tok/s", "decode_tps", 1, "decode tokens/s of the model as stored (timing: varies with load)"},
+    {"prefill_tps", "prefill tok/s", "prefill_tps", 1, "prefill tokens/s of the model as stored (timing: varies with load)"},
+    {"speed_threads", "threads", "speed_threads", 1, "threads the speeds were measured with"},
     {"status", "status", "status", 0, "done, failed, running, or baseline"},
     {"key", "key", "key", 0, "the point's key (baselines: model sha256)"},
 };
@@ -182,6 +185,12 @@ static void cfg_cell(const Row *r, CfgCol c, int precise, char *b, size_t n) {
     case C_S_CALIB: fmt_num(b, n, x->seconds_calibration, precise); break;
     case C_S_QUANT: fmt_num(b, n, x->seconds_quantize, precise); break;
     case C_S_EVAL: fmt_num(b, n, x->seconds_eval, precise); break;
+    case C_DECODE: fmt_num(b, n, x->decode_tps, precise); break;
+    case C_PREFILL: fmt_num(b, n, x->prefill_tps, precise); break;
+    case C_SPEED_THREADS:
+        if (x->speed_threads > 0) snprintf(b, n, "%d", x->speed_threads);
+        else snprintf(b, n, "%s", blank);
+        break;
     case C_STATUS: snprintf(b, n, "%s", x->status); break;
     case C_KEY: snprintf(b, n, "%s", x->key); break;
     default: b[0] = 0;
@@ -249,10 +258,10 @@ static int parse_columns(const char *spec, const Col *cols, int ncols, Pick *pic
     return 0;
 }
 
-/* The default columns: markdown stays narrow (no bytes, seconds, key; sym/static/high only where
- * some point sets them; status only where some point is not done); csv has everything. */
+/* The default columns: markdown stays narrow (no bytes, seconds, key, speed threads; sym/static/high and
+ * tokens/s only where some point has them; status only where some point is not done); csv has everything. */
 static int default_picks(ReportFormat fmt, const Row *rows, int nrows, const Col *cols, int ncols, Pick *picks) {
-    int np = 0, any_sym = 0, any_static = 0, any_high = 0, any_undone = 0;
+    int np = 0, any_sym = 0, any_static = 0, any_high = 0, any_undone = 0, any_speed = 0;
     for (int i = 0; i < nrows; i++) {
         const StoreRunRow *x = rows[i].run;
         if (!x) continue;
@@ -260,11 +269,13 @@ static int default_picks(ReportFormat fmt, const Row *rows, int nrows, const Col
         any_static |= x->static_groups;
         any_high |= results_high_bits(x) > 0;
         any_undone |= strcmp(x->status, "done") != 0;
+        any_speed |= x->speed_threads > 0;
     }
     for (int c = 0; c < C_NCFG; c++) {
         if (fmt == REPORT_MARKDOWN) {
             if (c == C_POINT || c == C_BYTES || c == C_S_CALIB || c == C_S_QUANT || c == C_S_EVAL || c == C_KEY) continue;
             if ((c == C_SYM && !any_sym) || (c == C_STATIC && !any_static) || (c == C_HIGH && !any_high)) continue;
+            if (((c == C_DECODE || c == C_PREFILL) && !any_speed) || c == C_SPEED_THREADS) continue;
             if (c == C_STATUS) continue; /* after the metrics */
         } else if (c == C_POINT || c == C_STATUS || c == C_KEY) continue;
         picks[np++] = (Pick){c, -1};
@@ -455,6 +466,10 @@ static int write_json(FILE *out, const StoreRunRow *runs, int nr, const StoreBas
         add_num_or_null(sec, "quantize", r->seconds_quantize);
         add_num_or_null(sec, "eval", r->seconds_eval);
         cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)r->peak_rss_bytes);
+        cJSON *spd = cJSON_AddObjectToObject(o, "speed"); /* tokens/s of the model as stored; null: not measured */
+        add_num_or_null(spd, "decode_tps", r->decode_tps);
+        add_num_or_null(spd, "prefill_tps", r->prefill_tps);
+        cJSON_AddNumberToObject(spd, "threads", r->speed_threads);
         cJSON *ms = cJSON_AddArrayToObject(o, "metrics");
         for (int k = 0; k < r->n_metrics; k++) {
             const StoreMetricRow *m = &r->metrics[k];

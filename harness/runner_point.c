@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <omp.h>
 
 #include "harness/runner_internal.h"
 #include "quant/checkpoint.h"
@@ -16,6 +19,42 @@
 static int64_t peak_rss_bytes(void) {
     struct rusage ru;
     return getrusage(RUSAGE_SELF, &ru) ? 0 : (int64_t)ru.ru_maxrss * 1024;
+}
+
+/* ---- speed -------------------------------------------------------------------------------------- */
+
+/* Decode and prefill tokens/s of the point's model as it would be deployed: a `models:` entry as
+ * loaded; a quantized point through its .qbq written to a temporary file and loaded back packed (the
+ * model in memory holds the dequantized float32 weights). Timing only: stored beside the point, never
+ * in its key, metrics or anything `check` gates on. */
+static int point_speed(const Model *m, const SweepPoint *p, const PipelineReport *rep, const PipelineOptions *po,
+                       StoreRun *run, char err[QB_ERRLEN]) {
+    int n_pre = m->cfg.seq_len < 128 ? m->cfg.seq_len : 128, n_dec = n_pre - 1 < 64 ? n_pre - 1 : 64;
+    if (n_dec < 1) return 0; /* a model with one position has no decode to time */
+    ModelSpeed sp;
+    if (p->model_entry >= 0) {
+        if (model_measure_speed(m, n_dec, n_pre, &sp, err)) return -1;
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        char path[600];
+        snprintf(path, sizeof path, "%.500s/qbench-speed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        int fd = mkstemp(path);
+        if (fd < 0) {
+            snprintf(err, QB_ERRLEN, "%.400s: cannot create a temporary checkpoint to time the point", path);
+            return -1;
+        }
+        close(fd);
+        Model *q = quant_checkpoint_write(m, rep, po, path, err) ? NULL : quant_checkpoint_load(path, err);
+        unlink(path);
+        if (!q) return -1;
+        int rc = model_measure_speed(q, n_dec, n_pre, &sp, err);
+        model_free(q);
+        if (rc) return -1;
+    }
+    run->decode_tps = sp.decode_tps;
+    run->prefill_tps = sp.prefill_tps;
+    run->speed_threads = omp_get_max_threads();
+    return 0;
 }
 
 /* ---- one point ---------------------------------------------------------------------------------- */
@@ -196,7 +235,7 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
          * file bytes); a float model entry has no quantized layers to count */
         rep.bits_per_weight = m->stored.format[0] ? m->stored.linear_bits : NAN;
         rep.packed_bytes = m->stored.file_bytes;
-    } else if (quant_model(m, sweep_needs_calibration(p) ? &cs : NULL, &po, 0, &rep, err)) goto done;
+    } else if (quant_model(m, sweep_needs_calibration(p) ? &cs : NULL, &po, 1, &rep, err)) goto done; /* results: point_speed */
     /* the Hessian forward passes are calibration work: only the solves count as quantization */
     double t_quant = runner_now() - t0 - rep.calib_seconds;
     t_cal += rep.calib_seconds;
@@ -237,6 +276,7 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
             goto oom;
     }
     double t_eval = runner_now() - t0;
+    if (point_speed(m, p, &rep, &po, run, err)) goto done;
 
     /* per-layer stats and samples */
     layers = calloc((size_t)rep.n_layers + 1, sizeof *layers);
@@ -270,8 +310,9 @@ int runner_point(Run *r, const SweepPoint *p, StoreRun *run, char *summary, size
     run->packed_bytes = (int64_t)rep.packed_bytes;
     StorePoint sp = {*run, ml.m, ml.n, layers, rep.n_layers, samples, n_samples, tres->sets, tres->n, r->reevaluate};
     if (store_write_point(r->st, &sp, err)) goto done;
-    snprintf(summary + strlen(summary), sumlen - strlen(summary), " | %.2f bits/w | cal %.1fs quant %.1fs eval %.1fs",
-             rep.bits_per_weight, t_cal, t_quant, t_eval);
+    snprintf(summary + strlen(summary), sumlen - strlen(summary),
+             " | %.2f bits/w | cal %.1fs quant %.1fs eval %.1fs | decode %.3g tok/s prefill %.3g tok/s",
+             rep.bits_per_weight, t_cal, t_quant, t_eval, run->decode_tps, run->prefill_tps);
     rc = 0;
     goto done;
 oom:

@@ -1,7 +1,7 @@
 /* store.c — the results database (SQLite): schema, forward migrations, and the one-transaction
  * writes of finished sweep points and baselines. See store.h for the API contract.
  *
- * ---- Schema (PRAGMA user_version = 4) -------------------------------------------------------------
+ * ---- Schema (PRAGMA user_version = 5) -------------------------------------------------------------
  * experiments      one row per (experiment name, experiment-file sha256)
  *   id INTEGER PK, name TEXT, file_path TEXT, file_sha256 TEXT, created TEXT (ISO-8601 UTC),
  *   evals TEXT  -- the metrics this version of the file computes, one "kind TAB dataset TAB against
@@ -16,6 +16,8 @@
  *   seconds_calibration, seconds_quantize, seconds_eval REAL, peak_rss_bytes INT,
  *   bits_per_weight REAL, packed_bytes INT, host TEXT, threads INT,
  *   provenance TEXT  -- the build that wrote the point (provenance.h: version, commit, flags, OpenBLAS)
+ *   decode_tps, prefill_tps REAL, speed_threads INT -- tokens/s of the quantized model as stored, measured
+ *                    on the machine with speed_threads threads (NULL: not measured; timing, never compared)
  * metrics          one number per (run, kind, dataset, against, signature)
  *   id, run_id -> runs.id (cascade), kind TEXT ('ppl','chrf','chrf++','meteor','top1','kl',...),
  *   dataset TEXT (dataset or generation task), against TEXT ('reference'|'baseline'|'-'),
@@ -114,6 +116,10 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     "ALTER TABLE runs ADD COLUMN provenance TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE experiments ADD COLUMN evals TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE experiments ADD COLUMN eval_key TEXT NOT NULL DEFAULT '';",
+    /* 4 -> 5: decode and prefill speed of every point, with the threads they were measured with */
+    "ALTER TABLE runs ADD COLUMN decode_tps REAL;"
+    "ALTER TABLE runs ADD COLUMN prefill_tps REAL;"
+    "ALTER TABLE runs ADD COLUMN speed_threads INTEGER;",
 };
 
 /* ---- small helpers ------------------------------------------------------------------------------ */
@@ -372,9 +378,9 @@ int store_point_is_done(Store *s, const char *key, char err[QB_ERRLEN]) {
 #define RUN_COLS                                                                                     \
     "key, experiment_id, model_path, model_sha256, method, bits, group_size, act_order, sym,"       \
     " static_groups, params_json, host, threads, seconds_calibration, seconds_quantize, seconds_eval," \
-    " peak_rss_bytes, bits_per_weight, packed_bytes, provenance"
-#define RUN_QMARKS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-#define RUN_NCOLS 20
+    " peak_rss_bytes, bits_per_weight, packed_bytes, provenance, decode_tps, prefill_tps, speed_threads"
+#define RUN_QMARKS "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+#define RUN_NCOLS 23
 
 static void bind_run(sqlite3_stmt *st, const StoreRun *r) {
     char host[256] = "";
@@ -402,6 +408,10 @@ static void bind_run(sqlite3_stmt *st, const StoreRun *r) {
     char prov[512];
     if (!r->provenance) qb_provenance(prov, sizeof prov);
     bind_str(st, 20, r->provenance ? r->provenance : prov);
+    bind_real(st, 21, r->speed_threads > 0 ? r->decode_tps : NAN);
+    bind_real(st, 22, r->speed_threads > 0 ? r->prefill_tps : NAN);
+    if (r->speed_threads > 0) sqlite3_bind_int(st, 23, r->speed_threads);
+    else sqlite3_bind_null(st, 23);
 }
 
 int store_begin_point(Store *s, const StoreRun *run, char err[QB_ERRLEN]) {
@@ -879,6 +889,9 @@ static int fill_run(Store *s, sqlite3_stmt *st, void *item, void *ctx, char err[
     r->packed_bytes = sqlite3_column_int64(st, 22);
     r->bits_per_weight = col_real(st, 23);
     r->provenance = col_dup(st, 24);
+    r->decode_tps = col_real(st, 25);
+    r->prefill_tps = col_real(st, 26);
+    r->speed_threads = sqlite3_column_int(st, 27);
     if (!r->key || !r->experiment || !r->model_path || !r->model_sha256 || !r->method || !r->params_json ||
         !r->status || !r->error || !r->host || !r->started || !r->finished || !r->provenance)
         return 1;
@@ -899,11 +912,12 @@ int store_load_runs(Store *s, const char *experiment, const char *status, StoreR
         "SELECT r.id, r.key, COALESCE(e.name, ''), r.model_path, r.model_sha256, r.method, r.params_json,"
         " r.status, r.error, r.host, r.started, r.finished, r.bits, r.group_size, r.act_order, r.sym,"
         " r.static_groups, r.threads, r.seconds_calibration, r.seconds_quantize, r.seconds_eval,"
-        " r.peak_rss_bytes, r.packed_bytes, r.bits_per_weight, %s"
+        " r.peak_rss_bytes, r.packed_bytes, r.bits_per_weight, %s, %s"
         " FROM runs r LEFT JOIN experiments e ON e.id = r.experiment_id"
         " WHERE (?1 IS NULL OR e.name = ?1) AND (?2 IS NULL OR r.status = ?2)"
         " ORDER BY r.method, r.group_size, r.bits, r.act_order, r.sym, r.static_groups, r.id",
-        s->version >= 4 ? "r.provenance" : "''"); /* read-only on an older schema */
+        s->version >= 4 ? "r.provenance" : "''", /* read-only on an older schema */
+        s->version >= 5 ? "r.decode_tps, r.prefill_tps, COALESCE(r.speed_threads, 0)" : "NULL, NULL, 0");
     sqlite3_stmt *st = prep(s, sql, err, "reading runs");
     if (!st) return -1;
     sqlite3_stmt *mst = prep(s,

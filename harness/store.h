@@ -19,7 +19,7 @@
 
 #include "base/base.h"
 
-#define STORE_SCHEMA_VERSION 4 /* PRAGMA user_version after store_open() */
+#define STORE_SCHEMA_VERSION 5 /* PRAGMA user_version after store_open() */
 
 typedef struct Store Store;
 
@@ -41,6 +41,10 @@ typedef struct {
     double bits_per_weight;    /* including scales/zeros/indices overhead */
     int64_t packed_bytes;      /* size of the packed quantized linear layers */
     const char *provenance;    /* the build that computed it; NULL = this one (qb_provenance) */
+    /* speed of the quantized model as stored, on this machine (timing: never in a key or a comparison);
+     * NAN / 0 = not measured */
+    double decode_tps, prefill_tps;
+    int speed_threads;
 } StoreRun;
 
 /* One number with the settings that produced it. */
@@ -210,6 +214,8 @@ typedef struct {
     double seconds_calibration, seconds_quantize, seconds_eval;
     int64_t peak_rss_bytes, packed_bytes;
     double bits_per_weight;
+    double decode_tps, prefill_tps; /* NAN when not measured (and for rows older than schema 5) */
+    int speed_threads;              /* the threads they were measured with, 0 when not measured */
     StoreMetricRow *metrics; int n_metrics;
 } StoreRunRow;
 

@@ -66,12 +66,13 @@ static int copy_run(sqlite3 *db, sqlite3_int64 src_id) {
               "INSERT INTO main.runs(key, experiment_id, model_path, model_sha256, method, bits, group_size,"
               " act_order, sym, static_groups, params_json, status, error, started, finished, seconds_calibration,"
               " seconds_quantize, seconds_eval, peak_rss_bytes, bits_per_weight, packed_bytes, host, threads,"
-              " provenance)"
+              " provenance, decode_tps, prefill_tps, speed_threads)"
               " SELECT r.key, (SELECT m.id FROM main.experiments m JOIN src.experiments e ON m.name = e.name"
               " AND m.file_sha256 = e.file_sha256 WHERE e.id = r.experiment_id), r.model_path, r.model_sha256,"
               " r.method, r.bits, r.group_size, r.act_order, r.sym, r.static_groups, r.params_json, r.status,"
               " r.error, r.started, r.finished, r.seconds_calibration, r.seconds_quantize, r.seconds_eval,"
-              " r.peak_rss_bytes, r.bits_per_weight, r.packed_bytes, r.host, r.threads, r.provenance"
+              " r.peak_rss_bytes, r.bits_per_weight, r.packed_bytes, r.host, r.threads, r.provenance,"
+              " r.decode_tps, r.prefill_tps, r.speed_threads"
               " FROM src.runs r WHERE r.id = ?1",
               src_id, 0))
         return -1;

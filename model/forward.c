@@ -220,7 +220,7 @@ void model_embed(const Model *m, const int *tokens, int n, float *x) {
 static void head(const Model *m, const float *x, int n, float *xb, float *logits) {
     if (m->cfg.family != ARCH_LLAMA) { arch_head(m, x, n, xb, logits); return; }
     rmsnorm_rows(xb, x, m->final_norm, n, m->cfg.dim, m->cfg.norm_eps);
-    Linear cls = {m->classifier, NULL, m->cfg.vocab_size, m->cfg.dim, NULL};
+    Linear cls = {m->classifier_q ? NULL : m->classifier, NULL, m->cfg.vocab_size, m->cfg.dim, m->classifier_q};
     GemmJob j = {&cls, xb, logits, m->cfg.vocab_size, 0.0f};
     gemm_jobs(&j, 1, n, NULL, NULL);
 }

@@ -290,6 +290,13 @@ static int load_weights(Source *s, int attn_bias, char err[QB_ERRLEN]) {
     }
     m->final_norm = load_tensor(s, "model.norm.weight", c->dim, 0, 0, 1, NULL, err);
     if (!m->final_norm) return -1;
+    { /* a BF16/F16 classifier is read from the mapping by the forward (the floats serve everything else) */
+        const StFile *f;
+        const StTensor *t = source_find(s, miss_head ? "model.embed_tokens.weight" : "lm_head.weight", &f);
+        if (t && (t->dtype == ST_BF16 || t->dtype == ST_F16) && (uintptr_t)t->data % 2 == 0 &&
+            model_keep_classifier_half(m, t->dtype == ST_F16 ? QW_F16 : QW_BF16, (const uint16_t *)t->data, err))
+            return -1;
+    }
     static const char *lin_names[LIN_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                                "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     for (int l = 0; l < c->n_layers; l++) {

@@ -109,6 +109,8 @@ typedef struct {
     Block *blocks;      /* n_layers */
     float *final_norm;  /* dim */
     float *classifier;  /* vocab x dim; == tok_emb when tied */
+    QWeights *classifier_q; /* the classifier as the forward reads it when kept as BF16/F16 (same values as
+                             * classifier; model_keep_classifier_half), else NULL */
     /* Non-Llama families (NULL otherwise). With cfg.proj_dim = E, tok_emb and classifier are vocab x E. */
     float *final_norm_b;          /* final LayerNorm bias; final_norm is NULL for post-LN OPT */
     float *pos_emb;               /* learned positions (OPT: max_pos + 2 rows, GPT-2: max_pos), dim wide */
@@ -147,6 +149,12 @@ void model_state_free(ModelState *s);
  * n <= max_batch, pos0 + n <= max_seq. Batched prefill and one-token decode are the same call. */
 int model_forward(const Model *m, ModelState *s, const int *tokens, int n, int pos0, float *logits,
                   char err[QB_ERRLEN]);
+
+/* Speed on this machine with the current OpenMP thread count (timing only, never part of a result):
+ * decode tokens/s of n_decode one-token forwards from the KV cache (after a 1-token start), and prefill
+ * tokens/s of one n_prefill-token window, logits included. */
+typedef struct { double decode_tps, prefill_tps; } ModelSpeed;
+int model_measure_speed(const Model *m, int n_decode, int n_prefill, ModelSpeed *out, char err[QB_ERRLEN]);
 
 /* ---- block-level hooks for the calibration pipeline -------------------------------------------- */
 
@@ -241,6 +249,12 @@ void linear_dot_rows(const Linear *l, const float *x, int r0, int r1, float *y);
 int model_unpack_weights(Model *m, char err[QB_ERRLEN]);
 /* IEEE half → float (exact). */
 float model_half_to_float(uint16_t h);
+/* The Llama classifier read by the forward in a half format, same values, half the bytes per decoded
+ * token: data != NULL references halves the file stores (rows of `classifier`, which must live as long
+ * as m); data == NULL makes an owned BF16 (else F16) copy only when every float of m->classifier is
+ * exactly such a value, and leaves float32 otherwise. A no-op (0) for the other families.
+ * model_unpack_weights drops it again. */
+int model_keep_classifier_half(Model *m, QWeightFormat f, const uint16_t *data, char err[QB_ERRLEN]);
 
 /* Constructors: l->rows and l->cols must be set; l->w becomes NULL and l->q the packed form.
  * Half weights: `data` (rows x cols little-endian halves) is referenced, not copied: it must live as

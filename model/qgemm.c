@@ -11,14 +11,27 @@
 #define PANEL_BYTES (1024 * 1024) /* half of a 2 MiB L2 */
 #define DOT_ROWS 64
 
-/* y[c0 .. c1) of one row = beta*y + W[c0 .. c1) · x */
+/* y[c0 .. c1) of one row = beta*y + W[c0 .. c1) · x, in one kernel call for the whole slice: kernels
+ * prepare per call what every row shares (the lookup tables of binary codes, activations gathered into
+ * group order), so cutting the slice into chunks would redo that per chunk. Rows are independent, so the
+ * sums are the same however the slice is cut. */
 static void dot_slice(const Linear *l, const float *x, int c0, int c1, float beta, float *y) {
-    float d[DOT_ROWS];
-    for (int r = c0; r < c1; r += DOT_ROWS) {
-        int e = c1 - r < DOT_ROWS ? c1 : r + DOT_ROWS;
-        linear_dot_rows(l, x, r, e, d);
-        for (int i = r; i < e; i++) y[i] = beta == 0.0f ? d[i - r] : beta * y[i] + d[i - r];
+    if (beta == 0.0f) {
+        linear_dot_rows(l, x, c0, c1, y + c0);
+        return;
     }
+    float d[DOT_ROWS], *buf = c1 - c0 > DOT_ROWS ? malloc((size_t)(c1 - c0) * sizeof *buf) : d;
+    if (!buf) { /* no memory: chunk by chunk */
+        for (int r = c0; r < c1; r += DOT_ROWS) {
+            int e = c1 - r < DOT_ROWS ? c1 : r + DOT_ROWS;
+            linear_dot_rows(l, x, r, e, d);
+            for (int i = r; i < e; i++) y[i] = beta * y[i] + d[i - r];
+        }
+        return;
+    }
+    linear_dot_rows(l, x, c0, c1, buf);
+    for (int i = c0; i < c1; i++) y[i] = beta * y[i] + buf[i - c0];
+    if (buf != d) free(buf);
 }
 
 void qgemm_slice(const Linear *l, const float *x, int n, int c0, int c1, float beta, float *y, int ldy) {

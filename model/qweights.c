@@ -54,6 +54,7 @@ void linear_dot_rows(const Linear *l, const float *x, int r0, int r1, float *y) 
 }
 
 int model_unpack_weights(Model *m, char err[QB_ERRLEN]) {
+    m->classifier_q = NULL; /* writers change m->classifier in place */
     for (int b = 0; b < m->cfg.n_layers; b++)
         for (int k = 0; k < LIN_COUNT; k++) {
             Linear *l = &m->blocks[b].lin[k];
@@ -68,6 +69,50 @@ int model_unpack_weights(Model *m, char err[QB_ERRLEN]) {
             l->w = w;
             l->q = NULL; /* the packed buffers stay owned by m until model_free */
         }
+    return 0;
+}
+
+/* v in half format f; clears *exact when that half is not v bit for bit (F16: subnormals and values out of
+ * its normal range count as not exact, which only keeps such a classifier float32). */
+static uint16_t half_of(float v, QWeightFormat f, int *exact) {
+    uint32_t bits, back;
+    memcpy(&bits, &v, sizeof bits);
+    uint32_t sign = bits >> 31 << 15, exp = bits >> 23 & 0xff;
+    uint16_t h;
+    if (f == QW_BF16) h = (uint16_t)(bits >> 16);
+    else if ((bits & 0x7fffffffu) == 0) h = (uint16_t)sign;
+    else if (exp >= 113 && exp <= 142) h = (uint16_t)(sign | (exp - 112) << 10 | (bits >> 13 & 0x3ffu));
+    else { *exact = 0; return 0; }
+    if (f == QW_BF16) back = (uint32_t)h << 16;
+    else { float fb = model_half_to_float(h); memcpy(&back, &fb, sizeof back); }
+    if (back != bits) *exact = 0;
+    return h;
+}
+
+int model_keep_classifier_half(Model *m, QWeightFormat f, const uint16_t *data, char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    if (c->family != ARCH_LLAMA || !m->classifier) return 0;
+    Linear l = {.rows = c->vocab_size, .cols = c->dim};
+    size_t n = (size_t)l.rows * l.cols;
+    if (!data) { /* an exact copy in the first half format that holds every value */
+        const QWeightFormat fs[2] = {QW_BF16, QW_F16};
+        uint16_t *h = NULL;
+        for (int k = 0; k < 2 && !data; k++) {
+            int exact = 1;
+            for (size_t i = 0; i < n && exact; i++) half_of(m->classifier[i], fs[k], &exact);
+            if (!exact) continue;
+            if (!(h = (uint16_t *)model_own_floats(m, (n + 1) / 2))) {
+                snprintf(err, QB_ERRLEN, "classifier: out of memory for its %s copy", qweight_format_name(fs[k]));
+                return -1;
+            }
+            for (size_t i = 0; i < n; i++) h[i] = half_of(m->classifier[i], fs[k], &exact);
+            data = h;
+            f = fs[k];
+        }
+        if (!data) return 0;
+    }
+    if (linear_keep_half(m, &l, f, data, err)) return -1;
+    m->classifier_q = l.q;
     return 0;
 }
 

@@ -563,6 +563,7 @@ static float *load_floats(Model *m, const Reader *rd, const char *name, int ndim
         return NULL;
     }
     memcpy(f, p, n * sizeof(float));
+    qb_drop_pages(p, n * sizeof(float));
     return f;
 }
 
@@ -624,6 +625,12 @@ static int load_layer(Model *m, const Reader *rd, const cJSON *lj, int l, const 
         rcode = -1;
     }
     free(codes);
+    const size_t rg = (size_t)rows * ng;
+    qb_drop_pages(words, nw * 4);
+    qb_drop_pages(scales, rg * (binary ? bits : 1) * 4);
+    qb_drop_pages(zeros, rg * 4);
+    qb_drop_pages(g_idx, (size_t)cols * 4);
+    if (levels) qb_drop_pages(levels, rg * nlev * 4);
     return rcode;
 }
 
@@ -682,12 +689,59 @@ static int load_family_tensors(Model *m, const Reader *rd, const cJSON *lj, cons
     return model_unpack_weights(m, err);
 }
 
-/* Reads path and checks its header, checksum and metadata JSON: on success *buf (the file), *root
- * (the metadata) and *data_start are the caller's. */
+/* The file mapped read-only (it is only read, and copied into the model where kept), so that loading
+ * does not hold a second copy of it in memory. NULL with err set on failure; *lenp its size. */
+static unsigned char *map_file(const char *path, size_t *lenp, char err[QB_ERRLEN]) {
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        snprintf(err, QB_ERRLEN, "%.400s: cannot read: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    if (st.st_size < CK_HEADER + 8) { /* too short to hold a header: say whether it even starts like one */
+        unsigned char head[8] = {0};
+        ssize_t got = read(fd, head, sizeof head);
+        close(fd);
+        snprintf(err, QB_ERRLEN, "%.400s: not a qbench quantized checkpoint (%s)", path,
+                 got < 8 || memcmp(head, CK_MAGIC, 8) ? "bad magic" : "file too short");
+        return NULL;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, QB_ERRLEN, "%.400s: cannot map: %s", path, strerror(errno));
+        return NULL;
+    }
+    *lenp = (size_t)st.st_size;
+    return p;
+}
+
+/* sha256 of the whole file (*file) and of its payload after the header (*payload) in one pass; each
+ * hashed chunk is dropped from this process's memory again (the pages stay in the page cache), so
+ * checking a checkpoint costs no resident memory. */
+static void hash_file_and_payload(unsigned char *buf, size_t len, char file[65], char payload[65]) {
+    const size_t CHUNK_BYTES = (size_t)32 << 20; /* a multiple of the page size */
+    QbSha256 f, pl;
+    qb_sha256_init(&f);
+    qb_sha256_init(&pl);
+    for (size_t off = 0; off < len; off += CHUNK_BYTES) {
+        size_t n = len - off < CHUNK_BYTES ? len - off : CHUNK_BYTES;
+        qb_sha256_update(&f, buf + off, n);
+        if (off + n > CK_HEADER)
+            qb_sha256_update(&pl, buf + (off > CK_HEADER ? off : CK_HEADER), off + n - (off > CK_HEADER ? off : CK_HEADER));
+        qb_drop_pages(buf + off, n);
+    }
+    qb_sha256_final_hex(&f, file);
+    qb_sha256_final_hex(&pl, payload);
+}
+
+/* Maps path and checks its header, checksum and metadata JSON: on success *buf (the mapping, len
+ * bytes: munmap it), *root (the metadata), *data_start and file_sha (sha256 of the file) are the caller's. */
 static int read_verified(const char *path, unsigned char **bufp, size_t *lenp, cJSON **rootp, size_t *data_startp,
-                         char err[QB_ERRLEN]) {
+                         char file_sha[65], char err[QB_ERRLEN]) {
     size_t len = 0;
-    unsigned char *buf = (unsigned char *)qb_read_file(path, &len, err);
+    unsigned char *buf = map_file(path, &len, err);
     if (!buf) return -1;
     cJSON *root = NULL;
     if (len < CK_HEADER + 8 || memcmp(buf, CK_MAGIC, 8)) {
@@ -710,7 +764,7 @@ static int read_verified(const char *path, unsigned char **bufp, size_t *lenp, c
     char want[65], got[65];
     memcpy(want, buf + 24, 64);
     want[64] = 0;
-    qb_sha256_hex(buf + CK_HEADER, payload, got);
+    hash_file_and_payload(buf, len, file_sha, got);
     if (memcmp(want, got, 64)) {
         snprintf(err, QB_ERRLEN, "%.400s: checksum mismatch (the file is corrupt): header sha256 %.16s…, payload %.16s…",
                  path, want, got);
@@ -739,7 +793,7 @@ static int read_verified(const char *path, unsigned char **bufp, size_t *lenp, c
     return 0;
 fail:
     cJSON_Delete(root);
-    free(buf);
+    munmap(buf, len);
     return -1;
 }
 
@@ -747,8 +801,9 @@ char *quant_checkpoint_describe(const char *path, char err[QB_ERRLEN]) {
     unsigned char *buf;
     size_t len, data_start;
     cJSON *root;
-    if (read_verified(path, &buf, &len, &root, &data_start, err)) return NULL;
-    free(buf);
+    char sha[65];
+    if (read_verified(path, &buf, &len, &root, &data_start, sha, err)) return NULL;
+    munmap(buf, len);
     cJSON_DeleteItemFromObjectCaseSensitive(root, "tensors"); /* per-tensor detail: not a description */
     cJSON_DeleteItemFromObjectCaseSensitive(root, "layers");
     char *s = cJSON_PrintUnformatted(root);
@@ -761,7 +816,8 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     unsigned char *buf;
     size_t len, data_start;
     cJSON *root;
-    if (read_verified(path, &buf, &len, &root, &data_start, err)) return NULL;
+    char sha[65];
+    if (read_verified(path, &buf, &len, &root, &data_start, sha, err)) return NULL;
     Model *m = NULL;
     Reader rd = {path, buf + data_start, len - data_start, cJSON_GetObjectItemCaseSensitive(root, "tensors")};
     const cJSON *cj = cJSON_GetObjectItemCaseSensitive(root, "config"),
@@ -822,6 +878,8 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     m->classifier = c->tied_embeddings ? m->tok_emb : load_floats(m, &rd, "classifier", 2, sh_emb, err);
     if (!m->classifier) goto fail;
     if (!(m->final_norm = load_floats(m, &rd, "final_norm", 1, sh_d, err))) goto fail;
+    /* a classifier that came from a BF16/F16 model is run in that format: same values, half the bytes */
+    if (model_keep_classifier_half(m, QW_F32, NULL, err)) goto fail;
     const cJSON *lj = layers->child;
     for (int l = 0; l < c->n_layers; l++) {
         Block *b = &m->blocks[l];
@@ -847,13 +905,13 @@ Model *quant_checkpoint_load(const char *path, char err[QB_ERRLEN]) {
     }
 loaded:
     snprintf(m->path, sizeof m->path, "%s", path);
-    qb_sha256_hex(buf, len, m->sha256);
+    memcpy(m->sha256, sha, sizeof sha);
     cJSON_Delete(root);
-    free(buf);
+    munmap(buf, len);
     return m;
 fail:
     cJSON_Delete(root);
-    free(buf);
+    munmap(buf, len);
     model_free(m);
     return NULL;
 }

@@ -685,6 +685,14 @@ static void test_check_exit_codes_and_plot(void **state) {
     const char *plot_exp[] = {"qbench", "plot", pass, NULL};
     assert_int_equal(run(plot_exp), 0);
     assert_int_equal(access(expplots, F_OK), 0);
+    /* every point was timed (decode and prefill of the quantized model as stored, with its threads), and
+     * accuracy is drawn against that speed too */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done' AND NOT (decode_tps > 0 AND"
+                                " prefill_tps > 0 AND speed_threads >= 1)"), 0);
+    assert_true(db_int(db, "SELECT count(*) FROM runs WHERE status = 'done'") > 0);
+    path(expplots, sizeof expplots, "plots/ppl_vs_decode__tinystories-valid.png");
+    assert_int_equal(access(expplots, F_OK), 0);
+    path(expplots, sizeof expplots, "plots/ppl_vs_bpw__tinystories-valid.png");
     /* given the database alone, the plots go to the output.plots of the experiment recorded in it */
     assert_int_equal(system(cmd), 0);
     const char *plot_db[] = {"qbench", "plot", db, NULL};

@@ -624,6 +624,8 @@ static void test_f16_bf16_weights(void **state) {
         assert_int_equal(linear_format(qb), bf ? QW_BF16 : QW_F16);
         assert_null(qb->w);
         assert_int_equal(linear_weight_bytes(qb), (size_t)qb->rows * qb->cols * 2);
+        assert_non_null(b->classifier_q); /* the forward reads the classifier from the file's halves too */
+        assert_null(a->classifier_q);
         float *wb = malloc((size_t)qb->rows * qb->cols * sizeof *wb);
         assert_non_null(wb);
         linear_rows_f32(qb, 0, qb->rows, wb);
@@ -636,8 +638,10 @@ static void test_f16_bf16_weights(void **state) {
         for (int i = 0; i < 12 * 20; i++) assert_true(fabsf(la[i] - lb[i]) < 0.05f);
         /* the same weights widened to float32 give the same logits up to float32 summation order: the
          * kernels multiply the identical values, so only rounding of the sums differs (relative 1e-6 per
-         * layer; 1e-4 absolute on logits of magnitude <= 10 leaves a wide margin) */
+         * layer; 1e-4 absolute on logits of magnitude <= 10 leaves a wide margin); unpacking drops the
+         * half classifier as well */
         assert_int_equal(model_unpack_weights(b, err), 0);
+        assert_null(b->classifier_q);
         assert_int_equal(linear_format(qb), QW_F32);
         logits_of(b, lc);
         for (int i = 0; i < 12 * 20; i++) assert_true(fabsf(lb[i] - lc[i]) <= 1e-4f * (1.0f + fabsf(lc[i])));

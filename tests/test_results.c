@@ -198,7 +198,8 @@ static void test_report_csv_and_json(void **state) {
     char *csv = report_text(s, REPORT_CSV);
     /* csv: every configuration column, each ppl with its standard error beside it, status and key */
     assert_non_null(strstr(csv, "method,bits,high_bits,group_size,act_order,sym,static_groups,bits_per_weight,"
-                                "packed_bytes,seconds_calibration,seconds_quantize,seconds_eval,ppl:tinystories-valid,"
+                                "packed_bytes,seconds_calibration,seconds_quantize,seconds_eval,decode_tps,prefill_tps,speed_threads,"
+                                "ppl:tinystories-valid,"
                                 "ppl:tinystories-valid:se,chrf:tinystories-continuation:baseline,"
                                 "chrf:tinystories-continuation:reference,top1:tinystories-valid:baseline,status,key\n"));
     assert_non_null(strstr(csv, "\ngptq,4,,32,true,false,false,4.25,40000,"));

@@ -164,6 +164,8 @@ static void test_migrates_hand_written_v1_database(void **state) {
     assert_int_equal(rows[0].n_metrics, 1);
     assert_true(rows[0].metrics[0].value == 12.5);
     assert_string_equal(rows[0].provenance, ""); /* v3: unknown for rows written before it */
+    assert_true(isnan(rows[0].decode_tps) && isnan(rows[0].prefill_tps)); /* v5: not measured before it */
+    assert_int_equal(rows[0].speed_threads, 0);
     store_free_runs(rows, n);
     /* The v2 tables now exist and work. */
     StoreMetric b = {.kind = "ppl", .dataset = "wikitext2-test", .value = 11.0, .count = 100};
@@ -185,6 +187,40 @@ static void test_point_records_provenance(void **state) {
     const char *want[] = {"|commit:", "|cc:", "|flags:", "|openblas:", "|core:"};
     for (int i = 0; i < 5; i++)
         if (!strstr(prov, want[i])) fail_msg("provenance '%s' lacks %s", prov, want[i]);
+    store_close(s);
+}
+
+/* A point's speed (decode and prefill tokens/s with their thread count) reads back as written; a point
+ * without one reads NAN / 0 and its columns are NULL. */
+static void test_point_speed_round_trip(void **state) {
+    (void)state;
+    char err[QB_ERRLEN];
+    Store *s = store_open(path_in("speed.db"), err);
+    assert_non_null(s);
+    Fixture f, g;
+    make_point(&f, "ks", 4, 5.0, 0);
+    f.p.run.decode_tps = 41.5;
+    f.p.run.prefill_tps = 312.25;
+    f.p.run.speed_threads = 2;
+    assert_int_equal(store_write_point(s, &f.p, err), 0);
+    make_point(&g, "kn", 3, 6.0, 0);
+    assert_int_equal(store_write_point(s, &g.p, err), 0);
+    assert_int_equal(query_int(store_db(s), "SELECT count(*) FROM runs WHERE key = 'kn' AND decode_tps IS NULL AND"
+                                            " prefill_tps IS NULL AND speed_threads IS NULL"), 1);
+    StoreRunRow *rows;
+    int n;
+    assert_int_equal(store_load_runs(s, NULL, NULL, &rows, &n, err), 0);
+    assert_int_equal(n, 2);
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(rows[i].key, "ks")) {
+            assert_true(rows[i].decode_tps == 41.5 && rows[i].prefill_tps == 312.25);
+            assert_int_equal(rows[i].speed_threads, 2);
+        } else {
+            assert_true(isnan(rows[i].decode_tps) && isnan(rows[i].prefill_tps));
+            assert_int_equal(rows[i].speed_threads, 0);
+        }
+    }
+    store_free_runs(rows, n);
     store_close(s);
 }
 
@@ -778,6 +814,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fresh_database_has_current_schema_wal_and_timeout),
         cmocka_unit_test(test_migrates_hand_written_v1_database),
+        cmocka_unit_test(test_point_speed_round_trip),
         cmocka_unit_test(test_point_records_provenance),
         cmocka_unit_test(test_reevaluated_point_keeps_old_signatures),
         cmocka_unit_test(test_open_errors_name_the_file),
