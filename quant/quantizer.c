@@ -451,12 +451,11 @@ static void two_step_store_row(const GridSpec *s, const TwoStepWork *w, const fl
  * closed-form step 2 (levels 0..K−1 in the integer domain), without storing all K of them. */
 static inline float grid_level(double sd, double zd, double i) { return (float)(sd * (i - zd)); }
 
-/* d[j] = (q_j − x_j)² (times hd[j] when hd), q_j the nearest of the K levels L(0..K−1) with the first
- * index on ties, exactly as nearest_level_index over the stored levels gives it. The linear code g
- * guesses b, the last level <= x; each lane checks that b is g or g−1 and that the run of equal
- * distances ending at b has length one (levels are strictly increasing, so it always has, bar
- * rounding accidents), and the rare lane that fails goes through nearest_level_index. */
-/* One weight: its squared error against the nearest level, or -1 where the guess does not certify. */
+/* The squared error of one weight against its nearest level L(i), first index on ties, exactly as
+ * nearest_level_index over the stored levels gives it, or -1 where the guess does not certify: the
+ * linear code g guesses b, the last level <= x; the weight checks that b is g or g−1 and that the
+ * run of equal distances ending at b has length one (levels are strictly increasing, so it always
+ * has, bar rounding accidents). */
 static inline double grid_sqerr_one(float xj, float sc, float z, float maxq, double sd, double zd) {
     float g = __builtin_rintf(xj / sc) + z; /* uniform_quant's code */
     g = g < 0.0f ? 0.0f : g;
@@ -523,6 +522,8 @@ static inline __mmask16 grid_sqerr16(const float *x, float sc, float z, float ma
 }
 #endif
 
+/* d[j] = (q_j − x_j)² (times hd[j] when hd) for a row against the K levels of one scale; lanes that
+ * do not certify go through nearest_level_index. */
 static void grid_row_sqerr(const float *x, int k, float sc, float z, int K, const float *hd, double *d,
                            float *lv) {
     const double sd = sc, zd = z;
