@@ -51,6 +51,13 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU seconds of this process (all its threads): steadier than wall time on a shared machine. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static uint64_t rng = 12345;
 static float frand(void) {
     rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -212,6 +219,51 @@ int main(int argc, char **argv) {
         free(H);
     }
     printf("ratio = torch solve / qbench solve\n");
+    /* 8-bit GPTQT (8-bit linear step, 36 re-explored scales, weight objective) against 8-bit GPTQ on
+     * the same W and H, g128, runs alternating within each repetition. */
+    printf("8-bit g128: GPTQ vs GPTQT (high_bits 8, 36 scales), alternating, median of %d; wall and CPU seconds\n", reps);
+    printf("%-18s %10s %10s %8s %10s %10s %8s\n", "layer", "gptq s", "gptqt s", "ratio", "gptq cpu", "gptqt cpu", "ratio");
+    double worst8 = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const Shape *sh = &shapes[s];
+        float *W = malloc((size_t)sh->rows * sh->cols * sizeof(float));
+        for (size_t i = 0; i < (size_t)sh->rows * sh->cols; i++) W[i] = frand() * 0.05f;
+        float *H = make_h(sh->cols, 2 * sh->cols);
+        double tq[64], tt[64], cq[64], ct[64];
+        for (int r = 0; r < reps; r++) {
+            for (int which = 0; which < 2; which++) {
+                QuantOptions o;
+                quant_options_default(&o, which ? QM_GPTQT : QM_GPTQ, 8);
+                o.group_size = 128;
+                char err[QB_ERRLEN];
+                QuantResult res;
+                if (quant_result_alloc(&res, sh->rows, sh->cols, (sh->cols + 127) / 128, 8, which, err)) return 1;
+                double t0 = now(), c0 = cpu_now();
+                int rc;
+                if (which) {
+                    rc = gptqt_run(W, H, sh->rows, sh->cols, &o, &res, err);
+                } else {
+                    GridSpec gs;
+                    grid_spec_from_options(&gs, &o);
+                    GptqCfg cfg = {o.group_size, 0, 0, o.blocksize, o.percdamp, o.max_damp_retries, NULL, NULL};
+                    rc = gptq_run(W, H, sh->rows, sh->cols, &gs, &cfg, &res, NULL, err);
+                }
+                if (rc) {
+                    fprintf(stderr, "8-bit %s: %s\n", sh->name, err);
+                    return 1;
+                }
+                (which ? tt : tq)[r] = now() - t0;
+                (which ? ct : cq)[r] = cpu_now() - c0;
+                quant_result_free(&res);
+            }
+        }
+        double a = median(tq, reps), b = median(tt, reps), ca = median(cq, reps), cb = median(ct, reps);
+        printf("%-18s %10.4f %10.4f %7.2fx %10.4f %10.4f %7.2fx\n", sh->name, a, b, b / a, ca, cb, cb / ca);
+        if (cb / ca > worst8) worst8 = cb / ca;
+        free(W);
+        free(H);
+    }
+    printf("  8-bit GPTQT <= 1.5x 8-bit GPTQ:    worst %.2fx in CPU time (%s)\n", worst8, worst8 <= 1.5 ? "met" : "NOT met");
     printf("per model (12 blocks x 7 linears): qbench solves %.2f s (with the layer errors %.2f s)", model_c, model_total);
     if (model_t_ok) printf(", PyTorch reference %.2f s, ratio %.1fx", model_t, model_t / model_c);
     printf("\n");

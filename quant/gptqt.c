@@ -125,7 +125,7 @@ static int gptqt_twopass(const float *W, const float *H, int rows, int cols, con
             for (int j = 0; j < cols; j++)
                 if (pass1.g_idx[j] == g) h[pass1.codes[(size_t)r * cols + j]] += 1.0;
         }
-        if (bcq_fit_int_hist(hist, rows, K, m, o->bcq_iters, lv, codes, cc, aa, err)) goto done;
+        if (bcq_fit_step2(hist, rows, K, m, o->bcq_iters, lv, codes, cc, aa, err)) goto done;
         for (int r = 0; r < rows; r++) {
             double sc = g1[g].scale[r], z = g1[g].zero[r];
             for (int j = 0; j < nl; j++) {

@@ -42,9 +42,11 @@ const char *quant_method_name(QuantMethod m) {
 
 /* Bump a method's entry in the commit that changes its outputs (say why here).
  *   gptqt, rtnt 2: the binary-code fit solves its normal equations in a fixed order (was LAPACK,
- *                  whose rounding depended on the CPU kernel and thread count). */
+ *                  whose rounding depended on the CPU kernel and thread count).
+ *   gptqt, rtnt 3: at n = m (8 bits) step 2 takes its exact optimum, the linear grid itself, instead
+ *                  of the alternating fit's local fixed point (quantizer.c, bcq_fit_step2). */
 int quant_algorithm_version(QuantMethod m) {
-    static const int V[QM_COUNT] = {[QM_RTN] = 1, [QM_GPTQ] = 1, [QM_GPTQT] = 2, [QM_RTNT] = 2, [QM_BCQ] = 1};
+    static const int V[QM_COUNT] = {[QM_RTN] = 1, [QM_GPTQ] = 1, [QM_GPTQT] = 3, [QM_RTNT] = 3, [QM_BCQ] = 1};
     return (m >= 0 && m < QM_COUNT) ? V[m] : 0;
 }
 

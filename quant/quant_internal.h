@@ -62,15 +62,38 @@ static inline float uniform_quant(float x, float scale, float zero, float maxq, 
     return scale * (k - zero);
 }
 
-/* Nearest of sorted levels; ties go to the first (lower) level, like torch.argmin. */
+/* Nearest of sorted levels; ties go to the first (lower) level, like torch.argmin over all n.
+ * Binary search instead of a scan of all n (256 at 8 bits), same answer: d(i) = |x − lv[i]| rounded
+ * is non-increasing up to b, the last level <= x, and non-decreasing after it (rounding is monotone),
+ * so the smallest d is at b or b+1, and its first index is the start of the run of equal d ending
+ * at b when d(b) is smallest, else b+1. A NaN x gives 0, as the scan's `<` does. */
+static inline int nearest_level_at(const float *lv, int n, float x, int b) {
+    if (b < 0) return 0;
+    const float db = __builtin_fabsf(x - lv[b]);
+    if (b + 1 < n && __builtin_fabsf(x - lv[b + 1]) < db) return b + 1;
+    int i = b;
+    while (i > 0 && __builtin_fabsf(x - lv[i - 1]) == db) i--;
+    return i;
+}
+
 static inline int nearest_level_index(const float *lv, int n, float x) {
-    int best = 0;
-    float bd = __builtin_fabsf(x - lv[0]);
-    for (int i = 1; i < n; i++) {
-        float d = __builtin_fabsf(x - lv[i]);
-        if (d < bd) { bd = d; best = i; }
+    if (x != x) return 0;
+    int lo = 0, hi = n; /* b + 1 = the first level > x */
+    while (lo < hi) {
+        int mid = (lo + hi) >> 1;
+        if (lv[mid] <= x) lo = mid + 1; else hi = mid;
     }
-    return best;
+    return nearest_level_at(lv, n, x, lo - 1);
+}
+
+/* The same answer, b found by walking from a guess (a level index near x): O(1) when levels are
+ * near-uniform and the guess is the linear grid's code. */
+static inline int nearest_level_index_near(const float *lv, int n, float x, int guess) {
+    if (x != x) return 0;
+    int b = guess < 0 ? 0 : (guess >= n ? n - 1 : guess);
+    while (b >= 0 && lv[b] > x) b--;
+    while (b + 1 < n && lv[b + 1] <= x) b++;
+    return nearest_level_at(lv, n, x, b);
 }
 
 static inline float grid_quant(const GridSpec *s, const GroupParams *p, int row, float x,
@@ -78,7 +101,14 @@ static inline float grid_quant(const GridSpec *s, const GroupParams *p, int row,
     if (!s->two_step)
         return uniform_quant(x, p->scale[row], p->zero[row], (float)((1 << s->bits) - 1), code);
     const float *lv = p->levels + (size_t)row * p->nlev;
-    int i = nearest_level_index(lv, p->nlev, x);
+    int i;
+    if (p->nlev > 32 && lv[p->nlev - 1] > lv[0]) { /* many levels: guess by interpolation, then walk */
+        float t = (x - lv[0]) / (lv[p->nlev - 1] - lv[0]) * (float)(p->nlev - 1);
+        int guess = t > 0.0f ? (t < (float)p->nlev ? (int)t : p->nlev - 1) : 0;
+        i = nearest_level_index_near(lv, p->nlev, x, guess);
+    } else {
+        i = nearest_level_index(lv, p->nlev, x);
+    }
     if (code) *code = p->level_code[(size_t)row * p->nlev + i];
     return lv[i];
 }
@@ -90,6 +120,10 @@ int bcq_solve_small(double *A, double *y, int m);
  * hist (rows, K) → levels in the integer domain, c and a (rows, m), then sorted with their codes. */
 int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, double *levels_sorted,
                      uint8_t *codes_sorted, double *c_out, double *a_out, char err[QB_ERRLEN]);
+/* The step-2 fit GPTQT uses: bcq_fit_int_hist, or where K == 2^m its exact optimum, the linear grid
+ * itself (levels 0..K−1, code j at level j; hist is not read). */
+int bcq_fit_step2(const double *hist, int rows, int K, int m, int iters, double *levels_sorted,
+                  uint8_t *codes_sorted, double *c_out, double *a_out, char err[QB_ERRLEN]);
 
 /* ---- the GPTQ core (§1.4), driven by a grid spec -------------------------------------------- */
 

@@ -5,6 +5,9 @@
  * double where it is double, its summation order where a `<` comparison depends on a sum), so a
  * given W and H give the reference's bits. */
 #include <limits.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,25 @@
         if (size_ilp > 2) { ceil_log2 = 0; while ((1L << ceil_log2) < size_ilp) ceil_log2++; }     \
         const int level_power = ceil_log2 / NL > 4 ? ceil_log2 / NL : 4;                            \
         const long level_step = 1L << level_power, level_mask = level_step - 1;                     \
+        if (L == LANES_MAX && size_ilp < level_step) { /* short rows (GPTQT's per-group sums): the \
+            same additions with the cascade levels 1..NL-1 still zero, kept in registers */         \
+            T a[ILP][LANES_MAX];                                                                    \
+            for (int k = 0; k < ILP; k++)                                                           \
+                for (int l = 0; l < LANES_MAX; l++) a[k][l] = 0;                                    \
+            for (long i = 0; i < size_ilp; i++)                                                     \
+                for (int k = 0; k < ILP; k++)                                                       \
+                    for (int l = 0; l < LANES_MAX; l++) a[k][l] += x[(i * ILP + k) * LANES_MAX + l]; \
+            for (int k = 0; k < ILP; k++) /* (+ the zero levels: turns a -0 into +0, as they do) */ \
+                for (int l = 0; l < LANES_MAX; l++) a[k][l] += (T)0;                                \
+            for (long v = size_ilp * ILP; v < vec_size; v++)                                        \
+                for (int l = 0; l < LANES_MAX; l++) a[0][l] += x[v * LANES_MAX + l];               \
+            for (int k = 1; k < ILP; k++)                                                           \
+                for (int l = 0; l < LANES_MAX; l++) a[0][l] += a[k][l];                             \
+            T fin = 0;                                                                              \
+            for (long e = vec_size * LANES_MAX; e < n; e++) fin += x[e];                            \
+            for (int l = 0; l < LANES_MAX; l++) fin += a[0][l];                                     \
+            return fin;                                                                             \
+        }                                                                                           \
         T acc[NL][ILP][LANES_MAX];                                                                  \
         memset(acc, 0, sizeof acc);                                                                 \
         long i = 0;                                                                                 \
@@ -359,6 +381,27 @@ int bcq_fit_int_hist(const double *hist, int rows, int K, int m, int iters, doub
     return 0;
 }
 
+/* GPTQT's step 2 for every row. When the code has as many levels as the linear grid (n = m, the
+ * 8-bit cap) the fit's objective Σ h_k min_b (k − v(b))² has a known minimum, zero, at the grid
+ * itself: c = (2^m − 1)/2, a_i = 2^(i−1) give v(b) = Σ 2^i [b_i = +1], the integer whose bits are
+ * b, for every histogram. That optimum is taken directly; the alternating fit does not always reach
+ * it (it stops at a local fixed point or after `iters` rounds) and cost 20 rounds × 256 levels per
+ * row, group and re-explored scale. Other widths run the reference's fit. hist may be NULL then. */
+int bcq_fit_step2(const double *hist, int rows, int K, int m, int iters, double *levels_sorted,
+                  uint8_t *codes_sorted, double *c_out, double *a_out, char err[QB_ERRLEN]) {
+    if (K != 1 << m)
+        return bcq_fit_int_hist(hist, rows, K, m, iters, levels_sorted, codes_sorted, c_out, a_out, err);
+    for (int row = 0; row < rows; row++) {
+        c_out[row] = (K - 1) / 2.0;
+        for (int i = 0; i < m; i++) a_out[(size_t)row * m + i] = ldexp(1.0, i - 1);
+        for (int j = 0; j < K; j++) {
+            levels_sorted[(size_t)row * K + j] = j;
+            codes_sorted[(size_t)row * K + j] = (uint8_t)j;
+        }
+    }
+    return 0;
+}
+
 /* ---- GPTQT grid (§2.4 steps 1–4) ---------------------------------------------------------------- */
 
 typedef struct {
@@ -373,23 +416,26 @@ static int two_step_levels(const GridSpec *s, const float *x, int rows, int k, s
                            TwoStepWork *w, float *levels, char err[QB_ERRLEN]) {
     const int K = 1 << s->high_bits, nl = 1 << s->bits;
     const float maxq = (float)(K - 1);
+    const int need_hist = K != nl; /* (the closed-form step 2 does not look at it) */
     #pragma omp parallel for schedule(static) if ((long)rows * k > (1L << 15))
     for (int row = 0; row < rows; row++) {
         const float *xr = x + (size_t)row * ld;
         float lo_p = p * w->lo[row], hi_p = p * w->hi[row];
         float sc = (hi_p - lo_p) / maxq;
         float z = s->sym ? (maxq + 1.0f) / 2.0f : rintf(-lo_p / sc);
-        double *h = w->hist + (size_t)row * K;
-        for (int q = 0; q < K; q++) h[q] = 0;
-        for (int j = 0; j < k; j++) {
-            uint8_t code;
-            uniform_quant(xr[j], sc, z, maxq, &code);
-            h[code] += 1.0;
+        if (need_hist) {
+            double *h = w->hist + (size_t)row * K;
+            for (int q = 0; q < K; q++) h[q] = 0;
+            for (int j = 0; j < k; j++) {
+                uint8_t code;
+                uniform_quant(xr[j], sc, z, maxq, &code);
+                h[code] += 1.0;
+            }
         }
         w->s[row] = sc;
         w->z[row] = z;
     }
-    if (bcq_fit_int_hist(w->hist, rows, K, s->bits, s->bcq_iters, w->lv, w->codes, w->c, w->a, err))
+    if (bcq_fit_step2(w->hist, rows, K, s->bits, s->bcq_iters, w->lv, w->codes, w->c, w->a, err))
         return -1;
     for (int row = 0; row < rows; row++)
         for (int j = 0; j < nl; j++)
@@ -409,9 +455,175 @@ static void two_step_store_row(const GridSpec *s, const TwoStepWork *w, const fl
     (void)s;
 }
 
+/* The level L(i) = float(s·(i − z)) of the linear grid: what two_step_levels computes from the
+ * closed-form step 2 (levels 0..K−1 in the integer domain), without storing all K of them. */
+static inline float grid_level(double sd, double zd, double i) { return (float)(sd * (i - zd)); }
+
+/* The squared error of one weight against its nearest level L(i), first index on ties, exactly as
+ * nearest_level_index over the stored levels gives it, or -1 where the guess does not certify: the
+ * linear code g guesses b, the last level <= x; the weight checks that b is g or g−1 and that the
+ * run of equal distances ending at b has length one (levels are strictly increasing, so it always
+ * has, bar rounding accidents). */
+static inline double grid_sqerr_one(float xj, float sc, float z, float maxq, double sd, double zd) {
+    float g = __builtin_rintf(xj / sc) + z; /* uniform_quant's code */
+    g = g < 0.0f ? 0.0f : g;
+    g = g > maxq ? maxq : g;
+    const double gd = g;
+    const float L0 = grid_level(sd, zd, gd);
+    const float Lm = g >= 1.0f ? grid_level(sd, zd, gd - 1.0) : -INFINITY;
+    const float Lmm = g >= 2.0f ? grid_level(sd, zd, gd - 2.0) : -INFINITY;
+    const float Lp = g < maxq ? grid_level(sd, zd, gd + 1.0) : INFINITY;
+    const int below = L0 <= xj; /* b = g: (lo, hi, lo2) = (L0, Lp, Lm); b = g − 1: (Lm, L0, Lmm) */
+    const float lo = below ? L0 : Lm, hi = below ? Lp : L0, lo2 = below ? Lm : Lmm;
+    const float db = __builtin_fabsf(xj - lo), da = __builtin_fabsf(xj - hi);
+    const int up = da < db || lo == -INFINITY; /* (b = −1: the first level is nearest) */
+    if (xj != xj || !(lo <= xj) || !(hi > xj) || (!up && __builtin_fabsf(xj - lo2) == db)) return -1;
+    const double dj = (double)((up ? hi : lo) - xj);
+    return dj * dj;
+}
+
+#ifdef __AVX512F__
+/* The same for 16 weights (element-wise IEEE operations: the same bits). Returns the lanes that
+ * did not certify. */
+static inline __mmask16 grid_sqerr16(const float *x, float sc, float z, float maxq, double sd, double zd,
+                                     double *d) {
+    const __m512 xv = _mm512_loadu_ps(x);
+    /* (a product by 1/s, not the division: g is only a guess, the checks below make it exact) */
+    __m512 g = _mm512_add_ps(_mm512_roundscale_ps(_mm512_mul_ps(xv, _mm512_set1_ps(1.0f / sc)),
+                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                             _mm512_set1_ps(z));
+    const __m512 zero = _mm512_setzero_ps(), vmax = _mm512_set1_ps(maxq);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY), pinf = _mm512_set1_ps(INFINITY);
+    g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(g, zero, _CMP_LT_OQ), zero);
+    g = _mm512_mask_mov_ps(g, _mm512_cmp_ps_mask(g, vmax, _CMP_GT_OQ), vmax);
+    const __m512d vsd = _mm512_set1_pd(sd), vzd = _mm512_set1_pd(zd);
+    __m512 L[4]; /* offsets −2, −1, 0, +1 */
+    for (int o = 0; o < 4; o++) {
+        const __m512d off = _mm512_set1_pd((double)(o - 2));
+        __m512d g0 = _mm512_cvtps_pd(_mm512_castps512_ps256(g));
+        __m512d g1 = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1)));
+        if (o != 2) { g0 = _mm512_add_pd(g0, off); g1 = _mm512_add_pd(g1, off); }
+        __m256 l0 = _mm512_cvtpd_ps(_mm512_mul_pd(vsd, _mm512_sub_pd(g0, vzd)));
+        __m256 l1 = _mm512_cvtpd_ps(_mm512_mul_pd(vsd, _mm512_sub_pd(g1, vzd)));
+        L[o] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(l0)),
+                                                   _mm256_castps_pd(l1), 1));
+    }
+    const __m512 Lmm = _mm512_mask_mov_ps(ninf, _mm512_cmp_ps_mask(g, _mm512_set1_ps(2.0f), _CMP_GE_OQ), L[0]);
+    const __m512 Lm = _mm512_mask_mov_ps(ninf, _mm512_cmp_ps_mask(g, _mm512_set1_ps(1.0f), _CMP_GE_OQ), L[1]);
+    const __m512 L0 = L[2];
+    const __m512 Lp = _mm512_mask_mov_ps(pinf, _mm512_cmp_ps_mask(g, vmax, _CMP_LT_OQ), L[3]);
+    const __mmask16 below = _mm512_cmp_ps_mask(L0, xv, _CMP_LE_OQ);
+    const __m512 lo = _mm512_mask_mov_ps(Lm, below, L0), hi = _mm512_mask_mov_ps(L0, below, Lp);
+    const __m512 lo2 = _mm512_mask_mov_ps(Lmm, below, Lm);
+    const __m512 db = _mm512_abs_ps(_mm512_sub_ps(xv, lo)), da = _mm512_abs_ps(_mm512_sub_ps(xv, hi));
+    const __mmask16 up = _mm512_cmp_ps_mask(da, db, _CMP_LT_OQ) | _mm512_cmp_ps_mask(lo, ninf, _CMP_EQ_OQ);
+    const __m512 q = _mm512_mask_mov_ps(lo, up, hi);
+    const __mmask16 ok = _mm512_cmp_ps_mask(xv, xv, _CMP_EQ_OQ) & _mm512_cmp_ps_mask(lo, xv, _CMP_LE_OQ) &
+                         _mm512_cmp_ps_mask(hi, xv, _CMP_GT_OQ) &
+                         (up | _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(xv, lo2)), db, _CMP_NEQ_UQ));
+    const __m512 e = _mm512_sub_ps(q, xv);
+    const __m512d e0 = _mm512_cvtps_pd(_mm512_castps512_ps256(e));
+    const __m512d e1 = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+    _mm512_storeu_pd(d, _mm512_mul_pd(e0, e0));
+    _mm512_storeu_pd(d + 8, _mm512_mul_pd(e1, e1));
+    return (__mmask16)~ok;
+}
+#endif
+
+/* d[j] = (q_j − x_j)² (times hd[j] when hd) for a row against the K levels of one scale; lanes that
+ * do not certify go through nearest_level_index. */
+static void grid_row_sqerr(const float *x, int k, float sc, float z, int K, const float *hd, double *d,
+                           float *lv) {
+    const double sd = sc, zd = z;
+    const float maxq = (float)(K - 1);
+    int j = 0, built = 0, any = 0;
+#ifdef __AVX512F__
+    for (; j + 16 <= k; j += 16) {
+        __mmask16 bad = grid_sqerr16(x + j, sc, z, maxq, sd, zd, d + j);
+        any |= bad != 0;
+        for (int l = 0; bad; l++, bad >>= 1) /* (rare) */
+            if (bad & 1) d[j + l] = -1;
+    }
+#endif
+    for (; j < k; j++) {
+        d[j] = grid_sqerr_one(x[j], sc, z, maxq, sd, zd);
+        any |= d[j] < 0;
+    }
+    for (j = 0; any && j < k; j++) {
+        if (d[j] >= 0) continue;
+        if (!built) {
+            for (int i = 0; i < K; i++) lv[i] = grid_level(sd, zd, i);
+            built = 1;
+        }
+        double dj = (double)(lv[nearest_level_index(lv, K, x[j])] - x[j]);
+        d[j] = dj * dj;
+    }
+    if (hd)
+        for (j = 0; j < k; j++) d[j] = d[j] * (double)hd[j];
+}
+
+/* two_step_fit where the code has as many levels as the linear grid (bcq_fit_step2's closed form):
+ * the levels of a factor are L(i) for i = 0..K−1 and need not be built to pick the factor. */
+static int two_step_fit_grid(const GridSpec *s, const float *x, int rows, int k, size_t ld,
+                             const float *hdiag, GroupParams *p, char err[QB_ERRLEN]) {
+    const int K = 1 << s->high_bits, m = s->bits;
+    const float maxq = (float)(K - 1);
+    const int nf = s->fixed_factor > 0 ? 1 : s->n_factors;
+    const float *hd = s->use_hdiag ? hdiag : NULL;
+    int failed = 0;
+    #pragma omp parallel if ((long)rows * k * nf > (1L << 15))
+    {
+        double *d = malloc((size_t)(k > 0 ? k : 1) * sizeof(double));
+        float *lv = malloc((size_t)K * sizeof(float));
+        if (!d || !lv) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        #pragma omp for schedule(static)
+        for (int row = 0; row < rows; row++) {
+            if (!d || !lv) continue;
+            const float *xr = x + (size_t)row * ld;
+            float lo, hi, best_s = 0, best_z = 0;
+            double best = 0;
+            row_range(xr, k, s->sym, &lo, &hi);
+            for (int f = 0; f < nf; f++) {
+                float pf = s->fixed_factor > 0 ? s->fixed_factor : s->factors[f];
+                float lo_p = pf * lo, hi_p = pf * hi;
+                float sc = (hi_p - lo_p) / maxq;
+                float z = s->sym ? (maxq + 1.0f) / 2.0f : rintf(-lo_p / sc);
+                double e = 0;
+                if (nf > 1) {
+                    grid_row_sqerr(xr, k, sc, z, K, hd, d, lv);
+                    e = torch_sum_f64(d, k);
+                }
+                if (f == 0 || e < best) {
+                    best = e;
+                    best_s = sc;
+                    best_z = z;
+                }
+            }
+            const double sd = best_s, zd = best_z;
+            for (int i = 0; i < K; i++) {
+                p->levels[(size_t)row * K + i] = grid_level(sd, zd, i);
+                p->level_code[(size_t)row * K + i] = (uint8_t)i;
+            }
+            for (int i = 0; i < m; i++) p->alpha[(size_t)row * m + i] = (float)(sd * ldexp(1.0, i - 1));
+            p->offset[row] = (float)(sd * ((K - 1) / 2.0 - zd));
+        }
+        free(d);
+        free(lv);
+    }
+    if (failed) {
+        snprintf(err, QB_ERRLEN, "gptqt fit: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static int two_step_fit(const GridSpec *s, const float *x, int rows, int k, size_t ld,
                         const float *hdiag, GroupParams *p, char err[QB_ERRLEN]) {
     const int K = 1 << s->high_bits, nl = 1 << s->bits, m = s->bits;
+    if (K == nl) return two_step_fit_grid(s, x, rows, k, ld, hdiag, p, err);
     TwoStepWork w = {0};
     w.hist = malloc((size_t)rows * K * sizeof(double));
     w.lv = malloc((size_t)rows * nl * sizeof(double));

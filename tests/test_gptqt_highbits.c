@@ -108,6 +108,39 @@ static void test_full_grid_row_is_lossless(void **state) {
     free(W); free(H);
 }
 
+/* At 8/8 step 2's objective is zero at the linear grid itself, so the levels of a row are exactly
+ * docs/quant.md §1.3's 8-bit grid s·(k − z), k = 0..255 (s = (max − min)/255 with the range holding
+ * 0, z = round(−min/s)), whatever the histogram: computed here from the spec for a random layer
+ * (p = 1), every RTNT output lies on that grid at the level nearest its weight (ties to the lower). */
+static void test_eight_bit_levels_are_the_linear_grid(void **state) {
+    (void)state;
+    const int rows = 8, cols = 96;
+    float *W = rand_matrix(rows, cols, 21);
+    for (int j = 0; j < cols; j++) W[j] = 0.25f + 0.5f * fabsf(W[j]); /* a row without negatives */
+    QuantOptions o = opts(QM_RTNT, 8, 8, 32);
+    o.reexplore_steps = 1;
+    char err[QB_ERRLEN] = "";
+    assert_int_equal(quant_options_validate(&o, cols, err), 0);
+    QuantResult q;
+    if (quantize_layer(W, NULL, rows, cols, &o, &q, err)) fail_msg("%s", err);
+    for (int r = 0; r < rows; r++)
+        for (int g = 0; g < cols / 32; g++) {
+            const float *x = W + (size_t)r * cols + g * 32;
+            float lo = 0, hi = 0;
+            for (int j = 0; j < 32; j++) { lo = fminf(lo, x[j]); hi = fmaxf(hi, x[j]); }
+            const float s = (hi - lo) / 255.0f, z = rintf(-lo / s);
+            for (int j = 0; j < 32; j++) {
+                int best = 0;
+                for (int k = 1; k < 256; k++)
+                    if (fabsf(s * ((float)k - z) - x[j]) < fabsf(s * ((float)best - z) - x[j])) best = k;
+                float want = s * ((float)best - z), got = q.q[(size_t)r * cols + g * 32 + j];
+                if (got != want) fail_msg("row %d group %d col %d: %.9g, grid level %d is %.9g", r, g, j, got, best, want);
+            }
+        }
+    quant_result_free(&q);
+    free(W);
+}
+
 /* A random layer under a correlated Hessian, every GPTQT layout the demo sweeps (per row and group
  * 32, act-order on and off): at 8/8 the output error is below 1e-4 of the error of Q = 0 (the bound
  * test_quant.c uses for GPTQ at 8 bits: a 2/255 step on U(−1, 1) weights gives ~1.5e-5) and at most
@@ -280,6 +313,7 @@ static void test_bcq_fit_matches_oracle(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_grid_row_is_lossless),
+        cmocka_unit_test(test_eight_bit_levels_are_the_linear_grid),
         cmocka_unit_test(test_random_layer_near_lossless),
         cmocka_unit_test(test_validation_at_the_cap),
         cmocka_unit_test(test_bcq_fit_matches_oracle),
