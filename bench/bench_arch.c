@@ -65,6 +65,10 @@ static int run_family(const char *fam, const char *dir, int samples, int seqlen,
     double gfs = prefill_flops(c, prefill) / t_pre / 1e9, peak = sgemm_peak_gflops(omp_get_max_threads(), 3, NULL);
     model_state_free(s);
     free(lg);
+    printf("%-6s %7.1fM params  load %6.2f s  prefill c=%d %7.1f tok/s %6.1f GFLOP/s (%4.1f%% of sgemm peak %5.1f)  "
+           "peak RSS %6.0f MiB\n", fam, (double)model_total_params(m) / 1e6, t_load, prefill, prefill / t_pre, gfs,
+           100.0 * gfs / peak, peak, peak_rss_mib());
+    fflush(stdout);
     PipelineOptions po;
     memset(&po, 0, sizeof po);
     quant_options_default(&po.opt, QM_GPTQ, 4);
@@ -75,9 +79,7 @@ static int run_family(const char *fam, const char *dir, int samples, int seqlen,
     if (quant_model(m, &cs, &po, 0, &rep, err)) { fprintf(stderr, "%s\n", err); return 1; }
     double solve = 0;
     for (int i = 0; i < rep.n_layers; i++) solve += rep.layers[i].seconds;
-    printf("%-6s %7.1fM params  load %6.2f s  prefill c=%d %7.1f tok/s %6.1f GFLOP/s (%4.1f%% of sgemm peak %5.1f)  "
-           "GPTQ-4bit g%d %d x %d: %8.2f s (solves %7.2f s, rest %7.2f s)  peak RSS %6.0f MiB\n", fam,
-           (double)model_total_params(m) / 1e6, t_load, prefill, prefill / t_pre, gfs, 100.0 * gfs / peak, peak, group,
+    printf("%-6s GPTQ-4bit g%d %d x %d: %8.2f s (solves %7.2f s, rest %7.2f s)  peak RSS %6.0f MiB\n", fam, group,
            samples, seqlen, rep.seconds, solve, rep.seconds - solve, peak_rss_mib());
     fflush(stdout);
     pipeline_report_free(&rep);
