@@ -536,7 +536,8 @@ static void assert_same_model(const Model *a, const Model *b) {
     for (int l = 0; l < a->cfg.n_layers; l++)
         for (int k = 0; k < LIN_COUNT; k++) {
             const Linear *x = &a->blocks[l].lin[k], *y = &b->blocks[l].lin[k];
-            if (memcmp(x->w, y->w, (size_t)x->rows * x->cols * sizeof(float)))
+            if (!x->w != !y->w) fail_msg("blk.%d.%s: present in one model only", l, linear_kind_name((LinearKind)k));
+            if (x->w && memcmp(x->w, y->w, (size_t)x->rows * x->cols * sizeof(float)))
                 fail_msg("blk.%d.%s: quantized weights differ", l, linear_kind_name((LinearKind)k));
         }
     assert_memory_equal(a->classifier, b->classifier, (size_t)a->cfg.vocab_size * model_emb_dim(&a->cfg) * sizeof(float));
