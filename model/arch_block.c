@@ -107,15 +107,23 @@ static void linear(const Linear *lin, const float *x, float *y, int n, float bet
     gemm_jobs(&j, 1, n, NULL, NULL);
 }
 
-void arch_block(const Model *m, const ArchScratch *sc, int layer, float *x, int n, int pos0, float *K, float *V,
-                LinearTap tap, void *ctx) {
+/* The block in parts (the same split as the Llama block's, model_block_part), each making the same
+ * calls whoever runs it, so that the staged calibration pipeline's parts have the bits of arch_block. */
+
+// y (n, dim) = the input of q/k/v (or the MLP's): LayerNorm of x before the sublayer, x itself after it
+static void sub_in(const ModelConfig *c, const float *w, const float *bias, const float *x, float *y, int n) {
+    if (!c->post_norm) layernorm_rows(y, x, w, bias, n, c->dim, c->norm_eps);
+    else memcpy(y, x, (size_t)n * c->dim * sizeof(float));
+}
+
+// att (n, dim) = attention(q/k/v of xb = sub_in(x)); the keys/values of positions pos0.. written at K, V
+static void part_attn(const Model *m, const ArchScratch *sc, int layer, const float *x, float *att, int n, int pos0,
+                      float *K, float *V, LinearTap tap, void *ctx) {
     const ModelConfig *c = &m->cfg;
     const Block *b = &m->blocks[layer];
-    int D = c->dim, H = c->n_heads, hd = c->head_dim, F = c->hidden_dim, pre = !c->post_norm;
+    int D = c->dim, H = c->n_heads, hd = c->head_dim;
     float *Kn = K + (size_t)pos0 * D, *Vn = V + (size_t)pos0 * D, *xb = sc->xb;
-
-    if (pre) layernorm_rows(xb, x, b->attn_norm, b->attn_norm_b, n, D, c->norm_eps);
-    else memcpy(xb, x, (size_t)n * D * sizeof(float));
+    sub_in(c, b->attn_norm, b->attn_norm_b, x, xb, n);
     if (tap) {
         tap(ctx, layer, LIN_Q, xb, n, D);
         if (c->family == ARCH_OPT) { tap(ctx, layer, LIN_K, xb, n, D); tap(ctx, layer, LIN_V, xb, n, D); }
@@ -135,26 +143,65 @@ void arch_block(const Model *m, const ArchScratch *sc, int layer, float *x, int 
         rotary_neox(Kn, n, pos0, H, hd, c->rotary_dims, c->rope_theta);
     }
     if (c->family == ARCH_BLOOM)
-        attention_alibi(sc->q, K, V, sc->att, n, pos0, H, hd, sc->scores, sc->scratch_threads);
+        attention_alibi(sc->q, K, V, att, n, pos0, H, hd, sc->scores, sc->scratch_threads);
     else
-        attention_causal(sc->q, K, V, sc->att, n, pos0, H, H, hd, sc->scores, sc->scratch_threads);
+        attention_causal(sc->q, K, V, att, n, pos0, H, H, hd, sc->scores, sc->scratch_threads);
+}
 
+// x (n, dim) += att @ Woᵀ + b, then OPT's post-LayerNorm
+static void part_attn_out(const Model *m, int layer, float *x, const float *att, int n) {
+    const ModelConfig *c = &m->cfg;
+    const Block *b = &m->blocks[layer];
+    linear(&b->lin[LIN_O], att, x, n, 1.0f);
+    if (c->post_norm) layernorm_rows(x, x, b->attn_norm, b->attn_norm_b, n, c->dim, c->norm_eps);
+}
+
+// h (n, hidden) = act(xb @ Wfc1ᵀ + b), xb the MLP's input (ffn_in)
+static void part_mlp(const Model *m, int layer, const float *xb, float *h, int n, LinearTap tap, void *ctx) {
+    const Block *b = &m->blocks[layer];
+    if (tap) tap(ctx, layer, LIN_UP, xb, n, m->cfg.dim);
+    linear(&b->lin[LIN_UP], xb, h, n, 0.0f);
+    activation(h, (size_t)n * m->cfg.hidden_dim, m->cfg.act);
+}
+
+// x (n, dim) += h @ Wfc2ᵀ + b, then OPT's post-LayerNorm
+static void part_mlp_out(const Model *m, int layer, float *x, const float *h, int n) {
+    const ModelConfig *c = &m->cfg;
+    const Block *b = &m->blocks[layer];
+    linear(&b->lin[LIN_DOWN], h, x, n, 1.0f);
+    if (c->post_norm) layernorm_rows(x, x, b->ffn_norm, b->ffn_norm_b, n, c->dim, c->norm_eps);
+}
+
+void arch_block(const Model *m, const ArchScratch *sc, int layer, float *x, int n, int pos0, float *K, float *V,
+                LinearTap tap, void *ctx) {
+    const ModelConfig *c = &m->cfg;
+    const Block *b = &m->blocks[layer];
+    part_attn(m, sc, layer, x, sc->att, n, pos0, K, V, tap, ctx);
     /* parallel residual: the MLP reads ln2 of the block's input, taken before attention is added */
-    if (c->parallel_residual) layernorm_rows(xb, x, b->ffn_norm, b->ffn_norm_b, n, D, c->norm_eps);
-    if (tap) tap(ctx, layer, LIN_O, sc->att, n, D);
-    linear(&b->lin[LIN_O], sc->att, x, n, 1.0f); // x += att @ Woᵀ + b
-    if (!pre) layernorm_rows(x, x, b->attn_norm, b->attn_norm_b, n, D, c->norm_eps);
+    if (c->parallel_residual) sub_in(c, b->ffn_norm, b->ffn_norm_b, x, sc->xb, n);
+    if (tap) tap(ctx, layer, LIN_O, sc->att, n, c->dim);
+    part_attn_out(m, layer, x, sc->att, n);
+    if (!c->parallel_residual) sub_in(c, b->ffn_norm, b->ffn_norm_b, x, sc->xb, n);
+    part_mlp(m, layer, sc->xb, sc->hb, n, tap, ctx);
+    if (tap) tap(ctx, layer, LIN_DOWN, sc->hb, n, c->hidden_dim);
+    part_mlp_out(m, layer, x, sc->hb, n);
+}
 
-    if (!c->parallel_residual) {
-        if (pre) layernorm_rows(xb, x, b->ffn_norm, b->ffn_norm_b, n, D, c->norm_eps);
-        else memcpy(xb, x, (size_t)n * D * sizeof(float));
+void arch_block_part(const Model *m, const ArchScratch *sc, int layer, BlockPart part, float *x, float *y, int n,
+                     float *K, float *V) {
+    const ModelConfig *c = &m->cfg;
+    const Block *b = &m->blocks[layer];
+    switch (part) {
+    case BLOCK_ATTN_NORM: sub_in(c, b->attn_norm, b->attn_norm_b, x, y, n); break;
+    case BLOCK_ATTN: part_attn(m, sc, layer, x, y, n, 0, K, V, NULL, NULL); break;
+    case BLOCK_ATTN_OUT: part_attn_out(m, layer, x, y, n); break;
+    case BLOCK_FFN_NORM: sub_in(c, b->ffn_norm, b->ffn_norm_b, x, y, n); break;
+    case BLOCK_MLP:
+        sub_in(c, b->ffn_norm, b->ffn_norm_b, x, sc->xb, n);
+        part_mlp(m, layer, sc->xb, y, n, NULL, NULL);
+        break;
+    case BLOCK_MLP_OUT: part_mlp_out(m, layer, x, y, n); break;
     }
-    if (tap) tap(ctx, layer, LIN_UP, xb, n, D);
-    linear(&b->lin[LIN_UP], xb, sc->hb, n, 0.0f);
-    activation(sc->hb, (size_t)n * F, c->act);
-    if (tap) tap(ctx, layer, LIN_DOWN, sc->hb, n, F);
-    linear(&b->lin[LIN_DOWN], sc->hb, x, n, 1.0f);
-    if (!pre) layernorm_rows(x, x, b->ffn_norm, b->ffn_norm_b, n, D, c->norm_eps);
 }
 
 void arch_embed(const Model *m, const int *tokens, int n, int pos0, float *x) {
@@ -192,11 +239,21 @@ void arch_embed(const Model *m, const int *tokens, int n, int pos0, float *x) {
     if (m->emb_norm) layernorm_rows(x, x, m->emb_norm, m->emb_norm_b, n, D, c->norm_eps);
 }
 
+void arch_head_input(const Model *m, const float *x, int n, float *xb, float *out) {
+    const ModelConfig *c = &m->cfg;
+    int D = c->dim, E = model_emb_dim(c);
+    float *dst = c->proj_dim ? xb : out;
+    if (m->final_norm) layernorm_rows(dst, x, m->final_norm, m->final_norm_b, n, D, c->norm_eps);
+    else memcpy(dst, x, (size_t)n * D * sizeof(float));
+    if (c->proj_dim) {
+        Linear pout = {m->proj_out, NULL, E, D, NULL};
+        linear(&pout, xb, out, n, 0.0f);
+    }
+}
+
 void arch_head(const Model *m, const float *x, int n, float *xb, float *logits) {
     const ModelConfig *c = &m->cfg;
-    int D = c->dim, E = model_emb_dim(c), V = c->vocab_size;
-    if (m->final_norm) layernorm_rows(xb, x, m->final_norm, m->final_norm_b, n, D, c->norm_eps);
-    else memcpy(xb, x, (size_t)n * D * sizeof(float));
+    int E = model_emb_dim(c), V = c->vocab_size;
     const float *h = xb;
     float *p = NULL;
     if (c->proj_dim) {
@@ -205,10 +262,9 @@ void arch_head(const Model *m, const float *x, int n, float *xb, float *logits) 
             for (size_t i = 0; i < (size_t)n * V; i++) logits[i] = NAN;
             return;
         }
-        Linear pout = {m->proj_out, NULL, E, D, NULL};
-        linear(&pout, xb, p, n, 0.0f);
         h = p;
     }
+    arch_head_input(m, x, n, xb, p ? p : xb);
     Linear cls = {m->classifier, NULL, V, E, NULL};
     linear(&cls, h, logits, n, 0.0f);
     free(p);

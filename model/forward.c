@@ -225,6 +225,22 @@ static void head(const Model *m, const float *x, int n, float *xb, float *logits
     gemm_jobs(&j, 1, n, NULL, NULL);
 }
 
+int model_head_input(const Model *m, const float *x, int n, float *out) {
+    const ModelConfig *c = &m->cfg;
+    if (c->family == ARCH_LLAMA) {
+        rmsnorm_rows(out, x, m->final_norm, n, c->dim, c->norm_eps);
+        return 0;
+    }
+    float *xb = c->proj_dim ? malloc((size_t)n * c->dim * sizeof(float)) : out;
+    if (!xb) return -1;
+    BlasSingle bs;
+    blas_single_begin(&bs);
+    arch_head_input(m, x, n, xb, out);
+    blas_single_end(&bs);
+    if (xb != out) free(xb);
+    return 0;
+}
+
 void model_head(const Model *m, const float *x, int n, float *logits) {
     int dim = m->cfg.dim, chunk = n < 256 ? n : 256;
     float *xb = malloc((size_t)chunk * dim * sizeof(float));
@@ -298,14 +314,15 @@ int model_block_part(const Model *m, ModelState *s, int layer, BlockPart part, f
                  m->path, layer, (int)part, n, m->cfg.n_layers, s->max_batch);
         return -1;
     }
-    if (m->cfg.family != ARCH_LLAMA) { /* the parts are the Llama block's; the others run whole blocks */
-        snprintf(err, QB_ERRLEN, "%.300s: block parts exist for the Llama family only (%s)", m->path,
-                 arch_family_name(m->cfg.family));
-        return -1;
-    }
     const Block *b = &m->blocks[layer];
     BlasSingle bs;
     blas_single_begin(&bs);
+    if (m->cfg.family != ARCH_LLAMA) { /* the LayerNorm families (arch_block.c) */
+        ArchScratch sc = {s->xb, s->q, s->att, s->hb, s->scores, s->scratch_threads};
+        arch_block_part(m, &sc, layer, part, x, y, n, s->k_tmp, s->v_tmp);
+        blas_single_end(&bs);
+        return 0;
+    }
     switch (part) {
     case BLOCK_ATTN_NORM: rmsnorm_rows(y, x, b->attn_norm, n, m->cfg.dim, m->cfg.norm_eps); break;
     case BLOCK_ATTN: part_attn(m, s, layer, x, y, n, 0, s->k_tmp, s->v_tmp, NULL, NULL); break;

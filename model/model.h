@@ -172,7 +172,10 @@ int model_block_forward(const Model *m, ModelState *s, int layer, float *x, int 
                         void *tap_ctx, char err[QB_ERRLEN]);
 
 /* One part of block `layer` on a window of n positions (0..n-1, no cache), for the staged calibration
- * pipeline; the parts in this order are model_block_forward (same calls, same bits):
+ * pipeline; the parts in this order are model_block_forward (same calls, same bits). The LayerNorm
+ * families read rmsnorm as their LayerNorm before the sublayer (the identity for OPT's post-LayerNorm,
+ * whose ATTN_OUT and MLP_OUT then apply it), silu(gate)·up as act(fc1), and GPT-NeoX's parallel residual
+ * takes MLP's input from the block's input, i.e. runs FFN_NORM and MLP before ATTN_OUT:
  *   ATTN_NORM  y (n, dim)    = rmsnorm(x)                  the input of q, k, v
  *   ATTN       y (n, q_dim)  = attention(rmsnorm(x))       the input of o
  *   ATTN_OUT   x            += y (n, q_dim) @ Woᵀ
@@ -182,6 +185,10 @@ int model_block_forward(const Model *m, ModelState *s, int layer, float *x, int 
 typedef enum { BLOCK_ATTN_NORM, BLOCK_ATTN, BLOCK_ATTN_OUT, BLOCK_FFN_NORM, BLOCK_MLP, BLOCK_MLP_OUT } BlockPart;
 int model_block_part(const Model *m, ModelState *s, int layer, BlockPart part, float *x, float *y, int n,
                      char err[QB_ERRLEN]);
+
+/* out[n][emb_dim] ← the classifier's input: final_norm(x[n][dim]) (then OPT's project_out); 0, or -1
+ * out of memory */
+int model_head_input(const Model *m, const float *x, int n, float *out);
 
 /* logits[n][vocab] ← classifier(final_norm(x[n][dim])) */
 void model_head(const Model *m, const float *x, int n, float *logits);

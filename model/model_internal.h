@@ -70,10 +70,16 @@ typedef struct {
 } ArchScratch;
 void arch_block(const Model *m, const ArchScratch *sc, int layer, float *x, int n, int pos0, float *K, float *V,
                 LinearTap tap, void *ctx);
+/* One part of arch_block on positions 0..n-1 (model_block_part); K, V (n, dim) scratch. */
+void arch_block_part(const Model *m, const ArchScratch *sc, int layer, BlockPart part, float *x, float *y, int n,
+                     float *K, float *V);
 /* x (n, dim) ← embeddings of tokens at positions pos0.. (learned positions, projections, BLOOM's norm). */
 void arch_embed(const Model *m, const int *tokens, int n, int pos0, float *x);
 /* logits (n, vocab) ← classifier(project_out(final_norm(x))); xb (n, dim) scratch. */
 void arch_head(const Model *m, const float *x, int n, float *xb, float *logits);
+/* out (n, emb_dim) ← the classifier's input project_out(final_norm(x)); xb (n, dim) scratch (may be out
+ * without project_out). */
+void arch_head_input(const Model *m, const float *x, int n, float *xb, float *out);
 
 /* RoPE inverse frequencies of the head_dim/2 pairs, with c->rope_scaling applied (forward.c). */
 void model_rope_inv_freq(const ModelConfig *c, double *inv_freq);

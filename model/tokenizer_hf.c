@@ -23,7 +23,7 @@ static const char GPT2_RE[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\
 static const char LLAMA3_RE[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char QWEN2_RE[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
-typedef struct { const char *path; char *err; } Ctx;
+typedef struct { const char *path; char *err; int no_sidecar; } Ctx;
 
 __attribute__((format(printf, 2, 3))) static int fail(Ctx *c, const char *fmt, ...) {
     char msg[QB_ERRLEN];
@@ -349,7 +349,7 @@ static int load(Ctx *c, Tokenizer *t, const cJSON *root, int vocab_size) {
     parse_decoder(t, cJSON_GetObjectItemCaseSensitive(root, "decoder"), 0);
     t->bos = t->eos = -1;
     if (find_bos(c, t, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), 0)) return -1;
-    if (read_sidecar(c, t)) return -1;
+    if (!c->no_sidecar && read_sidecar(c, t)) return -1;
     if (t->eos < 0) { /* common names, when no config says */
         const char *names[] = {"</s>", "<|end_of_text|>", "<|endoftext|>", "<|im_end|>"};
         for (int i = 0; i < 4 && t->eos < 0; i++) t->eos = lookup(t, names[i]);
@@ -377,12 +377,18 @@ Tokenizer *tokenizer_load_hf(const char *path, int vocab_size, char err[QB_ERRLE
         return NULL;
     }
     free(buf);
+    Tokenizer *t = tokenizer_from_hf_json(root, path, vocab_size, 0, err);
+    cJSON_Delete(root);
+    return t;
+}
+
+Tokenizer *tokenizer_from_hf_json(const cJSON *root, const char *path, int vocab_size, int no_sidecar,
+                                  char err[QB_ERRLEN]) {
     Tokenizer *t = calloc(1, sizeof *t);
-    Ctx c = {path, err};
-    if (!t) { fail(&c, "out of memory"); cJSON_Delete(root); return NULL; }
+    Ctx c = {path, err, no_sidecar};
+    if (!t) { fail(&c, "out of memory"); return NULL; }
     t->kind = TOK_HF;
     int rc = cJSON_IsObject(root) ? load(&c, t, root, vocab_size) : fail(&c, "top level is not an object");
-    cJSON_Delete(root);
     if (rc) { tokenizer_free(t); return NULL; }
     return t;
 }

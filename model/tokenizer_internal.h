@@ -102,6 +102,10 @@ int split_pretokens(SplitKind kind, const char *s, size_t len, int (*fn)(void *c
 
 /* ---- loaders ---- */
 Tokenizer *tokenizer_load_hf(const char *path, int vocab_size, char err[QB_ERRLEN]);
+/* The same from a parsed tokenizer.json (root is a cJSON *; `path` names it in errors); no_sidecar: do
+ * not look for a tokenizer_config.json beside path. */
+Tokenizer *tokenizer_from_hf_json(const struct cJSON *root, const char *path, int vocab_size, int no_sidecar,
+                                  char err[QB_ERRLEN]);
 Tokenizer *tokenizer_load_gguf(const char *path, int vocab_size, char err[QB_ERRLEN]); /* tokenizer_gguf.c */
 int tokenizer_encode_hf(const Tokenizer *t, const char *text, size_t len, IntVec *out, char err[QB_ERRLEN]);
 

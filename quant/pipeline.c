@@ -23,8 +23,10 @@
  *
  * The head (only with quantize_head): after the last block, the classifier (vocab x dim) is
  * quantized with the same options, its Hessian built from the last block's outputs after the final
- * RMSNorm (the classifier's input); an untied tok_emb gets the same grid without a Hessian, since an
- * embedding lookup has no input activations to weigh (gptq → rtn, gptqt → rtnt).
+ * norm (the classifier's input: RMSNorm, or the LayerNorm families' final LayerNorm and OPT's
+ * project_out); an untied tok_emb gets the same grid without a Hessian, since an embedding lookup has
+ * no input activations to weigh (gptq → rtn, gptqt → rtnt). A tied head is one tensor with tok_emb:
+ * quantizing it quantizes the embedding table to the same values (the CLI says so).
  *
  * Threads: the forward passes, the Hessians (hessian.c) and the solves all run on OpenMP threads;
  * only GPTQ's Cholesky runs on OpenBLAS's, with the other pool parked (quant/blas_threads.c). A
@@ -208,7 +210,7 @@ static void rmsnorm(float *out, const float *x, const float *w, int dim, float e
 static int quant_head(Model *m, const float *acts, int ns, int T, const QuantOptions *o, double *bits_sum,
                       double *params, size_t *packed, PipelineReport *rep, char err[QB_ERRLEN]) {
     const ModelConfig *c = &m->cfg;
-    const int V = c->vocab_size, D = c->dim;
+    const int V = c->vocab_size, D = model_emb_dim(c); /* the classifier's width (OPT-350M: project_out's) */
     const double np = (double)V * (double)D;
     double t0 = now_s();
     Hessian h;
@@ -227,9 +229,14 @@ static int quant_head(Model *m, const float *acts, int ns, int T, const QuantOpt
             goto done;
         }
         for (int i = 0; i < ns; i++) {
-            const float *x = acts + (size_t)i * T * D;
-            for (int t = 0; t < T; t++)
-                rmsnorm(xn + (size_t)t * D, x + (size_t)t * D, m->final_norm, D, c->norm_eps);
+            const float *x = acts + (size_t)i * T * c->dim;
+            if (c->family == ARCH_LLAMA) {
+                for (int t = 0; t < T; t++)
+                    rmsnorm(xn + (size_t)t * D, x + (size_t)t * D, m->final_norm, D, c->norm_eps);
+            } else if (model_head_input(m, x, T, xn)) { /* final LayerNorm, OPT's project_out */
+                snprintf(err, QB_ERRLEN, "classifier: out of memory for %d positions", T);
+                goto done;
+            }
             hessian_add_sample(&h, xn, T);
         }
         if (check_inputs(&h, "classifier", err)) goto done;
@@ -449,16 +456,102 @@ out:
     return rc;
 }
 
+/* The staged block of the LayerNorm families (OPT, BLOOM, GPT-2, GPT-NeoX): the same stages as
+ * staged_block, from the family's block parts (model_block_part), in GPTQ's order for them
+ * (OPT: q,k,v → out_proj → fc1 → fc2; the others: fused qkv → dense → fc_in → fc_out):
+ *   qkv     ln1(x) (x itself under OPT's post-LayerNorm)
+ *   o       att = attention(ln1(x)), kept
+ *   fc1     x += att·Woᵀ + b in place, ln2(x) — GPT-NeoX's parallel residual instead takes ln2 of the
+ *           block input, so its att stays kept and x untouched until the last step
+ *   fc2     h = act(fc1(ln2 x)), kept if it fits
+ *   next    (parallel: x += att·Woᵀ + b, with h computed before it when not kept) x += h·Wfc2ᵀ + b
+ * Each window runs the same part calls as the family's block, and each Hessian takes the same sample
+ * batches as the reference path's taps: the same bits (tests/test_pipeline.c). */
+static int staged_block_arch(Model *m, ModelState *s, int l, float *acts, int ns, int T, int last, Hessian *H,
+                             Tally *t, char err[QB_ERRLEN]) {
+    const ModelConfig *c = &m->cfg;
+    const int D = c->dim, HD = c->hidden_dim, par = c->parallel_residual;
+    const size_t per = (size_t)T * D;
+    float *att = NULL, *buf = NULL, *stack = NULL;
+    int rc = -1;
+#define PART(p, x, y) if (model_block_part(m, s, l, (p), (x), (y), T, err)) goto out
+    const int cap = stack_cap(ns, T, (size_t)D);
+    stack = malloc((size_t)cap * per * sizeof(float));
+    if (!stack || hessian_init(&H[0], D, err)) goto oom;
+    for (int i0 = 0; i0 < ns; i0 += cap) {
+        int k = ns - i0 < cap ? ns - i0 : cap;
+        for (int i = 0; i < k; i++) PART(BLOCK_ATTN_NORM, acts + (size_t)(i0 + i) * per, stack + (size_t)i * per);
+        hessian_add_samples(&H[0], stack, k * T, k);
+    }
+    if (quant_input(m, l, 0, &H[0], t, err)) goto out;
+    free_hessians(H);
+    att = malloc((size_t)ns * per * sizeof(float));
+    if (!att || hessian_init(&H[1], D, err)) goto oom;
+    for (int i = 0; i < ns; i++) PART(BLOCK_ATTN, acts + (size_t)i * per, att + (size_t)i * per);
+    add_batches(&H[1], att, ns, T, stack_cap(ns, T, (size_t)D));
+    if (quant_input(m, l, 1, &H[1], t, err)) goto out;
+    free_hessians(H);
+    if (hessian_init(&H[2], D, err)) goto oom;
+    for (int i0 = 0; i0 < ns; i0 += cap) {
+        int k = ns - i0 < cap ? ns - i0 : cap;
+        for (int i = 0; i < k; i++) {
+            float *x = acts + (size_t)(i0 + i) * per;
+            if (!par) PART(BLOCK_ATTN_OUT, x, att + (size_t)(i0 + i) * per);
+            PART(BLOCK_FFN_NORM, x, stack + (size_t)i * per);
+        }
+        hessian_add_samples(&H[2], stack, k * T, k);
+    }
+    free(stack);
+    stack = NULL;
+    if (!par) {
+        free(att);
+        att = NULL;
+    }
+    if (quant_input(m, l, 2, &H[2], t, err)) goto out;
+    free_hessians(H);
+    const size_t hbytes = (size_t)ns * T * HD * sizeof(float);
+    const int keep = !last && hbytes <= KEEP_H_BYTES;
+    const int hcap = stack_cap(ns, T, (size_t)HD);
+    buf = malloc(keep ? hbytes : (size_t)hcap * T * HD * sizeof(float));
+    if (!buf || hessian_init(&H[3], HD, err)) goto oom;
+    for (int i0 = 0; i0 < ns; i0 += hcap) {
+        int k = ns - i0 < hcap ? ns - i0 : hcap;
+        float *h0 = keep ? buf + (size_t)i0 * T * HD : buf;
+        for (int i = 0; i < k; i++) PART(BLOCK_MLP, acts + (size_t)(i0 + i) * per, h0 + (size_t)i * T * HD);
+        hessian_add_samples(&H[3], h0, k * T, k);
+    }
+    if (quant_input(m, l, 3, &H[3], t, err)) goto out;
+    free_hessians(H);
+    if (!last)
+        for (int i = 0; i < ns; i++) {
+            float *x = acts + (size_t)i * per, *h = buf + (size_t)i * T * HD;
+            if (!keep) {
+                h = buf;
+                PART(BLOCK_MLP, x, h); /* before ATTN_OUT: under the parallel residual h reads the block input */
+            }
+            if (par) PART(BLOCK_ATTN_OUT, x, att + (size_t)i * per);
+            PART(BLOCK_MLP_OUT, x, h);
+        }
+    rc = 0;
+    goto out;
+oom:
+    if (!err[0])
+        snprintf(err, QB_ERRLEN, "blk.%d: out of memory for the calibration activations (%d windows of %d tokens)", l,
+                 ns, T);
+out:
+#undef PART
+    free(att);
+    free(buf);
+    free(stack);
+    return rc;
+}
+
 int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po, int keep_results,
                 PipelineReport *rep, char err[QB_ERRLEN]) {
     memset(rep, 0, sizeof *rep);
     const QuantOptions *o = &po->opt;
     const ModelConfig *c = &m->cfg;
     if (quant_options_validate(o, 0, err)) return -1;
-    if (po->quantize_head && c->family != ARCH_LLAMA) {
-        snprintf(err, QB_ERRLEN, "quantize_head is not supported for the %s family", arch_family_name(c->family));
-        return -1;
-    }
     LinearKind kinds[LIN_COUNT], first[N_INPUTS];
     const int nk = model_block_linears(c, kinds);
     input_first(c, first);
@@ -524,8 +617,7 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
     static const int STAGES_ONE[][N_INPUTS] = {{1, 1, 1, 1}};
     const int (*stages)[N_INPUTS] = po->true_sequential ? STAGES_SEQ : STAGES_ONE;
     const int n_stages = po->true_sequential ? 4 : 1;
-    /* the staged path computes the Llama block's parts; the other families take the reference path */
-    const int staged = have_calib && po->true_sequential && !po->reference_path && c->family == ARCH_LLAMA;
+    const int staged = have_calib && po->true_sequential && !po->reference_path;
 
     for (int l = 0; l < nl; l++) {
         Block *b = &m->blocks[l];
@@ -539,7 +631,9 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
         if (staged) {
             err[0] = 0;
             double tc0 = now_s(), q0 = t.quant_s;
-            int src = staged_block(m, s, l, acts, ns, T, l + 1 == nl && !po->quantize_head, H, &t, err);
+            const int last = l + 1 == nl && !po->quantize_head;
+            int src = c->family == ARCH_LLAMA ? staged_block(m, s, l, acts, ns, T, last, H, &t, err)
+                                              : staged_block_arch(m, s, l, acts, ns, T, last, H, &t, err);
             rep->calib_seconds += now_s() - tc0 - (t.quant_s - q0); /* all but the layers' quantization */
             if (src) goto done;
             continue;
@@ -580,7 +674,10 @@ int quant_model(Model *m, const CalibrationSet *calib, const PipelineOptions *po
     for (int l = 0; l < nl; l++)
         for (int k = 0; k < LIN_COUNT; k++)
             if (m->blocks[l].lin[k].bias) floats += (size_t)m->blocks[l].lin[k].rows;
-    if (c->family != ARCH_LLAMA) floats = model_float_params(m); /* every listed tensor, biases included */
+    if (c->family != ARCH_LLAMA) { /* every listed tensor, biases included, less the quantized head */
+        floats = model_float_params(m);
+        if (po->quantize_head) floats -= (size_t)c->vocab_size * model_emb_dim(c) * (c->tied_embeddings ? 1 : 2);
+    }
     rep->bits_per_weight = t.params > 0 ? t.bits_sum / t.params : 0;
     rep->packed_bytes = t.packed + 2 * floats;
     rc = 0;

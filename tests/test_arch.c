@@ -708,8 +708,148 @@ static void test_quant_bloom(void **st) { (void)st; check_quant("bloom", 0); }
 static void test_quant_gpt2(void **st) { (void)st; check_quant("gpt2", 0); }
 static void test_quant_neox(void **st) { (void)st; check_quant("neox", 1); }
 
+/* ---- quantize_head ---------------------------------------------------------------------------------- */
+
+/* final-block hidden states of the windows w (ns x T) through m's blocks, then the classifier's input
+ * (model_head_input): X (ns*T, emb_dim) */
+static float *head_inputs(const Model *m, const int *w, int ns, int T) {
+    char err[QB_ERRLEN];
+    const int D = m->cfg.dim, E = model_emb_dim(&m->cfg);
+    ModelState *s = model_state_new(m, T, T);
+    float *x = malloc((size_t)T * D * sizeof(float)), *X = malloc((size_t)ns * T * E * sizeof(float));
+    assert_true(s && x && X);
+    for (int i = 0; i < ns; i++) {
+        model_embed(m, w + (size_t)i * T, T, x);
+        for (int l = 0; l < m->cfg.n_layers; l++) assert_int_equal(model_block_forward(m, s, l, x, T, NULL, NULL, err), 0);
+        assert_int_equal(model_head_input(m, x, T, X + (size_t)i * T * E), 0);
+    }
+    model_state_free(s);
+    free(x);
+    return X;
+}
+
+static Model *quant_with_head(const char *dir, QuantMethod meth, int head, int keep, const CalibrationSet *cs,
+                              PipelineOptions *po, PipelineReport *rep) {
+    char err[QB_ERRLEN] = "";
+    Model *m = load_ok(dir);
+    memset(po, 0, sizeof *po);
+    quant_options_default(&po->opt, meth, 4);
+    po->opt.group_size = -1;
+    po->true_sequential = 1;
+    po->quantize_head = head;
+    if (quant_model(m, cs, po, keep, rep, err)) fail_msg("%s: %s", dir, err);
+    return m;
+}
+
+/* --quantize-head on each family:
+ *   - the classifier's input (model_head_input: final LayerNorm, OPT-350M's project_out, nothing for
+ *     OPT's post-LayerNorm) times the fixture's classifier gives the plain-torch reference logits;
+ *   - GPTQ's classifier is exactly quantize_layer of the float classifier on the Hessian of those
+ *     inputs taken after the quantized blocks, and beats RTN's head error;
+ *   - a tied head stays one tensor with the embedding table (quantized together, as the CLI says); an
+ *     untied one (GPT-NeoX's embed_out) leaves embed_in to RTN's grid, GPTQ or not;
+ *   - without the flag the head is untouched; the checkpoint round-trips the quantized head. */
+static void check_head(const char *name) {
+    enum { NS = 32, T = 32 };
+    char dir[256], err[QB_ERRLEN] = "", ck[256];
+    snprintf(dir, sizeof dir, FIX "%s", name);
+    Ref r;
+    ref_load(dir, &r);
+    Model *f = load_ok(dir);
+    const int V = f->cfg.vocab_size, E = model_emb_dim(&f->cfg);
+    const size_t VE = (size_t)V * E;
+    float *X = head_inputs(f, r.ids, 1, r.n);
+    double worst = 0;
+    for (int t = 0; t < r.n; t++)
+        for (int v = 0; v < V; v++) {
+            double z = 0;
+            for (int e = 0; e < E; e++) z += (double)X[(size_t)t * E + e] * f->classifier[(size_t)v * E + e];
+            double d = fabs(z - r.logits[(size_t)t * V + v]);
+            worst = d > worst ? d : worst;
+        }
+    printf("  %-14s head input x classifier vs reference logits: max |diff| %.3g\n", name, worst);
+    assert_true(worst < 1e-4);
+    free(X);
+
+    int calib[NS * T];
+    windows(name, calib, NS, T, 21);
+    CalibrationSet cs = {NS, T, calib};
+    PipelineOptions po;
+    PipelineReport r0, rg, rr;
+    Model *m0 = quant_with_head(dir, QM_GPTQ, 0, 0, &cs, &po, &r0);
+    assert_int_equal(r0.head_quantized, 0);
+    assert_memory_equal(m0->classifier, f->classifier, VE * sizeof(float));
+    assert_memory_equal(m0->tok_emb, f->tok_emb, VE * sizeof(float));
+    Model *mg = quant_with_head(dir, QM_GPTQ, 1, 1, &cs, &po, &rg);
+    assert_int_equal(rg.head_quantized, 1);
+    assert_true(rg.packed_bytes < r0.packed_bytes);
+    /* the same Hessian by hand, from the quantized blocks' outputs: m0's blocks (the head comes after
+     * them, so they are mg's) with the float embeddings (mg's tok_emb is quantized now) */
+    for (int l = 0; l < f->cfg.n_layers; l++)
+        for (int k = 0; k < LIN_COUNT; k++) {
+            const Linear *a = &m0->blocks[l].lin[k], *b = &mg->blocks[l].lin[k];
+            if (a->w) assert_memory_equal(a->w, b->w, (size_t)a->rows * a->cols * sizeof(float));
+        }
+    Hessian h;
+    assert_int_equal(hessian_init(&h, E, err), 0);
+    X = head_inputs(m0, calib, NS, T);
+    for (int i = 0; i < NS; i++) hessian_add_sample(&h, X + (size_t)i * T * E, T);
+    QuantResult q;
+    assert_int_equal(quantize_layer(f->classifier, h.H, V, E, &po.opt, &q, err), 0);
+    assert_memory_equal(mg->classifier, q.q, VE * sizeof(float));
+    assert_true(memcmp(mg->classifier, f->classifier, VE * sizeof(float)) != 0);
+    quant_result_free(&q);
+    hessian_free(&h);
+    free(X);
+    if (f->cfg.tied_embeddings) {
+        assert_ptr_equal(mg->classifier, mg->tok_emb);
+    } else { /* embed_in: RTN's grid, with or without GPTQ */
+        QuantOptions eo;
+        quant_options_default(&eo, QM_RTN, 4);
+        eo.group_size = -1;
+        assert_int_equal(quantize_layer(f->tok_emb, NULL, V, E, &eo, &q, err), 0);
+        assert_memory_equal(mg->tok_emb, q.q, VE * sizeof(float));
+        quant_result_free(&q);
+    }
+    Model *mr = quant_with_head(dir, QM_RTN, 1, 0, &cs, &po, &rr);
+    printf("  %-14s 4-bit head error: RTN %.5g, GPTQ %.5g\n", name, rr.head_error, rg.head_error);
+    assert_true(isfinite(rg.head_error) && rg.head_error > 0 && rg.head_error < rr.head_error);
+    /* checkpoint round trip */
+    snprintf(ck, sizeof ck, "/tmp/qb_arch_head_%s.qbq", name);
+    quant_options_default(&po.opt, QM_GPTQ, 4);
+    po.opt.group_size = -1;
+    po.quantize_head = 1;
+    if (quant_checkpoint_write(mg, &rg, &po, ck, err)) fail_msg("%s: write: %s", name, err);
+    Model *back = quant_checkpoint_load(ck, err);
+    if (!back) fail_msg("%s: load: %s", name, err);
+    assert_memory_equal(back->classifier, mg->classifier, VE * sizeof(float));
+    assert_memory_equal(back->tok_emb, mg->tok_emb, VE * sizeof(float));
+    assert_true(fabs(nll(back, calib, 4, T) - nll(mg, calib, 4, T)) < 1e-12);
+    remove(ck);
+    model_free(back);
+    pipeline_report_free(&r0);
+    pipeline_report_free(&rg);
+    pipeline_report_free(&rr);
+    model_free(m0);
+    model_free(mg);
+    model_free(mr);
+    model_free(f);
+    free(r.logits);
+}
+
+static void test_head_opt(void **st) { (void)st; check_head("opt_pre"); }
+static void test_head_opt_post_proj(void **st) { (void)st; check_head("opt_post_proj"); }
+static void test_head_bloom(void **st) { (void)st; check_head("bloom"); }
+static void test_head_gpt2(void **st) { (void)st; check_head("gpt2"); }
+static void test_head_neox(void **st) { (void)st; check_head("neox"); }
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_head_opt),
+        cmocka_unit_test(test_head_opt_post_proj),
+        cmocka_unit_test(test_head_bloom),
+        cmocka_unit_test(test_head_gpt2),
+        cmocka_unit_test(test_head_neox),
         cmocka_unit_test(test_opt_pre_layernorm),
         cmocka_unit_test(test_opt_post_layernorm_projections),
         cmocka_unit_test(test_bloom_alibi_five_heads),

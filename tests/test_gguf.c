@@ -580,6 +580,87 @@ static void tokenizer_file(Buf *w, const char *model, int n_tokens, int scores_o
     }
 }
 
+/* A byte-level BPE vocabulary: a, b, ab, Ġ (the byte-level space), Ġab, <|endoftext|> (control), merges
+ * "a b" then "Ġ ab"; `bad_merge` names a token that is not in the vocabulary. */
+static void bpe_file(Buf *w, const char *pre, int bad_merge, int types_ok) {
+    static const char *TOK[] = {"a", "b", "ab", "\xc4\xa0", "\xc4\xa0" "ab", "<|endoftext|>"};
+    w->n = 0;
+    put(w, "GGUF", 4);
+    put_u32(w, 3);
+    put_u64(w, 0);
+    put_u64(w, 6);
+    put_str(w, "tokenizer.ggml.model");
+    put_u32(w, GGUF_STRING);
+    put_str(w, "gpt2");
+    put_str(w, "tokenizer.ggml.pre");
+    put_u32(w, GGUF_STRING);
+    put_str(w, pre);
+    put_str(w, "tokenizer.ggml.tokens");
+    put_u32(w, GGUF_ARRAY);
+    put_u32(w, GGUF_STRING);
+    put_u64(w, 6);
+    for (int i = 0; i < 6; i++) put_str(w, TOK[i]);
+    put_str(w, "tokenizer.ggml.token_type");
+    put_u32(w, GGUF_ARRAY);
+    put_u32(w, GGUF_I32);
+    put_u64(w, types_ok ? 6 : 5);
+    for (int i = 0; i < (types_ok ? 6 : 5); i++) put_u32(w, i == 5 ? 3 : 1);
+    put_str(w, "tokenizer.ggml.merges");
+    put_u32(w, GGUF_ARRAY);
+    put_u32(w, GGUF_STRING);
+    put_u64(w, 2);
+    put_str(w, "a b");
+    put_str(w, bad_merge ? "\xc4\xa0 zz" : "\xc4\xa0 ab");
+    put_str(w, "tokenizer.ggml.eos_token_id");
+    put_u32(w, GGUF_U32);
+    put_u32(w, 5);
+}
+
+static void test_tokenizer_bpe(void **state) {
+    (void)state;
+    char dir[64], path[128], err[QB_ERRLEN];
+    assert_int_equal(t_mkdtemp(dir, sizeof dir, "qb_gb"), 0);
+    snprintf(path, sizeof path, "%s/t.gguf", dir);
+    Buf w = {0};
+    bpe_file(&w, "gpt-2", 0, 1);
+    t_write_file(path, w.b, w.n);
+    Tokenizer *t = tokenizer_load(path, 0, err);
+    if (!t) fail_msg("%s", err);
+    /* by hand: "ab" | " ab" (GPT-2's regex); a b → ab; Ġ a b → Ġ ab → Ġab; the control token whole */
+    int *ids, nid;
+    assert_int_equal(tokenizer_encode(t, "ab ab<|endoftext|>", 18, 1, &ids, &nid, err), 0);
+    assert_int_equal(nid, 3); /* no BOS: the file does not ask for one */
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(ids[1], 4);
+    assert_int_equal(ids[2], 5);
+    free(ids);
+    assert_int_equal(tokenizer_eos(t), 5);
+    char *text = tokenizer_decode(t, (int[]){2, 4}, 2);
+    assert_string_equal(text, "ab ab");
+    free(text);
+    tokenizer_free(t);
+    struct { const char *pre; int bad_merge, types_ok; const char *want; } bad[] = {
+        {"starcoder", 0, 1, "pre-tokenizer 'starcoder' is not supported"},
+        {"gpt-2", 1, 1, "merges[1]"},
+        {"gpt-2", 0, 0, "tokenizer.ggml.token_type"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bpe_file(&w, bad[i].pre, bad[i].bad_merge, bad[i].types_ok);
+        t_write_file(path, w.b, w.n);
+        assert_null(tokenizer_load(path, 0, err));
+        if (!strstr(err, bad[i].want)) fail_msg("'%s' lacks '%s'", err, bad[i].want);
+    }
+    /* every truncation is an error, never a crash */
+    bpe_file(&w, "gpt-2", 0, 1);
+    for (size_t cut = 0; cut < w.n; cut += 7) {
+        t_write_file(path, w.b, cut);
+        Tokenizer *tc = tokenizer_load(path, 0, err);
+        assert_null(tc);
+    }
+    free(w.b);
+    assert_int_equal(t_rm_rf(dir), 0);
+}
+
 static void test_tokenizer_kinds(void **state) {
     (void)state;
     char dir[64], path[128], err[QB_ERRLEN];
@@ -598,8 +679,8 @@ static void test_tokenizer_kinds(void **state) {
     assert_int_equal(ids[2], 5);
     free(ids);
     tokenizer_free(t);
-    const char *refused[] = {"gpt2", "bert", "rwkv"};
-    for (int i = 0; i < 3; i++) {
+    const char *refused[] = {"bert", "rwkv"};
+    for (int i = 0; i < 2; i++) {
         tokenizer_file(&w, refused[i], 7, 1);
         t_write_file(path, w.b, w.n);
         assert_null(tokenizer_load(path, 0, err));
@@ -607,6 +688,11 @@ static void test_tokenizer_kinds(void **state) {
         snprintf(want, sizeof want, "GGUF tokenizer '%s' is not supported", refused[i]);
         if (!strstr(err, want)) fail_msg("'%s' lacks '%s'", err, want);
     }
+    /* gpt2 without tokenizer.ggml.pre: its split is unknown */
+    tokenizer_file(&w, "gpt2", 7, 1);
+    t_write_file(path, w.b, w.n);
+    assert_null(tokenizer_load(path, 0, err));
+    assert_non_null(strstr(err, "pre-tokenizer '(none)' is not supported"));
     tokenizer_file(&w, "llama", 7, 0);
     t_write_file(path, w.b, w.n);
     assert_null(tokenizer_load(path, 0, err));
@@ -746,6 +832,7 @@ int main(void) {
         cmocka_unit_test(test_models_entries_in_experiment),
         cmocka_unit_test(test_hostile_files),
         cmocka_unit_test(test_tokenizer_kinds),
+        cmocka_unit_test(test_tokenizer_bpe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

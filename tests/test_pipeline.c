@@ -513,7 +513,7 @@ static Model *staged_run(const char *path, const CalibrationSet *cs, int referen
                          PipelineReport *rep) {
     char err[QB_ERRLEN];
     Model *m = model_load(path, err);
-    assert_non_null(m);
+    if (!m) fail_msg("%s", err);
     PipelineOptions po = {0};
     quant_options_default(&po.opt, QM_GPTQ, 4);
     po.opt.group_size = 32;
@@ -536,10 +536,13 @@ static void assert_same_model(const Model *a, const Model *b) {
     for (int l = 0; l < a->cfg.n_layers; l++)
         for (int k = 0; k < LIN_COUNT; k++) {
             const Linear *x = &a->blocks[l].lin[k], *y = &b->blocks[l].lin[k];
-            if (memcmp(x->w, y->w, (size_t)x->rows * x->cols * sizeof(float)))
+            if (!x->w != !y->w) fail_msg("blk.%d.%s: present in one model only", l, linear_kind_name((LinearKind)k));
+            if (x->w && memcmp(x->w, y->w, (size_t)x->rows * x->cols * sizeof(float)))
                 fail_msg("blk.%d.%s: quantized weights differ", l, linear_kind_name((LinearKind)k));
         }
-    assert_memory_equal(a->classifier, b->classifier, (size_t)a->cfg.vocab_size * a->cfg.dim * sizeof(float));
+    assert_memory_equal(a->classifier, b->classifier, (size_t)a->cfg.vocab_size * model_emb_dim(&a->cfg) * sizeof(float));
+    if (!a->cfg.tied_embeddings)
+        assert_memory_equal(a->tok_emb, b->tok_emb, (size_t)a->cfg.vocab_size * model_emb_dim(&a->cfg) * sizeof(float));
 }
 
 /* The staged true-sequential pipeline computes each stage's inputs once, the reference path runs the
@@ -593,6 +596,45 @@ static void test_staged_matches_reference(void **state) {
     for (int i = 0; i < 12 * 256; i++) windows[i] = (int)qb_rng_below(&rng, 512);
     CalibrationSet c2 = {12, 256, windows};
     staged_vs_reference("assets/stories260K/stories260K.bin", &c2, 5 * 4);
+    free(windows);
+}
+
+/* The same for the LayerNorm families (their own staged stages): OPT pre-LayerNorm, OPT post-LayerNorm
+ * with project_in/out (OPT-350M's layout), BLOOM (ALiBi, fused qkv), GPT-2 (learned positions, fused
+ * qkv) and GPT-NeoX (parallel residual, partial rotary, untied head); odd head count 3, head included. */
+static void test_staged_matches_reference_arch(void **state) {
+    (void)state;
+    enum { V = 300, NS = 20, T = 128 };
+    int *windows = malloc((size_t)NS * T * sizeof(int));
+    assert_non_null(windows);
+    QbRng rng;
+    qb_rng_seed(&rng, 13);
+    for (int i = 0; i < NS * T; i++) windows[i] = (int)qb_rng_below(&rng, V);
+    CalibrationSet cs = {NS, T, windows};
+    static const struct { ArchFamily f; int post_norm, proj_dim; const char *arch; } V5[] = {
+        {ARCH_OPT, 0, 0, "OPTForCausalLM"}, {ARCH_OPT, 1, 32, "OPTForCausalLM"},
+        {ARCH_BLOOM, 0, 0, "BloomForCausalLM"}, {ARCH_GPT2, 0, 0, "GPT2LMHeadModel"},
+        {ARCH_NEOX, 0, 0, "GPTNeoXForCausalLM"}};
+    for (size_t v = 0; v < sizeof V5 / sizeof V5[0]; v++) {
+        ModelConfig c = {.dim = 48, .hidden_dim = 80, .n_layers = 2, .n_heads = 3, .n_kv_heads = 3, .vocab_size = V,
+                         .seq_len = T, .tied_embeddings = 1, .bos_id = 1, .eos_id = 2, .family = V5[v].f,
+                         .post_norm = V5[v].post_norm, .proj_dim = V5[v].proj_dim};
+        snprintf(c.arch, sizeof c.arch, "%s", V5[v].arch);
+        c.act = c.family == ARCH_OPT ? ACT_RELU : c.family == ARCH_NEOX ? ACT_GELU : ACT_GELU_TANH;
+        if (c.family == ARCH_BLOOM) c.hidden_dim = 4 * c.dim; /* BLOOM's config has no FFN width */
+        if (c.family == ARCH_NEOX) {
+            c.parallel_residual = 1;
+            c.rotary_dims = 8;
+            c.tied_embeddings = 0;
+        }
+        char err[QB_ERRLEN], dir[] = "/tmp/qb_staged_archXXXXXX", cmd[64];
+        assert_non_null(mkdtemp(dir));
+        if (model_synth_write(&c, 17 + v, SYNTH_SAFETENSORS, dir, err)) fail_msg("synth: %s", err);
+        print_message("%s%s: staged vs reference\n", arch_family_name(c.family), c.post_norm ? " (post-LN, proj)" : "");
+        staged_vs_reference(dir, &cs, 2 * 4);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+    }
     free(windows);
 }
 
@@ -806,6 +848,7 @@ int main(void) {
         cmocka_unit_test(test_true_sequential_changes_inputs),
         cmocka_unit_test(test_hessian_threads),
         cmocka_unit_test(test_staged_matches_reference),
+        cmocka_unit_test(test_staged_matches_reference_arch),
         cmocka_unit_test(test_quantize_head_tied),
         cmocka_unit_test(test_quantize_head_untied),
         cmocka_unit_test(test_gptq_beats_rtn_stories260k),
