@@ -606,11 +606,14 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
         gp_str(f, meth);
         fputs(", \\\n", f);
     }
+    /* a series joins its points in order of bits; speed does not follow bits, so against speed the
+     * points stand alone and only the Pareto front is a line */
+    const char *series_style = fg->x == X_DECODE ? "points" : "linespoints";
     for (int v = 0; v < vars->n; v++) {
         int used = 0;
         for (int i = 0; i < ns && !used; i++) used = ss[i].variant == v;
         if (!used) continue;
-        fprintf(f, "  NaN with linespoints lw 1.6 lc rgb 'gray20' pt %d ps 1.5 dt %d title ", VARIANT_PT[v % 6],
+        fprintf(f, "  NaN with %s lw 1.6 lc rgb 'gray20' pt %d ps 1.5 dt %d title ", series_style, VARIANT_PT[v % 6],
                 VARIANT_DT[v % 5]);
         gp_str(f, vars->names[v]);
         fputs(", \\\n", f);
@@ -621,8 +624,8 @@ static int write_figure(const char *dir, const Figure *fg, const StoreRunRow *ru
                 fig, i, ss[i].color);
     for (int i = 0; i < ns; i++) {
         int v = ss[i].variant;
-        fprintf(f, "  '%s.dat' index %d using 1:2 with linespoints lw 1.6 lc rgb '#%06X' pt %d ps 1.5 dt %d notitle, \\\n",
-                fig, i, ss[i].color, VARIANT_PT[v % 6], VARIANT_DT[v % 5]);
+        fprintf(f, "  '%s.dat' index %d using 1:2 with %s lw 1.6 lc rgb '#%06X' pt %d ps 1.5 dt %d notitle, \\\n",
+                fig, i, series_style, ss[i].color, VARIANT_PT[v % 6], VARIANT_DT[v % 5]);
     }
     fprintf(f, "  '%s.dat' index %d using 1:2 with linespoints dt 2 lw 1 lc rgb 'black' pt 6 ps 1.9 title "
                "'Pareto front'", fig, ns);
